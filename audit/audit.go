@@ -1,0 +1,48 @@
+// Package audit defines the audit record that every part of smartgate writes
+// for security-relevant events (log-in, consent, token issue, refresh,
+// revocation, OWin use, FHIR access). A record never holds a secret, a token
+// or clinical content: only who, which client, which patient, what, the
+// outcome, the address and the time.
+package audit
+
+import (
+	"context"
+	"time"
+)
+
+// Outcomes.
+const (
+	Success = "success"
+	Failure = "failure"
+	Denied  = "denied"
+)
+
+// Event is one audit record.
+type Event struct {
+	At        time.Time
+	Kind      string // login, logout, consent, token, refresh, revoke, owin, fhir, admin, …
+	Actor     string // user id or token subject
+	ClientID  string
+	Patient   string
+	Action    string // grant type, FHIR interaction, admin action
+	Resource  string // e.g. Observation/123 or Observation?category=…
+	Scopes    string
+	Outcome   string
+	Detail    string // short reason, never a secret
+	Address   string
+	RequestID string
+}
+
+// Recorder stores audit events. Implementations must be safe for concurrent
+// use and must not block the caller on disk I/O for long.
+type Recorder interface {
+	Record(ctx context.Context, ev Event)
+}
+
+// Filter selects audit events for listing.
+type Filter struct {
+	Kind  string
+	Actor string
+	Since time.Time
+	Limit int
+}

@@ -1,0 +1,2 @@
+-- Reserved for the accounts schema; filled in by its work item.
+SELECT 1;

@@ -1,0 +1,2 @@
+-- Reserved for the oauth schema; filled in by its work item.
+SELECT 1;
