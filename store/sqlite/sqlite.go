@@ -170,6 +170,15 @@ func checkFile(path string) error {
 
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
+		// Create it private to the owner: it holds health data and secrets.
+		// SQLite gives the -wal and -shm files the same permissions.
+		nf, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+		if err != nil && !errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("sqlite: create database file %s: %w", path, err)
+		}
+		if nf != nil {
+			nf.Close()
+		}
 		return nil
 	}
 	if err != nil {
