@@ -199,6 +199,25 @@ func (s Scope) String() string {
 	return fixedNames[s.kind]
 }
 
+// MarshalText returns String, so that a Scope is written as its wire form in
+// JSON and other text encodings (its fields are unexported).
+func (s Scope) MarshalText() ([]byte, error) {
+	if s.kind == 0 {
+		return nil, fmt.Errorf("%w: marshaling the zero Scope", ErrInvalidScope)
+	}
+	return []byte(s.String()), nil
+}
+
+// UnmarshalText parses text with ParseScope.
+func (s *Scope) UnmarshalText(text []byte) error {
+	sc, err := ParseScope(string(text))
+	if err != nil {
+		return err
+	}
+	*s = sc
+	return nil
+}
+
 // hasV1Word reports whether p has a SMART 1.0 spelling.
 func hasV1Word(p Permissions) bool {
 	return p == v1Read || p == v1Write || p == v1All

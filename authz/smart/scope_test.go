@@ -356,3 +356,17 @@ func BenchmarkParseScope(b *testing.B) {
 		})
 	}
 }
+
+func TestTextMarshaling(t *testing.T) {
+	if _, err := (smart.Scope{}).MarshalText(); !errors.Is(err, smart.ErrInvalidScope) {
+		t.Errorf("MarshalText(zero) error = %v", err)
+	}
+	var s smart.Scope
+	if err := s.UnmarshalText([]byte("patient/Observation.sr")); !errors.Is(err, smart.ErrInvalidScope) || s != (smart.Scope{}) {
+		t.Errorf("UnmarshalText(invalid) = %v, %v", s, err)
+	}
+	in := "patient/Observation.rs?category=" + labCat
+	if err := s.UnmarshalText([]byte(in)); err != nil || s.String() != in {
+		t.Errorf("UnmarshalText = %v, %v", s, err)
+	}
+}

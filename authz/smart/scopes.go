@@ -17,20 +17,50 @@ func ParseScopes(s string) (Scopes, []string) {
 	var (
 		out     Scopes
 		invalid []string
+		seen    dedup
 	)
 	for tok := range strings.FieldsSeq(s) {
-		sc, err := ParseScope(tok)
-		if err != nil {
-			if !slices.Contains(invalid, tok) {
-				invalid = append(invalid, tok)
-			}
+		if seen.seen(tok) {
 			continue
 		}
-		if !slices.Contains(out, sc) {
-			out = append(out, sc)
+		sc, err := ParseScope(tok)
+		if err != nil {
+			invalid = append(invalid, tok)
+			continue
 		}
+		out = append(out, sc)
 	}
 	return out, invalid
+}
+
+// dedup remembers strings, linearly while there are few and in a map once
+// there are many, so that a request with thousands of scopes stays linear.
+type dedup struct {
+	few  []string
+	many map[string]struct{}
+}
+
+// seen reports whether s was seen before, and remembers it.
+func (d *dedup) seen(s string) bool {
+	if d.many != nil {
+		if _, ok := d.many[s]; ok {
+			return true
+		}
+		d.many[s] = struct{}{}
+		return false
+	}
+	if slices.Contains(d.few, s) {
+		return true
+	}
+	d.few = append(d.few, s)
+	if len(d.few) > 16 {
+		d.many = make(map[string]struct{}, 2*len(d.few))
+		for _, f := range d.few {
+			d.many[f] = struct{}{}
+		}
+		d.few = nil
+	}
+	return false
 }
 
 // String returns the scopes space-separated in their order: the value of a
@@ -103,15 +133,20 @@ func (ss Scopes) Contains(s Scope) bool {
 	}
 	missing := s.perms
 	for _, e := range ss {
-		if e.kind != KindResource || e.context != s.context || !typeCovers(e.typ, s.typ) || !queryCovers(e, s) {
-			continue
-		}
-		missing &^= e.perms
-		if missing == 0 {
+		if missing = uncovered(missing, s, e); missing == 0 {
 			return true
 		}
 	}
 	return false
+}
+
+// uncovered returns the interactions of missing (a subset of s's) that e
+// does not grant for s's context, type and query.
+func uncovered(missing Permissions, s, e Scope) Permissions {
+	if e.kind != KindResource || e.context != s.context || !typeCovers(e.typ, s.typ) || !queryCovers(e, s) {
+		return missing
+	}
+	return missing &^ e.perms
 }
 
 // Subset reports whether a grants nothing beyond b:
@@ -268,10 +303,13 @@ func intersect(r, c Scope) (Scope, bool) {
 // Intersect returns Narrow of each scope in ss under ceiling, concatenated in
 // order without repeats: what may be granted of a request.
 func (ss Scopes) Intersect(ceiling Scopes) Scopes {
-	var out Scopes
+	var (
+		out  Scopes
+		seen dedup
+	)
 	for _, r := range ss {
 		for _, n := range Narrow(r, ceiling) {
-			if !slices.Contains(out, n) {
+			if !seen.seen(n.String()) {
 				out = append(out, n)
 			}
 		}
@@ -297,14 +335,16 @@ func ScopeStrategy(haystack []string, needle string) bool {
 		return false
 	}
 	prefix := n.context.String() + "/"
-	var hs Scopes
+	missing := n.perms
 	for _, h := range haystack {
 		if !strings.HasPrefix(h, prefix) {
 			continue
 		}
-		if s, err := ParseScope(h); err == nil {
-			hs = append(hs, s)
+		if e, err := ParseScope(h); err == nil {
+			if missing = uncovered(missing, n, e); missing == 0 {
+				return true
+			}
 		}
 	}
-	return hs.Contains(n)
+	return false
 }

@@ -325,3 +325,21 @@ func BenchmarkScopeStrategy(b *testing.B) {
 		})
 	}
 }
+
+func TestParseScopesManyRepeats(t *testing.T) {
+	var b strings.Builder
+	for i := range 5000 {
+		fmt.Fprintf(&b, "patient/Observation.rs?code=%d openid x%%%d ", i%100, i%50)
+	}
+	ss, invalid := smart.ParseScopes(b.String())
+	if len(ss) != 151 || len(invalid) != 0 {
+		t.Fatalf("got %d scopes and %d invalid, want 151 and 0", len(ss), len(invalid))
+	}
+	if ss[0].String() != "patient/Observation.rs?code=0" || ss[1].String() != "openid" || ss[2].String() != "x%0" {
+		t.Errorf("order not kept: %q", ss[:3].Strings())
+	}
+	got := ss.Intersect(mustParseAll(t, "patient/*.read openid"))
+	if len(got) != 101 {
+		t.Errorf("Intersect kept %d scopes, want 101", len(got))
+	}
+}
