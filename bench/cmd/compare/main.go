@@ -18,6 +18,7 @@
 //	BENCH_OUT          folder for results.jsonl and server logs (default a temp folder)
 //	BENCH_MAX_TOTAL    hard limit for the whole comparison (default 60m)
 //	BENCH_SMARTGATE_BIN  a prebuilt smartgate binary instead of go build ./cmd/smartgate
+//	BENCH_SMARTGATE_ARGS extra arguments for smartgate serve (default "--log-level warn")
 //
 // Run it from the repository root (bench/run.sh does).
 package main
@@ -47,6 +48,7 @@ type settings struct {
 	synthea    string
 	out        string
 	maxTotal   time.Duration
+	sgArgs     []string
 }
 
 func main() {
@@ -99,6 +101,10 @@ func loadSettings() (settings, error) {
 		s.synthea = v
 	}
 	s.out = os.Getenv("BENCH_OUT")
+	s.sgArgs = []string{"--log-level", "warn"}
+	if v, ok := os.LookupEnv("BENCH_SMARTGATE_ARGS"); ok {
+		s.sgArgs = strings.Fields(v)
+	}
 	return s, nil
 }
 

@@ -22,19 +22,23 @@ func describeEnv() string {
 			}
 		}
 	}
-	load := "?"
-	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
-		f := strings.Fields(string(b))
-		if len(f) >= 3 {
-			load = strings.Join(f[:3], " ")
-		}
-	}
+	load := loadAvg()
 	kernel := "?"
 	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
 		kernel = strings.TrimSpace(string(b))
 	}
 	return fmt.Sprintf("%d × %s, Linux %s, %s; load average at start %s; %s",
 		runtime.NumCPU(), model, kernel, runtime.Version(), load, time.Now().UTC().Format("2006-01-02 15:04 UTC"))
+}
+
+// loadAvg is the 1, 5 and 15 minute load average.
+func loadAvg() string {
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		if f := strings.Fields(string(b)); len(f) >= 3 {
+			return strings.Join(f[:3], " ")
+		}
+	}
+	return "?"
 }
 
 func f0(x float64) string {

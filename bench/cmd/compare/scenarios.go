@@ -68,7 +68,7 @@ func (e *env) measure(ctx context.Context, scenario, target string, conc, rep in
 	if err != nil {
 		return fmt.Errorf("%s: %w", label, err)
 	}
-	logf("%s", res.String())
+	logf("%s  (load average %s)", res.String(), loadAvg())
 	fmt.Fprintln(e.results, res.JSON())
 	c := e.cell(key{scenario, target, conc})
 	c.rps = append(c.rps, res.RPS)
@@ -185,7 +185,7 @@ func (e *env) runAll(ctx context.Context) (string, error) {
 		if port, err = freePort(); err != nil {
 			return "", err
 		}
-		if sgp, sgBase, err = smartgateServe(ctx, e.procs, e.s.out, e.smartgate, sgDir, port); err != nil {
+		if sgp, sgBase, err = smartgateServe(ctx, e.procs, e.s.out, e.smartgate, sgDir, port, e.s.sgArgs); err != nil {
 			return "", err
 		}
 	}

@@ -86,13 +86,15 @@ func smartgateImport(ctx context.Context, bin, dataDir string, files []string) (
 // smartgateServe starts smartgate with only its HTTP listener, on port, and
 // waits for GET /healthz. Expected invocation:
 //
-//	smartgate serve --data DIR --http-addr 127.0.0.1:PORT --https-addr "" --http-url http://127.0.0.1:PORT
-func smartgateServe(ctx context.Context, ps *procSet, logDir, bin, dataDir string, port int) (*proc, string, error) {
+//	smartgate serve --data DIR --http-addr 127.0.0.1:PORT --https-addr "" --http-url http://127.0.0.1:PORT EXTRA...
+//
+// EXTRA is BENCH_SMARTGATE_ARGS split on spaces, by default "--log-level warn"
+// (as the anchors ran Hydra: per-request logging is measured only on request).
+func smartgateServe(ctx context.Context, ps *procSet, logDir, bin, dataDir string, port int, extra []string) (*proc, string, error) {
 	base := "http://127.0.0.1:" + strconv.Itoa(port)
-	p, err := ps.start("smartgate", logDir, bin,
-		[]string{"serve", "--data", dataDir, "--http-addr", "127.0.0.1:" + strconv.Itoa(port),
-			"--https-addr", "", "--http-url", base},
-		sgEnv(dataDir))
+	args := []string{"serve", "--data", dataDir, "--http-addr", "127.0.0.1:" + strconv.Itoa(port),
+		"--https-addr", "", "--http-url", base}
+	p, err := ps.start("smartgate", logDir, bin, append(args, extra...), sgEnv(dataDir))
 	if err != nil {
 		return nil, "", err
 	}
