@@ -110,14 +110,10 @@ func importCmd(args []string) error {
 	if err != nil {
 		return err
 	}
-	n := 0
 	loopStart := time.Now()
-	for _, f := range files {
-		k, err := importFile(ctx, db, f, *perResource)
-		if err != nil {
-			return fmt.Errorf("%s: %w", f, err)
-		}
-		n += k
+	n, err := importFiles(ctx, db, files, *perResource)
+	if err != nil {
+		return err
 	}
 	loop := time.Since(loopStart)
 	total := time.Since(start)
@@ -133,6 +129,20 @@ func importCmd(args []string) error {
 	fmt.Println(string(b))
 	fmt.Fprintf(os.Stderr, "imported %d resources from %d files in %.3fs (%.0f resources/s)\n", n, len(files), loop.Seconds(), float64(n)/loop.Seconds())
 	return nil
+}
+
+// importFiles is the bare import loop over files; it returns the number of
+// resources processed.
+func importFiles(ctx context.Context, db *sql.DB, files []string, perResource bool) (int, error) {
+	n := 0
+	for _, f := range files {
+		k, err := importFile(ctx, db, f, perResource)
+		if err != nil {
+			return n, fmt.Errorf("%s: %w", f, err)
+		}
+		n += k
+	}
+	return n, nil
 }
 
 func importFile(ctx context.Context, db *sql.DB, path string, perResource bool) (int, error) {
@@ -232,29 +242,13 @@ func serveCmd(args []string) error {
 	db.SetMaxIdleConns(*conns)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	sel, err := db.PrepareContext(ctx, `SELECT json FROM resource WHERE type = ? AND id = ?`)
+	sel, err := db.PrepareContext(ctx, selectByID)
 	if err != nil {
 		return fmt.Errorf("prepare: %w", err)
 	}
 	defer sel.Close()
 
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /fhir/{type}/{id}", func(w http.ResponseWriter, r *http.Request) {
-		var b []byte
-		err := sel.QueryRowContext(r.Context(), r.PathValue("type"), r.PathValue("id")).Scan(&b)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-			outcome(w, http.StatusNotFound, "not-found", "no such resource")
-			return
-		case err != nil:
-			outcome(w, http.StatusInternalServerError, "exception", "database error")
-			return
-		}
-		w.Header().Set("Content-Type", "application/fhir+json")
-		w.Write(b)
-	})
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
-
+	mux := newHandler(sel)
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -271,6 +265,30 @@ func serveCmd(args []string) error {
 		return err
 	}
 	return nil
+}
+
+const selectByID = `SELECT json FROM resource WHERE type = ? AND id = ?`
+
+// newHandler serves GET /fhir/{type}/{id} with one primary-key SELECT
+// (sel is selectByID prepared on the reader pool), writing the stored bytes.
+func newHandler(sel *sql.Stmt) *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /fhir/{type}/{id}", func(w http.ResponseWriter, r *http.Request) {
+		var b []byte
+		err := sel.QueryRowContext(r.Context(), r.PathValue("type"), r.PathValue("id")).Scan(&b)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			outcome(w, http.StatusNotFound, "not-found", "no such resource")
+			return
+		case err != nil:
+			outcome(w, http.StatusInternalServerError, "exception", "database error")
+			return
+		}
+		w.Header().Set("Content-Type", "application/fhir+json")
+		w.Write(b)
+	})
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
+	return mux
 }
 
 func outcome(w http.ResponseWriter, status int, code, msg string) {
