@@ -14,11 +14,11 @@ import (
 
 // Limits on client JWK Sets (registered by value or fetched from jwks_uri).
 const (
-	MaxJWKSBytes  = 64 << 10 // a registered jwks value or a fetched document
-	MaxKeys       = 20       // keys in one set
-	MinRSABits    = 2048     // NIST SP 800-57; SMART RS384 keys
-	MaxRSABits    = 8192     // bounds verification cost
-	maxRSAEBytes  = 4        // public exponent up to 2^32-1
+	MaxJWKSBytes = 64 << 10 // a registered jwks value or a fetched document
+	MaxKeys      = 20       // keys in one set
+	MinRSABits   = 2048     // NIST SP 800-57; SMART RS384 keys
+	MaxRSABits   = 8192     // bounds verification cost
+	maxRSAEBytes = 4        // public exponent up to 2^32-1
 )
 
 // isPrivateMember reports the JWK members that carry private or symmetric
