@@ -53,6 +53,9 @@ type FetcherConfig struct {
 	MaxTTL time.Duration
 	// MaxEntries caps the number of cached URIs. Default 1000.
 	MaxEntries int
+	// MinRefreshInterval is how old a cached set must be before Refresh
+	// refetches it. Default 1 min.
+	MinRefreshInterval time.Duration
 	// AllowHTTPLoopback permits http:// URLs whose host is 127.0.0.1, [::1]
 	// or localhost (tests, development). It does not lift the address check.
 	AllowHTTPLoopback bool
@@ -69,9 +72,9 @@ type FetcherConfig struct {
 //
 // A response is cached for its Cache-Control max-age less its Age (RFC 9111
 // §4.2.1, §5.1), never longer, and at most MaxTTL; "no-store" or "no-cache"
-// is not cached; without max-age DefaultTTL applies (a heuristic freshness
-// lifetime, RFC 9111 §4.2.2), also never more than MaxTTL. Failures are not
-// cached. Keys that a JWK Set contains but that are not usable (RFC 7517
+// is not cached; without max-age, until Expires; with neither, for
+// DefaultTTL (a heuristic freshness lifetime, RFC 9111 §4.2.2). Failures are
+// not cached, and concurrent misses for one URI may each fetch it. Keys that a JWK Set contains but that are not usable (RFC 7517
 // §5: "SHOULD ignore") — other key types, private keys, short RSA keys,
 // keys without kid — are left out of the returned set; keys with duplicate
 // kids are kept, so key selection must insist on a unique match (K6).
@@ -86,6 +89,7 @@ type Fetcher struct {
 
 type cacheEntry struct {
 	keys    []jose.JSONWebKey
+	fetched time.Time
 	expires time.Time
 }
 
@@ -106,6 +110,9 @@ func NewFetcher(cfg FetcherConfig) (*Fetcher, error) {
 	cfg.DefaultTTL = min(cfg.DefaultTTL, cfg.MaxTTL)
 	if cfg.MaxEntries <= 0 {
 		cfg.MaxEntries = 1000
+	}
+	if cfg.MinRefreshInterval <= 0 {
+		cfg.MinRefreshInterval = time.Minute
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -156,9 +163,25 @@ func (f *Fetcher) Get(ctx context.Context, jwksURI string) (*jose.JSONWebKeySet,
 		return nil, err
 	}
 	if ttl > 0 {
-		f.store(jwksURI, cacheEntry{keys: keys, expires: now.Add(ttl)}, now)
+		f.store(jwksURI, cacheEntry{keys: keys, fetched: now, expires: now.Add(ttl)}, now)
 	}
 	return &jose.JSONWebKeySet{Keys: slices.Clone(keys)}, nil
+}
+
+// Refresh is Get for a caller that found no key for a JWT's kid (the client
+// may have rotated its keys, SMART IG client-confidential-asymmetric
+// #signature-verification): it refetches a cached set unless that was
+// fetched less than MinRefreshInterval ago, so that a stream of JWTs with
+// unknown kids cannot turn into a stream of requests to the client's server.
+func (f *Fetcher) Refresh(ctx context.Context, jwksURI string) (*jose.JSONWebKeySet, error) {
+	now := f.cfg.Now()
+	f.mu.Lock()
+	e, ok := f.cache[jwksURI]
+	if ok && now.Sub(e.fetched) >= f.cfg.MinRefreshInterval {
+		delete(f.cache, jwksURI)
+	}
+	f.mu.Unlock()
+	return f.Get(ctx, jwksURI)
 }
 
 // Forget drops jwksURI from the cache, e.g. when the client's registration
@@ -260,12 +283,31 @@ func (f *Fetcher) ttl(h http.Header) time.Duration {
 		}
 	}
 	if maxAge < 0 {
-		return f.cfg.DefaultTTL
+		return f.expiresTTL(h)
 	}
 	if age, err := strconv.ParseInt(strings.TrimSpace(h.Get("Age")), 10, 64); err == nil && age > 0 {
 		maxAge -= time.Duration(min(age, int64(maxAge/time.Second))) * time.Second
 	}
 	return min(maxAge, f.cfg.MaxTTL)
+}
+
+// expiresTTL is the lifetime from Expires (relative to Date, or to now)
+// when there is no max-age (RFC 9111 §4.2.1), else DefaultTTL; an invalid
+// Expires means already stale (RFC 9111 §5.3).
+func (f *Fetcher) expiresTTL(h http.Header) time.Duration {
+	exp := h.Get("Expires")
+	if exp == "" {
+		return f.cfg.DefaultTTL
+	}
+	t, err := http.ParseTime(exp)
+	if err != nil {
+		return 0
+	}
+	base := f.cfg.Now()
+	if d, err := http.ParseTime(h.Get("Date")); err == nil {
+		base = d
+	}
+	return min(max(t.Sub(base), 0), f.cfg.MaxTTL)
 }
 
 // checkURL enforces https (or http on loopback when allowed) without user

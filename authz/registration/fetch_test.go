@@ -3,6 +3,8 @@ package registration_test
 import (
 	"context"
 	"errors"
+	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -11,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/smartgate/smartgate/authz/registration"
 )
@@ -42,7 +46,7 @@ type jwksServer struct {
 func newJWKSServer(t *testing.T, body []byte, header http.Header) *jwksServer {
 	t.Helper()
 	s := &jwksServer{}
-	s.Server = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.hits.Add(1)
 		for k, v := range header {
 			w.Header()[k] = v
@@ -50,6 +54,9 @@ func newJWKSServer(t *testing.T, body []byte, header http.Header) *jwksServer {
 		w.Header().Set("Content-Type", "application/jwk-set+json")
 		_, _ = w.Write(body)
 	}))
+	// The "untrusted certificate" case makes the server log a handshake error.
+	s.Config.ErrorLog = log.New(io.Discard, "", 0)
+	s.StartTLS()
 	t.Cleanup(s.Close)
 	return s
 }
@@ -114,6 +121,8 @@ func TestK8_CacheHonoursMaxAge(t *testing.T) {
 		name         string
 		cacheControl string
 		age          string
+		expires      time.Duration // Expires header relative to Date, when not 0
+		rawExpires   string
 		fresh        time.Duration // still served from cache just before
 	}{
 		{name: "max-age", cacheControl: "public, max-age=600", fresh: 600 * time.Second},
@@ -122,10 +131,14 @@ func TestK8_CacheHonoursMaxAge(t *testing.T) {
 		{name: "short max-age is honoured", cacheControl: "max-age=5", fresh: 5 * time.Second},
 		{name: "capped at MaxTTL", cacheControl: "max-age=31536000", fresh: 24 * time.Hour},
 		{name: "no Cache-Control: default", fresh: 5 * time.Minute},
+		{name: "Expires without max-age", expires: 90 * time.Second, fresh: 90 * time.Second},
+		{name: "max-age wins over Expires", cacheControl: "max-age=30", expires: time.Hour, fresh: 30 * time.Second},
+		{name: "Expires in the past", expires: -time.Hour},
 		{name: "no-store", cacheControl: "max-age=600, no-store"},
 		{name: "no-cache", cacheControl: "no-cache"},
 		{name: "max-age=0", cacheControl: "max-age=0"},
 		{name: "invalid max-age", cacheControl: "max-age=soon"},
+		{name: "invalid Expires", cacheControl: "public", rawExpires: "0"},
 		{name: "Age beyond max-age", cacheControl: "max-age=60", age: "120"},
 	}
 	for _, tc := range tests {
@@ -137,8 +150,17 @@ func TestK8_CacheHonoursMaxAge(t *testing.T) {
 			if tc.age != "" {
 				h.Set("Age", tc.age)
 			}
-			srv := newJWKSServer(t, doc, h)
 			c := &clock{now: time.Unix(1e9, 0)}
+			if tc.expires != 0 {
+				// The origin's clock is an hour ahead: Expires counts from Date.
+				date := c.Now().Add(time.Hour)
+				h.Set("Date", date.UTC().Format(http.TimeFormat))
+				h.Set("Expires", date.Add(tc.expires).UTC().Format(http.TimeFormat))
+			}
+			if tc.rawExpires != "" {
+				h.Set("Expires", tc.rawExpires)
+			}
+			srv := newJWKSServer(t, doc, h)
 			f := testFetcher(t, srv.Server, c, nil)
 			get := func() {
 				t.Helper()
@@ -307,3 +329,48 @@ func TestK8_TransportMustBeHTTPTransport(t *testing.T) {
 type roundTripper func(*http.Request) (*http.Response, error)
 
 func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestK6_RefreshOnUnknownKid: Refresh refetches a cached set (key rotation)
+// but not more often than MinRefreshInterval.
+func TestK6_RefreshOnUnknownKid(t *testing.T) {
+	k := newTestKeys(t)
+	var rotated atomic.Bool
+	old := jwks(t, jwk(t, &k.p384.PublicKey, "old", "ES384"))
+	next := jwks(t, jwk(t, &k.p256.PublicKey, "new", "ES256"))
+	var hits atomic.Int64
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.Header().Set("Cache-Control", "max-age=3600")
+		if rotated.Load() {
+			_, _ = w.Write(next)
+			return
+		}
+		_, _ = w.Write(old)
+	}))
+	t.Cleanup(srv.Close)
+	c := &clock{now: time.Unix(1e9, 0)}
+	f := testFetcher(t, srv, c, func(cfg *registration.FetcherConfig) { cfg.MinRefreshInterval = 30 * time.Second })
+	kid := func(get func(context.Context, string) (*jose.JSONWebKeySet, error)) string {
+		t.Helper()
+		set, err := get(t.Context(), srv.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return set.Keys[0].KeyID
+	}
+	if got := kid(f.Get); got != "old" {
+		t.Fatalf("kid %s", got)
+	}
+	rotated.Store(true)
+	c.Advance(10 * time.Second)
+	if got := kid(f.Refresh); got != "old" || hits.Load() != 1 {
+		t.Fatalf("refresh within MinRefreshInterval refetched: kid %s, hits %d", got, hits.Load())
+	}
+	c.Advance(20 * time.Second)
+	if got := kid(f.Refresh); got != "new" || hits.Load() != 2 {
+		t.Fatalf("refresh after MinRefreshInterval: kid %s, hits %d", got, hits.Load())
+	}
+	if got := kid(f.Get); got != "new" || hits.Load() != 2 {
+		t.Fatalf("refreshed set not cached: kid %s, hits %d", got, hits.Load())
+	}
+}

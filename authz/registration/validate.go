@@ -63,8 +63,11 @@ type Policy struct {
 // result validates again, under the same policy, to itself. The rules:
 //
 // Authentication method (RFC 7591 §2): one of none, client_secret_basic,
-// client_secret_post, private_key_jwt; default client_secret_basic (none
-// when the policy does not allow confidential clients).
+// client_secret_post, private_key_jwt. When it is omitted the RFC default
+// client_secret_basic is registered, except that a request with jwks or
+// jwks_uri gets private_key_jwt (the only method that uses them), and that
+// a policy without AllowConfidential registers none. The response shows the
+// client which (RFC 7591 §3.2.1).
 //
 // Grant and response types (RFC 7591 §2.1, checklist DCR4): grant_types
 // defaults to [authorization_code]; response_types to [code] when
@@ -135,9 +138,13 @@ func Validate(m Metadata, p Policy) (Metadata, error) {
 	method := strings.TrimSpace(m.TokenEndpointAuthMethod)
 	switch method {
 	case "":
-		method = AuthClientSecretBasic
-		if !p.AllowConfidential {
+		switch {
+		case !p.AllowConfidential:
 			method = AuthNone
+		case jwksURI != "" || len(jwks) > 0:
+			method = AuthPrivateKeyJWT
+		default:
+			method = AuthClientSecretBasic
 		}
 	case AuthNone, AuthClientSecretBasic, AuthClientSecretPost, AuthPrivateKeyJWT:
 	default:

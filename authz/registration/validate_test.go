@@ -40,6 +40,16 @@ func TestDCR1_DefaultsAndNormalisation(t *testing.T) {
 			},
 		},
 		{
+			name:   "keys imply private_key_jwt",
+			in:     registration.Metadata{GrantTypes: []string{"client_credentials"}, JWKSURI: "https://app.example/jwks"},
+			policy: admin(),
+			want: registration.Metadata{
+				TokenEndpointAuthMethod: "private_key_jwt",
+				GrantTypes:              []string{"client_credentials"},
+				JWKSURI:                 "https://app.example/jwks",
+			},
+		},
+		{
 			name:   "open registration defaults to a public client",
 			in:     registration.Metadata{RedirectURIs: []string{"https://app.example/cb"}},
 			policy: registration.Policy{},
