@@ -51,13 +51,16 @@ export async function decideConsent(page, { approve = true, uncheck = [] } = {})
 }
 
 /**
- * EHR launch from /admin/launch (the browser must hold an administrator or
- * practitioner session): chooses select[name=client_id], fills
+ * EHR launch from /admin/launch (logs in first when the login page is shown
+ * and a username is given): chooses select[name=client_id], fills
  * input[name=patient] and optionally input[name=encounter], submits; the
  * browser then loads the app's launch_uri with iss and launch.
  */
-export async function ehrLaunch(page, baseURL, { clientId, patient, encounter }) {
+export async function ehrLaunch(page, baseURL, { clientId, patient, encounter, username, password }) {
   await page.goto(new URL('/admin/launch', baseURL).href);
+  if (username !== undefined && await page.locator('input[name=password]').count() > 0) {
+    await login(page, { username, password });
+  }
   await page.selectOption('select[name=client_id]', clientId);
   await page.fill('input[name=patient]', patient);
   if (encounter !== undefined) await page.fill('input[name=encounter]', encounter);
@@ -70,10 +73,14 @@ export async function ehrLaunch(page, baseURL, { clientId, patient, encounter })
  * grant_types, jwks_uri, jwks, launch_uri); arrays are written one per line
  * into textareas, space separated into text inputs, and checked one by one
  * for checkboxes. Returns { clientId, clientSecret } from the elements with
- * data-client-id / data-client-secret on the result page.
+ * data-client-id / data-client-secret on the result page. Logs in first
+ * when the login page is shown and a username is given.
  */
-export async function registerClient(page, baseURL, metadata) {
+export async function registerClient(page, baseURL, metadata, { username, password } = {}) {
   await page.goto(new URL('/admin/clients/new', baseURL).href);
+  if (username !== undefined && await page.locator('input[name=password]').count() > 0) {
+    await login(page, { username, password });
+  }
   for (const [name, raw] of Object.entries(metadata)) {
     const field = page.locator(`[name=${q(name)}]`);
     const kind = await field.first().evaluate((e) => (e.tagName === 'INPUT' ? e.type : e.tagName.toLowerCase()));
@@ -107,19 +114,21 @@ export async function registerClient(page, baseURL, metadata) {
 /**
  * Walks the authorization pages (login, patient picker, consent) in
  * whatever order smartgate shows them until done(url) is true for the
- * current page, e.g. the app's redirect target. Pages on appOrigin that are
- * not done (the launch page, while fhirclient discovers the server) are
- * waited out. Throws on a page it does not recognise, with its text.
+ * current page, e.g. the app's redirect target. App pages that are not done
+ * (the launch page, while fhirclient discovers the server), i.e. those on
+ * appOrigin or for which isApp(url) is true, are waited out. Throws on a page
+ * it does not recognise, with its text.
  */
 export async function completeAuthorization(page, {
-  appOrigin, done, username, password, patient, approve = true, uncheck = [], maxSteps = 10,
+  appOrigin, isApp = (u) => u.origin === appOrigin, done,
+  username, password, patient, approve = true, uncheck = [], maxSteps = 10,
 }) {
   let loggedIn = false;
   for (let step = 0; step < maxSteps; step++) {
     await page.waitForLoadState('load');
     const url = new URL(page.url());
     if (done(url)) return;
-    if (url.origin === appOrigin) {
+    if (isApp(url)) {
       await page.waitForURL((u) => u.href !== url.href, { waitUntil: 'load' });
       continue;
     }

@@ -127,3 +127,35 @@ test('demo app redirect page opened without a launch asks to launch again', asyn
   assert.deepEqual(problems, []);
   await page.close();
 });
+
+test('demo app with a stored SMART session shows server data as text only, and each section fails on its own', async () => {
+  const { page, problems } = await watchedPage();
+  // fhirclient keeps its state in sessionStorage (SMART_KEY -> state). A
+  // state with a token is "already authorized": ready() makes no exchange.
+  const hostile = '<img src=x data-hostile=1>';
+  await page.goto(`${host.demoURL}launch.html?iss=${encodeURIComponent('http://127.0.0.1:1/fhir')}`); // refused, no navigation
+  await page.evaluate(({ serverUrl, scope }) => {
+    sessionStorage.setItem('SMART_KEY', JSON.stringify('k1'));
+    sessionStorage.setItem('k1', JSON.stringify({
+      key: 'k1', clientId: 'demo-app', serverUrl, scope,
+      tokenResponse: { access_token: 'not-a-real-token', token_type: 'bearer', patient: 'p1', scope },
+    }));
+  }, { serverUrl: `${host.origin}/fhir`, scope: `patient/Patient.rs ${hostile}` });
+  const fhirReads = [];
+  page.on('request', (r) => { if (r.url().startsWith(`${host.origin}/fhir/`)) fhirReads.push(new URL(r.url())); });
+  await page.goto(host.demoURL);
+  await page.locator('[data-testid=status]').filter({ hasText: 'Loaded.' }).waitFor();
+  // apphost has no FHIR server: every read fails, each in its own section.
+  for (const id of ['conditions', 'medications', 'observations']) {
+    assert.match(await page.locator(`[data-testid=${id}]`).textContent(), /Not available/);
+  }
+  assert.equal(await page.locator('[data-testid=patient-name]').textContent(), 'Patient p1');
+  assert.match(await page.locator('[data-testid=session]').textContent(), /<img src=x data-hostile=1>/);
+  assert.equal(await page.locator('[data-hostile]').count(), 0, 'server text is never parsed as HTML');
+  assert.deepEqual(fhirReads.map((u) => u.pathname).sort(),
+    ['/fhir/Condition', '/fhir/MedicationRequest', '/fhir/Observation', '/fhir/Patient/p1']);
+  const obs = fhirReads.find((u) => u.pathname === '/fhir/Observation').searchParams;
+  assert.deepEqual([obs.get('patient'), obs.get('_sort'), obs.get('_count')], ['p1', '-date', '10']);
+  assert.deepEqual(problems, []);
+  await page.close();
+});
