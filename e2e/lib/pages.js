@@ -129,7 +129,14 @@ export async function completeAuthorization(page, {
     const url = new URL(page.url());
     if (done(url)) return;
     if (isApp(url)) {
-      await page.waitForURL((u) => u.href !== url.href, { waitUntil: 'load' });
+      // Wait until the app navigates on, or fails and says so.
+      const appError = page.locator('[data-testid=error]').filter({ hasText: /\S/ });
+      const outcome = await Promise.race([
+        page.waitForURL((u) => u.href !== url.href, { waitUntil: 'load' }).then(() => 'moved'),
+        appError.waitFor().then(() => 'failed'),
+      ].map((p) => p.catch((e) => e)));
+      if (outcome instanceof Error) throw outcome;
+      if (outcome === 'failed') throw new Error(`the app at ${url.href} failed: ${await appError.first().textContent()}`);
       continue;
     }
     if (await page.locator('input[name=password]').count() > 0) {
@@ -137,9 +144,16 @@ export async function completeAuthorization(page, {
       if (username === undefined) throw new Error(`login page shown but no username given: ${url.href}`);
       await login(page, { username, password });
       loggedIn = true;
-    } else if (await page.locator('button[name=decision]').count() > 0) {
+      continue;
+    }
+    const consent = await page.locator('button[name=decision]').count() > 0;
+    const picker = patient !== undefined && await page.locator('input[name=patient]').count() > 0;
+    if (consent && picker) { // one page for both: choose, then decide
+      await page.locator(`input[name=patient][value=${q(patient)}]`).check();
       await decideConsent(page, { approve, uncheck });
-    } else if (await page.locator('input[name=patient]').count() > 0 && patient !== undefined) {
+    } else if (consent) {
+      await decideConsent(page, { approve, uncheck });
+    } else if (picker) {
       await pickPatient(page, patient);
     } else {
       throw new Error(`unexpected page ${url.href}: ${await bodyText(page)}`);
