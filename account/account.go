@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"golang.org/x/text/secure/precis"
+
+	"github.com/smartgate/smartgate/store"
 )
 
 // Roles a local account can hold.
@@ -281,4 +283,18 @@ type Pendings interface {
 	Pending(ctx context.Context, browserID, requestID string) (*Pending, error)
 	// TakePending returns and deletes the record in one step (single use).
 	TakePending(ctx context.Context, browserID, requestID string) (*Pending, error)
+}
+
+// SessionLive reports whether the log-in session id is live at now: it
+// exists, has not ended (logout, deactivation) and has not expired. authz
+// uses it to end online_access refresh tokens with the session.
+func SessionLive(ctx context.Context, st Sessions, id string, now time.Time) (bool, error) {
+	s, err := st.Session(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("account: session: %w", err)
+	}
+	return s.Active(now), nil
 }
