@@ -231,3 +231,32 @@ func TestAuthenticator(t *testing.T) {
 		t.Fatalf("locked account with the right password = %v, want ErrThrottled", err)
 	}
 }
+
+func TestNewLocalUser(t *testing.T) {
+	ctx := context.Background()
+	h := NewHasher(cheap, 1)
+	u, err := NewLocalUser(ctx, h, "Dr.Who", "a long enough password", []string{RolePractitioner}, "Practitioner/x1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.UserName != "dr.who" || !u.Active || u.PasswordHash == "" || u.FHIRUser != "Practitioner/x1" {
+		t.Fatalf("user = %+v", u)
+	}
+	if ok, _ := h.Verify(ctx, "a long enough password", u.PasswordHash); !ok {
+		t.Fatal("password does not verify")
+	}
+	for _, tc := range []struct {
+		name, pw, fhir string
+		roles          []string
+	}{
+		{"a b", "a long enough password", "", nil},
+		{"ok", "short", "", nil},
+		{"ok", "a long enough password", "Observation/1", nil},
+		{"ok", "a long enough password", "Patient/", nil},
+		{"ok", "a long enough password", "", []string{"root"}},
+	} {
+		if _, err := NewLocalUser(ctx, h, tc.name, tc.pw, tc.roles, tc.fhir); err == nil {
+			t.Errorf("NewLocalUser(%q, %q, %v, %q) accepted", tc.name, tc.pw, tc.roles, tc.fhir)
+		}
+	}
+}

@@ -206,3 +206,35 @@ func (h *Hasher) NeedsRehash(encoded string) bool {
 	return err != nil || p.Memory != h.params.Memory || p.Time != h.params.Time || p.Threads != h.params.Threads ||
 		p.KeyLen != h.params.KeyLen
 }
+
+// NewLocalUser builds an active account with a local password: the user
+// name is normalised, the password checked against the policy and hashed,
+// roles and fhirUser validated. The caller stores it (Users.CreateUser).
+func NewLocalUser(ctx context.Context, h *Hasher, userName, password string, roles []string, fhirUser string) (*User, error) {
+	name, err := NormalizeUserName(userName)
+	if err != nil {
+		return nil, err
+	}
+	u := &User{UserName: name, Active: true, Roles: roles, FHIRUser: fhirUser}
+	if err := u.Validate(); err != nil {
+		return nil, err
+	}
+	if err := SetPassword(ctx, h, u, password); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// SetPassword checks password against the policy and stores its hash in u
+// (the caller saves u).
+func SetPassword(ctx context.Context, h *Hasher, u *User, password string) error {
+	if err := CheckPassword(u.UserName, password); err != nil {
+		return err
+	}
+	hash, err := h.Hash(ctx, password)
+	if err != nil {
+		return err
+	}
+	u.PasswordHash = hash
+	return nil
+}
