@@ -168,6 +168,16 @@ func TestThrottleLockoutPerAccountAndAddress(t *testing.T) {
 	if err := th.Check("fresh", "10.0.0.2"); !errors.Is(err, ErrThrottled) {
 		t.Fatalf("address not locked: %v", err)
 	}
+	// IPv6 addresses count per /64.
+	for i := range 5 {
+		th.Failure(string(rune('k'+i))+"user", "2001:db8:1:2::"+string(rune('a'+i)))
+	}
+	if err := th.Check("fresh", "2001:db8:1:2:ffff::1"); !errors.Is(err, ErrThrottled) {
+		t.Fatalf("IPv6 /64 not locked: %v", err)
+	}
+	if err := th.Check("fresh", "2001:db8:1:3::1"); err != nil {
+		t.Fatalf("another /64 locked: %v", err)
+	}
 	// Failures spread beyond the window do not add up.
 	th.Failure("carol", "")
 	th.Failure("carol", "")

@@ -2,6 +2,7 @@ package account
 
 import (
 	"errors"
+	"net/netip"
 	"sync"
 	"time"
 )
@@ -69,7 +70,17 @@ func NewThrottle(cfg ThrottleConfig) *Throttle {
 }
 
 func accountKey(userName string) string { return "u\x00" + userName }
-func addressKey(addr string) string     { return "a\x00" + addr }
+
+// addressKey groups IPv6 addresses by /64 (one subscriber usually holds a
+// whole /64, so per-address counting would be trivial to evade).
+func addressKey(addr string) string {
+	if ip, err := netip.ParseAddr(addr); err == nil && ip.Is6() && !ip.Is4In6() {
+		if p, err := ip.Prefix(64); err == nil {
+			return "a\x00" + p.String()
+		}
+	}
+	return "a\x00" + addr
+}
 
 // Check returns ErrThrottled when the account or the address is locked.
 func (t *Throttle) Check(userName, address string) error {

@@ -196,7 +196,17 @@ func (e *env) authorize(w http.ResponseWriter, r *http.Request) {
 		n, _ := strconv.Atoi(ma)
 		req.MaxAge = time.Duration(n) * time.Second
 	}
-	d, err := e.srv.Authorize(w, r, req)
+	spy := &writeSpy{ResponseWriter: w}
+	d, err := e.srv.Authorize(spy, r, req)
+	// The contract: Authorize writes a response only with ErrInteractionPending.
+	if !errors.Is(err, authz.ErrInteractionPending) && (spy.wrote || len(w.Header()) > 0) {
+		http.Error(w, "Authorize wrote a response without ErrInteractionPending", 500)
+		return
+	}
+	if errors.Is(err, authz.ErrInteractionPending) && !spy.wrote {
+		http.Error(w, "Authorize returned ErrInteractionPending without writing", 500)
+		return
+	}
 	switch {
 	case errors.Is(err, authz.ErrInteractionPending):
 	case errors.Is(err, authz.ErrAccessDenied):
@@ -213,6 +223,17 @@ func (e *env) authorize(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(d)
 	}
+}
+
+type writeSpy struct {
+	http.ResponseWriter
+	wrote bool
+}
+
+func (s *writeSpy) WriteHeader(code int) { s.wrote = true; s.ResponseWriter.WriteHeader(code) }
+func (s *writeSpy) Write(b []byte) (int, error) {
+	s.wrote = true
+	return s.ResponseWriter.Write(b)
 }
 
 type resp struct {

@@ -348,6 +348,12 @@ func (db *DB) CreateSession(ctx context.Context, s *account.Session) error {
 		s.Created = time.Now().UTC()
 	}
 	err := db.Write(ctx, func(tx *sql.Tx) error {
+		// Sessions that expired over a day ago are of no further use
+		// (SessionLive is false for missing ones too): drop them.
+		if _, err := tx.ExecContext(ctx, "DELETE FROM web_sessions WHERE expires_at < ?",
+			fmtTime(time.Now().Add(-24*time.Hour))); err != nil {
+			return err
+		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO web_sessions (id, user_id, auth_time, amr, created, expires_at, ended_at)
 			VALUES (?,?,?,?,?,?,?)`, s.ID, s.UserID, fmtTime(s.AuthTime), strings.Join(s.AMR, " "), fmtTime(s.Created),
 			fmtTime(s.ExpiresAt), fmtTime(s.EndedAt))
