@@ -206,6 +206,13 @@ func TestThrottleBoundedMemory(t *testing.T) {
 
 type mapUsers map[string]*User
 
+func (m mapUsers) UpdateUser(_ context.Context, u *User) error {
+	c := *u
+	c.Meta.Version++
+	m[u.UserName] = &c
+	return nil
+}
+
 func (m mapUsers) UserByName(_ context.Context, n string) (*User, error) {
 	if u, ok := m[n]; ok {
 		return u, nil
@@ -237,6 +244,15 @@ func TestAuthenticator(t *testing.T) {
 	}
 	a.Authenticate(ctx, "ann", "wrong", "9.9.9.9")
 	a.Authenticate(ctx, "ann", "wrong", "9.9.9.9")
+	// A hash with other parameters is upgraded at a successful log-in.
+	old, _ := NewHasher(Params{Memory: 32, Time: 1, Threads: 1}, 1).Hash(ctx, "right password")
+	users["old"] = &User{UserName: "old", Active: true, PasswordHash: old}
+	if _, err := a.Authenticate(ctx, "old", "right password", ""); err != nil {
+		t.Fatal(err)
+	}
+	if users["old"].PasswordHash == old || h.NeedsRehash(users["old"].PasswordHash) {
+		t.Fatal("old hash not upgraded")
+	}
 	if _, err := a.Authenticate(ctx, "ann", "right password", "1.2.3.4"); !errors.Is(err, ErrThrottled) {
 		t.Fatalf("locked account with the right password = %v, want ErrThrottled", err)
 	}

@@ -67,7 +67,30 @@ func (a *Authenticator) Authenticate(ctx context.Context, userName, password, ad
 		return nil, ErrBadCredentials
 	}
 	a.throttle.Success(name)
+	a.upgrade(ctx, u, password)
 	return u, nil
+}
+
+// updater is implemented by stores that can save a user; Authenticator then
+// upgrades hashes made with older parameters at the next successful log-in.
+type updater interface {
+	UpdateUser(ctx context.Context, u *User) error
+}
+
+func (a *Authenticator) upgrade(ctx context.Context, u *User, password string) {
+	up, ok := a.users.(updater)
+	if !ok || !a.hasher.NeedsRehash(u.PasswordHash) {
+		return
+	}
+	hash, err := a.hasher.Hash(ctx, password)
+	if err != nil {
+		return
+	}
+	c := *u
+	c.PasswordHash = hash
+	if up.UpdateUser(ctx, &c) == nil { // a concurrent change wins; the next log-in retries
+		*u = c
+	}
 }
 
 // BootstrapStore is what Bootstrap needs.

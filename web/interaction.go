@@ -256,7 +256,13 @@ func (s *Server) consentSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	rec := decisionRecord{SessionID: sess.ID}
-	ev := audit.Event{Kind: "consent", Actor: u.ID, ClientID: st.Req.ClientID}
+	ev := audit.Event{Kind: "consent", Actor: u.ID, ClientID: st.Req.ClientID, Patient: st.Patient}
+	if ev.Patient == "" && st.Req.Launch != nil {
+		ev.Patient = st.Req.Launch.Patient
+	}
+	if pid, ok := u.PatientID(); ok && ev.Patient == "" {
+		ev.Patient = pid
+	}
 	switch r.PostFormValue("decision") {
 	case "approve":
 		chosen := r.PostForm["scope"]
