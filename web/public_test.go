@@ -138,3 +138,22 @@ func TestSessionLiveForOnlineAccess(t *testing.T) {
 		t.Fatal("unknown session live")
 	}
 }
+
+type ridKey struct{}
+
+func TestErrorPageUsesServerRequestID(t *testing.T) {
+	e := newEnv(t, func(c *Config) {
+		c.RequestID = func(ctx context.Context) string { s, _ := ctx.Value(ridKey{}).(string); return s }
+	})
+	mux := http.NewServeMux()
+	e.srv.Register(mux)
+	e.ts.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mux.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ridKey{}, "req-42")))
+	})
+	e.login("pat", "/")
+	r := e.get("/consent?req=nope")
+	wantStatus(t, r, http.StatusBadRequest)
+	if !strings.Contains(r.body, `<code class="request-id">req-42</code>`) {
+		t.Fatalf("error page does not show the server's request id:\n%s", r.body)
+	}
+}

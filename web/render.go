@@ -98,7 +98,13 @@ func newRequestID() string {
 // fail logs err under a new request id and shows the error page with msg
 // (a generic one when msg is empty) and that id.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, status int, msg string, err error) {
-	id := newRequestID()
+	id := ""
+	if s.cfg.RequestID != nil {
+		id = s.cfg.RequestID(r.Context())
+	}
+	if id == "" {
+		id = newRequestID()
+	}
 	if msg == "" {
 		msg = "Something went wrong on our side."
 	}

@@ -90,6 +90,10 @@ type Config struct {
 	// pending authorization request (default 30m).
 	SessionTTL time.Duration
 	PendingTTL time.Duration
+	// RequestID returns the id of the request carried by ctx (the server's
+	// request-id middleware), shown on error pages and logged; when nil or
+	// empty, the error page makes its own.
+	RequestID func(ctx context.Context) string
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
