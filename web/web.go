@@ -159,7 +159,8 @@ type discardAudit struct{}
 func (discardAudit) Record(context.Context, audit.Event) {}
 
 // Register adds the pages to mux. The /login/{provider} routes belong to the
-// identity-provider handlers and are not registered here.
+// identity-provider handlers, and /static/ to cmd/smartgate (the style sheet
+// the pages link); neither is registered here.
 func (s *Server) Register(mux *http.ServeMux) {
 	h := func(f http.HandlerFunc) http.Handler { return s.cop.Handler(limitBody(f)) }
 	mux.Handle("GET /login", h(s.loginPage))
@@ -173,9 +174,6 @@ func (s *Server) Register(mux *http.ServeMux) {
 	if s.cfg.Patients != nil {
 		mux.Handle("GET /pick-patient", h(s.pickPage))
 		mux.Handle("POST /pick-patient", h(s.pickSubmit))
-	}
-	if static, err := fs.Sub(s.cfg.Assets, "static"); err == nil {
-		mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
 	}
 }
 
