@@ -9,6 +9,11 @@ import (
 	"github.com/smartgate/smartgate/store"
 )
 
+// ManagementPath is the page where a person lists and withdraws the apps
+// they allowed: the SMART management_endpoint (relative to a listener's
+// base URL).
+const ManagementPath = "/account/apps"
+
 type appView struct {
 	ClientID   string
 	ClientName string
