@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smartgate/smartgate/account"
 	"github.com/smartgate/smartgate/audit"
 	"github.com/smartgate/smartgate/store"
 )
@@ -24,6 +25,10 @@ type Backend interface {
 	SettingOrCreate(ctx context.Context, key string, create func() ([]byte, error)) ([]byte, error)
 	InsertAudit(ctx context.Context, evs []audit.Event) error
 	AuditEvents(ctx context.Context, f audit.Filter) ([]audit.Event, error)
+	account.Users
+	account.Consents
+	account.Sessions
+	account.Pendings
 }
 
 // Run runs every conformance test against fresh stores made by open.
@@ -36,6 +41,15 @@ func Run(t *testing.T, open func(t *testing.T) Backend) {
 		{"Settings", testSettings},
 		{"SettingOrCreateConcurrent", testSettingOrCreateConcurrent},
 		{"Audit", testAudit},
+		{"UsersCRUD", testUsersCRUD},
+		{"UserNameCaseInsensitiveUnique", testUserNameUnique},
+		{"UserUpdateVersionConflict", testUserUpdateConflict},
+		{"UserDeactivateEndsSessions", testDeactivateEndsSessions},
+		{"UsersListAndCount", testUsersList},
+		{"Consents", testConsents},
+		{"Sessions", testSessions},
+		{"PendingSingleUse", testPendingSingleUse},
+		{"BootstrapAdminOnlyWhenEmpty", testBootstrap},
 		// Each domain adds its rows here (tests in users.go, oauth.go, fhir.go…).
 	}
 	for _, tc := range tests {
