@@ -39,6 +39,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"serve", "run the server (the default)", runServe},
+		{"user", "manage local accounts: user add --username NAME --password-stdin [--role R] [--fhir-user Patient/ID]", runUser},
 		{"backup", "write a consistent copy of the live database: backup [--data DIR] FILE", runBackup},
 		{"version", "print version and build information", runVersion},
 	}

@@ -142,6 +142,13 @@ func (a *app) announce(w io.Writer) {
 
 func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog.Logger, e *env) (*app, error) {
 	a := &app{}
+	msg, err := bootstrapAdmin(ctx, cfg, db, e.getenv)
+	if err != nil {
+		return nil, err
+	}
+	if msg != "" {
+		a.messages = append(a.messages, msg)
+	}
 	mux := http.NewServeMux()
 	metrics := server.NewMetrics()
 	server.RegisterOps(mux, db, metrics, logger)
