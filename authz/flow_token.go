@@ -1,0 +1,80 @@
+package authz
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/ory/fosite"
+
+	"github.com/smartgate/smartgate/audit"
+	"github.com/smartgate/smartgate/listener"
+)
+
+// handleToken is the token endpoint: authorization_code, refresh_token,
+// client_credentials and (OWin, no client) password.
+func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
+	base := listener.BaseURL(r)
+	ctx := withIssuer(r.Context(), base)
+	r = r.WithContext(ctx)
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "The request body is not a valid form.")
+		return
+	}
+	grant := r.PostForm.Get("grant_type")
+	if grant == "password" {
+		s.handleOWin(w, r, base)
+		return
+	}
+	ar, err := s.provider.NewAccessRequest(ctx, r, newSession())
+	if err != nil {
+		code, desc := errorCode(err)
+		clientID := ""
+		if ar != nil && ar.GetClient() != nil {
+			clientID = ar.GetClient().GetID()
+		}
+		kind := "token"
+		if grant == "refresh_token" {
+			kind = "refresh"
+		}
+		s.audit(r, audit.Event{Kind: kind, ClientID: clientID, Action: grant, Outcome: audit.Failure, Detail: code})
+		if code == "server_error" {
+			s.log.ErrorContext(ctx, "token request", "err", err, "grant_type", grant)
+		}
+		_ = desc
+		s.provider.WriteAccessError(ctx, w, ar, err)
+		return
+	}
+	sess := ar.GetSession().(*Session)
+	if ar.GetGrantTypes().ExactOne("client_credentials") {
+		for _, sc := range ar.GetRequestedScopes() {
+			ar.GrantScope(sc)
+		}
+		sess.Subject = ar.GetClient().GetID()
+		sess.Grant = "client_credentials"
+		sess.SetExpiresAt(fosite.AccessToken, s.cfg.Now().UTC().Add(s.cfg.BackendTokenTTL).Round(0))
+	}
+	sess.Issuer = base
+	sess.Claims.Issuer = base
+	resp, err := s.provider.NewAccessResponse(ctx, ar)
+	if err != nil {
+		code, _ := errorCode(err)
+		s.audit(r, audit.Event{Kind: "token", Actor: sess.Subject, ClientID: ar.GetClient().GetID(), Action: grant,
+			Outcome: audit.Failure, Detail: code})
+		if code == "server_error" {
+			s.log.ErrorContext(ctx, "token response", "err", err, "grant_type", grant)
+		}
+		s.provider.WriteAccessError(ctx, w, ar, err)
+		return
+	}
+	for k, v := range sess.contextFields() {
+		resp.SetExtra(k, v)
+	}
+	kind := "token"
+	if grant == "refresh_token" {
+		kind = "refresh"
+	}
+	s.audit(r, audit.Event{Kind: kind, Actor: sess.Subject, ClientID: ar.GetClient().GetID(), Patient: sess.patientID(),
+		Action: grant, Scopes: strings.Join(ar.GetGrantedScopes(), " "), Outcome: audit.Success})
+	s.provider.WriteAccessResponse(ctx, w, ar, resp)
+}
