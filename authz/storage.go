@@ -28,11 +28,11 @@ type fositeStore struct {
 }
 
 var (
-	_ fosite.ClientManager                  = (*fositeStore)(nil)
-	_ oauth2.CoreStorage                    = (*fositeStore)(nil)
-	_ oauth2.TokenRevocationStorage         = (*fositeStore)(nil)
-	_ pkce.PKCERequestStorage               = (*fositeStore)(nil)
-	_ openid.OpenIDConnectRequestStorage    = (*fositeStore)(nil)
+	_ fosite.ClientManager               = (*fositeStore)(nil)
+	_ oauth2.CoreStorage                 = (*fositeStore)(nil)
+	_ oauth2.TokenRevocationStorage      = (*fositeStore)(nil)
+	_ pkce.PKCERequestStorage            = (*fositeStore)(nil)
+	_ openid.OpenIDConnectRequestStorage = (*fositeStore)(nil)
 )
 
 func hashKey(s string) string {
@@ -275,4 +275,3 @@ func (fs *fositeStore) GetOpenIDConnectSession(ctx context.Context, code string,
 func (fs *fositeStore) DeleteOpenIDConnectSession(ctx context.Context, code string) error {
 	return fs.st.DeleteToken(ctx, KindOIDC, hashKey(code))
 }
-
