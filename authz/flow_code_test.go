@@ -218,7 +218,10 @@ func TestC_AuthorizeErrorsRedirectWithoutCode(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
 			called := false
-			e.ia.decide = func(*authz.AuthorizeRequest) (*authz.Decision, error) { called = true; return nil, authz.ErrAccessDenied }
+			e.ia.decide = func(*authz.AuthorizeRequest) (*authz.Decision, error) {
+				called = true
+				return nil, authz.ErrAccessDenied
+			}
 			q := redirectParams(t, e.authorizeURL(e.authorizeQuery(tc.change)))
 			if q.Get("code") != "" || q.Get("error") != tc.want || q.Get("state") != goodState {
 				t.Fatalf("redirect = %v, want error %s with state and no code", q, tc.want)

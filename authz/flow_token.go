@@ -54,6 +54,14 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		sess.Grant = "client_credentials"
 		sess.SetExpiresAt(fosite.AccessToken, s.cfg.Now().UTC().Add(s.cfg.BackendTokenTTL).Round(0))
 	}
+	if ar.GetGrantTypes().ExactOne("refresh_token") && r.PostForm.Get("scope") != "" {
+		if err := narrowRefreshScopes(ar, strings.Fields(r.PostForm.Get("scope"))); err != nil {
+			s.audit(r, audit.Event{Kind: "refresh", Actor: sess.Subject, ClientID: ar.GetClient().GetID(), Action: grant,
+				Outcome: audit.Failure, Detail: "invalid_scope"})
+			s.provider.WriteAccessError(ctx, w, ar, err)
+			return
+		}
+	}
 	sess.Issuer = base
 	sess.Claims.Issuer = base
 	resp, err := s.provider.NewAccessResponse(ctx, ar)
@@ -77,4 +85,32 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	s.audit(r, audit.Event{Kind: kind, Actor: sess.Subject, ClientID: ar.GetClient().GetID(), Patient: sess.patientID(),
 		Action: grant, Scopes: strings.Join(ar.GetGrantedScopes(), " "), Outcome: audit.Success})
 	s.provider.WriteAccessResponse(ctx, w, ar, resp)
+}
+
+// narrowRefreshScopes applies a refresh request's scope parameter (RFC 6749
+// §6): every scope must have been granted originally (else invalid_scope);
+// the new tokens carry only the requested ones, plus the refresh-permitting
+// offline_access / online_access so that the grant can still be refreshed.
+func narrowRefreshScopes(ar fosite.AccessRequester, requested []string) error {
+	original := ar.GetGrantedScopes()
+	keep := fosite.Arguments{}
+	for _, sc := range requested {
+		if !original.Has(sc) {
+			return fosite.ErrInvalidScope.WithHintf("The scope %q was not originally granted.", sc)
+		}
+		if !keep.Has(sc) {
+			keep = append(keep, sc)
+		}
+	}
+	for _, sc := range []string{"offline_access", "online_access"} {
+		if original.Has(sc) && !keep.Has(sc) {
+			keep = append(keep, sc)
+		}
+	}
+	req, ok := ar.(*fosite.AccessRequest)
+	if !ok {
+		return fosite.ErrServerError.WithDebugf("unexpected access request type %T", ar)
+	}
+	req.GrantedScope = keep
+	return nil
 }

@@ -66,7 +66,7 @@ func testUsers() users {
 	return users{
 		"alice": {"alice-pw", authz.UserClaims{Subject: "alice-id", Username: "alice", Name: "Alice", Email: "alice@example.org",
 			FHIRUser: "Practitioner/p1", Roles: []string{"practitioner"}}},
-		"pat": {"pat-pw", authz.UserClaims{Subject: "pat-id", Username: "pat", Name: "Pat", FHIRUser: "Patient/123", Roles: []string{"patient"}}},
+		"pat":  {"pat-pw", authz.UserClaims{Subject: "pat-id", Username: "pat", Name: "Pat", FHIRUser: "Patient/123", Roles: []string{"patient"}}},
 		"root": {"root-pw", authz.UserClaims{Subject: "root-id", Username: "root", Roles: []string{"admin"}}},
 	}
 }

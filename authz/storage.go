@@ -229,11 +229,10 @@ func (fs *fositeStore) DeleteRefreshTokenSession(ctx context.Context, sig string
 	return err
 }
 
-// RotateRefreshToken marks the grant's active refresh tokens rotated: the
-// one presented and, on a grace-window retry, the successor the client
-// never received.
+// RotateRefreshToken marks the presented refresh token rotated and, on a
+// grace-window retry, revokes the successor the client never received.
 func (fs *fositeStore) RotateRefreshToken(ctx context.Context, requestID string, sig string) error {
-	return fs.st.RotateRefreshTokens(ctx, requestID, fs.now())
+	return fs.st.RotateRefreshToken(ctx, requestID, hashKey(sig), fs.now())
 }
 
 func (fs *fositeStore) RevokeRefreshToken(ctx context.Context, requestID string) error {

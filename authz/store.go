@@ -77,9 +77,10 @@ type TokenStore interface {
 	DeleteToken(ctx context.Context, kind TokenKind, signature string) error
 	// SetTokenState changes one record's state; store.ErrNotFound if absent.
 	SetTokenState(ctx context.Context, kind TokenKind, signature string, state TokenState, at time.Time) error
-	// RotateRefreshTokens marks every active refresh token of the grant
-	// requestID as rotated at at.
-	RotateRefreshTokens(ctx context.Context, requestID string, at time.Time) error
+	// RotateRefreshToken marks the refresh token signature (when active) as
+	// rotated at at, and revokes every other active refresh token of the
+	// grant requestID (a successor issued for a response the client lost).
+	RotateRefreshToken(ctx context.Context, requestID, signature string, at time.Time) error
 	// RevokeTokens marks every record of kind belonging to requestID revoked.
 	RevokeTokens(ctx context.Context, kind TokenKind, requestID string, at time.Time) error
 	// DeleteExpiredTokens removes records that expired before before.

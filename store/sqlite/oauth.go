@@ -204,16 +204,22 @@ func (db *DB) SetTokenState(ctx context.Context, kind authz.TokenKind, sig strin
 	return nil
 }
 
-// RotateRefreshTokens marks the active refresh tokens of a grant rotated.
-func (db *DB) RotateRefreshTokens(ctx context.Context, requestID string, at time.Time) error {
+// RotateRefreshToken marks the presented refresh token rotated and revokes
+// the grant's other active refresh tokens.
+func (db *DB) RotateRefreshToken(ctx context.Context, requestID, sig string, at time.Time) error {
 	err := db.Write(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE oauth_tokens SET state = ?, state_at = ?
+			WHERE kind = ? AND signature = ? AND state = ?`,
+			string(authz.StateRotated), ts(at), string(authz.KindRefresh), sig, string(authz.StateActive)); err != nil {
+			return err
+		}
 		_, err := tx.ExecContext(ctx, `UPDATE oauth_tokens SET state = ?, state_at = ?
-			WHERE kind = ? AND request_id = ? AND state = ?`,
-			string(authz.StateRotated), ts(at), string(authz.KindRefresh), requestID, string(authz.StateActive))
+			WHERE kind = ? AND request_id = ? AND state = ? AND signature <> ?`,
+			string(authz.StateRevoked), ts(at), string(authz.KindRefresh), requestID, string(authz.StateActive), sig)
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("sqlite: rotate refresh tokens: %w", err)
+		return fmt.Errorf("sqlite: rotate refresh token: %w", err)
 	}
 	return nil
 }
