@@ -17,7 +17,7 @@ import (
 	"github.com/smartgate/smartgate/authz"
 )
 
-func fetchJWKS(t *testing.T, base string) jose.JSONWebKeySet {
+func fetchJWKS(t testing.TB, base string) jose.JSONWebKeySet {
 	t.Helper()
 	resp, err := http.Get(base + "/oauth/jwks")
 	if err != nil {
@@ -33,7 +33,7 @@ func fetchJWKS(t *testing.T, base string) jose.JSONWebKeySet {
 
 // verifyAccessToken checks a JWT access token the way an outside resource
 // server would: with the published JWKS.
-func verifyAccessToken(t *testing.T, base, raw string) map[string]any {
+func verifyAccessToken(t testing.TB, base, raw string) map[string]any {
 	t.Helper()
 	tok, err := josejwt.ParseSigned(raw, []jose.SignatureAlgorithm{jose.ES256})
 	if err != nil {

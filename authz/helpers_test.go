@@ -103,7 +103,7 @@ func (c *clock) Advance(d time.Duration) {
 }
 
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *httptest.Server
 	as     *authz.Server
 	db     *sqlite.DB
@@ -116,7 +116,7 @@ type env struct {
 	secret string
 }
 
-func newEnv(t *testing.T, mod ...func(*authz.Config)) *env {
+func newEnv(t testing.TB, mod ...func(*authz.Config)) *env {
 	t.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, sqlite.Memory, sqlite.Options{})
@@ -188,7 +188,7 @@ func (e *env) authorizeURL(u string) *http.Response {
 }
 
 // redirectParams returns the query of a redirect response (fails if none).
-func redirectParams(t *testing.T, resp *http.Response) url.Values {
+func redirectParams(t testing.TB, resp *http.Response) url.Values {
 	t.Helper()
 	if resp.StatusCode != http.StatusFound && resp.StatusCode != http.StatusSeeOther {
 		b, _ := io.ReadAll(resp.Body)
@@ -265,7 +265,7 @@ func (e *env) introspect(token string) map[string]any {
 	return m
 }
 
-func wantError(t *testing.T, resp *http.Response, m map[string]any, statuses []int, codes ...string) {
+func wantError(t testing.TB, resp *http.Response, m map[string]any, statuses []int, codes ...string) {
 	t.Helper()
 	okStatus := false
 	for _, s := range statuses {
