@@ -13,6 +13,8 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -225,6 +227,7 @@ type jwksFetcher struct {
 type cachedJWKS struct {
 	set     *jose.JSONWebKeySet
 	fetched time.Time
+	ttl     time.Duration
 }
 
 func newJWKSFetcher(cfg Config) *jwksFetcher {
@@ -258,7 +261,7 @@ func (f *jwksFetcher) get(ctx context.Context, uri string, force bool) (*jose.JS
 	f.mu.Unlock()
 	now := f.now()
 	// A forced refetch is honoured at most every 10 seconds per URI.
-	if ok && (now.Sub(c.fetched) < f.ttl && !force || now.Sub(c.fetched) < 10*time.Second) {
+	if ok && (now.Sub(c.fetched) < c.ttl && !force || now.Sub(c.fetched) < 10*time.Second) {
 		return c.set, nil
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, uri, nil)
@@ -287,7 +290,24 @@ func (f *jwksFetcher) get(ctx context.Context, uri string, force bool) (*jose.JS
 	}
 	set.Keys = slices.DeleteFunc(set.Keys, func(k jose.JSONWebKey) bool { return !k.IsPublic() })
 	f.mu.Lock()
-	f.cache[uri] = cachedJWKS{set: &set, fetched: now}
+	f.cache[uri] = cachedJWKS{set: &set, fetched: now, ttl: cacheTTL(resp.Header.Get("Cache-Control"), f.ttl)}
 	f.mu.Unlock()
 	return &set, nil
+}
+
+// cacheTTL honours a response's Cache-Control (no-store, no-cache,
+// max-age) but never caches longer than limit.
+func cacheTTL(cc string, limit time.Duration) time.Duration {
+	for _, d := range strings.Split(cc, ",") {
+		d = strings.ToLower(strings.TrimSpace(d))
+		switch {
+		case d == "no-store" || d == "no-cache":
+			return 0
+		case strings.HasPrefix(d, "max-age="):
+			if n, err := strconv.Atoi(strings.TrimPrefix(d, "max-age=")); err == nil && n >= 0 {
+				return min(time.Duration(n)*time.Second, limit)
+			}
+		}
+	}
+	return limit
 }

@@ -81,7 +81,7 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	if aud != "" {
 		ar.GrantAudience(aud)
 	}
-	sess, err := s.newUserSession(ctx, ar, dec, aud, base)
+	sess, err := s.newUserSession(ctx, ar, dec, aud, base, launch)
 	if err != nil {
 		s.log.ErrorContext(ctx, "authorize session", "err", err, "client_id", fc.c.ID)
 		s.writeAuthorizeError(ctx, w, ar, fosite.ErrServerError)
@@ -117,6 +117,9 @@ func (s *Server) checkAuthorize(ctx context.Context, ar fosite.AuthorizeRequeste
 	fc := ar.GetClient().(*fositeClient)
 	if !ar.GetResponseTypes().ExactOne("code") {
 		return "", nil, fosite.ErrUnsupportedResponseType.WithHint("Only response_type=code is supported.")
+	}
+	if info, ok := listener.From(ctx); ok && !info.Secure && !isLoopbackHost(ar.GetRedirectURI().Hostname()) {
+		return "", nil, fosite.ErrInvalidRequest.WithHint("Over plain HTTP, only loopback redirect URIs may be used; use the HTTPS interface.")
 	}
 	form := ar.GetRequestForm()
 	challenge, method := form.Get("code_challenge"), form.Get("code_challenge_method")
@@ -193,7 +196,7 @@ func httpsOrEmpty(s string) string {
 }
 
 // newUserSession builds the grant's session from the person's decision.
-func (s *Server) newUserSession(ctx context.Context, ar fosite.AuthorizeRequester, dec *Decision, aud, base string) (*Session, error) {
+func (s *Server) newUserSession(ctx context.Context, ar fosite.AuthorizeRequester, dec *Decision, aud, base string, launch *LaunchContext) (*Session, error) {
 	sess := newSession()
 	sess.Subject = dec.Subject
 	sess.Aud = aud
@@ -201,6 +204,13 @@ func (s *Server) newUserSession(ctx context.Context, ar fosite.AuthorizeRequeste
 	sess.SessionID = dec.SessionID
 	sess.Grant = "authorization_code"
 	sess.Launch = dec.Context
+	if sess.Launch == nil && launch != nil {
+		sess.Launch = launch
+	}
+	if granted := ar.GetGrantedScopes(); granted.Has("online_access") && !granted.Has("offline_access") {
+		// Online-only grants end with the log-in session (RevokeSession).
+		sess.OnlineSession = dec.SessionID
+	}
 	var uc UserClaims
 	if s.users != nil {
 		var err error

@@ -227,8 +227,12 @@ func (s *Server) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /oauth/jwks", cors(s.handleJWKS))
 	mux.HandleFunc("GET /.well-known/openid-configuration", cors(s.handleDiscovery))
 	mux.HandleFunc("GET /.well-known/oauth-authorization-server", cors(s.handleDiscovery))
-	for _, p := range []string{"/oauth/token", "/oauth/introspect", "/oauth/revoke"} {
-		mux.HandleFunc(p, methodNotAllowed)
+	for p, allow := range map[string]string{
+		"/oauth/token": "POST, OPTIONS", "/oauth/introspect": "POST", "/oauth/revoke": "POST, OPTIONS",
+		"/oauth/authorize": "GET, POST", "/oauth/userinfo": "GET, POST, OPTIONS", "/oauth/jwks": "GET",
+		"/.well-known/openid-configuration": "GET", "/.well-known/oauth-authorization-server": "GET",
+	} {
+		mux.HandleFunc(p, methodNotAllowed(allow))
 	}
 }
 
@@ -250,9 +254,13 @@ func cors(h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-func methodNotAllowed(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Allow", "POST")
-	writeOAuthError(w, http.StatusMethodNotAllowed, "invalid_request", "The request method must be POST.")
+// methodNotAllowed answers other methods with an RFC 6749 JSON error
+// (GET and HEAD patterns also match HEAD).
+func methodNotAllowed(allow string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", allow)
+		writeOAuthError(w, http.StatusMethodNotAllowed, "invalid_request", "The request method must be one of "+allow+".")
+	}
 }
 
 // writeOAuthError writes an RFC 6749 §5.2 JSON error.
@@ -299,4 +307,47 @@ func errorCode(err error) (string, string) {
 		return rfc.ErrorField, rfc.GetDescription()
 	}
 	return "server_error", ""
+}
+
+// RevokeSession ends the online_access grants bound to a log-in session
+// (call it at logout).
+func (s *Server) RevokeSession(ctx context.Context, sessionID string) error {
+	return s.st.RevokeSessionTokens(ctx, sessionID, s.cfg.Now())
+}
+
+// RevokeGrants revokes every access and refresh token of subject (only
+// those of clientID when not empty): a person revoking an app, or an
+// account being deactivated.
+func (s *Server) RevokeGrants(ctx context.Context, subject, clientID string) error {
+	if subject == "" {
+		return errors.New("authz: RevokeGrants needs a subject")
+	}
+	return s.st.RevokeSubjectTokens(ctx, subject, clientID, s.cfg.Now())
+}
+
+// Maintain runs periodic upkeep until ctx ends: scheduled key rotation (the
+// key ring reloads and rotates when due) and deletion of token records that
+// expired more than a day ago.
+func (s *Server) Maintain(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		s.maintainOnce(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (s *Server) maintainOnce(ctx context.Context) {
+	if _, err := s.keys.load(ctx, true); err != nil {
+		s.log.ErrorContext(ctx, "signing keys", "err", err)
+	}
+	if n, err := s.st.DeleteExpiredTokens(ctx, s.cfg.Now().Add(-24*time.Hour)); err != nil {
+		s.log.ErrorContext(ctx, "delete expired tokens", "err", err)
+	} else if n > 0 {
+		s.log.InfoContext(ctx, "deleted expired tokens", "count", n)
+	}
 }

@@ -21,6 +21,9 @@ type Session struct {
 	Launch   *LaunchContext `json:"launch,omitempty"`
 	// SessionID is the person's log-in session (online_access).
 	SessionID string `json:"sid,omitempty"`
+	// OnlineSession is the log-in session an online_access-only grant is
+	// bound to (its tokens end with it); empty otherwise.
+	OnlineSession string `json:"online_sid,omitempty"`
 	// Grant is the grant type that started the grant (authorization_code,
 	// client_credentials, password).
 	Grant string `json:"grant,omitempty"`

@@ -83,7 +83,7 @@ func (fs *fositeStore) record(kind TokenKind, key string, req fosite.Requester, 
 	}
 	return TokenRecord{
 		Kind: kind, Signature: hashKey(key), RequestID: req.GetID(), ClientID: req.GetClient().GetID(),
-		Subject: sess.GetSubject(), State: StateActive, RequestedAt: req.GetRequestedAt(), ExpiresAt: exp, Data: data,
+		Subject: sess.GetSubject(), SessionID: sess.OnlineSession, State: StateActive, RequestedAt: req.GetRequestedAt(), ExpiresAt: exp, Data: data,
 	}, nil
 }
 

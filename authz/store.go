@@ -61,10 +61,12 @@ type TokenRecord struct {
 	ClientID        string
 	Subject         string
 	AccessSignature string // refresh tokens: the access token issued with it
-	State           TokenState
-	StateAt         time.Time
-	RequestedAt     time.Time
-	ExpiresAt       time.Time
+	// SessionID is the log-in session of an online_access-only grant.
+	SessionID   string
+	State       TokenState
+	StateAt     time.Time
+	RequestedAt time.Time
+	ExpiresAt   time.Time
 	// Data is the serialised request (scopes, form, session).
 	Data []byte
 }
@@ -83,6 +85,12 @@ type TokenStore interface {
 	RotateRefreshToken(ctx context.Context, requestID, signature string, at time.Time) error
 	// RevokeTokens marks every record of kind belonging to requestID revoked.
 	RevokeTokens(ctx context.Context, kind TokenKind, requestID string, at time.Time) error
+	// RevokeSessionTokens revokes the access and refresh tokens bound to a
+	// log-in session (online_access grants).
+	RevokeSessionTokens(ctx context.Context, sessionID string, at time.Time) error
+	// RevokeSubjectTokens revokes the access and refresh tokens of a subject,
+	// only those of clientID when it is not empty.
+	RevokeSubjectTokens(ctx context.Context, subject, clientID string, at time.Time) error
 	// DeleteExpiredTokens removes records that expired before before.
 	DeleteExpiredTokens(ctx context.Context, before time.Time) (int64, error)
 }

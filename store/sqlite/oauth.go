@@ -147,9 +147,9 @@ func (db *DB) CreateToken(ctx context.Context, r authz.TokenRecord) error {
 	}
 	err := db.Write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO oauth_tokens
-			(kind, signature, request_id, client_id, subject, access_signature, state, state_at, requested_at, expires_at, data)
-			VALUES (?,?,?,?,?,?,?,?,?,?,?)`,
-			string(r.Kind), r.Signature, r.RequestID, r.ClientID, r.Subject, r.AccessSignature, string(r.State),
+			(kind, signature, request_id, client_id, subject, access_signature, session_id, state, state_at, requested_at, expires_at, data)
+			VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`,
+			string(r.Kind), r.Signature, r.RequestID, r.ClientID, r.Subject, r.AccessSignature, r.SessionID, string(r.State),
 			ts(r.StateAt), ts(r.RequestedAt), ts(r.ExpiresAt), r.Data)
 		return err
 	})
@@ -163,9 +163,9 @@ func (db *DB) CreateToken(ctx context.Context, r authz.TokenRecord) error {
 func (db *DB) GetToken(ctx context.Context, kind authz.TokenKind, sig string) (authz.TokenRecord, error) {
 	r := authz.TokenRecord{Kind: kind, Signature: sig}
 	var state, stateAt, req, exp string
-	err := db.r.QueryRowContext(ctx, `SELECT request_id, client_id, subject, access_signature, state, state_at,
+	err := db.r.QueryRowContext(ctx, `SELECT request_id, client_id, subject, access_signature, session_id, state, state_at,
 		requested_at, expires_at, data FROM oauth_tokens WHERE kind = ? AND signature = ?`, string(kind), sig).
-		Scan(&r.RequestID, &r.ClientID, &r.Subject, &r.AccessSignature, &state, &stateAt, &req, &exp, &r.Data)
+		Scan(&r.RequestID, &r.ClientID, &r.Subject, &r.AccessSignature, &r.SessionID, &state, &stateAt, &req, &exp, &r.Data)
 	if err != nil {
 		return r, fmt.Errorf("sqlite: get %s token: %w", kind, mapErr(err))
 	}
@@ -234,6 +234,38 @@ func (db *DB) RevokeTokens(ctx context.Context, kind authz.TokenKind, requestID 
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite: revoke %s tokens: %w", kind, err)
+	}
+	return nil
+}
+
+// RevokeSessionTokens revokes the access and refresh tokens of a log-in session.
+func (db *DB) RevokeSessionTokens(ctx context.Context, sessionID string, at time.Time) error {
+	if sessionID == "" {
+		return nil
+	}
+	err := db.Write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE oauth_tokens SET state = ?, state_at = ?
+			WHERE session_id = ? AND kind IN (?, ?) AND state <> ?`,
+			string(authz.StateRevoked), ts(at), sessionID, string(authz.KindAccess), string(authz.KindRefresh), string(authz.StateRevoked))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: revoke session tokens: %w", err)
+	}
+	return nil
+}
+
+// RevokeSubjectTokens revokes a subject's access and refresh tokens.
+func (db *DB) RevokeSubjectTokens(ctx context.Context, subject, clientID string, at time.Time) error {
+	err := db.Write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE oauth_tokens SET state = ?, state_at = ?
+			WHERE subject = ? AND (? = '' OR client_id = ?) AND kind IN (?, ?) AND state <> ?`,
+			string(authz.StateRevoked), ts(at), subject, clientID, clientID,
+			string(authz.KindAccess), string(authz.KindRefresh), string(authz.StateRevoked))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: revoke subject tokens: %w", err)
 	}
 	return nil
 }

@@ -186,3 +186,46 @@ func testOAuthKeys(t *testing.T, b Backend) {
 		t.Fatalf("after DeleteSigningKeys: %+v", keys)
 	}
 }
+
+func testOAuthRevokeBySubjectAndSession(t *testing.T, b Backend) {
+	ctx := context.Background()
+	mk := func(kind authz.TokenKind, sig, subject, client, sid string) {
+		err := b.CreateToken(ctx, authz.TokenRecord{Kind: kind, Signature: sig, RequestID: "r-" + sig, ClientID: client,
+			Subject: subject, SessionID: sid, RequestedAt: t0, ExpiresAt: t0.Add(time.Hour), Data: []byte("{}")})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	mk(authz.KindAccess, "a1", "u1", "c1", "s1")
+	mk(authz.KindRefresh, "f1", "u1", "c1", "s1")
+	mk(authz.KindAccess, "a2", "u1", "c2", "")
+	mk(authz.KindAccess, "a3", "u2", "c1", "")
+	mk(authz.KindCode, "k1", "u1", "c1", "s1")
+	state := func(kind authz.TokenKind, sig string) authz.TokenState {
+		r, err := b.GetToken(ctx, kind, sig)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.State
+	}
+	if r, _ := b.GetToken(ctx, authz.KindAccess, "a1"); r.SessionID != "s1" {
+		t.Fatalf("SessionID not stored: %+v", r)
+	}
+	if err := b.RevokeSessionTokens(ctx, "s1", t0); err != nil {
+		t.Fatal(err)
+	}
+	if state(authz.KindAccess, "a1") != authz.StateRevoked || state(authz.KindRefresh, "f1") != authz.StateRevoked ||
+		state(authz.KindAccess, "a2") != authz.StateActive || state(authz.KindCode, "k1") != authz.StateActive {
+		t.Fatal("RevokeSessionTokens revoked the wrong tokens")
+	}
+	if err := b.RevokeSubjectTokens(ctx, "u1", "c1", t0); err != nil {
+		t.Fatal(err)
+	}
+	if state(authz.KindAccess, "a2") != authz.StateActive {
+		t.Fatal("RevokeSubjectTokens with a client revoked another client's token")
+	}
+	b.RevokeSubjectTokens(ctx, "u1", "", t0)
+	if state(authz.KindAccess, "a2") != authz.StateRevoked || state(authz.KindAccess, "a3") != authz.StateActive {
+		t.Fatal("RevokeSubjectTokens without a client revoked the wrong tokens")
+	}
+}

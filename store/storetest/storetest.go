@@ -42,6 +42,7 @@ func Run(t *testing.T, open func(t *testing.T) Backend) {
 		{"OAuthTokens", testOAuthTokens},
 		{"OAuthJTI", testOAuthJTI},
 		{"OAuthKeys", testOAuthKeys},
+		{"OAuthRevokeBySubjectAndSession", testOAuthRevokeBySubjectAndSession},
 		// Each domain adds its rows here (tests in users.go, oauth.go, fhir.go…).
 	}
 	for _, tc := range tests {

@@ -30,6 +30,7 @@ CREATE TABLE oauth_tokens (
 	client_id TEXT NOT NULL,
 	subject TEXT NOT NULL DEFAULT '',
 	access_signature TEXT NOT NULL DEFAULT '',
+	session_id TEXT NOT NULL DEFAULT '',      -- log-in session of an online_access-only grant
 	state TEXT NOT NULL DEFAULT 'active',
 	state_at TEXT NOT NULL DEFAULT '',
 	requested_at TEXT NOT NULL,
@@ -40,6 +41,7 @@ CREATE TABLE oauth_tokens (
 CREATE INDEX oauth_tokens_request ON oauth_tokens(request_id, kind);
 CREATE INDEX oauth_tokens_expires ON oauth_tokens(expires_at);
 CREATE INDEX oauth_tokens_subject ON oauth_tokens(subject, kind);
+CREATE INDEX oauth_tokens_session ON oauth_tokens(session_id) WHERE session_id <> '';
 
 CREATE TABLE oauth_jti (
 	jti TEXT PRIMARY KEY,

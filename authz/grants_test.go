@@ -1,0 +1,160 @@
+package authz_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/smartgate/smartgate/authz"
+	"github.com/smartgate/smartgate/listener"
+)
+
+func TestR9_OnlineAccessEndsWithSession(t *testing.T) {
+	e := newEnv(t)
+	online, secret := e.createClient(authz.NewClient{Name: "ehr", RedirectURIs: []string{"https://ehr.example/cb"},
+		Scopes: append([]string{"online_access"}, stdScopes...)})
+	e.ia.decide = func(req *authz.AuthorizeRequest) (*authz.Decision, error) {
+		return &authz.Decision{Subject: "alice-id", Scopes: req.Scopes, SessionID: "sess-1"}, nil
+	}
+	code, v := e.codeFor(online, []string{"openid", "online_access"})
+	_, onl := e.exchange(online, secret, code, v)
+	code, v = e.codeFor(e.conf, []string{"openid", "offline_access"})
+	_, off := e.exchange(e.conf, e.secret, code, v)
+	if err := e.as.RevokeSession(context.Background(), "sess-1"); err != nil {
+		t.Fatal(err)
+	}
+	if in := e.introspect(onl["refresh_token"].(string)); in["active"] != false {
+		t.Errorf("online_access refresh token survives logout: %v", in)
+	}
+	if in := e.introspect(onl["access_token"].(string)); in["active"] != false {
+		t.Errorf("online_access access token survives logout: %v", in)
+	}
+	if in := e.introspect(off["refresh_token"].(string)); in["active"] != true {
+		t.Errorf("offline_access refresh token ended with the session: %v", in)
+	}
+}
+
+func TestV6_RevokeGrantsOfSubject(t *testing.T) {
+	e := newEnv(t)
+	a := e.tokens("openid", "offline_access")
+	code, v := e.codeFor(e.public, []string{"openid", "offline_access"})
+	_, b := e.exchange(e.public, "", code, v)
+	if err := e.as.RevokeGrants(context.Background(), "alice-id", e.conf.ID); err != nil {
+		t.Fatal(err)
+	}
+	if in := e.introspect(a["access_token"].(string)); in["active"] != false {
+		t.Errorf("revoked app's token active: %v", in)
+	}
+	if status, _ := e.refresh(a["refresh_token"].(string), nil); status == 200 {
+		t.Error("revoked app's refresh token works")
+	}
+	if in := e.introspect(b["access_token"].(string)); in["active"] != true {
+		t.Errorf("other app's token revoked too: %v", in)
+	}
+	e.as.RevokeGrants(context.Background(), "alice-id", "")
+	if in := e.introspect(b["access_token"].(string)); in["active"] != false {
+		t.Errorf("account-wide revocation missed a token: %v", in)
+	}
+}
+
+func TestS2_PlainHTTPOnlyForLoopbackRedirects(t *testing.T) {
+	e := newEnv(t)
+	mux := http.NewServeMux()
+	e.as.Register(mux)
+	insecure := httptest.NewServer(listener.Middleware(listener.Info{Name: "http", BaseURL: e.base, Secure: false}, mux))
+	defer insecure.Close()
+	e2 := *e
+	e2.base = insecure.URL
+	// The confidential client's redirect URI is https://app.example/cb.
+	u := e2.authorizeQuery(func(q url.Values) {
+		q.Set("client_id", e.conf.ID)
+		q.Set("redirect_uri", e.conf.RedirectURIs[0])
+	})
+	if q := redirectParams(t, e2.authorizeURL(u)); q.Get("error") != "invalid_request" || q.Get("code") != "" {
+		t.Fatalf("non-loopback redirect over HTTP: %v", q)
+	}
+	// The loopback (native) client is fine.
+	if q := redirectParams(t, e2.authorizeURL(e2.authorizeQuery(func(url.Values) {}))); q.Get("code") == "" {
+		t.Fatalf("loopback redirect over HTTP refused: %v", q)
+	}
+}
+
+func TestD14_OtherMethodsAnswerJSON(t *testing.T) {
+	e := newEnv(t)
+	for _, c := range []struct{ method, path string }{
+		{http.MethodPut, "/oauth/authorize"}, {http.MethodGet, "/oauth/introspect"}, {http.MethodDelete, "/oauth/jwks"},
+		{http.MethodGet, "/oauth/revoke"},
+	} {
+		req, _ := http.NewRequest(c.method, e.base+c.path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusMethodNotAllowed || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+			t.Errorf("%s %s: %d %s", c.method, c.path, resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+	}
+}
+
+func TestCreateClientValidation(t *testing.T) {
+	e := newEnv(t)
+	cases := []struct {
+		name string
+		nc   authz.NewClient
+		ok   bool
+	}{
+		{"Confidential", authz.NewClient{RedirectURIs: []string{"https://a.example/cb"}}, true},
+		{"NativeLoopback", authz.NewClient{RedirectURIs: []string{"http://127.0.0.1/cb"}, TokenEndpointAuthMethod: "none"}, true},
+		{"NativeScheme", authz.NewClient{RedirectURIs: []string{"com.example.app:/cb"}, TokenEndpointAuthMethod: "none"}, true},
+		{"HTTPNonLoopback", authz.NewClient{RedirectURIs: []string{"http://a.example/cb"}}, false},
+		{"Fragment", authz.NewClient{RedirectURIs: []string{"https://a.example/cb#x"}}, false},
+		{"Wildcard", authz.NewClient{RedirectURIs: []string{"https://*.example/cb"}}, false},
+		{"Relative", authz.NewClient{RedirectURIs: []string{"/cb"}}, false},
+		{"NoRedirect", authz.NewClient{}, false},
+		{"BadMethod", authz.NewClient{RedirectURIs: []string{"https://a.example/cb"}, TokenEndpointAuthMethod: "tls_client_auth"}, false},
+		{"PublicBackend", authz.NewClient{GrantTypes: []string{"client_credentials"}, TokenEndpointAuthMethod: "none"}, false},
+		{"ImplicitGrant", authz.NewClient{RedirectURIs: []string{"https://a.example/cb"}, GrantTypes: []string{"implicit"}}, false},
+		{"DCR3_JWKSAndURI", authz.NewClient{GrantTypes: []string{"client_credentials"}, TokenEndpointAuthMethod: "private_key_jwt",
+			JWKS: newBackendKey(t, "ES384").jwks(), JWKSURI: "https://a.example/jwks"}, false},
+		{"KeyJWTWithoutKeys", authz.NewClient{GrantTypes: []string{"client_credentials"}, TokenEndpointAuthMethod: "private_key_jwt"}, false},
+		{"DCR9_PrivateJWK", authz.NewClient{GrantTypes: []string{"client_credentials"}, TokenEndpointAuthMethod: "private_key_jwt",
+			JWKS: `{"keys":[{"kty":"oct","k":"c2VjcmV0","kid":"x"}]}`}, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c, secret, err := authz.CreateClient(context.Background(), e.db, tc.nc, e.clock.Now())
+			if tc.ok != (err == nil) {
+				t.Fatalf("CreateClient err = %v, want ok=%v", err, tc.ok)
+			}
+			if err != nil {
+				return
+			}
+			stored, _ := e.db.GetClient(context.Background(), c.ID)
+			if (tc.nc.TokenEndpointAuthMethod == "" || tc.nc.TokenEndpointAuthMethod == authz.AuthClientSecretBasic) &&
+				(len(secret) < 43 || string(stored.SecretHash) != string(authz.HashSecret(secret))) {
+				t.Errorf("secret %q not 256 bits or not stored as its SHA-256", secret)
+			}
+			if strings.Contains(string(stored.SecretHash), secret) && secret != "" {
+				t.Error("raw secret stored")
+			}
+		})
+	}
+}
+
+func TestResetClientSecret(t *testing.T) {
+	e := newEnv(t)
+	s2, err := authz.ResetClientSecret(context.Background(), e.db, e.conf.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, m := e.postForm("/oauth/introspect", url.Values{"token": {"x"}}, e.conf.ID, e.secret); resp.StatusCode != 401 {
+		t.Errorf("old secret still works: %v", m)
+	}
+	if resp, m := e.postForm("/oauth/introspect", url.Values{"token": {"x"}}, e.conf.ID, s2); resp.StatusCode != 200 {
+		t.Errorf("new secret refused: %v", m)
+	}
+}
