@@ -93,12 +93,8 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 func (s *Server) introspectionCaller(r *http.Request) bool {
 	ctx := r.Context()
 	if tok, ok := bearer(r); ok {
-		_, ar, err := s.provider.IntrospectToken(ctx, tok, fosite.AccessToken, newSession())
-		if err != nil {
-			return false
-		}
-		sess, _ := ar.GetSession().(*Session)
-		return sess != nil && (sess.Grant == "client_credentials" || hasRole(sess.Roles, "admin"))
+		ti, err := s.VerifyAccessToken(ctx, tok)
+		return err == nil && (ti.Grant == "client_credentials" || hasRole(ti.Roles, "admin"))
 	}
 	c, err := s.authenticateClient(ctx, r, r.PostForm)
 	return err == nil && !c.IsPublic()
@@ -152,8 +148,8 @@ func (s *Server) handleUserinfo(w http.ResponseWriter, r *http.Request) {
 		writeOAuthError(w, http.StatusUnauthorized, "invalid_token", "A bearer access token is required.")
 		return
 	}
-	_, ar, err := s.provider.IntrospectToken(ctx, tok, fosite.AccessToken, newSession())
-	if err != nil {
+	tu, ar, err := s.provider.IntrospectToken(ctx, tok, fosite.AccessToken, newSession())
+	if err != nil || tu != fosite.AccessToken {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="smartgate", error="invalid_token"`)
 		writeOAuthError(w, http.StatusUnauthorized, "invalid_token", "The access token is not active.")
 		return

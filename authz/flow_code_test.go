@@ -105,6 +105,9 @@ func TestC1_CodeFlowWithPKCE(t *testing.T) {
 	if idt.Subject != "alice-id" || idt.Nonce != "nonce-abcdefgh" || claims["fhirUser"] != e.fhir+"/Practitioner/p1" {
 		t.Errorf("id_token claims = %v", claims)
 	}
+	if claims["profile"] != e.fhir+"/Practitioner/p1" {
+		t.Errorf("H9: profile claim %v", claims["profile"])
+	}
 	if _, ok := claims["auth_time"]; !ok {
 		t.Error("id_token has no auth_time")
 	}

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/smartgate/smartgate/authz"
 	"github.com/smartgate/smartgate/listener"
@@ -157,4 +158,46 @@ func TestResetClientSecret(t *testing.T) {
 	if resp, m := e.postForm("/oauth/introspect", url.Values{"token": {"x"}}, e.conf.ID, s2); resp.StatusCode != 200 {
 		t.Errorf("new secret refused: %v", m)
 	}
+}
+
+func TestVerifyAccessToken(t *testing.T) {
+	e := newEnv(t)
+	banner := false
+	e.ia.decide = func(req *authz.AuthorizeRequest) (*authz.Decision, error) {
+		return &authz.Decision{Subject: "alice-id", Scopes: req.Scopes, Context: &authz.LaunchContext{Patient: "123", NeedPatientBanner: &banner}}, nil
+	}
+	m := e.tokens("openid", "fhirUser", "offline_access", "launch/patient", "patient/*.rs")
+	ti, err := e.as.VerifyAccessToken(context.Background(), m["access_token"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ti.Subject != "alice-id" || ti.ClientID != e.conf.ID || ti.Patient() != "123" || ti.FHIRUser != "Practitioner/p1" ||
+		len(ti.Audience) != 1 || ti.Audience[0] != e.fhir || len(ti.Scopes) != 5 {
+		t.Fatalf("TokenInfo = %+v", ti)
+	}
+	// A refresh token is not a bearer token.
+	if _, err := e.as.VerifyAccessToken(context.Background(), m["refresh_token"].(string)); err == nil {
+		t.Fatal("refresh token accepted as an access token")
+	}
+	req, _ := http.NewRequest(http.MethodGet, e.base+"/oauth/userinfo", nil)
+	req.Header.Set("Authorization", "Bearer "+m["refresh_token"].(string))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(resp.Header.Get("WWW-Authenticate"), "invalid_token") {
+		t.Fatalf("userinfo with a refresh token: %d", resp.StatusCode)
+	}
+	e.postForm("/oauth/revoke", url.Values{"token": {m["access_token"].(string)}}, e.conf.ID, e.secret)
+	if _, err := e.as.VerifyAccessToken(context.Background(), m["access_token"].(string)); err == nil {
+		t.Fatal("revoked token verified")
+	}
+}
+
+func TestC16_CodeExpires(t *testing.T) {
+	e := newEnv(t, func(c *authz.Config) { c.CodeTTL = time.Nanosecond })
+	code, v := e.codeFor(e.public, []string{"openid"})
+	resp, m := e.exchange(e.public, "", code, v)
+	wantError(t, resp, m, []int{400}, "invalid_grant", "invalid_request")
 }
