@@ -2,12 +2,15 @@ package authz_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/oauth2"
 
 	"github.com/smartgate/smartgate/authz"
 	"github.com/smartgate/smartgate/listener"
@@ -200,4 +203,55 @@ func TestC16_CodeExpires(t *testing.T) {
 	code, v := e.codeFor(e.public, []string{"openid"})
 	resp, m := e.exchange(e.public, "", code, v)
 	wantError(t, resp, m, []int{400}, "invalid_grant", "invalid_request")
+}
+
+// launches is a test-only LaunchResolver (the SMART launch store provides
+// the real one).
+type launches map[string]struct {
+	client string
+	ctx    authz.LaunchContext
+}
+
+func (l launches) ResolveLaunch(ctx context.Context, launch, clientID string) (*authz.LaunchContext, error) {
+	e, ok := l[launch]
+	if !ok || e.client != clientID {
+		return nil, errors.New("unknown launch")
+	}
+	c := e.ctx
+	return &c, nil
+}
+
+func TestC14_E5_EHRLaunch(t *testing.T) {
+	e := newEnv(t)
+	e.as.SetLaunchResolver(launches{"L-1": {client: e.public.ID, ctx: authz.LaunchContext{Patient: "p9", Encounter: "e7"}}})
+	var seen *authz.LaunchContext
+	e.ia.decide = func(req *authz.AuthorizeRequest) (*authz.Decision, error) {
+		seen = req.Launch
+		return &authz.Decision{Subject: "alice-id", Scopes: req.Scopes}, nil
+	}
+	u := e.authorizeQuery(func(q url.Values) { q.Set("launch", "L-1"); q.Set("scope", "openid launch/patient patient/*.rs") })
+	q := redirectParams(t, e.authorizeURL(u))
+	if seen == nil || seen.Patient != "p9" {
+		t.Fatalf("pages did not see the launch context: %+v", seen)
+	}
+	if q.Get("code") == "" {
+		t.Fatalf("EHR launch: %v", q)
+	}
+	c, v := e.codeFor(e.public, []string{"openid", "launch/patient", "patient/*.rs"}, oauth2.SetAuthURLParam("launch", "L-1"))
+	resp, m := e.exchange(e.public, "", c, v)
+	if resp.StatusCode != 200 || m["patient"] != "p9" || m["encounter"] != "e7" {
+		t.Fatalf("EHR launch token: %d %v", resp.StatusCode, m)
+	}
+	// A launch bound to another client, or an altered one, gives no code.
+	for _, l := range []string{"L-2", "L-1x"} {
+		u := e.authorizeQuery(func(q url.Values) { q.Set("launch", l) })
+		if q := redirectParams(t, e.authorizeURL(u)); q.Get("code") != "" || q.Get("error") != "invalid_request" {
+			t.Fatalf("launch %q: %v", l, q)
+		}
+	}
+	e.as.SetLaunchResolver(launches{"L-2": {client: "someone-else"}})
+	u = e.authorizeQuery(func(q url.Values) { q.Set("launch", "L-2") })
+	if q := redirectParams(t, e.authorizeURL(u)); q.Get("code") != "" {
+		t.Fatalf("launch of another client: %v", q)
+	}
 }
