@@ -68,7 +68,7 @@ func (s *Server) authenticateClient(ctx context.Context, r *http.Request, form u
 	c := fc.c
 	switch c.TokenEndpointAuthMethod {
 	case AuthNone:
-		if basic || secret != "" {
+		if secret != "" {
 			return nil, invalid("This client is public and has no secret.")
 		}
 		return fc, nil

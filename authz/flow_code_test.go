@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -421,5 +422,47 @@ func TestD16_TokenCORS(t *testing.T) {
 	resp.Body.Close()
 	if resp.Header.Get("Access-Control-Allow-Origin") == "" || resp.StatusCode >= 300 {
 		t.Fatalf("preflight: %d %v", resp.StatusCode, resp.Header)
+	}
+}
+
+// TestD12_ConcurrentCodeRedemption: of concurrent redemptions of one code,
+// at most one succeeds and none fails with a server error.
+func TestD12_ConcurrentCodeRedemption(t *testing.T) {
+	e := newEnv(t)
+	code, v := e.codeFor(e.conf, []string{"openid", "offline_access"})
+	const n = 6
+	statuses := make(chan int, n)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {e.conf.RedirectURIs[0]}, "code_verifier": {v}}
+			req, _ := http.NewRequest(http.MethodPost, e.base+"/oauth/token", strings.NewReader(form.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.SetBasicAuth(e.conf.ID, e.secret)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			resp.Body.Close()
+			statuses <- resp.StatusCode
+		}()
+	}
+	wg.Wait()
+	close(statuses)
+	ok := 0
+	for s := range statuses {
+		switch s {
+		case 200:
+			ok++
+		case 400:
+		default:
+			t.Errorf("status %d", s)
+		}
+	}
+	if ok > 1 {
+		t.Fatalf("%d concurrent redemptions of one code succeeded", ok)
 	}
 }

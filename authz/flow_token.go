@@ -1,6 +1,7 @@
 package authz
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 
@@ -65,6 +66,14 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	sess.Issuer = base
 	sess.Claims.Issuer = base
 	resp, err := s.provider.NewAccessResponse(ctx, ar)
+	if errors.Is(err, errCodeRace) {
+		// Lost a race with a concurrent redemption of the same code: treat
+		// it as code reuse (RFC 6749 §4.1.2) and revoke the grant's tokens.
+		now := s.cfg.Now()
+		_ = s.st.RevokeTokens(ctx, KindAccess, ar.GetID(), now)
+		_ = s.st.RevokeTokens(ctx, KindRefresh, ar.GetID(), now)
+		err = fosite.ErrInvalidGrant.WithHint("The authorization code has already been used.")
+	}
 	if err != nil {
 		code, _ := errorCode(err)
 		s.audit(r, audit.Event{Kind: "token", Actor: sess.Subject, ClientID: ar.GetClient().GetID(), Action: grant,

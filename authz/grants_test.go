@@ -255,3 +255,44 @@ func TestC14_E5_EHRLaunch(t *testing.T) {
 		t.Fatalf("launch of another client: %v", q)
 	}
 }
+
+func TestMaintainDeletesExpiredRecords(t *testing.T) {
+	e := newEnv(t)
+	at := e.tokens("openid")["access_token"].(string)
+	e.clock.Advance(26 * time.Hour)
+	if err := e.as.MaintainOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := e.db.Reader().QueryRow(`SELECT COUNT(*) FROM oauth_tokens`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Fatalf("%d token records left after expiry + 24h", n)
+	}
+	if in := e.introspect(at); in["active"] != false {
+		t.Fatal("expired token active")
+	}
+}
+
+func TestNoRawTokensStored(t *testing.T) {
+	e := newEnv(t)
+	m := e.tokens("openid", "offline_access")
+	rows, err := e.db.Reader().Query(`SELECT signature, data FROM oauth_tokens`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var sig string
+		var data []byte
+		rows.Scan(&sig, &data)
+		for _, tok := range []string{m["access_token"].(string), m["refresh_token"].(string)} {
+			parts := strings.Split(tok, ".")
+			last := parts[len(parts)-1]
+			if strings.Contains(sig, last) || strings.Contains(string(data), last) || strings.Contains(string(data), e.secret) {
+				t.Fatalf("a raw token signature or secret is stored: %s", sig)
+			}
+		}
+	}
+}

@@ -147,7 +147,6 @@ func (kr *keyring) load(ctx context.Context, force bool) ([]loadedKey, error) {
 			}
 			keys = append(keys, loadedKey{SigningKey: k, priv: s})
 		}
-		_ = kr.st.DeleteSigningKeys(ctx, now.Add(-kr.keepFor))
 		kr.keys, kr.loadedAt = keys, now
 		return keys, nil
 	}

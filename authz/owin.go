@@ -33,6 +33,14 @@ func (s *Server) handleOWin(w http.ResponseWriter, r *http.Request, base string)
 		writeOAuthError(w, http.StatusBadRequest, "unsupported_grant_type", "The password grant is disabled.")
 		return
 	}
+	if id, _, _ := r.BasicAuth(); (id != "" && id != owinClientID) || r.PostForm.Get("client_assertion") != "" ||
+		(r.PostForm.Get("client_id") != "" && r.PostForm.Get("client_id") != owinClientID) {
+		// ROPC is not offered to registered (SMART) clients (RFC 9700 §2.4).
+		ev.Outcome, ev.Detail = audit.Denied, "client present"
+		s.audit(r, ev)
+		writeOAuthError(w, http.StatusBadRequest, "unauthorized_client", "The password grant is only for OWin use, without a client.")
+		return
+	}
 	password := r.PostForm.Get("password")
 	if username == "" || password == "" {
 		ev.Outcome, ev.Detail = audit.Failure, "missing credentials"

@@ -89,6 +89,16 @@ func TestD20_OWinWrongPasswordAndLockout(t *testing.T) {
 	}
 }
 
+func TestS8_PasswordGrantRefusedForRegisteredClients(t *testing.T) {
+	e := newEnv(t)
+	form := url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"alice-pw"}}
+	resp, m := e.postForm("/oauth/token", form, e.conf.ID, e.secret)
+	wantError(t, resp, m, []int{400}, "unauthorized_client")
+	form.Set("client_id", e.public.ID)
+	resp, m = e.postForm("/oauth/token", form, "", "")
+	wantError(t, resp, m, []int{400}, "unauthorized_client")
+}
+
 func TestD20_OWinOffSwitch(t *testing.T) {
 	e := newEnv(t, func(c *authz.Config) { c.OWin = false })
 	resp, m := e.owin("alice", "alice-pw")

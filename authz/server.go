@@ -332,7 +332,9 @@ func (s *Server) Maintain(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
-		s.maintainOnce(ctx)
+		if err := s.MaintainOnce(ctx); err != nil {
+			s.log.ErrorContext(ctx, "authz maintenance", "err", err)
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -341,13 +343,19 @@ func (s *Server) Maintain(ctx context.Context, every time.Duration) {
 	}
 }
 
-func (s *Server) maintainOnce(ctx context.Context) {
+// MaintainOnce is one pass of Maintain.
+func (s *Server) MaintainOnce(ctx context.Context) error {
+	var errs []error
 	if _, err := s.keys.load(ctx, true); err != nil {
-		s.log.ErrorContext(ctx, "signing keys", "err", err)
+		errs = append(errs, err)
+	}
+	if err := s.st.DeleteSigningKeys(ctx, s.cfg.Now().Add(-s.keys.keepFor)); err != nil {
+		errs = append(errs, err)
 	}
 	if n, err := s.st.DeleteExpiredTokens(ctx, s.cfg.Now().Add(-24*time.Hour)); err != nil {
-		s.log.ErrorContext(ctx, "delete expired tokens", "err", err)
+		errs = append(errs, err)
 	} else if n > 0 {
-		s.log.InfoContext(ctx, "deleted expired tokens", "count", n)
+		s.log.InfoContext(ctx, "deleted expired token records", "count", n)
 	}
+	return errors.Join(errs...)
 }

@@ -35,6 +35,10 @@ var (
 	_ openid.OpenIDConnectRequestStorage = (*fositeStore)(nil)
 )
 
+// errCodeRace: the code was redeemed by a concurrent request between our
+// check and our invalidation.
+var errCodeRace = errors.New("authz: authorization code already used")
+
 func hashKey(s string) string {
 	h := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(h[:])
@@ -174,7 +178,11 @@ func (fs *fositeStore) GetAuthorizeCodeSession(ctx context.Context, code string,
 }
 
 func (fs *fositeStore) InvalidateAuthorizeCodeSession(ctx context.Context, code string) error {
-	return notFound(fs.st.SetTokenState(ctx, KindCode, hashKey(code), StateUsed, fs.now()))
+	err := fs.st.SetTokenState(ctx, KindCode, hashKey(code), StateActive, StateUsed, fs.now())
+	if errors.Is(err, store.ErrConflict) {
+		return errCodeRace
+	}
+	return notFound(err)
 }
 
 func (fs *fositeStore) CreateAccessTokenSession(ctx context.Context, sig string, req fosite.Requester) error {
@@ -222,7 +230,7 @@ func (fs *fositeStore) GetRefreshTokenSession(ctx context.Context, sig string, _
 
 func (fs *fositeStore) DeleteRefreshTokenSession(ctx context.Context, sig string) error {
 	// Keep the record (revoked) so that a later replay is still detected.
-	err := fs.st.SetTokenState(ctx, KindRefresh, hashKey(sig), StateRevoked, fs.now())
+	err := fs.st.SetTokenState(ctx, KindRefresh, hashKey(sig), "", StateRevoked, fs.now())
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
 	}

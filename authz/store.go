@@ -77,8 +77,11 @@ type TokenStore interface {
 	// GetToken returns the record in any state, or store.ErrNotFound.
 	GetToken(ctx context.Context, kind TokenKind, signature string) (TokenRecord, error)
 	DeleteToken(ctx context.Context, kind TokenKind, signature string) error
-	// SetTokenState changes one record's state; store.ErrNotFound if absent.
-	SetTokenState(ctx context.Context, kind TokenKind, signature string, state TokenState, at time.Time) error
+	// SetTokenState changes one record's state to state, only when it is
+	// in state from (any state when from is ""): store.ErrNotFound if
+	// absent, store.ErrConflict if in another state (compare-and-set, so
+	// that of two concurrent redemptions of a code only one wins).
+	SetTokenState(ctx context.Context, kind TokenKind, signature string, from, state TokenState, at time.Time) error
 	// RotateRefreshToken marks the refresh token signature (when active) as
 	// rotated at at, and revokes every other active refresh token of the
 	// grant requestID (a successor issued for a response the client lost).

@@ -186,15 +186,20 @@ func (db *DB) DeleteToken(ctx context.Context, kind authz.TokenKind, sig string)
 }
 
 // SetTokenState changes the state of one token record.
-func (db *DB) SetTokenState(ctx context.Context, kind authz.TokenKind, sig string, state authz.TokenState, at time.Time) error {
+func (db *DB) SetTokenState(ctx context.Context, kind authz.TokenKind, sig string, from, state authz.TokenState, at time.Time) error {
 	err := db.Write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE oauth_tokens SET state = ?, state_at = ? WHERE kind = ? AND signature = ?`,
-			string(state), ts(at), string(kind), sig)
+		res, err := tx.ExecContext(ctx, `UPDATE oauth_tokens SET state = ?, state_at = ?
+			WHERE kind = ? AND signature = ? AND (? = '' OR state = ?)`,
+			string(state), ts(at), string(kind), sig, string(from), string(from))
 		if err != nil {
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return store.ErrNotFound
+			var x int
+			if err := tx.QueryRowContext(ctx, `SELECT 1 FROM oauth_tokens WHERE kind = ? AND signature = ?`, string(kind), sig).Scan(&x); err != nil {
+				return err // sql.ErrNoRows → ErrNotFound
+			}
+			return store.ErrConflict
 		}
 		return nil
 	})

@@ -80,10 +80,13 @@ func testOAuthTokens(t *testing.T, b Backend) {
 	if _, err := b.GetToken(ctx, authz.KindRefresh, "a1"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("GetToken(wrong kind) = %v", err)
 	}
-	if err := b.SetTokenState(ctx, authz.KindCode, "c1", authz.StateUsed, t0); err != nil {
+	if err := b.SetTokenState(ctx, authz.KindCode, "c1", authz.StateActive, authz.StateUsed, t0); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.SetTokenState(ctx, authz.KindCode, "zz", authz.StateUsed, t0); !errors.Is(err, store.ErrNotFound) {
+	if err := b.SetTokenState(ctx, authz.KindCode, "c1", authz.StateActive, authz.StateUsed, t0); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("second compare-and-set = %v, want ErrConflict", err)
+	}
+	if err := b.SetTokenState(ctx, authz.KindCode, "zz", "", authz.StateUsed, t0); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("SetTokenState(missing) = %v", err)
 	}
 	// Rotation: f1 presented → rotated; f2 (another active one) → revoked.
