@@ -66,7 +66,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	sess.Issuer = base
 	sess.Claims.Issuer = base
 	resp, err := s.provider.NewAccessResponse(ctx, ar)
-	if errors.Is(err, errCodeRace) {
+	if errors.Is(err, errCodeRace) || errors.Is(err, fosite.ErrInvalidatedAuthorizeCode) {
 		// Lost a race with a concurrent redemption of the same code: treat
 		// it as code reuse (RFC 6749 §4.1.2) and revoke the grant's tokens.
 		now := s.cfg.Now()
