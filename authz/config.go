@@ -149,3 +149,9 @@ func (f *fositeClient) GetResponseTypes() fosite.Arguments { return f.c.Response
 func (f *fositeClient) GetScopes() fosite.Arguments        { return f.c.Scopes }
 func (f *fositeClient) IsPublic() bool                     { return f.c.Public }
 func (f *fositeClient) GetAudience() fosite.Arguments      { return f.audience }
+
+// GetResponseModes: only the query response mode (explicit
+// response_mode=query is accepted; fragment and form_post are not).
+func (f *fositeClient) GetResponseModes() []fosite.ResponseModeType {
+	return []fosite.ResponseModeType{fosite.ResponseModeQuery}
+}

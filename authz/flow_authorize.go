@@ -26,7 +26,21 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	base := listener.BaseURL(r)
 	ctx := withIssuer(r.Context(), base)
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "The request is not a valid form.")
+		return
+	}
+	// Only the query response mode: errors must never become an HTML
+	// form_post page or a fragment.
+	badMode := false
+	if rm := r.Form.Get("response_mode"); rm != "" && rm != "query" {
+		r.Form.Del("response_mode")
+		badMode = true
+	}
 	ar, err := s.provider.NewAuthorizeRequest(ctx, r)
+	if err == nil && badMode {
+		err = fosite.ErrUnsupportedResponseMode.WithHint("Only response_mode=query is supported.")
+	}
 	if err != nil {
 		s.writeAuthorizeError(ctx, w, ar, err)
 		return
@@ -62,6 +76,15 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		return
 	case errors.Is(err, ErrAccessDenied):
 		s.writeAuthorizeError(ctx, w, ar, fosite.ErrAccessDenied.WithHint("The resource owner denied the request."))
+		return
+	case errors.Is(err, ErrLoginRequired):
+		s.writeAuthorizeError(ctx, w, ar, fosite.ErrLoginRequired)
+		return
+	case errors.Is(err, ErrConsentRequired):
+		s.writeAuthorizeError(ctx, w, ar, fosite.ErrConsentRequired)
+		return
+	case errors.Is(err, ErrInteractionRequired):
+		s.writeAuthorizeError(ctx, w, ar, fosite.ErrInteractionRequired)
 		return
 	case err != nil:
 		s.log.ErrorContext(ctx, "authorize interaction", "err", err, "client_id", fc.c.ID)

@@ -284,6 +284,34 @@ func TestC10_ConfidentialV1ClientMayOmitPKCEWhenExempt(t *testing.T) {
 	}
 }
 
+func TestH_PromptNoneErrors(t *testing.T) {
+	for want, err := range map[string]error{
+		"login_required": authz.ErrLoginRequired, "consent_required": authz.ErrConsentRequired,
+		"interaction_required": authz.ErrInteractionRequired,
+	} {
+		e := newEnv(t)
+		e.ia.decide = func(*authz.AuthorizeRequest) (*authz.Decision, error) { return nil, err }
+		q := redirectParams(t, e.authorizeURL(e.authorizeQuery(func(q url.Values) { q.Set("prompt", "none") })))
+		if q.Get("error") != want || q.Get("state") != goodState || q.Get("code") != "" {
+			t.Fatalf("prompt=none with %v: %v", err, q)
+		}
+	}
+}
+
+func TestC_ResponseMode(t *testing.T) {
+	e := newEnv(t)
+	if q := redirectParams(t, e.authorizeURL(e.authorizeQuery(func(q url.Values) { q.Set("response_mode", "query") }))); q.Get("code") == "" {
+		t.Fatalf("response_mode=query: %v", q)
+	}
+	resp := e.authorizeURL(e.authorizeQuery(func(q url.Values) { q.Set("response_mode", "form_post") }))
+	if resp.StatusCode == 200 {
+		t.Fatal("form_post answered 200")
+	}
+	if loc, _ := url.Parse(resp.Header.Get("Location")); loc != nil && loc.Query().Get("code") != "" {
+		t.Fatalf("form_post issued a code: %v", loc)
+	}
+}
+
 func TestC13_DenyRedirectsAccessDenied(t *testing.T) {
 	e := newEnv(t)
 	e.ia.decide = func(*authz.AuthorizeRequest) (*authz.Decision, error) { return nil, authz.ErrAccessDenied }
