@@ -1,6 +1,7 @@
 package authz
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 
@@ -8,6 +9,7 @@ import (
 
 	"github.com/smartgate/smartgate/audit"
 	"github.com/smartgate/smartgate/listener"
+	"github.com/smartgate/smartgate/store"
 )
 
 // handleIntrospect is RFC 7662 introspection. The caller authenticates as
@@ -37,6 +39,10 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 		use = fosite.RefreshToken
 	}
 	tu, ar, err := s.provider.IntrospectToken(ctx, token, use, newSession())
+	if errors.Is(err, store.ErrUnavailable) {
+		writeOAuthError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "Please retry.")
+		return
+	}
 	if err != nil {
 		writeJSON(w, http.StatusOK, map[string]any{"active": false}, true)
 		return

@@ -9,6 +9,7 @@ import (
 
 	"github.com/smartgate/smartgate/audit"
 	"github.com/smartgate/smartgate/listener"
+	"github.com/smartgate/smartgate/store"
 )
 
 // handleToken is the token endpoint: authorization_code, refresh_token,
@@ -28,6 +29,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ar, err := s.provider.NewAccessRequest(ctx, r, newSession())
+	err = unavailable(err)
 	if err != nil {
 		code, desc := errorCode(err)
 		clientID := ""
@@ -74,6 +76,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		_ = s.st.RevokeTokens(ctx, KindRefresh, ar.GetID(), now)
 		err = fosite.ErrInvalidGrant.WithHint("The authorization code has already been used.")
 	}
+	err = unavailable(err)
 	if err != nil {
 		code, _ := errorCode(err)
 		s.audit(r, audit.Event{Kind: "token", Actor: sess.Subject, ClientID: ar.GetClient().GetID(), Action: grant,
@@ -94,6 +97,15 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	s.audit(r, audit.Event{Kind: kind, Actor: sess.Subject, ClientID: ar.GetClient().GetID(), Patient: sess.patientID(),
 		Action: grant, Scopes: strings.Join(ar.GetGrantedScopes(), " "), Outcome: audit.Success})
 	s.provider.WriteAccessResponse(ctx, w, ar, resp)
+}
+
+// unavailable turns a storage outage into temporarily_unavailable (503),
+// so that clients retry instead of treating it as a protocol error.
+func unavailable(err error) error {
+	if err != nil && errors.Is(err, store.ErrUnavailable) {
+		return fosite.ErrTemporarilyUnavailable.WithWrap(err)
+	}
+	return err
 }
 
 // narrowRefreshScopes applies a refresh request's scope parameter (RFC 6749

@@ -1,12 +1,14 @@
 package authz_test
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/smartgate/smartgate/audit"
 	"github.com/smartgate/smartgate/authz"
 )
 
@@ -119,6 +121,10 @@ func TestV1_V5_RevokeRefreshTokenRevokesGrant(t *testing.T) {
 	}
 	if in := e.introspect(m["access_token"].(string)); in["active"] != false {
 		t.Errorf("V5: access token of the revoked grant still active: %v", in)
+	}
+	evs, _ := e.db.AuditEvents(context.Background(), audit.Filter{Kind: "revoke"})
+	if len(evs) != 1 || evs[0].Outcome != audit.Success || evs[0].ClientID != e.conf.ID {
+		t.Errorf("revocation audit %+v", evs)
 	}
 	if status, r := e.refresh(m["refresh_token"].(string), nil); status != 400 && status != 401 {
 		t.Errorf("V6: refresh after revocation: %d %v", status, r)

@@ -87,6 +87,9 @@ type keyring struct {
 	keys     []loadedKey // newest first
 }
 
+// forceReloadEvery bounds how often an unknown kid forces a reload.
+const forceReloadEvery = 10 * time.Second
+
 func (kr *keyring) load(ctx context.Context, force bool) ([]loadedKey, error) {
 	kr.mu.Lock()
 	defer kr.mu.Unlock()
@@ -183,6 +186,14 @@ func (kr *keyring) public(ctx context.Context) (jose.JSONWebKeySet, error) {
 // kid is unknown, e.g. after a rotation by another process).
 func (kr *keyring) verificationKey(ctx context.Context, kid string) (crypto.PublicKey, string, error) {
 	for _, force := range []bool{false, true} {
+		if force {
+			kr.mu.Lock()
+			recent := kr.now().Sub(kr.loadedAt) < forceReloadEvery
+			kr.mu.Unlock()
+			if recent {
+				break
+			}
+		}
 		keys, err := kr.load(ctx, force)
 		if err != nil {
 			return nil, "", err

@@ -3,9 +3,12 @@ package authz
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/ory/fosite"
+
+	"github.com/smartgate/smartgate/store"
 )
 
 // ErrInactiveToken is returned by VerifyAccessToken for a token that is
@@ -37,10 +40,15 @@ func (ti *TokenInfo) Patient() string {
 }
 
 // VerifyAccessToken checks a bearer access token against the store (so a
-// revoked token fails even though its JWT signature is still valid).
+// revoked token fails even though its JWT signature is still valid). It
+// returns ErrInactiveToken for a token that must be refused (401) and an
+// error wrapping store.ErrUnavailable when the store is down (503).
 // It implements what the FHIR endpoint's TokenVerifier needs.
 func (s *Server) VerifyAccessToken(ctx context.Context, token string) (*TokenInfo, error) {
 	tu, ar, err := s.provider.IntrospectToken(ctx, token, fosite.AccessToken, newSession())
+	if errors.Is(err, store.ErrUnavailable) {
+		return nil, fmt.Errorf("authz: verify access token: %w", err)
+	}
 	if err != nil || tu != fosite.AccessToken {
 		return nil, ErrInactiveToken
 	}
