@@ -37,6 +37,7 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		r.Form.Del("response_mode")
 		badMode = true
 	}
+	s.dropDisallowedScopes(ctx, r.Form)
 	ar, err := s.provider.NewAuthorizeRequest(ctx, r)
 	if err == nil && badMode {
 		err = fosite.ErrUnsupportedResponseMode.WithHint("Only response_mode=query is supported.")
@@ -117,6 +118,23 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	}
 	resp.AddParameter("iss", base) // RFC 9207
 	s.provider.WriteAuthorizeResponse(ctx, w, ar, resp)
+}
+
+// dropDisallowedScopes removes from the request the scopes the client may
+// never have (RFC 6749 §3.3: the server may ignore requested scopes; the
+// token response's scope says what was granted).
+func (s *Server) dropDisallowedScopes(ctx context.Context, form url.Values) {
+	fc, err := s.client(ctx, form.Get("client_id"))
+	if err != nil || form.Get("scope") == "" {
+		return
+	}
+	var kept []string
+	for _, sc := range strings.Fields(form.Get("scope")) {
+		if s.cfg.ScopeStrategy(fc.c.Scopes, sc) && !slices.Contains(kept, sc) {
+			kept = append(kept, sc)
+		}
+	}
+	form.Set("scope", strings.Join(kept, " "))
 }
 
 // writeAuthorizeError redirects to a validated redirect URI, or answers a
