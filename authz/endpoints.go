@@ -141,6 +141,7 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 		detail, _ = errorCode(err)
 	}
 	s.audit(r, audit.Event{Kind: "revoke", ClientID: clientID, Action: r.PostForm.Get("token_type_hint"), Outcome: outcome, Detail: detail})
+	challengeBasic(w, r, err)
 	s.provider.WriteRevocationResponse(ctx, w, err)
 }
 

@@ -385,7 +385,10 @@ func TestD10_WrongClientCredentials(t *testing.T) {
 	e := newEnv(t)
 	code, v := e.codeFor(e.conf, []string{"openid"})
 	resp, m := e.exchange(e.conf, "wrong-secret", code, v)
-	wantError(t, resp, m, []int{400, 401}, "invalid_client")
+	wantError(t, resp, m, []int{401}, "invalid_client")
+	if !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Basic") {
+		t.Errorf("D14: 401 after Basic without a Basic challenge: %v", resp.Header)
+	}
 	form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {e.conf.RedirectURIs[0]}, "code_verifier": {v}}
 	resp, m = e.postForm("/oauth/token", form, "BAD_CLIENT_ID", e.secret)
 	wantError(t, resp, m, []int{400, 401}, "invalid_client")

@@ -31,7 +31,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	ar, err := s.provider.NewAccessRequest(ctx, r, newSession())
 	err = unavailable(err)
 	if err != nil {
-		code, desc := errorCode(err)
+		code, _ := errorCode(err)
 		clientID := ""
 		if ar != nil && ar.GetClient() != nil {
 			clientID = ar.GetClient().GetID()
@@ -44,7 +44,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		if code == "server_error" {
 			s.log.ErrorContext(ctx, "token request", "err", err, "grant_type", grant)
 		}
-		_ = desc
+		challengeBasic(w, r, err)
 		s.provider.WriteAccessError(ctx, w, ar, err)
 		return
 	}
@@ -84,6 +84,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		if code == "server_error" {
 			s.log.ErrorContext(ctx, "token response", "err", err, "grant_type", grant)
 		}
+		challengeBasic(w, r, err)
 		s.provider.WriteAccessError(ctx, w, ar, err)
 		return
 	}
@@ -134,4 +135,14 @@ func narrowRefreshScopes(ar fosite.AccessRequester, requested []string) error {
 	}
 	req.GrantedScope = keep
 	return nil
+}
+
+// challengeBasic adds the WWW-Authenticate challenge that RFC 6749 §5.2
+// requires when a client that used HTTP Basic fails to authenticate.
+func challengeBasic(w http.ResponseWriter, r *http.Request, err error) {
+	if code, _ := errorCode(err); code == "invalid_client" {
+		if _, _, ok := r.BasicAuth(); ok {
+			w.Header().Set("WWW-Authenticate", `Basic realm="smartgate"`)
+		}
+	}
 }
