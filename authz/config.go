@@ -44,6 +44,8 @@ type Config struct {
 
 	// PKCE (S256) is required from public clients always and from
 	// confidential ones unless the client's RequirePKCE is off (SMART v1).
+	// PKCEForAll ignores those per-client exemptions: PKCE for everyone.
+	PKCEForAll bool
 
 	// RefreshGrace is how long an already-rotated refresh token is still
 	// accepted (lost responses). Zero means no grace; default 0.

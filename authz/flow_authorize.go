@@ -169,7 +169,7 @@ func (s *Server) checkAuthorize(ctx context.Context, ar fosite.AuthorizeRequeste
 		return "", nil, fosite.ErrInvalidRequest.WithHint("code_challenge_method must be S256.")
 	case challenge == "" && method != "":
 		return "", nil, fosite.ErrInvalidRequest.WithHint("code_challenge_method without code_challenge.")
-	case challenge == "" && (fc.c.Public || fc.c.RequirePKCE):
+	case challenge == "" && (fc.c.Public || fc.c.RequirePKCE || s.cfg.PKCEForAll):
 		return "", nil, fosite.ErrInvalidRequest.WithHint("PKCE (code_challenge with S256) is required.")
 	}
 	aud := form.Get("aud")

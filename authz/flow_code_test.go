@@ -171,6 +171,9 @@ func TestD3_TokenResponseHeaders(t *testing.T) {
 			t.Errorf("D2: token response lacks %s: %v", f, m)
 		}
 	}
+	if exp, _ := m["expires_in"].(float64); exp <= 0 || exp > 3600 {
+		t.Errorf("D18: expires_in %v", m["expires_in"])
+	}
 }
 
 func TestC2_AuthorizePOST(t *testing.T) {
@@ -241,10 +244,10 @@ func TestC_AuthorizeErrorsRedirectWithoutCode(t *testing.T) {
 // a JSON 400, never a redirect.
 func TestC6_NeverRedirectToUnregisteredURI(t *testing.T) {
 	cases := map[string]func(q url.Values){
-		"UnknownClient":       func(q url.Values) { q.Set("client_id", "nope") },
-		"UnregisteredURI":     func(q url.Values) { q.Set("redirect_uri", "https://evil.example/cb") },
-		"C7_PathDiffers":      func(q url.Values) { q.Set("redirect_uri", "http://127.0.0.1:9999/cb/x") },
-		"C8_MissingURIPublic": func(q url.Values) { q.Set("client_id", "nope"); q.Del("redirect_uri") },
+		"UnknownClient":      func(q url.Values) { q.Set("client_id", "nope") },
+		"UnregisteredURI":    func(q url.Values) { q.Set("redirect_uri", "https://evil.example/cb") },
+		"C7_PathDiffers":     func(q url.Values) { q.Set("redirect_uri", "http://127.0.0.1:9999/cb/x") },
+		"UnknownClientNoURI": func(q url.Values) { q.Set("client_id", "nope"); q.Del("redirect_uri") },
 	}
 	for name, change := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -265,6 +268,27 @@ func TestC6_NeverRedirectToUnregisteredURI(t *testing.T) {
 	}
 }
 
+func TestC8_MissingRedirectURIWithSeveralRegistered(t *testing.T) {
+	e := newEnv(t)
+	multi, _ := e.createClient(authz.NewClient{Name: "multi", RedirectURIs: []string{"https://m.example/a", "https://m.example/b"}, Scopes: stdScopes})
+	resp := e.authorizeURL(e.authorizeQuery(func(q url.Values) { q.Set("client_id", multi.ID); q.Del("redirect_uri") }))
+	if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Location") != "" {
+		t.Fatalf("status %d Location %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}
+
+func TestC5_ResourceAsSynonymOfAud(t *testing.T) {
+	e := newEnv(t)
+	q := redirectParams(t, e.authorizeURL(e.authorizeQuery(func(q url.Values) { q.Del("aud"); q.Set("resource", e.fhir) })))
+	if q.Get("code") == "" || e.ia.last.Aud != e.fhir {
+		t.Fatalf("resource=%s: %v", e.fhir, q)
+	}
+	q = redirectParams(t, e.authorizeURL(e.authorizeQuery(func(q url.Values) { q.Del("aud"); q.Set("resource", "https://evil.example/fhir") })))
+	if q.Get("code") != "" {
+		t.Fatalf("foreign resource got a code: %v", q)
+	}
+}
+
 func TestC10_ConfidentialV1ClientMayOmitPKCEWhenExempt(t *testing.T) {
 	e := newEnv(t)
 	v1, secret := e.createClient(authz.NewClient{Name: "v1", RedirectURIs: []string{"https://v1.example/cb"}, Scopes: stdScopes, AllowNoPKCE: true})
@@ -276,6 +300,13 @@ func TestC10_ConfidentialV1ClientMayOmitPKCEWhenExempt(t *testing.T) {
 	resp, m := e.exchange(v1, secret, q.Get("code"), "")
 	if resp.StatusCode != 200 {
 		t.Fatalf("exchange: %d %v", resp.StatusCode, m)
+	}
+	// With PKCEForAll, the exemption is ignored.
+	strict := newEnv(t, func(c *authz.Config) { c.PKCEForAll = true })
+	v1s, secret2 := strict.createClient(authz.NewClient{Name: "v1", RedirectURIs: []string{"https://v1.example/cb"}, Scopes: stdScopes, AllowNoPKCE: true})
+	u2 := strict.oauth2Config(v1s, secret2, "openid").AuthCodeURL(goodState, oauth2.SetAuthURLParam("aud", strict.fhir))
+	if q := redirectParams(t, strict.authorizeURL(u2)); q.Get("error") != "invalid_request" {
+		t.Fatalf("PKCEForAll with an exempt client: %v", q)
 	}
 	// The confidential client without the exemption still needs PKCE.
 	u = e.oauth2Config(e.conf, e.secret, "openid").AuthCodeURL(goodState, oauth2.SetAuthURLParam("aud", e.fhir))

@@ -27,6 +27,22 @@ func TestI5_InvalidTokenIsInactive(t *testing.T) {
 	}
 }
 
+func TestI11_NoCORSOnIntrospection(t *testing.T) {
+	e := newEnv(t)
+	req, _ := http.NewRequest(http.MethodPost, e.base+"/oauth/introspect", strings.NewReader("token=x"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", "https://app.example")
+	req.SetBasicAuth(e.conf.ID, e.secret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Fatal("introspection answers CORS")
+	}
+}
+
 func TestI7_IntrospectionNeedsAuthentication(t *testing.T) {
 	e := newEnv(t)
 	tok := e.tokens("openid")["access_token"].(string)
