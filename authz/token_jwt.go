@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -135,4 +134,3 @@ func (s *accessTokenStrategy) verify(ctx context.Context, token string) (map[str
 	return claims, nil
 }
 
-var errNoToken = errors.New("authz: no token")
