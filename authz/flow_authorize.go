@@ -277,6 +277,11 @@ func (s *Server) newUserSession(ctx context.Context, ar fosite.AuthorizeRequeste
 	c.Subject = dec.Subject
 	c.AuthTime = authTime.UTC().Truncate(time.Second)
 	c.RequestedAt = ar.GetRequestedAt()
+	if slices.Contains(strings.Fields(ar.GetRequestForm().Get("prompt")), "login") && c.AuthTime.Before(c.RequestedAt) {
+		// The request we see is the one resumed after the log-in page, so
+		// it is younger than the log-in the pages made for prompt=login.
+		c.RequestedAt = c.AuthTime
+	}
 	if len(dec.AMR) > 0 {
 		c.AuthenticationMethodsReferences = dec.AMR
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	jose "github.com/go-jose/go-jose/v4"
@@ -326,6 +327,20 @@ func TestH_PromptNoneErrors(t *testing.T) {
 		if q.Get("error") != want || q.Get("state") != goodState || q.Get("code") != "" {
 			t.Fatalf("prompt=none with %v: %v", err, q)
 		}
+	}
+}
+
+func TestH_PromptLoginWithFreshLogin(t *testing.T) {
+	e := newEnv(t)
+	e.ia.decide = func(req *authz.AuthorizeRequest) (*authz.Decision, error) {
+		if !slices.Contains(req.Prompt, "login") {
+			t.Errorf("Prompt = %v", req.Prompt)
+		}
+		return &authz.Decision{Subject: "alice-id", Scopes: req.Scopes, AuthTime: time.Now().Add(-2 * time.Second)}, nil
+	}
+	code, v := e.codeFor(e.public, []string{"openid"}, oauth2.SetAuthURLParam("prompt", "login"), oauth2.SetAuthURLParam("max_age", "60"))
+	if resp, m := e.exchange(e.public, "", code, v); resp.StatusCode != 200 || m["id_token"] == nil {
+		t.Fatalf("prompt=login: %d %v", resp.StatusCode, m)
 	}
 }
 

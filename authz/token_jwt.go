@@ -133,4 +133,3 @@ func (s *accessTokenStrategy) verify(ctx context.Context, token string) (map[str
 	}
 	return claims, nil
 }
-
