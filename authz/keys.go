@@ -14,6 +14,7 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+	"github.com/ory/fosite/token/jwt"
 
 	"github.com/smartgate/smartgate/store"
 )
@@ -205,4 +206,23 @@ func (kr *keyring) verificationKey(ctx context.Context, kid string) (crypto.Publ
 		}
 	}
 	return nil, "", fmt.Errorf("authz: unknown key id %q", kid)
+}
+
+// idTokenSigner signs id_tokens with the active RS256 key and decodes them
+// (id_token_hint) with any published key, so that hints from before a
+// rotation still work.
+type idTokenSigner struct {
+	*jwt.DefaultSigner
+	keys *keyring
+}
+
+func (s *idTokenSigner) Decode(ctx context.Context, token string) (*jwt.Token, error) {
+	return jwt.ParseWithClaims(token, jwt.MapClaims{}, func(t *jwt.Token) (any, error) {
+		kid, _ := t.Header["kid"].(string)
+		pub, alg, err := s.keys.verificationKey(ctx, kid)
+		if err != nil || alg != AlgIDToken {
+			return nil, fmt.Errorf("authz: id_token key %q: %w", kid, errors.Join(err, errors.New("not an id_token key")))
+		}
+		return pub, nil
+	})
 }

@@ -171,7 +171,8 @@ func TestH4_JWKSHasRSAAndECKeys(t *testing.T) {
 
 func TestKeyRotationKeepsRetiredKeysUntilTokensExpire(t *testing.T) {
 	e := newEnv(t)
-	old := e.tokens("openid")["access_token"].(string)
+	oldResp := e.tokens("openid")
+	old := oldResp["access_token"].(string)
 	if err := authz.RotateKeys(context.Background(), e.db, e.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
@@ -185,6 +186,12 @@ func TestKeyRotationKeepsRetiredKeysUntilTokensExpire(t *testing.T) {
 	}
 	fresh := e.tokens("openid")["access_token"].(string)
 	verifyAccessToken(t, e.base, fresh)
+	// H12: an id_token_hint signed by the retired key still works.
+	oldID := oldResp["id_token"].(string)
+	code, v := e.codeFor(e.public, []string{"openid"}, oauth2.SetAuthURLParam("id_token_hint", oldID))
+	if resp, m := e.exchange(e.public, "", code, v); resp.StatusCode != 200 {
+		t.Fatalf("id_token_hint from before the rotation: %v", m)
+	}
 	// Once every token of the retired key has expired, it leaves the JWKS.
 	e.clock.Advance(3 * time.Hour)
 	if n := len(fetchJWKS(t, e.base).Keys); n != 2 {

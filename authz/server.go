@@ -137,13 +137,13 @@ func New(cfg Config, st Store, interaction Interaction, users Users, rec audit.R
 
 	hmacStrategy := oauth2.NewHMACSHAStrategy(&hmac.HMACStrategy{Config: fc}, fc)
 	core := &coreStrategy{accessTokenStrategy: s.at, RefreshTokenStrategy: hmacStrategy, AuthorizeCodeStrategy: hmacStrategy}
-	idSigner := &jwt.DefaultSigner{GetPrivateKey: func(ctx context.Context) (any, error) {
+	idSigner := &idTokenSigner{keys: s.keys, DefaultSigner: &jwt.DefaultSigner{GetPrivateKey: func(ctx context.Context) (any, error) {
 		k, err := s.keys.signer(ctx, AlgIDToken)
 		if err != nil {
 			return nil, err
 		}
 		return &josev3.JSONWebKey{Key: k.priv, KeyID: k.ID, Algorithm: AlgIDToken, Use: "sig"}, nil
-	}}
+	}}}
 	idStrategy := &openid.DefaultStrategy{Signer: idSigner, Config: conf}
 	idHelper := &openid.IDTokenHandleHelper{IDTokenStrategy: idStrategy}
 	validator := openid.NewOpenIDConnectRequestValidator(idSigner, conf)
