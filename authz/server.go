@@ -88,6 +88,9 @@ func New(cfg Config, st Store, interaction Interaction, users Users, rec audit.R
 	if len(cfg.BaseURLs) == 0 {
 		return nil, errors.New("authz: Config.BaseURLs is empty")
 	}
+	if interaction == nil || st == nil {
+		return nil, errors.New("authz: New needs a Store and an Interaction")
+	}
 	cfg.BaseURLs = append([]string(nil), cfg.BaseURLs...)
 	cfg.FHIRBaseURLs = append([]string(nil), cfg.FHIRBaseURLs...)
 	cfg.setDefaults()
@@ -183,7 +186,8 @@ func New(cfg Config, st Store, interaction Interaction, users Users, rec audit.R
 	return s, nil
 }
 
-// SetLaunchResolver enables EHR launch (the launch parameter).
+// SetLaunchResolver enables EHR launch (the launch parameter). Call it
+// before the server handles requests.
 func (s *Server) SetLaunchResolver(l LaunchResolver) { s.launches = l }
 
 // coreStrategy: JWT access tokens, HMAC codes and refresh tokens.
