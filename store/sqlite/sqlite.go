@@ -376,6 +376,9 @@ func describe(err error) error {
 	return err
 }
 
+// scanner is a *sql.Row or *sql.Rows.
+type scanner interface{ Scan(dest ...any) error }
+
 type migration struct {
 	version int
 	name    string

@@ -85,8 +85,6 @@ func putEmails(ctx context.Context, tx *sql.Tx, id string, emails []account.Emai
 const userColumns = `id, user_name, given_name, family_name, formatted_name, display_name, active, password_hash,
 	fhir_user, roles, created, last_modified, version`
 
-type scanner interface{ Scan(dest ...any) error }
-
 func scanUser(s scanner) (*account.User, error) {
 	var u account.User
 	var roles, created, modified string

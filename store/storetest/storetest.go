@@ -13,6 +13,7 @@ import (
 
 	"github.com/smartgate/smartgate/account"
 	"github.com/smartgate/smartgate/audit"
+	"github.com/smartgate/smartgate/authz"
 	"github.com/smartgate/smartgate/store"
 )
 
@@ -29,6 +30,7 @@ type Backend interface {
 	account.Consents
 	account.Sessions
 	account.Pendings
+	authz.Store
 }
 
 // Run runs every conformance test against fresh stores made by open.
@@ -50,6 +52,11 @@ func Run(t *testing.T, open func(t *testing.T) Backend) {
 		{"Sessions", testSessions},
 		{"PendingSingleUse", testPendingSingleUse},
 		{"BootstrapAdminOnlyWhenEmpty", testBootstrap},
+		{"OAuthClients", testOAuthClients},
+		{"OAuthTokens", testOAuthTokens},
+		{"OAuthJTI", testOAuthJTI},
+		{"OAuthKeys", testOAuthKeys},
+		{"OAuthRevokeBySubjectAndSession", testOAuthRevokeBySubjectAndSession},
 		// Each domain adds its rows here (tests in users.go, oauth.go, fhir.go…).
 	}
 	for _, tc := range tests {
