@@ -9,6 +9,7 @@ import (
 
 	"github.com/smartgate/smartgate/fhir"
 	"github.com/smartgate/smartgate/fhir/internal/testdata"
+	"github.com/smartgate/smartgate/fhir/search"
 	"github.com/smartgate/smartgate/store/sqlite"
 )
 
@@ -25,6 +26,10 @@ func openStore(t testing.TB) *sqlite.DB {
 func TestImportSyntheaBundles(t *testing.T) {
 	db := openStore(t)
 	ctx := context.Background()
+	reg, err := search.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
 	start := time.Now()
 	total := 0
 	for _, f := range testdata.SyntheaBundles(t) {
@@ -32,7 +37,7 @@ func TestImportSyntheaBundles(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := fhir.Import(ctx, db, fh, fhir.ImportOptions{})
+		res, err := fhir.Import(ctx, db, fh, fhir.ImportOptions{Registry: reg})
 		fh.Close()
 		if err != nil {
 			t.Fatalf("%s: %v", filepath.Base(f), err)
@@ -43,4 +48,21 @@ func TestImportSyntheaBundles(t *testing.T) {
 	if total != 8489 {
 		t.Fatalf("imported %d resources, want 8489", total)
 	}
+}
+
+// smallestBundle returns the smallest Synthea bundle file.
+func smallestBundle(t testing.TB) string {
+	t.Helper()
+	var best string
+	var size int64
+	for _, f := range testdata.SyntheaBundles(t) {
+		st, err := os.Stat(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if best == "" || st.Size() < size {
+			best, size = f, st.Size()
+		}
+	}
+	return best
 }

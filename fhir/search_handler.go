@@ -21,7 +21,10 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	params := r.URL.Query()
+	params, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return errorf(http.StatusBadRequest, "invalid", "malformed query string: %v", err)
+	}
 	if r.Method == http.MethodPost {
 		if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
 			return errorf(http.StatusUnsupportedMediaType, "not-supported", "POST _search takes application/x-www-form-urlencoded")

@@ -141,6 +141,9 @@ func (db *DB) ResourceHistory(ctx context.Context, q fhir.HistoryQuery) (*fhir.H
 // TransactResources runs fn in one write transaction.
 func (db *DB) TransactResources(ctx context.Context, fn func(tx fhir.Tx) error) error {
 	err := db.Write(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, "PRAGMA cache_size = -65536"); err != nil {
+			return err
+		}
 		ft := &fhirTx{tx: tx}
 		defer ft.close()
 		return fn(ft)
