@@ -468,7 +468,9 @@ func TestNoAuthenticatorMeansUnauthorized(t *testing.T) {
 
 type denyEverything struct{}
 
-func (denyEverything) Authenticate(*http.Request) (fhir.Principal, error) { return nil, fhir.ErrNoToken }
+func (denyEverything) Authenticate(*http.Request) (fhir.Principal, error) {
+	return nil, fhir.ErrNoToken
+}
 
 // compartmentOnly is a Principal allowed to see one patient's compartment:
 // the kind of decision the SMART enforcement plugs into the seam.
