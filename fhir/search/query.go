@@ -343,7 +343,7 @@ func (r *Registry) parseClause(resourceType, key, raw string, allowChain bool) (
 		return c, errorf("%s:missing must be true or false", code)
 	}
 	if err := checkModifier(r, c.Type, modifier); err != nil {
-		return c, fmt.Errorf("%s: %w", code, err)
+		return c, errorf("%s: %v", code, err)
 	}
 	vals := splitValues(raw)
 	if len(vals) > maxValues {
