@@ -2,8 +2,7 @@ package fhir
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
+
 	"fmt"
 	"net/http"
 	"net/url"
@@ -313,7 +312,7 @@ func (s *Server) handleBundle(w http.ResponseWriter, r *http.Request) error {
 				if !res.Deleted {
 					entryOut["fullUrl"] = base + "/" + res.Type + "/" + res.ID
 					if ret == "representation" || e.op.method == http.MethodGet {
-						entryOut["resource"] = json.RawMessage(res.JSON)
+						entryOut["resource"] = rawJSON(res.JSON)
 					}
 				}
 			}
@@ -328,5 +327,3 @@ func (s *Server) handleBundle(w http.ResponseWriter, r *http.Request) error {
 	})
 	return nil
 }
-
-var errNotBundle = errors.New("not a bundle")

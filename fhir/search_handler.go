@@ -1,7 +1,6 @@
 package fhir
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -121,7 +120,7 @@ func (s *Server) searchEntry(base string, res Resource, q *search.Query, mode st
 	}
 	return map[string]any{
 		"fullUrl":  base + "/" + res.Type + "/" + res.ID,
-		"resource": json.RawMessage(body),
+		"resource": rawJSON(body),
 		"search":   map[string]any{"mode": mode},
 	}
 }
@@ -225,7 +224,7 @@ func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request) error {
 		ent["response"] = map[string]any{"status": statusText(status), "etag": etag(e.Version),
 			"lastModified": e.LastUpdated.UTC().Format(instantFormat)}
 		if !e.Deleted {
-			ent["resource"] = json.RawMessage(e.JSON)
+			ent["resource"] = rawJSON(e.JSON)
 		}
 		entries = append(entries, ent)
 	}

@@ -284,42 +284,66 @@ func marshal(v any) []byte {
 	return bytes.TrimRight(buf.Bytes(), "\n")
 }
 
+// rawJSON is JSON written out unchanged (stored resources in Bundles).
+type rawJSON []byte
+
 // encodeResource encodes a resource with resourceType, id and meta first,
-// then the other elements in name order.
+// then the other elements in name order. Values of type rawJSON are copied
+// as they are.
 func encodeResource(m map[string]any) []byte {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		switch k {
-		case "resourceType", "id", "meta":
-		default:
-			keys = append(keys, k)
-		}
-	}
-	sort.Strings(keys)
 	var buf bytes.Buffer
-	buf.WriteByte('{')
-	first := true
-	write := func(k string) {
-		v, ok := m[k]
-		if !ok {
-			return
+	encodeValue(&buf, m)
+	return buf.Bytes()
+}
+
+func encodeValue(buf *bytes.Buffer, v any) {
+	switch x := v.(type) {
+	case rawJSON:
+		buf.Write(x)
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			switch k {
+			case "resourceType", "id", "meta":
+			default:
+				keys = append(keys, k)
+			}
 		}
-		if !first {
-			buf.WriteByte(',')
+		sort.Strings(keys)
+		buf.WriteByte('{')
+		first := true
+		write := func(k string) {
+			e, ok := x[k]
+			if !ok {
+				return
+			}
+			if !first {
+				buf.WriteByte(',')
+			}
+			first = false
+			buf.Write(marshal(k))
+			buf.WriteByte(':')
+			encodeValue(buf, e)
 		}
-		first = false
-		buf.Write(marshal(k))
-		buf.WriteByte(':')
+		write("resourceType")
+		write("id")
+		write("meta")
+		for _, k := range keys {
+			write(k)
+		}
+		buf.WriteByte('}')
+	case []any:
+		buf.WriteByte('[')
+		for i, e := range x {
+			if i > 0 {
+				buf.WriteByte(',')
+			}
+			encodeValue(buf, e)
+		}
+		buf.WriteByte(']')
+	default:
 		buf.Write(marshal(v))
 	}
-	write("resourceType")
-	write("id")
-	write("meta")
-	for _, k := range keys {
-		write(k)
-	}
-	buf.WriteByte('}')
-	return buf.Bytes()
 }
 
 func newID() string {

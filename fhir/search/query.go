@@ -3,6 +3,7 @@ package search
 import (
 	"fmt"
 	"math"
+	"math/big"
 	"net/url"
 	"sort"
 	"strconv"
@@ -525,16 +526,24 @@ func parseValue(t Type, modifier, raw string) (Value, error) {
 			return v, fmt.Errorf("%q is not a number", raw)
 		}
 		v.Prefix, v.Num = p, f
-		// Implicit range from the precision: 100 → [99.5, 100.5).
-		half := 0.5
-		if i := strings.IndexAny(num, "eE"); i < 0 {
+		// Implicit range from the precision: 100 → [99.5, 100.5),
+		// computed exactly (0.3 - 0.05 is 0.25, not 0.2499…).
+		v.Lo, v.Hi = f, math.Nextafter(f, math.Inf(1))
+		if !strings.ContainsAny(num, "eE") {
+			digits := 0
 			if dot := strings.IndexByte(num, '.'); dot >= 0 {
-				half = 0.5 * math.Pow(10, -float64(len(num)-dot-1))
+				digits = len(num) - dot - 1
 			}
-		} else {
-			half = 0
+			exact, ok := new(big.Rat).SetString(num)
+			if ok && digits < 300 {
+				half := new(big.Rat).SetFrac(big.NewInt(5), new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(digits+1)), nil))
+				lo, _ := new(big.Rat).Sub(exact, half).Float64()
+				hi, _ := new(big.Rat).Add(exact, half).Float64()
+				// With many digits the half-width is below the float
+				// resolution; keep the value itself inside [Lo, Hi).
+				v.Lo, v.Hi = min(lo, f), max(hi, math.Nextafter(f, math.Inf(1)))
+			}
 		}
-		v.Lo, v.Hi = f-half, f+half
 	}
 	return v, nil
 }
