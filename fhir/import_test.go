@@ -2,14 +2,13 @@ package fhir_test
 
 import (
 	"context"
+	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/smartgate/smartgate/fhir"
 	"github.com/smartgate/smartgate/fhir/internal/testdata"
-	"github.com/smartgate/smartgate/fhir/search"
 	"github.com/smartgate/smartgate/store/sqlite"
 )
 
@@ -23,30 +22,34 @@ func openStore(t testing.TB) *sqlite.DB {
 	return db
 }
 
-func TestImportSyntheaBundles(t *testing.T) {
-	db := openStore(t)
-	ctx := context.Background()
-	reg, err := search.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	start := time.Now()
-	total := 0
+// TestTransactionEndpointSynthea posts the 30 Synthea transaction bundles
+// to the server's base URL.
+func TestTransactionEndpointSynthea(t *testing.T) {
+	c := newServer(t, fhir.Config{})
 	for _, f := range testdata.SyntheaBundles(t) {
-		fh, err := os.Open(f)
+		raw, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := fhir.Import(ctx, db, fh, fhir.ImportOptions{Registry: reg})
-		fh.Close()
-		if err != nil {
-			t.Fatalf("%s: %v", filepath.Base(f), err)
+		r := c.do("POST", "", raw).want(t, http.StatusOK)
+		for i, e := range r.body["entry"].([]any) {
+			if st := str(e, "response", "status"); st != "201 Created" {
+				t.Fatalf("%s entry %d: %s", filepath.Base(f), i, st)
+			}
 		}
-		total += res.Resources
 	}
-	t.Logf("imported %d resources in %v", total, time.Since(start))
-	if total != 8489 {
-		t.Fatalf("imported %d resources, want 8489", total)
+	n := 0
+	for typ, want := range map[string]int{"Observation": 4410, "Claim": 877, "Encounter": 701, "ExplanationOfBenefit": 701,
+		"Immunization": 390, "Procedure": 375, "DiagnosticReport": 307, "Condition": 241, "MedicationRequest": 176,
+		"CarePlan": 83, "Goal": 75, "Organization": 50, "Practitioner": 50, "Patient": 30, "AllergyIntolerance": 15, "ImagingStudy": 8} {
+		got := int(c.do("GET", "/"+typ+"?_summary=count", nil).want(t, 200).body["total"].(float64))
+		if got != want {
+			t.Errorf("%s: %d stored, want %d", typ, got, want)
+		}
+		n += got
+	}
+	if n != 8489 {
+		t.Fatalf("%d resources stored, want 8489", n)
 	}
 }
 

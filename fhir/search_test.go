@@ -32,14 +32,18 @@ func loadSynthea(t *testing.T, cfg fhir.Config) *synthea {
 	t.Helper()
 	c := newServer(t, cfg)
 	s := &synthea{client: c, files: map[string][]map[string]any{}, patientIDs: map[string]string{}}
+	imported := 0
+	start := time.Now()
 	for _, f := range testdata.SyntheaBundles(t) {
 		fh, err := os.Open(f)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := fhir.Import(context.Background(), c.db, fh, fhir.ImportOptions{Registry: registry(t)}); err != nil {
-			t.Fatal(err)
+		res, err := fhir.Import(context.Background(), c.db, fh, fhir.ImportOptions{Registry: registry(t)})
+		if err != nil {
+			t.Fatalf("import %s: %v", f, err)
 		}
+		imported += res.Resources
 		fh.Close()
 		raw, _ := os.ReadFile(f)
 		var b struct {
@@ -51,6 +55,10 @@ func loadSynthea(t *testing.T, cfg fhir.Config) *synthea {
 		for _, e := range b.Entry {
 			s.files[f] = append(s.files[f], e.Resource)
 		}
+	}
+	t.Logf("imported %d resources in %v", imported, time.Since(start))
+	if imported != 8489 {
+		t.Fatalf("imported %d resources, want 8489", imported)
 	}
 	return s
 }
@@ -146,8 +154,15 @@ func (s *synthea) patient(t *testing.T, file string) (id string, res []map[strin
 	return "", nil
 }
 
-func TestSearchSynthea(t *testing.T) {
+// TestSynthea imports the 30 Synthea bundles with Import and runs the
+// search tests on them.
+func TestSynthea(t *testing.T) {
 	s := loadSynthea(t, fhir.Config{})
+	t.Run("search", func(t *testing.T) { searchSynthea(t, s) })
+	t.Run("every search parameter", func(t *testing.T) { everySearchParameter(t, s) })
+}
+
+func searchSynthea(t *testing.T, s *synthea) {
 	files := make([]string, 0, len(s.files))
 	for f := range s.files {
 		files = append(files, f)
@@ -578,13 +593,12 @@ func (r *recorder) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-// TestEverySearchParameterAgainstSynthea takes, for every search parameter
+// everySearchParameter takes, for every search parameter
 // the CapabilityStatement lists for the resource types in the Synthea
 // data, index values of stored resources and searches with them: each
 // resource must be found by each of its own values. Parameters without any
 // value in the data are listed in the log.
-func TestEverySearchParameterAgainstSynthea(t *testing.T) {
-	s := loadSynthea(t, fhir.Config{})
+func everySearchParameter(t *testing.T, s *synthea) {
 	reg := registry(t)
 	meta := s.do("GET", "/metadata", nil).want(t, http.StatusOK)
 	listed := map[string][]string{}

@@ -120,6 +120,13 @@ func escapeLike(s string) string {
 	return r.Replace(s)
 }
 
+// prefixCond matches normalised text starting with prefix, as a range that
+// the (type, param, text) index serves. In valid UTF-8 no byte is 0xFF, so
+// every string with the prefix sorts below prefix+"\xff".
+func prefixCond(prefix string) (string, []any) {
+	return "text >= ? AND text < ?", []any{prefix, prefix + "\xff"}
+}
+
 // valueSQL is the condition on one fhir_index row for one value.
 func valueSQL(c search.Clause, v search.Value, now time.Time) (string, []any) {
 	switch c.Type {
@@ -130,7 +137,7 @@ func valueSQL(c search.Clause, v search.Value, now time.Time) (string, []any) {
 		case "contains":
 			return `text LIKE ? ESCAPE '\'`, []any{"%" + escapeLike(v.Text) + "%"}
 		}
-		return `text LIKE ? ESCAPE '\'`, []any{escapeLike(v.Text) + "%"}
+		return prefixCond(v.Text)
 	case search.TypeURI:
 		switch c.Modifier {
 		case "below":
@@ -141,7 +148,7 @@ func valueSQL(c search.Clause, v search.Value, now time.Time) (string, []any) {
 		return "code = ?", []any{v.Code}
 	case search.TypeToken:
 		if c.Modifier == "text" {
-			return `text LIKE ? ESCAPE '\'`, []any{escapeLike(v.Text) + "%"}
+			return prefixCond(v.Text)
 		}
 		switch {
 		case v.HasSystem && v.Code == "":
