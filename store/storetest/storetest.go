@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/smartgate/smartgate/audit"
+	"github.com/smartgate/smartgate/fhir"
 	"github.com/smartgate/smartgate/store"
 )
 
@@ -24,6 +25,7 @@ type Backend interface {
 	SettingOrCreate(ctx context.Context, key string, create func() ([]byte, error)) ([]byte, error)
 	InsertAudit(ctx context.Context, evs []audit.Event) error
 	AuditEvents(ctx context.Context, f audit.Filter) ([]audit.Event, error)
+	fhir.Store
 }
 
 // Run runs every conformance test against fresh stores made by open.
@@ -36,6 +38,10 @@ func Run(t *testing.T, open func(t *testing.T) Backend) {
 		{"Settings", testSettings},
 		{"SettingOrCreateConcurrent", testSettingOrCreateConcurrent},
 		{"Audit", testAudit},
+		{"FHIRVersions", testFHIRVersions},
+		{"FHIRRollback", testFHIRRollback},
+		{"FHIRHistory", testFHIRHistory},
+		{"FHIRSearch", testFHIRSearch},
 		// Each domain adds its rows here (tests in users.go, oauth.go, fhir.go…).
 	}
 	for _, tc := range tests {
