@@ -2,9 +2,11 @@ package fhir_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/smartgate/smartgate/fhir"
@@ -68,4 +70,45 @@ func smallestBundle(t testing.TB) string {
 		}
 	}
 	return best
+}
+
+func TestImportNDJSONAndCollection(t *testing.T) {
+	c := newServer(t, fhir.Config{})
+	var buf strings.Builder
+	for i := range 1200 {
+		fmt.Fprintf(&buf, `{"resourceType":"Patient","id":"nd-%d","gender":"other"}`+"\n", i)
+	}
+	var calls []fhir.ImportProgress
+	res, err := fhir.Import(context.Background(), c.db, strings.NewReader(buf.String()), fhir.ImportOptions{
+		Registry: registry(t), BatchSize: 500, Progress: func(p fhir.ImportProgress) { calls = append(calls, p) }})
+	if err != nil || res.Resources != 1200 {
+		t.Fatalf("import = %+v, %v", res, err)
+	}
+	if len(calls) != 3 || calls[2].Resources != 1200 || calls[2].Bytes != int64(buf.Len()) {
+		t.Fatalf("progress calls %+v", calls)
+	}
+	c.do("GET", "/Patient/nd-1199", nil).want(t, http.StatusOK)
+
+	coll := `{"resourceType":"Bundle","type":"collection","entry":[
+	 {"fullUrl":"urn:uuid:5b3a1a8e-0000-4000-8000-000000000001","resource":{"resourceType":"Patient","name":[{"family":"Coll"}]}},
+	 {"resource":{"resourceType":"Observation","id":"co-1","status":"final","code":{"text":"x"},
+	  "subject":{"reference":"urn:uuid:5b3a1a8e-0000-4000-8000-000000000001"}}}]}`
+	if _, err := fhir.Import(context.Background(), c.db, strings.NewReader(coll), fhir.ImportOptions{Registry: registry(t)}); err != nil {
+		t.Fatal(err)
+	}
+	o := c.do("GET", "/Observation/co-1", nil).want(t, http.StatusOK)
+	ref := str(o.body, "subject", "reference")
+	if !strings.HasPrefix(ref, "Patient/") {
+		t.Fatalf("collection reference not rewritten: %q", ref)
+	}
+	c.do("GET", "/"+ref, nil).want(t, http.StatusOK)
+
+	bad := `{"resourceType":"Patient","id":"ok-1"}` + "\n" + `{"resourceType":"Patient","id":"bad/id"}` + "\n"
+	if _, err := fhir.Import(context.Background(), c.db, strings.NewReader(bad), fhir.ImportOptions{Registry: registry(t)}); err == nil {
+		t.Fatal("bad NDJSON imported")
+	}
+	c.do("GET", "/Patient/ok-1", nil).wantOutcome(t, http.StatusNotFound)
+	if _, err := fhir.Import(context.Background(), c.db, strings.NewReader(`{"resourceType":"Patient"`), fhir.ImportOptions{Registry: registry(t)}); err == nil {
+		t.Fatal("truncated JSON imported")
+	}
 }
