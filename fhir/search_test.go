@@ -160,6 +160,52 @@ func TestSynthea(t *testing.T) {
 	s := loadSynthea(t, fhir.Config{})
 	t.Run("search", func(t *testing.T) { searchSynthea(t, s) })
 	t.Run("every search parameter", func(t *testing.T) { everySearchParameter(t, s) })
+	t.Run("in-memory matcher agrees with the store", func(t *testing.T) { matcherAgrees(t, s) })
+}
+
+// matcherAgrees checks search.Registry.Matches (used for access decisions
+// on single resources) against the storage's search on the same data.
+func matcherAgrees(t *testing.T, s *synthea) {
+	reg := registry(t)
+	queries := map[string][]string{
+		"Condition":    {"code:text=diab", "onset-date=ge2015", "abatement-date:missing=true", "clinical-status=active", "code:not=44054006", "_lastUpdated=gt2000"},
+		"Immunization": {"vaccine-code=http://hl7.org/fhir/sid/cvx|140", "date=lt2016-01-01", "status=completed,not-done"},
+		"Encounter":    {"class=AMB", "date=ap2018-06-01", "type:text=gen", "reason-code:missing=false", "subject=Patient/nope"},
+		"Goal":         {"lifecycle-status=active", "lifecycle-status:not=active"},
+	}
+	for typ, qs := range queries {
+		all := entries(s.search(t, typ+"?_count=1000"), "match")
+		for _, q := range qs {
+			want := map[string]bool{}
+			r := s.search(t, typ+"?_count=1000&_elements=id&"+q)
+			for _, e := range entries(r, "match") {
+				want[str(e, "id")] = true
+			}
+			vals, _ := url.ParseQuery(q)
+			pq, err := reg.ParseQuery(typ, vals, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := 0
+			for _, res := range all {
+				raw, _ := json.Marshal(res)
+				m, _ := search.Decode(raw)
+				ok, err := reg.Matches(pq, m, raw, time.Now())
+				if err != nil {
+					t.Fatal(err)
+				}
+				if ok != want[str(res, "id")] {
+					t.Errorf("%s?%s: %s matches in memory %v, in the store %v", typ, q, str(res, "id"), ok, !ok)
+				}
+				if ok {
+					got++
+				}
+			}
+			if got != len(want) {
+				t.Errorf("%s?%s: %d in memory, %d in the store", typ, q, got, len(want))
+			}
+		}
+	}
 }
 
 func searchSynthea(t *testing.T, s *synthea) {
