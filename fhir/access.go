@@ -64,9 +64,12 @@ type Restriction struct {
 	// Patients, when non-nil, keeps only resources in the compartment of
 	// one of these patients. An empty non-nil slice lets nothing through.
 	Patients []string
-	// Filter holds search parameters every result must also match (for
-	// v2 query-restricted scopes); nil for none.
-	Filter url.Values
+	// AnyOf, when non-empty, keeps only resources that match at least one
+	// of these searches (each a set of ANDed parameters), as SMART v2
+	// query-restricted scopes require (patient/Observation.rs?category=a
+	// and patient/Observation.rs?code=b grant the union). Decide single
+	// resources with search.Registry.Matches.
+	AnyOf []url.Values
 }
 
 // Principal is the authenticated caller of one request.

@@ -44,14 +44,15 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if restr.Filter != nil {
-		fq, err := s.reg.ParseQuery(typ, restr.Filter, false)
+	var anyOf [][]search.Clause
+	for _, f := range restr.AnyOf {
+		fq, err := s.reg.ParseQuery(typ, f, false)
 		if err != nil {
 			return fmt.Errorf("fhir: access filter for %s: %w", typ, err)
 		}
-		q.Clauses = append(q.Clauses, fq.Clauses...)
+		anyOf = append(anyOf, fq.Clauses)
 	}
-	res, err := s.st.SearchResources(r.Context(), SearchRequest{Query: q, Patients: restr.Patients, Now: s.now()})
+	res, err := s.st.SearchResources(r.Context(), SearchRequest{Query: q, Patients: restr.Patients, AnyOf: anyOf, Now: s.now()})
 	if err != nil {
 		return err
 	}

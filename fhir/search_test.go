@@ -608,6 +608,69 @@ func searchSynthea(t *testing.T, s *synthea) {
 			t.Errorf("restricted type history total %v", h.body["total"])
 		}
 	})
+
+	t.Run("query-restricted access seam", func(t *testing.T) {
+		p := categoryOnly{reg: registry(t), anyOf: []url.Values{{"category": {"vital-signs"}}, {"category": {"laboratory"}, "patient": {pid}}}}
+		srv := fhir.New(fhir.Config{Auth: p, Registry: registry(t)}, s.db, nil)
+		mux := http.NewServeMux()
+		srv.Register(mux)
+		vs := total(t, s.search(t, "Observation?category=vital-signs&_summary=count"))
+		labA := total(t, s.search(t, "Observation?category=laboratory&patient="+pid+"&_summary=count"))
+		r := newRecorder(mux, "GET", "/fhir/Observation?_summary=count")
+		if got := int(r.body["total"].(float64)); got != vs+labA {
+			t.Errorf("restricted total %d, want %d", got, vs+labA)
+		}
+		otherLab := entries(s.search(t, "Observation?category=laboratory&_count=1&subject:Patient._id:not="+pid), "match")
+		if len(otherLab) != 1 {
+			t.Fatal("no laboratory Observation of another patient")
+		}
+		if r := newRecorder(mux, "GET", "/fhir/Observation/"+str(otherLab[0], "id")); r.status != http.StatusNotFound {
+			t.Errorf("other patient's lab read: %d", r.status)
+		}
+		if r := newRecorder(mux, "GET", "/fhir/Condition"); r.status != http.StatusForbidden || !strings.Contains(r.header.Get("WWW-Authenticate"), "insufficient_scope") {
+			t.Errorf("Condition search: %d %q", r.status, r.header.Get("WWW-Authenticate"))
+		}
+	})
+}
+
+// categoryOnly lets a caller see only Observations matching one of its
+// searches, decided for single resources with Registry.Matches: the shape
+// of SMART v2 query-restricted scopes.
+type categoryOnly struct {
+	reg   *search.Registry
+	anyOf []url.Values
+}
+
+func (c categoryOnly) Authenticate(*http.Request) (fhir.Principal, error) { return c, nil }
+
+func (c categoryOnly) Authorize(_ context.Context, req fhir.AccessRequest) error {
+	if req.Type != "Observation" {
+		return fhir.ErrInsufficientScope
+	}
+	if req.Resource == nil {
+		return nil
+	}
+	m, err := search.Decode(req.Resource)
+	if err != nil {
+		return err
+	}
+	for _, f := range c.anyOf {
+		q, err := c.reg.ParseQuery("Observation", f, false)
+		if err != nil {
+			return err
+		}
+		if ok, err := c.reg.Matches(q, m, req.Resource, time.Now()); err != nil || ok {
+			return err
+		}
+	}
+	return fhir.ErrHidden
+}
+
+func (c categoryOnly) Restrict(_ context.Context, _ fhir.Interaction, typ string) (fhir.Restriction, error) {
+	if typ != "Observation" {
+		return fhir.Restriction{}, fhir.ErrInsufficientScope
+	}
+	return fhir.Restriction{AnyOf: c.anyOf}, nil
 }
 
 func newRecorder(h http.Handler, method, path string) *response {

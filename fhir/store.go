@@ -93,6 +93,9 @@ type SearchRequest struct {
 	// Patients, when non-nil, keeps only resources in the compartment of one
 	// of these patients (an empty non-nil slice matches nothing).
 	Patients []string
+	// AnyOf, when non-empty, keeps only resources matching all clauses of
+	// at least one of its elements (access restrictions).
+	AnyOf [][]search.Clause
 	// Now is the reference time for the ap prefix.
 	Now time.Time
 }

@@ -283,6 +283,19 @@ func (db *DB) SearchResources(ctx context.Context, req fhir.SearchRequest) (*fhi
 			}
 		}
 		w := buildWhere(q, req.Patients, now, "r")
+		if len(req.AnyOf) > 0 {
+			var ors []string
+			for _, group := range req.AnyOf {
+				conds := []string{"1"}
+				for _, c := range group {
+					cond, args := clauseSQL(c, []string{q.Type}, "r", now)
+					conds = append(conds, cond)
+					w.args = append(w.args, args...)
+				}
+				ors = append(ors, "("+strings.Join(conds, " AND ")+")")
+			}
+			w.where += " AND (" + strings.Join(ors, " OR ") + ")"
+		}
 		w.where += " AND r.rid <= ?"
 		w.args = append(w.args, res.Snapshot)
 		if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+w.from+" WHERE "+w.where, w.args...).Scan(&res.Total); err != nil {
