@@ -19,6 +19,7 @@ const (
 	InteractionDelete          Interaction = "delete"
 	InteractionHistoryInstance Interaction = "history-instance"
 	InteractionHistoryType     Interaction = "history-type"
+	InteractionHistorySystem   Interaction = "history-system"
 	InteractionCreate          Interaction = "create"
 	InteractionSearchType      Interaction = "search-type"
 )
@@ -78,7 +79,8 @@ type Principal interface {
 	// or ErrHidden.
 	Authorize(ctx context.Context, req AccessRequest) error
 	// Restrict returns the restriction for a type-level interaction on typ
-	// (search-type, history-type), or ErrInsufficientScope.
+	// (search-type, history-type; history-system with typ ""), or
+	// ErrInsufficientScope.
 	Restrict(ctx context.Context, interaction Interaction, typ string) (Restriction, error)
 }
 

@@ -118,7 +118,8 @@ func (s *Server) capabilityStatement(r *http.Request) map[string]any {
 			"mode":        "server",
 			"security":    security,
 			"resource":    resources,
-			"interaction": []any{map[string]any{"code": "transaction"}, map[string]any{"code": "batch"}},
+			"interaction": []any{map[string]any{"code": "transaction"}, map[string]any{"code": "batch"},
+				map[string]any{"code": "history-system"}},
 			"searchParam": []any{
 				map[string]any{"name": "_count", "type": "number"},
 				map[string]any{"name": "_sort", "type": "string"},

@@ -128,8 +128,10 @@ func (s *Server) searchEntry(base string, res Resource, q *search.Query, mode st
 
 func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request) error {
 	typ, id := r.PathValue("type"), r.PathValue("id")
-	if err := s.checkType(typ); err != nil {
-		return err
+	if typ != "" {
+		if err := s.checkType(typ); err != nil {
+			return err
+		}
 	}
 	if id != "" {
 		if err := checkID(id); err != nil {
@@ -182,7 +184,11 @@ func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	} else {
-		restr, err := p.Restrict(r.Context(), InteractionHistoryType, typ)
+		interaction := InteractionHistoryType
+		if typ == "" {
+			interaction = InteractionHistorySystem
+		}
+		restr, err := p.Restrict(r.Context(), interaction, typ)
 		if err != nil {
 			return err
 		}
@@ -193,7 +199,10 @@ func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	base := s.baseURL(r)
-	path := base + "/" + typ
+	path := base
+	if typ != "" {
+		path += "/" + typ
+	}
 	if id != "" {
 		path += "/" + id
 	}

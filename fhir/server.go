@@ -97,6 +97,7 @@ func (s *Server) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /fhir/metadata", s.wrap(s.handleMetadata))
 	mux.HandleFunc("POST /fhir", s.wrap(s.handleBundle))
 	mux.HandleFunc("POST /fhir/{$}", s.wrap(s.handleBundle))
+	mux.HandleFunc("GET /fhir/_history", s.wrap(s.handleHistory))
 	mux.HandleFunc("GET /fhir/{type}", s.wrap(s.handleSearch))
 	mux.HandleFunc("POST /fhir/{type}/_search", s.wrap(s.handleSearch))
 	mux.HandleFunc("POST /fhir/{type}", s.wrap(s.handleCreate))
@@ -269,6 +270,7 @@ func (s *Server) writeJSON(w http.ResponseWriter, status int, v any) {
 		b = marshal(v)
 	}
 	w.Header().Set("Content-Type", "application/fhir+json; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	w.Write(b)
 }
@@ -423,6 +425,12 @@ func (s *Server) handleRead(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.setResourceHeaders(w, r, res, false)
+	if inm := r.Header.Get("If-None-Match"); inm != "" {
+		if v, err := parseETag(inm); err == nil && v == res.Version {
+			w.WriteHeader(http.StatusNotModified)
+			return nil
+		}
+	}
 	body := res.JSON
 	if el := r.URL.Query().Get("_elements"); el != "" {
 		body = elements(body, strings.Split(el, ","))

@@ -166,6 +166,9 @@ func TestCRUDAndHistory(t *testing.T) {
 		t.Fatalf("read ETag %q", rd.header.Get("ETag"))
 	}
 
+	if nm := c.do("GET", "/Patient/"+id, nil, "If-None-Match", `W/"1"`); nm.status != http.StatusNotModified || len(nm.raw) != 0 {
+		t.Fatalf("If-None-Match: %d %s", nm.status, nm.raw)
+	}
 	upd := patient("Meier")
 	upd["id"] = id
 	c.do("PUT", "/Patient/"+id, upd, "If-Match", `W/"7"`).wantOutcome(t, http.StatusPreconditionFailed)
@@ -204,6 +207,24 @@ func TestCRUDAndHistory(t *testing.T) {
 	th := c.do("GET", "/Patient/_history", nil).want(t, http.StatusOK)
 	if th.body["total"] != 3.0 {
 		t.Fatalf("type history total %v", th.body["total"])
+	}
+	c.do("POST", "/Observation", map[string]any{"resourceType": "Observation", "status": "final", "code": map[string]any{"text": "x"}}).want(t, 201)
+	sh := c.do("GET", "/_history?_count=2", nil).want(t, http.StatusOK)
+	if sh.body["total"] != 4.0 || len(sh.body["entry"].([]any)) != 2 {
+		t.Fatalf("system history %s", sh.raw)
+	}
+	var next string
+	for _, l := range sh.body["link"].([]any) {
+		if str(l, "relation") == "next" {
+			next = str(l, "url")
+		}
+	}
+	if !strings.Contains(next, "/fhir/_history?") {
+		t.Fatalf("next link %q", next)
+	}
+	page2 := c.do("GET", strings.TrimPrefix(next, c.base), nil).want(t, http.StatusOK)
+	if e := page2.body["entry"].([]any); len(e) != 2 || str(e[0], "request", "method") != "PUT" {
+		t.Fatalf("system history page 2 %s", page2.raw)
 	}
 
 	// Create-on-update with a client id, then update after delete.
@@ -492,4 +513,49 @@ func (c compartmentOnly) Authorize(_ context.Context, req fhir.AccessRequest) er
 
 func (c compartmentOnly) Restrict(context.Context, fhir.Interaction, string) (fhir.Restriction, error) {
 	return fhir.Restriction{Patients: []string{c.patient}}, nil
+}
+
+// Concurrent updates with the same If-Match: exactly one wins, the others
+// get 412 (versions are checked inside the serialised write transaction).
+func TestConcurrentIfMatch(t *testing.T) {
+	c := newServer(t, fhir.Config{})
+	p := patient("Race")
+	p["id"] = "race"
+	c.do("PUT", "/Patient/race", p).want(t, http.StatusCreated)
+	var wg sync.WaitGroup
+	statuses := make([]int, 8)
+	for i := range statuses {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			body, _ := json.Marshal(p)
+			req, _ := http.NewRequest("PUT", c.base+"/Patient/race", bytes.NewReader(body))
+			req.Header.Set("Content-Type", "application/fhir+json")
+			req.Header.Set("If-Match", `W/"1"`)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			resp.Body.Close()
+			statuses[i] = resp.StatusCode
+		}()
+	}
+	wg.Wait()
+	ok := 0
+	for _, s := range statuses {
+		switch s {
+		case http.StatusOK:
+			ok++
+		case http.StatusPreconditionFailed:
+		default:
+			t.Fatalf("status %d", s)
+		}
+	}
+	if ok != 1 {
+		t.Fatalf("%d updates succeeded with the same If-Match, want 1 (%v)", ok, statuses)
+	}
+	if v := c.do("GET", "/Patient/race", nil).want(t, 200); str(v.body, "meta", "versionId") != "2" {
+		t.Fatalf("version %s", str(v.body, "meta", "versionId"))
+	}
 }
