@@ -115,9 +115,9 @@ func (s *Server) capabilityStatement(r *http.Request) map[string]any {
 		"fhirVersion": "4.0.1",
 		"format":      []any{"application/fhir+json", "json"},
 		"rest": []any{map[string]any{
-			"mode":        "server",
-			"security":    security,
-			"resource":    resources,
+			"mode":     "server",
+			"security": security,
+			"resource": resources,
 			"interaction": []any{map[string]any{"code": "transaction"}, map[string]any{"code": "batch"},
 				map[string]any{"code": "history-system"}},
 			"searchParam": []any{
