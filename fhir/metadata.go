@@ -50,7 +50,7 @@ func (s *Server) capabilityStatement(r *http.Request) map[string]any {
 			"readHistory":       true,
 			"updateCreate":      true,
 			"conditionalCreate": true,
-			"conditionalRead":   "not-supported",
+			"conditionalRead":   "not-match",
 			"conditionalUpdate": false,
 			"conditionalDelete": "not-supported",
 			"searchParam":       params,
