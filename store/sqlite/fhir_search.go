@@ -24,7 +24,16 @@ type sqlWhere struct {
 func buildWhere(q *search.Query, patients []string, now time.Time, a string) sqlWhere {
 	w := sqlWhere{from: "fhir_resources " + a}
 	var conds []string
-	conds = append(conds, a+".type = ?", a+".deleted = 0")
+	// When a clause selects rows through the value indexes, let it drive
+	// the query: the unary + keeps SQLite from scanning the type index.
+	typeCond := a + ".type = ?"
+	for _, c := range q.Clauses {
+		if c.Missing == nil && c.Modifier != "not" && c.Param != "_id" && c.Param != "_lastUpdated" {
+			typeCond = "+" + typeCond
+			break
+		}
+	}
+	conds = append(conds, typeCond, a+".deleted = 0")
 	w.args = append(w.args, q.Type)
 	if patients != nil {
 		switch len(patients) {
