@@ -46,6 +46,10 @@ type Config struct {
 	Now func() time.Time
 	// SoftwareVersion is reported in the CapabilityStatement.
 	SoftwareVersion string
+	// AllowOrigin decides which browser origins may call the endpoint
+	// (CORS). Nil allows every origin: access needs a bearer token, never a
+	// cookie, so credentials are not allowed.
+	AllowOrigin func(origin string) bool
 }
 
 // Server is the FHIR R4 REST endpoint.
@@ -107,6 +111,8 @@ func (s *Server) Register(mux *http.ServeMux) {
 	mux.HandleFunc("DELETE /fhir/{type}/{id}", s.wrap(s.handleDelete))
 	mux.HandleFunc("GET /fhir/{type}/{id}/_history", s.wrap(s.handleHistory))
 	mux.HandleFunc("GET /fhir/{type}/{id}/_history/{vid}", s.wrap(s.handleVRead))
+	mux.HandleFunc("OPTIONS /fhir/", s.handlePreflight)
+	mux.HandleFunc("OPTIONS /fhir", s.handlePreflight)
 	mux.HandleFunc("/fhir/", s.wrap(func(w http.ResponseWriter, r *http.Request) error {
 		return errorf(http.StatusNotFound, "not-supported", "no FHIR interaction %s %s", r.Method, r.URL.Path)
 	}))
@@ -161,8 +167,36 @@ func toHTTPError(err error) *httpError {
 	return errorf(http.StatusInternalServerError, "exception", "internal error")
 }
 
+// cors sets the CORS response headers for an allowed Origin and reports
+// whether the origin is allowed.
+func (s *Server) cors(w http.ResponseWriter, r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return false
+	}
+	w.Header().Add("Vary", "Origin")
+	if s.cfg.AllowOrigin != nil && !s.cfg.AllowOrigin(origin) {
+		return false
+	}
+	w.Header().Set("Access-Control-Allow-Origin", origin)
+	w.Header().Set("Access-Control-Expose-Headers", "Location, ETag, Last-Modified, Content-Location, WWW-Authenticate")
+	return true
+}
+
+func (s *Server) handlePreflight(w http.ResponseWriter, r *http.Request) {
+	if !s.cors(w, r) {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	w.Header().Set("Access-Control-Allow-Methods", "GET, POST, PUT, DELETE, OPTIONS")
+	w.Header().Set("Access-Control-Allow-Headers", "Authorization, Content-Type, Accept, Prefer, If-Match, If-None-Match, If-None-Exist, If-Modified-Since")
+	w.Header().Set("Access-Control-Max-Age", "600")
+	w.WriteHeader(http.StatusNoContent)
+}
+
 func (s *Server) wrap(h func(w http.ResponseWriter, r *http.Request) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		s.cors(w, r)
 		defer func() {
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler {

@@ -559,3 +559,29 @@ func TestConcurrentIfMatch(t *testing.T) {
 		t.Fatalf("version %s", str(v.body, "meta", "versionId"))
 	}
 }
+
+func TestCORS(t *testing.T) {
+	c := newServer(t, fhir.Config{AllowOrigin: func(o string) bool { return o == "https://app.example" }})
+	r := c.do("GET", "/metadata", nil, "Origin", "https://app.example").want(t, http.StatusOK)
+	if r.header.Get("Access-Control-Allow-Origin") != "https://app.example" {
+		t.Fatalf("ACAO %q", r.header.Get("Access-Control-Allow-Origin"))
+	}
+	if r.header.Get("Access-Control-Allow-Credentials") != "" {
+		t.Fatal("credentials allowed")
+	}
+	r = c.do("GET", "/metadata", nil, "Origin", "https://evil.example").want(t, http.StatusOK)
+	if r.header.Get("Access-Control-Allow-Origin") != "" {
+		t.Fatal("foreign origin allowed")
+	}
+	p := c.do("OPTIONS", "/Patient/1", nil, "Origin", "https://app.example", "Access-Control-Request-Method", "PUT")
+	if p.status != http.StatusNoContent || !strings.Contains(p.header.Get("Access-Control-Allow-Headers"), "Authorization") ||
+		!strings.Contains(p.header.Get("Access-Control-Allow-Methods"), "PUT") {
+		t.Fatalf("preflight %d %v", p.status, p.header)
+	}
+	// A 401 also carries CORS headers, so that browsers can read it.
+	d := newServer(t, fhir.Config{Auth: denyEverything{}})
+	u := d.do("GET", "/Patient", nil, "Origin", "https://any.example")
+	if u.status != http.StatusUnauthorized || u.header.Get("Access-Control-Allow-Origin") != "https://any.example" {
+		t.Fatalf("401: %d %q", u.status, u.header.Get("Access-Control-Allow-Origin"))
+	}
+}
