@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/smartgate/smartgate/audit"
 	"github.com/smartgate/smartgate/fhir/search"
 	"github.com/smartgate/smartgate/listener"
 	"github.com/smartgate/smartgate/store"
@@ -46,6 +47,8 @@ type Config struct {
 	Now func() time.Time
 	// SoftwareVersion is reported in the CapabilityStatement.
 	SoftwareVersion string
+	// Audit, when set, receives one record (kind "fhir") per request.
+	Audit audit.Recorder
 	// AllowOrigin decides which browser origins may call the endpoint
 	// (CORS). Nil allows every origin: access needs a bearer token, never a
 	// cookie, so credentials are not allowed.
@@ -98,22 +101,22 @@ func (s *Server) Registry() *search.Registry { return s.reg }
 
 // Register adds the endpoint's routes under /fhir/.
 func (s *Server) Register(mux *http.ServeMux) {
-	mux.HandleFunc("GET /fhir/metadata", s.wrap(s.handleMetadata))
-	mux.HandleFunc("POST /fhir", s.wrap(s.handleBundle))
-	mux.HandleFunc("POST /fhir/{$}", s.wrap(s.handleBundle))
-	mux.HandleFunc("GET /fhir/_history", s.wrap(s.handleHistory))
-	mux.HandleFunc("GET /fhir/{type}", s.wrap(s.handleSearch))
-	mux.HandleFunc("POST /fhir/{type}/_search", s.wrap(s.handleSearch))
-	mux.HandleFunc("POST /fhir/{type}", s.wrap(s.handleCreate))
-	mux.HandleFunc("GET /fhir/{type}/_history", s.wrap(s.handleHistory))
-	mux.HandleFunc("GET /fhir/{type}/{id}", s.wrap(s.handleRead))
-	mux.HandleFunc("PUT /fhir/{type}/{id}", s.wrap(s.handleUpdate))
-	mux.HandleFunc("DELETE /fhir/{type}/{id}", s.wrap(s.handleDelete))
-	mux.HandleFunc("GET /fhir/{type}/{id}/_history", s.wrap(s.handleHistory))
-	mux.HandleFunc("GET /fhir/{type}/{id}/_history/{vid}", s.wrap(s.handleVRead))
+	mux.HandleFunc("GET /fhir/metadata", s.wrap("", s.handleMetadata))
+	mux.HandleFunc("POST /fhir", s.wrap("bundle", s.handleBundle))
+	mux.HandleFunc("POST /fhir/{$}", s.wrap("bundle", s.handleBundle))
+	mux.HandleFunc("GET /fhir/_history", s.wrap(string(InteractionHistorySystem), s.handleHistory))
+	mux.HandleFunc("GET /fhir/{type}", s.wrap(string(InteractionSearchType), s.handleSearch))
+	mux.HandleFunc("POST /fhir/{type}/_search", s.wrap(string(InteractionSearchType), s.handleSearch))
+	mux.HandleFunc("POST /fhir/{type}", s.wrap(string(InteractionCreate), s.handleCreate))
+	mux.HandleFunc("GET /fhir/{type}/_history", s.wrap(string(InteractionHistoryType), s.handleHistory))
+	mux.HandleFunc("GET /fhir/{type}/{id}", s.wrap(string(InteractionRead), s.handleRead))
+	mux.HandleFunc("PUT /fhir/{type}/{id}", s.wrap(string(InteractionUpdate), s.handleUpdate))
+	mux.HandleFunc("DELETE /fhir/{type}/{id}", s.wrap(string(InteractionDelete), s.handleDelete))
+	mux.HandleFunc("GET /fhir/{type}/{id}/_history", s.wrap(string(InteractionHistoryInstance), s.handleHistory))
+	mux.HandleFunc("GET /fhir/{type}/{id}/_history/{vid}", s.wrap(string(InteractionVRead), s.handleVRead))
 	mux.HandleFunc("OPTIONS /fhir/", s.handlePreflight)
 	mux.HandleFunc("OPTIONS /fhir", s.handlePreflight)
-	mux.HandleFunc("/fhir/", s.wrap(func(w http.ResponseWriter, r *http.Request) error {
+	mux.HandleFunc("/fhir/", s.wrap("unknown", func(w http.ResponseWriter, r *http.Request) error {
 		return errorf(http.StatusNotFound, "not-supported", "no FHIR interaction %s %s", r.Method, r.URL.Path)
 	}))
 }
@@ -194,9 +197,19 @@ func (s *Server) handlePreflight(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (s *Server) wrap(h func(w http.ResponseWriter, r *http.Request) error) http.HandlerFunc {
+// wrap turns a handler into an http.HandlerFunc: CORS, content
+// negotiation, panics and errors as OperationOutcome, and one audit record
+// per request (action names the interaction; "" for none).
+func (s *Server) wrap(action string, h func(w http.ResponseWriter, r *http.Request) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		s.cors(w, r)
+		if action != "" && s.cfg.Audit != nil {
+			rs := &requestState{}
+			r = r.WithContext(context.WithValue(r.Context(), requestStateKey{}, rs))
+			sw := &statusWriter{ResponseWriter: w}
+			w = sw
+			defer s.audit(r, action, rs, sw)
+		}
 		defer func() {
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler {
@@ -211,6 +224,9 @@ func (s *Server) wrap(h func(w http.ResponseWriter, r *http.Request) error) http
 			return
 		}
 		if err := h(w, r); err != nil {
+			if rs, ok := r.Context().Value(requestStateKey{}).(*requestState); ok && errors.Is(err, ErrHidden) {
+				rs.hidden = true
+			}
 			he := toHTTPError(err)
 			if he.status >= 500 {
 				s.logger.Error("fhir request failed", "method", r.Method, "path", r.URL.Path, "err", err)
@@ -273,7 +289,11 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 func (s *Server) baseURL(r *http.Request) string { return listener.BaseURL(r) + "/fhir" }
 
 func (s *Server) principal(r *http.Request) (Principal, error) {
-	return s.auth.Authenticate(r)
+	p, err := s.auth.Authenticate(r)
+	if rs, ok := r.Context().Value(requestStateKey{}).(*requestState); ok {
+		rs.p = p
+	}
+	return p, err
 }
 
 // operationOutcome builds an OperationOutcome with one issue.

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/smartgate/smartgate/audit"
 	"github.com/smartgate/smartgate/fhir"
 	"github.com/smartgate/smartgate/fhir/search"
 	"github.com/smartgate/smartgate/store/sqlite"
@@ -583,5 +584,50 @@ func TestCORS(t *testing.T) {
 	u := d.do("GET", "/Patient", nil, "Origin", "https://any.example")
 	if u.status != http.StatusUnauthorized || u.header.Get("Access-Control-Allow-Origin") != "https://any.example" {
 		t.Fatalf("401: %d %q", u.status, u.header.Get("Access-Control-Allow-Origin"))
+	}
+}
+
+// storeRecorder writes audit events straight into the database.
+type storeRecorder struct{ db *sqlite.DB }
+
+func (r storeRecorder) Record(ctx context.Context, ev audit.Event) {
+	r.db.InsertAudit(ctx, []audit.Event{ev})
+}
+
+type auditedPrincipal struct{ compartmentOnly }
+
+func (a auditedPrincipal) Authenticate(*http.Request) (fhir.Principal, error) { return a, nil }
+func (auditedPrincipal) AuditFields() (string, string, string, string) {
+	return "user-1", "app-1", "p1", "patient/*.rs"
+}
+
+func TestAuditRecords(t *testing.T) {
+	db := openStore(t)
+	srv := fhir.New(fhir.Config{Auth: auditedPrincipal{compartmentOnly{patient: "p1"}}, Registry: registry(t),
+		Audit: storeRecorder{db}}, db, nil)
+	mux := http.NewServeMux()
+	srv.Register(mux)
+	newRecorder(mux, "GET", "/fhir/Patient/p1")
+	newRecorder(mux, "GET", "/fhir/Observation?code=secret-value&patient=p1")
+	newRecorder(mux, "GET", "/fhir/metadata")
+	fhir.Import(context.Background(), db, strings.NewReader(`{"resourceType":"Patient","id":"p2"}`), fhir.ImportOptions{Registry: registry(t)})
+	newRecorder(mux, "GET", "/fhir/Patient/p2")
+	evs, err := db.AuditEvents(context.Background(), audit.Filter{Kind: "fhir"})
+	if err != nil || len(evs) != 3 {
+		t.Fatalf("audit events %+v, %v", evs, err)
+	}
+	hidden, search, read := evs[0], evs[1], evs[2]
+	if hidden.Resource != "Patient/p2" || hidden.Detail != "404" || hidden.Outcome != audit.Denied {
+		t.Errorf("hidden read event %+v", hidden)
+	}
+	if search.Action != "search-type" || search.Resource != "Observation?code,patient" || search.Outcome != audit.Success ||
+		search.Actor != "user-1" || search.ClientID != "app-1" || search.Patient != "p1" {
+		t.Errorf("search event %+v", search)
+	}
+	if strings.Contains(search.Resource, "secret-value") {
+		t.Error("search values in the audit record")
+	}
+	if read.Action != "read" || read.Resource != "Patient/p1" || read.Detail != "404" || read.Outcome != audit.Failure {
+		t.Errorf("read event %+v", read)
 	}
 }
