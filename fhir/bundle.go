@@ -5,7 +5,6 @@ import (
 
 	"fmt"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -85,7 +84,9 @@ func (s *Server) parseEntries(bundle map[string]any, base string) (kind string, 
 			if err := s.checkResource(res, e.op.typ); err != nil {
 				return "", nil, entryErr(i, err)
 			}
-			if e.op.method == http.MethodPut {
+			if e.op.method == http.MethodPut && e.op.cond != "" {
+				e.op.id, _ = res["id"].(string)
+			} else if e.op.method == http.MethodPut {
 				if id, _ := res["id"].(string); id != e.op.id {
 					return "", nil, errorf(http.StatusBadRequest, "invalid", "entry %d: resource id %q does not match the URL id %q", i, id, e.op.id)
 				}
@@ -122,10 +123,20 @@ func (s *Server) parseEntryRequest(e *entry, method, rawURL, base string, req ma
 		}
 		e.op.ifNoneExist, _ = req["ifNoneExist"].(string)
 	case http.MethodPut, http.MethodDelete, http.MethodGet:
-		if hasQuery || len(parts) != 2 {
-			return errorf(http.StatusBadRequest, "not-supported", "%s request.url must be Type/id (conditional and search URLs are not supported in bundles): %q", method, rawURL)
+		if hasQuery && len(parts) == 1 && method != http.MethodGet {
+			e.op.cond = query // conditional update or delete
+			if im, _ := req["ifMatch"].(string); im != "" && method == http.MethodPut {
+				v, err := parseETag(im)
+				if err != nil {
+					return err
+				}
+				e.op.ifMatch = v
+			}
+			return nil
 		}
-		_ = query
+		if hasQuery || len(parts) != 2 {
+			return errorf(http.StatusBadRequest, "not-supported", "%s request.url must be Type/id or, for PUT and DELETE, Type?search (search URLs are not supported in bundles): %q", method, rawURL)
+		}
 		if err := checkID(parts[1]); err != nil {
 			return err
 		}
@@ -176,17 +187,9 @@ func (s *Server) transaction(ctx context.Context, p Principal, entries []*entry)
 			switch e.op.method {
 			case http.MethodPost:
 				if e.op.ifNoneExist != "" {
-					vals, err := url.ParseQuery(strings.TrimPrefix(e.op.ifNoneExist, "?"))
-					if err != nil {
-						return entryErr(e.index, errorf(http.StatusBadRequest, "invalid", "ifNoneExist: %v", err))
-					}
-					q, err := s.reg.ParseQuery(e.op.typ, vals, false)
+					ids, err := s.matchCond(ctx, tx, e.op.typ, e.op.ifNoneExist)
 					if err != nil {
 						return entryErr(e.index, err)
-					}
-					ids, err := tx.Match(ctx, q, 2)
-					if err != nil {
-						return err
 					}
 					if len(ids) == 1 {
 						e.op.id = ids[0]
@@ -194,6 +197,10 @@ func (s *Server) transaction(ctx context.Context, p Principal, entries []*entry)
 				}
 				if e.op.id == "" {
 					e.op.id = newID()
+				}
+			case http.MethodPut:
+				if _, err := s.resolveCond(ctx, tx, &e.op); err != nil {
+					return entryErr(e.index, err)
 				}
 			}
 			if e.fullURL != "" && e.op.id != "" && e.op.method != http.MethodGet && e.op.method != http.MethodDelete {

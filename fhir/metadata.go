@@ -51,8 +51,8 @@ func (s *Server) capabilityStatement(r *http.Request) map[string]any {
 			"updateCreate":      true,
 			"conditionalCreate": true,
 			"conditionalRead":   "not-match",
-			"conditionalUpdate": false,
-			"conditionalDelete": "not-supported",
+			"conditionalUpdate": true,
+			"conditionalDelete": "single",
 			"searchParam":       params,
 		}
 		if len(includes) > 0 {

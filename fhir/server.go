@@ -108,6 +108,8 @@ func (s *Server) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /fhir/{type}", s.wrap(string(InteractionSearchType), s.handleSearch))
 	mux.HandleFunc("POST /fhir/{type}/_search", s.wrap(string(InteractionSearchType), s.handleSearch))
 	mux.HandleFunc("POST /fhir/{type}", s.wrap(string(InteractionCreate), s.handleCreate))
+	mux.HandleFunc("PUT /fhir/{type}", s.wrap(string(InteractionUpdate), s.handleConditionalUpdate))
+	mux.HandleFunc("DELETE /fhir/{type}", s.wrap(string(InteractionDelete), s.handleConditionalDelete))
 	mux.HandleFunc("GET /fhir/{type}/_history", s.wrap(string(InteractionHistoryType), s.handleHistory))
 	mux.HandleFunc("GET /fhir/{type}/{id}", s.wrap(string(InteractionRead), s.handleRead))
 	mux.HandleFunc("PUT /fhir/{type}/{id}", s.wrap(string(InteractionUpdate), s.handleUpdate))

@@ -631,3 +631,48 @@ func TestAuditRecords(t *testing.T) {
 		t.Errorf("read event %+v", read)
 	}
 }
+
+func TestConditionalUpdateAndDelete(t *testing.T) {
+	c := newServer(t, fhir.Config{})
+	p := patient("Cond")
+	p["identifier"] = []any{map[string]any{"system": "urn:sys", "value": "c1"}}
+	a := c.do("PUT", "/Patient?identifier=urn:sys|c1", p).want(t, http.StatusCreated)
+	id := str(a.body, "id")
+	b := c.do("PUT", "/Patient?identifier=urn:sys|c1", p).want(t, http.StatusOK)
+	if str(b.body, "id") != id || str(b.body, "meta", "versionId") != "2" {
+		t.Fatalf("conditional update: %s", b.raw)
+	}
+	p["id"] = "someone-else"
+	c.do("PUT", "/Patient?identifier=urn:sys|c1", p).wantOutcome(t, http.StatusBadRequest)
+	delete(p, "id")
+	c.do("POST", "/Patient", p).want(t, http.StatusCreated)
+	c.do("PUT", "/Patient?identifier=urn:sys|c1", p).wantOutcome(t, http.StatusPreconditionFailed)
+	c.do("DELETE", "/Patient?identifier=urn:sys|c1", nil).wantOutcome(t, http.StatusPreconditionFailed)
+	c.do("DELETE", "/Patient/"+id, nil).want(t, http.StatusNoContent)
+	c.do("DELETE", "/Patient?identifier=urn:sys|c1", nil).want(t, http.StatusNoContent)
+	if r := c.do("GET", "/Patient?identifier=urn:sys|c1", nil).want(t, 200); r.body["total"] != 0.0 {
+		t.Fatalf("conditional delete left %v", r.body["total"])
+	}
+	c.do("DELETE", "/Patient?identifier=urn:sys|none", nil).want(t, http.StatusNoContent)
+	c.do("PUT", "/Patient", p).wantOutcome(t, http.StatusMethodNotAllowed)
+
+	// In a transaction: a conditional update of an existing patient, and
+	// an Observation referring to it by its fullUrl.
+	p["identifier"] = []any{map[string]any{"system": "urn:sys", "value": "c2"}}
+	existing := c.do("POST", "/Patient", p).want(t, http.StatusCreated)
+	bundle := map[string]any{"resourceType": "Bundle", "type": "transaction", "entry": []any{
+		map[string]any{"fullUrl": "urn:uuid:0d6c0d2c-7f0a-4d5e-9d1e-3b9a4f2f0001", "resource": p,
+			"request": map[string]any{"method": "PUT", "url": "Patient?identifier=urn:sys|c2"}},
+		map[string]any{"resource": map[string]any{"resourceType": "Observation", "status": "final", "code": map[string]any{"text": "x"},
+			"subject": map[string]any{"reference": "urn:uuid:0d6c0d2c-7f0a-4d5e-9d1e-3b9a4f2f0001"}},
+			"request": map[string]any{"method": "POST", "url": "Observation"}},
+	}}
+	r := c.do("POST", "", bundle).want(t, http.StatusOK)
+	if st := str(r.body["entry"].([]any)[0], "response", "status"); st != "200 OK" {
+		t.Fatalf("conditional update entry: %s", st)
+	}
+	obs := c.do("GET", "/Observation?subject=Patient/"+str(existing.body, "id"), nil).want(t, 200)
+	if obs.body["total"] != 1.0 {
+		t.Fatalf("reference not rewritten to the matched patient: %s", obs.raw)
+	}
+}

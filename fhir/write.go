@@ -24,6 +24,57 @@ type writeOp struct {
 	ifMatch int64
 	// ifNoneExist is the query of a conditional create.
 	ifNoneExist string
+	// cond is the query of a conditional update or delete (resolved to id
+	// inside the transaction).
+	cond string
+}
+
+// matchCond returns up to two ids of current resources of typ matching
+// the search query raw (conditional interactions).
+func (s *Server) matchCond(ctx context.Context, tx Tx, typ, raw string) ([]string, error) {
+	vals, err := url.ParseQuery(strings.TrimPrefix(raw, "?"))
+	if err != nil {
+		return nil, errorf(http.StatusBadRequest, "invalid", "conditional query: %v", err)
+	}
+	if len(vals) == 0 {
+		return nil, errorf(http.StatusBadRequest, "invalid", "a conditional interaction needs search parameters")
+	}
+	q, err := s.reg.ParseQuery(typ, vals, false)
+	if err != nil {
+		return nil, err
+	}
+	return tx.Match(ctx, q, 2)
+}
+
+// resolveCond turns a conditional update or delete into a plain one
+// (FHIR R4 3.1.0.4.3 and 3.1.0.7.1): no match creates (update) or does
+// nothing (delete), one match is the target, several are 412.
+func (s *Server) resolveCond(ctx context.Context, tx Tx, op *writeOp) (noop bool, err error) {
+	if op.cond == "" {
+		return false, nil
+	}
+	ids, err := s.matchCond(ctx, tx, op.typ, op.cond)
+	if err != nil {
+		return false, err
+	}
+	op.cond = ""
+	switch len(ids) {
+	case 0:
+		if op.method == http.MethodDelete {
+			return true, nil
+		}
+		if op.id == "" {
+			op.id = newID()
+		}
+	case 1:
+		if op.id != "" && op.id != ids[0] {
+			return false, errorf(http.StatusBadRequest, "invalid", "the resource id %q differs from the matched %s/%s", op.id, op.typ, ids[0])
+		}
+		op.id = ids[0]
+	default:
+		return false, errorf(http.StatusPreconditionFailed, "multiple-matches", "the conditional %s matches more than one %s", strings.ToLower(op.method), op.typ)
+	}
+	return false, nil
 }
 
 // writeResult is the outcome of one write.
@@ -72,15 +123,7 @@ func (s *Server) apply(ctx context.Context, tx Tx, p Principal, op *writeOp, now
 	switch op.method {
 	case http.MethodPost:
 		if op.ifNoneExist != "" {
-			vals, err := url.ParseQuery(strings.TrimPrefix(op.ifNoneExist, "?"))
-			if err != nil {
-				return nil, errorf(http.StatusBadRequest, "invalid", "If-None-Exist: %v", err)
-			}
-			q, err := s.reg.ParseQuery(op.typ, vals, false)
-			if err != nil {
-				return nil, err
-			}
-			ids, err := tx.Match(ctx, q, 2)
+			ids, err := s.matchCond(ctx, tx, op.typ, op.ifNoneExist)
 			if err != nil {
 				return nil, err
 			}
@@ -106,6 +149,10 @@ func (s *Server) apply(ctx context.Context, tx Tx, p Principal, op *writeOp, now
 		}
 		return s.put(ctx, tx, p, op, nil, now, InteractionCreate, http.StatusCreated)
 	case http.MethodPut:
+		if _, err := s.resolveCond(ctx, tx, op); err != nil {
+			return nil, err
+		}
+		op.res["id"] = op.id
 		cur, err := tx.Current(ctx, op.typ, op.id)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return nil, err
@@ -129,6 +176,13 @@ func (s *Server) apply(ctx context.Context, tx Tx, p Principal, op *writeOp, now
 		}
 		return s.put(ctx, tx, p, op, cur, now, interaction, status)
 	case http.MethodDelete:
+		noop, err := s.resolveCond(ctx, tx, op)
+		if err != nil {
+			return nil, err
+		}
+		if noop {
+			return &writeResult{status: http.StatusNoContent}, nil
+		}
 		cur, err := tx.Current(ctx, op.typ, op.id)
 		if errors.Is(err, store.ErrNotFound) {
 			return &writeResult{status: http.StatusNoContent}, nil
@@ -319,6 +373,74 @@ func (s *Server) handleUpdate(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.writeResponse(w, r, wr, wr.status == http.StatusCreated)
+	return nil
+}
+
+// handleConditionalUpdate serves PUT [type]?[search].
+func (s *Server) handleConditionalUpdate(w http.ResponseWriter, r *http.Request) error {
+	typ := r.PathValue("type")
+	if err := s.checkType(typ); err != nil {
+		return err
+	}
+	if r.URL.RawQuery == "" {
+		return errorf(http.StatusMethodNotAllowed, "not-supported", "PUT needs a resource id or search parameters")
+	}
+	p, err := s.principal(r)
+	if err != nil {
+		return err
+	}
+	body, err := s.readBody(w, r)
+	if err != nil {
+		return err
+	}
+	m, err := s.decodeResource(body, typ)
+	if err != nil {
+		return err
+	}
+	bid, _ := m["id"].(string)
+	op := &writeOp{method: http.MethodPut, typ: typ, id: bid, res: m, cond: r.URL.RawQuery}
+	if im := r.Header.Get("If-Match"); im != "" {
+		if op.ifMatch, err = parseETag(im); err != nil {
+			return err
+		}
+	}
+	var wr *writeResult
+	now := s.writeTime()
+	err = s.st.TransactResources(r.Context(), func(tx Tx) error {
+		var err error
+		wr, err = s.apply(r.Context(), tx, p, op, now)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	s.writeResponse(w, r, wr, true)
+	return nil
+}
+
+// handleConditionalDelete serves DELETE [type]?[search] (one match at most).
+func (s *Server) handleConditionalDelete(w http.ResponseWriter, r *http.Request) error {
+	typ := r.PathValue("type")
+	if err := s.checkType(typ); err != nil {
+		return err
+	}
+	if r.URL.RawQuery == "" {
+		return errorf(http.StatusMethodNotAllowed, "not-supported", "DELETE needs a resource id or search parameters")
+	}
+	p, err := s.principal(r)
+	if err != nil {
+		return err
+	}
+	op := &writeOp{method: http.MethodDelete, typ: typ, cond: r.URL.RawQuery}
+	now := s.writeTime()
+	err = s.st.TransactResources(r.Context(), func(tx Tx) error {
+		_, err := s.apply(r.Context(), tx, p, op, now)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
