@@ -187,7 +187,7 @@ func (s *Server) transaction(ctx context.Context, p Principal, entries []*entry)
 			switch e.op.method {
 			case http.MethodPost:
 				if e.op.ifNoneExist != "" {
-					ids, err := s.matchCond(ctx, tx, e.op.typ, e.op.ifNoneExist)
+					ids, err := s.matchCond(ctx, tx, p, e.op.typ, e.op.ifNoneExist)
 					if err != nil {
 						return entryErr(e.index, err)
 					}
@@ -199,7 +199,7 @@ func (s *Server) transaction(ctx context.Context, p Principal, entries []*entry)
 					e.op.id = newID()
 				}
 			case http.MethodPut:
-				if _, err := s.resolveCond(ctx, tx, &e.op); err != nil {
+				if _, err := s.resolveCond(ctx, tx, p, &e.op); err != nil {
 					return entryErr(e.index, err)
 				}
 			}

@@ -44,13 +44,9 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var anyOf [][]search.Clause
-	for _, f := range restr.AnyOf {
-		fq, err := s.reg.ParseQuery(typ, f, false)
-		if err != nil {
-			return fmt.Errorf("fhir: access filter for %s: %w", typ, err)
-		}
-		anyOf = append(anyOf, fq.Clauses)
+	anyOf, err := s.anyOf(typ, restr)
+	if err != nil {
+		return err
 	}
 	res, err := s.st.SearchResources(r.Context(), SearchRequest{Query: q, Patients: restr.Patients, AnyOf: anyOf, Now: s.now()})
 	if err != nil {
@@ -259,4 +255,17 @@ func (s *Server) lastContent(r *http.Request, cur *Resource) []byte {
 		}
 	}
 	return nil
+}
+
+// anyOf parses a restriction's AnyOf searches.
+func (s *Server) anyOf(typ string, restr Restriction) ([][]search.Clause, error) {
+	var out [][]search.Clause
+	for _, f := range restr.AnyOf {
+		fq, err := s.reg.ParseQuery(typ, f, false)
+		if err != nil {
+			return nil, fmt.Errorf("fhir: access filter for %s: %w", typ, err)
+		}
+		out = append(out, fq.Clauses)
+	}
+	return out, nil
 }

@@ -117,9 +117,9 @@ type SearchResult struct {
 type Tx interface {
 	// Current is ReadResource inside the transaction.
 	Current(ctx context.Context, typ, id string) (*Resource, error)
-	// Match returns up to limit ids of current resources matching q (for
-	// conditional interactions).
-	Match(ctx context.Context, q *search.Query, limit int) ([]string, error)
+	// Match returns up to limit ids of current resources matching the
+	// search (for conditional interactions), with its restrictions.
+	Match(ctx context.Context, req SearchRequest, limit int) ([]string, error)
 	// Put stores a new version: the resource row, its history entry, and
 	// replaces its index values and compartment memberships. It returns the
 	// row number.

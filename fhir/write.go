@@ -30,8 +30,9 @@ type writeOp struct {
 }
 
 // matchCond returns up to two ids of current resources of typ matching
-// the search query raw (conditional interactions).
-func (s *Server) matchCond(ctx context.Context, tx Tx, typ, raw string) ([]string, error) {
+// the search query raw (conditional interactions). The search is the
+// caller's: it needs search access to typ and sees only what that allows.
+func (s *Server) matchCond(ctx context.Context, tx Tx, p Principal, typ, raw string) ([]string, error) {
 	vals, err := url.ParseQuery(strings.TrimPrefix(raw, "?"))
 	if err != nil {
 		return nil, errorf(http.StatusBadRequest, "invalid", "conditional query: %v", err)
@@ -43,17 +44,25 @@ func (s *Server) matchCond(ctx context.Context, tx Tx, typ, raw string) ([]strin
 	if err != nil {
 		return nil, err
 	}
-	return tx.Match(ctx, q, 2)
+	restr, err := p.Restrict(ctx, InteractionSearchType, typ)
+	if err != nil {
+		return nil, err
+	}
+	anyOf, err := s.anyOf(typ, restr)
+	if err != nil {
+		return nil, err
+	}
+	return tx.Match(ctx, SearchRequest{Query: q, Patients: restr.Patients, AnyOf: anyOf, Now: s.now()}, 2)
 }
 
 // resolveCond turns a conditional update or delete into a plain one
 // (FHIR R4 3.1.0.4.3 and 3.1.0.7.1): no match creates (update) or does
 // nothing (delete), one match is the target, several are 412.
-func (s *Server) resolveCond(ctx context.Context, tx Tx, op *writeOp) (noop bool, err error) {
+func (s *Server) resolveCond(ctx context.Context, tx Tx, p Principal, op *writeOp) (noop bool, err error) {
 	if op.cond == "" {
 		return false, nil
 	}
-	ids, err := s.matchCond(ctx, tx, op.typ, op.cond)
+	ids, err := s.matchCond(ctx, tx, p, op.typ, op.cond)
 	if err != nil {
 		return false, err
 	}
@@ -123,7 +132,7 @@ func (s *Server) apply(ctx context.Context, tx Tx, p Principal, op *writeOp, now
 	switch op.method {
 	case http.MethodPost:
 		if op.ifNoneExist != "" {
-			ids, err := s.matchCond(ctx, tx, op.typ, op.ifNoneExist)
+			ids, err := s.matchCond(ctx, tx, p, op.typ, op.ifNoneExist)
 			if err != nil {
 				return nil, err
 			}
@@ -149,7 +158,7 @@ func (s *Server) apply(ctx context.Context, tx Tx, p Principal, op *writeOp, now
 		}
 		return s.put(ctx, tx, p, op, nil, now, InteractionCreate, http.StatusCreated)
 	case http.MethodPut:
-		if _, err := s.resolveCond(ctx, tx, op); err != nil {
+		if _, err := s.resolveCond(ctx, tx, p, op); err != nil {
 			return nil, err
 		}
 		op.res["id"] = op.id
@@ -176,7 +185,7 @@ func (s *Server) apply(ctx context.Context, tx Tx, p Principal, op *writeOp, now
 		}
 		return s.put(ctx, tx, p, op, cur, now, interaction, status)
 	case http.MethodDelete:
-		noop, err := s.resolveCond(ctx, tx, op)
+		noop, err := s.resolveCond(ctx, tx, p, op)
 		if err != nil {
 			return nil, err
 		}

@@ -172,8 +172,13 @@ func (t *fhirTx) Current(ctx context.Context, typ, id string) (*fhir.Resource, e
 	return readResource(ctx, t.tx, typ, id)
 }
 
-func (t *fhirTx) Match(ctx context.Context, q *search.Query, limit int) ([]string, error) {
-	w := buildWhere(q, nil, time.Now(), "r")
+func (t *fhirTx) Match(ctx context.Context, req fhir.SearchRequest, limit int) ([]string, error) {
+	now := req.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	w := buildWhere(req.Query, req.Patients, now, "r")
+	w.anyOf(req.AnyOf, req.Query.Type, now)
 	args := append(w.args, limit)
 	rows, err := t.tx.QueryContext(ctx, "SELECT r.id FROM "+w.from+" WHERE "+w.where+" ORDER BY r.rid LIMIT ?", args...)
 	if err != nil {

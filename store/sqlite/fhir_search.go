@@ -58,6 +58,24 @@ func buildWhere(q *search.Query, patients []string, now time.Time, a string) sql
 	return w
 }
 
+// anyOf adds the condition that at least one group of clauses holds.
+func (w *sqlWhere) anyOf(groups [][]search.Clause, typ string, now time.Time) {
+	if len(groups) == 0 {
+		return
+	}
+	var ors []string
+	for _, group := range groups {
+		conds := []string{"1"}
+		for _, c := range group {
+			cond, args := clauseSQL(c, []string{typ}, "r", now)
+			conds = append(conds, cond)
+			w.args = append(w.args, args...)
+		}
+		ors = append(ors, "("+strings.Join(conds, " AND ")+")")
+	}
+	w.where += " AND (" + strings.Join(ors, " OR ") + ")"
+}
+
 // clauseSQL is the condition for one clause on resources aliased a, of
 // one of types.
 func clauseSQL(c search.Clause, types []string, a string, now time.Time) (string, []any) {
@@ -292,19 +310,7 @@ func (db *DB) SearchResources(ctx context.Context, req fhir.SearchRequest) (*fhi
 			}
 		}
 		w := buildWhere(q, req.Patients, now, "r")
-		if len(req.AnyOf) > 0 {
-			var ors []string
-			for _, group := range req.AnyOf {
-				conds := []string{"1"}
-				for _, c := range group {
-					cond, args := clauseSQL(c, []string{q.Type}, "r", now)
-					conds = append(conds, cond)
-					w.args = append(w.args, args...)
-				}
-				ors = append(ors, "("+strings.Join(conds, " AND ")+")")
-			}
-			w.where += " AND (" + strings.Join(ors, " OR ") + ")"
-		}
+		w.anyOf(req.AnyOf, q.Type, now)
 		w.where += " AND r.rid <= ?"
 		w.args = append(w.args, res.Snapshot)
 		if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+w.from+" WHERE "+w.where, w.args...).Scan(&res.Total); err != nil {

@@ -217,7 +217,15 @@ func testFHIRSearch(t *testing.T, b Backend) {
 	err = b.TransactResources(ctx, func(tx fhir.Tx) error {
 		v, _ := url.ParseQuery("code=2-2")
 		q, _ := reg.ParseQuery("Observation", v, false)
-		ids, err := tx.Match(ctx, q, 2)
+		ids, err := tx.Match(ctx, fhir.SearchRequest{Query: q}, 2)
+		if err != nil || len(ids) != 1 || ids[0] != "o2" {
+			return fmt.Errorf("match = %v, %w", ids, err)
+		}
+		ids, err = tx.Match(ctx, fhir.SearchRequest{Query: q, Patients: []string{"pa"}}, 2)
+		if err != nil || len(ids) != 0 {
+			return fmt.Errorf("restricted match = %v, %w", ids, err)
+		}
+		ids, err = tx.Match(ctx, fhir.SearchRequest{Query: q, AnyOf: [][]search.Clause{q.Clauses}}, 2)
 		if err != nil || len(ids) != 1 || ids[0] != "o2" {
 			return fmt.Errorf("match = %v, %w", ids, err)
 		}
