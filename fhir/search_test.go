@@ -474,6 +474,17 @@ func searchSynthea(t *testing.T, s *synthea) {
 		if len(inc) != 1 || inc[0]["resourceType"] != "Patient" || inc[0]["id"] != pid {
 			t.Fatalf("included %v", inc)
 		}
+		// :iterate: Observations of the patient's first Encounter, then
+		// that Encounter's service provider through the Encounter.
+		obs := entries(s.search(t, "Observation?patient="+pid+"&_count=1&_include=Observation:encounter&_include:iterate=Encounter:service-provider"), "include")
+		types := map[string]int{}
+		for _, e := range obs {
+			types[e["resourceType"].(string)]++
+		}
+		if types["Encounter"] != 1 || types["Organization"] != 1 {
+			t.Errorf("_include:iterate included %v", types)
+		}
+		s.do("GET", "/Observation?_include=Encounter:service-provider", nil).wantOutcome(t, http.StatusBadRequest)
 		rv := s.search(t, "Patient?_id="+pid+"&_revinclude=Encounter:patient")
 		if got, want := len(entries(rv, "include")), countIn("Encounter", nil); got != want {
 			t.Errorf("revinclude: %d, want %d", got, want)

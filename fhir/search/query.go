@@ -87,6 +87,8 @@ type Include struct {
 	SourceType string
 	Param      string
 	TargetType string
+	// Iterate (:iterate) applies the include to included resources too.
+	Iterate bool
 }
 
 // SortKey is one _sort key.
@@ -216,13 +218,15 @@ func (r *Registry) parseParam(out *Query, key, raw string) error {
 			out.Sort = append(out.Sort, k)
 		}
 		return nil
-	case "_include", "_revinclude":
+	case "_include", "_revinclude", "_include:iterate", "_revinclude:iterate", "_include:recurse", "_revinclude:recurse":
 		inc, err := r.parseInclude(raw)
 		if err != nil {
 			return err
 		}
-		if key == "_include" {
-			if inc.SourceType != out.Type {
+		base, mod, _ := strings.Cut(key, ":")
+		inc.Iterate = mod != ""
+		if base == "_include" {
+			if inc.SourceType != out.Type && !inc.Iterate {
 				return errorf("_include=%s: source type must be %s", raw, out.Type)
 			}
 			out.Includes = append(out.Includes, inc)

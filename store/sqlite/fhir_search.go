@@ -398,53 +398,78 @@ func includes(ctx context.Context, tx *sql.Tx, q *search.Query, matches []fhir.R
 		}
 		return " AND " + alias + ".rid IN (SELECT rid FROM fhir_compartment WHERE patient_id IN (" + placeholders(len(patients)) + "))", args
 	}
-	add := func(rs []fhir.Resource) {
+	add := func(rs []fhir.Resource) []fhir.Resource {
+		var added []fhir.Resource
 		for _, r := range rs {
 			if !seen[r.Row] {
 				seen[r.Row] = true
 				out = append(out, r)
+				added = append(added, r)
 			}
 		}
+		return added
 	}
-	rids := make([]any, len(matches))
-	ids := make([]any, len(matches))
-	for i, m := range matches {
-		rids[i], ids[i] = m.Row, m.ID
-	}
-	for _, inc := range q.Includes {
-		args := append([]any{}, rids...)
-		args = append(args, inc.SourceType, inc.Param)
-		cond := ""
-		if inc.TargetType != "" {
-			cond = " AND i.ref_type = ?"
-			args = append(args, inc.TargetType)
+	// Includes apply to the matches; :iterate ones also to what they
+	// included, for a few rounds.
+	frontier := matches
+	for round := 0; round < 4 && len(frontier) > 0; round++ {
+		var next []fhir.Resource
+		for _, inc := range q.Includes {
+			if round > 0 && !inc.Iterate {
+				continue
+			}
+			var rids []any
+			for _, m := range frontier {
+				if m.Type == inc.SourceType {
+					rids = append(rids, m.Row)
+				}
+			}
+			if len(rids) == 0 {
+				continue
+			}
+			args := append([]any{}, rids...)
+			args = append(args, inc.SourceType, inc.Param)
+			cond := ""
+			if inc.TargetType != "" {
+				cond = " AND i.ref_type = ?"
+				args = append(args, inc.TargetType)
+			}
+			rc, rargs := restrict("t")
+			args = append(args, rargs...)
+			rs, err := queryResources(ctx, tx, `SELECT DISTINCT t.rid, t.type, t.id, t.version, t.last_updated, t.deleted, t.json
+				FROM fhir_index i JOIN fhir_resources t ON t.type = i.ref_type AND t.id = i.ref_id
+				WHERE i.rid IN (`+placeholders(len(rids))+`) AND i.type = ? AND i.param = ?`+cond+` AND t.deleted = 0`+rc+` ORDER BY t.rid`, args...)
+			if err != nil {
+				return nil, err
+			}
+			next = append(next, add(rs)...)
 		}
-		rc, rargs := restrict("t")
-		args = append(args, rargs...)
-		rs, err := queryResources(ctx, tx, `SELECT DISTINCT t.rid, t.type, t.id, t.version, t.last_updated, t.deleted, t.json
-			FROM fhir_index i JOIN fhir_resources t ON t.type = i.ref_type AND t.id = i.ref_id
-			WHERE i.rid IN (`+placeholders(len(rids))+`) AND i.type = ? AND i.param = ?`+cond+` AND t.deleted = 0`+rc+` ORDER BY t.rid`, args...)
-		if err != nil {
-			return nil, err
+		for _, inc := range q.RevIncludes {
+			if round > 0 && !inc.Iterate {
+				continue
+			}
+			byType := map[string][]any{}
+			for _, m := range frontier {
+				if inc.TargetType == "" || inc.TargetType == m.Type {
+					byType[m.Type] = append(byType[m.Type], m.ID)
+				}
+			}
+			for typ, ids := range byType {
+				args := []any{typ}
+				args = append(args, ids...)
+				args = append(args, inc.SourceType, inc.Param)
+				rc, rargs := restrict("t")
+				args = append(args, rargs...)
+				rs, err := queryResources(ctx, tx, `SELECT DISTINCT t.rid, t.type, t.id, t.version, t.last_updated, t.deleted, t.json
+					FROM fhir_index i JOIN fhir_resources t ON t.rid = i.rid
+					WHERE i.ref_type = ? AND i.ref_id IN (`+placeholders(len(ids))+`) AND i.type = ? AND i.param = ? AND t.deleted = 0`+rc+` ORDER BY t.rid`, args...)
+				if err != nil {
+					return nil, err
+				}
+				next = append(next, add(rs)...)
+			}
 		}
-		add(rs)
-	}
-	for _, inc := range q.RevIncludes {
-		if inc.TargetType != "" && inc.TargetType != q.Type {
-			continue
-		}
-		args := []any{q.Type}
-		args = append(args, ids...)
-		args = append(args, inc.SourceType, inc.Param)
-		rc, rargs := restrict("t")
-		args = append(args, rargs...)
-		rs, err := queryResources(ctx, tx, `SELECT DISTINCT t.rid, t.type, t.id, t.version, t.last_updated, t.deleted, t.json
-			FROM fhir_index i JOIN fhir_resources t ON t.rid = i.rid
-			WHERE i.ref_type = ? AND i.ref_id IN (`+placeholders(len(ids))+`) AND i.type = ? AND i.param = ? AND t.deleted = 0`+rc+` ORDER BY t.rid`, args...)
-		if err != nil {
-			return nil, err
-		}
-		add(rs)
+		frontier = next
 	}
 	return out, nil
 }
