@@ -356,3 +356,36 @@ func BenchmarkExtractObservation(b *testing.B) {
 		}
 	})
 }
+
+// FuzzExtract feeds arbitrary JSON (as a resource of a few types) to the
+// extraction: whatever the shape of the elements, it must not panic.
+func FuzzExtract(f *testing.F) {
+	for _, s := range []string{
+		`{"resourceType":"Observation","code":{"coding":[{"system":"s","code":"c"}]},"valueQuantity":{"value":1.5,"unit":"kg"},"subject":{"reference":"Patient/1"},"effectivePeriod":{"start":"2020"}}`,
+		`{"resourceType":"Patient","id":"x","name":"oops","birthDate":12,"deceasedBoolean":"yes","telecom":[{"system":"phone","value":1}]}`,
+		`{"resourceType":"Condition","onsetDateTime":"2020-13-01","subject":[{"reference":["Patient/1"]}],"code":[[]]}`,
+		`{"resourceType":"Encounter","period":{"start":{"x":1}},"participant":[{"individual":{"reference":"Practitioner/1/_history/2"}}]}`,
+	} {
+		f.Add(s)
+	}
+	reg, err := Load()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		m, err := Decode([]byte(raw))
+		if err != nil {
+			return
+		}
+		for _, typ := range []string{"Observation", "Patient", "Condition", "Encounter"} {
+			m["resourceType"] = typ
+			b, _ := json.Marshal(m)
+			if _, err := reg.Extract(typ, m, b); err != nil {
+				t.Logf("%s: %v", typ, err)
+			}
+			if _, err := reg.PatientCompartments(typ, m, b); err != nil {
+				t.Logf("%s: %v", typ, err)
+			}
+		}
+	})
+}
