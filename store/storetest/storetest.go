@@ -14,6 +14,7 @@ import (
 	"github.com/smartgate/smartgate/account"
 	"github.com/smartgate/smartgate/audit"
 	"github.com/smartgate/smartgate/authz"
+	"github.com/smartgate/smartgate/fhir"
 	"github.com/smartgate/smartgate/store"
 )
 
@@ -31,6 +32,7 @@ type Backend interface {
 	account.Sessions
 	account.Pendings
 	authz.Store
+	fhir.Store
 }
 
 // Run runs every conformance test against fresh stores made by open.
@@ -57,6 +59,10 @@ func Run(t *testing.T, open func(t *testing.T) Backend) {
 		{"OAuthJTI", testOAuthJTI},
 		{"OAuthKeys", testOAuthKeys},
 		{"OAuthRevokeBySubjectAndSession", testOAuthRevokeBySubjectAndSession},
+		{"FHIRVersions", testFHIRVersions},
+		{"FHIRRollback", testFHIRRollback},
+		{"FHIRHistory", testFHIRHistory},
+		{"FHIRSearch", testFHIRSearch},
 		// Each domain adds its rows here (tests in users.go, oauth.go, fhir.go…).
 	}
 	for _, tc := range tests {

@@ -1,0 +1,60 @@
+package fhir_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"testing"
+
+	"github.com/smartgate/smartgate/fhir"
+)
+
+// BenchmarkImport imports the smallest Synthea bundle repeatedly (each
+// time as new resources) and reports resources per second.
+func BenchmarkImport(b *testing.B) {
+	db := openStore(b)
+	raw, err := os.ReadFile(smallestBundle(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	reg := registry(b)
+	n := 0
+	b.ResetTimer()
+	for b.Loop() {
+		res, err := fhir.Import(context.Background(), db, bytes.NewReader(raw), fhir.ImportOptions{Registry: reg})
+		if err != nil {
+			b.Fatal(err)
+		}
+		n += res.Resources
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "resources/s")
+}
+
+// BenchmarkReadByID reads Patients by id through the HTTP handler.
+func BenchmarkReadByID(b *testing.B) {
+	db := openStore(b)
+	srv := fhir.New(fhir.Config{AccessControlOff: true, Registry: registry(b)}, db, nil)
+	mux := http.NewServeMux()
+	srv.Register(mux)
+	var ids []string
+	var buf bytes.Buffer
+	for i := range 1000 {
+		fmt.Fprintf(&buf, `{"resourceType":"Patient","id":"p%d","name":[{"family":"F%d"}]}`+"\n", i, i)
+		ids = append(ids, fmt.Sprintf("p%d", i))
+	}
+	if _, err := fhir.Import(context.Background(), db, &buf, fhir.ImportOptions{Registry: registry(b)}); err != nil {
+		b.Fatal(err)
+	}
+	i := 0
+	for b.Loop() {
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, httptest.NewRequest("GET", "/fhir/Patient/"+ids[i%len(ids)], nil))
+		if rec.Code != http.StatusOK {
+			b.Fatalf("status %d", rec.Code)
+		}
+		i++
+	}
+}

@@ -1,0 +1,271 @@
+package fhir
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/smartgate/smartgate/fhir/search"
+)
+
+func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) error {
+	typ := r.PathValue("type")
+	if err := s.checkType(typ); err != nil {
+		return err
+	}
+	p, err := s.principal(r)
+	if err != nil {
+		return err
+	}
+	params, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return errorf(http.StatusBadRequest, "invalid", "malformed query string: %v", err)
+	}
+	if r.Method == http.MethodPost {
+		if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
+			return errorf(http.StatusUnsupportedMediaType, "not-supported", "POST _search takes application/x-www-form-urlencoded")
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
+		if err := r.ParseForm(); err != nil {
+			return errorf(http.StatusBadRequest, "invalid", "search form: %v", err)
+		}
+		for k, v := range r.PostForm {
+			params[k] = append(params[k], v...)
+		}
+	}
+	q, err := s.reg.ParseQuery(typ, params, preferLenient(r))
+	if err != nil {
+		return err
+	}
+	restr, err := p.Restrict(r.Context(), InteractionSearchType, typ)
+	if err != nil {
+		return err
+	}
+	anyOf, err := s.anyOf(typ, restr)
+	if err != nil {
+		return err
+	}
+	res, err := s.st.SearchResources(r.Context(), SearchRequest{Query: q, Patients: restr.Patients, AnyOf: anyOf, Now: s.now()})
+	if err != nil {
+		return err
+	}
+	base := s.baseURL(r)
+	self := url.Values{}
+	for k, v := range search.Encode(params) {
+		self[k] = v
+	}
+	links := []any{map[string]any{"relation": "self", "url": base + "/" + typ + "?" + self.Encode()}}
+	if res.HasNext {
+		next := search.Encode(params)
+		next.Set("_snapshot", strconv.FormatInt(res.Snapshot, 10))
+		if len(q.Sort) == 0 {
+			next.Set("_cursor", strconv.FormatInt(res.NextCursor, 10))
+		} else {
+			next.Set("_offset", strconv.Itoa(res.NextOffset))
+		}
+		links = append(links, map[string]any{"relation": "next", "url": base + "/" + typ + "?" + next.Encode()})
+	}
+	var entries []any
+	for _, m := range res.Matches {
+		entries = append(entries, s.searchEntry(base, m, q, "match"))
+	}
+	for _, inc := range res.Included {
+		// Included resources are shown only where the caller may read them.
+		if err := p.Authorize(r.Context(), AccessRequest{Interaction: InteractionRead, Type: inc.Type, ID: inc.ID,
+			Patients: s.patientsOf(inc.Type, inc.JSON), Resource: inc.JSON}); err != nil {
+			continue
+		}
+		entries = append(entries, s.searchEntry(base, inc, q, "include"))
+	}
+	if len(q.Ignored) > 0 {
+		oo := map[string]any{"resourceType": "OperationOutcome"}
+		var issues []any
+		for _, ig := range q.Ignored {
+			issues = append(issues, map[string]any{"severity": "warning", "code": "not-supported",
+				"diagnostics": "ignored search parameter " + ig})
+		}
+		oo["issue"] = issues
+		entries = append(entries, map[string]any{"resource": oo, "search": map[string]any{"mode": "outcome"}})
+	}
+	bundle := map[string]any{
+		"resourceType": "Bundle",
+		"id":           newID(),
+		"meta":         map[string]any{"lastUpdated": s.now().UTC().Format(instantFormat)},
+		"type":         "searchset",
+		"total":        res.Total,
+		"link":         links,
+	}
+	if len(entries) > 0 {
+		bundle["entry"] = entries
+	}
+	s.writeJSON(w, http.StatusOK, bundle)
+	return nil
+}
+
+func (s *Server) searchEntry(base string, res Resource, q *search.Query, mode string) map[string]any {
+	body := res.JSON
+	if len(q.Elements) > 0 && mode == "match" {
+		body = elements(body, q.Elements)
+	} else if q.Summary == "data" {
+		if m, err := search.Decode(body); err == nil {
+			delete(m, "text")
+			body = encodeResource(m)
+		}
+	}
+	return map[string]any{
+		"fullUrl":  base + "/" + res.Type + "/" + res.ID,
+		"resource": rawJSON(body),
+		"search":   map[string]any{"mode": mode},
+	}
+}
+
+func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request) error {
+	typ, id := r.PathValue("type"), r.PathValue("id")
+	if typ != "" {
+		if err := s.checkType(typ); err != nil {
+			return err
+		}
+	}
+	if id != "" {
+		if err := checkID(id); err != nil {
+			return err
+		}
+	}
+	p, err := s.principal(r)
+	if err != nil {
+		return err
+	}
+	hq := HistoryQuery{Type: typ, ID: id, Count: search.DefaultCount}
+	qv := r.URL.Query()
+	for k := range qv {
+		switch k {
+		case "_count", "_since", "_before_seq", "_format", "_pretty":
+		default:
+			if !preferLenient(r) {
+				return errorf(http.StatusBadRequest, "not-supported", "history parameter %q is not supported", k)
+			}
+		}
+	}
+	if c := qv.Get("_count"); c != "" {
+		n, err := strconv.Atoi(c)
+		if err != nil || n < 1 {
+			return errorf(http.StatusBadRequest, "invalid", "_count must be a positive integer")
+		}
+		hq.Count = min(n, search.MaxCount)
+	}
+	if v := qv.Get("_since"); v != "" {
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			return errorf(http.StatusBadRequest, "invalid", "_since must be an instant (e.g. 2024-01-02T03:04:05Z)")
+		}
+		hq.Since = t
+	}
+	if v := qv.Get("_before_seq"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1 {
+			return errorf(http.StatusBadRequest, "invalid", "_before_seq must be a positive integer")
+		}
+		hq.Before = n
+	}
+	if id != "" {
+		cur, err := s.st.ReadResource(r.Context(), typ, id)
+		if err != nil {
+			return err
+		}
+		if err := p.Authorize(r.Context(), AccessRequest{Interaction: InteractionHistoryInstance, Type: typ, ID: id,
+			Patients: s.patientsOf(typ, s.lastContent(r, cur)), Resource: cur.JSON}); err != nil {
+			return err
+		}
+	} else {
+		interaction := InteractionHistoryType
+		if typ == "" {
+			interaction = InteractionHistorySystem
+		}
+		restr, err := p.Restrict(r.Context(), interaction, typ)
+		if err != nil {
+			return err
+		}
+		hq.Patients = restr.Patients
+	}
+	page, err := s.st.ResourceHistory(r.Context(), hq)
+	if err != nil {
+		return err
+	}
+	base := s.baseURL(r)
+	path := base
+	if typ != "" {
+		path += "/" + typ
+	}
+	if id != "" {
+		path += "/" + id
+	}
+	path += "/_history"
+	self := url.Values{}
+	for k, v := range qv {
+		self[k] = v
+	}
+	links := []any{map[string]any{"relation": "self", "url": path + "?" + self.Encode()}}
+	if page.Next > 0 {
+		self.Set("_before_seq", strconv.FormatInt(page.Next, 10))
+		links = append(links, map[string]any{"relation": "next", "url": path + "?" + self.Encode()})
+	}
+	var entries []any
+	for _, e := range page.Entries {
+		ent := map[string]any{"fullUrl": base + "/" + e.Type + "/" + e.ID}
+		reqURL := e.Type + "/" + e.ID
+		if e.Method == http.MethodPost {
+			reqURL = e.Type
+		}
+		ent["request"] = map[string]any{"method": e.Method, "url": reqURL}
+		status := http.StatusOK
+		switch {
+		case e.Deleted:
+			status = http.StatusNoContent
+		case e.Method == http.MethodPost || e.Version == 1:
+			status = http.StatusCreated
+		}
+		ent["response"] = map[string]any{"status": statusText(status), "etag": etag(e.Version),
+			"lastModified": e.LastUpdated.UTC().Format(instantFormat)}
+		if !e.Deleted {
+			ent["resource"] = rawJSON(e.JSON)
+		}
+		entries = append(entries, ent)
+	}
+	bundle := map[string]any{"resourceType": "Bundle", "id": newID(), "type": "history", "total": page.Total, "link": links}
+	if len(entries) > 0 {
+		bundle["entry"] = entries
+	}
+	s.writeJSON(w, http.StatusOK, bundle)
+	return nil
+}
+
+// lastContent returns the content of the resource's last non-deleted
+// version (the current one unless it was deleted).
+func (s *Server) lastContent(r *http.Request, cur *Resource) []byte {
+	if !cur.Deleted {
+		return cur.JSON
+	}
+	for v := cur.Version - 1; v >= 1; v-- {
+		old, err := s.st.ReadResourceVersion(r.Context(), cur.Type, cur.ID, v)
+		if err == nil && !old.Deleted {
+			return old.JSON
+		}
+	}
+	return nil
+}
+
+// anyOf parses a restriction's AnyOf searches.
+func (s *Server) anyOf(typ string, restr Restriction) ([][]search.Clause, error) {
+	var out [][]search.Clause
+	for _, f := range restr.AnyOf {
+		fq, err := s.reg.ParseQuery(typ, f, false)
+		if err != nil {
+			return nil, fmt.Errorf("fhir: access filter for %s: %w", typ, err)
+		}
+		out = append(out, fq.Clauses)
+	}
+	return out, nil
+}

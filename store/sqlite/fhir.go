@@ -1,0 +1,270 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/smartgate/smartgate/fhir"
+	"github.com/smartgate/smartgate/fhir/search"
+)
+
+var _ fhir.Store = (*DB)(nil)
+
+type queryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+const resourceCols = "rid, type, id, version, last_updated, deleted, json"
+
+func scanResource(sc interface{ Scan(...any) error }) (*fhir.Resource, error) {
+	var r fhir.Resource
+	var ms int64
+	var deleted int
+	if err := sc.Scan(&r.Row, &r.Type, &r.ID, &r.Version, &ms, &deleted, &r.JSON); err != nil {
+		return nil, err
+	}
+	r.LastUpdated = time.UnixMilli(ms).UTC()
+	r.Deleted = deleted != 0
+	return &r, nil
+}
+
+func readResource(ctx context.Context, q queryer, typ, id string) (*fhir.Resource, error) {
+	r, err := scanResource(q.QueryRowContext(ctx,
+		"SELECT "+resourceCols+" FROM fhir_resources WHERE type = ? AND id = ?", typ, id))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: read %s/%s: %w", typ, id, mapErr(err))
+	}
+	return r, nil
+}
+
+// ReadResource returns the current version of a resource (see fhir.Store).
+func (db *DB) ReadResource(ctx context.Context, typ, id string) (*fhir.Resource, error) {
+	return readResource(ctx, db.r, typ, id)
+}
+
+// ReadResourceVersion returns one version of a resource.
+func (db *DB) ReadResourceVersion(ctx context.Context, typ, id string, version int64) (*fhir.Resource, error) {
+	var r fhir.Resource
+	var ms int64
+	var deleted int
+	err := db.r.QueryRowContext(ctx, `SELECT seq, type, id, version, last_updated, deleted, json
+		FROM fhir_history WHERE type = ? AND id = ? AND version = ?`, typ, id, version).
+		Scan(&r.Row, &r.Type, &r.ID, &r.Version, &ms, &deleted, &r.JSON)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: read %s/%s/_history/%d: %w", typ, id, version, mapErr(err))
+	}
+	r.LastUpdated = time.UnixMilli(ms).UTC()
+	r.Deleted = deleted != 0
+	return &r, nil
+}
+
+// ResourceHistory lists versions, newest first.
+func (db *DB) ResourceHistory(ctx context.Context, q fhir.HistoryQuery) (*fhir.HistoryPage, error) {
+	var where []string
+	var args []any
+	if q.Type != "" {
+		where = append(where, "h.type = ?")
+		args = append(args, q.Type)
+		if q.ID != "" {
+			where = append(where, "h.id = ?")
+			args = append(args, q.ID)
+		}
+	}
+	if !q.Since.IsZero() {
+		where = append(where, "h.last_updated >= ?")
+		args = append(args, q.Since.UnixMilli())
+	}
+	if q.Patients != nil {
+		if len(q.Patients) == 0 {
+			where = append(where, "0")
+		} else {
+			where = append(where, `EXISTS (SELECT 1 FROM fhir_resources r JOIN fhir_compartment c ON c.rid = r.rid
+				WHERE r.type = h.type AND r.id = h.id AND c.patient_id IN (`+placeholders(len(q.Patients))+`))`)
+			for _, p := range q.Patients {
+				args = append(args, p)
+			}
+		}
+	}
+	cond := "1"
+	if len(where) > 0 {
+		cond = strings.Join(where, " AND ")
+	}
+	count := q.Count
+	if count <= 0 || count > search.MaxCount {
+		count = search.DefaultCount
+	}
+	page := &fhir.HistoryPage{}
+	err := db.Read(ctx, func(tx *sql.Tx) error {
+		if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM fhir_history h WHERE "+cond, args...).Scan(&page.Total); err != nil {
+			return err
+		}
+		pcond, pargs := cond, append([]any(nil), args...)
+		if q.Before > 0 {
+			pcond += " AND h.seq < ?"
+			pargs = append(pargs, q.Before)
+		}
+		pargs = append(pargs, count+1)
+		rows, err := tx.QueryContext(ctx, `SELECT seq, type, id, version, last_updated, deleted, json, method
+			FROM fhir_history h WHERE `+pcond+` ORDER BY seq DESC LIMIT ?`, pargs...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var e fhir.HistoryEntry
+			var ms int64
+			var deleted int
+			if err := rows.Scan(&e.Seq, &e.Type, &e.ID, &e.Version, &ms, &deleted, &e.JSON, &e.Method); err != nil {
+				return err
+			}
+			e.Row = e.Seq
+			e.LastUpdated = time.UnixMilli(ms).UTC()
+			e.Deleted = deleted != 0
+			page.Entries = append(page.Entries, e)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: history: %w", err)
+	}
+	if len(page.Entries) > count {
+		page.Entries = page.Entries[:count]
+		page.Next = page.Entries[count-1].Seq
+	}
+	return page, nil
+}
+
+// TransactResources runs fn in one write transaction.
+func (db *DB) TransactResources(ctx context.Context, fn func(tx fhir.Tx) error) error {
+	err := db.Write(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, "PRAGMA cache_size = -65536"); err != nil {
+			return err
+		}
+		ft := &fhirTx{tx: tx}
+		defer ft.close()
+		return fn(ft)
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: fhir transaction: %w", err)
+	}
+	return nil
+}
+
+type fhirTx struct {
+	tx                                 *sql.Tx
+	upsert, hist, idx, delIdx, delComp *sql.Stmt
+	comp                               *sql.Stmt
+}
+
+func (t *fhirTx) close() {
+	for _, s := range []*sql.Stmt{t.upsert, t.hist, t.idx, t.delIdx, t.delComp, t.comp} {
+		if s != nil {
+			s.Close()
+		}
+	}
+}
+
+func (t *fhirTx) Current(ctx context.Context, typ, id string) (*fhir.Resource, error) {
+	return readResource(ctx, t.tx, typ, id)
+}
+
+func (t *fhirTx) Match(ctx context.Context, req fhir.SearchRequest, limit int) ([]string, error) {
+	now := req.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	w := buildWhere(req.Query, req.Patients, now, "r")
+	w.anyOf(req.AnyOf, req.Query.Type, now)
+	args := append(w.args, limit)
+	rows, err := t.tx.QueryContext(ctx, "SELECT r.id FROM "+w.from+" WHERE "+w.where+" ORDER BY r.rid LIMIT ?", args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: match: %w", err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+func (t *fhirTx) prepare(ctx context.Context) error {
+	if t.upsert != nil {
+		return nil
+	}
+	var err error
+	prep := func(s string) *sql.Stmt {
+		if err != nil {
+			return nil
+		}
+		var st *sql.Stmt
+		st, err = t.tx.PrepareContext(ctx, s)
+		return st
+	}
+	t.upsert = prep(`INSERT INTO fhir_resources(type, id, version, last_updated, deleted, json) VALUES(?,?,?,?,?,?)
+		ON CONFLICT(type, id) DO UPDATE SET version = excluded.version, last_updated = excluded.last_updated,
+		deleted = excluded.deleted, json = excluded.json RETURNING rid`)
+	t.hist = prep(`INSERT INTO fhir_history(type, id, version, last_updated, method, deleted, json) VALUES(?,?,?,?,?,?,?)`)
+	t.idx = prep(`INSERT INTO fhir_index(rid, type, param, sys, code, text, lo, hi, ref_type, ref_id) VALUES(?,?,?,?,?,?,?,?,?,?)`)
+	t.delIdx = prep(`DELETE FROM fhir_index WHERE rid = ?`)
+	t.delComp = prep(`DELETE FROM fhir_compartment WHERE rid = ?`)
+	t.comp = prep(`INSERT OR IGNORE INTO fhir_compartment(patient_id, rid) VALUES(?,?)`)
+	return err
+}
+
+func (t *fhirTx) Put(ctx context.Context, w *fhir.Write) error {
+	if err := t.prepare(ctx); err != nil {
+		return err
+	}
+	ms := w.LastUpdated.UnixMilli()
+	deleted := 0
+	var body []byte = w.JSON
+	if w.Deleted {
+		deleted, body = 1, nil
+	}
+	var rid int64
+	if err := t.upsert.QueryRowContext(ctx, w.Type, w.ID, w.Version, ms, deleted, body).Scan(&rid); err != nil {
+		return fmt.Errorf("sqlite: put %s/%s: %w", w.Type, w.ID, err)
+	}
+	if _, err := t.hist.ExecContext(ctx, w.Type, w.ID, w.Version, ms, w.Method, deleted, body); err != nil {
+		return fmt.Errorf("sqlite: put %s/%s history: %w", w.Type, w.ID, mapErr(err))
+	}
+	w.Row = rid
+	if _, err := t.delIdx.ExecContext(ctx, rid); err != nil {
+		return err
+	}
+	if _, err := t.delComp.ExecContext(ctx, rid); err != nil {
+		return err
+	}
+	for _, e := range w.Index {
+		var lo, hi any
+		switch e.Type {
+		case search.TypeDate, search.TypeNumber, search.TypeQuantity:
+			lo, hi = e.Lo, e.Hi
+		}
+		if _, err := t.idx.ExecContext(ctx, rid, w.Type, e.Param, e.System, e.Code, e.Text, lo, hi, e.RefType, e.RefID); err != nil {
+			return fmt.Errorf("sqlite: index %s/%s: %w", w.Type, w.ID, err)
+		}
+	}
+	for _, p := range w.Patients {
+		if _, err := t.comp.ExecContext(ctx, p, rid); err != nil {
+			return fmt.Errorf("sqlite: compartment %s/%s: %w", w.Type, w.ID, err)
+		}
+	}
+	return nil
+}
+
+func placeholders(n int) string {
+	if n <= 0 {
+		return ""
+	}
+	return strings.Repeat("?,", n-1) + "?"
+}

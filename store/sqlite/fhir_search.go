@@ -1,0 +1,475 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/smartgate/smartgate/fhir"
+	"github.com/smartgate/smartgate/fhir/search"
+)
+
+// sqlWhere is a FROM/WHERE pair with its arguments. Every value is a
+// placeholder argument; only parameter-independent SQL text is written.
+type sqlWhere struct {
+	from  string
+	where string
+	args  []any
+}
+
+// buildWhere translates q (and the compartment restriction) into SQL over
+// fhir_resources aliased a.
+func buildWhere(q *search.Query, patients []string, now time.Time, a string) sqlWhere {
+	w := sqlWhere{from: "fhir_resources " + a}
+	var conds []string
+	// When a clause selects rows through the value indexes, let it drive
+	// the query: the unary + keeps SQLite from scanning the type index.
+	typeCond := a + ".type = ?"
+	for _, c := range q.Clauses {
+		if c.Missing == nil && c.Modifier != "not" && c.Param != "_id" && c.Param != "_lastUpdated" {
+			typeCond = "+" + typeCond
+			break
+		}
+	}
+	conds = append(conds, typeCond, a+".deleted = 0")
+	w.args = append(w.args, q.Type)
+	if patients != nil {
+		switch len(patients) {
+		case 0:
+			conds = append(conds, "0")
+		case 1:
+			w.from += " JOIN fhir_compartment pc ON pc.rid = " + a + ".rid AND pc.patient_id = ?"
+			w.args = append([]any{patients[0]}, w.args...)
+		default:
+			conds = append(conds, a+".rid IN (SELECT rid FROM fhir_compartment WHERE patient_id IN ("+placeholders(len(patients))+"))")
+			for _, p := range patients {
+				w.args = append(w.args, p)
+			}
+		}
+	}
+	for _, c := range q.Clauses {
+		cond, args := clauseSQL(c, []string{q.Type}, a, now)
+		conds = append(conds, cond)
+		w.args = append(w.args, args...)
+	}
+	w.where = strings.Join(conds, " AND ")
+	return w
+}
+
+// anyOf adds the condition that at least one group of clauses holds.
+func (w *sqlWhere) anyOf(groups [][]search.Clause, typ string, now time.Time) {
+	if len(groups) == 0 {
+		return
+	}
+	var ors []string
+	for _, group := range groups {
+		conds := []string{"1"}
+		for _, c := range group {
+			cond, args := clauseSQL(c, []string{typ}, "r", now)
+			conds = append(conds, cond)
+			w.args = append(w.args, args...)
+		}
+		ors = append(ors, "("+strings.Join(conds, " AND ")+")")
+	}
+	w.where += " AND (" + strings.Join(ors, " OR ") + ")"
+}
+
+// clauseSQL is the condition for one clause on resources aliased a, of
+// one of types.
+func clauseSQL(c search.Clause, types []string, a string, now time.Time) (string, []any) {
+	var args []any
+	typeCond := "type IN (" + placeholders(len(types)) + ")"
+	typeArgs := func() {
+		for _, t := range types {
+			args = append(args, t)
+		}
+	}
+	if c.Missing != nil {
+		typeArgs()
+		args = append(args, c.Param)
+		op := "IN"
+		if *c.Missing {
+			op = "NOT IN"
+		}
+		return a + ".rid " + op + " (SELECT rid FROM fhir_index WHERE " + typeCond + " AND param = ?)", args
+	}
+	switch c.Param {
+	case "_id":
+		var ors []string
+		for _, v := range c.Values {
+			ors = append(ors, "?")
+			args = append(args, v.Code)
+		}
+		op := "IN"
+		if c.Modifier == "not" {
+			op = "NOT IN"
+		}
+		return a + ".id " + op + " (" + strings.Join(ors, ",") + ")", args
+	case "_lastUpdated":
+		var ors []string
+		for _, v := range c.Values {
+			cond, vargs := rangeCond(v, a+".last_updated", a+".last_updated", now)
+			ors = append(ors, cond)
+			args = append(args, vargs...)
+		}
+		return "(" + strings.Join(ors, " OR ") + ")", args
+	}
+	if c.Chain != nil {
+		typeArgs()
+		args = append(args, c.Param)
+		for _, t := range c.Chain.Types {
+			args = append(args, t)
+		}
+		inner, innerArgs := clauseSQL(c.Chain.Inner, c.Chain.Types, "t", now)
+		args = append(args, innerArgs...)
+		return a + `.rid IN (SELECT i.rid FROM fhir_index i JOIN fhir_resources t ON t.type = i.ref_type AND t.id = i.ref_id
+			WHERE i.` + typeCond + ` AND i.param = ? AND t.type IN (` + placeholders(len(c.Chain.Types)) + `) AND t.deleted = 0 AND ` + inner + `)`, args
+	}
+	typeArgs()
+	args = append(args, c.Param)
+	var ors []string
+	for _, v := range c.Values {
+		cond, vargs := valueSQL(c, v, now)
+		ors = append(ors, "("+cond+")")
+		args = append(args, vargs...)
+	}
+	op := "IN"
+	if c.Modifier == "not" {
+		op = "NOT IN"
+	}
+	return a + ".rid " + op + " (SELECT rid FROM fhir_index WHERE " + typeCond + " AND param = ? AND (" + strings.Join(ors, " OR ") + "))", args
+}
+
+func escapeLike(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return r.Replace(s)
+}
+
+// prefixCond matches normalised text starting with prefix, as a range that
+// the (type, param, text) index serves. In valid UTF-8 no byte is 0xFF, so
+// every string with the prefix sorts below prefix+"\xff".
+func prefixCond(prefix string) (string, []any) {
+	return "text >= ? AND text < ?", []any{prefix, prefix + "\xff"}
+}
+
+// valueSQL is the condition on one fhir_index row for one value.
+func valueSQL(c search.Clause, v search.Value, now time.Time) (string, []any) {
+	switch c.Type {
+	case search.TypeString:
+		switch c.Modifier {
+		case "exact":
+			return "code = ?", []any{v.Code}
+		case "contains":
+			return `text LIKE ? ESCAPE '\'`, []any{"%" + escapeLike(v.Text) + "%"}
+		}
+		return prefixCond(v.Text)
+	case search.TypeURI:
+		switch c.Modifier {
+		case "below":
+			return `code LIKE ? ESCAPE '\'`, []any{escapeLike(v.Code) + "%"}
+		case "above":
+			return "code <> '' AND substr(?, 1, length(code)) = code", []any{v.Code}
+		}
+		return "code = ?", []any{v.Code}
+	case search.TypeToken:
+		if c.Modifier == "text" {
+			return prefixCond(v.Text)
+		}
+		switch {
+		case v.HasSystem && v.Code == "":
+			return "sys = ?", []any{v.System}
+		case v.HasSystem:
+			return "sys = ? AND code = ?", []any{v.System, v.Code}
+		}
+		return "code = ?", []any{v.Code}
+	case search.TypeReference:
+		switch {
+		case v.RefType != "":
+			return "ref_type = ? AND ref_id = ?", []any{v.RefType, v.RefID}
+		case v.RefID != "":
+			return "ref_id = ?", []any{v.RefID}
+		}
+		return "code = ?", []any{v.Code}
+	case search.TypeDate:
+		return rangeCond(v, "lo", "hi", now)
+	case search.TypeNumber, search.TypeQuantity:
+		cond, args := numberCond(v)
+		if c.Type == search.TypeQuantity {
+			switch {
+			case v.HasSystem:
+				cond += " AND sys = ? AND code = ?"
+				args = append(args, v.System, v.Code)
+			case v.Code != "":
+				cond += " AND (code = ? OR text = ?)"
+				args = append(args, v.Code, v.Code)
+			}
+		}
+		return cond, args
+	}
+	return "0", nil
+}
+
+// rangeCond compares the indexed range [lo, hi] with the value's range by
+// the prefix (FHIR R4 search, 3.1.1.4.2 / date).
+func rangeCond(v search.Value, lo, hi string, now time.Time) (string, []any) {
+	switch v.Prefix {
+	case "ne":
+		return "NOT (" + lo + " >= ? AND " + hi + " <= ?)", []any{v.Lo, v.Hi}
+	case "gt":
+		return hi + " > ?", []any{v.Hi}
+	case "lt":
+		return lo + " < ?", []any{v.Lo}
+	case "ge":
+		return hi + " >= ?", []any{v.Lo}
+	case "le":
+		return lo + " <= ?", []any{v.Hi}
+	case "sa":
+		return lo + " > ?", []any{v.Hi}
+	case "eb":
+		return hi + " < ?", []any{v.Lo}
+	case "ap":
+		alo, ahi := search.ApproxRange(v.Lo, v.Hi, now)
+		return lo + " <= ? AND " + hi + " >= ?", []any{ahi, alo}
+	}
+	return lo + " >= ? AND " + hi + " <= ?", []any{v.Lo, v.Hi}
+}
+
+func numberCond(v search.Value) (string, []any) {
+	switch v.Prefix {
+	case "ne":
+		return "NOT (lo >= ? AND lo < ?)", []any{v.Lo, v.Hi}
+	case "gt", "sa":
+		return "lo > ?", []any{v.Num}
+	case "lt", "eb":
+		return "lo < ?", []any{v.Num}
+	case "ge":
+		return "lo >= ?", []any{v.Num}
+	case "le":
+		return "lo <= ?", []any{v.Num}
+	case "ap":
+		d := v.Num * 0.1
+		if d < 0 {
+			d = -d
+		}
+		return "lo >= ? AND lo <= ?", []any{v.Num - d, v.Num + d}
+	}
+	return "lo >= ? AND lo < ?", []any{v.Lo, v.Hi}
+}
+
+func orderBy(q *search.Query) (string, []any) {
+	var keys []string
+	var args []any
+	for _, k := range q.Sort {
+		dir := " ASC"
+		if k.Desc {
+			dir = " DESC"
+		}
+		switch k.Param {
+		case "_id":
+			keys = append(keys, "r.id"+dir)
+			continue
+		case "_lastUpdated":
+			keys = append(keys, "r.last_updated"+dir)
+			continue
+		}
+		var expr string
+		switch k.Type {
+		case search.TypeDate, search.TypeNumber, search.TypeQuantity:
+			if k.Desc {
+				expr = "MAX(hi)"
+			} else {
+				expr = "MIN(lo)"
+			}
+		case search.TypeString:
+			expr = "MIN(text)"
+		default:
+			expr = "MIN(code)"
+		}
+		keys = append(keys, "(SELECT "+expr+" FROM fhir_index s WHERE s.rid = r.rid AND s.param = ?)"+dir)
+		args = append(args, k.Param)
+	}
+	keys = append(keys, "r.rid ASC")
+	return strings.Join(keys, ", "), args
+}
+
+// SearchResources runs a search (see fhir.Searcher).
+func (db *DB) SearchResources(ctx context.Context, req fhir.SearchRequest) (*fhir.SearchResult, error) {
+	q := req.Query
+	now := req.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	res := &fhir.SearchResult{}
+	err := db.Read(ctx, func(tx *sql.Tx) error {
+		res.Snapshot = q.Snapshot
+		if res.Snapshot == 0 {
+			if err := tx.QueryRowContext(ctx, "SELECT COALESCE(MAX(rid), 0) FROM fhir_resources").Scan(&res.Snapshot); err != nil {
+				return err
+			}
+		}
+		w := buildWhere(q, req.Patients, now, "r")
+		w.anyOf(req.AnyOf, q.Type, now)
+		w.where += " AND r.rid <= ?"
+		w.args = append(w.args, res.Snapshot)
+		if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+w.from+" WHERE "+w.where, w.args...).Scan(&res.Total); err != nil {
+			return err
+		}
+		if q.Summary == "count" || q.Count == 0 {
+			return nil
+		}
+		where, args := w.where, append([]any(nil), w.args...)
+		var order string
+		var limitArgs []any
+		if len(q.Sort) == 0 {
+			where += " AND r.rid > ?"
+			args = append(args, q.Cursor)
+			order = "r.rid ASC"
+			limitArgs = []any{q.Count + 1}
+		} else {
+			var oargs []any
+			order, oargs = orderBy(q)
+			args = append(args, oargs...)
+			limitArgs = []any{q.Count + 1, q.Offset}
+		}
+		sqlText := "SELECT r.rid, r.type, r.id, r.version, r.last_updated, r.deleted, r.json FROM " + w.from +
+			" WHERE " + where + " ORDER BY " + order + " LIMIT ?"
+		if len(limitArgs) == 2 {
+			sqlText += " OFFSET ?"
+		}
+		args = append(args, limitArgs...)
+		matches, err := queryResources(ctx, tx, sqlText, args...)
+		if err != nil {
+			return err
+		}
+		if len(matches) > q.Count {
+			matches = matches[:q.Count]
+			res.HasNext = true
+			res.NextCursor = matches[len(matches)-1].Row
+			res.NextOffset = q.Offset + q.Count
+		}
+		res.Matches = matches
+		if len(matches) == 0 {
+			return nil
+		}
+		res.Included, err = includes(ctx, tx, q, matches, req.Patients)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: search %s: %w", q.Type, err)
+	}
+	return res, nil
+}
+
+func queryResources(ctx context.Context, tx *sql.Tx, query string, args ...any) ([]fhir.Resource, error) {
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []fhir.Resource
+	for rows.Next() {
+		r, err := scanResource(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *r)
+	}
+	return out, rows.Err()
+}
+
+func includes(ctx context.Context, tx *sql.Tx, q *search.Query, matches []fhir.Resource, patients []string) ([]fhir.Resource, error) {
+	seen := map[int64]bool{}
+	for _, m := range matches {
+		seen[m.Row] = true
+	}
+	var out []fhir.Resource
+	restrict := func(alias string) (string, []any) {
+		if patients == nil {
+			return "", nil
+		}
+		if len(patients) == 0 {
+			return " AND 0", nil
+		}
+		args := make([]any, len(patients))
+		for i, p := range patients {
+			args[i] = p
+		}
+		return " AND " + alias + ".rid IN (SELECT rid FROM fhir_compartment WHERE patient_id IN (" + placeholders(len(patients)) + "))", args
+	}
+	add := func(rs []fhir.Resource) []fhir.Resource {
+		var added []fhir.Resource
+		for _, r := range rs {
+			if !seen[r.Row] {
+				seen[r.Row] = true
+				out = append(out, r)
+				added = append(added, r)
+			}
+		}
+		return added
+	}
+	// Includes apply to the matches; :iterate ones also to what they
+	// included, for a few rounds.
+	frontier := matches
+	for round := 0; round < 4 && len(frontier) > 0; round++ {
+		var next []fhir.Resource
+		for _, inc := range q.Includes {
+			if round > 0 && !inc.Iterate {
+				continue
+			}
+			var rids []any
+			for _, m := range frontier {
+				if m.Type == inc.SourceType {
+					rids = append(rids, m.Row)
+				}
+			}
+			if len(rids) == 0 {
+				continue
+			}
+			args := append([]any{}, rids...)
+			args = append(args, inc.SourceType, inc.Param)
+			cond := ""
+			if inc.TargetType != "" {
+				cond = " AND i.ref_type = ?"
+				args = append(args, inc.TargetType)
+			}
+			rc, rargs := restrict("t")
+			args = append(args, rargs...)
+			rs, err := queryResources(ctx, tx, `SELECT DISTINCT t.rid, t.type, t.id, t.version, t.last_updated, t.deleted, t.json
+				FROM fhir_index i JOIN fhir_resources t ON t.type = i.ref_type AND t.id = i.ref_id
+				WHERE i.rid IN (`+placeholders(len(rids))+`) AND i.type = ? AND i.param = ?`+cond+` AND t.deleted = 0`+rc+` ORDER BY t.rid`, args...)
+			if err != nil {
+				return nil, err
+			}
+			next = append(next, add(rs)...)
+		}
+		for _, inc := range q.RevIncludes {
+			if round > 0 && !inc.Iterate {
+				continue
+			}
+			byType := map[string][]any{}
+			for _, m := range frontier {
+				if inc.TargetType == "" || inc.TargetType == m.Type {
+					byType[m.Type] = append(byType[m.Type], m.ID)
+				}
+			}
+			for typ, ids := range byType {
+				args := []any{typ}
+				args = append(args, ids...)
+				args = append(args, inc.SourceType, inc.Param)
+				rc, rargs := restrict("t")
+				args = append(args, rargs...)
+				rs, err := queryResources(ctx, tx, `SELECT DISTINCT t.rid, t.type, t.id, t.version, t.last_updated, t.deleted, t.json
+					FROM fhir_index i JOIN fhir_resources t ON t.rid = i.rid
+					WHERE i.ref_type = ? AND i.ref_id IN (`+placeholders(len(ids))+`) AND i.type = ? AND i.param = ? AND t.deleted = 0`+rc+` ORDER BY t.rid`, args...)
+				if err != nil {
+					return nil, err
+				}
+				next = append(next, add(rs)...)
+			}
+		}
+		frontier = next
+	}
+	return out, nil
+}

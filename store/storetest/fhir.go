@@ -1,0 +1,244 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/smartgate/smartgate/fhir"
+	"github.com/smartgate/smartgate/fhir/search"
+	"github.com/smartgate/smartgate/store"
+)
+
+var fhirT0 = time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
+
+func fhirWrite(typ, id string, version int64, body string, idx []search.Entry, patients ...string) *fhir.Write {
+	return &fhir.Write{
+		Resource: fhir.Resource{Type: typ, ID: id, Version: version, LastUpdated: fhirT0.Add(time.Duration(version) * time.Minute),
+			JSON: []byte(body)},
+		Method: "PUT", Index: idx, Patients: patients,
+	}
+}
+
+func put(t *testing.T, b Backend, ws ...*fhir.Write) {
+	t.Helper()
+	err := b.TransactResources(context.Background(), func(tx fhir.Tx) error {
+		for _, w := range ws {
+			if err := tx.Put(context.Background(), w); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func testFHIRVersions(t *testing.T, b Backend) {
+	ctx := context.Background()
+	if _, err := b.ReadResource(ctx, "Patient", "p1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("missing resource: %v, want ErrNotFound", err)
+	}
+	v1 := `{"resourceType":"Patient","id":"p1","meta":{"versionId":"1"}}`
+	put(t, b, fhirWrite("Patient", "p1", 1, v1, nil, "p1"))
+	put(t, b, fhirWrite("Patient", "p1", 2, `{"resourceType":"Patient","id":"p1","meta":{"versionId":"2"},"active":true}`, nil, "p1"))
+	del := fhirWrite("Patient", "p1", 3, "", nil, "p1")
+	del.Deleted, del.Method = true, "DELETE"
+	put(t, b, del)
+
+	cur, err := b.ReadResource(ctx, "Patient", "p1")
+	if err != nil || !cur.Deleted || cur.Version != 3 || len(cur.JSON) != 0 {
+		t.Fatalf("current = %+v, %v; want deleted version 3", cur, err)
+	}
+	old, err := b.ReadResourceVersion(ctx, "Patient", "p1", 1)
+	if err != nil || string(old.JSON) != v1 || !old.LastUpdated.Equal(fhirT0.Add(time.Minute)) {
+		t.Fatalf("version 1 = %+v, %v", old, err)
+	}
+	if _, err := b.ReadResourceVersion(ctx, "Patient", "p1", 9); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("missing version: %v", err)
+	}
+	// The same version twice is a conflict.
+	err = b.TransactResources(ctx, func(tx fhir.Tx) error {
+		return tx.Put(ctx, fhirWrite("Patient", "p1", 2, `{}`, nil))
+	})
+	if !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("duplicate version: %v, want ErrConflict", err)
+	}
+}
+
+func testFHIRRollback(t *testing.T, b Backend) {
+	ctx := context.Background()
+	boom := errors.New("boom")
+	err := b.TransactResources(ctx, func(tx fhir.Tx) error {
+		if err := tx.Put(ctx, fhirWrite("Patient", "a", 1, `{"resourceType":"Patient","id":"a"}`, nil, "a")); err != nil {
+			return err
+		}
+		if cur, err := tx.Current(ctx, "Patient", "a"); err != nil || cur.Version != 1 {
+			return fmt.Errorf("read inside the transaction: %+v, %w", cur, err)
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("TransactResources = %v, want the callback's error", err)
+	}
+	if _, err := b.ReadResource(ctx, "Patient", "a"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("rolled-back resource is readable: %v", err)
+	}
+	h, err := b.ResourceHistory(ctx, fhir.HistoryQuery{})
+	if err != nil || h.Total != 0 {
+		t.Fatalf("history after rollback: %+v, %v", h, err)
+	}
+}
+
+func testFHIRHistory(t *testing.T, b Backend) {
+	ctx := context.Background()
+	for i := int64(1); i <= 5; i++ {
+		put(t, b, fhirWrite("Observation", "o1", i, `{"resourceType":"Observation"}`, nil, "pa"))
+	}
+	put(t, b, fhirWrite("Observation", "o2", 1, `{"resourceType":"Observation"}`, nil, "pb"))
+	put(t, b, fhirWrite("Patient", "pa", 1, `{"resourceType":"Patient"}`, nil, "pa"))
+
+	h, err := b.ResourceHistory(ctx, fhir.HistoryQuery{Type: "Observation", ID: "o1", Count: 2})
+	if err != nil || h.Total != 5 || len(h.Entries) != 2 || h.Entries[0].Version != 5 || h.Next == 0 {
+		t.Fatalf("instance history page 1: %+v, %v", h, err)
+	}
+	h2, err := b.ResourceHistory(ctx, fhir.HistoryQuery{Type: "Observation", ID: "o1", Count: 2, Before: h.Next})
+	if err != nil || len(h2.Entries) != 2 || h2.Entries[0].Version != 3 {
+		t.Fatalf("instance history page 2: %+v, %v", h2, err)
+	}
+	all, _ := b.ResourceHistory(ctx, fhir.HistoryQuery{Type: "Observation"})
+	if all.Total != 6 {
+		t.Fatalf("type history total %d", all.Total)
+	}
+	sys, _ := b.ResourceHistory(ctx, fhir.HistoryQuery{})
+	if sys.Total != 7 {
+		t.Fatalf("system history total %d", sys.Total)
+	}
+	since, _ := b.ResourceHistory(ctx, fhir.HistoryQuery{Type: "Observation", Since: fhirT0.Add(4 * time.Minute)})
+	if since.Total != 2 {
+		t.Fatalf("_since total %d, want 2", since.Total)
+	}
+	onlyB, _ := b.ResourceHistory(ctx, fhir.HistoryQuery{Type: "Observation", Patients: []string{"pb"}})
+	if onlyB.Total != 1 || onlyB.Entries[0].ID != "o2" {
+		t.Fatalf("compartment-restricted history: %+v", onlyB)
+	}
+	none, _ := b.ResourceHistory(ctx, fhir.HistoryQuery{Type: "Observation", Patients: []string{}})
+	if none.Total != 0 {
+		t.Fatalf("empty restriction let %d through", none.Total)
+	}
+}
+
+func testFHIRSearch(t *testing.T, b Backend) {
+	ctx := context.Background()
+	reg, err := search.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := func(param, sys, code string) search.Entry {
+		return search.Entry{Param: param, Type: search.TypeToken, System: sys, Code: code}
+	}
+	ref := func(param, typ, id string) search.Entry {
+		return search.Entry{Param: param, Type: search.TypeReference, Code: typ + "/" + id, RefType: typ, RefID: id}
+	}
+	date := func(s string) search.Entry {
+		lo, hi, _ := search.DateRange(s)
+		return search.Entry{Param: "date", Type: search.TypeDate, Lo: lo, Hi: hi}
+	}
+	put(t, b,
+		fhirWrite("Patient", "pa", 1, `{"resourceType":"Patient","id":"pa"}`,
+			[]search.Entry{{Param: "family", Type: search.TypeString, Code: "Müller", Text: "muller"}}, "pa"),
+		fhirWrite("Patient", "pb", 1, `{"resourceType":"Patient","id":"pb"}`,
+			[]search.Entry{{Param: "family", Type: search.TypeString, Code: "Miller", Text: "miller"}}, "pb"),
+		fhirWrite("Observation", "o1", 1, `{"resourceType":"Observation","id":"o1"}`,
+			[]search.Entry{tok("code", "http://loinc.org", "1-1"), ref("subject", "Patient", "pa"), ref("patient", "Patient", "pa"), date("2020-05-01")}, "pa"),
+		fhirWrite("Observation", "o2", 1, `{"resourceType":"Observation","id":"o2"}`,
+			[]search.Entry{tok("code", "http://loinc.org", "2-2"), ref("subject", "Patient", "pb"), ref("patient", "Patient", "pb"), date("2021-05-01")}, "pb"),
+	)
+	run := func(typ, q string, patients []string) *fhir.SearchResult {
+		t.Helper()
+		v, _ := url.ParseQuery(q)
+		pq, err := reg.ParseQuery(typ, v, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := b.SearchResources(ctx, fhir.SearchRequest{Query: pq, Patients: patients})
+		if err != nil {
+			t.Fatalf("%s?%s: %v", typ, q, err)
+		}
+		return res
+	}
+	tests := []struct {
+		typ, q   string
+		patients []string
+		want     []string
+	}{
+		{"Observation", "code=http://loinc.org|1-1", nil, []string{"o1"}},
+		{"Observation", "code=1-1,2-2", nil, []string{"o1", "o2"}},
+		{"Observation", "code:not=1-1", nil, []string{"o2"}},
+		{"Observation", "date=2020", nil, []string{"o1"}},
+		{"Observation", "date=gt2020-12-31", nil, []string{"o2"}},
+		{"Observation", "patient=pb", nil, []string{"o2"}},
+		{"Observation", "subject:Patient.family=mul", nil, []string{"o1"}},
+		{"Observation", "", []string{"pa"}, []string{"o1"}},
+		{"Observation", "", []string{"pa", "pb"}, []string{"o1", "o2"}},
+		{"Observation", "", []string{}, nil},
+		{"Observation", "code=2-2", []string{"pa"}, nil},
+		{"Patient", "family=M", nil, []string{"pa", "pb"}},
+		{"Patient", "family:exact=Müller", nil, []string{"pa"}},
+		{"Patient", "family:contains=ll", nil, []string{"pa", "pb"}},
+		{"Patient", "_id=pb", nil, []string{"pb"}},
+	}
+	for _, tc := range tests {
+		res := run(tc.typ, tc.q, tc.patients)
+		var got []string
+		for _, m := range res.Matches {
+			got = append(got, m.ID)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(tc.want) || res.Total != len(tc.want) {
+			t.Errorf("%s?%s (patients %v) = %v (total %d), want %v", tc.typ, tc.q, tc.patients, got, res.Total, tc.want)
+		}
+	}
+	inc := run("Observation", "code=1-1&_include=Observation:subject", nil)
+	if len(inc.Included) != 1 || inc.Included[0].ID != "pa" {
+		t.Errorf("_include: %+v", inc.Included)
+	}
+	rev := run("Patient", "_id=pb&_revinclude=Observation:subject", nil)
+	if len(rev.Included) != 1 || rev.Included[0].ID != "o2" {
+		t.Errorf("_revinclude: %+v", rev.Included)
+	}
+	page := run("Observation", "_count=1", nil)
+	if !page.HasNext || len(page.Matches) != 1 || page.Total != 2 {
+		t.Fatalf("page 1: %+v", page)
+	}
+	err = b.TransactResources(ctx, func(tx fhir.Tx) error {
+		v, _ := url.ParseQuery("code=2-2")
+		q, _ := reg.ParseQuery("Observation", v, false)
+		ids, err := tx.Match(ctx, fhir.SearchRequest{Query: q}, 2)
+		if err != nil || len(ids) != 1 || ids[0] != "o2" {
+			return fmt.Errorf("match = %v, %w", ids, err)
+		}
+		ids, err = tx.Match(ctx, fhir.SearchRequest{Query: q, Patients: []string{"pa"}}, 2)
+		if err != nil || len(ids) != 0 {
+			return fmt.Errorf("restricted match = %v, %w", ids, err)
+		}
+		ids, err = tx.Match(ctx, fhir.SearchRequest{Query: q, AnyOf: [][]search.Clause{q.Clauses}}, 2)
+		if err != nil || len(ids) != 1 || ids[0] != "o2" {
+			return fmt.Errorf("match = %v, %w", ids, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A delete leaves the index.
+	del := fhirWrite("Observation", "o2", 2, "", nil, "pb")
+	del.Deleted = true
+	put(t, b, del)
+	if res := run("Observation", "code=2-2", nil); res.Total != 0 {
+		t.Fatalf("deleted resource still matches")
+	}
+}
