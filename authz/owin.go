@@ -3,6 +3,7 @@ package authz
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/smartgate/smartgate/audit"
+	"github.com/smartgate/smartgate/listener"
 )
 
 // Role scopes of OWin tokens: an OWin token carries its account's rights.
@@ -27,7 +29,11 @@ func (s *Server) handleOWin(w http.ResponseWriter, r *http.Request, base string)
 	addr := clientAddress(r)
 	username := r.PostForm.Get("username")
 	ev := audit.Event{Kind: "owin", Actor: username, ClientID: owinClientID, Action: "password"}
-	if !s.cfg.OWin || s.users == nil {
+	off := !s.cfg.OWin || s.users == nil
+	if info, ok := listener.From(ctx); ok && slices.Contains(s.cfg.OWinOffListeners, info.Name) {
+		off = true
+	}
+	if off {
 		ev.Outcome, ev.Detail = audit.Denied, "disabled"
 		s.audit(r, ev)
 		writeOAuthError(w, http.StatusBadRequest, "unsupported_grant_type", "The password grant is disabled.")
