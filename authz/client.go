@@ -66,13 +66,15 @@ type NewClient struct {
 }
 
 // DefaultUserScopes is the scope ceiling of a user-facing client registered
-// without scopes; DefaultBackendScopes that of a client_credentials-only
-// client. (A ceiling is not a grant: the person still consents.)
-var (
-	DefaultUserScopes = []string{"openid", "fhirUser", "profile", "email", "offline_access", "online_access",
+// without scopes. (A ceiling is not a grant: the person still consents.)
+func DefaultUserScopes() []string {
+	return []string{"openid", "fhirUser", "profile", "email", "offline_access", "online_access",
 		"launch", "launch/patient", "launch/encounter", "patient/*.cruds", "user/*.cruds"}
-	DefaultBackendScopes = []string{"system/*.rs"}
-)
+}
+
+// DefaultBackendScopes is the scope ceiling of a client_credentials-only
+// client registered without scopes.
+func DefaultBackendScopes() []string { return []string{"system/*.rs"} }
 
 // ErrInvalidClientMetadata is returned by CreateClient for metadata it
 // refuses (RFC 7591 invalid_client_metadata / invalid_redirect_uri).
@@ -108,9 +110,9 @@ func CreateClient(ctx context.Context, st ClientStore, nc NewClient, now time.Ti
 	}
 	if len(c.Scopes) == 0 {
 		if slices.Contains(c.GrantTypes, "authorization_code") {
-			c.Scopes = slices.Clone(DefaultUserScopes)
+			c.Scopes = DefaultUserScopes()
 		} else {
-			c.Scopes = slices.Clone(DefaultBackendScopes)
+			c.Scopes = DefaultBackendScopes()
 		}
 	}
 	c.Public = c.TokenEndpointAuthMethod == AuthNone
