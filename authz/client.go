@@ -65,6 +65,17 @@ type NewClient struct {
 	AllowNoPKCE bool
 }
 
+// DefaultUserScopes is the scope ceiling of a user-facing client registered
+// without scopes. (A ceiling is not a grant: the person still consents.)
+func DefaultUserScopes() []string {
+	return []string{"openid", "fhirUser", "profile", "email", "offline_access", "online_access",
+		"launch", "launch/patient", "launch/encounter", "patient/*.cruds", "user/*.cruds"}
+}
+
+// DefaultBackendScopes is the scope ceiling of a client_credentials-only
+// client registered without scopes.
+func DefaultBackendScopes() []string { return []string{"system/*.rs"} }
+
 // ErrInvalidClientMetadata is returned by CreateClient for metadata it
 // refuses (RFC 7591 invalid_client_metadata / invalid_redirect_uri).
 var ErrInvalidClientMetadata = errors.New("authz: invalid client metadata")
@@ -96,6 +107,13 @@ func CreateClient(ctx context.Context, st ClientStore, nc NewClient, now time.Ti
 	}
 	if err := validateClient(c); err != nil {
 		return nil, "", err
+	}
+	if len(c.Scopes) == 0 {
+		if slices.Contains(c.GrantTypes, "authorization_code") {
+			c.Scopes = DefaultUserScopes()
+		} else {
+			c.Scopes = DefaultBackendScopes()
+		}
 	}
 	c.Public = c.TokenEndpointAuthMethod == AuthNone
 	if c.Public {

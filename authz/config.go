@@ -53,6 +53,9 @@ type Config struct {
 
 	// OWin enables the password grant for local accounts.
 	OWin bool
+	// OWinOffListeners turns the password grant off on the named listeners
+	// (listener.Info.Name: "http", "https") while OWin is on.
+	OWinOffListeners []string
 	// OWinMaxFailures failures within OWinWindow lock an account or an
 	// address for OWinLockout (defaults 5, 15m, 15m).
 	OWinMaxFailures int

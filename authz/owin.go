@@ -3,6 +3,7 @@ package authz
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -10,13 +11,23 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/smartgate/smartgate/audit"
+	"github.com/smartgate/smartgate/listener"
 )
 
-// Role scopes of OWin tokens: an OWin token carries its account's rights.
-var owinRoleScopes = map[string][]string{
-	"admin":        {"system/*.cruds", "user/*.cruds"},
-	"practitioner": {"user/*.cruds"},
-	"patient":      {"patient/*.cruds"},
+// owinScopes are the scopes of an OWin token for a role: an OWin token
+// carries its account's rights (admin: everything; practitioner: all data
+// the user may see; patient: their own compartment, with the patient
+// context set from their fhirUser).
+func owinScopes(role string) []string {
+	switch role {
+	case "admin":
+		return []string{"system/*.cruds", "user/*.cruds"}
+	case "practitioner":
+		return []string{"user/*.cruds"}
+	case "patient":
+		return []string{"patient/*.cruds"}
+	}
+	return nil
 }
 
 // handleOWin is the OWin password grant: form grant_type=password with
@@ -27,7 +38,11 @@ func (s *Server) handleOWin(w http.ResponseWriter, r *http.Request, base string)
 	addr := clientAddress(r)
 	username := r.PostForm.Get("username")
 	ev := audit.Event{Kind: "owin", Actor: username, ClientID: owinClientID, Action: "password"}
-	if !s.cfg.OWin || s.users == nil {
+	off := !s.cfg.OWin || s.users == nil
+	if info, ok := listener.From(ctx); ok && slices.Contains(s.cfg.OWinOffListeners, info.Name) {
+		off = true
+	}
+	if off {
 		ev.Outcome, ev.Detail = audit.Denied, "disabled"
 		s.audit(r, ev)
 		writeOAuthError(w, http.StatusBadRequest, "unsupported_grant_type", "The password grant is disabled.")
@@ -85,7 +100,7 @@ func (s *Server) handleOWin(w http.ResponseWriter, r *http.Request, base string)
 	ar.RequestedAt = now
 	seen := map[string]bool{}
 	for _, role := range uc.Roles {
-		for _, sc := range owinRoleScopes[role] {
+		for _, sc := range owinScopes(role) {
 			if !seen[sc] {
 				seen[sc] = true
 				ar.GrantScope(sc)

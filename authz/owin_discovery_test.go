@@ -105,6 +105,20 @@ func TestD20_OWinOffSwitch(t *testing.T) {
 	wantError(t, resp, m, []int{400}, "unsupported_grant_type")
 }
 
+func TestD20_OWinOffPerListener(t *testing.T) {
+	e := newEnv(t, func(c *authz.Config) { c.OWinOffListeners = []string{"http"} })
+	mux := http.NewServeMux()
+	e.as.Register(mux)
+	for name, want := range map[string]int{"http": 400, "https": 200} {
+		srv := httptest.NewServer(listener.Middleware(listener.Info{Name: name, BaseURL: e.base}, mux))
+		resp, m := (&env{t: t, base: srv.URL}).owin("alice", "alice-pw")
+		srv.Close()
+		if resp.StatusCode != want {
+			t.Fatalf("OWin on %s: %d %v, want %d", name, resp.StatusCode, m, want)
+		}
+	}
+}
+
 func getJSON(t *testing.T, u string) (*http.Response, map[string]any) {
 	t.Helper()
 	resp, err := http.Get(u)
