@@ -78,6 +78,18 @@ type Config struct {
 	// ScopeStrategy matches requested scopes against allowed/granted ones
 	// (default ExactScopeStrategy).
 	ScopeStrategy ScopeStrategy
+	// AllowOrigin decides which browser origins may call the token,
+	// revocation and userinfo endpoints (CORS; never with credentials).
+	// Nil allows every origin. Discovery and JWKS are open to all.
+	AllowOrigin func(ctx context.Context, origin string) bool
+	// ManagementPath and RegistrationPath, when set, are advertised in the
+	// SMART configuration as management_endpoint (the page where people
+	// review and revoke app access) and registration_endpoint (RFC 7591).
+	ManagementPath   string
+	RegistrationPath string
+	// ExtraCapabilities are SMART capabilities that other parts of the
+	// server provide (e.g. context-standalone-encounter).
+	ExtraCapabilities []string
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }

@@ -220,17 +220,19 @@ func (s *Server) client(ctx context.Context, id string) (*fositeClient, error) {
 func (s *Server) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /oauth/authorize", s.handleAuthorize)
 	mux.HandleFunc("POST /oauth/authorize", s.handleAuthorize)
-	mux.HandleFunc("POST /oauth/token", cors(s.handleToken))
-	mux.HandleFunc("OPTIONS /oauth/token", cors(nil))
+	mux.HandleFunc("POST /oauth/token", s.cors(s.handleToken))
+	mux.HandleFunc("OPTIONS /oauth/token", s.cors(nil))
 	mux.HandleFunc("POST /oauth/introspect", s.handleIntrospect)
-	mux.HandleFunc("POST /oauth/revoke", cors(s.handleRevoke))
-	mux.HandleFunc("OPTIONS /oauth/revoke", cors(nil))
-	mux.HandleFunc("GET /oauth/userinfo", cors(s.handleUserinfo))
-	mux.HandleFunc("POST /oauth/userinfo", cors(s.handleUserinfo))
-	mux.HandleFunc("OPTIONS /oauth/userinfo", cors(nil))
-	mux.HandleFunc("GET /oauth/jwks", cors(s.handleJWKS))
-	mux.HandleFunc("GET /.well-known/openid-configuration", cors(s.handleDiscovery))
-	mux.HandleFunc("GET /.well-known/oauth-authorization-server", cors(s.handleDiscovery))
+	mux.HandleFunc("POST /oauth/revoke", s.cors(s.handleRevoke))
+	mux.HandleFunc("OPTIONS /oauth/revoke", s.cors(nil))
+	mux.HandleFunc("GET /oauth/userinfo", s.cors(s.handleUserinfo))
+	mux.HandleFunc("POST /oauth/userinfo", s.cors(s.handleUserinfo))
+	mux.HandleFunc("OPTIONS /oauth/userinfo", s.cors(nil))
+	mux.HandleFunc("GET /oauth/jwks", openCORS(s.handleJWKS))
+	mux.HandleFunc("GET /.well-known/openid-configuration", openCORS(s.handleDiscovery))
+	mux.HandleFunc("GET /.well-known/oauth-authorization-server", openCORS(s.handleDiscovery))
+	mux.HandleFunc("GET /.well-known/smart-configuration", openCORS(s.handleSMARTConfiguration))
+	mux.HandleFunc("GET /fhir/.well-known/smart-configuration", openCORS(s.handleSMARTConfiguration))
 	for p, allow := range map[string]string{
 		"/oauth/token": "POST, OPTIONS", "/oauth/introspect": "POST", "/oauth/revoke": "POST, OPTIONS",
 		"/oauth/authorize": "GET, POST", "/oauth/userinfo": "GET, POST, OPTIONS", "/oauth/jwks": "GET",
@@ -242,17 +244,32 @@ func (s *Server) Register(mux *http.ServeMux) {
 
 // cors allows any origin (no cookies are involved on these endpoints) and
 // answers preflights; h nil means preflight only.
-func cors(h http.HandlerFunc) http.HandlerFunc {
+// cors answers browser apps of the origins Config.AllowOrigin accepts (any
+// origin when it is nil), never with credentials.
+func (s *Server) cors(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Origin") != "" {
-			w.Header().Set("Access-Control-Allow-Origin", "*")
+		if o := r.Header.Get("Origin"); o != "" && (s.cfg.AllowOrigin == nil || s.cfg.AllowOrigin(r.Context(), o)) {
+			w.Header().Add("Vary", "Origin")
+			w.Header().Set("Access-Control-Allow-Origin", o)
 			w.Header().Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
 			w.Header().Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
 			w.Header().Set("Access-Control-Max-Age", "600")
+		} else if o != "" {
+			w.Header().Add("Vary", "Origin")
 		}
 		if h == nil || r.Method == http.MethodOptions {
 			w.WriteHeader(http.StatusNoContent)
 			return
+		}
+		h(w, r)
+	}
+}
+
+// openCORS lets any origin read a public document.
+func openCORS(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Origin") != "" {
+			w.Header().Set("Access-Control-Allow-Origin", "*")
 		}
 		h(w, r)
 	}

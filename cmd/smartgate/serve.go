@@ -5,14 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
-	"time"
 
-	"github.com/smartgate/smartgate"
+	"github.com/smartgate/smartgate/authz"
 	"github.com/smartgate/smartgate/config"
 	"github.com/smartgate/smartgate/server"
 	"github.com/smartgate/smartgate/store/sqlite"
@@ -122,6 +120,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 // app is the wired server: every package's handlers on one mux.
 type app struct {
 	handler  http.Handler
+	authz    *authz.Server
 	closers  []func()
 	messages []string
 }
@@ -138,31 +137,6 @@ func (a *app) announce(w io.Writer) {
 	for _, m := range a.messages {
 		fmt.Fprintln(w, m)
 	}
-}
-
-func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog.Logger, e *env) (*app, error) {
-	a := &app{}
-	msg, err := bootstrapAdmin(ctx, cfg, db, e.getenv)
-	if err != nil {
-		return nil, err
-	}
-	if msg != "" {
-		a.messages = append(a.messages, msg)
-	}
-	mux := http.NewServeMux()
-	metrics := server.NewMetrics()
-	server.RegisterOps(mux, db, metrics, logger)
-
-	assets := smartgate.Assets(cfg.DevAssets)
-	static, err := fs.Sub(assets, "static")
-	if err != nil {
-		return nil, fmt.Errorf("static assets: %w", err)
-	}
-	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
-
-	a.handler = server.Wrap(mux, logger, metrics, cfg.MaxBodyBytes)
-	_ = time.Now
-	return a, nil
 }
 
 func runBackup(ctx context.Context, e *env, args []string) error {
