@@ -59,6 +59,13 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 		return nil, fmt.Errorf("FHIR search definitions: %w", err)
 	}
 	origins := &originCache{db: db, ttl: 10 * time.Second}
+	if cfg.Demo {
+		msgs, err := setupDemo(ctx, cfg, db, reg)
+		if err != nil {
+			return nil, fmt.Errorf("demo: %w", err)
+		}
+		a.messages = append(a.messages, msgs...)
+	}
 
 	passwords := account.NewAuthenticator(db, account.NewHasher(account.Params{}, 4), account.NewThrottle(account.ThrottleConfig{}))
 	revoker := &lateRevoker{}

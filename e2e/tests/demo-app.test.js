@@ -9,7 +9,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { launchBrowser } from '../lib/harness.js';
 import { completeAuthorization } from '../lib/apphost.js';
-import { startSmartgateWithURLs, adminToken, createPatientRecord, addUser } from './support.js';
+import { startSmartgateWithURLs, adminToken, createPatientRecord, addUser } from '../pending/support.js';
 
 let sg;
 let ada;
@@ -49,6 +49,34 @@ test('demo app: standalone launch as a patient shows name, conditions, medicatio
     assert.match(await text('medications'), /lisinopril 10 MG Oral Tablet/);
     assert.match(await text('observations'), /Systolic blood pressure: 128 mm\[Hg\]/);
     assert.deepEqual(problems, []);
+  } finally {
+    await browser.close();
+  }
+});
+
+test('serve --demo: the printed demo patient log-in shows the printed demo patient in the demo app', async () => {
+  const out = sg.stdout();
+  const login = out.match(/demo log-in \(patient\): user (\S+) password (\S+)/);
+  const patient = out.match(/demo patient: (.+) \(Patient\/([^)]+)\)/);
+  assert.ok(login, `no demo patient log-in printed:\n${out}`);
+  assert.ok(patient, `no demo patient printed:\n${out}`);
+  const appURL = out.match(new RegExp(`demo app: (${sg.httpURL.replace(/[.]/g, '\\.')}\\S+)`));
+  assert.ok(appURL, `no demo app URL for ${sg.httpURL}:\n${out}`);
+  const browser = await launchBrowser();
+  try {
+    const page = await browser.newPage();
+    await page.goto(appURL[1]);
+    await completeAuthorization(page, {
+      isApp: (u) => u.origin === sg.httpURL && u.pathname.startsWith('/apps/demo/'),
+      done: (u) => u.origin === sg.httpURL && u.pathname === '/apps/demo/',
+      username: login[1], password: login[2],
+    });
+    await page.locator('[data-testid=status]').filter({ hasText: /^(Loaded\.|Something went wrong\.)$/ }).waitFor();
+    const text = (id) => page.locator(`[data-testid=${id}]`).textContent();
+    assert.equal(await text('status'), 'Loaded.', await text('error'));
+    assert.equal(await text('patient-name'), patient[1]);
+    assert.notEqual((await text('conditions')).trim(), '');
+    assert.notEqual((await text('observations')).trim(), '');
   } finally {
     await browser.close();
   }
