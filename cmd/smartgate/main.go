@@ -40,6 +40,8 @@ func commands() []command {
 	return []command{
 		{"serve", "run the server (the default)", runServe},
 		{"user", "manage local accounts: user add --username NAME --password-stdin [--role R] [--fhir-user Patient/ID]", runUser},
+		{"fhir", "FHIR data: fhir import FILE… (Bundles and NDJSON)", runFHIR},
+		{"keys", "signing keys: keys rotate", runKeys},
 		{"backup", "write a consistent copy of the live database: backup [--data DIR] FILE", runBackup},
 		{"version", "print version and build information", runVersion},
 	}

@@ -100,7 +100,7 @@ func start(t *testing.T, dir string, env []string, args ...string) *proc {
 				}
 			}
 			p.mu.Unlock()
-			if strings.Contains(line, "https listening") && !closed {
+			if line == "smartgate ready" && !closed {
 				closed = true
 				close(ready)
 			}

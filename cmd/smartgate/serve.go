@@ -88,6 +88,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	a.announce(e.stdout)
+	fmt.Fprintln(e.stdout, "smartgate ready")
 
 	for {
 		select {
