@@ -52,7 +52,10 @@ type Config struct {
 	DevAssets string
 	// SQLiteSynchronous is FULL or NORMAL.
 	SQLiteSynchronous string
-	MaxBodyBytes      int64
+	// MaxDBBytes caps the database size (0: no cap); writes beyond it are
+	// answered 503 and change nothing, as on a full disk.
+	MaxDBBytes   int64
+	MaxBodyBytes int64
 	ShutdownTimeout   time.Duration
 	Demo              bool
 
@@ -146,6 +149,17 @@ func integer(f func(c *Config) *int64) func(*Config, string) error {
 	}
 }
 
+func nonNegative(f func(c *Config) *int64) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			return fmt.Errorf("%q is not a whole number ≥ 0", v)
+		}
+		*f(c) = n
+		return nil
+	}
+}
+
 // Settings returns the table of settings, in documentation order.
 func Settings() []Setting {
 	return []Setting{
@@ -168,6 +182,7 @@ func Settings() []Setting {
 		{Flag: "log-format", Default: "text", Usage: "text or json", kind: kEnum, enum: []string{"text", "json"}, set: str(func(c *Config) *string { return &c.LogFormat })},
 		{Flag: "dev-assets", Default: "", Usage: "development: read templates/ and static/ from this folder instead of the embedded copies", set: str(func(c *Config) *string { return &c.DevAssets })},
 		{Flag: "sqlite-synchronous", Default: "FULL", Usage: "FULL (an acknowledged write survives power loss) or NORMAL (survives a process crash)", kind: kEnum, enum: []string{"FULL", "NORMAL"}, set: str(func(c *Config) *string { return &c.SQLiteSynchronous })},
+		{Flag: "max-db-bytes", Default: "0", Usage: "cap on the database size in bytes (0: none); writes beyond it answer 503 and change nothing", kind: kInt, set: nonNegative(func(c *Config) *int64 { return &c.MaxDBBytes })},
 		{Flag: "max-body-bytes", Default: "16777216", Usage: "largest request body accepted, in bytes", kind: kInt, set: integer(func(c *Config) *int64 { return &c.MaxBodyBytes })},
 		{Flag: "shutdown-timeout", Default: "30s", Usage: "how long in-flight requests may take to finish at shutdown", kind: kDuration, set: dur(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
 		{Flag: "demo", Default: "false", Usage: "load the bundled synthetic patients, demo accounts and the demo SMART app", kind: kBool, set: boolean(func(c *Config) *bool { return &c.Demo })},

@@ -288,3 +288,59 @@ func TestFHIRImportAndKeysRotateCommands(t *testing.T) {
 	p2.cmd.Process.Signal(syscall.SIGTERM)
 	p2.wait(t)
 }
+
+// TestFullDatabaseAnswers503AndLosesNothing fills a database capped by
+// --max-db-bytes (SQLite answers SQLITE_FULL, as on a full disk): the
+// failing write is answered 503 with an OperationOutcome, earlier writes
+// are intact, and the database passes integrity_check.
+func TestFullDatabaseAnswers503AndLosesNothing(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	p := start(t, dir, adminEnv(), "--http-addr", "127.0.0.1:0", "--https-addr", "", "--data", data, "--max-db-bytes", "1500000")
+	base := "http://" + p.HTTPAddr
+	token := owinToken(t, base)
+	pad := strings.Repeat("x", 8000)
+	var ids []string
+	var last *http.Response
+	var lastBody []byte
+	for i := 0; i < 2000; i++ {
+		body := fmt.Sprintf(`{"resourceType":"Patient","name":[{"family":"Full%d","text":"%s"}]}`, i, pad)
+		resp, b := fhirDo(t, http.DefaultClient, "POST", base+"/fhir/Patient", token, []byte(body))
+		if resp == nil {
+			t.Fatal("server went away")
+		}
+		if resp.StatusCode != http.StatusCreated {
+			last, lastBody = resp, b
+			break
+		}
+		var r struct{ ID string }
+		json.Unmarshal(b, &r)
+		ids = append(ids, r.ID)
+	}
+	if last == nil || last.StatusCode != http.StatusServiceUnavailable || !bytes.Contains(lastBody, []byte(`"OperationOutcome"`)) {
+		t.Fatalf("write into a full database: %v %s", last, lastBody)
+	}
+	if len(ids) == 0 {
+		t.Fatal("no write succeeded before the cap")
+	}
+	for _, id := range ids {
+		resp, b := fhirDo(t, http.DefaultClient, "GET", base+"/fhir/Patient/"+id, token, nil)
+		if resp == nil || resp.StatusCode != 200 {
+			t.Fatalf("Patient/%s lost: %v %s", id, resp, b)
+		}
+	}
+	resp, _ := http.Get(base + "/healthz")
+	if resp == nil || resp.StatusCode != 200 {
+		t.Fatal("server unhealthy after a full-database write")
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	p.wait(t)
+	db, err := sqlite.Open(context.Background(), filepath.Join(data, "smartgate.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.IntegrityCheck(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}

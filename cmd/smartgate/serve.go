@@ -36,7 +36,7 @@ func openStore(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*s
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data folder: %w", err)
 	}
-	return sqlite.Open(ctx, dbPath(cfg.DataDir), sqlite.Options{Logger: logger, Synchronous: cfg.SQLiteSynchronous})
+	return sqlite.Open(ctx, dbPath(cfg.DataDir), sqlite.Options{Logger: logger, Synchronous: cfg.SQLiteSynchronous, MaxSizeBytes: cfg.MaxDBBytes})
 }
 
 func runServe(ctx context.Context, e *env, args []string) error {
