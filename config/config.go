@@ -54,10 +54,10 @@ type Config struct {
 	SQLiteSynchronous string
 	// MaxDBBytes caps the database size (0: no cap); writes beyond it are
 	// answered 503 and change nothing, as on a full disk.
-	MaxDBBytes   int64
-	MaxBodyBytes int64
-	ShutdownTimeout   time.Duration
-	Demo              bool
+	MaxDBBytes      int64
+	MaxBodyBytes    int64
+	ShutdownTimeout time.Duration
+	Demo            bool
 
 	// Providers are the federated identity providers (file only).
 	Providers []Provider `yaml:"-"`
