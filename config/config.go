@@ -369,6 +369,12 @@ func (c *Config) validate(p *Error) {
 	}
 	checkURL("http-url", c.HTTPURL, "http")
 	checkURL("https-url", c.HTTPSURL, "https")
+	if c.ClientCertPolicy == "limit" {
+		p.add("client-cert-policy=limit (the built-in anonymous account) is not available yet; use reject or allow")
+	}
+	if c.ClientCertPolicy == "reject" && c.ClientCA == "" {
+		p.add("client-cert-policy=reject needs client-ca (the CAs whose client certificates are trusted)")
+	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		p.add("tls-cert and tls-key go together: set both or neither")
 	}

@@ -11,6 +11,7 @@ import (
 	"math/big"
 	"net"
 	"net/http/httptrace"
+	"os/exec"
 	"os"
 	"path/filepath"
 	"testing"
@@ -60,4 +61,9 @@ func withConnTrace(ctx context.Context, reused *bool) context.Context {
 	return httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
 		GotConn: func(info httptrace.GotConnInfo) { *reused = info.Reused },
 	})
+}
+
+func execBinary(args ...string) (string, error) {
+	out, err := exec.Command(binary, args...).CombinedOutput()
+	return string(out), err
 }

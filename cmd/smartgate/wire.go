@@ -112,8 +112,13 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 	revoker.target = as
 	go as.Maintain(ctx, time.Hour)
 
+	var fhirAuth fhir.Authenticator = bearer.New(tokenVerifier{as: as}, reg, bearer.Options{Logger: logger})
+	if cfg.HTTPAuth == "none" {
+		fhirAuth = devHTTPAuth{inner: fhirAuth}
+		logger.Warn("http-auth=none: FHIR requests without a token on the loopback HTTP listener are not authenticated (development only)")
+	}
 	fhirSrv := fhir.New(fhir.Config{
-		Auth:            bearer.New(tokenVerifier{as: as}, reg, bearer.Options{Logger: logger}),
+		Auth:            fhirAuth,
 		MaxBodyBytes:    cfg.MaxBodyBytes,
 		OAuthURIs:       oauthURIs(as),
 		Registry:        reg,
@@ -136,7 +141,7 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 	fhirSrv.Register(mux)
 	demo.Register(mux)
 
-	h := server.CORSPolicy{OriginAllowed: origins.allowed}.Wrap(mux)
+	h := server.CORSPolicy{OriginAllowed: origins.allowed}.Wrap(clientCertPolicy(cfg, mux))
 	a.handler = server.Wrap(h, logger, metrics, cfg.MaxBodyBytes)
 	a.authz = as
 	return a, nil
