@@ -137,8 +137,10 @@ func NewFetcher(cfg FetcherConfig) (*Fetcher, error) {
 	f := &Fetcher{cfg: cfg, cache: make(map[string]cacheEntry), maxBytes: cfg.MaxBytes, blocked: blockedPrefixes()}
 	tr.Proxy = nil
 	tr.DialTLSContext = nil
-	tr.DialTLS = nil //nolint:staticcheck // must not bypass DialContext
-	tr.Dial = nil    //nolint:staticcheck // must not bypass DialContext
+	//lint:ignore SA1019 cleared so that no deprecated dialer bypasses DialContext
+	tr.DialTLS = nil
+	//lint:ignore SA1019 cleared so that no deprecated dialer bypasses DialContext
+	tr.Dial = nil
 	tr.DialContext = (&net.Dialer{Timeout: 5 * time.Second, Control: f.control}).DialContext
 	f.client = &http.Client{
 		Transport:     tr,

@@ -289,7 +289,7 @@ func (d *patientDirectory) Patient(ctx context.Context, id string) (*web.Patient
 		return nil, err
 	}
 	if r.Deleted {
-		return nil, fmt.Errorf("Patient/%s was deleted: %w", id, store.ErrNotFound)
+		return nil, fmt.Errorf("patient %s was deleted: %w", id, store.ErrNotFound)
 	}
 	s := summarize(*r)
 	return &s, nil
