@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rsa"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -219,6 +220,8 @@ type jwksFetcher struct {
 	maxBytes int64
 	ttl      time.Duration
 	now      func() time.Time
+	// allowHTTP permits plain-http jwks_uri (lab mode, JWKSAllowPrivate).
+	allowHTTP bool
 
 	mu    sync.Mutex
 	cache map[string]cachedJWKS
@@ -247,8 +250,10 @@ func newJWKSFetcher(cfg Config) *jwksFetcher {
 		}
 	}
 	tr := &http.Transport{DialContext: dialer.DialContext, Proxy: nil, TLSHandshakeTimeout: cfg.JWKSTimeout,
-		ResponseHeaderTimeout: cfg.JWKSTimeout, MaxIdleConns: 4}
+		ResponseHeaderTimeout: cfg.JWKSTimeout, MaxIdleConns: 4,
+		TLSClientConfig: &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: cfg.JWKSRootCAs}}
 	return &jwksFetcher{
+		allowHTTP: cfg.JWKSAllowPrivate,
 		client: &http.Client{Transport: tr, Timeout: cfg.JWKSTimeout,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
 		maxBytes: cfg.JWKSMaxBytes, ttl: cfg.JWKSCacheTTL, now: cfg.Now, cache: map[string]cachedJWKS{},
@@ -260,13 +265,21 @@ func (f *jwksFetcher) get(ctx context.Context, uri string, force bool) (*jose.JS
 	c, ok := f.cache[uri]
 	f.mu.Unlock()
 	now := f.now()
-	// A forced refetch is honoured at most every 10 seconds per URI.
-	if ok && (now.Sub(c.fetched) < c.ttl && !force || now.Sub(c.fetched) < 10*time.Second) {
+	// The cached set is used while its Cache-Control lifetime lasts (never
+	// longer: no-store means refetch, checklist K8). A forced refetch (an
+	// unknown kid) is honoured at most every 10 seconds per URI.
+	age := now.Sub(c.fetched)
+	if ok && (!force && age < c.ttl || force && age < 10*time.Second) {
 		return c.set, nil
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, uri, nil)
 	if err != nil {
 		return nil, err
+	}
+	// Keys that authenticate a client must come over TLS (SMART
+	// client-confidential-asymmetric; checklist K8), except in lab mode.
+	if req.URL.Scheme != "https" && !(f.allowHTTP && req.URL.Scheme == "http") {
+		return nil, fmt.Errorf("authz: fetch jwks: %s is not an https URL", uri)
 	}
 	req.Header.Set("Accept", "application/json")
 	resp, err := f.client.Do(req)

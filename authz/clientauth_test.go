@@ -1,16 +1,30 @@
 package authz_test
 
+// SMART Backend Services (client_credentials + private_key_jwt, checklist
+// K1-K13, R10) and asymmetric client authentication on the other endpoints
+// (D6, L1-L3, V8, I6/I7). Every assertion is signed with go-jose, the
+// server is the real authz over SQLite behind httptest. K14 (the token on
+// the FHIR endpoint) is in cmd/smartgate/backend_test.go.
+
 import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -19,7 +33,10 @@ import (
 	josejwt "github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/smartgate/smartgate/authz"
+	"github.com/smartgate/smartgate/authz/smart"
 )
+
+const jwtBearer = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 type backendKey struct {
 	alg  jose.SignatureAlgorithm
@@ -27,7 +44,7 @@ type backendKey struct {
 	kid  string
 }
 
-func newBackendKey(t *testing.T, alg jose.SignatureAlgorithm) backendKey {
+func newBackendKey(t testing.TB, alg jose.SignatureAlgorithm) backendKey {
 	t.Helper()
 	var priv crypto.Signer
 	var err error
@@ -45,15 +62,27 @@ func newBackendKey(t *testing.T, alg jose.SignatureAlgorithm) backendKey {
 	return backendKey{alg: alg, priv: priv, kid: "k-" + string(alg)}
 }
 
-func (k backendKey) jwks() string {
-	set := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: k.priv.Public(), KeyID: k.kid, Algorithm: string(k.alg), Use: "sig"}}}
+func (k backendKey) jwk() jose.JSONWebKey {
+	return jose.JSONWebKey{Key: k.priv.Public(), KeyID: k.kid, Algorithm: string(k.alg), Use: "sig"}
+}
+
+func (k backendKey) jwks() string { return jwksOf(k) }
+
+func jwksOf(keys ...backendKey) string {
+	var set jose.JSONWebKeySet
+	for _, k := range keys {
+		set.Keys = append(set.Keys, k.jwk())
+	}
 	b, _ := json.Marshal(set)
 	return string(b)
 }
 
+// assertion is an RFC 7523 client assertion as SMART describes it
+// (client-confidential-asymmetric.html): iss = sub = client_id, aud = token
+// URL, exp ≤ 5 min ahead, unique jti, kid and typ=JWT in the header.
 type assertion struct {
 	iss, sub string
-	aud      string
+	aud      []string
 	exp      time.Duration
 	jti      string
 	noExp    bool
@@ -65,14 +94,17 @@ type assertion struct {
 
 var jtiSeq atomic.Int64
 
-func (k backendKey) assert(t *testing.T, clientID, tokenURL string, change ...func(*assertion)) string {
+func (k backendKey) assert(t testing.TB, clientID, tokenURL string, change ...func(*assertion)) string {
 	t.Helper()
-	a := assertion{iss: clientID, sub: clientID, aud: tokenURL, exp: 4 * time.Minute,
-		jti: fmt.Sprintf("jti-%d", jtiSeq.Add(1)), alg: k.alg, key: k.priv, kid: k.kid}
+	a := assertion{iss: clientID, sub: clientID, aud: []string{tokenURL}, exp: 4 * time.Minute,
+		jti: fmt.Sprintf("jti-%d-%d", time.Now().UnixNano(), jtiSeq.Add(1)), alg: k.alg, key: k.priv, kid: k.kid}
 	for _, c := range change {
 		c(&a)
 	}
-	opts := (&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", a.kid)
+	opts := (&jose.SignerOptions{}).WithType("JWT")
+	if a.kid != "" {
+		opts = opts.WithHeader("kid", a.kid)
+	}
 	if a.jku != "" {
 		opts = opts.WithHeader("jku", a.jku)
 	}
@@ -80,7 +112,7 @@ func (k backendKey) assert(t *testing.T, clientID, tokenURL string, change ...fu
 	if err != nil {
 		t.Fatal(err)
 	}
-	claims := josejwt.Claims{Issuer: a.iss, Subject: a.sub, Audience: josejwt.Audience{a.aud}, ID: a.jti}
+	claims := josejwt.Claims{Issuer: a.iss, Subject: a.sub, Audience: josejwt.Audience(a.aud), ID: a.jti}
 	if !a.noExp {
 		claims.Expiry = josejwt.NewNumericDate(time.Now().Add(a.exp))
 	}
@@ -91,9 +123,58 @@ func (k backendKey) assert(t *testing.T, clientID, tokenURL string, change ...fu
 	return raw
 }
 
+// unsignedAssertion is an alg=none JWT with otherwise perfect claims.
+func unsignedAssertion(clientID, kid, tokenURL string) string {
+	enc := base64.RawURLEncoding.EncodeToString
+	h, _ := json.Marshal(map[string]string{"alg": "none", "typ": "JWT", "kid": kid})
+	c, _ := json.Marshal(map[string]any{"iss": clientID, "sub": clientID, "aud": tokenURL,
+		"exp": time.Now().Add(4 * time.Minute).Unix(), "jti": fmt.Sprintf("none-%d", jtiSeq.Add(1))})
+	return enc(h) + "." + enc(c) + "."
+}
+
+// hs256WithPublicKey is the classic algorithm-confusion forgery: HS256
+// keyed with the client's public key (which anyone can know).
+func hs256WithPublicKey(t testing.TB, k backendKey, clientID, tokenURL string) string {
+	der, err := x509.MarshalPKIXPublicKey(k.priv.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc := base64.RawURLEncoding.EncodeToString
+	h, _ := json.Marshal(map[string]string{"alg": "HS256", "typ": "JWT", "kid": k.kid})
+	c, _ := json.Marshal(map[string]any{"iss": clientID, "sub": clientID, "aud": tokenURL,
+		"exp": time.Now().Add(4 * time.Minute).Unix(), "jti": fmt.Sprintf("hs-%d", jtiSeq.Add(1))})
+	input := enc(h) + "." + enc(c)
+	mac := hmac.New(sha256.New, der)
+	mac.Write([]byte(input))
+	return input + "." + enc(mac.Sum(nil))
+}
+
+// tamper replaces a claim of a validly signed assertion, keeping the
+// signature.
+func tamper(t testing.TB, raw, claim string, value any) string {
+	t.Helper()
+	parts := strings.Split(raw, ".")
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	m[claim] = value
+	b, _ = json.Marshal(m)
+	parts[1] = base64.RawURLEncoding.EncodeToString(b)
+	return strings.Join(parts, ".")
+}
+
+// backendScopes is the ceiling of the backend clients below.
+var backendScopes = []string{"system/Patient.rs", "system/Observation.rs"}
+
 func (e *env) backendClient(k backendKey, jwksURI string) *authz.Client {
+	e.t.Helper()
 	nc := authz.NewClient{Name: "backend", GrantTypes: []string{"client_credentials"}, TokenEndpointAuthMethod: authz.AuthPrivateKeyJWT,
-		Scopes: []string{"system/Patient.rs", "system/Observation.rs"}}
+		Scopes: backendScopes}
 	if jwksURI != "" {
 		nc.JWKSURI = jwksURI
 	} else {
@@ -103,107 +184,618 @@ func (e *env) backendClient(k backendKey, jwksURI string) *authz.Client {
 	return c
 }
 
+func (e *env) tokenURL() string { return e.base + "/oauth/token" }
+
 func (e *env) backendToken(assertion string, change ...func(url.Values)) (*http.Response, map[string]any) {
+	e.t.Helper()
 	form := url.Values{"grant_type": {"client_credentials"}, "scope": {"system/Patient.rs"},
-		"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}, "client_assertion": {assertion}}
+		"client_assertion_type": {jwtBearer}, "client_assertion": {assertion}}
 	for _, c := range change {
 		c(form)
 	}
 	return e.postForm("/oauth/token", form, "", "")
 }
 
-func TestK1_BackendServicesPrivateKeyJWT(t *testing.T) {
+// wantInvalidClient asserts an RFC 6749 §5.2 invalid_client answer with an
+// error_description (K5, K10).
+func wantInvalidClient(t testing.TB, resp *http.Response, m map[string]any) {
+	t.Helper()
+	wantError(t, resp, m, []int{400, 401}, "invalid_client")
+	if d, _ := m["error_description"].(string); d == "" {
+		t.Errorf("K10: no error_description in %v", m)
+	}
+}
+
+func TestK1_BackendServicesTokenRequestSucceeds(t *testing.T) {
 	for _, alg := range []jose.SignatureAlgorithm{jose.RS384, jose.ES384, jose.RS256, jose.ES256} {
 		t.Run(string(alg), func(t *testing.T) {
 			e := newEnv(t)
 			k := newBackendKey(t, alg)
 			c := e.backendClient(k, "")
-			resp, m := e.backendToken(k.assert(t, c.ID, e.base+"/oauth/token"))
-			if resp.StatusCode != 200 {
-				t.Fatalf("K1: %d %v", resp.StatusCode, m)
-			}
-			if m["scope"] != "system/Patient.rs" || m["token_type"] != "bearer" || m["refresh_token"] != nil {
-				t.Errorf("K2/R10: %v", m)
-			}
-			if exp, _ := m["expires_in"].(float64); exp <= 0 || exp > 300 {
-				t.Errorf("K11: expires_in %v", m["expires_in"])
+			resp, m := e.backendToken(k.assert(t, c.ID, e.tokenURL()))
+			// Inferno 3.2.05 tolerates 200 or 201; an OAuth token endpoint
+			// answers 200 (RFC 6749 §5.1).
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("K1: status %d %v", resp.StatusCode, m)
 			}
 			claims := verifyAccessToken(t, e.base, m["access_token"].(string))
 			if claims["sub"] != c.ID || claims["client_id"] != c.ID {
 				t.Errorf("backend token claims %v", claims)
 			}
-			in := e.introspect(m["access_token"].(string))
-			if in["active"] != true || in["client_id"] != c.ID {
-				t.Errorf("introspection %v", in)
-			}
 		})
 	}
 }
 
-func TestK5_AssertionValidation(t *testing.T) {
+func TestK2_K11_BackendServicesResponseBody(t *testing.T) {
+	e := newEnv(t)
+	k := newBackendKey(t, jose.ES384)
+	c := e.backendClient(k, "")
+	resp, m := e.backendToken(k.assert(t, c.ID, e.tokenURL()), func(f url.Values) { f.Set("scope", "system/Patient.rs system/Observation.rs") })
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d %v", resp.StatusCode, m)
+	}
+	if !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") || resp.Header.Get("Cache-Control") != "no-store" {
+		t.Errorf("headers %v", resp.Header)
+	}
+	if at, _ := m["access_token"].(string); at == "" {
+		t.Errorf("K2: access_token missing: %v", m)
+	}
+	if tt, _ := m["token_type"].(string); !strings.EqualFold(tt, "bearer") {
+		t.Errorf("K2: token_type %v", m["token_type"])
+	}
+	if m["scope"] != "system/Patient.rs system/Observation.rs" {
+		t.Errorf("K2: scope %v", m["scope"])
+	}
+	exp, ok := m["expires_in"].(float64)
+	if !ok || exp <= 0 || exp > 300 {
+		t.Errorf("K2/K11: expires_in %v, want a number in (0, 300]", m["expires_in"])
+	}
+	// The token itself lives no longer than announced (K11).
+	claims := verifyAccessToken(t, e.base, m["access_token"].(string))
+	if life := claims["exp"].(float64) - claims["iat"].(float64); life <= 0 || life > 300 {
+		t.Errorf("K11: access token lifetime %vs", life)
+	}
+	if in := e.introspect(m["access_token"].(string)); in["active"] != true || in["exp"].(float64)-float64(time.Now().Unix()) > 301 {
+		t.Errorf("K11: introspection %v", in)
+	}
+	// R10: no refresh token for client_credentials.
+	if _, ok := m["refresh_token"]; ok {
+		t.Errorf("R10: refresh_token issued: %v", m)
+	}
+}
+
+func TestK3_InvalidGrantType(t *testing.T) {
 	e := newEnv(t)
 	k := newBackendKey(t, jose.RS384)
 	c := e.backendClient(k, "")
-	tokenURL := e.base + "/oauth/token"
-	other := newBackendKey(t, jose.RS384)
-	cases := map[string]func(*assertion){
-		"WrongAud":        func(a *assertion) { a.aud = "https://evil.example/token" },
-		"IssNotSub":       func(a *assertion) { a.sub = "someone" },
-		"UnknownIssuer":   func(a *assertion) { a.iss, a.sub = "nobody", "nobody" },
-		"Expired":         func(a *assertion) { a.exp = -10 * time.Minute },
-		"ExpTooFar":       func(a *assertion) { a.exp = 10 * time.Minute },
-		"NoExp":           func(a *assertion) { a.noExp = true },
-		"NoJTI":           func(a *assertion) { a.jti = "" },
-		"WrongKey":        func(a *assertion) { a.key = other.priv },
-		"UnknownKid":      func(a *assertion) { a.kid = "nope" },
-		"K6_ForeignJKU":   func(a *assertion) { a.jku = "https://evil.example/jwks" },
-		"K7_HS256":        func(a *assertion) { a.alg, a.key = jose.HS256, []byte("0123456789abcdef0123456789abcdef") },
-		"K7_AlgKeyClash":  func(a *assertion) { a.alg = jose.PS384 },
-		"OtherListenerOK": nil,
+	a := k.assert(t, c.ID, e.tokenURL())
+	resp, m := e.backendToken(a, func(f url.Values) { f.Set("grant_type", "not_a_grant_type") })
+	wantError(t, resp, m, []int{http.StatusBadRequest}, "unsupported_grant_type")
+	// The refused request did not spend the assertion's jti.
+	if resp, m := e.backendToken(a); resp.StatusCode != http.StatusOK {
+		t.Fatalf("same assertion with client_credentials: %d %v", resp.StatusCode, m)
 	}
-	for name, change := range cases {
+}
+
+func TestK4_InvalidClientAssertionType(t *testing.T) {
+	e := newEnv(t)
+	k := newBackendKey(t, jose.ES384)
+	c := e.backendClient(k, "")
+	for name, change := range map[string]func(url.Values){
+		"NotAnAssertionType": func(f url.Values) { f.Set("client_assertion_type", "not_an_assertion_type") },
+		"SAMLType": func(f url.Values) {
+			f.Set("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:saml2-bearer")
+		},
+		"TypeWithoutJWT": func(f url.Values) { f.Del("client_assertion") },
+		"JWTWithoutType": func(f url.Values) { f.Del("client_assertion_type") },
+	} {
 		t.Run(name, func(t *testing.T) {
-			if change == nil {
-				resp, m := e.backendToken(k.assert(t, c.ID, "https://other.example/oauth/token"))
-				if resp.StatusCode != 200 {
-					t.Fatalf("assertion for the other listener's token URL: %d %v", resp.StatusCode, m)
-				}
-				return
-			}
-			resp, m := e.backendToken(k.assert(t, c.ID, tokenURL, change))
-			wantError(t, resp, m, []int{400, 401}, "invalid_client")
+			resp, m := e.backendToken(k.assert(t, c.ID, e.tokenURL()), change)
+			wantError(t, resp, m, []int{400, 401}, "invalid_request", "invalid_client")
 		})
 	}
 }
 
-func TestL3_AssertionReplay(t *testing.T) {
+func TestK5_AssertionRules(t *testing.T) {
+	e := newEnv(t)
+	k := newBackendKey(t, jose.RS384)
+	c := e.backendClient(k, "")
+	other := e.backendClient(newBackendKey(t, jose.RS384), "")
+	otherKeySameKid := newBackendKey(t, jose.RS384)
+	replayed := k.assert(t, c.ID, e.tokenURL())
+	if resp, m := e.backendToken(replayed); resp.StatusCode != 200 {
+		t.Fatalf("first use: %d %v", resp.StatusCode, m)
+	}
+	valid := func() string { return k.assert(t, c.ID, e.tokenURL()) }
+	cases := map[string]struct {
+		raw  func() string
+		form func(url.Values)
+	}{
+		"IssNotSub":      {raw: func() string { return k.assert(t, c.ID, e.tokenURL(), func(a *assertion) { a.sub = other.ID }) }},
+		"SubNotIss":      {raw: func() string { return k.assert(t, c.ID, e.tokenURL(), func(a *assertion) { a.iss = other.ID }) }},
+		"SubNotClientID": {raw: valid, form: func(f url.Values) { f.Set("client_id", other.ID) }},
+		"IssSubOtherClient": {raw: func() string {
+			return k.assert(t, c.ID, e.tokenURL(), func(a *assertion) { a.iss, a.sub = other.ID, other.ID })
+		}},
+		"UnknownClient": {raw: func() string {
+			return k.assert(t, c.ID, e.tokenURL(), func(a *assertion) { a.iss, a.sub = "nobody", "nobody" })
+		}},
+		"AudForeign":           {raw: func() string { return k.assert(t, c.ID, "https://evil.example/oauth/token") }},
+		"AudIssuerNotTokenURL": {raw: func() string { return k.assert(t, c.ID, e.base) }},
+		"AudOtherEndpoint":     {raw: func() string { return k.assert(t, c.ID, e.base+"/oauth/introspect") }},
+		"NoExp":                {raw: func() string { return k.assert(t, c.ID, e.tokenURL(), func(a *assertion) { a.noExp = true }) }},
+		"ExpSixMinutesAhead":   {raw: func() string { return k.assert(t, c.ID, e.tokenURL(), func(a *assertion) { a.exp = 6 * time.Minute }) }},
+		"ExpOneHourAhead":      {raw: func() string { return k.assert(t, c.ID, e.tokenURL(), func(a *assertion) { a.exp = time.Hour }) }},
+		"Expired":              {raw: func() string { return k.assert(t, c.ID, e.tokenURL(), func(a *assertion) { a.exp = -2 * time.Minute }) }},
+		"NoJTI":                {raw: func() string { return k.assert(t, c.ID, e.tokenURL(), func(a *assertion) { a.jti = "" }) }},
+		"JTIReplay":            {raw: func() string { return replayed }},
+		"SignedByAnotherKey": {raw: func() string {
+			return k.assert(t, c.ID, e.tokenURL(), func(a *assertion) { a.key = otherKeySameKid.priv })
+		}},
+		"TamperedSub": {raw: func() string { return tamper(t, valid(), "sub", other.ID) }},
+		"TamperedExp": {raw: func() string {
+			return tamper(t, k.assert(t, c.ID, e.tokenURL(), func(a *assertion) { a.exp = -time.Hour }), "exp", time.Now().Add(time.Minute).Unix())
+		}},
+		"SignatureCut":    {raw: func() string { r := valid(); return r[:strings.LastIndex(r, ".")+1] }},
+		"NotAJWT":         {raw: func() string { return "not-a-jwt" }},
+		"EncryptedJWE":    {raw: func() string { return "eyJhbGciOiJSU0EtT0FFUCIsImVuYyI6IkEyNTZHQ00ifQ.a.b.c.d" }},
+		"EmptyAssertion":  {raw: func() string { return "" }},
+		"TwoSignaturesJS": {raw: func() string { return `{"payload":"e30","signatures":[]}` }},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			var change []func(url.Values)
+			if tc.form != nil {
+				change = append(change, tc.form)
+			}
+			resp, m := e.backendToken(tc.raw(), change...)
+			wantInvalidClient(t, resp, m)
+		})
+	}
+	// Accepted: aud naming the token URL of either listener, or an aud
+	// array that contains it; exp exactly 5 minutes ahead (Inferno's value).
+	for name, raw := range map[string]func() string{
+		"AudOtherListener": func() string { return k.assert(t, c.ID, "https://other.example/oauth/token") },
+		"AudArray": func() string {
+			return k.assert(t, c.ID, e.tokenURL(), func(a *assertion) { a.aud = []string{"https://x.example", e.tokenURL()} })
+		},
+		"ExpFiveMinutes":   func() string { return k.assert(t, c.ID, e.tokenURL(), func(a *assertion) { a.exp = 5 * time.Minute }) },
+		"MatchingClientID": valid,
+	} {
+		t.Run("OK_"+name, func(t *testing.T) {
+			resp, m := e.backendToken(raw(), func(f url.Values) {
+				if name == "MatchingClientID" {
+					f.Set("client_id", c.ID)
+				}
+			})
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("status %d %v", resp.StatusCode, m)
+			}
+		})
+	}
+}
+
+// jwksServer serves a key set over TLS and counts fetches.
+type jwksServer struct {
+	*httptest.Server
+	hits atomic.Int64
+	body atomic.Value // string
+	cc   string
+}
+
+func newJWKSServer(t testing.TB, tlsOn bool, body, cacheControl string) *jwksServer {
+	s := &jwksServer{cc: cacheControl}
+	s.body.Store(body)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.hits.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		if s.cc != "" {
+			w.Header().Set("Cache-Control", s.cc)
+		}
+		w.Write([]byte(s.body.Load().(string)))
+	})
+	s.Server = httptest.NewUnstartedServer(h)
+	s.Config.ErrorLog = log.New(io.Discard, "", 0) // refused handshakes are expected
+	if tlsOn {
+		s.StartTLS()
+	} else {
+		s.Start()
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+func (s *jwksServer) url() string { return s.URL + "/jwks.json" }
+
+// trust makes authz trust the TLS test server's certificate.
+func trust(s *jwksServer) func(*authz.Config) {
+	return func(c *authz.Config) {
+		pool := x509.NewCertPool()
+		pool.AddCert(s.Certificate())
+		c.JWKSRootCAs = pool
+	}
+}
+
+func TestK6_KeyResolution(t *testing.T) {
+	rs := newBackendKey(t, jose.RS384)
+	es := newBackendKey(t, jose.ES384)
+	es.kid = "es-key"
+	rs.kid = "rs-key"
+	srv := newJWKSServer(t, true, jwksOf(rs, es), "")
+	attacker := newBackendKey(t, jose.ES384)
+	attacker.kid = es.kid
+	evil := newJWKSServer(t, true, jwksOf(attacker), "")
+	e := newEnv(t, trust(srv))
+	c := e.backendClient(rs, srv.url())
+
+	ok := func(t *testing.T, raw string) {
+		t.Helper()
+		if resp, m := e.backendToken(raw); resp.StatusCode != http.StatusOK {
+			t.Fatalf("status %d %v", resp.StatusCode, m)
+		}
+	}
+	t.Run("KidSelectsRSAKey", func(t *testing.T) { ok(t, rs.assert(t, c.ID, e.tokenURL())) })
+	t.Run("KidSelectsECKey", func(t *testing.T) { ok(t, es.assert(t, c.ID, e.tokenURL())) })
+	t.Run("JKUEqualsRegisteredJWKSURI", func(t *testing.T) {
+		ok(t, es.assert(t, c.ID, e.tokenURL(), func(a *assertion) { a.jku = srv.url() }))
+	})
+	// Without a kid the alg still picks exactly one key of this set.
+	t.Run("NoKidUniqueByAlg", func(t *testing.T) { ok(t, es.assert(t, c.ID, e.tokenURL(), func(a *assertion) { a.kid = "" })) })
+
+	fail := func(t *testing.T, raw string) {
+		t.Helper()
+		resp, m := e.backendToken(raw)
+		wantInvalidClient(t, resp, m)
+	}
+	t.Run("ForeignJKU", func(t *testing.T) {
+		fail(t, attacker.assert(t, c.ID, e.tokenURL(), func(a *assertion) { a.jku = evil.url() }))
+		if evil.hits.Load() != 0 {
+			t.Errorf("the jku URL was fetched %d times", evil.hits.Load())
+		}
+	})
+	t.Run("JKUWithJWKSByValue", func(t *testing.T) {
+		byValue := e.backendClient(es, "")
+		fail(t, es.assert(t, byValue.ID, e.tokenURL(), func(a *assertion) { a.jku = srv.url() }))
+	})
+	t.Run("UnknownKid", func(t *testing.T) { fail(t, es.assert(t, c.ID, e.tokenURL(), func(a *assertion) { a.kid = "nope" })) })
+	t.Run("KidOfKeyOfOtherType", func(t *testing.T) {
+		fail(t, es.assert(t, c.ID, e.tokenURL(), func(a *assertion) { a.kid = rs.kid }))
+	})
+	t.Run("NoUniqueMatch", func(t *testing.T) {
+		es2 := newBackendKey(t, jose.ES384)
+		es2.kid = "es-2"
+		two := e.backendClient(es, "")
+		two2, _ := e.createClient(authz.NewClient{Name: "two", GrantTypes: []string{"client_credentials"},
+			TokenEndpointAuthMethod: authz.AuthPrivateKeyJWT, Scopes: backendScopes, JWKS: jwksOf(es, es2)})
+		_ = two
+		fail(t, es.assert(t, two2.ID, e.tokenURL(), func(a *assertion) { a.kid = "" }))
+		// Two keys under one kid: ambiguous.
+		dup := es2
+		dup.kid = es.kid
+		same, _ := e.createClient(authz.NewClient{Name: "dup", GrantTypes: []string{"client_credentials"},
+			TokenEndpointAuthMethod: authz.AuthPrivateKeyJWT, Scopes: backendScopes, JWKS: jwksOf(es, dup)})
+		fail(t, es.assert(t, same.ID, e.tokenURL()))
+	})
+}
+
+func TestK7_SigningAlgorithms(t *testing.T) {
+	e := newEnv(t)
+	for _, alg := range []jose.SignatureAlgorithm{jose.RS384, jose.ES384, jose.RS256, jose.ES256} {
+		t.Run("Accept_"+string(alg), func(t *testing.T) {
+			k := newBackendKey(t, alg)
+			c := e.backendClient(k, "")
+			if resp, m := e.backendToken(k.assert(t, c.ID, e.tokenURL())); resp.StatusCode != http.StatusOK {
+				t.Fatalf("status %d %v", resp.StatusCode, m)
+			}
+		})
+	}
+	rs := newBackendKey(t, jose.RS384)
+	rc := e.backendClient(rs, "")
+	es := newBackendKey(t, jose.ES384)
+	ec := e.backendClient(es, "")
+	for name, raw := range map[string]func() string{
+		"None":               func() string { return unsignedAssertion(rc.ID, rs.kid, e.tokenURL()) },
+		"HS256WithPublicKey": func() string { return hs256WithPublicKey(t, rs, rc.ID, e.tokenURL()) },
+		"HS256WithSharedBytes": func() string {
+			return rs.assert(t, rc.ID, e.tokenURL(), func(a *assertion) { a.alg, a.key = jose.HS256, []byte(strings.Repeat("k", 32)) })
+		},
+		"PS384": func() string { return rs.assert(t, rc.ID, e.tokenURL(), func(a *assertion) { a.alg = jose.PS384 }) },
+		// The registered JWK says RS384; RS512 with the same key is refused.
+		"RS512": func() string { return rs.assert(t, rc.ID, e.tokenURL(), func(a *assertion) { a.alg = jose.RS512 }) },
+		// ES256 (with a P-256 key) under the kid of the registered ES384 key.
+		"ES256UnderES384Kid": func() string {
+			p256 := newBackendKey(t, jose.ES256)
+			return p256.assert(t, ec.ID, e.tokenURL(), func(a *assertion) { a.kid = es.kid })
+		},
+		"ES384NoAlgRS": func() string { return es.assert(t, rc.ID, e.tokenURL(), func(a *assertion) { a.kid = rs.kid }) },
+	} {
+		t.Run("Refuse_"+name, func(t *testing.T) {
+			resp, m := e.backendToken(raw())
+			wantInvalidClient(t, resp, m)
+		})
+	}
+}
+
+func TestK8_JWKSByValueAndByURI(t *testing.T) {
+	k := newBackendKey(t, jose.RS384)
+	t.Run("ByValue", func(t *testing.T) {
+		e := newEnv(t)
+		c := e.backendClient(k, "")
+		if resp, m := e.backendToken(k.assert(t, c.ID, e.tokenURL())); resp.StatusCode != http.StatusOK {
+			t.Fatalf("status %d %v", resp.StatusCode, m)
+		}
+	})
+	t.Run("ByURIOverTLSCached", func(t *testing.T) {
+		srv := newJWKSServer(t, true, k.jwks(), "max-age=600")
+		e := newEnv(t, trust(srv))
+		c := e.backendClient(k, srv.url())
+		for i := 0; i < 3; i++ {
+			if resp, m := e.backendToken(k.assert(t, c.ID, e.tokenURL())); resp.StatusCode != http.StatusOK {
+				t.Fatalf("status %d %v", resp.StatusCode, m)
+			}
+		}
+		if n := srv.hits.Load(); n != 1 {
+			t.Errorf("jwks_uri fetched %d times, want 1 (cached)", n)
+		}
+	})
+	t.Run("ByURINoStoreRefetched", func(t *testing.T) {
+		srv := newJWKSServer(t, true, k.jwks(), "no-store")
+		e := newEnv(t, trust(srv))
+		c := e.backendClient(k, srv.url())
+		for i := 0; i < 2; i++ {
+			if resp, m := e.backendToken(k.assert(t, c.ID, e.tokenURL())); resp.StatusCode != http.StatusOK {
+				t.Fatalf("status %d %v", resp.StatusCode, m)
+			}
+		}
+		if n := srv.hits.Load(); n != 2 {
+			t.Errorf("Cache-Control: no-store jwks fetched %d times, want 2", n)
+		}
+	})
+	t.Run("RotatedKeyPickedUpByUnknownKid", func(t *testing.T) {
+		srv := newJWKSServer(t, true, k.jwks(), "max-age=600")
+		clk := &clock{}
+		e := newEnv(t, trust(srv), func(c *authz.Config) { c.Now = clk.Now })
+		c := e.backendClient(k, srv.url())
+		if resp, m := e.backendToken(k.assert(t, c.ID, e.tokenURL())); resp.StatusCode != http.StatusOK {
+			t.Fatalf("status %d %v", resp.StatusCode, m)
+		}
+		k2 := newBackendKey(t, jose.ES384)
+		k2.kid = "rotated"
+		srv.body.Store(jwksOf(k, k2))
+		clk.Advance(11 * time.Second) // forced refetches are rate-limited to one per 10 s
+		if resp, m := e.backendToken(k2.assert(t, c.ID, e.tokenURL())); resp.StatusCode != http.StatusOK {
+			t.Fatalf("new kid after rotation: status %d %v", resp.StatusCode, m)
+		}
+	})
+	t.Run("UntrustedCertificateRefused", func(t *testing.T) {
+		srv := newJWKSServer(t, true, k.jwks(), "")
+		e := newEnv(t) // system roots only
+		c := e.backendClient(k, srv.url())
+		resp, m := e.backendToken(k.assert(t, c.ID, e.tokenURL()))
+		wantInvalidClient(t, resp, m)
+	})
+	t.Run("PrivateAddressRefused", func(t *testing.T) {
+		srv := newJWKSServer(t, true, k.jwks(), "")
+		e := newEnv(t, trust(srv), func(c *authz.Config) { c.JWKSAllowPrivate = false })
+		c := e.backendClient(k, srv.url())
+		resp, m := e.backendToken(k.assert(t, c.ID, e.tokenURL()))
+		wantInvalidClient(t, resp, m)
+		if srv.hits.Load() != 0 {
+			t.Error("a loopback jwks_uri was fetched")
+		}
+	})
+	t.Run("PlainHTTPRefused", func(t *testing.T) {
+		srv := newJWKSServer(t, false, k.jwks(), "")
+		e := newEnv(t, func(c *authz.Config) { c.JWKSAllowPrivate = false })
+		c := e.backendClient(k, srv.url())
+		resp, m := e.backendToken(k.assert(t, c.ID, e.tokenURL()))
+		wantInvalidClient(t, resp, m)
+		if srv.hits.Load() != 0 {
+			t.Error("a plain-http jwks_uri was fetched")
+		}
+	})
+	t.Run("SizeCap", func(t *testing.T) {
+		srv := newJWKSServer(t, true, `{"keys":[],"pad":"`+strings.Repeat("a", 100<<10)+`"}`, "")
+		e := newEnv(t, trust(srv))
+		c := e.backendClient(k, srv.url())
+		resp, m := e.backendToken(k.assert(t, c.ID, e.tokenURL()))
+		wantInvalidClient(t, resp, m)
+	})
+}
+
+// TestK9_ScopeWithinClientCeiling: we refuse (invalid_scope) rather than
+// reduce a request that exceeds the client's pre-authorised scopes, so a
+// token never carries more than the client may have.
+func TestK9_ScopeWithinClientCeiling(t *testing.T) {
+	e := newEnv(t, func(c *authz.Config) { c.ScopeStrategy = smart.ScopeStrategy })
+	k := newBackendKey(t, jose.ES384)
+	c := e.backendClient(k, "") // ceiling system/Patient.rs system/Observation.rs
+	wide, _ := e.createClient(authz.NewClient{Name: "wide", GrantTypes: []string{"client_credentials"},
+		TokenEndpointAuthMethod: authz.AuthPrivateKeyJWT, JWKS: k.jwks()}) // default ceiling system/*.rs
+	granted := map[string]struct {
+		client *authz.Client
+		scope  string
+	}{
+		"Exact":          {c, "system/Patient.rs"},
+		"Both":           {c, "system/Observation.rs system/Patient.rs"},
+		"Narrower":       {c, "system/Patient.r"},
+		"WildcardCovers": {wide, "system/Encounter.rs"},
+	}
+	for name, tc := range granted {
+		t.Run("Grant_"+name, func(t *testing.T) {
+			resp, m := e.backendToken(k.assert(t, tc.client.ID, e.tokenURL()), func(f url.Values) { f.Set("scope", tc.scope) })
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("status %d %v", resp.StatusCode, m)
+			}
+			if m["scope"] != tc.scope {
+				t.Errorf("granted %q, want exactly %q", m["scope"], tc.scope)
+			}
+			claims := verifyAccessToken(t, e.base, m["access_token"].(string))
+			if claims["scope"] != tc.scope {
+				t.Errorf("token scope claim %q, want %q", claims["scope"], tc.scope)
+			}
+		})
+	}
+	refused := map[string]struct {
+		client *authz.Client
+		scope  string
+	}{
+		"OtherType":      {c, "system/Patient.rs system/Encounter.rs"},
+		"MorePerms":      {c, "system/Patient.cruds"},
+		"Wildcard":       {c, "system/*.rs"},
+		"WriteOnWide":    {wide, "system/Patient.c"},
+		"PatientScope":   {c, "patient/*.rs"},
+		"UserScope":      {wide, "user/Patient.rs"},
+		"NotAScope":      {c, "system/Patient.rs bogus"},
+		"OfflineAccess":  {c, "system/Patient.rs offline_access"},
+		"OpenID":         {c, "openid system/Patient.rs"},
+		"LaunchPatient":  {c, "launch/patient system/Patient.rs"},
+		"V1WriteOnWide":  {wide, "system/Patient.write"},
+		"V1AllOnCeiling": {c, "system/Patient.*"},
+	}
+	for name, tc := range refused {
+		t.Run("Refuse_"+name, func(t *testing.T) {
+			resp, m := e.backendToken(k.assert(t, tc.client.ID, e.tokenURL()), func(f url.Values) { f.Set("scope", tc.scope) })
+			wantError(t, resp, m, []int{400}, "invalid_scope")
+		})
+	}
+	// Non-system scopes are refused even when the client's ceiling holds
+	// them (a client registered for both a user-facing flow and
+	// client_credentials): a backend token carries system/ scopes only.
+	mixed, _ := e.createClient(authz.NewClient{Name: "mixed", GrantTypes: []string{"client_credentials"},
+		TokenEndpointAuthMethod: authz.AuthPrivateKeyJWT, JWKS: k.jwks(),
+		Scopes: []string{"system/Patient.rs", "patient/*.rs", "user/*.rs", "openid", "offline_access"}})
+	for _, sc := range []string{"patient/*.rs", "user/*.rs", "openid", "offline_access"} {
+		t.Run("Mixed_"+sc, func(t *testing.T) {
+			resp, m := e.backendToken(k.assert(t, mixed.ID, e.tokenURL()), func(f url.Values) { f.Set("scope", "system/Patient.rs "+sc) })
+			wantError(t, resp, m, []int{400}, "invalid_scope")
+		})
+	}
+}
+
+func TestK10_ErrorsAreRFC6749JSON(t *testing.T) {
 	e := newEnv(t)
 	k := newBackendKey(t, jose.ES384)
 	c := e.backendClient(k, "")
-	a := k.assert(t, c.ID, e.base+"/oauth/token")
-	if resp, m := e.backendToken(a); resp.StatusCode != 200 {
+	rfc := []string{"invalid_request", "invalid_client", "invalid_grant", "unauthorized_client", "unsupported_grant_type", "invalid_scope"}
+	for name, change := range map[string]func(url.Values){
+		"UnsupportedGrant": func(f url.Values) { f.Set("grant_type", "not_a_grant_type") },
+		"BadAssertionType": func(f url.Values) { f.Set("client_assertion_type", "x") },
+		"BadAssertion":     func(f url.Values) { f.Set("client_assertion", "x.y.z") },
+		"ForeignAud":       func(f url.Values) { f.Set("client_assertion", k.assert(t, c.ID, "https://evil.example/token")) },
+		"ExcessScope":      func(f url.Values) { f.Set("scope", "system/*.cruds") },
+		"NoGrantType":      func(f url.Values) { f.Del("grant_type") },
+	} {
+		t.Run(name, func(t *testing.T) {
+			resp, m := e.backendToken(k.assert(t, c.ID, e.tokenURL()), change)
+			wantError(t, resp, m, []int{400, 401}, rfc...)
+			if d, _ := m["error_description"].(string); d == "" {
+				t.Errorf("no error_description: %v", m)
+			}
+		})
+	}
+}
+
+func TestK12_DiscoveryAdvertisesBackendServices(t *testing.T) {
+	e := newEnv(t)
+	for _, path := range []string{"/.well-known/smart-configuration", "/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"} {
+		t.Run(path, func(t *testing.T) {
+			resp, err := http.Get(e.base + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var d struct {
+				TokenEndpoint    string   `json:"token_endpoint"`
+				Grants           []string `json:"grant_types_supported"`
+				AuthMethods      []string `json:"token_endpoint_auth_methods_supported"`
+				SigningAlgs      []string `json:"token_endpoint_auth_signing_alg_values_supported"`
+				RevocationAuth   []string `json:"revocation_endpoint_auth_methods_supported"`
+				IntrospectionEnd string   `json:"introspection_endpoint"`
+			}
+			if resp.StatusCode != 200 || json.NewDecoder(resp.Body).Decode(&d) != nil {
+				t.Fatalf("status %d", resp.StatusCode)
+			}
+			if d.TokenEndpoint != e.tokenURL() {
+				t.Errorf("token_endpoint %q", d.TokenEndpoint)
+			}
+			if !slices.Contains(d.Grants, "client_credentials") {
+				t.Errorf("grant_types_supported %v", d.Grants)
+			}
+			if !slices.Contains(d.AuthMethods, "private_key_jwt") {
+				t.Errorf("token_endpoint_auth_methods_supported %v", d.AuthMethods)
+			}
+			if !slices.Contains(d.SigningAlgs, "RS384") || !slices.Contains(d.SigningAlgs, "ES384") {
+				t.Errorf("token_endpoint_auth_signing_alg_values_supported %v", d.SigningAlgs)
+			}
+			for _, a := range d.SigningAlgs {
+				if a == "none" || strings.HasPrefix(a, "HS") {
+					t.Errorf("advertises %s", a)
+				}
+			}
+		})
+	}
+}
+
+// TestK13_SymmetricClientsAndClientCredentials documents the decision: a
+// client_secret client gets client_credentials only when an administrator
+// registered it with that grant explicitly (e.g. a resource server that
+// introspects, or the benchmark client). The default grants of a secret
+// client exclude it, and dynamic registration (authz/registration) refuses
+// client_credentials without private_key_jwt.
+func TestK13_SymmetricClientsAndClientCredentials(t *testing.T) {
+	e := newEnv(t)
+	form := url.Values{"grant_type": {"client_credentials"}, "scope": {"system/Patient.rs"}}
+	// e.conf: client_secret_basic with the default grants.
+	resp, m := e.postForm("/oauth/token", form, e.conf.ID, e.secret)
+	wantError(t, resp, m, []int{400}, "unauthorized_client", "invalid_scope") // no system/ scope in its ceiling either
+	resp, m = e.postForm("/oauth/token", url.Values{"grant_type": {"client_credentials"}}, e.conf.ID, e.secret)
+	wantError(t, resp, m, []int{400}, "unauthorized_client")
+	explicit, secret := e.createClient(authz.NewClient{Name: "rs", GrantTypes: []string{"client_credentials"}, Scopes: []string{"system/Patient.rs"}})
+	if resp, m := e.postForm("/oauth/token", form, explicit.ID, secret); resp.StatusCode != http.StatusOK {
+		t.Fatalf("explicitly registered secret client: %d %v", resp.StatusCode, m)
+	}
+	// A private_key_jwt backend client can never fall back to a secret (L2).
+	k := newBackendKey(t, jose.ES384)
+	c := e.backendClient(k, "")
+	resp, m = e.postForm("/oauth/token", form, c.ID, "guess")
+	wantInvalidClient(t, resp, m)
+}
+
+func TestR10_NoRefreshTokenForClientCredentials(t *testing.T) {
+	e := newEnv(t)
+	k := newBackendKey(t, jose.ES384)
+	c, _ := e.createClient(authz.NewClient{Name: "b", GrantTypes: []string{"client_credentials", "refresh_token"},
+		TokenEndpointAuthMethod: authz.AuthPrivateKeyJWT, JWKS: k.jwks(), Scopes: []string{"system/Patient.rs", "offline_access"}})
+	resp, m := e.backendToken(k.assert(t, c.ID, e.tokenURL()))
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d %v", resp.StatusCode, m)
+	}
+	if _, ok := m["refresh_token"]; ok {
+		t.Fatalf("refresh_token issued: %v", m)
+	}
+	resp, m = e.backendToken(k.assert(t, c.ID, e.tokenURL()), func(f url.Values) { f.Set("scope", "system/Patient.rs offline_access") })
+	wantError(t, resp, m, []int{400}, "invalid_scope")
+}
+
+func TestL3_AssertionReuseOnSecondTokenCall(t *testing.T) {
+	e := newEnv(t)
+	k := newBackendKey(t, jose.ES384)
+	c := e.backendClient(k, "")
+	a := k.assert(t, c.ID, e.tokenURL())
+	if resp, m := e.backendToken(a); resp.StatusCode != http.StatusOK {
 		t.Fatalf("first use: %v", m)
 	}
 	resp, m := e.backendToken(a)
-	wantError(t, resp, m, []int{400, 401}, "invalid_client")
-}
-
-func TestK3_K4_BadGrantAndAssertionType(t *testing.T) {
-	e := newEnv(t)
-	k := newBackendKey(t, jose.ES384)
-	c := e.backendClient(k, "")
-	resp, m := e.backendToken(k.assert(t, c.ID, e.base+"/oauth/token"), func(f url.Values) { f.Set("grant_type", "not_a_grant_type") })
-	wantError(t, resp, m, []int{400})
-	resp, m = e.backendToken(k.assert(t, c.ID, e.base+"/oauth/token"), func(f url.Values) { f.Set("client_assertion_type", "not_an_assertion_type") })
-	wantError(t, resp, m, []int{400, 401})
-}
-
-func TestK9_ScopeBeyondRegistration(t *testing.T) {
-	e := newEnv(t)
-	k := newBackendKey(t, jose.ES384)
-	c := e.backendClient(k, "")
-	resp, m := e.backendToken(k.assert(t, c.ID, e.base+"/oauth/token"), func(f url.Values) { f.Set("scope", "system/*.cruds") })
-	wantError(t, resp, m, []int{400}, "invalid_scope")
+	wantInvalidClient(t, resp, m)
+	// Another assertion with the same jti is a replay too.
+	var jti string
+	tok, _ := josejwt.ParseSigned(a, []jose.SignatureAlgorithm{jose.ES384})
+	var cl josejwt.Claims
+	_ = tok.UnsafeClaimsWithoutVerification(&cl)
+	jti = cl.ID
+	resp, m = e.backendToken(k.assert(t, c.ID, e.tokenURL(), func(x *assertion) { x.jti = jti }))
+	wantInvalidClient(t, resp, m)
 }
 
 func TestL2_NoDowngradeFromPrivateKeyJWT(t *testing.T) {
@@ -217,72 +809,185 @@ func TestL2_NoDowngradeFromPrivateKeyJWT(t *testing.T) {
 	// A secret client cannot pretend to be public either.
 	resp, m = e.postForm("/oauth/token", url.Values{"grant_type": {"client_credentials"}, "client_id": {e.conf.ID}}, "", "")
 	wantError(t, resp, m, []int{400, 401}, "invalid_client")
+	// Nor authenticate with an assertion signed by whatever key it likes.
+	resp, m = e.backendToken(k.assert(t, e.conf.ID, e.tokenURL()))
+	wantInvalidClient(t, resp, m)
 }
 
-func TestK8_JWKSURIFetchedAndCached(t *testing.T) {
-	k := newBackendKey(t, jose.RS384)
-	var hits atomic.Int64
-	jwksSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hits.Add(1)
-		w.Header().Set("Content-Type", "application/json")
-		w.Write([]byte(k.jwks()))
-	}))
-	defer jwksSrv.Close()
-	e := newEnv(t)
-	c := e.backendClient(k, jwksSrv.URL+"/jwks")
-	for i := 0; i < 3; i++ {
-		resp, m := e.backendToken(k.assert(t, c.ID, e.base+"/oauth/token", func(a *assertion) { a.jku = jwksSrv.URL + "/jwks" }))
-		if resp.StatusCode != 200 {
-			t.Fatalf("jwks_uri client: %d %v", resp.StatusCode, m)
-		}
-	}
-	if hits.Load() != 1 {
-		t.Errorf("jwks_uri fetched %d times, want 1 (cached)", hits.Load())
-	}
-}
-
-func TestK8_JWKSURIPrivateAddressRefused(t *testing.T) {
-	k := newBackendKey(t, jose.RS384)
-	jwksSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(k.jwks())) }))
-	defer jwksSrv.Close()
-	e := newEnv(t, func(c *authz.Config) { c.JWKSAllowPrivate = false })
-	c := e.backendClient(k, jwksSrv.URL+"/jwks")
-	resp, m := e.backendToken(k.assert(t, c.ID, e.base+"/oauth/token"))
-	wantError(t, resp, m, []int{400, 401}, "invalid_client")
-}
-
-func TestK8_JWKSURISizeCap(t *testing.T) {
-	k := newBackendKey(t, jose.RS384)
-	jwksSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Write([]byte(`{"keys":[],"pad":"`))
-		for i := 0; i < 100; i++ {
-			w.Write(make([]byte, 1024))
-		}
-	}))
-	defer jwksSrv.Close()
-	e := newEnv(t)
-	c := e.backendClient(k, jwksSrv.URL+"/jwks")
-	resp, m := e.backendToken(k.assert(t, c.ID, e.base+"/oauth/token"))
-	wantError(t, resp, m, []int{400, 401}, "invalid_client")
-}
-
-func TestD6_PrivateKeyJWTForAuthorizationCode(t *testing.T) {
-	e := newEnv(t)
-	k := newBackendKey(t, jose.ES384)
+// asymClient is a user-facing confidential client that authenticates with
+// private_key_jwt (SMART client-confidential-asymmetric).
+func (e *env) asymClient(k backendKey) *authz.Client {
 	c, _ := e.createClient(authz.NewClient{Name: "asym", RedirectURIs: []string{"https://asym.example/cb"}, Scopes: stdScopes,
 		TokenEndpointAuthMethod: authz.AuthPrivateKeyJWT, JWKS: k.jwks()})
-	code, v := e.codeFor(c, []string{"openid", "offline_access"})
-	form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {c.RedirectURIs[0]}, "code_verifier": {v},
-		"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}, "client_assertion": {k.assert(t, c.ID, e.base+"/oauth/token")}}
-	resp, m := e.postForm("/oauth/token", form, "", "")
-	if resp.StatusCode != 200 {
-		t.Fatalf("code exchange with private_key_jwt: %d %v", resp.StatusCode, m)
+	return c
+}
+
+func TestD6_PrivateKeyJWTForAuthorizationCodeAndRefresh(t *testing.T) {
+	for _, alg := range []jose.SignatureAlgorithm{jose.RS384, jose.ES384} {
+		t.Run(string(alg), func(t *testing.T) {
+			e := newEnv(t)
+			k := newBackendKey(t, alg)
+			c := e.asymClient(k)
+			code, v := e.codeFor(c, []string{"openid", "offline_access", "patient/*.rs"})
+			form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {c.RedirectURIs[0]}, "code_verifier": {v},
+				"client_assertion_type": {jwtBearer}, "client_assertion": {k.assert(t, c.ID, e.tokenURL())}}
+			resp, m := e.postForm("/oauth/token", form, "", "")
+			if resp.StatusCode != 200 {
+				t.Fatalf("code exchange with private_key_jwt: %d %v", resp.StatusCode, m)
+			}
+			if _, ok := m["id_token"]; !ok {
+				t.Errorf("no id_token: %v", m)
+			}
+			form = url.Values{"grant_type": {"refresh_token"}, "refresh_token": {m["refresh_token"].(string)},
+				"client_assertion_type": {jwtBearer}, "client_assertion": {k.assert(t, c.ID, e.tokenURL())}}
+			if resp, m := e.postForm("/oauth/token", form, "", ""); resp.StatusCode != 200 || m["access_token"] == nil {
+				t.Fatalf("refresh with private_key_jwt: %d %v", resp.StatusCode, m)
+			}
+		})
 	}
-	// R11 / L1: refresh with a fresh assertion.
-	form = url.Values{"grant_type": {"refresh_token"}, "refresh_token": {m["refresh_token"].(string)},
-		"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}, "client_assertion": {k.assert(t, c.ID, e.base+"/oauth/token")}}
-	if resp, m := e.postForm("/oauth/token", form, "", ""); resp.StatusCode != 200 {
-		t.Fatalf("refresh with private_key_jwt: %d %v", resp.StatusCode, m)
+}
+
+// TestL1_AssertionRulesOnCodeAndRefresh: the K5-K7 rules hold on the
+// authorization_code and refresh_token grants, and a failed client
+// authentication leaves the code and the refresh token usable.
+func TestL1_AssertionRulesOnCodeAndRefresh(t *testing.T) {
+	e := newEnv(t)
+	k := newBackendKey(t, jose.ES384)
+	c := e.asymClient(k)
+	other := newBackendKey(t, jose.ES384)
+	bad := map[string]func() string{
+		"WrongAud":  func() string { return k.assert(t, c.ID, "https://evil.example/oauth/token") },
+		"Expired":   func() string { return k.assert(t, c.ID, e.tokenURL(), func(a *assertion) { a.exp = -2 * time.Minute }) },
+		"TooLong":   func() string { return k.assert(t, c.ID, e.tokenURL(), func(a *assertion) { a.exp = 30 * time.Minute }) },
+		"OtherKey":  func() string { return k.assert(t, c.ID, e.tokenURL(), func(a *assertion) { a.key = other.priv }) },
+		"IssNotSub": func() string { return k.assert(t, c.ID, e.tokenURL(), func(a *assertion) { a.sub = "x" }) },
+		"None":      func() string { return unsignedAssertion(c.ID, k.kid, e.tokenURL()) },
+		"JKU": func() string {
+			return k.assert(t, c.ID, e.tokenURL(), func(a *assertion) { a.jku = "https://evil.example/jwks" })
+		},
+	}
+	code, v := e.codeFor(c, []string{"openid", "offline_access"})
+	codeForm := func(a string) url.Values {
+		return url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {c.RedirectURIs[0]}, "code_verifier": {v},
+			"client_assertion_type": {jwtBearer}, "client_assertion": {a}}
+	}
+	for name, raw := range bad {
+		t.Run("Code_"+name, func(t *testing.T) {
+			resp, m := e.postForm("/oauth/token", codeForm(raw()), "", "")
+			wantInvalidClient(t, resp, m)
+		})
+	}
+	used := k.assert(t, c.ID, e.tokenURL())
+	resp, m := e.postForm("/oauth/token", codeForm(used), "", "")
+	if resp.StatusCode != 200 {
+		t.Fatalf("code exchange after refused attempts: %d %v", resp.StatusCode, m)
+	}
+	rt := m["refresh_token"].(string)
+	refreshForm := func(a string) url.Values {
+		return url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_assertion_type": {jwtBearer}, "client_assertion": {a}}
+	}
+	bad["ReplayOfCodeAssertion"] = func() string { return used }
+	for name, raw := range bad {
+		t.Run("Refresh_"+name, func(t *testing.T) {
+			resp, m := e.postForm("/oauth/token", refreshForm(raw()), "", "")
+			wantInvalidClient(t, resp, m)
+		})
+	}
+	if resp, m := e.postForm("/oauth/token", refreshForm(k.assert(t, c.ID, e.tokenURL())), "", ""); resp.StatusCode != 200 {
+		t.Fatalf("refresh after refused attempts: %d %v", resp.StatusCode, m)
+	}
+}
+
+// TestV8_RevocationAcceptsTokenEndpointAuthMethods: Basic, post and
+// private_key_jwt, as at the token endpoint (and as discovery says).
+func TestV8_RevocationAcceptsTokenEndpointAuthMethods(t *testing.T) {
+	e := newEnv(t)
+	t.Run("PrivateKeyJWT", func(t *testing.T) {
+		k := newBackendKey(t, jose.RS384)
+		c := e.backendClient(k, "")
+		_, tok := e.backendToken(k.assert(t, c.ID, e.tokenURL()))
+		at := tok["access_token"].(string)
+		a := k.assert(t, c.ID, e.tokenURL())
+		// A revocation request must name the token endpoint as aud too
+		// (RFC 7523 §3: the authorization server's token endpoint URL).
+		resp, m := e.postForm("/oauth/revoke", url.Values{"token": {at}, "client_assertion_type": {jwtBearer},
+			"client_assertion": {k.assert(t, c.ID, "https://evil.example/oauth/token")}}, "", "")
+		wantInvalidClient(t, resp, m)
+		if in := e.introspect(at); in["active"] != true {
+			t.Fatal("unauthenticated revocation took effect")
+		}
+		resp, m = e.postForm("/oauth/revoke", url.Values{"token": {at}, "client_assertion_type": {jwtBearer}, "client_assertion": {a}}, "", "")
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("revoke with private_key_jwt: %d %v", resp.StatusCode, m)
+		}
+		if in := e.introspect(at); in["active"] != false {
+			t.Errorf("token still active after revocation: %v", in)
+		}
+		// The assertion is spent.
+		resp, m = e.postForm("/oauth/revoke", url.Values{"token": {at}, "client_assertion_type": {jwtBearer}, "client_assertion": {a}}, "", "")
+		wantInvalidClient(t, resp, m)
+	})
+	t.Run("ClientSecretPost", func(t *testing.T) {
+		at := e.tokens("openid")["access_token"].(string)
+		resp, m := e.postForm("/oauth/revoke", url.Values{"token": {at}, "client_id": {e.conf.ID}, "client_secret": {e.secret}}, "", "")
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("revoke with client_secret_post: %d %v", resp.StatusCode, m)
+		}
+		if in := e.introspect(at); in["active"] != false {
+			t.Errorf("token still active: %v", in)
+		}
+	})
+	t.Run("ClientSecretBasic", func(t *testing.T) {
+		at := e.tokens("openid")["access_token"].(string)
+		if resp, m := e.postForm("/oauth/revoke", url.Values{"token": {at}}, e.conf.ID, e.secret); resp.StatusCode != http.StatusOK {
+			t.Fatalf("revoke with client_secret_basic: %d %v", resp.StatusCode, m)
+		}
+	})
+}
+
+// TestI6_I7_IntrospectionAuthorization: a private_key_jwt client (or a
+// backend token) may introspect; a caller without valid authorization gets
+// 401, never a 200 with active=false.
+func TestI6_I7_IntrospectionAuthorization(t *testing.T) {
+	e := newEnv(t)
+	k := newBackendKey(t, jose.ES384)
+	c := e.backendClient(k, "")
+	_, tok := e.backendToken(k.assert(t, c.ID, e.tokenURL()))
+	at := tok["access_token"].(string)
+	introspect := func(a string) (*http.Response, map[string]any) {
+		return e.postForm("/oauth/introspect", url.Values{"token": {at}, "client_assertion_type": {jwtBearer}, "client_assertion": {a}}, "", "")
+	}
+	a := k.assert(t, c.ID, e.tokenURL())
+	resp, m := introspect(a)
+	if resp.StatusCode != http.StatusOK || m["active"] != true || m["client_id"] != c.ID || m["scope"] != "system/Patient.rs" {
+		t.Fatalf("I6: introspection with private_key_jwt: %d %v", resp.StatusCode, m)
+	}
+	for name, raw := range map[string]string{
+		"Replay":     a,
+		"WrongKey":   k.assert(t, c.ID, e.tokenURL(), func(x *assertion) { x.key = newBackendKey(t, jose.ES384).priv }),
+		"NoneAlg":    unsignedAssertion(c.ID, k.kid, e.tokenURL()),
+		"ForeignAud": k.assert(t, c.ID, "https://evil.example/oauth/token"),
+	} {
+		t.Run(name, func(t *testing.T) {
+			resp, m := introspect(raw)
+			if resp.StatusCode != http.StatusUnauthorized || m["active"] != nil {
+				t.Fatalf("I7: status %d %v, want 401 without active", resp.StatusCode, m)
+			}
+		})
+	}
+	// The backend token itself authorises a resource server (I6).
+	req, _ := http.NewRequest(http.MethodPost, e.base+"/oauth/introspect", strings.NewReader(url.Values{"token": {at}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Authorization", "Bearer "+at)
+	r, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var in map[string]any
+	json.NewDecoder(r.Body).Decode(&in)
+	r.Body.Close()
+	if r.StatusCode != http.StatusOK || in["active"] != true {
+		t.Fatalf("I6: bearer-authorised introspection: %d %v", r.StatusCode, in)
 	}
 }
 

@@ -2,6 +2,7 @@ package authz
 
 import (
 	"context"
+	"crypto/x509"
 	"strings"
 	"time"
 
@@ -67,8 +68,12 @@ type Config struct {
 	KeyRotation time.Duration
 
 	// JWKSAllowPrivate lets jwks_uri point at loopback or private-range
-	// addresses (tests, labs). Off by default.
+	// addresses (tests, labs), and be plain http. Off by default: a
+	// jwks_uri is then fetched over TLS only (checklist K8).
 	JWKSAllowPrivate bool
+	// JWKSRootCAs, when set, are the roots trusted for jwks_uri TLS instead
+	// of the system's (tests, labs with a private CA).
+	JWKSRootCAs *x509.CertPool
 	// JWKSTimeout, JWKSMaxBytes and JWKSCacheTTL bound jwks_uri fetches
 	// (defaults 5s, 64 KiB, 5m).
 	JWKSTimeout  time.Duration

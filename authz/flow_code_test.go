@@ -480,9 +480,15 @@ func TestD13_CodeBoundToClient(t *testing.T) {
 func TestD15_UnsupportedGrantType(t *testing.T) {
 	e := newEnv(t)
 	resp, m := e.postForm("/oauth/token", url.Values{"grant_type": {"not_a_grant_type"}}, e.conf.ID, e.secret)
-	wantError(t, resp, m, []int{400}, "unsupported_grant_type", "invalid_request")
+	wantError(t, resp, m, []int{400}, "unsupported_grant_type")
 	resp, m = e.postForm("/oauth/token", url.Values{"grant_type": {"implicit"}}, e.conf.ID, e.secret)
-	wantError(t, resp, m, []int{400}, "unsupported_grant_type", "invalid_request")
+	wantError(t, resp, m, []int{400}, "unsupported_grant_type")
+	// Unsupported whoever asks, even without client authentication.
+	resp, m = e.postForm("/oauth/token", url.Values{"grant_type": {"urn:ietf:params:oauth:grant-type:jwt-bearer"}}, "", "")
+	wantError(t, resp, m, []int{400}, "unsupported_grant_type")
+	// A missing grant_type is a malformed request, not an unsupported grant.
+	resp, m = e.postForm("/oauth/token", url.Values{"code": {"x"}}, e.conf.ID, e.secret)
+	wantError(t, resp, m, []int{400}, "invalid_request")
 }
 
 func TestD14_TokenEndpointErrorsAreJSON(t *testing.T) {

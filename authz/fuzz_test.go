@@ -2,11 +2,18 @@ package authz_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+	josejwt "github.com/go-jose/go-jose/v4/jwt"
 )
 
 // FuzzTokenEndpoint: whatever the form, the token endpoint answers JSON,
@@ -87,6 +94,99 @@ func FuzzAuthorizeEndpoint(f *testing.F) {
 			if u.Scheme != "http" || u.Hostname() != "127.0.0.1" || u.Path != "/cb" {
 				t.Fatalf("redirected to unregistered %q for %q", loc, query)
 			}
+		}
+	})
+}
+
+// FuzzClientAssertion: whatever the client_assertion, the token endpoint
+// never panics or answers 5xx, and issues a token only for an assertion
+// whose signature verifies with the client's registered key and whose
+// claims obey the RFC 7523 / SMART rules (checklist K5-K7).
+//
+// With sign set, data is the payload and the client's real key signs it
+// (exploring the claim checks); otherwise data is the whole assertion
+// (exploring the parser and the signature check). CLIENT, TOKENURL, EXP
+// and JTI in data are replaced by the client id, the token URL, a time 4
+// minutes ahead and a fresh jti.
+func FuzzClientAssertion(f *testing.F) {
+	e := newEnv(f)
+	k := newBackendKey(f, jose.ES384)
+	c := e.backendClient(k, "")
+	tokenURL := e.tokenURL()
+	valid := `{"iss":"CLIENT","sub":"CLIENT","aud":"TOKENURL","exp":EXP,"jti":"JTI"}`
+	for _, s := range []string{
+		valid,
+		`{"iss":"CLIENT","sub":"CLIENT","aud":["x","TOKENURL"],"exp":EXP,"jti":"JTI"}`,
+		`{"iss":"CLIENT","sub":"other","aud":"TOKENURL","exp":EXP,"jti":"JTI"}`,
+		`{"iss":"CLIENT","sub":"CLIENT","aud":"TOKENURL","exp":"EXP","jti":"JTI"}`,
+		`{"iss":"CLIENT","sub":"CLIENT","aud":"TOKENURL","exp":1e300,"jti":"JTI"}`,
+		`{"iss":"CLIENT","sub":"CLIENT","aud":"TOKENURL","exp":EXP,"nbf":-1,"jti":"JTI"}`,
+		`{"iss":"CLIENT","sub":"CLIENT","aud":"TOKENURL","exp":EXP}`,
+		`{"iss":["CLIENT"],"sub":"CLIENT","aud":"TOKENURL","exp":EXP,"jti":"JTI"}`,
+		`null`, `[]`, ``,
+	} {
+		f.Add(s, true)
+	}
+	for _, s := range []string{
+		k.assert(f, c.ID, tokenURL),
+		unsignedAssertion(c.ID, k.kid, tokenURL),
+		hs256WithPublicKey(f, k, c.ID, tokenURL),
+		tamper(f, k.assert(f, c.ID, tokenURL), "sub", "x"),
+		"eyJhbGciOiJFUzM4NCJ9.e30.", "a.b.c", "a.b.c.d.e", "..", `{"payload":"e30","signatures":[{"protected":"e30","signature":""}]}`,
+	} {
+		f.Add(s, false)
+	}
+	var seq atomic.Int64
+	f.Fuzz(func(t *testing.T, data string, sign bool) {
+		data = strings.NewReplacer("CLIENT", c.ID, "TOKENURL", tokenURL,
+			"EXP", strconv.FormatInt(time.Now().Add(4*time.Minute).Unix(), 10),
+			"JTI", fmt.Sprintf("fuzz-%d-%d", time.Now().UnixNano(), seq.Add(1))).Replace(data)
+		raw := data
+		if sign {
+			signer, err := jose.NewSigner(jose.SigningKey{Algorithm: k.alg, Key: k.priv}, (&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", k.kid))
+			if err != nil {
+				t.Fatal(err)
+			}
+			obj, err := signer.Sign([]byte(data))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if raw, err = obj.CompactSerialize(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		form := url.Values{"grant_type": {"client_credentials"}, "scope": {"system/Patient.rs"},
+			"client_assertion_type": {jwtBearer}, "client_assertion": {raw}}
+		resp, err := http.PostForm(e.base+"/oauth/token", form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode >= 500 {
+			t.Fatalf("status %d for %q: %s", resp.StatusCode, raw, b)
+		}
+		if resp.StatusCode != http.StatusOK {
+			return
+		}
+		// A token was issued: the assertion must be one the client's key
+		// signed, with claims that obey every rule.
+		jws, err := jose.ParseSigned(raw, []jose.SignatureAlgorithm{jose.ES384})
+		if err != nil {
+			t.Fatalf("token issued for an unparsable assertion %q", raw)
+		}
+		payload, err := jws.Verify(k.priv.Public())
+		if err != nil {
+			t.Fatalf("token issued for an assertion not signed by the client's key: %q", raw)
+		}
+		var cl josejwt.Claims
+		if err := json.Unmarshal(payload, &cl); err != nil {
+			t.Fatalf("token issued for claims %q: %v", payload, err)
+		}
+		now := time.Now()
+		if cl.Issuer != c.ID || cl.Subject != c.ID || !cl.Audience.Contains(tokenURL) || cl.ID == "" || cl.Expiry == nil ||
+			cl.Expiry.Time().Before(now.Add(-time.Minute)) || cl.Expiry.Time().After(now.Add(6*time.Minute)) {
+			t.Fatalf("token issued for claims %s", payload)
 		}
 	})
 }
