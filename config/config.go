@@ -54,10 +54,13 @@ type Config struct {
 	SQLiteSynchronous string
 	// MaxDBBytes caps the database size (0: no cap); writes beyond it are
 	// answered 503 and change nothing, as on a full disk.
-	MaxDBBytes      int64
-	MaxBodyBytes    int64
-	ShutdownTimeout time.Duration
-	Demo            bool
+	MaxDBBytes int64
+	// JWKSAllowPrivate lets clients' jwks_uri point at loopback or private
+	// addresses, or use plain http (a lab with a local test kit).
+	JWKSAllowPrivate bool
+	MaxBodyBytes     int64
+	ShutdownTimeout  time.Duration
+	Demo             bool
 
 	// Providers are the federated identity providers (file only).
 	Providers []Provider `yaml:"-"`
@@ -185,6 +188,7 @@ func Settings() []Setting {
 		{Flag: "max-db-bytes", Default: "0", Usage: "cap on the database size in bytes (0: none); writes beyond it answer 503 and change nothing", kind: kInt, set: nonNegative(func(c *Config) *int64 { return &c.MaxDBBytes })},
 		{Flag: "max-body-bytes", Default: "16777216", Usage: "largest request body accepted, in bytes", kind: kInt, set: integer(func(c *Config) *int64 { return &c.MaxBodyBytes })},
 		{Flag: "shutdown-timeout", Default: "30s", Usage: "how long in-flight requests may take to finish at shutdown", kind: kDuration, set: dur(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
+		{Flag: "jwks-allow-private", Default: "false", Usage: "lab mode: let clients' jwks_uri be on loopback or private addresses, or plain http", kind: kBool, set: boolean(func(c *Config) *bool { return &c.JWKSAllowPrivate })},
 		{Flag: "demo", Default: "false", Usage: "load the bundled synthetic patients, demo accounts and the demo SMART app", kind: kBool, set: boolean(func(c *Config) *bool { return &c.Demo })},
 	}
 }

@@ -96,15 +96,16 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 		fhirBases = append(fhirBases, b+"/fhir")
 	}
 	as, err := authz.New(authz.Config{
-		BaseURLs:        baseURLs,
-		FHIRBaseURLs:    fhirBases,
-		AccessTokenTTL:  cfg.AccessTokenTTL,
-		RefreshTokenTTL: cfg.RefreshTokenTTL,
-		CodeTTL:         cfg.CodeTTL,
-		OWin:            cfg.OWin,
-		ScopeStrategy:   smart.ScopeStrategy,
-		AllowOrigin:     origins.allowed,
-		ManagementPath:  web.ManagementPath,
+		BaseURLs:         baseURLs,
+		FHIRBaseURLs:     fhirBases,
+		AccessTokenTTL:   cfg.AccessTokenTTL,
+		RefreshTokenTTL:  cfg.RefreshTokenTTL,
+		CodeTTL:          cfg.CodeTTL,
+		OWin:             cfg.OWin,
+		ScopeStrategy:    smart.ScopeStrategy,
+		AllowOrigin:      origins.allowed,
+		ManagementPath:   web.ManagementPath,
+		JWKSAllowPrivate: cfg.JWKSAllowPrivate,
 	}, db, pages, userDirectory{db: db, passwords: passwords}, rec, logger.With("component", "authz"))
 	if err != nil {
 		return nil, fmt.Errorf("authorization server: %w", err)
