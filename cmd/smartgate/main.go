@@ -40,6 +40,7 @@ func commands() []command {
 	return []command{
 		{"serve", "run the server (the default)", runServe},
 		{"user", "manage local accounts: user add --username NAME --password-stdin [--role R] [--fhir-user Patient/ID]", runUser},
+		{"client", "register an OAuth client: client add [--name N] [--redirect-uri U]... [--scope S] [--grant-types a,b] [--auth-method M] [--jwks-file F | --jwks-uri U] [--launch-uri U] [--public] [--id ID] [--secret-stdin]", runClient},
 		{"backup", "write a consistent copy of the live database: backup [--data DIR] FILE", runBackup},
 		{"version", "print version and build information", runVersion},
 	}

@@ -98,6 +98,10 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 		ScopeStrategy:   smart.ScopeStrategy,
 		AllowOrigin:     origins.allowed,
 		ManagementPath:  web.ManagementPath,
+		// RFC 7591/7592 at /oauth/register (interface.md); advertised in
+		// discovery and the CapabilityStatement's oauth-uris (DCR10, B4).
+		RegistrationPath: "/oauth/register",
+		OpenRegistration: cfg.Registration == "open",
 	}, db, pages, userDirectory{db: db, passwords: passwords}, rec, logger.With("component", "authz"))
 	if err != nil {
 		return nil, fmt.Errorf("authorization server: %w", err)
