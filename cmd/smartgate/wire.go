@@ -29,6 +29,7 @@ import (
 	"github.com/smartgate/smartgate/store"
 	"github.com/smartgate/smartgate/store/sqlite"
 	"github.com/smartgate/smartgate/web"
+	"github.com/smartgate/smartgate/web/clients"
 )
 
 // newApp wires every package onto one mux. It is the only place that knows
@@ -119,6 +120,12 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 		AllowOrigin:     func(o string) bool { return origins.allowed(context.Background(), o) },
 	}, db, logger.With("component", "fhir"))
 
+	clientPages, err := clients.New(clients.Config{Pages: pages, Store: db, Assets: assets, Audit: rec,
+		Logger: logger.With("component", "clients")})
+	if err != nil {
+		return nil, fmt.Errorf("client pages: %w", err)
+	}
+
 	demo, err := demoapp.New(static, demoapp.Config{})
 	if err != nil {
 		return nil, fmt.Errorf("demo app: %w", err)
@@ -130,6 +137,7 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
 	as.Register(mux)
 	pages.Register(mux)
+	clientPages.Register(mux)
 	fhirSrv.Register(mux)
 	demo.Register(mux)
 
