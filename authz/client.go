@@ -47,7 +47,35 @@ type Client struct {
 	Public      bool
 	Disabled    bool
 	CreatedAt   time.Time
+
+	// RFC 7591 metadata kept to be shown and returned (RFC 7592 reads).
+	Contacts               []string
+	TOSURI                 string
+	PolicyURI              string
+	PostLogoutRedirectURIs []string
+	SoftwareID             string
+	SoftwareVersion        string
+	// RegistrationTokenHash is the SHA-256 of the RFC 7592 registration
+	// access token; nil when the client has none.
+	RegistrationTokenHash []byte
+	// Policy records how the client was registered (PolicyAdmin,
+	// PolicyOpen, PolicySelf): RFC 7592 updates are validated under the
+	// same policy.
+	Policy string
+	// Owner is the user id of the person who registered the client on the
+	// "My apps" page, or "".
+	Owner string
+	// Pending is set while a self-registered client awaits an
+	// administrator's approval (it is also Disabled until then).
+	Pending bool
 }
+
+// Registration policies (Client.Policy).
+const (
+	PolicyAdmin = "admin" // an administrator (page, CLI or initial access token)
+	PolicyOpen  = "open"  // unauthenticated RFC 7591 registration
+	PolicySelf  = "self"  // a signed-in person on the "My apps" page
+)
 
 // NewClient describes a client to register with CreateClient.
 type NewClient struct {
@@ -63,7 +91,31 @@ type NewClient struct {
 	ClientURI               string
 	// AllowNoPKCE lets a confidential SMART v1 client omit PKCE.
 	AllowNoPKCE bool
+
+	ResponseTypes          []string // default [code] when authorization_code is registered
+	Contacts               []string
+	TOSURI                 string
+	PolicyURI              string
+	PostLogoutRedirectURIs []string
+	SoftwareID             string
+	SoftwareVersion        string
+	RegistrationTokenHash  []byte
+	Policy                 string // default PolicyAdmin
+	Owner                  string
+	// Pending registers the client disabled, awaiting approval.
+	Pending bool
+
+	// ID is a fixed client id chosen by an administrator (the CLI, for
+	// scripts and benchmarks); empty means a random one. Never set it from
+	// a registration request (RFC 9700 §2.6, checklist S12).
+	ID string
+	// Secret is an administrator-provided secret (at least MinSecretLength
+	// characters) used instead of a generated one, for the secret methods.
+	Secret string
 }
+
+// MinSecretLength is the shortest administrator-provided client secret.
+const MinSecretLength = 32
 
 // DefaultUserScopes is the scope ceiling of a user-facing client registered
 // without scopes. (A ceiling is not a grant: the person still consents.)
@@ -98,6 +150,23 @@ func CreateClient(ctx context.Context, st ClientStore, nc NewClient, now time.Ti
 		ClientURI:               nc.ClientURI,
 		RequirePKCE:             !nc.AllowNoPKCE,
 		CreatedAt:               now.UTC(),
+		Contacts:                nc.Contacts,
+		TOSURI:                  nc.TOSURI,
+		PolicyURI:               nc.PolicyURI,
+		PostLogoutRedirectURIs:  nc.PostLogoutRedirectURIs,
+		SoftwareID:              nc.SoftwareID,
+		SoftwareVersion:         nc.SoftwareVersion,
+		RegistrationTokenHash:   nc.RegistrationTokenHash,
+		Policy:                  nc.Policy,
+		Owner:                   nc.Owner,
+		Pending:                 nc.Pending,
+		Disabled:                nc.Pending,
+	}
+	if c.Policy == "" {
+		c.Policy = PolicyAdmin
+	}
+	if len(nc.ResponseTypes) > 0 {
+		c.ResponseTypes = nc.ResponseTypes
 	}
 	if c.TokenEndpointAuthMethod == "" {
 		c.TokenEndpointAuthMethod = AuthClientSecretBasic
@@ -122,18 +191,33 @@ func CreateClient(ctx context.Context, st ClientStore, nc NewClient, now time.Ti
 	if !slices.Contains(c.GrantTypes, "authorization_code") {
 		c.ResponseTypes = nil
 	}
-	id, err := randomString(16)
-	if err != nil {
-		return nil, "", err
-	}
-	c.ID = id
-	var secret string
-	if c.TokenEndpointAuthMethod == AuthClientSecretBasic || c.TokenEndpointAuthMethod == AuthClientSecretPost {
-		secret, err = randomString(32)
+	c.ID = nc.ID
+	if c.ID == "" {
+		id, err := randomString(16)
 		if err != nil {
 			return nil, "", err
 		}
+		c.ID = id
+	} else if err := validFixedID(c.ID); err != nil {
+		return nil, "", err
+	}
+	var secret string
+	if UsesSecret(c.TokenEndpointAuthMethod) {
+		switch {
+		case nc.Secret != "":
+			if len(nc.Secret) < MinSecretLength {
+				return nil, "", fmt.Errorf("%w: a provided client secret must have at least %d characters", ErrInvalidClientMetadata, MinSecretLength)
+			}
+			secret = nc.Secret
+		default:
+			var err error
+			if secret, err = randomString(32); err != nil {
+				return nil, "", err
+			}
+		}
 		c.SecretHash = HashSecret(secret)
+	} else if nc.Secret != "" {
+		return nil, "", fmt.Errorf("%w: token_endpoint_auth_method %s uses no secret", ErrInvalidClientMetadata, c.TokenEndpointAuthMethod)
 	}
 	if err := st.CreateClient(ctx, c); err != nil {
 		return nil, "", fmt.Errorf("authz: create client: %w", err)
@@ -147,7 +231,7 @@ func ResetClientSecret(ctx context.Context, st ClientStore, id string) (string, 
 	if err != nil {
 		return "", fmt.Errorf("authz: reset secret of %q: %w", id, err)
 	}
-	if c.TokenEndpointAuthMethod != AuthClientSecretBasic && c.TokenEndpointAuthMethod != AuthClientSecretPost {
+	if !UsesSecret(c.TokenEndpointAuthMethod) {
 		return "", fmt.Errorf("%w: client %q does not use a secret", ErrInvalidClientMetadata, id)
 	}
 	secret, err := randomString(32)
@@ -159,6 +243,25 @@ func ResetClientSecret(ctx context.Context, st ClientStore, id string) (string, 
 		return "", fmt.Errorf("authz: reset secret of %q: %w", id, err)
 	}
 	return secret, nil
+}
+
+// UsesSecret reports whether method authenticates with a client secret.
+func UsesSecret(method string) bool {
+	return method == AuthClientSecretBasic || method == AuthClientSecretPost
+}
+
+// validFixedID checks an administrator-chosen client id: 1 to 64 characters
+// of the unreserved URI set, and never the OWin client's id.
+func validFixedID(id string) error {
+	if len(id) > 64 || id == owinClientID {
+		return fmt.Errorf("%w: client id %q is not allowed", ErrInvalidClientMetadata, id)
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-._~", r)) {
+			return fmt.Errorf("%w: client id %q may contain only letters, digits and -._~", ErrInvalidClientMetadata, id)
+		}
+	}
+	return nil
 }
 
 func validateClient(c *Client) error {

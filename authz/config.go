@@ -92,6 +92,12 @@ type Config struct {
 	// review and revoke app access) and registration_endpoint (RFC 7591).
 	ManagementPath   string
 	RegistrationPath string
+	// OpenRegistration lets requests without an initial access token
+	// register public clients (RFC 7591 §3) under OpenRegistrationScopes
+	// (default DefaultOpenRegistrationScopes). Off: an administrator's
+	// bearer token is required.
+	OpenRegistration       bool
+	OpenRegistrationScopes []string
 	// ExtraCapabilities are SMART capabilities that other parts of the
 	// server provide (e.g. context-standalone-encounter).
 	ExtraCapabilities []string

@@ -209,7 +209,7 @@ func (s *Server) handleJWKS(w http.ResponseWriter, r *http.Request) {
 // Discovery returns the RFC 8414 / OIDC discovery document for a listener
 // base URL (also used by the SMART configuration).
 func (s *Server) Discovery(base string) map[string]any {
-	return map[string]any{
+	d := map[string]any{
 		"issuer":                                           base,
 		"authorization_endpoint":                           base + "/oauth/authorize",
 		"token_endpoint":                                   base + "/oauth/token",
@@ -236,6 +236,10 @@ func (s *Server) Discovery(base string) map[string]any {
 		"access_token_signing_alg_values_supported":        []string{AlgAccessToken},
 		"ui_locales_supported":                             []string{"en"},
 	}
+	if s.cfg.RegistrationPath != "" {
+		d["registration_endpoint"] = base + s.cfg.RegistrationPath
+	}
+	return d
 }
 
 func (s *Server) handleDiscovery(w http.ResponseWriter, r *http.Request) {

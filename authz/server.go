@@ -233,6 +233,7 @@ func (s *Server) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /.well-known/oauth-authorization-server", openCORS(s.handleDiscovery))
 	mux.HandleFunc("GET /.well-known/smart-configuration", openCORS(s.handleSMARTConfiguration))
 	mux.HandleFunc("GET /fhir/.well-known/smart-configuration", openCORS(s.handleSMARTConfiguration))
+	s.registerRegistration(mux)
 	for p, allow := range map[string]string{
 		"/oauth/token": "POST, OPTIONS", "/oauth/introspect": "POST", "/oauth/revoke": "POST, OPTIONS",
 		"/oauth/authorize": "GET, POST", "/oauth/userinfo": "GET, POST, OPTIONS", "/oauth/jwks": "GET",

@@ -58,8 +58,8 @@ func (s *Server) SMARTConfiguration(base string) map[string]any {
 	if s.cfg.ManagementPath != "" {
 		out["management_endpoint"] = base + s.cfg.ManagementPath
 	}
-	if s.cfg.RegistrationPath != "" {
-		out["registration_endpoint"] = base + s.cfg.RegistrationPath
+	if v, ok := d["registration_endpoint"]; ok {
+		out["registration_endpoint"] = v // the same value in both documents (M2, DCR10)
 	}
 	return out
 }

@@ -27,6 +27,10 @@ type ClientStore interface {
 	UpdateClient(ctx context.Context, c *Client) error
 	// ListClients returns every client, ordered by id.
 	ListClients(ctx context.Context) ([]*Client, error)
+	// DeleteClient removes a client, revokes (at at) its access and refresh
+	// tokens and drops its other token records and consents;
+	// store.ErrNotFound if absent.
+	DeleteClient(ctx context.Context, id string, at time.Time) error
 }
 
 // TokenKind names what a TokenRecord holds.

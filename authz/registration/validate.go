@@ -55,6 +55,11 @@ type Policy struct {
 	// of authorization_code, refresh_token and client_credentials; nil allows
 	// all three.
 	GrantTypes []string
+	// AllowSymmetricBackend lets client_credentials use client_secret_basic
+	// or client_secret_post. Only for administrator tools (the CLI: load
+	// tests, legacy backends); SMART Backend Services requires
+	// private_key_jwt (checklist K13), and registration requests never get it.
+	AllowSymmetricBackend bool
 }
 
 // Validate checks client metadata against RFC 7591, RFC 9700 and the SMART
@@ -175,7 +180,7 @@ func Validate(m Metadata, p Policy) (Metadata, error) {
 		return Metadata{}, errorf(CodeInvalidClientMetadata, "grant type refresh_token requires authorization_code")
 	}
 	backend := slices.Contains(grants, GrantClientCredentials)
-	if backend && method != AuthPrivateKeyJWT {
+	if backend && method != AuthPrivateKeyJWT && !(p.AllowSymmetricBackend && (method == AuthClientSecretBasic || method == AuthClientSecretPost)) {
 		return Metadata{}, errorf(CodeInvalidClientMetadata, "grant type client_credentials requires token_endpoint_auth_method private_key_jwt (SMART Backend Services)")
 	}
 	out.GrantTypes, out.ResponseTypes = grants, responses

@@ -42,6 +42,7 @@ func commands() []command {
 		{"user", "manage local accounts: user add --username NAME --password-stdin [--role R] [--fhir-user Patient/ID]", runUser},
 		{"fhir", "FHIR data: fhir import FILE… (Bundles and NDJSON)", runFHIR},
 		{"keys", "signing keys: keys rotate", runKeys},
+		{"client", "register an OAuth client: client add [--name N] [--redirect-uri U]... [--scope S] [--grant-types a,b] [--auth-method M] [--jwks-file F | --jwks-uri U] [--launch-uri U] [--public] [--id ID] [--secret-stdin]", runClient},
 		{"backup", "write a consistent copy of the live database: backup [--data DIR] FILE", runBackup},
 		{"version", "print version and build information", runVersion},
 	}

@@ -29,6 +29,7 @@ import (
 	"github.com/smartgate/smartgate/store"
 	"github.com/smartgate/smartgate/store/sqlite"
 	"github.com/smartgate/smartgate/web"
+	"github.com/smartgate/smartgate/web/clients"
 )
 
 // newApp wires every package onto one mux. It is the only place that knows
@@ -106,6 +107,10 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 		AllowOrigin:      origins.allowed,
 		ManagementPath:   web.ManagementPath,
 		JWKSAllowPrivate: cfg.JWKSAllowPrivate,
+		// RFC 7591/7592 at /oauth/register (interface.md); advertised in
+		// discovery and the CapabilityStatement's oauth-uris (DCR10, B4).
+		RegistrationPath: "/oauth/register",
+		OpenRegistration: cfg.Registration == "open",
 	}, db, pages, userDirectory{db: db, passwords: passwords}, rec, logger.With("component", "authz"))
 	if err != nil {
 		return nil, fmt.Errorf("authorization server: %w", err)
@@ -128,6 +133,12 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 		AllowOrigin:     func(o string) bool { return origins.allowed(context.Background(), o) },
 	}, db, logger.With("component", "fhir"))
 
+	clientPages, err := clients.New(clients.Config{Pages: pages, Store: db, Assets: assets, Audit: rec,
+		Logger: logger.With("component", "clients")})
+	if err != nil {
+		return nil, fmt.Errorf("client pages: %w", err)
+	}
+
 	demo, err := demoapp.New(static, demoapp.Config{})
 	if err != nil {
 		return nil, fmt.Errorf("demo app: %w", err)
@@ -139,6 +150,7 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
 	as.Register(mux)
 	pages.Register(mux)
+	clientPages.Register(mux)
 	fhirSrv.Register(mux)
 	demo.Register(mux)
 

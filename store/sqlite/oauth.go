@@ -48,31 +48,43 @@ func boolInt(b bool) int {
 }
 
 const clientCols = `id, name, secret_hash, redirect_uris, grant_types, response_types, scopes,
-	token_endpoint_auth_method, jwks, jwks_uri, launch_uri, logo_uri, client_uri, require_pkce, public, disabled, created_at`
+	token_endpoint_auth_method, jwks, jwks_uri, launch_uri, logo_uri, client_uri, require_pkce, public, disabled, created_at,
+	contacts, tos_uri, policy_uri, post_logout_redirect_uris, software_id, software_version, registration_token_hash,
+	policy, owner, pending`
+
+const clientPlaceholders = `?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?`
 
 func clientArgs(c *authz.Client) []any {
+	policy := c.Policy
+	if policy == "" {
+		policy = authz.PolicyAdmin
+	}
 	return []any{c.ID, c.Name, c.SecretHash, jsonList(c.RedirectURIs), jsonList(c.GrantTypes), jsonList(c.ResponseTypes),
 		jsonList(c.Scopes), c.TokenEndpointAuthMethod, c.JWKS, c.JWKSURI, c.LaunchURI, c.LogoURI, c.ClientURI,
-		boolInt(c.RequirePKCE), boolInt(c.Public), boolInt(c.Disabled), ts(c.CreatedAt)}
+		boolInt(c.RequirePKCE), boolInt(c.Public), boolInt(c.Disabled), ts(c.CreatedAt),
+		jsonList(c.Contacts), c.TOSURI, c.PolicyURI, jsonList(c.PostLogoutRedirectURIs), c.SoftwareID, c.SoftwareVersion,
+		c.RegistrationTokenHash, policy, c.Owner, boolInt(c.Pending)}
 }
 
 func scanClient(s scanner) (*authz.Client, error) {
 	var c authz.Client
-	var ru, gt, rt, sc, created string
-	var pkce, pub, dis int
+	var ru, gt, rt, sc, created, contacts, plru string
+	var pkce, pub, dis, pending int
 	if err := s.Scan(&c.ID, &c.Name, &c.SecretHash, &ru, &gt, &rt, &sc, &c.TokenEndpointAuthMethod, &c.JWKS, &c.JWKSURI,
-		&c.LaunchURI, &c.LogoURI, &c.ClientURI, &pkce, &pub, &dis, &created); err != nil {
+		&c.LaunchURI, &c.LogoURI, &c.ClientURI, &pkce, &pub, &dis, &created,
+		&contacts, &c.TOSURI, &c.PolicyURI, &plru, &c.SoftwareID, &c.SoftwareVersion, &c.RegistrationTokenHash,
+		&c.Policy, &c.Owner, &pending); err != nil {
 		return nil, err
 	}
 	for _, p := range []struct {
 		s string
 		v *[]string
-	}{{ru, &c.RedirectURIs}, {gt, &c.GrantTypes}, {rt, &c.ResponseTypes}, {sc, &c.Scopes}} {
+	}{{ru, &c.RedirectURIs}, {gt, &c.GrantTypes}, {rt, &c.ResponseTypes}, {sc, &c.Scopes}, {contacts, &c.Contacts}, {plru, &c.PostLogoutRedirectURIs}} {
 		if err := json.Unmarshal([]byte(p.s), p.v); err != nil {
 			return nil, fmt.Errorf("client %q: %w", c.ID, err)
 		}
 	}
-	c.RequirePKCE, c.Public, c.Disabled = pkce != 0, pub != 0, dis != 0
+	c.RequirePKCE, c.Public, c.Disabled, c.Pending = pkce != 0, pub != 0, dis != 0, pending != 0
 	c.CreatedAt = parseTS(created)
 	return &c, nil
 }
@@ -81,7 +93,7 @@ func scanClient(s scanner) (*authz.Client, error) {
 func (db *DB) CreateClient(ctx context.Context, c *authz.Client) error {
 	err := db.Write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO oauth_clients (`+clientCols+`)
-			VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`, clientArgs(c)...)
+			VALUES (`+clientPlaceholders+`)`, clientArgs(c)...)
 		return err
 	})
 	if err != nil {
@@ -105,7 +117,9 @@ func (db *DB) UpdateClient(ctx context.Context, c *authz.Client) error {
 		args := clientArgs(c)
 		res, err := tx.ExecContext(ctx, `UPDATE oauth_clients SET name=?, secret_hash=?, redirect_uris=?, grant_types=?,
 			response_types=?, scopes=?, token_endpoint_auth_method=?, jwks=?, jwks_uri=?, launch_uri=?, logo_uri=?,
-			client_uri=?, require_pkce=?, public=?, disabled=?, created_at=? WHERE id=?`, append(args[1:], c.ID)...)
+			client_uri=?, require_pkce=?, public=?, disabled=?, created_at=?,
+			contacts=?, tos_uri=?, policy_uri=?, post_logout_redirect_uris=?, software_id=?, software_version=?,
+			registration_token_hash=?, policy=?, owner=?, pending=? WHERE id=?`, append(args[1:], c.ID)...)
 		if err != nil {
 			return err
 		}
@@ -116,6 +130,37 @@ func (db *DB) UpdateClient(ctx context.Context, c *authz.Client) error {
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite: update client %q: %w", c.ID, err)
+	}
+	return nil
+}
+
+// DeleteClient removes a client and, in the same transaction, revokes its
+// access and refresh tokens, drops its other token records (codes, PKCE
+// and OpenID Connect sessions) and the consents people gave it, so that an
+// id reused later inherits nothing.
+func (db *DB) DeleteClient(ctx context.Context, id string, at time.Time) error {
+	err := db.Write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM oauth_clients WHERE id = ?`, id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return store.ErrNotFound
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE oauth_tokens SET state = ?, state_at = ?
+			WHERE client_id = ? AND kind IN (?, ?) AND state <> ?`,
+			string(authz.StateRevoked), ts(at), id, string(authz.KindAccess), string(authz.KindRefresh), string(authz.StateRevoked)); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM oauth_tokens WHERE client_id = ? AND kind NOT IN (?, ?)`,
+			id, string(authz.KindAccess), string(authz.KindRefresh)); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM consents WHERE client_id = ?`, id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: delete client %q: %w", id, err)
 	}
 	return nil
 }

@@ -59,6 +59,7 @@ func Run(t *testing.T, open func(t *testing.T) Backend) {
 		{"OAuthJTI", testOAuthJTI},
 		{"OAuthKeys", testOAuthKeys},
 		{"OAuthRevokeBySubjectAndSession", testOAuthRevokeBySubjectAndSession},
+		{"OAuthClientRegistration", testOAuthClientRegistration},
 		{"FHIRVersions", testFHIRVersions},
 		{"FHIRRollback", testFHIRRollback},
 		{"FHIRHistory", testFHIRHistory},

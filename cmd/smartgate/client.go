@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/smartgate/smartgate/authz"
+	"github.com/smartgate/smartgate/authz/registration"
+	"github.com/smartgate/smartgate/config"
+	"github.com/smartgate/smartgate/store"
+)
+
+const clientUsage = "usage: smartgate client add [--name NAME] [--redirect-uri URI]... [--scope SCOPES] [--grant-types a,b]\n" +
+	"  [--auth-method none|client_secret_basic|client_secret_post|private_key_jwt] [--jwks-file FILE | --jwks-uri URI]\n" +
+	"  [--launch-uri URI] [--public] [--id ID] [--secret-stdin]"
+
+// listFlag is a repeatable string flag.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, " ") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+// runClient is `smartgate client add`: an administrator registers a client
+// without a browser. The metadata is validated with registration.Validate
+// under the administrator's policy, with one exception the registration
+// endpoint and the pages never make: client_credentials may use a client
+// secret (client_secret_basic / _post). SMART Backend Services requires
+// private_key_jwt, but load tests and legacy backends run by the same
+// administrator need a shared secret, and whoever runs this command has the
+// database anyway.
+func runClient(ctx context.Context, e *env, args []string) error {
+	if len(args) == 0 || args[0] != "add" {
+		return usageError{errors.New(clientUsage)}
+	}
+	fs := flag.NewFlagSet("client add", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	name := fs.String("name", "", "client_name shown to people")
+	var redirects listFlag
+	fs.Var(&redirects, "redirect-uri", "a redirect URI (repeat for several)")
+	scope := fs.String("scope", "", "space-separated scope ceiling (default: by grant type)")
+	grants := fs.String("grant-types", "", "comma-separated grant types (default authorization_code)")
+	method := fs.String("auth-method", "", "token_endpoint_auth_method (default client_secret_basic, or private_key_jwt with keys)")
+	jwksFile := fs.String("jwks-file", "", "file holding the client's public JWK Set")
+	jwksURI := fs.String("jwks-uri", "", "URL of the client's public JWK Set")
+	launchURI := fs.String("launch-uri", "", "SMART EHR launch URL")
+	public := fs.Bool("public", false, "a public client (token_endpoint_auth_method none)")
+	id := fs.String("id", "", "a fixed client id (scripts, benchmarks); refused if it exists")
+	secretStdin := fs.Bool("secret-stdin", false, fmt.Sprintf("read the client secret (at least %d characters) from the first line of standard input instead of generating one", authz.MinSecretLength))
+	own := map[string]bool{"name": true, "redirect-uri": true, "scope": true, "grant-types": true, "auth-method": true,
+		"jwks-file": true, "jwks-uri": true, "launch-uri": true, "public": true, "id": true, "secret-stdin": true}
+	mine, rest := splitFlags(args[1:], own)
+	if err := fs.Parse(mine); err != nil {
+		return usageError{err}
+	}
+	cfg, extra, err := config.Load("client add", rest, e.getenv, e.stderr)
+	if err != nil {
+		return err
+	}
+	if len(extra) > 0 {
+		return usageError{fmt.Errorf("unexpected arguments %q", extra)}
+	}
+
+	m := registration.Metadata{ClientName: *name, RedirectURIs: redirects, Scope: *scope,
+		TokenEndpointAuthMethod: *method, JWKSURI: *jwksURI, LaunchURI: *launchURI}
+	if *grants != "" {
+		for g := range strings.SplitSeq(*grants, ",") {
+			if g = strings.TrimSpace(g); g != "" {
+				m.GrantTypes = append(m.GrantTypes, g)
+			}
+		}
+	}
+	if *public {
+		if *method != "" && *method != authz.AuthNone {
+			return usageError{fmt.Errorf("--public conflicts with --auth-method %s", *method)}
+		}
+		m.TokenEndpointAuthMethod = authz.AuthNone
+	}
+	if *jwksFile != "" {
+		b, err := os.ReadFile(*jwksFile)
+		if err != nil {
+			return usageError{fmt.Errorf("--jwks-file: %w", err)}
+		}
+		m.JWKS = b
+	}
+	policy := authz.AdminPolicy(m)
+	policy.AllowSymmetricBackend = true
+	out, err := registration.Validate(m, policy)
+	if err != nil {
+		var re *registration.Error
+		if errors.As(err, &re) {
+			return usageError{fmt.Errorf("%s: %s", re.Code, re.Description)}
+		}
+		return usageError{err}
+	}
+	var secret string
+	if *secretStdin {
+		if !authz.UsesSecret(out.TokenEndpointAuthMethod) {
+			return usageError{fmt.Errorf("--secret-stdin needs a secret method, not %s", out.TokenEndpointAuthMethod)}
+		}
+		if secret, err = readSecretLine(e.stdin); err != nil {
+			return fmt.Errorf("reading the secret: %w", err)
+		}
+		if len(secret) < authz.MinSecretLength {
+			return usageError{fmt.Errorf("the secret must have at least %d characters", authz.MinSecretLength)}
+		}
+	}
+	nc := authz.NewClientFrom(out)
+	nc.ID, nc.Secret, nc.Policy = *id, secret, authz.PolicyAdmin
+
+	db, err := openStore(ctx, cfg, newLogger(cfg, io.Discard))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	c, issued, err := authz.CreateClient(ctx, db, nc, time.Now())
+	switch {
+	case errors.Is(err, store.ErrConflict):
+		return fmt.Errorf("a client with id %q exists already", *id)
+	case errors.Is(err, authz.ErrInvalidClientMetadata):
+		return usageError{err}
+	case err != nil:
+		return err
+	}
+	fmt.Fprintf(e.stdout, "client_id: %s\n", c.ID)
+	fmt.Fprintf(e.stdout, "token_endpoint_auth_method: %s\nscope: %s\n", c.TokenEndpointAuthMethod, strings.Join(c.Scopes, " "))
+	if issued != "" && secret == "" {
+		fmt.Fprintf(e.stdout, "client_secret: %s\n(the secret is shown only this once; only its hash is stored)\n", issued)
+	}
+	return nil
+}
