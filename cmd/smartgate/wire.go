@@ -24,6 +24,7 @@ import (
 	"github.com/smartgate/smartgate/fhir/access"
 	"github.com/smartgate/smartgate/fhir/bearer"
 	"github.com/smartgate/smartgate/fhir/search"
+	"github.com/smartgate/smartgate/launch"
 	"github.com/smartgate/smartgate/listener"
 	"github.com/smartgate/smartgate/server"
 	"github.com/smartgate/smartgate/store"
@@ -83,6 +84,10 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 		return nil, fmt.Errorf("pages: %w", err)
 	}
 
+	stylePath, err := launch.StylePath(assets)
+	if err != nil {
+		return nil, err
+	}
 	baseURLs := listenerURLs(cfg)
 	fhirBases := make([]string, 0, len(baseURLs))
 	for _, b := range baseURLs {
@@ -98,11 +103,18 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 		ScopeStrategy:   smart.ScopeStrategy,
 		AllowOrigin:     origins.allowed,
 		ManagementPath:  web.ManagementPath,
+		SmartStylePath:  stylePath,
 	}, db, pages, userDirectory{db: db, passwords: passwords}, rec, logger.With("component", "authz"))
 	if err != nil {
 		return nil, fmt.Errorf("authorization server: %w", err)
 	}
 	revoker.target = as
+	launches, err := launch.New(launch.Config{Store: db, Clients: db, Resources: db, Pages: pages, Assets: assets,
+		StylePath: stylePath, Audit: rec, Logger: logger.With("component", "launch")})
+	if err != nil {
+		return nil, fmt.Errorf("EHR launch: %w", err)
+	}
+	as.SetLaunchResolver(launches)
 	go as.Maintain(ctx, time.Hour)
 
 	fhirSrv := fhir.New(fhir.Config{
@@ -126,6 +138,7 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
 	as.Register(mux)
 	pages.Register(mux)
+	launches.Register(mux)
 	fhirSrv.Register(mux)
 	demo.Register(mux)
 
