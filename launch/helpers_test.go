@@ -145,7 +145,12 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	e.launch, err = launch.New(launch.Config{Store: db, Clients: db, Resources: db, Pages: pages, Assets: e.assets,
-		StylePath: stylePath, Now: e.clock.Now})
+		StylePath: stylePath, Now: e.clock.Now, Actor: func(ctx context.Context) string {
+			if u, ok := web.UserFrom(ctx); ok {
+				return u.ID
+			}
+			return ""
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -476,4 +481,3 @@ func (e *env) adminBrowser() *browser {
 	b.login("admin")
 	return b
 }
-

@@ -53,7 +53,10 @@ type Config struct {
 	// page's listener base URL + StylePath. Empty: no default style.
 	StylePath string
 	// TTL is how long a launch value is valid (default 5 minutes).
-	TTL    time.Duration
+	TTL time.Duration
+	// Actor returns the id of the logged-in person in a page request's
+	// context (web.UserFrom), recorded with each launch; may be nil.
+	Actor  func(ctx context.Context) string
 	Audit  audit.Recorder
 	Logger *slog.Logger
 	// Now is the clock (default time.Now).

@@ -119,6 +119,13 @@ func TestAdminLaunchPage(t *testing.T) {
 	if !strings.HasPrefix(u.RawQuery, "tenant=t1&") {
 		t.Errorf("launch_uri's query not kept as is: %s", u.RawQuery)
 	}
+	var by, client string
+	if err := e.db.Reader().QueryRow(`SELECT created_by, client_id FROM smart_launches`).Scan(&by, &client); err != nil {
+		t.Fatal(err)
+	}
+	if by != e.users["admin"].ID || client != e.app.ID {
+		t.Fatalf("stored launch: created_by %q client %q", by, client)
+	}
 }
 
 func TestC15_LaunchValueIsURLSafe(t *testing.T) {

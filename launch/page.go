@@ -19,13 +19,12 @@ import (
 	"github.com/smartgate/smartgate/authz/smart"
 	"github.com/smartgate/smartgate/listener"
 	"github.com/smartgate/smartgate/store"
-	"github.com/smartgate/smartgate/web"
 )
 
 // Pages is what the admin page needs from the page server (*web.Server).
 type Pages interface {
 	// RequireRole wraps a handler: log-in, role, CSRF on unsafe methods,
-	// page headers; the user is then in the context (web.UserFrom).
+	// page headers.
 	RequireRole(next http.Handler, roles ...string) http.Handler
 	CSRFToken(w http.ResponseWriter, r *http.Request) (string, error)
 	Fail(w http.ResponseWriter, r *http.Request, status int, msg string, err error)
@@ -138,8 +137,8 @@ func (s *Service) submit(w http.ResponseWriter, r *http.Request) {
 	}
 	iss := base + "/fhir"
 	actor := ""
-	if u, ok := web.UserFrom(ctx); ok {
-		actor = u.ID
+	if s.cfg.Actor != nil {
+		actor = s.cfg.Actor(ctx)
 	}
 	value, err := s.Issue(ctx, client.ID, iss, actor, lc)
 	if err != nil {

@@ -110,7 +110,13 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 	}
 	revoker.target = as
 	launches, err := launch.New(launch.Config{Store: db, Clients: db, Resources: db, Pages: pages, Assets: assets,
-		StylePath: stylePath, Audit: rec, Logger: logger.With("component", "launch")})
+		StylePath: stylePath, Audit: rec, Logger: logger.With("component", "launch"),
+		Actor: func(ctx context.Context) string {
+			if u, ok := web.UserFrom(ctx); ok {
+				return u.ID
+			}
+			return ""
+		}})
 	if err != nil {
 		return nil, fmt.Errorf("EHR launch: %w", err)
 	}
