@@ -126,7 +126,7 @@ func newEnv(t *testing.T) *env {
 
 	passwords := account.NewAuthenticator(db, hasher, account.NewThrottle(account.ThrottleConfig{}))
 	pages, err := web.New(ctx, web.Config{Assets: e.assets, Store: db, Passwords: passwords,
-		Patients: patients{db}, Now: e.clock.Now})
+		Patients: patients{db}, Encounters: encounters{db}, Now: e.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,6 +236,33 @@ func (p patients) Patient(ctx context.Context, id string) (*web.PatientSummary, 
 	return &web.PatientSummary{ID: id}, nil
 }
 
+// encounters is the encounter picker's view of the test data.
+type encounters struct{ db *sqlite.DB }
+
+func (x encounters) EncountersOf(ctx context.Context, patient string, _ int) ([]web.EncounterSummary, error) {
+	var out []web.EncounterSummary
+	for _, id := range []string{"e1", "e2"} {
+		if e, err := x.Encounter(ctx, id); err == nil && e.Patient == patient {
+			out = append(out, *e)
+		}
+	}
+	return out, nil
+}
+
+func (x encounters) Encounter(ctx context.Context, id string) (*web.EncounterSummary, error) {
+	r, err := x.db.ReadResource(ctx, "Encounter", id)
+	if err != nil {
+		return nil, err
+	}
+	var m struct {
+		Subject struct{ Reference string } `json:"subject"`
+	}
+	if err := json.Unmarshal(r.JSON, &m); err != nil {
+		return nil, err
+	}
+	return &web.EncounterSummary{ID: id, Patient: strings.TrimPrefix(m.Subject.Reference, "Patient/")}, nil
+}
+
 // ---- a browser: cookie jar, no automatic redirects, form helpers ----
 
 type browser struct {
@@ -244,6 +271,8 @@ type browser struct {
 	c    *http.Client
 	// visited are the paths of our pages the flow went through.
 	visited []string
+	// encounter is what the encounter picker chooses ("": skip).
+	encounter string
 }
 
 func (e *env) browser() *browser {
@@ -345,6 +374,14 @@ func (b *browser) authorize(start, user, pick string) *url.URL {
 			f := p.hidden()
 			f.Set("patient", pick)
 			p = b.post("/pick-patient", f)
+		case p.status == http.StatusOK && p.url.Path == "/pick-encounter":
+			f := p.hidden()
+			if b.encounter == "" {
+				f.Set("skip", "1")
+			} else {
+				f.Set("encounter", b.encounter)
+			}
+			p = b.post("/pick-encounter", f)
 		case p.status == http.StatusOK && p.url.Path == "/consent":
 			f := p.hidden()
 			f.Set("decision", "approve")

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -457,5 +458,76 @@ func TestResolveLaunchDirect(t *testing.T) {
 	}
 	if _, err := e.launch.ResolveLaunch(ctx, v, e.app.ID); err != launch.ErrUsed {
 		t.Fatalf("ResolveLaunch after use = %v, want ErrUsed", err)
+	}
+}
+
+// TestE2_StandaloneEncounterPicker: a standalone launch with
+// launch/encounter asks for an encounter of the chosen patient.
+func TestE2_StandaloneEncounterPicker(t *testing.T) {
+	e := newEnv(t)
+	scope := "openid launch/patient launch/encounter patient/*.rs"
+
+	b := e.browser()
+	b.encounter = "e1"
+	r := e.request(e.app, appRedirect, scope, "")
+	tok := e.exchange(r, b.authorize(r.url(e.ts.URL), "doc", "p1"))
+	if tok["patient"] != "p1" || tok["encounter"] != "e1" {
+		t.Fatalf("context = %v", tok)
+	}
+	if !slices.Contains(b.visited, "/pick-encounter") {
+		t.Fatalf("no encounter picker: %v", b.visited)
+	}
+	if st := e.fhirGET("Encounter/e1", tok["access_token"].(string)); st != http.StatusOK {
+		t.Fatalf("GET Encounter/e1: %d", st)
+	}
+
+	// The page lists only the patient's encounters; another patient's is
+	// refused.
+	b2 := e.browser()
+	b2.login("doc")
+	r2 := e.request(e.app, appRedirect, scope, "")
+	p := b2.get(r2.url(e.ts.URL))
+	for p.status == http.StatusSeeOther && !strings.HasPrefix(p.location(), "/pick-encounter") {
+		if strings.HasPrefix(p.location(), "/pick-patient") {
+			pp := b2.get(p.location())
+			f := pp.hidden()
+			f.Set("patient", "p1")
+			p = b2.post("/pick-patient", f)
+			continue
+		}
+		p = b2.get(p.location())
+	}
+	page := b2.get(p.location())
+	if page.status != http.StatusOK || !strings.Contains(page.body, `name="encounter" value="e1"`) ||
+		strings.Contains(page.body, `value="e2"`) {
+		t.Fatalf("encounter picker: %d %s", page.status, page.body)
+	}
+	f := page.hidden()
+	f.Set("encounter", "e2")
+	if bad := b2.post("/pick-encounter", f); bad.status != http.StatusBadRequest {
+		t.Fatalf("another patient's encounter: %d", bad.status)
+	}
+	f.Del("encounter")
+	f.Set("csrf_token", "forged")
+	f.Set("encounter", "e1")
+	if bad := b2.post("/pick-encounter", f); bad.status != http.StatusForbidden {
+		t.Fatalf("forged csrf: %d", bad.status)
+	}
+
+	// Skipping gives no encounter context.
+	b3 := e.browser()
+	r3 := e.request(e.app, appRedirect, scope, "")
+	tok = e.exchange(r3, b3.authorize(r3.url(e.ts.URL), "doc", "p2"))
+	if _, ok := tok["encounter"]; ok || tok["patient"] != "p2" {
+		t.Fatalf("skipped encounter: %v", tok)
+	}
+
+	// An EHR launch without an encounter shows no encounter picker.
+	admin := e.adminBrowser()
+	v := e.launchValue(admin, e.app, "p1", "")
+	r4 := e.request(e.app, appRedirect, scope+" launch", v)
+	tok = e.exchange(r4, admin.authorize(r4.url(e.ts.URL), "admin", ""))
+	if slices.Contains(admin.visited, "/pick-encounter") || tok["patient"] != "p1" {
+		t.Fatalf("EHR launch: visited %v, token %v", admin.visited, tok)
 	}
 }

@@ -71,6 +71,7 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 		Audit:         rec,
 		Revoker:       revoker,
 		Patients:      &patientDirectory{st: db, reg: reg},
+		Encounters:    &encounterDirectory{st: db, reg: reg},
 		DescribeScope: describeScope,
 		ClientName: func(ctx context.Context, id string) string {
 			if c, err := db.GetClient(ctx, id); err == nil && c.Name != "" {
@@ -104,6 +105,8 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 		AllowOrigin:     origins.allowed,
 		ManagementPath:  web.ManagementPath,
 		SmartStylePath:  stylePath,
+		// web's encounter picker (Config.Encounters above).
+		ExtraCapabilities: []string{"context-standalone-encounter"},
 	}, db, pages, userDirectory{db: db, passwords: passwords}, rec, logger.With("component", "authz"))
 	if err != nil {
 		return nil, fmt.Errorf("authorization server: %w", err)
@@ -300,6 +303,69 @@ func (d *patientDirectory) Patient(ctx context.Context, id string) (*web.Patient
 	}
 	s := summarize(*r)
 	return &s, nil
+}
+
+// encounterDirectory lets the encounter picker list a patient's encounters.
+type encounterDirectory struct {
+	st  fhir.Store
+	reg *search.Registry
+}
+
+func (d *encounterDirectory) EncountersOf(ctx context.Context, patient string, limit int) ([]web.EncounterSummary, error) {
+	vals := url.Values{"patient": {"Patient/" + patient}, "_count": {fmt.Sprint(limit)}, "_sort": {"-date"}}
+	query, err := d.reg.ParseQuery("Encounter", vals, true)
+	if err != nil {
+		return nil, fmt.Errorf("encounter search: %w", err)
+	}
+	res, err := d.st.SearchResources(ctx, fhir.SearchRequest{Query: query, Now: time.Now()})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]web.EncounterSummary, 0, len(res.Matches))
+	for _, m := range res.Matches {
+		out = append(out, summarizeEncounter(m))
+	}
+	return out, nil
+}
+
+func (d *encounterDirectory) Encounter(ctx context.Context, id string) (*web.EncounterSummary, error) {
+	r, err := d.st.ReadResource(ctx, "Encounter", id)
+	if err != nil {
+		return nil, err
+	}
+	if r.Deleted {
+		return nil, fmt.Errorf("Encounter/%s was deleted: %w", id, store.ErrNotFound)
+	}
+	s := summarizeEncounter(*r)
+	return &s, nil
+}
+
+func summarizeEncounter(r fhir.Resource) web.EncounterSummary {
+	s := web.EncounterSummary{ID: r.ID}
+	m, err := search.Decode(r.JSON)
+	if err != nil {
+		return s
+	}
+	if subj, ok := m["subject"].(map[string]any); ok {
+		ref, _ := subj["reference"].(string)
+		if i := strings.LastIndex(ref, "Patient/"); i >= 0 && (i == 0 || ref[i-1] == '/') {
+			s.Patient = ref[i+len("Patient/"):]
+		}
+	}
+	if types, ok := m["type"].([]any); ok && len(types) > 0 {
+		if t, ok := types[0].(map[string]any); ok {
+			s.Label, _ = t["text"].(string)
+			if codings, ok := t["coding"].([]any); ok && len(codings) > 0 && s.Label == "" {
+				if c, ok := codings[0].(map[string]any); ok {
+					s.Label, _ = c["display"].(string)
+				}
+			}
+		}
+	}
+	if p, ok := m["period"].(map[string]any); ok {
+		s.Date, _ = p["start"].(string)
+	}
+	return s
 }
 
 func summarize(r fhir.Resource) web.PatientSummary {
