@@ -203,6 +203,9 @@ func (s *Server) checkAuthorize(ctx context.Context, ar fosite.AuthorizeRequeste
 		if err != nil || lc == nil {
 			return "", nil, fosite.ErrInvalidRequest.WithHint("The launch parameter is unknown, expired or not for this client.")
 		}
+		if lc.Issuer != "" && strings.TrimRight(lc.Issuer, "/") != aud {
+			return "", nil, fosite.ErrInvalidRequest.WithHint("aud must be the iss the app was launched with.")
+		}
 		launch = lc
 	}
 	return aud, launch, nil

@@ -84,6 +84,8 @@ const (
 	appRedirect   = "https://app.example/cb"
 	appLaunch     = "https://app.example/launch?tenant=t1"
 	otherRedirect = "https://other.example/cb"
+	// altFHIRBase is another FHIR base of the server (another listener).
+	altFHIRBase = "https://alt.example/fhir"
 )
 
 func newEnv(t *testing.T) *env {
@@ -136,7 +138,7 @@ func newEnv(t *testing.T) *env {
 	}
 	e.as, err = authz.New(authz.Config{
 		BaseURLs:       []string{e.ts.URL},
-		FHIRBaseURLs:   []string{e.ts.URL + "/fhir"},
+		FHIRBaseURLs:   []string{e.ts.URL + "/fhir", altFHIRBase},
 		ScopeStrategy:  smart.ScopeStrategy,
 		SmartStylePath: stylePath,
 		Now:            e.clock.Now,
@@ -406,6 +408,7 @@ type request struct {
 	launch   string
 	state    string
 	verifier string
+	aud      string // default: the test server's FHIR base
 }
 
 func (e *env) request(c *authz.Client, redirect, scope, launchValue string) *request {
@@ -424,6 +427,9 @@ func (r *request) url(base string) string {
 		"code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"}}
 	if r.launch != "" {
 		q.Set("launch", r.launch)
+	}
+	if r.aud != "" {
+		q.Set("aud", r.aud)
 	}
 	return base + "/oauth/authorize?" + q.Encode()
 }

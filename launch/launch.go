@@ -129,6 +129,7 @@ func wellFormed(v string) bool {
 // Issue stores a new launch of ctx for clientID under the FHIR base iss and
 // returns its value.
 func (s *Service) Issue(ctx context.Context, clientID, iss, createdBy string, lc authz.LaunchContext) (string, error) {
+	lc.Issuer = "" // kept in Record.Issuer
 	if err := smart.ValidFHIRContext(lc.FHIRContext); err != nil {
 		return "", err
 	}
@@ -175,6 +176,7 @@ func (s *Service) ResolveLaunch(ctx context.Context, value, clientID string) (*a
 		return nil, fmt.Errorf("launch: stored fhirContext: %w", err)
 	}
 	lc := cloneContext(rec.Context)
+	lc.Issuer = rec.Issuer
 	return &lc, nil
 }
 

@@ -531,3 +531,24 @@ func TestE2_StandaloneEncounterPicker(t *testing.T) {
 		t.Fatalf("EHR launch: visited %v, token %v", admin.visited, tok)
 	}
 }
+
+// TestC14_LaunchBoundToIss: the authorization request's aud must be the
+// iss the app was launched with, even if it names another FHIR base of
+// this server.
+func TestC14_LaunchBoundToIss(t *testing.T) {
+	e := newEnv(t)
+	admin := e.adminBrowser()
+	v := e.launchValue(admin, e.app, "p1", "")
+	r := e.request(e.app, appRedirect, ehrScope, v)
+	r.aud = altFHIRBase
+	wantNoCode(t, admin.authorize(r.url(e.ts.URL), "admin", ""), r)
+	own := e.request(e.app, appRedirect, ehrScope, v)
+	own.aud = e.ts.URL + "/fhir/"
+	tok := e.exchange(own, admin.authorize(own.url(e.ts.URL), "admin", ""))
+	if tok["patient"] != "p1" {
+		t.Fatalf("launch with aud = iss: %v", tok)
+	}
+	if _, ok := tok["Issuer"]; ok {
+		t.Fatal("the launch's issuer leaked into the token response")
+	}
+}
