@@ -98,6 +98,10 @@ type Config struct {
 	// bearer token is required.
 	OpenRegistration       bool
 	OpenRegistrationScopes []string
+	// SmartStylePath is the path (with a content-version query) of the SMART
+	// style sheet on every listener, e.g. /static/smart-style.json?v=…;
+	// launch contexts carry smart_style_url = listener base URL + it.
+	SmartStylePath string
 	// ExtraCapabilities are SMART capabilities that other parts of the
 	// server provide (e.g. context-standalone-encounter).
 	ExtraCapabilities []string

@@ -12,7 +12,7 @@
 //		OWin:         true,
 //		ScopeStrategy: smart.ScopeStrategy, // authz/smart
 //	}, db /* *sqlite.DB */, pages /* web: Interaction */, accounts /* Users */, recorder, logger)
-//	as.SetLaunchResolver(launches) // EHR launch (optional)
+//	as.SetLaunchResolver(launches) // EHR launch (optional; package launch; single use via LaunchConsumer)
 //	as.Register(mux)
 //	go as.Maintain(ctx, time.Hour) // key rotation schedule, expired-record cleanup
 //

@@ -105,6 +105,15 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	if aud != "" {
 		ar.GrantAudience(aud)
 	}
+	if launch != nil {
+		if lc, ok := s.launches.(LaunchConsumer); ok {
+			if err := lc.ConsumeLaunch(ctx, form.Get("launch"), fc.c.ID); err != nil {
+				s.log.InfoContext(ctx, "launch refused at use", "err", err, "client_id", fc.c.ID)
+				s.writeAuthorizeError(ctx, w, ar, fosite.ErrInvalidRequest.WithHint("The launch parameter was already used or has expired."))
+				return
+			}
+		}
+	}
 	sess, err := s.newUserSession(ctx, ar, dec, aud, base, launch)
 	if err != nil {
 		s.log.ErrorContext(ctx, "authorize session", "err", err, "client_id", fc.c.ID)
@@ -194,6 +203,9 @@ func (s *Server) checkAuthorize(ctx context.Context, ar fosite.AuthorizeRequeste
 		if err != nil || lc == nil {
 			return "", nil, fosite.ErrInvalidRequest.WithHint("The launch parameter is unknown, expired or not for this client.")
 		}
+		if lc.Issuer != "" && strings.TrimRight(lc.Issuer, "/") != aud {
+			return "", nil, fosite.ErrInvalidRequest.WithHint("aud must be the iss the app was launched with.")
+		}
 		launch = lc
 	}
 	return aud, launch, nil
@@ -247,6 +259,20 @@ func (s *Server) newUserSession(ctx context.Context, ar fosite.AuthorizeRequeste
 	sess.Launch = dec.Context
 	if sess.Launch == nil && launch != nil {
 		sess.Launch = launch
+	}
+	if sess.Launch != nil {
+		// Every launch context (EHR or standalone) carries the style sheet
+		// of this listener and, unless the EHR launch said otherwise, asks
+		// for a patient banner (the app is not embedded in an EHR).
+		lc := *sess.Launch
+		if lc.SmartStyleURL == "" && s.cfg.SmartStylePath != "" {
+			lc.SmartStyleURL = base + s.cfg.SmartStylePath
+		}
+		if lc.NeedPatientBanner == nil && lc.Patient != "" {
+			banner := true
+			lc.NeedPatientBanner = &banner
+		}
+		sess.Launch = &lc
 	}
 	if granted := ar.GetGrantedScopes(); granted.Has("online_access") && !granted.Has("offline_access") {
 		// Online-only grants end with the log-in session (RevokeSession).

@@ -83,6 +83,9 @@ type LaunchContext struct {
 	NeedPatientBanner *bool
 	SmartStyleURL     string
 	Tenant            string
+	// Issuer is the FHIR base an EHR launch gave the app as iss; when set,
+	// the authorization request's aud must name it (never sent to clients).
+	Issuer string `json:",omitempty"`
 }
 
 // Decision is what the person decided on the pages.

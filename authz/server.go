@@ -58,6 +58,17 @@ type LaunchResolver interface {
 	ResolveLaunch(ctx context.Context, launch, clientID string) (*LaunchContext, error)
 }
 
+// LaunchConsumer is optionally implemented by a LaunchResolver whose launch
+// values are single-use. ResolveLaunch runs on every pass through the
+// authorization endpoint (the pages resume the same request after log-in and
+// consent), so it must not use the value up; ConsumeLaunch is called once the
+// person has decided, just before a code is issued, and must atomically mark
+// the launch used, failing when it already was (or expired meanwhile): then
+// no code is issued.
+type LaunchConsumer interface {
+	ConsumeLaunch(ctx context.Context, launch, clientID string) error
+}
+
 // Server is the authorization server.
 type Server struct {
 	cfg      Config

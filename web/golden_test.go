@@ -36,6 +36,9 @@ func TestGoldenPages(t *testing.T) {
 		{"apps_empty", "apps", appsView{CSRF: token, User: "Pat Patient"}},
 		{"pick", "pick", pickView{CSRF: token, ReqID: "req-1", User: "Dr. Doc", ClientName: "Growth Chart", Query: "sh",
 			Patients: []PatientSummary{{ID: "p1", Name: "Amy Shaw", BirthDate: "1980-01-01"}, {ID: "p2", Name: "Bo Shore"}}}},
+		{"pick_encounter", "pick-encounter", pickEncounterView{CSRF: token, ReqID: "req-1", User: "Dr. Doc", ClientName: "Growth <b>Chart</b>",
+			Patient: "p1", Encounters: []EncounterSummary{{ID: "e1", Patient: "p1", Label: "Check-up", Date: "2026-01-02"}, {ID: "e2", Patient: "p1"}}}},
+		{"pick_encounter_empty", "pick-encounter", pickEncounterView{CSRF: token, ReqID: "req-1", User: "Dr. Doc", ClientName: "Growth Chart", Patient: "p1"}},
 		{"error", "error", errorView{Status: 400, Message: "This authorization request has expired.", RequestID: "0123456789abcdef"}},
 	}
 	for _, p := range pages {

@@ -19,6 +19,11 @@ type pendingState struct {
 	Req      authz.AuthorizeRequest `json:"req"`
 	Patient  string                 `json:"patient,omitempty"`   // chosen in the picker
 	PickedBy string                 `json:"picked_by,omitempty"` // user who chose it
+	// Encounter was chosen (or skipped, when empty) in the encounter picker
+	// by EncounterBy for the patient EncounterFor.
+	Encounter    string `json:"encounter,omitempty"`
+	EncounterFor string `json:"encounter_for,omitempty"`
+	EncounterBy  string `json:"encounter_by,omitempty"`
 }
 
 // decisionRecord is what the consent page decided (account.Pending.Decision).
@@ -104,6 +109,17 @@ func (s *Server) Authorize(w http.ResponseWriter, r *http.Request, req *authz.Au
 			}
 			launch = withPatient(launch, st.Patient)
 		}
+	}
+	// 2b. Standalone launch/encounter: an encounter of that patient.
+	if req.Launch == nil && slices.Contains(req.Scopes, "launch/encounter") && s.cfg.Encounters != nil && launch != nil &&
+		launch.Patient != "" && launch.Encounter == "" {
+		if st.EncounterBy != u.ID || st.EncounterFor != launch.Patient {
+			if none {
+				return nil, authz.ErrInteractionRequired
+			}
+			return pending("/pick-encounter?" + url.Values{"req": {req.ID}}.Encode())
+		}
+		launch.Encounter = st.Encounter
 	}
 	decide := func(scopes []string) *authz.Decision {
 		return &authz.Decision{Subject: u.ID, AuthTime: sess.AuthTime, AMR: slices.Clone(sess.AMR), Scopes: scopes,

@@ -15,7 +15,7 @@ type pageTemplate = template.Template
 
 // pageNames are the templates/<name>.html files, each executed together
 // with templates/base.html.
-var pageNames = []string{"login", "consent", "logout", "loggedout", "apps", "pick", "error"}
+var pageNames = []string{"login", "consent", "logout", "loggedout", "apps", "pick", "pick-encounter", "error"}
 
 func parseTemplates(fsys fs.FS) (map[string]*pageTemplate, error) {
 	funcs := template.FuncMap{

@@ -75,8 +75,11 @@ type Config struct {
 	Revoker TokenRevoker
 	// Patients enables the patient picker for launch/patient requests by
 	// users who are not patients (may be nil: no picker, no context).
-	Patients  PatientSearch
-	Providers []Provider
+	Patients PatientSearch
+	// Encounters enables the encounter picker for standalone launches with
+	// launch/encounter (may be nil: no picker, no encounter context).
+	Encounters EncounterSearch
+	Providers  []Provider
 	// DescribeScope explains a scope in plain words on the consent and apps
 	// pages (default: DescribeScope in this package).
 	DescribeScope func(scope string) string
@@ -174,6 +177,10 @@ func (s *Server) Register(mux *http.ServeMux) {
 	if s.cfg.Patients != nil {
 		mux.Handle("GET /pick-patient", h(s.pickPage))
 		mux.Handle("POST /pick-patient", h(s.pickSubmit))
+	}
+	if s.cfg.Encounters != nil {
+		mux.Handle("GET /pick-encounter", h(s.pickEncounterPage))
+		mux.Handle("POST /pick-encounter", h(s.pickEncounterSubmit))
 	}
 }
 

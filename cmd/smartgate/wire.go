@@ -24,6 +24,7 @@ import (
 	"github.com/smartgate/smartgate/fhir/access"
 	"github.com/smartgate/smartgate/fhir/bearer"
 	"github.com/smartgate/smartgate/fhir/search"
+	"github.com/smartgate/smartgate/launch"
 	"github.com/smartgate/smartgate/listener"
 	"github.com/smartgate/smartgate/server"
 	"github.com/smartgate/smartgate/store"
@@ -78,6 +79,7 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 		Audit:         rec,
 		Revoker:       revoker,
 		Patients:      &patientDirectory{st: db, reg: reg},
+		Encounters:    &encounterDirectory{st: db, reg: reg},
 		DescribeScope: describeScope,
 		ClientName: func(ctx context.Context, id string) string {
 			if c, err := db.GetClient(ctx, id); err == nil && c.Name != "" {
@@ -91,6 +93,10 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 		return nil, fmt.Errorf("pages: %w", err)
 	}
 
+	stylePath, err := launch.StylePath(assets)
+	if err != nil {
+		return nil, err
+	}
 	baseURLs := listenerURLs(cfg)
 	fhirBases := make([]string, 0, len(baseURLs))
 	for _, b := range baseURLs {
@@ -111,11 +117,26 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 		// discovery and the CapabilityStatement's oauth-uris (DCR10, B4).
 		RegistrationPath: "/oauth/register",
 		OpenRegistration: cfg.Registration == "open",
+		SmartStylePath:   stylePath,
+		// web's encounter picker (Config.Encounters above).
+		ExtraCapabilities: []string{"context-standalone-encounter"},
 	}, db, pages, userDirectory{db: db, passwords: passwords}, rec, logger.With("component", "authz"))
 	if err != nil {
 		return nil, fmt.Errorf("authorization server: %w", err)
 	}
 	revoker.target = as
+	launches, err := launch.New(launch.Config{Store: db, Clients: db, Resources: db, Pages: pages, Assets: assets,
+		StylePath: stylePath, Audit: rec, Logger: logger.With("component", "launch"),
+		Actor: func(ctx context.Context) string {
+			if u, ok := web.UserFrom(ctx); ok {
+				return u.ID
+			}
+			return ""
+		}})
+	if err != nil {
+		return nil, fmt.Errorf("EHR launch: %w", err)
+	}
+	as.SetLaunchResolver(launches)
 	go as.Maintain(ctx, time.Hour)
 
 	var fhirAuth fhir.Authenticator = bearer.New(tokenVerifier{as: as}, reg, bearer.Options{Logger: logger})
@@ -151,6 +172,7 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 	as.Register(mux)
 	pages.Register(mux)
 	clientPages.Register(mux)
+	launches.Register(mux)
 	fhirSrv.Register(mux)
 	demo.Register(mux)
 
@@ -306,6 +328,69 @@ func (d *patientDirectory) Patient(ctx context.Context, id string) (*web.Patient
 	}
 	s := summarize(*r)
 	return &s, nil
+}
+
+// encounterDirectory lets the encounter picker list a patient's encounters.
+type encounterDirectory struct {
+	st  fhir.Store
+	reg *search.Registry
+}
+
+func (d *encounterDirectory) EncountersOf(ctx context.Context, patient string, limit int) ([]web.EncounterSummary, error) {
+	vals := url.Values{"patient": {"Patient/" + patient}, "_count": {fmt.Sprint(limit)}, "_sort": {"-date"}}
+	query, err := d.reg.ParseQuery("Encounter", vals, true)
+	if err != nil {
+		return nil, fmt.Errorf("encounter search: %w", err)
+	}
+	res, err := d.st.SearchResources(ctx, fhir.SearchRequest{Query: query, Now: time.Now()})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]web.EncounterSummary, 0, len(res.Matches))
+	for _, m := range res.Matches {
+		out = append(out, summarizeEncounter(m))
+	}
+	return out, nil
+}
+
+func (d *encounterDirectory) Encounter(ctx context.Context, id string) (*web.EncounterSummary, error) {
+	r, err := d.st.ReadResource(ctx, "Encounter", id)
+	if err != nil {
+		return nil, err
+	}
+	if r.Deleted {
+		return nil, fmt.Errorf("Encounter/%s was deleted: %w", id, store.ErrNotFound)
+	}
+	s := summarizeEncounter(*r)
+	return &s, nil
+}
+
+func summarizeEncounter(r fhir.Resource) web.EncounterSummary {
+	s := web.EncounterSummary{ID: r.ID}
+	m, err := search.Decode(r.JSON)
+	if err != nil {
+		return s
+	}
+	if subj, ok := m["subject"].(map[string]any); ok {
+		ref, _ := subj["reference"].(string)
+		if i := strings.LastIndex(ref, "Patient/"); i >= 0 && (i == 0 || ref[i-1] == '/') {
+			s.Patient = ref[i+len("Patient/"):]
+		}
+	}
+	if types, ok := m["type"].([]any); ok && len(types) > 0 {
+		if t, ok := types[0].(map[string]any); ok {
+			s.Label, _ = t["text"].(string)
+			if codings, ok := t["coding"].([]any); ok && len(codings) > 0 && s.Label == "" {
+				if c, ok := codings[0].(map[string]any); ok {
+					s.Label, _ = c["display"].(string)
+				}
+			}
+		}
+	}
+	if p, ok := m["period"].(map[string]any); ok {
+		s.Date, _ = p["start"].(string)
+	}
+	return s
 }
 
 func summarize(r fhir.Resource) web.PatientSummary {

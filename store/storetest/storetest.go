@@ -15,6 +15,7 @@ import (
 	"github.com/smartgate/smartgate/audit"
 	"github.com/smartgate/smartgate/authz"
 	"github.com/smartgate/smartgate/fhir"
+	"github.com/smartgate/smartgate/launch"
 	"github.com/smartgate/smartgate/store"
 )
 
@@ -33,6 +34,7 @@ type Backend interface {
 	account.Pendings
 	authz.Store
 	fhir.Store
+	launch.Store
 }
 
 // Run runs every conformance test against fresh stores made by open.
@@ -64,6 +66,9 @@ func Run(t *testing.T, open func(t *testing.T) Backend) {
 		{"FHIRRollback", testFHIRRollback},
 		{"FHIRHistory", testFHIRHistory},
 		{"FHIRSearch", testFHIRSearch},
+		{"LaunchRoundTrip", testLaunchRoundTrip},
+		{"LaunchUseOnce", testLaunchUseOnce},
+		{"LaunchDeleteExpired", testLaunchDeleteExpired},
 		// Each domain adds its rows here (tests in users.go, oauth.go, fhir.go…).
 	}
 	for _, tc := range tests {

@@ -1,0 +1,119 @@
+package storetest
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/smartgate/smartgate/authz"
+	"github.com/smartgate/smartgate/launch"
+	"github.com/smartgate/smartgate/store"
+)
+
+func launchHash(v string) []byte {
+	h := sha256.Sum256([]byte(v))
+	return h[:]
+}
+
+func testLaunchRoundTrip(t *testing.T, b Backend) {
+	ctx := context.Background()
+	banner := true
+	r := &launch.Record{Hash: launchHash("L1"), ClientID: "app", Issuer: "https://x.example/fhir",
+		Context: authz.LaunchContext{Patient: "p1", Encounter: "e1", Intent: "reconcile", NeedPatientBanner: &banner,
+			SmartStyleURL: "https://x.example/static/smart-style.json?v=1",
+			FHIRContext:   []map[string]any{{"reference": "Observation/o1"}}},
+		CreatedBy: "admin-id", CreatedAt: t0, ExpiresAt: t0.Add(5 * time.Minute)}
+	if err := b.CreateLaunch(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.CreateLaunch(ctx, r); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("duplicate CreateLaunch = %v, want ErrConflict", err)
+	}
+	got, err := b.Launch(ctx, launchHash("L1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := got.Context
+	if got.ClientID != "app" || got.Issuer != r.Issuer || got.CreatedBy != "admin-id" || !got.CreatedAt.Equal(t0) ||
+		!got.ExpiresAt.Equal(r.ExpiresAt) || !got.UsedAt.IsZero() || c.Patient != "p1" || c.Encounter != "e1" ||
+		c.Intent != "reconcile" || c.NeedPatientBanner == nil || !*c.NeedPatientBanner || c.SmartStyleURL != r.Context.SmartStyleURL ||
+		len(c.FHIRContext) != 1 || c.FHIRContext[0]["reference"] != "Observation/o1" {
+		t.Fatalf("Launch = %+v", got)
+	}
+	if _, err := b.Launch(ctx, launchHash("L2")); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Launch(missing) = %v, want ErrNotFound", err)
+	}
+}
+
+func testLaunchUseOnce(t *testing.T, b Backend) {
+	ctx := context.Background()
+	r := &launch.Record{Hash: launchHash("L1"), ClientID: "app", Issuer: "https://x.example/fhir",
+		Context: authz.LaunchContext{Patient: "p1"}, CreatedAt: t0, ExpiresAt: t0.Add(5 * time.Minute)}
+	if err := b.CreateLaunch(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	now := t0.Add(time.Minute)
+	for _, tc := range []struct {
+		name   string
+		client string
+		at     time.Time
+	}{
+		{"other client", "other", now},
+		{"expired", "app", t0.Add(5 * time.Minute)},
+	} {
+		if err := b.UseLaunch(ctx, r.Hash, tc.client, tc.at); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("UseLaunch(%s) = %v, want ErrNotFound", tc.name, err)
+		}
+	}
+	// Concurrent uses: exactly one wins.
+	var wins atomic.Int32
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := b.UseLaunch(ctx, r.Hash, "app", now)
+			switch {
+			case err == nil:
+				wins.Add(1)
+			case !errors.Is(err, store.ErrNotFound):
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if wins.Load() != 1 {
+		t.Fatalf("%d concurrent UseLaunch calls succeeded, want 1", wins.Load())
+	}
+	got, err := b.Launch(ctx, r.Hash)
+	if err != nil || !got.UsedAt.Equal(now) {
+		t.Fatalf("after use: %+v, %v", got, err)
+	}
+	if err := b.UseLaunch(ctx, launchHash("nope"), "app", now); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("UseLaunch(unknown) = %v", err)
+	}
+}
+
+func testLaunchDeleteExpired(t *testing.T, b Backend) {
+	ctx := context.Background()
+	for i, exp := range []time.Duration{time.Minute, time.Hour} {
+		r := &launch.Record{Hash: launchHash(string(rune('a' + i))), ClientID: "app", CreatedAt: t0, ExpiresAt: t0.Add(exp)}
+		if err := b.CreateLaunch(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := b.DeleteExpiredLaunches(ctx, t0.Add(10*time.Minute))
+	if err != nil || n != 1 {
+		t.Fatalf("DeleteExpiredLaunches = %d, %v; want 1", n, err)
+	}
+	if _, err := b.Launch(ctx, launchHash("a")); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("expired launch still there: %v", err)
+	}
+	if _, err := b.Launch(ctx, launchHash("b")); err != nil {
+		t.Fatalf("live launch gone: %v", err)
+	}
+}

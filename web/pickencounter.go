@@ -1,0 +1,123 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"github.com/smartgate/smartgate/account"
+	"github.com/smartgate/smartgate/store"
+)
+
+// EncounterSearch finds a patient's Encounter resources for the encounter
+// picker (standalone launch with launch/encounter); the FHIR store
+// implements it.
+type EncounterSearch interface {
+	// EncountersOf returns up to limit encounters of the patient, newest
+	// first.
+	EncountersOf(ctx context.Context, patientID string, limit int) ([]EncounterSummary, error)
+	// Encounter returns one encounter, or an error wrapping
+	// store.ErrNotFound.
+	Encounter(ctx context.Context, id string) (*EncounterSummary, error)
+}
+
+// EncounterSummary is one row of the encounter picker.
+type EncounterSummary struct {
+	ID      string // bare Encounter id
+	Patient string // bare id of the subject Patient
+	Label   string // e.g. the encounter type
+	Date    string // e.g. the start of the period
+}
+
+type pickEncounterView struct {
+	CSRF       string
+	ReqID      string
+	User       string
+	ClientName string
+	Patient    string
+	Encounters []EncounterSummary
+}
+
+// contextPatient is the patient of the pending request's launch context for
+// user u: the EHR launch's, the patient user's own, or the one u picked.
+func contextPatient(u *account.User, st pendingState) string {
+	if st.Req.Launch != nil && st.Req.Launch.Patient != "" {
+		return st.Req.Launch.Patient
+	}
+	if pid, ok := u.PatientID(); ok {
+		return pid
+	}
+	if st.PickedBy == u.ID {
+		return st.Patient
+	}
+	return ""
+}
+
+func (s *Server) pickEncounterPage(w http.ResponseWriter, r *http.Request) {
+	b := s.browser(r)
+	reqID := r.URL.Query().Get("req")
+	u, _, _, st, ok := s.loadPending(w, r, b, reqID)
+	if !ok {
+		return
+	}
+	patient := contextPatient(u, st)
+	if patient == "" {
+		s.fail(w, r, http.StatusBadRequest, "Please choose a patient first.", errors.New("pick encounter: no patient"))
+		return
+	}
+	if err := s.save(w, r, b); err != nil {
+		s.fail(w, r, http.StatusInternalServerError, "", err)
+		return
+	}
+	list, err := s.cfg.Encounters.EncountersOf(r.Context(), patient, pickLimit)
+	if err != nil {
+		s.fail(w, r, http.StatusInternalServerError, "", err)
+		return
+	}
+	name := st.Req.ClientName
+	if name == "" {
+		name = st.Req.ClientID
+	}
+	s.render(w, r, http.StatusOK, "pick-encounter", pickEncounterView{CSRF: b.CSRF, ReqID: reqID, User: u.Label(),
+		ClientName: name, Patient: patient, Encounters: list})
+}
+
+func (s *Server) pickEncounterSubmit(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		s.fail(w, r, http.StatusBadRequest, "The form could not be read.", err)
+		return
+	}
+	b := s.browser(r)
+	if !b.checkCSRF(r) {
+		s.fail(w, r, http.StatusForbidden, msgBadForm, errors.New("pick encounter: csrf token mismatch"))
+		return
+	}
+	u, _, p, st, ok := s.loadPending(w, r, b, r.PostFormValue("req"))
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	patient := contextPatient(u, st)
+	id := r.PostFormValue("encounter")
+	if r.PostFormValue("skip") != "" {
+		id = ""
+	} else {
+		enc, err := s.cfg.Encounters.Encounter(ctx, id)
+		if id == "" || errors.Is(err, store.ErrNotFound) || err == nil && (patient == "" || enc.Patient != patient) {
+			s.fail(w, r, http.StatusBadRequest, "Please choose an encounter from the list.", err)
+			return
+		} else if err != nil {
+			s.fail(w, r, http.StatusInternalServerError, "", err)
+			return
+		}
+	}
+	st.Encounter, st.EncounterFor, st.EncounterBy = id, patient, u.ID
+	raw, _ := json.Marshal(st)
+	p.Request = raw
+	if err := s.cfg.Store.PutPending(ctx, p); err != nil {
+		s.fail(w, r, http.StatusInternalServerError, "", err)
+		return
+	}
+	redirect(w, st.Req.ResumeURL)
+}
