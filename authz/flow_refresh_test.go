@@ -183,3 +183,35 @@ func TestR_RefreshViaOAuth2Client(t *testing.T) {
 		t.Fatalf("refresh via x/oauth2: %v %+v", err, nt)
 	}
 }
+
+// TestR2_PublicClientRefreshWithoutClientID: a public client may refresh
+// without naming itself (RFC 6749 §3.2.1 asks client_id of unauthenticated
+// clients only in the authorization_code grant; the SMART JavaScript client
+// relies on this). The token stays bound to its client, and a confidential
+// client must still authenticate.
+func TestR2_PublicClientRefreshWithoutClientID(t *testing.T) {
+	e := newEnv(t)
+	code, v := e.codeFor(e.public, []string{"openid", "offline_access", "patient/*.rs"})
+	resp, m := e.exchange(e.public, "", code, v)
+	if resp.StatusCode != 200 || m["refresh_token"] == nil {
+		t.Fatalf("public exchange: %d %v", resp.StatusCode, m)
+	}
+	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {m["refresh_token"].(string)}}
+	resp, r := e.postForm("/oauth/token", form, "", "")
+	if resp.StatusCode != 200 || r["access_token"] == nil {
+		t.Fatalf("public refresh without client_id: %d %v", resp.StatusCode, r)
+	}
+	if in := e.introspect(r["access_token"].(string)); in["client_id"] != e.public.ID {
+		t.Fatalf("refreshed token belongs to %v, want %s", in["client_id"], e.public.ID)
+	}
+
+	conf := e.tokens("openid", "offline_access", "patient/*.rs")
+	form = url.Values{"grant_type": {"refresh_token"}, "refresh_token": {conf["refresh_token"].(string)}}
+	resp, r = e.postForm("/oauth/token", form, "", "")
+	if resp.StatusCode != 401 && resp.StatusCode != 400 {
+		t.Fatalf("confidential client's refresh without authentication: %d %v", resp.StatusCode, r)
+	}
+	if r["error"] != "invalid_client" {
+		t.Fatalf("error = %v, want invalid_client", r["error"])
+	}
+}

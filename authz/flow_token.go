@@ -38,6 +38,9 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 			"The grant_type must be authorization_code, refresh_token or client_credentials.")
 		return
 	}
+	if grant == "refresh_token" {
+		s.identifyPublicRefresh(r)
+	}
 	ar, err := s.provider.NewAccessRequest(ctx, r, newSession())
 	err = unavailable(err)
 	if err != nil {
@@ -178,4 +181,33 @@ func challengeBasic(w http.ResponseWriter, r *http.Request, err error) {
 			w.Header().Set("WWW-Authenticate", `Basic realm="smartgate"`)
 		}
 	}
+}
+
+// identifyPublicRefresh fills in client_id for a refresh request that
+// names no client at all, when the refresh token belongs to a public
+// client. RFC 6749 requires client_id from unauthenticated clients only in
+// the authorization_code grant (§3.2.1); §6 asks for authentication only
+// from confidential clients, and the SMART JavaScript client refreshes
+// without it. The token stays bound to its client: only that client's id
+// is filled in, and a confidential client must still authenticate.
+func (s *Server) identifyPublicRefresh(r *http.Request) {
+	f := r.PostForm
+	if f.Get("client_id") != "" || f.Get("client_assertion") != "" || r.Header.Get("Authorization") != "" {
+		return
+	}
+	tok := f.Get("refresh_token")
+	if tok == "" || s.refreshSig == nil {
+		return
+	}
+	ctx := r.Context()
+	rec, err := s.st.GetToken(ctx, KindRefresh, hashKey(s.refreshSig.RefreshTokenSignature(ctx, tok)))
+	if err != nil {
+		return
+	}
+	c, err := s.st.GetClient(ctx, rec.ClientID)
+	if err != nil || !c.Public || c.Disabled {
+		return
+	}
+	f.Set("client_id", c.ID)
+	r.Form.Set("client_id", c.ID)
 }

@@ -87,6 +87,11 @@ type Server struct {
 	jwks     *jwksFetcher
 	throttle *throttle
 	owin     *fositeClient
+	// refreshSig computes the signature under which a refresh token is
+	// stored (public clients' refresh without client_id).
+	refreshSig interface {
+		RefreshTokenSignature(ctx context.Context, token string) string
+	}
 }
 
 // owinClientID is the client id that OWin tokens carry. Registered client
@@ -150,6 +155,7 @@ func New(cfg Config, st Store, interaction Interaction, users Users, rec audit.R
 	conf := fositeConfig{Config: fc}
 
 	hmacStrategy := oauth2.NewHMACSHAStrategy(&hmac.HMACStrategy{Config: fc}, fc)
+	s.refreshSig = hmacStrategy
 	core := &coreStrategy{accessTokenStrategy: s.at, RefreshTokenStrategy: hmacStrategy, AuthorizeCodeStrategy: hmacStrategy}
 	idSigner := &idTokenSigner{keys: s.keys, DefaultSigner: &jwt.DefaultSigner{GetPrivateKey: func(ctx context.Context) (any, error) {
 		k, err := s.keys.signer(ctx, AlgIDToken)
