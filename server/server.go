@@ -30,7 +30,10 @@ type Options struct {
 	CertFile, KeyFile string
 	DataDir           string
 	// ClientCAFile, when set, makes the HTTPS listener ask for client
-	// certificates and verify those given against this bundle.
+	// certificates (naming these CAs as acceptable). The handshake never
+	// fails over a missing or unknown certificate: what such a request may
+	// do is the --client-cert-policy's decision, made per request, so that
+	// discovery stays public (checklist A13, S13).
 	ClientCAFile string
 	MaxBodyBytes int64
 	// Handler serves every request on both listeners.
@@ -123,7 +126,7 @@ func (s *Server) Start() error {
 				return fmt.Errorf("server: %w", err)
 			}
 			tcfg.ClientCAs = pool
-			tcfg.ClientAuth = tls.VerifyClientCertIfGiven
+			tcfg.ClientAuth = tls.RequestClientCert
 		}
 		ln, err := net.Listen("tcp", s.opts.HTTPSAddr)
 		if err != nil {
