@@ -600,3 +600,15 @@ func TestC21_S14_IssInAuthorizationResponse(t *testing.T) {
 		t.Errorf("error redirect %v, want iss %v", q, conf["issuer"])
 	}
 }
+
+func TestS12_ClientIDsAreServerGenerated(t *testing.T) {
+	e := newEnv(t)
+	seen := map[string]bool{}
+	for i := 0; i < 5; i++ {
+		c, _ := e.createClient(authz.NewClient{Name: "alice-id", RedirectURIs: []string{"https://app.example/cb"}})
+		if seen[c.ID] || len(c.ID) < 16 || c.ID == "alice-id" {
+			t.Fatalf("client id %q is not a fresh server-generated id", c.ID)
+		}
+		seen[c.ID] = true
+	}
+}
