@@ -8,6 +8,7 @@ package server
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -119,12 +120,14 @@ func (s *Server) Start() error {
 			GetCertificate: s.certs.get,
 			NextProtos:     []string{"h2", "http/1.1"},
 		}
+		var clientCAs *x509.CertPool
 		if s.opts.ClientCAFile != "" {
 			pool, err := loadCAPool(s.opts.ClientCAFile)
 			if err != nil {
 				s.closeListeners()
 				return fmt.Errorf("server: %w", err)
 			}
+			clientCAs = pool
 			tcfg.ClientCAs = pool
 			tcfg.ClientAuth = tls.RequestClientCert
 		}
@@ -135,6 +138,9 @@ func (s *Server) Start() error {
 		}
 		srv := s.newHTTPServer(listener.Info{Name: "https", BaseURL: s.opts.HTTPSURL, Secure: true, Loopback: isLoopback(ln.Addr())})
 		srv.TLSConfig = tcfg
+		if clientCAs != nil {
+			srv.Handler = verifyClientCerts(clientCAs, s.opts.Now, srv.Handler)
+		}
 		s.add("https", srv, tls.NewListener(ln, tcfg))
 	}
 	for i, srv := range s.servers {

@@ -85,9 +85,9 @@ func TestC20_D17_S1_TLSAtLeast12(t *testing.T) {
 	}
 }
 
-// makeCA writes a CA certificate and returns it with its key, plus a
+// covMakeCA writes a CA certificate and returns it with its key, plus a
 // client certificate it signed.
-func makeCA(t *testing.T, dir string) (caFile string, client tls.Certificate, caSubject []byte) {
+func covMakeCA(t *testing.T, dir string) (caFile string, client tls.Certificate, caSubject []byte) {
 	t.Helper()
 	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "coverage client CA"},
@@ -112,7 +112,7 @@ func makeCA(t *testing.T, dir string) (caFile string, client tls.Certificate, ca
 
 func TestA13_S13_ClientCertificateRequestedDiscoveryStaysOpen(t *testing.T) {
 	dir := t.TempDir()
-	caFile, known, caSubject := makeCA(t, dir)
+	caFile, known, caSubject := covMakeCA(t, dir)
 	uc, uk := makeCert(t, dir, "unknown")
 	unknown, err := tls.LoadX509KeyPair(uc, uk)
 	if err != nil {
@@ -148,5 +148,32 @@ func TestA13_S13_ClientCertificateRequestedDiscoveryStaysOpen(t *testing.T) {
 				t.Errorf("%s with %s client certificate: %d %v", path, name, status, err)
 			}
 		}
+	}
+
+	// With reject, an unknown certificate is treated like none (401 from
+	// the policy, not a handshake failure) and discovery stays public; a
+	// certificate from the CA gets past the policy.
+	p.cmd.Process.Kill()
+	<-p.done
+	p = start(t, dir, nil, "--http-addr", "", "--https-addr", "127.0.0.1:0", "--data", filepath.Join(dir, "data"),
+		"--client-ca", caFile, "--client-cert-policy", "reject")
+	for name, cert := range map[string]*tls.Certificate{"none": nil, "unknown": &unknown} {
+		if status, err := tlsRequest(p.HTTPSAddr, tls.VersionTLS12, tls.VersionTLS13, cert, http.MethodGet, "/.well-known/smart-configuration"); err != nil || status != 200 {
+			t.Errorf("reject, %s certificate, discovery: %d %v", name, status, err)
+		}
+		if status, err := tlsRequest(p.HTTPSAddr, tls.VersionTLS12, tls.VersionTLS13, cert, http.MethodGet, "/fhir/Patient"); err != nil || status != 401 {
+			t.Errorf("reject, %s certificate, /fhir/Patient: %d %v", name, status, err)
+		}
+	}
+	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true,
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &known, nil }}}}
+	resp, err := c.Get("https://" + p.HTTPSAddr + "/fhir/Patient")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if strings.Contains(string(body), "client certificate") {
+		t.Errorf("reject, known certificate: stopped by the certificate policy: %d %s", resp.StatusCode, body)
 	}
 }
