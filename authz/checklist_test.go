@@ -612,3 +612,44 @@ func TestS12_ClientIDsAreServerGenerated(t *testing.T) {
 		seen[c.ID] = true
 	}
 }
+
+func TestC3_StateEchoedExactly(t *testing.T) {
+	e := newEnv(t)
+	// (fosite asks for at least 8 characters of state: MinParameterEntropy.)
+	for _, state := range []string{"abcdefgh", "a b+c/d=e&f?g%h", "ÿ-ü-☃-ÿ-ü-☃", strings.Repeat("s", 500)} {
+		u := e.authorizeQuery(func(q url.Values) { q.Set("state", state) })
+		if q := redirectParams(t, e.authorizeURL(u)); q.Get("code") == "" || q.Get("state") != state {
+			t.Errorf("success redirect %v, want a code and state %q", q, state)
+		}
+		u = e.authorizeQuery(func(q url.Values) { q.Set("state", state); q.Set("code_challenge_method", "plain") })
+		if q := redirectParams(t, e.authorizeURL(u)); q.Get("error") == "" || q.Get("state") != state {
+			t.Errorf("error redirect state = %q, want %q", q.Get("state"), state)
+		}
+	}
+}
+
+func TestD1_CodeExchangeAnswersJSON(t *testing.T) {
+	e := newEnv(t)
+	code, v := e.codeFor(e.conf, []string{"openid", "patient/*.rs"})
+	resp, m := e.exchange(e.conf, e.secret, code, v)
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") || m == nil {
+		t.Fatalf("token: %d %s %v", resp.StatusCode, resp.Header.Get("Content-Type"), m)
+	}
+}
+
+func TestD2_TokenResponseFields(t *testing.T) {
+	e := newEnv(t)
+	m := e.tokens("openid", "patient/*.rs")
+	if s, _ := m["access_token"].(string); s == "" {
+		t.Errorf("access_token = %#v", m["access_token"])
+	}
+	if s, _ := m["token_type"].(string); !strings.EqualFold(s, "bearer") {
+		t.Errorf("token_type = %#v", m["token_type"])
+	}
+	if s, _ := m["scope"].(string); s == "" {
+		t.Errorf("scope = %#v", m["scope"])
+	}
+	if n, ok := m["expires_in"].(float64); !ok || n <= 0 {
+		t.Errorf("expires_in = %#v, want a positive number", m["expires_in"])
+	}
+}
