@@ -157,7 +157,31 @@ func (s *Server) writeAuthorizeError(ctx context.Context, w http.ResponseWriter,
 		writeOAuthError(w, http.StatusBadRequest, code, desc)
 		return
 	}
+	if iss := issuerFrom(ctx); iss != "" {
+		w = issWriter{ResponseWriter: w, iss: iss}
+	}
 	s.provider.WriteAuthorizeError(ctx, w, ar, err)
+}
+
+// issWriter adds the RFC 9207 iss parameter to an error redirect (fosite
+// writes it only on success responses, where we add it ourselves): the
+// metadata advertises authorization_response_iss_parameter_supported, which
+// promises iss on every authorization response, errors included.
+type issWriter struct {
+	http.ResponseWriter
+	iss string
+}
+
+func (w issWriter) WriteHeader(code int) {
+	if code >= 300 && code < 400 {
+		if u, err := url.Parse(w.Header().Get("Location")); err == nil && u.Query().Get("error") != "" {
+			q := u.Query()
+			q.Set("iss", w.iss)
+			u.RawQuery = q.Encode()
+			w.Header().Set("Location", u.String())
+		}
+	}
+	w.ResponseWriter.WriteHeader(code)
 }
 
 // checkAuthorize applies smartgate's rules on top of fosite's: code flow

@@ -8,6 +8,7 @@ package server
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -30,7 +31,10 @@ type Options struct {
 	CertFile, KeyFile string
 	DataDir           string
 	// ClientCAFile, when set, makes the HTTPS listener ask for client
-	// certificates and verify those given against this bundle.
+	// certificates (naming these CAs as acceptable). The handshake never
+	// fails over a missing or unknown certificate: what such a request may
+	// do is the --client-cert-policy's decision, made per request, so that
+	// discovery stays public (checklist A13, S13).
 	ClientCAFile string
 	MaxBodyBytes int64
 	// Handler serves every request on both listeners.
@@ -116,14 +120,16 @@ func (s *Server) Start() error {
 			GetCertificate: s.certs.get,
 			NextProtos:     []string{"h2", "http/1.1"},
 		}
+		var clientCAs *x509.CertPool
 		if s.opts.ClientCAFile != "" {
 			pool, err := loadCAPool(s.opts.ClientCAFile)
 			if err != nil {
 				s.closeListeners()
 				return fmt.Errorf("server: %w", err)
 			}
+			clientCAs = pool
 			tcfg.ClientCAs = pool
-			tcfg.ClientAuth = tls.VerifyClientCertIfGiven
+			tcfg.ClientAuth = tls.RequestClientCert
 		}
 		ln, err := net.Listen("tcp", s.opts.HTTPSAddr)
 		if err != nil {
@@ -132,6 +138,9 @@ func (s *Server) Start() error {
 		}
 		srv := s.newHTTPServer(listener.Info{Name: "https", BaseURL: s.opts.HTTPSURL, Secure: true, Loopback: isLoopback(ln.Addr())})
 		srv.TLSConfig = tcfg
+		if clientCAs != nil {
+			srv.Handler = verifyClientCerts(clientCAs, s.opts.Now, srv.Handler)
+		}
 		s.add("https", srv, tls.NewListener(ln, tcfg))
 	}
 	for i, srv := range s.servers {

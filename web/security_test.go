@@ -86,7 +86,7 @@ func TestSessionCookieAttributes(t *testing.T) {
 	}
 }
 
-func TestC17_S15_PageHeaders(t *testing.T) {
+func TestC17_S9_S15_PageHeaders(t *testing.T) {
 	e := newEnv(t)
 	e.login("pat", "/")
 	start := authorizeURL("app", "openid")
@@ -119,7 +119,7 @@ func TestConsentEscapesClientName(t *testing.T) {
 	}
 }
 
-func TestReturnToNoOpenRedirect(t *testing.T) {
+func TestS4_ReturnToNoOpenRedirect(t *testing.T) {
 	e := newEnv(t)
 	for _, tc := range []struct{ returnTo, want string }{
 		{"https://evil.example/", defaultLanding},
@@ -292,7 +292,7 @@ func TestV7_AppsPageListsAndWithdraws(t *testing.T) {
 	}
 }
 
-func TestS10_RedirectsAfterPostAre303(t *testing.T) {
+func TestS10_C18_RedirectsAfterPostAre303(t *testing.T) {
 	e := newEnv(t)
 	start := authorizeURL("app", "openid")
 	page := e.get("/login?return_to=" + url.QueryEscape(start))
