@@ -244,13 +244,26 @@ func (t *fhirTx) Put(ctx context.Context, w *fhir.Write) error {
 	if _, err := t.delComp.ExecContext(ctx, rid); err != nil {
 		return err
 	}
+	nullable := func(s string) any {
+		if s == "" {
+			return nil
+		}
+		return s
+	}
 	for _, e := range w.Index {
-		var lo, hi any
+		var lo, hi, refType, refID any
 		switch e.Type {
 		case search.TypeDate, search.TypeNumber, search.TypeQuantity:
 			lo, hi = e.Lo, e.Hi
 		}
-		if _, err := t.idx.ExecContext(ctx, rid, w.Type, e.Param, e.System, e.Code, e.Text, lo, hi, e.RefType, e.RefID); err != nil {
+		if e.RefID != "" {
+			refType, refID = e.RefType, e.RefID
+		}
+		code := nullable(e.Code)
+		if e.Type == search.TypeReference && e.RefID != "" {
+			code = nil // matched by its target, not as written
+		}
+		if _, err := t.idx.ExecContext(ctx, rid, w.Type, e.Param, e.System, code, nullable(e.Text), lo, hi, refType, refID); err != nil {
 			return fmt.Errorf("sqlite: index %s/%s: %w", w.Type, w.ID, err)
 		}
 	}
