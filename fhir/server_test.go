@@ -676,3 +676,61 @@ func TestConditionalUpdateAndDelete(t *testing.T) {
 		t.Fatalf("reference not rewritten to the matched patient: %s", obs.raw)
 	}
 }
+
+// writeCompartment may write only in patient p1's compartment; it refuses
+// with 403 what would touch or land elsewhere.
+type writeCompartment struct{}
+
+func (w writeCompartment) Authenticate(*http.Request) (fhir.Principal, error) { return w, nil }
+func (writeCompartment) Authorize(_ context.Context, req fhir.AccessRequest) error {
+	if len(req.Patients) == 1 && req.Patients[0] == "p1" {
+		return nil
+	}
+	return fhir.ErrInsufficientScope
+}
+func (writeCompartment) Restrict(context.Context, fhir.Interaction, string) (fhir.Restriction, error) {
+	return fhir.Restriction{Patients: []string{"p1"}}, nil
+}
+
+func TestWritesCannotLeaveTheCompartment(t *testing.T) {
+	db := openStore(t)
+	ndjson := `{"resourceType":"Patient","id":"p1"}
+{"resourceType":"Patient","id":"p2"}
+{"resourceType":"Observation","id":"o1","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/p1"}}
+{"resourceType":"Observation","id":"o2","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/p2"}}
+`
+	if _, err := fhir.Import(context.Background(), db, strings.NewReader(ndjson), fhir.ImportOptions{Registry: registry(t)}); err != nil {
+		t.Fatal(err)
+	}
+	srv := fhir.New(fhir.Config{Auth: writeCompartment{}, Registry: registry(t)}, db, nil)
+	mux := http.NewServeMux()
+	srv.Register(mux)
+	ts := httptest.NewServer(mux)
+	defer ts.Close()
+	c := &client{t: t, base: ts.URL + "/fhir", db: db}
+	obs := func(id, patient string) map[string]any {
+		m := map[string]any{"resourceType": "Observation", "status": "final", "code": map[string]any{"text": "y"},
+			"subject": map[string]any{"reference": "Patient/" + patient}}
+		if id != "" {
+			m["id"] = id
+		}
+		return m
+	}
+	c.do("PUT", "/Observation/o1", obs("o1", "p1")).want(t, http.StatusOK)
+	c.do("PUT", "/Observation/o1", obs("o1", "p2")).wantOutcome(t, http.StatusForbidden) // move out
+	c.do("PUT", "/Observation/o2", obs("o2", "p1")).wantOutcome(t, http.StatusForbidden) // take over
+	c.do("POST", "/Observation", obs("", "p2")).wantOutcome(t, http.StatusForbidden)
+	c.do("DELETE", "/Observation/o2", nil).wantOutcome(t, http.StatusForbidden)
+	bundle := map[string]any{"resourceType": "Bundle", "type": "transaction", "entry": []any{
+		map[string]any{"resource": obs("", "p1"), "request": map[string]any{"method": "POST", "url": "Observation"}},
+		map[string]any{"resource": obs("", "p2"), "request": map[string]any{"method": "POST", "url": "Observation"}},
+	}}
+	c.do("POST", "", bundle).wantOutcome(t, http.StatusForbidden)
+	h, err := db.ResourceHistory(context.Background(), fhir.HistoryQuery{Type: "Observation"})
+	if err != nil || h.Total != 3 {
+		t.Fatalf("Observation history %d entries (want 3: two imports and one allowed update), %v", h.Total, err)
+	}
+	if r, _ := db.ReadResource(context.Background(), "Observation", "o2"); r.Version != 1 {
+		t.Fatal("o2 was changed")
+	}
+}
