@@ -520,9 +520,9 @@ func (s *Server) handleVRead(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	for _, v := range []*Resource{res, cur} {
+	for _, content := range [][]byte{s.lastContent(r, res), s.lastContent(r, cur)} {
 		if err := p.Authorize(r.Context(), AccessRequest{Interaction: InteractionVRead, Type: typ, ID: id,
-			Patients: s.patientsOf(typ, v.JSON), Resource: v.JSON}); err != nil {
+			Patients: s.patientsOf(typ, content), Resource: content}); err != nil {
 			return err
 		}
 	}
