@@ -95,8 +95,10 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) error {
 		"id":           newID(),
 		"meta":         map[string]any{"lastUpdated": s.now().UTC().Format(instantFormat)},
 		"type":         "searchset",
-		"total":        res.Total,
 		"link":         links,
+	}
+	if res.Total >= 0 {
+		bundle["total"] = res.Total
 	}
 	if len(entries) > 0 {
 		bundle["entry"] = entries

@@ -102,6 +102,7 @@ type SearchRequest struct {
 
 // SearchResult is one page of matches plus the resources they include.
 type SearchResult struct {
+	// Total counts all matches; -1 when not counted (_total=none).
 	Total    int
 	Matches  []Resource
 	Included []Resource

@@ -339,8 +339,11 @@ func (db *DB) SearchResources(ctx context.Context, req fhir.SearchRequest) (*fhi
 		w.anyOf(req.AnyOf, q.Type, now)
 		w.where += " AND r.rid <= ?"
 		w.args = append(w.args, res.Snapshot)
-		if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+w.from+" WHERE "+w.where, w.args...).Scan(&res.Total); err != nil {
-			return err
+		res.Total = -1
+		if !q.NoTotal || q.Summary == "count" {
+			if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+w.from+" WHERE "+w.where, w.args...).Scan(&res.Total); err != nil {
+				return err
+			}
 		}
 		if q.Summary == "count" || q.Count == 0 {
 			return nil
