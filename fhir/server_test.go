@@ -424,6 +424,8 @@ func TestBatch(t *testing.T) {
 			map[string]any{"resource": map[string]any{"resourceType": "Patient", "id": "b2"},
 				"request": map[string]any{"method": "PUT", "url": "Patient/b2", "ifMatch": `W/"5"`}},
 			map[string]any{"request": map[string]any{"method": "GET", "url": "Patient/b1"}},
+			map[string]any{"request": map[string]any{"method": "GET", "url": "Patient?family=bat&_count=5"}},
+			map[string]any{"request": map[string]any{"method": "GET", "url": "Patient?shoe=1"}},
 		},
 	}
 	r := c.do("POST", "", bundle).want(t, http.StatusOK)
@@ -439,6 +441,13 @@ func TestBatch(t *testing.T) {
 	}
 	if str(out[2], "resource", "id") != "b1" {
 		t.Fatalf("GET entry: %v", out[2])
+	}
+	ss := out[3].(map[string]any)["resource"].(map[string]any)
+	if ss["type"] != "searchset" || len(ss["entry"].([]any)) != 1 || str(ss["entry"].([]any)[0], "resource", "id") != "b1" {
+		t.Fatalf("search entry: %v", out[3])
+	}
+	if st := str(out[4], "response", "status"); !strings.HasPrefix(st, "400") {
+		t.Fatalf("bad search entry: %q", st)
 	}
 }
 
