@@ -196,6 +196,18 @@ func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if id != "" {
+		// Every version shown must be readable, not only the current one.
+		for _, e := range page.Entries {
+			if e.Deleted {
+				continue
+			}
+			if err := p.Authorize(r.Context(), AccessRequest{Interaction: InteractionHistoryInstance, Type: typ, ID: id,
+				Patients: s.patientsOf(typ, e.JSON), Resource: e.JSON}); err != nil {
+				return err
+			}
+		}
+	}
 	base := s.baseURL(r)
 	path := base
 	if typ != "" {

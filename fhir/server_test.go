@@ -735,11 +735,20 @@ func TestWritesCannotLeaveTheCompartment(t *testing.T) {
 		map[string]any{"resource": obs("", "p2"), "request": map[string]any{"method": "POST", "url": "Observation"}},
 	}}
 	c.do("POST", "", bundle).wantOutcome(t, http.StatusForbidden)
-	h, err := db.ResourceHistory(context.Background(), fhir.HistoryQuery{Type: "Observation"})
-	if err != nil || h.Total != 3 {
-		t.Fatalf("Observation history %d entries (want 3: two imports and one allowed update), %v", h.Total, err)
+	// A deleted resource of another patient cannot be taken over by
+	// re-creating its id.
+	admin := fhir.New(fhir.Config{AccessControlOff: true, Registry: registry(t)}, db, nil)
+	amux := http.NewServeMux()
+	admin.Register(amux)
+	if r := newRecorder(amux, "DELETE", "/fhir/Observation/o2"); r.status != http.StatusNoContent {
+		t.Fatalf("admin delete: %d", r.status)
 	}
-	if r, _ := db.ReadResource(context.Background(), "Observation", "o2"); r.Version != 1 {
+	c.do("PUT", "/Observation/o2", obs("o2", "p1")).wantOutcome(t, http.StatusForbidden)
+	h, err := db.ResourceHistory(context.Background(), fhir.HistoryQuery{Type: "Observation"})
+	if err != nil || h.Total != 4 {
+		t.Fatalf("Observation history %d entries (want 4: two imports, one allowed update, the admin delete), %v", h.Total, err)
+	}
+	if r, _ := db.ReadResource(context.Background(), "Observation", "o2"); r.Version != 2 || !r.Deleted {
 		t.Fatal("o2 was changed")
 	}
 }

@@ -196,6 +196,24 @@ func (t *fhirTx) Match(ctx context.Context, req fhir.SearchRequest, limit int) (
 	return ids, rows.Err()
 }
 
+func (t *fhirTx) Compartments(ctx context.Context, typ, id string) ([]string, error) {
+	rows, err := t.tx.QueryContext(ctx, `SELECT c.patient_id FROM fhir_compartment c JOIN fhir_resources r ON r.rid = c.rid
+		WHERE r.type = ? AND r.id = ? ORDER BY c.patient_id`, typ, id)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: compartments of %s/%s: %w", typ, id, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var p string
+		if err := rows.Scan(&p); err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
 func (t *fhirTx) prepare(ctx context.Context) error {
 	if t.upsert != nil {
 		return nil
