@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/smartgate/smartgate/fhir"
-	"github.com/smartgate/smartgate/fhir/internal/testdata"
+	"github.com/smartgate/smartgate/fhir/internal/shareddata"
 	"github.com/smartgate/smartgate/store/sqlite"
 )
 
@@ -28,7 +28,7 @@ func openStore(t testing.TB) *sqlite.DB {
 // to the server's base URL.
 func TestTransactionEndpointSynthea(t *testing.T) {
 	c := newServer(t, fhir.Config{})
-	for _, f := range testdata.SyntheaBundles(t) {
+	for _, f := range shareddata.SyntheaBundles(t) {
 		raw, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
@@ -60,7 +60,7 @@ func smallestBundle(t testing.TB) string {
 	t.Helper()
 	var best string
 	var size int64
-	for _, f := range testdata.SyntheaBundles(t) {
+	for _, f := range shareddata.SyntheaBundles(t) {
 		st, err := os.Stat(f)
 		if err != nil {
 			t.Fatal(err)

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/smartgate/smartgate/fhir"
-	"github.com/smartgate/smartgate/fhir/internal/testdata"
+	"github.com/smartgate/smartgate/fhir/internal/shareddata"
 	"github.com/smartgate/smartgate/fhir/search"
 )
 
@@ -34,7 +34,7 @@ func loadSynthea(t *testing.T, cfg fhir.Config) *synthea {
 	s := &synthea{client: c, files: map[string][]map[string]any{}, patientIDs: map[string]string{}}
 	imported := 0
 	start := time.Now()
-	for _, f := range testdata.SyntheaBundles(t) {
+	for _, f := range shareddata.SyntheaBundles(t) {
 		fh, err := os.Open(f)
 		if err != nil {
 			t.Fatal(err)
