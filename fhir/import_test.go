@@ -27,6 +27,7 @@ func openStore(t testing.TB) *sqlite.DB {
 // TestTransactionEndpointSynthea posts the 30 Synthea transaction bundles
 // to the server's base URL.
 func TestTransactionEndpointSynthea(t *testing.T) {
+	t.Parallel()
 	c := newServer(t, fhir.Config{})
 	for _, f := range shareddata.SyntheaBundles(t) {
 		raw, err := os.ReadFile(f)

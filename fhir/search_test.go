@@ -157,6 +157,7 @@ func (s *synthea) patient(t *testing.T, file string) (id string, res []map[strin
 // TestSynthea imports the 30 Synthea bundles with Import and runs the
 // search tests on them.
 func TestSynthea(t *testing.T) {
+	t.Parallel()
 	s := loadSynthea(t, fhir.Config{})
 	t.Run("search", func(t *testing.T) { searchSynthea(t, s) })
 	t.Run("every search parameter", func(t *testing.T) { everySearchParameter(t, s) })
