@@ -752,3 +752,18 @@ func TestWritesCannotLeaveTheCompartment(t *testing.T) {
 		t.Fatal("o2 was changed")
 	}
 }
+
+// The SMART discovery document lives under /fhir/ but belongs to authz:
+// its route must coexist with the FHIR routes on one mux.
+func TestRoutesLeaveRoomForDiscovery(t *testing.T) {
+	mux := http.NewServeMux()
+	fhir.New(fhir.Config{AccessControlOff: true, Registry: registry(t)}, openStore(t), nil).Register(mux)
+	mux.HandleFunc("GET /fhir/.well-known/smart-configuration", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"authorization_endpoint":"x"}`))
+	})
+	r := newRecorder(mux, "GET", "/fhir/.well-known/smart-configuration")
+	if r.status != http.StatusOK || r.body["authorization_endpoint"] != "x" {
+		t.Fatalf("discovery: %d %s", r.status, r.raw)
+	}
+}
