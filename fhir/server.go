@@ -118,9 +118,11 @@ func (s *Server) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /fhir/{type}/{id}/_history/{vid}", s.wrap(string(InteractionVRead), s.handleVRead))
 	mux.HandleFunc("OPTIONS /fhir/", s.handlePreflight)
 	mux.HandleFunc("OPTIONS /fhir", s.handlePreflight)
-	mux.HandleFunc("/fhir/", s.wrap("unknown", func(w http.ResponseWriter, r *http.Request) error {
+	unknown := s.wrap("unknown", func(w http.ResponseWriter, r *http.Request) error {
 		return errorf(http.StatusNotFound, "not-supported", "no FHIR interaction %s %s", r.Method, r.URL.Path)
-	}))
+	})
+	mux.HandleFunc("/fhir/", unknown)
+	mux.HandleFunc("/fhir", unknown)
 }
 
 // httpError is an error answered with an OperationOutcome.

@@ -301,6 +301,7 @@ func TestBadInput(t *testing.T) {
 		{"bad modifier", "GET", "/Patient?name:sounds=x", "", nil, 400},
 		{"bad _count", "GET", "/Patient?_count=-1", "", nil, 400},
 		{"unknown route", "PATCH", "/Patient/abc", "{}", nil, 404},
+		{"GET on the base", "GET", "", "", nil, 404},
 		{"bundle of wrong type", "POST", "", `{"resourceType":"Bundle","type":"searchset"}`, nil, 400},
 		{"not a bundle", "POST", "", `{"resourceType":"Patient"}`, nil, 400},
 	}
