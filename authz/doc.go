@@ -3,4 +3,33 @@
 // discovery documents, signing keys and the client model. It declares the
 // storage and interaction interfaces it needs and imports no page, identity
 // provider or storage backend.
+//
+// Wiring (cmd/smartgate):
+//
+//	as, err := authz.New(authz.Config{
+//		BaseURLs:     []string{httpURL, httpsURL},
+//		FHIRBaseURLs: []string{httpURL + "/fhir", httpsURL + "/fhir"},
+//		OWin:         true,
+//		ScopeStrategy: smart.ScopeStrategy, // authz/smart
+//	}, db /* *sqlite.DB */, pages /* web: Interaction */, accounts /* Users */, recorder, logger)
+//	as.SetLaunchResolver(launches) // EHR launch (optional)
+//	as.Register(mux)
+//	go as.Maintain(ctx, time.Hour) // key rotation schedule, expired-record cleanup
+//
+// Flows: authorization code with PKCE (S256 only; required for public
+// clients and for every client whose RequirePKCE is on, the default),
+// refresh tokens with rotation (reuse of a rotated one revokes the grant,
+// after an optional grace window), client credentials, OpenID Connect
+// (RS256 id_tokens), RFC 7662 introspection, RFC 7009 revocation and the
+// OWin password grant (no client; local accounts; throttled; audited).
+//
+// Access tokens are RFC 9068 JWTs signed ES256 (kid in the JWKS); the store
+// stays authoritative, so a revoked token introspects (and verifies with
+// VerifyAccessToken) as inactive. Only SHA-256 hashes of token signatures
+// and client secrets are stored.
+//
+// Library functions for the command line and admin pages: CreateClient,
+// ResetClientSecret, RotateKeys; for other packages: VerifyAccessToken
+// (FHIR endpoint), Discovery (SMART configuration), RevokeSession (logout,
+// online_access), RevokeGrants (user revokes an app, account deactivated).
 package authz

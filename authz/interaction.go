@@ -32,6 +32,17 @@ var ErrInteractionPending = errors.New("authz: interaction pending")
 // ErrAccessDenied means the person refused (or may not grant) the request.
 var ErrAccessDenied = errors.New("authz: access denied by the user")
 
+// ErrLoginRequired, ErrConsentRequired and ErrInteractionRequired answer a
+// request with prompt=none that would need the person to log in, consent, or
+// pick (e.g. a patient): Authorize writes nothing and authz redirects to the
+// client with error=login_required, consent_required or
+// interaction_required (OIDC Core §3.1.2.6).
+var (
+	ErrLoginRequired       = errors.New("authz: login required")
+	ErrConsentRequired     = errors.New("authz: consent required")
+	ErrInteractionRequired = errors.New("authz: interaction required")
+)
+
 // AuthorizeRequest is a validated authorization request, as the pages see it.
 type AuthorizeRequest struct {
 	// ID identifies this request across the page round trips; it is derived

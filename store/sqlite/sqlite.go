@@ -47,6 +47,10 @@ type Options struct {
 	Synchronous string
 	// BusyTimeout bounds how long a statement waits for a lock (default 5s).
 	BusyTimeout time.Duration
+	// MaxSizeBytes, when positive, caps the database size; a write that
+	// would grow it further fails with store.ErrUnavailable, as on a full
+	// disk, and changes nothing.
+	MaxSizeBytes int64
 }
 
 // DB is an open smartgate database.
@@ -147,6 +151,18 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		db.closeConns()
 		return nil, err
 	}
+	if opts.MaxSizeBytes > 0 {
+		// The writer is the only connection that grows the file.
+		var pageSize int64
+		if err := db.w.QueryRowContext(ctx, "PRAGMA page_size").Scan(&pageSize); err != nil {
+			db.closeConns()
+			return nil, fmt.Errorf("sqlite: page size: %w", err)
+		}
+		if _, err := db.w.ExecContext(ctx, "PRAGMA max_page_count = "+strconv.FormatInt(opts.MaxSizeBytes/pageSize, 10)); err != nil {
+			db.closeConns()
+			return nil, fmt.Errorf("sqlite: max size: %w", err)
+		}
+	}
 	return db, nil
 }
 
@@ -170,6 +186,15 @@ func checkFile(path string) error {
 
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
+		// Create it private to the owner: it holds health data and secrets.
+		// SQLite gives the -wal and -shm files the same permissions.
+		nf, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+		if err != nil && !errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("sqlite: create database file %s: %w", path, err)
+		}
+		if nf != nil {
+			nf.Close()
+		}
 		return nil
 	}
 	if err != nil {
@@ -350,6 +375,9 @@ func describe(err error) error {
 	}
 	return err
 }
+
+// scanner is a *sql.Row or *sql.Rows.
+type scanner interface{ Scan(dest ...any) error }
 
 type migration struct {
 	version int

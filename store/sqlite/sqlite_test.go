@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -146,5 +147,43 @@ func TestBackupIsACompleteDatabase(t *testing.T) {
 	}
 	if _, err := cp.Setting(ctx, "missing"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("missing setting: %v, want ErrNotFound", err)
+	}
+}
+
+// TestFullDatabaseFailsWithUnavailableAndStaysConsistent fills a database
+// capped at 256 KiB (SQLite answers SQLITE_FULL, as on a full disk): the
+// failing write reports store.ErrUnavailable, changes nothing, and
+// everything acknowledged before it is intact.
+func TestFullDatabaseFailsWithUnavailableAndStaysConsistent(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "smartgate.db")
+	db, err := sqlite.Open(ctx, path, sqlite.Options{MaxSizeBytes: 256 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	blob := bytes.Repeat([]byte("x"), 8<<10)
+	var stored int
+	var failure error
+	for i := 0; i < 1000; i++ {
+		if err := db.PutSetting(ctx, "k"+strconv.Itoa(i), blob); err != nil {
+			failure = err
+			break
+		}
+		stored++
+	}
+	if !errors.Is(failure, store.ErrUnavailable) {
+		t.Fatalf("write into a full database: %v, want ErrUnavailable", failure)
+	}
+	if _, err := db.Setting(ctx, "k"+strconv.Itoa(stored)); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the failed write left something behind: %v", err)
+	}
+	for i := 0; i < stored; i++ {
+		if v, err := db.Setting(ctx, "k"+strconv.Itoa(i)); err != nil || len(v) != len(blob) {
+			t.Fatalf("acknowledged write %d lost: %v", i, err)
+		}
+	}
+	if err := db.IntegrityCheck(ctx); err != nil {
+		t.Fatal(err)
 	}
 }

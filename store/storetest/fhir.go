@@ -13,11 +13,11 @@ import (
 	"github.com/smartgate/smartgate/store"
 )
 
-var t0 = time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
+var fhirT0 = time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
 
 func fhirWrite(typ, id string, version int64, body string, idx []search.Entry, patients ...string) *fhir.Write {
 	return &fhir.Write{
-		Resource: fhir.Resource{Type: typ, ID: id, Version: version, LastUpdated: t0.Add(time.Duration(version) * time.Minute),
+		Resource: fhir.Resource{Type: typ, ID: id, Version: version, LastUpdated: fhirT0.Add(time.Duration(version) * time.Minute),
 			JSON: []byte(body)},
 		Method: "PUT", Index: idx, Patients: patients,
 	}
@@ -55,7 +55,7 @@ func testFHIRVersions(t *testing.T, b Backend) {
 		t.Fatalf("current = %+v, %v; want deleted version 3", cur, err)
 	}
 	old, err := b.ReadResourceVersion(ctx, "Patient", "p1", 1)
-	if err != nil || string(old.JSON) != v1 || !old.LastUpdated.Equal(t0.Add(time.Minute)) {
+	if err != nil || string(old.JSON) != v1 || !old.LastUpdated.Equal(fhirT0.Add(time.Minute)) {
 		t.Fatalf("version 1 = %+v, %v", old, err)
 	}
 	if _, err := b.ReadResourceVersion(ctx, "Patient", "p1", 9); !errors.Is(err, store.ErrNotFound) {
@@ -121,7 +121,7 @@ func testFHIRHistory(t *testing.T, b Backend) {
 	if sys.Total != 7 {
 		t.Fatalf("system history total %d", sys.Total)
 	}
-	since, _ := b.ResourceHistory(ctx, fhir.HistoryQuery{Type: "Observation", Since: t0.Add(4 * time.Minute)})
+	since, _ := b.ResourceHistory(ctx, fhir.HistoryQuery{Type: "Observation", Since: fhirT0.Add(4 * time.Minute)})
 	if since.Total != 2 {
 		t.Fatalf("_since total %d, want 2", since.Total)
 	}

@@ -11,7 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smartgate/smartgate/account"
 	"github.com/smartgate/smartgate/audit"
+	"github.com/smartgate/smartgate/authz"
 	"github.com/smartgate/smartgate/fhir"
 	"github.com/smartgate/smartgate/store"
 )
@@ -25,6 +27,11 @@ type Backend interface {
 	SettingOrCreate(ctx context.Context, key string, create func() ([]byte, error)) ([]byte, error)
 	InsertAudit(ctx context.Context, evs []audit.Event) error
 	AuditEvents(ctx context.Context, f audit.Filter) ([]audit.Event, error)
+	account.Users
+	account.Consents
+	account.Sessions
+	account.Pendings
+	authz.Store
 	fhir.Store
 }
 
@@ -38,6 +45,20 @@ func Run(t *testing.T, open func(t *testing.T) Backend) {
 		{"Settings", testSettings},
 		{"SettingOrCreateConcurrent", testSettingOrCreateConcurrent},
 		{"Audit", testAudit},
+		{"UsersCRUD", testUsersCRUD},
+		{"UserNameCaseInsensitiveUnique", testUserNameUnique},
+		{"UserUpdateVersionConflict", testUserUpdateConflict},
+		{"UserDeactivateEndsSessions", testDeactivateEndsSessions},
+		{"UsersListAndCount", testUsersList},
+		{"Consents", testConsents},
+		{"Sessions", testSessions},
+		{"PendingSingleUse", testPendingSingleUse},
+		{"BootstrapAdminOnlyWhenEmpty", testBootstrap},
+		{"OAuthClients", testOAuthClients},
+		{"OAuthTokens", testOAuthTokens},
+		{"OAuthJTI", testOAuthJTI},
+		{"OAuthKeys", testOAuthKeys},
+		{"OAuthRevokeBySubjectAndSession", testOAuthRevokeBySubjectAndSession},
 		{"FHIRVersions", testFHIRVersions},
 		{"FHIRRollback", testFHIRRollback},
 		{"FHIRHistory", testFHIRHistory},

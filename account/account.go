@@ -1,0 +1,300 @@
+// Package account is smartgate's local user model, shaped after the SCIM
+// core User schema (RFC 7643 §4.1) with smartgate's extension attributes
+// fhirUser and roles, together with password hashing (argon2id), the
+// password policy, user-name normalisation, log-in throttling and the
+// first-start administrator.
+//
+// The storage interfaces are declared here (Users, Consents, Sessions,
+// Pendings); store/sqlite implements them.
+package account
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"golang.org/x/text/secure/precis"
+
+	"github.com/smartgate/smartgate/store"
+)
+
+// Roles a local account can hold.
+const (
+	RoleAdmin        = "admin"
+	RolePractitioner = "practitioner"
+	RolePatient      = "patient"
+)
+
+// ValidRole reports whether r is one of the known roles.
+func ValidRole(r string) bool {
+	return r == RoleAdmin || r == RolePractitioner || r == RolePatient
+}
+
+// User is a local account (SCIM core User plus the smartgate extension).
+type User struct {
+	ID          string // uuid, assigned by NewID
+	UserName    string // normalised with NormalizeUserName; unique
+	Name        Name
+	DisplayName string
+	Emails      []Email
+	Active      bool
+	// PasswordHash is the PHC-format argon2id hash, or empty for accounts
+	// that log in only through a federated provider.
+	PasswordHash string
+	// FHIRUser is a relative reference such as "Patient/123" or
+	// "Practitioner/abc" (the fhirUser claim), or empty.
+	FHIRUser string
+	Roles    []string
+	Meta     Meta
+}
+
+// Name is the SCIM name complex attribute (the parts smartgate keeps).
+type Name struct {
+	GivenName  string
+	FamilyName string
+	Formatted  string
+}
+
+// Email is one entry of the SCIM emails attribute.
+type Email struct {
+	Value   string
+	Type    string
+	Primary bool
+}
+
+// Meta is the SCIM meta attribute; Version grows by one on every change
+// and serves as the ETag and for optimistic concurrency.
+type Meta struct {
+	Created      time.Time
+	LastModified time.Time
+	Version      int64
+}
+
+// HasRole reports whether u holds role r.
+func (u *User) HasRole(r string) bool { return slices.Contains(u.Roles, r) }
+
+// PatientID returns the bare Patient id when u.FHIRUser names a Patient.
+func (u *User) PatientID() (string, bool) {
+	id, ok := strings.CutPrefix(u.FHIRUser, "Patient/")
+	if !ok || id == "" {
+		return "", false
+	}
+	return id, true
+}
+
+// Label is a human-readable name for pages: display name, formatted name or
+// user name.
+func (u *User) Label() string {
+	switch {
+	case u.DisplayName != "":
+		return u.DisplayName
+	case u.Name.Formatted != "":
+		return u.Name.Formatted
+	case u.Name.GivenName != "" || u.Name.FamilyName != "":
+		return strings.TrimSpace(u.Name.GivenName + " " + u.Name.FamilyName)
+	}
+	return u.UserName
+}
+
+// ErrInvalidUserName is returned for user names that cannot be normalised.
+var ErrInvalidUserName = errors.New("account: invalid user name")
+
+// NormalizeUserName maps a user name to its stored, comparable form with the
+// PRECIS UsernameCaseMapped profile (RFC 8265 §3.3: width mapping, case
+// folding to lower case, NFC), so that "Alice" and "alice" are one account.
+// Spaces and control characters are refused; length is limited to 128 bytes.
+func NormalizeUserName(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if s == "" || len(s) > 256 {
+		return "", ErrInvalidUserName
+	}
+	n, err := precis.UsernameCaseMapped.String(s)
+	if err != nil || n == "" || len(n) > 128 {
+		return "", fmt.Errorf("%w: %q", ErrInvalidUserName, s)
+	}
+	return n, nil
+}
+
+// ValidFHIRUser reports whether ref is empty or a relative reference of the
+// form Patient/id, Practitioner/id, PractitionerRole/id, RelatedPerson/id or
+// Person/id with a FHIR id ([A-Za-z0-9\-\.]{1,64}).
+func ValidFHIRUser(ref string) bool {
+	if ref == "" {
+		return true
+	}
+	typ, id, ok := strings.Cut(ref, "/")
+	if !ok {
+		return false
+	}
+	switch typ {
+	case "Patient", "Practitioner", "PractitionerRole", "RelatedPerson", "Person":
+	default:
+		return false
+	}
+	if len(id) == 0 || len(id) > 64 {
+		return false
+	}
+	for _, c := range id {
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// Validate checks a user before it is stored: a normalised user name, known
+// roles, a well-formed fhirUser.
+func (u *User) Validate() error {
+	n, err := NormalizeUserName(u.UserName)
+	if err != nil {
+		return err
+	}
+	if n != u.UserName {
+		return fmt.Errorf("%w: %q is not normalised", ErrInvalidUserName, u.UserName)
+	}
+	for _, r := range u.Roles {
+		if !ValidRole(r) {
+			return fmt.Errorf("account: unknown role %q", r)
+		}
+	}
+	if !ValidFHIRUser(u.FHIRUser) {
+		return fmt.Errorf("account: fhirUser %q is not a relative reference to a person", u.FHIRUser)
+	}
+	return nil
+}
+
+// NewID returns a random (version 4) UUID.
+func NewID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
+
+// ListQuery selects users for listing (SCIM startIndex/count semantics
+// are translated by the caller).
+type ListQuery struct {
+	Offset int
+	Limit  int // 0: backend default (100)
+	// UserName, when set, selects the user with that (normalised) name.
+	UserName string
+}
+
+// Users stores accounts.
+type Users interface {
+	// CreateUser stores u; it sets u.ID when empty and u.Meta. A taken user
+	// name gives store.ErrConflict.
+	CreateUser(ctx context.Context, u *User) error
+	// User and UserByName return store.ErrNotFound when there is none.
+	User(ctx context.Context, id string) (*User, error)
+	UserByName(ctx context.Context, userName string) (*User, error)
+	Users(ctx context.Context, q ListQuery) ([]User, error)
+	// UpdateUser replaces the stored user when u.Meta.Version matches the
+	// stored version (else store.ErrConflict) and advances u.Meta.
+	UpdateUser(ctx context.Context, u *User) error
+	// DeactivateUser sets active=false and ends the user's sessions.
+	DeactivateUser(ctx context.Context, id string) error
+	CountUsers(ctx context.Context) (int, error)
+}
+
+// Consent is what a user allowed a client: the scopes last approved.
+type Consent struct {
+	UserID   string
+	ClientID string
+	Scopes   []string
+	Created  time.Time
+	Updated  time.Time
+}
+
+// Covers reports whether every scope in want was approved.
+func (c *Consent) Covers(want []string) bool {
+	for _, s := range want {
+		if !slices.Contains(c.Scopes, s) {
+			return false
+		}
+	}
+	return true
+}
+
+// Consents stores remembered consent per user and client.
+type Consents interface {
+	// Consent returns store.ErrNotFound when there is none.
+	Consent(ctx context.Context, userID, clientID string) (*Consent, error)
+	// PutConsent creates or replaces the consent for (UserID, ClientID).
+	PutConsent(ctx context.Context, c *Consent) error
+	// Consents lists a user's consents, most recently updated first.
+	Consents(ctx context.Context, userID string) ([]Consent, error)
+	// DeleteConsent returns store.ErrNotFound when there was none.
+	DeleteConsent(ctx context.Context, userID, clientID string) error
+}
+
+// Session is a server-side log-in session. The browser holds only its id
+// (in an authenticated, encrypted cookie); logging out ends the record, and
+// tokens issued with online_access are tied to it.
+type Session struct {
+	ID        string
+	UserID    string
+	AuthTime  time.Time
+	AMR       []string
+	Created   time.Time
+	ExpiresAt time.Time
+	EndedAt   time.Time // zero while the session is live
+}
+
+// Active reports whether the session is live at now.
+func (s *Session) Active(now time.Time) bool {
+	return s.EndedAt.IsZero() && now.Before(s.ExpiresAt)
+}
+
+// Sessions stores log-in sessions.
+type Sessions interface {
+	CreateSession(ctx context.Context, s *Session) error
+	// Session returns store.ErrNotFound when there is none (ended sessions
+	// are still returned, with EndedAt set).
+	Session(ctx context.Context, id string) (*Session, error)
+	EndSession(ctx context.Context, id string, at time.Time) error
+}
+
+// Pending is an authorization request waiting for the pages (log-in,
+// patient picker, consent), bound to one browser, and later the decision
+// made there. Request and Decision are opaque to the store (JSON).
+type Pending struct {
+	BrowserID string
+	RequestID string
+	Request   []byte
+	Decision  []byte // empty until decided
+	Created   time.Time
+	ExpiresAt time.Time
+}
+
+// Pendings stores pending authorization requests.
+type Pendings interface {
+	// PutPending creates or replaces the record for (BrowserID, RequestID)
+	// and drops expired records.
+	PutPending(ctx context.Context, p *Pending) error
+	// Pending returns store.ErrNotFound when there is none or it expired.
+	Pending(ctx context.Context, browserID, requestID string) (*Pending, error)
+	// TakePending returns and deletes the record in one step (single use).
+	TakePending(ctx context.Context, browserID, requestID string) (*Pending, error)
+}
+
+// SessionLive reports whether the log-in session id is live at now: it
+// exists, has not ended (logout, deactivation) and has not expired. authz
+// uses it to end online_access refresh tokens with the session.
+func SessionLive(ctx context.Context, st Sessions, id string, now time.Time) (bool, error) {
+	s, err := st.Session(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("account: session: %w", err)
+	}
+	return s.Active(now), nil
+}

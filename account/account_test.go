@@ -1,0 +1,288 @@
+package account
+
+import (
+	"context"
+	"errors"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/smartgate/smartgate/store"
+)
+
+var cheap = Params{Memory: 64, Time: 1, Threads: 1}
+
+func TestNormalizeUserName(t *testing.T) {
+	tests := []struct {
+		in, want string
+		ok       bool
+	}{
+		{"alice", "alice", true},
+		{"Alice", "alice", true},
+		{"  ALICE ", "alice", true},
+		{"Ａｌｉｃｅ", "alice", true}, // fullwidth → ASCII (width mapping)
+		{"alice@example.org", "alice@example.org", true},
+		{"al ice", "", false},
+		{"", "", false},
+		{"bad\x00name", "", false},
+		{strings.Repeat("a", 129), "", false},
+	}
+	for _, tc := range tests {
+		got, err := NormalizeUserName(tc.in)
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("NormalizeUserName(%q) = %q, %v; want %q ok=%v", tc.in, got, err, tc.want, tc.ok)
+		}
+	}
+}
+
+func TestCheckPassword(t *testing.T) {
+	tests := []struct {
+		user, pw string
+		ok       bool
+	}{
+		{"bob", "correct horse battery", true},
+		{"bob", "short", false},
+		{"bob", "elevenchars", false},
+		{"bob", "twelve chars", true},
+		{"longusername", "LongUserName", false},
+		{"bob", strings.Repeat("x", MaxPasswordLength+1), false},
+		{"bob", "ümlautsümlauts", true},
+		{"bob", "\xff\xfe invalid utf8 bytes", false},
+	}
+	for _, tc := range tests {
+		err := CheckPassword(tc.user, tc.pw)
+		if (err == nil) != tc.ok || (err != nil && !errors.Is(err, ErrWeakPassword)) {
+			t.Errorf("CheckPassword(%q, %q) = %v, want ok=%v", tc.user, tc.pw, err, tc.ok)
+		}
+	}
+}
+
+func TestHashFormatAndVerify(t *testing.T) {
+	ctx := context.Background()
+	h := NewHasher(Params{}, 2)
+	enc, err := h.Hash(ctx, "correct horse battery")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`^\$argon2id\$v=19\$m=19456,t=2,p=1\$[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{43}$`).MatchString(enc) {
+		t.Fatalf("hash %q is not an OWASP-parameter argon2id PHC string", enc)
+	}
+	if ok, err := h.Verify(ctx, "correct horse battery", enc); !ok || err != nil {
+		t.Fatalf("Verify(right) = %v, %v", ok, err)
+	}
+	if ok, _ := h.Verify(ctx, "correct horse batterz", enc); ok {
+		t.Fatal("Verify(wrong) = true")
+	}
+	if ok, err := h.Verify(ctx, "anything", ""); ok || err != nil {
+		t.Fatalf("Verify against no hash = %v, %v; want false, nil", ok, err)
+	}
+	if h.NeedsRehash(enc) {
+		t.Fatal("NeedsRehash of a current hash")
+	}
+	weak, _ := NewHasher(cheap, 1).Hash(ctx, "pw")
+	if !h.NeedsRehash(weak) {
+		t.Fatal("NeedsRehash of a cheap hash = false")
+	}
+	if ok, _ := h.Verify(ctx, "pw", weak); !ok {
+		t.Fatal("a hash with other parameters does not verify (parameters must come from the string)")
+	}
+}
+
+func TestVerifyRejectsOutOfBoundsHashes(t *testing.T) {
+	h := NewHasher(cheap, 1)
+	for _, enc := range []string{
+		"$argon2i$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+		"$argon2id$v=16$m=64,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+		"$argon2id$v=19$m=4294967295,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+		"$argon2id$v=19$m=64,t=1000,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+		"$argon2id$v=19$m=64,t=1,p=1$$aGFzaGhhc2hoYXNoaGFzaA",
+		"$argon2id$v=19$m=64,t=1,p=1,x=2$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+		"plaintext",
+	} {
+		if ok, err := h.Verify(context.Background(), "pw", enc); ok || !errors.Is(err, ErrBadHash) {
+			t.Errorf("Verify(%q) = %v, %v; want ErrBadHash", enc, ok, err)
+		}
+	}
+}
+
+func TestHasherConcurrencyCapHonoursContext(t *testing.T) {
+	h := NewHasher(cheap, 1)
+	h.sem <- struct{}{} // the only slot is taken
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := h.Hash(ctx, "pw"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Hash while full with a cancelled context = %v", err)
+	}
+	if _, err := h.Verify(ctx, "pw", ""); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Verify while full with a cancelled context = %v", err)
+	}
+	h.release()
+	if _, err := h.Hash(context.Background(), "pw"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	f.Add("$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA")
+	f.Add("$argon2id$v=19$m=19456,t=2,p=1$$")
+	f.Fuzz(func(t *testing.T, s string) {
+		p, salt, key, err := decode(s)
+		if err != nil {
+			return
+		}
+		if p.Memory > maxMemory || p.Time > maxTime || len(salt) > maxSaltLen || len(key) > maxKeyLen {
+			t.Fatalf("decode(%q) accepted out-of-bounds %+v", s, p)
+		}
+	})
+}
+
+type fakeClock struct{ t time.Time }
+
+func (c *fakeClock) now() time.Time { return c.t }
+
+func TestThrottleLockoutPerAccountAndAddress(t *testing.T) {
+	clk := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	th := NewThrottle(ThrottleConfig{MaxPerAccount: 3, MaxPerAddress: 5, Window: time.Minute, Lockout: 10 * time.Minute, Now: clk.now})
+	for range 2 {
+		th.Failure("alice", "10.0.0.1")
+	}
+	if err := th.Check("alice", "10.0.0.1"); err != nil {
+		t.Fatalf("locked after 2 failures: %v", err)
+	}
+	th.Failure("alice", "10.0.0.1")
+	if err := th.Check("alice", "10.0.0.9"); !errors.Is(err, ErrThrottled) {
+		t.Fatalf("account not locked after 3 failures: %v", err)
+	}
+	if err := th.Check("bob", "10.0.0.1"); err != nil {
+		t.Fatalf("address locked too early: %v", err)
+	}
+	clk.t = clk.t.Add(10*time.Minute + time.Second)
+	if err := th.Check("alice", "10.0.0.1"); err != nil {
+		t.Fatalf("still locked after the lockout: %v", err)
+	}
+	// Address: failures on many accounts from one address.
+	for i := range 5 {
+		th.Failure(string(rune('a'+i))+"user", "10.0.0.2")
+	}
+	if err := th.Check("fresh", "10.0.0.2"); !errors.Is(err, ErrThrottled) {
+		t.Fatalf("address not locked: %v", err)
+	}
+	// IPv6 addresses count per /64.
+	for i := range 5 {
+		th.Failure(string(rune('k'+i))+"user", "2001:db8:1:2::"+string(rune('a'+i)))
+	}
+	if err := th.Check("fresh", "2001:db8:1:2:ffff::1"); !errors.Is(err, ErrThrottled) {
+		t.Fatalf("IPv6 /64 not locked: %v", err)
+	}
+	if err := th.Check("fresh", "2001:db8:1:3::1"); err != nil {
+		t.Fatalf("another /64 locked: %v", err)
+	}
+	// Failures spread beyond the window do not add up.
+	th.Failure("carol", "")
+	th.Failure("carol", "")
+	clk.t = clk.t.Add(2 * time.Minute)
+	th.Failure("carol", "")
+	if err := th.Check("carol", ""); err != nil {
+		t.Fatalf("failures outside the window counted: %v", err)
+	}
+	th.Success("carol")
+	th.Failure("carol", "")
+	th.Failure("carol", "")
+	if err := th.Check("carol", ""); err != nil {
+		t.Fatalf("success did not reset: %v", err)
+	}
+}
+
+func TestThrottleBoundedMemory(t *testing.T) {
+	th := NewThrottle(ThrottleConfig{MaxEntries: 100})
+	for i := range 1000 {
+		th.Failure(strings.Repeat("x", i%50)+string(rune(i)), "")
+	}
+	if n := len(th.entries); n > 100 {
+		t.Fatalf("%d entries, want <= 100", n)
+	}
+}
+
+type mapUsers map[string]*User
+
+func (m mapUsers) UpdateUser(_ context.Context, u *User) error {
+	c := *u
+	c.Meta.Version++
+	m[u.UserName] = &c
+	return nil
+}
+
+func (m mapUsers) UserByName(_ context.Context, n string) (*User, error) {
+	if u, ok := m[n]; ok {
+		return u, nil
+	}
+	return nil, store.ErrNotFound
+}
+
+func TestAuthenticator(t *testing.T) {
+	ctx := context.Background()
+	h := NewHasher(cheap, 2)
+	hash, _ := h.Hash(ctx, "right password")
+	users := mapUsers{
+		"ann":  {UserName: "ann", Active: true, PasswordHash: hash},
+		"off":  {UserName: "off", Active: false, PasswordHash: hash},
+		"fed":  {UserName: "fed", Active: true},
+		"junk": {UserName: "junk", Active: true, PasswordHash: "garbage"},
+	}
+	clk := &fakeClock{t: time.Now()}
+	a := NewAuthenticator(users, h, NewThrottle(ThrottleConfig{MaxPerAccount: 3, Now: clk.now}))
+	if u, err := a.Authenticate(ctx, "ANN", "right password", "1.2.3.4"); err != nil || u.UserName != "ann" {
+		t.Fatalf("good log-in = %v, %v", u, err)
+	}
+	for _, tc := range []struct{ user, pw string }{
+		{"ann", "wrong"}, {"nobody", "right password"}, {"off", "right password"}, {"fed", ""}, {"junk", "x"}, {"a b", "x"},
+	} {
+		if _, err := a.Authenticate(ctx, tc.user, tc.pw, "5.6.7.8"); !errors.Is(err, ErrBadCredentials) {
+			t.Errorf("Authenticate(%q, %q) = %v, want ErrBadCredentials", tc.user, tc.pw, err)
+		}
+	}
+	a.Authenticate(ctx, "ann", "wrong", "9.9.9.9")
+	a.Authenticate(ctx, "ann", "wrong", "9.9.9.9")
+	// A hash with other parameters is upgraded at a successful log-in.
+	old, _ := NewHasher(Params{Memory: 32, Time: 1, Threads: 1}, 1).Hash(ctx, "right password")
+	users["old"] = &User{UserName: "old", Active: true, PasswordHash: old}
+	if _, err := a.Authenticate(ctx, "old", "right password", ""); err != nil {
+		t.Fatal(err)
+	}
+	if users["old"].PasswordHash == old || h.NeedsRehash(users["old"].PasswordHash) {
+		t.Fatal("old hash not upgraded")
+	}
+	if _, err := a.Authenticate(ctx, "ann", "right password", "1.2.3.4"); !errors.Is(err, ErrThrottled) {
+		t.Fatalf("locked account with the right password = %v, want ErrThrottled", err)
+	}
+}
+
+func TestNewLocalUser(t *testing.T) {
+	ctx := context.Background()
+	h := NewHasher(cheap, 1)
+	u, err := NewLocalUser(ctx, h, "Dr.Who", "a long enough password", []string{RolePractitioner}, "Practitioner/x1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.UserName != "dr.who" || !u.Active || u.PasswordHash == "" || u.FHIRUser != "Practitioner/x1" {
+		t.Fatalf("user = %+v", u)
+	}
+	if ok, _ := h.Verify(ctx, "a long enough password", u.PasswordHash); !ok {
+		t.Fatal("password does not verify")
+	}
+	for _, tc := range []struct {
+		name, pw, fhir string
+		roles          []string
+	}{
+		{"a b", "a long enough password", "", nil},
+		{"ok", "short", "", nil},
+		{"ok", "a long enough password", "Observation/1", nil},
+		{"ok", "a long enough password", "Patient/", nil},
+		{"ok", "a long enough password", "", []string{"root"}},
+	} {
+		if _, err := NewLocalUser(ctx, h, tc.name, tc.pw, tc.roles, tc.fhir); err == nil {
+			t.Errorf("NewLocalUser(%q, %q, %v, %q) accepted", tc.name, tc.pw, tc.roles, tc.fhir)
+		}
+	}
+}

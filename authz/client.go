@@ -1,0 +1,281 @@
+package authz
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+)
+
+// Token endpoint authentication methods.
+const (
+	AuthNone              = "none"
+	AuthClientSecretBasic = "client_secret_basic"
+	AuthClientSecretPost  = "client_secret_post"
+	AuthPrivateKeyJWT     = "private_key_jwt"
+)
+
+// Client is a registered OAuth client.
+type Client struct {
+	ID            string
+	Name          string
+	SecretHash    []byte // SHA-256 of the secret; nil when there is none
+	RedirectURIs  []string
+	GrantTypes    []string
+	ResponseTypes []string
+	// Scopes is the ceiling of what the client may ever be granted.
+	Scopes                  []string
+	TokenEndpointAuthMethod string
+	JWKS                    string // JSON Web Key Set by value, or ""
+	JWKSURI                 string
+	LaunchURI               string
+	LogoURI                 string
+	ClientURI               string
+	// RequirePKCE: when false, a confidential client (SMART v1) may omit
+	// PKCE. Public clients always need it.
+	RequirePKCE bool
+	Public      bool
+	Disabled    bool
+	CreatedAt   time.Time
+}
+
+// NewClient describes a client to register with CreateClient.
+type NewClient struct {
+	Name                    string
+	RedirectURIs            []string
+	GrantTypes              []string // default authorization_code + refresh_token
+	Scopes                  []string
+	TokenEndpointAuthMethod string // default client_secret_basic
+	JWKS                    string
+	JWKSURI                 string
+	LaunchURI               string
+	LogoURI                 string
+	ClientURI               string
+	// AllowNoPKCE lets a confidential SMART v1 client omit PKCE.
+	AllowNoPKCE bool
+}
+
+// DefaultUserScopes is the scope ceiling of a user-facing client registered
+// without scopes. (A ceiling is not a grant: the person still consents.)
+func DefaultUserScopes() []string {
+	return []string{"openid", "fhirUser", "profile", "email", "offline_access", "online_access",
+		"launch", "launch/patient", "launch/encounter", "patient/*.cruds", "user/*.cruds"}
+}
+
+// DefaultBackendScopes is the scope ceiling of a client_credentials-only
+// client registered without scopes.
+func DefaultBackendScopes() []string { return []string{"system/*.rs"} }
+
+// ErrInvalidClientMetadata is returned by CreateClient for metadata it
+// refuses (RFC 7591 invalid_client_metadata / invalid_redirect_uri).
+var ErrInvalidClientMetadata = errors.New("authz: invalid client metadata")
+
+// CreateClient validates nc, generates the client id and (for the secret
+// methods) a 256-bit secret, stores the client and returns it with the
+// secret, which is shown once and stored only as its SHA-256.
+func CreateClient(ctx context.Context, st ClientStore, nc NewClient, now time.Time) (*Client, string, error) {
+	c := &Client{
+		Name:                    strings.TrimSpace(nc.Name),
+		RedirectURIs:            nc.RedirectURIs,
+		GrantTypes:              nc.GrantTypes,
+		ResponseTypes:           []string{"code"},
+		Scopes:                  nc.Scopes,
+		TokenEndpointAuthMethod: nc.TokenEndpointAuthMethod,
+		JWKS:                    strings.TrimSpace(nc.JWKS),
+		JWKSURI:                 strings.TrimSpace(nc.JWKSURI),
+		LaunchURI:               nc.LaunchURI,
+		LogoURI:                 nc.LogoURI,
+		ClientURI:               nc.ClientURI,
+		RequirePKCE:             !nc.AllowNoPKCE,
+		CreatedAt:               now.UTC(),
+	}
+	if c.TokenEndpointAuthMethod == "" {
+		c.TokenEndpointAuthMethod = AuthClientSecretBasic
+	}
+	if len(c.GrantTypes) == 0 {
+		c.GrantTypes = []string{"authorization_code", "refresh_token"}
+	}
+	if err := validateClient(c); err != nil {
+		return nil, "", err
+	}
+	if len(c.Scopes) == 0 {
+		if slices.Contains(c.GrantTypes, "authorization_code") {
+			c.Scopes = DefaultUserScopes()
+		} else {
+			c.Scopes = DefaultBackendScopes()
+		}
+	}
+	c.Public = c.TokenEndpointAuthMethod == AuthNone
+	if c.Public {
+		c.RequirePKCE = true
+	}
+	if !slices.Contains(c.GrantTypes, "authorization_code") {
+		c.ResponseTypes = nil
+	}
+	id, err := randomString(16)
+	if err != nil {
+		return nil, "", err
+	}
+	c.ID = id
+	var secret string
+	if c.TokenEndpointAuthMethod == AuthClientSecretBasic || c.TokenEndpointAuthMethod == AuthClientSecretPost {
+		secret, err = randomString(32)
+		if err != nil {
+			return nil, "", err
+		}
+		c.SecretHash = HashSecret(secret)
+	}
+	if err := st.CreateClient(ctx, c); err != nil {
+		return nil, "", fmt.Errorf("authz: create client: %w", err)
+	}
+	return c, secret, nil
+}
+
+// ResetClientSecret gives a secret-based client a new secret and returns it.
+func ResetClientSecret(ctx context.Context, st ClientStore, id string) (string, error) {
+	c, err := st.GetClient(ctx, id)
+	if err != nil {
+		return "", fmt.Errorf("authz: reset secret of %q: %w", id, err)
+	}
+	if c.TokenEndpointAuthMethod != AuthClientSecretBasic && c.TokenEndpointAuthMethod != AuthClientSecretPost {
+		return "", fmt.Errorf("%w: client %q does not use a secret", ErrInvalidClientMetadata, id)
+	}
+	secret, err := randomString(32)
+	if err != nil {
+		return "", err
+	}
+	c.SecretHash = HashSecret(secret)
+	if err := st.UpdateClient(ctx, c); err != nil {
+		return "", fmt.Errorf("authz: reset secret of %q: %w", id, err)
+	}
+	return secret, nil
+}
+
+func validateClient(c *Client) error {
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("%w: %s", ErrInvalidClientMetadata, fmt.Sprintf(format, a...))
+	}
+	switch c.TokenEndpointAuthMethod {
+	case AuthNone, AuthClientSecretBasic, AuthClientSecretPost, AuthPrivateKeyJWT:
+	default:
+		return bad("token_endpoint_auth_method %q is not supported", c.TokenEndpointAuthMethod)
+	}
+	for _, g := range c.GrantTypes {
+		switch g {
+		case "authorization_code", "refresh_token":
+		case "client_credentials":
+			if c.TokenEndpointAuthMethod == AuthNone {
+				return bad("a public client may not use client_credentials")
+			}
+		default:
+			return bad("grant type %q is not supported", g)
+		}
+	}
+	if slices.Contains(c.GrantTypes, "authorization_code") && len(c.RedirectURIs) == 0 {
+		return bad("authorization_code needs at least one redirect URI")
+	}
+	for _, u := range c.RedirectURIs {
+		if err := validateRedirectURI(u); err != nil {
+			return bad("redirect URI %q: %v", u, err)
+		}
+	}
+	if c.JWKS != "" && c.JWKSURI != "" {
+		return bad("jwks and jwks_uri are mutually exclusive")
+	}
+	if c.TokenEndpointAuthMethod == AuthPrivateKeyJWT {
+		if c.JWKS == "" && c.JWKSURI == "" {
+			return bad("private_key_jwt needs jwks or jwks_uri")
+		}
+	}
+	if c.JWKS != "" {
+		var set jose.JSONWebKeySet
+		if err := json.Unmarshal([]byte(c.JWKS), &set); err != nil || len(set.Keys) == 0 {
+			return bad("jwks is not a JSON Web Key Set")
+		}
+		for _, k := range set.Keys {
+			if !k.IsPublic() || k.KeyID == "" {
+				return bad("every JWK needs a kid and must be a public key")
+			}
+		}
+	}
+	if c.JWKSURI != "" {
+		u, err := url.Parse(c.JWKSURI)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return bad("jwks_uri must be an absolute URL")
+		}
+	}
+	for _, s := range []string{c.LaunchURI, c.LogoURI, c.ClientURI} {
+		if s == "" {
+			continue
+		}
+		if u, err := url.Parse(s); err != nil || !u.IsAbs() {
+			return bad("%q is not an absolute URL", s)
+		}
+	}
+	return nil
+}
+
+// validateRedirectURI: absolute, no fragment, https or loopback http or a
+// private-use scheme (native apps).
+func validateRedirectURI(s string) error {
+	u, err := url.Parse(s)
+	if err != nil {
+		return err
+	}
+	if !u.IsAbs() {
+		return errors.New("not absolute")
+	}
+	if u.Fragment != "" || strings.Contains(s, "#") {
+		return errors.New("has a fragment")
+	}
+	if strings.Contains(s, "*") {
+		return errors.New("has a wildcard")
+	}
+	switch u.Scheme {
+	case "https":
+	case "http":
+		if !isLoopbackHost(u.Hostname()) {
+			return errors.New("http is allowed only for loopback")
+		}
+	default:
+		if !strings.Contains(u.Scheme, ".") {
+			return errors.New("custom schemes must be reverse domain names")
+		}
+	}
+	return nil
+}
+
+func isLoopbackHost(h string) bool {
+	return h == "localhost" || h == "127.0.0.1" || h == "::1" || strings.HasPrefix(h, "127.")
+}
+
+// HashSecret returns the SHA-256 of a client secret. Server-generated
+// secrets carry 256 bits of entropy, so a slow password hash adds nothing.
+func HashSecret(secret string) []byte {
+	h := sha256.Sum256([]byte(secret))
+	return h[:]
+}
+
+// checkSecret compares a presented secret with the stored hash in constant time.
+func checkSecret(hash []byte, presented string) bool {
+	h := sha256.Sum256([]byte(presented))
+	return len(hash) == sha256.Size && subtle.ConstantTimeCompare(hash, h[:]) == 1
+}
+
+func randomString(n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("authz: random: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}

@@ -1,0 +1,313 @@
+package authz
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+	josejwt "github.com/go-jose/go-jose/v4/jwt"
+	"github.com/ory/fosite"
+
+	"github.com/smartgate/smartgate/store"
+)
+
+const assertionTypeJWTBearer = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+// clientAssertionAlgs are the algorithms accepted for private_key_jwt.
+var clientAssertionAlgs = []jose.SignatureAlgorithm{jose.RS256, jose.RS384, jose.ES256, jose.ES384}
+
+// authenticateClient is our fosite ClientAuthenticationStrategy: none
+// (public, identified by client_id), client_secret_basic,
+// client_secret_post and private_key_jwt. A client may use only its
+// registered kind of credential (no downgrade from a key to a secret or to
+// none).
+func (s *Server) authenticateClient(ctx context.Context, r *http.Request, form url.Values) (fosite.Client, error) {
+	invalid := func(hint string) error { return fosite.ErrInvalidClient.WithHint(hint) }
+	if at := form.Get("client_assertion_type"); at != "" || form.Get("client_assertion") != "" {
+		if at != assertionTypeJWTBearer {
+			return nil, fosite.ErrInvalidRequest.WithHint("Unsupported client_assertion_type.")
+		}
+		return s.authenticateAssertion(ctx, form)
+	}
+	id, secret, basic := r.BasicAuth()
+	if basic {
+		var err1, err2 error
+		id, err1 = url.QueryUnescape(id)
+		secret, err2 = url.QueryUnescape(secret)
+		if err1 != nil || err2 != nil {
+			return nil, invalid("The client credentials in the Authorization header are malformed.")
+		}
+		if f := form.Get("client_id"); f != "" && f != id {
+			return nil, invalid("client_id does not match the Authorization header.")
+		}
+	} else {
+		id, secret = form.Get("client_id"), form.Get("client_secret")
+	}
+	if id == "" {
+		return nil, invalid("Client authentication is required.")
+	}
+	fc, err := s.client(ctx, id)
+	if err != nil {
+		return nil, invalid("Unknown client or wrong credentials.")
+	}
+	c := fc.c
+	switch c.TokenEndpointAuthMethod {
+	case AuthNone:
+		if secret != "" {
+			return nil, invalid("This client is public and has no secret.")
+		}
+		return fc, nil
+	case AuthClientSecretBasic, AuthClientSecretPost:
+		if secret == "" || !checkSecret(c.SecretHash, secret) {
+			return nil, invalid("Unknown client or wrong credentials.")
+		}
+		return fc, nil
+	default:
+		return nil, invalid("This client must authenticate with private_key_jwt.")
+	}
+}
+
+func (s *Server) authenticateAssertion(ctx context.Context, form url.Values) (fosite.Client, error) {
+	invalid := func(hint string) error { return fosite.ErrInvalidClient.WithHint(hint) }
+	raw := form.Get("client_assertion")
+	tok, err := josejwt.ParseSigned(raw, clientAssertionAlgs)
+	if err != nil || len(tok.Headers) != 1 {
+		return nil, invalid("The client_assertion is not a JWT signed with RS256, RS384, ES256 or ES384.")
+	}
+	var unverified josejwt.Claims
+	if err := tok.UnsafeClaimsWithoutVerification(&unverified); err != nil {
+		return nil, invalid("The client_assertion claims are malformed.")
+	}
+	if unverified.Issuer == "" || unverified.Issuer != unverified.Subject {
+		return nil, invalid("The client_assertion iss and sub must both be the client_id.")
+	}
+	if f := form.Get("client_id"); f != "" && f != unverified.Issuer {
+		return nil, invalid("client_id does not match the client_assertion.")
+	}
+	fc, err := s.client(ctx, unverified.Issuer)
+	if err != nil {
+		return nil, invalid("Unknown client.")
+	}
+	c := fc.c
+	if c.TokenEndpointAuthMethod != AuthPrivateKeyJWT {
+		return nil, invalid("This client is not registered for private_key_jwt.")
+	}
+	h := tok.Headers[0]
+	if jku, ok := h.ExtraHeaders["jku"].(string); ok && jku != c.JWKSURI {
+		return nil, invalid("The jku header does not name the registered jwks_uri.")
+	}
+	set, err := s.clientKeys(ctx, c, false)
+	if err != nil {
+		return nil, invalid("The client's keys could not be obtained.")
+	}
+	key, ok := pickKey(set, h.KeyID, h.Algorithm)
+	if !ok && c.JWKSURI != "" {
+		if set, err = s.clientKeys(ctx, c, true); err == nil {
+			key, ok = pickKey(set, h.KeyID, h.Algorithm)
+		}
+	}
+	if !ok {
+		return nil, invalid("No registered key matches the client_assertion's kid and alg.")
+	}
+	var claims josejwt.Claims
+	if err := tok.Claims(key.Key, &claims); err != nil {
+		return nil, invalid("The client_assertion signature is invalid.")
+	}
+	now := s.cfg.Now()
+	if claims.Expiry == nil {
+		return nil, invalid("The client_assertion has no exp.")
+	}
+	exp := claims.Expiry.Time()
+	if !now.Before(exp.Add(30 * time.Second)) {
+		return nil, invalid("The client_assertion has expired.")
+	}
+	if exp.After(now.Add(5*time.Minute + 30*time.Second)) {
+		return nil, invalid("The client_assertion exp is more than 5 minutes ahead.")
+	}
+	if claims.NotBefore != nil && now.Add(30*time.Second).Before(claims.NotBefore.Time()) {
+		return nil, invalid("The client_assertion is not valid yet.")
+	}
+	audOK := false
+	for _, b := range s.cfg.BaseURLs {
+		if claims.Audience.Contains(b + "/oauth/token") {
+			audOK = true
+		}
+	}
+	if !audOK {
+		return nil, invalid("The client_assertion aud must be the token endpoint.")
+	}
+	if claims.ID == "" {
+		return nil, invalid("The client_assertion has no jti.")
+	}
+	if err := s.st.UseJTI(ctx, hashKey(c.ID+"\x00"+claims.ID), exp.Add(time.Minute), now); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return nil, invalid("The client_assertion jti was already used.")
+		}
+		return nil, fosite.ErrServerError.WithWrap(err)
+	}
+	return fc, nil
+}
+
+func pickKey(set *jose.JSONWebKeySet, kid, alg string) (jose.JSONWebKey, bool) {
+	var match []jose.JSONWebKey
+	for _, k := range set.Keys {
+		if kid != "" && k.KeyID != kid {
+			continue
+		}
+		if k.Algorithm != "" && k.Algorithm != alg {
+			continue
+		}
+		if k.Use != "" && k.Use != "sig" {
+			continue
+		}
+		if !keyFitsAlg(k, alg) {
+			continue
+		}
+		match = append(match, k)
+	}
+	if len(match) != 1 {
+		return jose.JSONWebKey{}, false
+	}
+	return match[0], true
+}
+
+func keyFitsAlg(k jose.JSONWebKey, alg string) bool {
+	switch pub := k.Key.(type) {
+	case *rsa.PublicKey:
+		return (alg == "RS256" || alg == "RS384") && pub.N.BitLen() >= 2048
+	case *ecdsa.PublicKey:
+		return alg == "ES256" && pub.Curve == elliptic.P256() || alg == "ES384" && pub.Curve == elliptic.P384()
+	}
+	return false
+}
+
+// clientKeys returns the client's registered keys: by value, or fetched
+// from jwks_uri (cached; refetched when forced, e.g. for an unknown kid).
+func (s *Server) clientKeys(ctx context.Context, c *Client, force bool) (*jose.JSONWebKeySet, error) {
+	if c.JWKS != "" {
+		var set jose.JSONWebKeySet
+		if err := json.Unmarshal([]byte(c.JWKS), &set); err != nil {
+			return nil, err
+		}
+		return &set, nil
+	}
+	if c.JWKSURI == "" {
+		return nil, errors.New("authz: client has no keys")
+	}
+	return s.jwks.get(ctx, c.JWKSURI, force)
+}
+
+// jwksFetcher fetches client key sets with a timeout, a size cap, a cache,
+// and (unless allowed) never from loopback, private or link-local addresses.
+type jwksFetcher struct {
+	client   *http.Client
+	maxBytes int64
+	ttl      time.Duration
+	now      func() time.Time
+
+	mu    sync.Mutex
+	cache map[string]cachedJWKS
+}
+
+type cachedJWKS struct {
+	set     *jose.JSONWebKeySet
+	fetched time.Time
+	ttl     time.Duration
+}
+
+func newJWKSFetcher(cfg Config) *jwksFetcher {
+	dialer := &net.Dialer{Timeout: cfg.JWKSTimeout}
+	if !cfg.JWKSAllowPrivate {
+		dialer.Control = func(network, address string, _ syscall.RawConn) error {
+			host, _, err := net.SplitHostPort(address)
+			if err != nil {
+				return err
+			}
+			ip := net.ParseIP(host)
+			if ip == nil || ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsUnspecified() ||
+				ip.IsMulticast() || ip.IsLinkLocalMulticast() || ip.IsInterfaceLocalMulticast() {
+				return fmt.Errorf("authz: jwks_uri address %s is not allowed", host)
+			}
+			return nil
+		}
+	}
+	tr := &http.Transport{DialContext: dialer.DialContext, Proxy: nil, TLSHandshakeTimeout: cfg.JWKSTimeout,
+		ResponseHeaderTimeout: cfg.JWKSTimeout, MaxIdleConns: 4}
+	return &jwksFetcher{
+		client: &http.Client{Transport: tr, Timeout: cfg.JWKSTimeout,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
+		maxBytes: cfg.JWKSMaxBytes, ttl: cfg.JWKSCacheTTL, now: cfg.Now, cache: map[string]cachedJWKS{},
+	}
+}
+
+func (f *jwksFetcher) get(ctx context.Context, uri string, force bool) (*jose.JSONWebKeySet, error) {
+	f.mu.Lock()
+	c, ok := f.cache[uri]
+	f.mu.Unlock()
+	now := f.now()
+	// A forced refetch is honoured at most every 10 seconds per URI.
+	if ok && (now.Sub(c.fetched) < c.ttl && !force || now.Sub(c.fetched) < 10*time.Second) {
+		return c.set, nil
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, uri, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := f.client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("authz: fetch jwks: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("authz: fetch jwks: status %d", resp.StatusCode)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, f.maxBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("authz: fetch jwks: %w", err)
+	}
+	if int64(len(body)) > f.maxBytes {
+		return nil, errors.New("authz: fetch jwks: too large")
+	}
+	var set jose.JSONWebKeySet
+	if err := json.Unmarshal(body, &set); err != nil {
+		return nil, fmt.Errorf("authz: fetch jwks: %w", err)
+	}
+	set.Keys = slices.DeleteFunc(set.Keys, func(k jose.JSONWebKey) bool { return !k.IsPublic() })
+	f.mu.Lock()
+	f.cache[uri] = cachedJWKS{set: &set, fetched: now, ttl: cacheTTL(resp.Header.Get("Cache-Control"), f.ttl)}
+	f.mu.Unlock()
+	return &set, nil
+}
+
+// cacheTTL honours a response's Cache-Control (no-store, no-cache,
+// max-age) but never caches longer than limit.
+func cacheTTL(cc string, limit time.Duration) time.Duration {
+	for _, d := range strings.Split(cc, ",") {
+		d = strings.ToLower(strings.TrimSpace(d))
+		switch {
+		case d == "no-store" || d == "no-cache":
+			return 0
+		case strings.HasPrefix(d, "max-age="):
+			if n, err := strconv.Atoi(strings.TrimPrefix(d, "max-age=")); err == nil && n >= 0 {
+				return min(time.Duration(n)*time.Second, limit)
+			}
+		}
+	}
+	return limit
+}

@@ -1,0 +1,174 @@
+package authz
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/ory/fosite"
+)
+
+// ScopeStrategy reports whether the scope needle is covered by haystack
+// (granted or allowed scopes). authz/smart provides the SMART one.
+type ScopeStrategy func(haystack []string, needle string) bool
+
+// ExactScopeStrategy is the default ScopeStrategy: exact string match.
+func ExactScopeStrategy(haystack []string, needle string) bool {
+	for _, h := range haystack {
+		if h == needle {
+			return true
+		}
+	}
+	return false
+}
+
+// Config configures the authorization server. The zero value of every field
+// but BaseURLs and FHIRBaseURLs has a usable default.
+type Config struct {
+	// BaseURLs are the public base URLs of every listener (e.g.
+	// http://localhost:8080 and https://localhost:8443). Tokens issued under
+	// one are accepted under the others; private_key_jwt assertions may name
+	// the token endpoint of any of them.
+	BaseURLs []string
+	// FHIRBaseURLs are the FHIR bases an authorize aud may name, e.g.
+	// <httpURL>/fhir and <httpsURL>/fhir (compared without trailing slash).
+	FHIRBaseURLs []string
+
+	AccessTokenTTL  time.Duration // default 1h
+	RefreshTokenTTL time.Duration // default 720h
+	CodeTTL         time.Duration // default 1m
+	IDTokenTTL      time.Duration // default 1h
+	// BackendTokenTTL is the lifetime of client_credentials tokens
+	// (SMART Backend Services: ≤ 5 minutes recommended). Default 5m.
+	BackendTokenTTL time.Duration
+
+	// PKCE (S256) is required from public clients always and from
+	// confidential ones unless the client's RequirePKCE is off (SMART v1).
+	// PKCEForAll ignores those per-client exemptions: PKCE for everyone.
+	PKCEForAll bool
+
+	// RefreshGrace is how long an already-rotated refresh token is still
+	// accepted (lost responses). Zero means no grace; default 0.
+	RefreshGrace time.Duration
+
+	// OWin enables the password grant for local accounts.
+	OWin bool
+	// OWinOffListeners turns the password grant off on the named listeners
+	// (listener.Info.Name: "http", "https") while OWin is on.
+	OWinOffListeners []string
+	// OWinMaxFailures failures within OWinWindow lock an account or an
+	// address for OWinLockout (defaults 5, 15m, 15m).
+	OWinMaxFailures int
+	OWinWindow      time.Duration
+	OWinLockout     time.Duration
+
+	// KeyRotation rotates the signing keys when the active ones are older
+	// (default 90 days; negative disables scheduled rotation).
+	KeyRotation time.Duration
+
+	// JWKSAllowPrivate lets jwks_uri point at loopback or private-range
+	// addresses (tests, labs). Off by default.
+	JWKSAllowPrivate bool
+	// JWKSTimeout, JWKSMaxBytes and JWKSCacheTTL bound jwks_uri fetches
+	// (defaults 5s, 64 KiB, 5m).
+	JWKSTimeout  time.Duration
+	JWKSMaxBytes int64
+	JWKSCacheTTL time.Duration
+
+	// ScopeStrategy matches requested scopes against allowed/granted ones
+	// (default ExactScopeStrategy).
+	ScopeStrategy ScopeStrategy
+	// AllowOrigin decides which browser origins may call the token,
+	// revocation and userinfo endpoints (CORS; never with credentials).
+	// Nil allows every origin. Discovery and JWKS are open to all.
+	AllowOrigin func(ctx context.Context, origin string) bool
+	// ManagementPath and RegistrationPath, when set, are advertised in the
+	// SMART configuration as management_endpoint (the page where people
+	// review and revoke app access) and registration_endpoint (RFC 7591).
+	ManagementPath   string
+	RegistrationPath string
+	// ExtraCapabilities are SMART capabilities that other parts of the
+	// server provide (e.g. context-standalone-encounter).
+	ExtraCapabilities []string
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+func (c *Config) setDefaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&c.AccessTokenTTL, time.Hour)
+	def(&c.RefreshTokenTTL, 720*time.Hour)
+	def(&c.CodeTTL, time.Minute)
+	def(&c.IDTokenTTL, time.Hour)
+	def(&c.BackendTokenTTL, 5*time.Minute)
+	def(&c.OWinWindow, 15*time.Minute)
+	def(&c.OWinLockout, 15*time.Minute)
+	def(&c.KeyRotation, 90*24*time.Hour)
+	def(&c.JWKSTimeout, 5*time.Second)
+	def(&c.JWKSCacheTTL, 5*time.Minute)
+	if c.OWinMaxFailures <= 0 {
+		c.OWinMaxFailures = 5
+	}
+	if c.JWKSMaxBytes <= 0 {
+		c.JWKSMaxBytes = 64 << 10
+	}
+	if c.ScopeStrategy == nil {
+		c.ScopeStrategy = ExactScopeStrategy
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	for i, u := range c.BaseURLs {
+		c.BaseURLs[i] = strings.TrimRight(u, "/")
+	}
+	for i, u := range c.FHIRBaseURLs {
+		c.FHIRBaseURLs[i] = strings.TrimRight(u, "/")
+	}
+}
+
+// fositeConfig is fosite's configuration with the issuer taken from the
+// request (each listener is its own issuer).
+type fositeConfig struct {
+	*fosite.Config
+}
+
+type issuerKey struct{}
+
+func withIssuer(ctx context.Context, iss string) context.Context {
+	return context.WithValue(ctx, issuerKey{}, iss)
+}
+
+func issuerFrom(ctx context.Context) string {
+	s, _ := ctx.Value(issuerKey{}).(string)
+	return s
+}
+
+func (c fositeConfig) GetIDTokenIssuer(ctx context.Context) string     { return issuerFrom(ctx) }
+func (c fositeConfig) GetAccessTokenIssuer(ctx context.Context) string { return issuerFrom(ctx) }
+
+// fositeClient adapts Client to fosite.Client.
+type fositeClient struct {
+	c        *Client
+	audience []string
+}
+
+var _ fosite.Client = (*fositeClient)(nil)
+
+func (f *fositeClient) GetID() string                      { return f.c.ID }
+func (f *fositeClient) GetHashedSecret() []byte            { return f.c.SecretHash }
+func (f *fositeClient) GetRedirectURIs() []string          { return f.c.RedirectURIs }
+func (f *fositeClient) GetGrantTypes() fosite.Arguments    { return f.c.GrantTypes }
+func (f *fositeClient) GetResponseTypes() fosite.Arguments { return f.c.ResponseTypes }
+func (f *fositeClient) GetScopes() fosite.Arguments        { return f.c.Scopes }
+func (f *fositeClient) IsPublic() bool                     { return f.c.Public }
+func (f *fositeClient) GetAudience() fosite.Arguments      { return f.audience }
+
+// GetResponseModes: only the query response mode (explicit
+// response_mode=query is accepted; fragment and form_post are not).
+func (f *fositeClient) GetResponseModes() []fosite.ResponseModeType {
+	return []fosite.ResponseModeType{fosite.ResponseModeQuery}
+}

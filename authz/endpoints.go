@@ -1,0 +1,245 @@
+package authz
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/ory/fosite"
+
+	"github.com/smartgate/smartgate/audit"
+	"github.com/smartgate/smartgate/listener"
+	"github.com/smartgate/smartgate/store"
+)
+
+// handleIntrospect is RFC 7662 introspection. The caller authenticates as
+// a confidential client (any method) or with a bearer token of a
+// client_credentials grant (a resource server). An unknown, expired or
+// revoked token answers 200 {"active":false}.
+func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
+	base := listener.BaseURL(r)
+	ctx := withIssuer(r.Context(), base)
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "The request body is not a valid form.")
+		return
+	}
+	if !s.introspectionCaller(r) {
+		w.Header().Set("WWW-Authenticate", `Basic realm="smartgate", Bearer realm="smartgate"`)
+		writeOAuthError(w, http.StatusUnauthorized, "invalid_client", "Introspection requires client authentication.")
+		return
+	}
+	token := r.PostForm.Get("token")
+	if token == "" {
+		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "The token parameter is missing.")
+		return
+	}
+	use := fosite.AccessToken
+	if r.PostForm.Get("token_type_hint") == "refresh_token" {
+		use = fosite.RefreshToken
+	}
+	tu, ar, err := s.provider.IntrospectToken(ctx, token, use, newSession())
+	if errors.Is(err, store.ErrUnavailable) {
+		writeOAuthError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "Please retry.")
+		return
+	}
+	if err != nil {
+		writeJSON(w, http.StatusOK, map[string]any{"active": false}, true)
+		return
+	}
+	sess, ok := ar.GetSession().(*Session)
+	if !ok {
+		writeJSON(w, http.StatusOK, map[string]any{"active": false}, true)
+		return
+	}
+	out := map[string]any{
+		"active":    true,
+		"scope":     strings.Join(ar.GetGrantedScopes(), " "),
+		"client_id": ar.GetClient().GetID(),
+		"iat":       ar.GetRequestedAt().Unix(),
+	}
+	if tu == fosite.RefreshToken {
+		out["token_type"] = "refresh_token"
+		if exp := sess.GetExpiresAt(fosite.RefreshToken); !exp.IsZero() {
+			out["exp"] = exp.Unix()
+		}
+	} else {
+		out["token_type"] = "Bearer"
+		out["exp"] = sess.GetExpiresAt(fosite.AccessToken).Unix()
+	}
+	sub := sess.GetSubject()
+	if sub == "" {
+		sub = ar.GetClient().GetID()
+	}
+	out["sub"] = sub
+	if sess.Username != "" {
+		out["username"] = sess.Username
+	}
+	if sess.Issuer != "" {
+		out["iss"] = sess.Issuer
+	}
+	if aud := ar.GetGrantedAudience(); len(aud) > 0 {
+		out["aud"] = []string(aud)
+	} else if len(s.cfg.FHIRBaseURLs) > 0 {
+		out["aud"] = s.cfg.FHIRBaseURLs
+	}
+	if sess.FHIRUser != "" {
+		if v, ok := sess.Claims.Extra["fhirUser"].(string); ok {
+			out["fhirUser"] = v
+		} else {
+			out["fhirUser"] = sess.FHIRUser
+		}
+	}
+	for k, v := range sess.contextFields() {
+		out[k] = v
+	}
+	writeJSON(w, http.StatusOK, out, true)
+}
+
+func (s *Server) introspectionCaller(r *http.Request) bool {
+	ctx := r.Context()
+	if tok, ok := bearer(r); ok {
+		ti, err := s.VerifyAccessToken(ctx, tok)
+		return err == nil && (ti.Grant == "client_credentials" || hasRole(ti.Roles, "admin"))
+	}
+	c, err := s.authenticateClient(ctx, r, r.PostForm)
+	return err == nil && !c.IsPublic()
+}
+
+func hasRole(roles []string, role string) bool {
+	for _, r := range roles {
+		if r == role {
+			return true
+		}
+	}
+	return false
+}
+
+func bearer(r *http.Request) (string, bool) {
+	h := r.Header.Get("Authorization")
+	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:]), true
+	}
+	return "", false
+}
+
+// handleRevoke is RFC 7009 revocation (fosite): the client authenticates
+// like at the token endpoint; unknown tokens answer 200; another client's
+// token is refused and left alone.
+func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
+	base := listener.BaseURL(r)
+	ctx := withIssuer(r.Context(), base)
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	err := s.provider.NewRevocationRequest(ctx, r)
+	clientID := r.PostForm.Get("client_id")
+	if u, _, ok := r.BasicAuth(); ok {
+		clientID = u
+	}
+	outcome, detail := audit.Success, ""
+	if err != nil {
+		outcome = audit.Failure
+		detail, _ = errorCode(err)
+	}
+	s.audit(r, audit.Event{Kind: "revoke", ClientID: clientID, Action: r.PostForm.Get("token_type_hint"), Outcome: outcome, Detail: detail})
+	challengeBasic(w, r, err)
+	s.provider.WriteRevocationResponse(ctx, w, err)
+}
+
+// handleUserinfo is the OIDC UserInfo endpoint.
+func (s *Server) handleUserinfo(w http.ResponseWriter, r *http.Request) {
+	base := listener.BaseURL(r)
+	ctx := withIssuer(r.Context(), base)
+	tok, ok := bearer(r)
+	if !ok {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="smartgate"`)
+		writeOAuthError(w, http.StatusUnauthorized, "invalid_token", "A bearer access token is required.")
+		return
+	}
+	tu, ar, err := s.provider.IntrospectToken(ctx, tok, fosite.AccessToken, newSession())
+	if err != nil || tu != fosite.AccessToken {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="smartgate", error="invalid_token"`)
+		writeOAuthError(w, http.StatusUnauthorized, "invalid_token", "The access token is not active.")
+		return
+	}
+	granted := ar.GetGrantedScopes()
+	if !granted.Has("openid") {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="smartgate", error="insufficient_scope", scope="openid"`)
+		writeOAuthError(w, http.StatusForbidden, "insufficient_scope", "The openid scope is required.")
+		return
+	}
+	sess := ar.GetSession().(*Session)
+	out := map[string]any{"sub": sess.GetSubject()}
+	if s.users != nil {
+		uc, err := s.users.Claims(ctx, sess.GetSubject())
+		if err != nil {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="smartgate", error="invalid_token"`)
+			writeOAuthError(w, http.StatusUnauthorized, "invalid_token", "The user no longer exists.")
+			return
+		}
+		if granted.Has("profile") {
+			if uc.Name != "" {
+				out["name"] = uc.Name
+			}
+			if uc.Username != "" {
+				out["preferred_username"] = uc.Username
+			}
+		}
+		if granted.Has("email") && uc.Email != "" {
+			out["email"] = uc.Email
+		}
+	}
+	if v, ok := sess.Claims.Extra["fhirUser"]; ok {
+		out["fhirUser"] = v
+	}
+	writeJSON(w, http.StatusOK, out, true)
+}
+
+// handleJWKS publishes the public signing keys (current and recently retired).
+func (s *Server) handleJWKS(w http.ResponseWriter, r *http.Request) {
+	set, err := s.keys.public(r.Context())
+	if err != nil {
+		s.log.ErrorContext(r.Context(), "jwks", "err", err)
+		writeOAuthError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "The key set is not available.")
+		return
+	}
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	writeJSON(w, http.StatusOK, set, false)
+}
+
+// Discovery returns the RFC 8414 / OIDC discovery document for a listener
+// base URL (also used by the SMART configuration).
+func (s *Server) Discovery(base string) map[string]any {
+	return map[string]any{
+		"issuer":                                           base,
+		"authorization_endpoint":                           base + "/oauth/authorize",
+		"token_endpoint":                                   base + "/oauth/token",
+		"userinfo_endpoint":                                base + "/oauth/userinfo",
+		"jwks_uri":                                         base + "/oauth/jwks",
+		"introspection_endpoint":                           base + "/oauth/introspect",
+		"revocation_endpoint":                              base + "/oauth/revoke",
+		"response_types_supported":                         []string{"code"},
+		"response_modes_supported":                         []string{"query"},
+		"grant_types_supported":                            []string{"authorization_code", "refresh_token", "client_credentials"},
+		"subject_types_supported":                          []string{"public"},
+		"id_token_signing_alg_values_supported":            []string{AlgIDToken},
+		"token_endpoint_auth_methods_supported":            []string{AuthClientSecretBasic, AuthClientSecretPost, AuthPrivateKeyJWT},
+		"token_endpoint_auth_signing_alg_values_supported": []string{"RS256", "RS384", "ES256", "ES384"},
+		"introspection_endpoint_auth_methods_supported":    []string{AuthClientSecretBasic, AuthClientSecretPost, AuthPrivateKeyJWT},
+		"revocation_endpoint_auth_methods_supported":       []string{AuthClientSecretBasic, AuthClientSecretPost, AuthPrivateKeyJWT},
+		"code_challenge_methods_supported":                 []string{"S256"},
+		"scopes_supported":                                 []string{"openid", "fhirUser", "profile", "email", "offline_access", "online_access", "launch", "launch/patient", "launch/encounter"},
+		"claims_supported":                                 []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "fhirUser", "profile", "name", "email", "sid"},
+		"authorization_response_iss_parameter_supported":   true,
+		"request_parameter_supported":                      false,
+		"request_uri_parameter_supported":                  false,
+		"claims_parameter_supported":                       false,
+		"access_token_signing_alg_values_supported":        []string{AlgAccessToken},
+		"ui_locales_supported":                             []string{"en"},
+	}
+}
+
+func (s *Server) handleDiscovery(w http.ResponseWriter, r *http.Request) {
+	d := s.Discovery(listener.BaseURL(r))
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	writeJSON(w, http.StatusOK, d, false)
+}

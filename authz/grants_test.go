@@ -1,0 +1,298 @@
+package authz_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/smartgate/smartgate/authz"
+	"github.com/smartgate/smartgate/listener"
+)
+
+func TestR9_OnlineAccessEndsWithSession(t *testing.T) {
+	e := newEnv(t)
+	online, secret := e.createClient(authz.NewClient{Name: "ehr", RedirectURIs: []string{"https://ehr.example/cb"},
+		Scopes: append([]string{"online_access"}, stdScopes...)})
+	e.ia.decide = func(req *authz.AuthorizeRequest) (*authz.Decision, error) {
+		return &authz.Decision{Subject: "alice-id", Scopes: req.Scopes, SessionID: "sess-1"}, nil
+	}
+	code, v := e.codeFor(online, []string{"openid", "online_access"})
+	_, onl := e.exchange(online, secret, code, v)
+	code, v = e.codeFor(e.conf, []string{"openid", "offline_access"})
+	_, off := e.exchange(e.conf, e.secret, code, v)
+	if err := e.as.RevokeSession(context.Background(), "sess-1"); err != nil {
+		t.Fatal(err)
+	}
+	if in := e.introspect(onl["refresh_token"].(string)); in["active"] != false {
+		t.Errorf("online_access refresh token survives logout: %v", in)
+	}
+	if in := e.introspect(onl["access_token"].(string)); in["active"] != false {
+		t.Errorf("online_access access token survives logout: %v", in)
+	}
+	if in := e.introspect(off["refresh_token"].(string)); in["active"] != true {
+		t.Errorf("offline_access refresh token ended with the session: %v", in)
+	}
+}
+
+func TestV6_RevokeGrantsOfSubject(t *testing.T) {
+	e := newEnv(t)
+	a := e.tokens("openid", "offline_access")
+	code, v := e.codeFor(e.public, []string{"openid", "offline_access"})
+	_, b := e.exchange(e.public, "", code, v)
+	if err := e.as.RevokeGrants(context.Background(), "alice-id", e.conf.ID); err != nil {
+		t.Fatal(err)
+	}
+	if in := e.introspect(a["access_token"].(string)); in["active"] != false {
+		t.Errorf("revoked app's token active: %v", in)
+	}
+	if status, _ := e.refresh(a["refresh_token"].(string), nil); status == 200 {
+		t.Error("revoked app's refresh token works")
+	}
+	if in := e.introspect(b["access_token"].(string)); in["active"] != true {
+		t.Errorf("other app's token revoked too: %v", in)
+	}
+	e.as.RevokeGrants(context.Background(), "alice-id", "")
+	if in := e.introspect(b["access_token"].(string)); in["active"] != false {
+		t.Errorf("account-wide revocation missed a token: %v", in)
+	}
+}
+
+func TestS2_PlainHTTPOnlyForLoopbackRedirects(t *testing.T) {
+	e := newEnv(t)
+	mux := http.NewServeMux()
+	e.as.Register(mux)
+	insecure := httptest.NewServer(listener.Middleware(listener.Info{Name: "http", BaseURL: e.base, Secure: false}, mux))
+	defer insecure.Close()
+	e2 := *e
+	e2.base = insecure.URL
+	// The confidential client's redirect URI is https://app.example/cb.
+	u := e2.authorizeQuery(func(q url.Values) {
+		q.Set("client_id", e.conf.ID)
+		q.Set("redirect_uri", e.conf.RedirectURIs[0])
+	})
+	if q := redirectParams(t, e2.authorizeURL(u)); q.Get("error") != "invalid_request" || q.Get("code") != "" {
+		t.Fatalf("non-loopback redirect over HTTP: %v", q)
+	}
+	// The loopback (native) client is fine.
+	if q := redirectParams(t, e2.authorizeURL(e2.authorizeQuery(func(url.Values) {}))); q.Get("code") == "" {
+		t.Fatalf("loopback redirect over HTTP refused: %v", q)
+	}
+}
+
+func TestD14_OtherMethodsAnswerJSON(t *testing.T) {
+	e := newEnv(t)
+	for _, c := range []struct{ method, path string }{
+		{http.MethodPut, "/oauth/authorize"}, {http.MethodGet, "/oauth/introspect"}, {http.MethodDelete, "/oauth/jwks"},
+		{http.MethodGet, "/oauth/revoke"},
+	} {
+		req, _ := http.NewRequest(c.method, e.base+c.path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusMethodNotAllowed || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+			t.Errorf("%s %s: %d %s", c.method, c.path, resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+	}
+}
+
+func TestCreateClientValidation(t *testing.T) {
+	e := newEnv(t)
+	cases := []struct {
+		name string
+		nc   authz.NewClient
+		ok   bool
+	}{
+		{"Confidential", authz.NewClient{RedirectURIs: []string{"https://a.example/cb"}}, true},
+		{"NativeLoopback", authz.NewClient{RedirectURIs: []string{"http://127.0.0.1/cb"}, TokenEndpointAuthMethod: "none"}, true},
+		{"NativeScheme", authz.NewClient{RedirectURIs: []string{"com.example.app:/cb"}, TokenEndpointAuthMethod: "none"}, true},
+		{"HTTPNonLoopback", authz.NewClient{RedirectURIs: []string{"http://a.example/cb"}}, false},
+		{"Fragment", authz.NewClient{RedirectURIs: []string{"https://a.example/cb#x"}}, false},
+		{"Wildcard", authz.NewClient{RedirectURIs: []string{"https://*.example/cb"}}, false},
+		{"Relative", authz.NewClient{RedirectURIs: []string{"/cb"}}, false},
+		{"NoRedirect", authz.NewClient{}, false},
+		{"BadMethod", authz.NewClient{RedirectURIs: []string{"https://a.example/cb"}, TokenEndpointAuthMethod: "tls_client_auth"}, false},
+		{"PublicBackend", authz.NewClient{GrantTypes: []string{"client_credentials"}, TokenEndpointAuthMethod: "none"}, false},
+		{"ImplicitGrant", authz.NewClient{RedirectURIs: []string{"https://a.example/cb"}, GrantTypes: []string{"implicit"}}, false},
+		{"DCR3_JWKSAndURI", authz.NewClient{GrantTypes: []string{"client_credentials"}, TokenEndpointAuthMethod: "private_key_jwt",
+			JWKS: newBackendKey(t, "ES384").jwks(), JWKSURI: "https://a.example/jwks"}, false},
+		{"KeyJWTWithoutKeys", authz.NewClient{GrantTypes: []string{"client_credentials"}, TokenEndpointAuthMethod: "private_key_jwt"}, false},
+		{"DCR9_PrivateJWK", authz.NewClient{GrantTypes: []string{"client_credentials"}, TokenEndpointAuthMethod: "private_key_jwt",
+			JWKS: `{"keys":[{"kty":"oct","k":"c2VjcmV0","kid":"x"}]}`}, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c, secret, err := authz.CreateClient(context.Background(), e.db, tc.nc, e.clock.Now())
+			if tc.ok != (err == nil) {
+				t.Fatalf("CreateClient err = %v, want ok=%v", err, tc.ok)
+			}
+			if err != nil {
+				return
+			}
+			stored, _ := e.db.GetClient(context.Background(), c.ID)
+			if (tc.nc.TokenEndpointAuthMethod == "" || tc.nc.TokenEndpointAuthMethod == authz.AuthClientSecretBasic) &&
+				(len(secret) < 43 || string(stored.SecretHash) != string(authz.HashSecret(secret))) {
+				t.Errorf("secret %q not 256 bits or not stored as its SHA-256", secret)
+			}
+			if strings.Contains(string(stored.SecretHash), secret) && secret != "" {
+				t.Error("raw secret stored")
+			}
+		})
+	}
+}
+
+func TestResetClientSecret(t *testing.T) {
+	e := newEnv(t)
+	s2, err := authz.ResetClientSecret(context.Background(), e.db, e.conf.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, m := e.postForm("/oauth/introspect", url.Values{"token": {"x"}}, e.conf.ID, e.secret); resp.StatusCode != 401 {
+		t.Errorf("old secret still works: %v", m)
+	}
+	if resp, m := e.postForm("/oauth/introspect", url.Values{"token": {"x"}}, e.conf.ID, s2); resp.StatusCode != 200 {
+		t.Errorf("new secret refused: %v", m)
+	}
+}
+
+func TestVerifyAccessToken(t *testing.T) {
+	e := newEnv(t)
+	banner := false
+	e.ia.decide = func(req *authz.AuthorizeRequest) (*authz.Decision, error) {
+		return &authz.Decision{Subject: "alice-id", Scopes: req.Scopes, Context: &authz.LaunchContext{Patient: "123", NeedPatientBanner: &banner}}, nil
+	}
+	m := e.tokens("openid", "fhirUser", "offline_access", "launch/patient", "patient/*.rs")
+	ti, err := e.as.VerifyAccessToken(context.Background(), m["access_token"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ti.Subject != "alice-id" || ti.ClientID != e.conf.ID || ti.Patient() != "123" || ti.FHIRUser != "Practitioner/p1" ||
+		len(ti.Audience) != 1 || ti.Audience[0] != e.fhir || len(ti.Scopes) != 5 {
+		t.Fatalf("TokenInfo = %+v", ti)
+	}
+	// A refresh token is not a bearer token.
+	if _, err := e.as.VerifyAccessToken(context.Background(), m["refresh_token"].(string)); err == nil {
+		t.Fatal("refresh token accepted as an access token")
+	}
+	req, _ := http.NewRequest(http.MethodGet, e.base+"/oauth/userinfo", nil)
+	req.Header.Set("Authorization", "Bearer "+m["refresh_token"].(string))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(resp.Header.Get("WWW-Authenticate"), "invalid_token") {
+		t.Fatalf("userinfo with a refresh token: %d", resp.StatusCode)
+	}
+	e.postForm("/oauth/revoke", url.Values{"token": {m["access_token"].(string)}}, e.conf.ID, e.secret)
+	if _, err := e.as.VerifyAccessToken(context.Background(), m["access_token"].(string)); err == nil {
+		t.Fatal("revoked token verified")
+	}
+}
+
+func TestC16_CodeExpires(t *testing.T) {
+	e := newEnv(t, func(c *authz.Config) { c.CodeTTL = time.Nanosecond })
+	code, v := e.codeFor(e.public, []string{"openid"})
+	resp, m := e.exchange(e.public, "", code, v)
+	wantError(t, resp, m, []int{400}, "invalid_grant", "invalid_request")
+}
+
+// launches is a test-only LaunchResolver (the SMART launch store provides
+// the real one).
+type launches map[string]struct {
+	client string
+	ctx    authz.LaunchContext
+}
+
+func (l launches) ResolveLaunch(ctx context.Context, launch, clientID string) (*authz.LaunchContext, error) {
+	e, ok := l[launch]
+	if !ok || e.client != clientID {
+		return nil, errors.New("unknown launch")
+	}
+	c := e.ctx
+	return &c, nil
+}
+
+func TestC14_E5_EHRLaunch(t *testing.T) {
+	e := newEnv(t)
+	e.as.SetLaunchResolver(launches{"L-1": {client: e.public.ID, ctx: authz.LaunchContext{Patient: "p9", Encounter: "e7"}}})
+	var seen *authz.LaunchContext
+	e.ia.decide = func(req *authz.AuthorizeRequest) (*authz.Decision, error) {
+		seen = req.Launch
+		return &authz.Decision{Subject: "alice-id", Scopes: req.Scopes}, nil
+	}
+	u := e.authorizeQuery(func(q url.Values) { q.Set("launch", "L-1"); q.Set("scope", "openid launch/patient patient/*.rs") })
+	q := redirectParams(t, e.authorizeURL(u))
+	if seen == nil || seen.Patient != "p9" {
+		t.Fatalf("pages did not see the launch context: %+v", seen)
+	}
+	if q.Get("code") == "" {
+		t.Fatalf("EHR launch: %v", q)
+	}
+	c, v := e.codeFor(e.public, []string{"openid", "launch/patient", "patient/*.rs"}, oauth2.SetAuthURLParam("launch", "L-1"))
+	resp, m := e.exchange(e.public, "", c, v)
+	if resp.StatusCode != 200 || m["patient"] != "p9" || m["encounter"] != "e7" {
+		t.Fatalf("EHR launch token: %d %v", resp.StatusCode, m)
+	}
+	// A launch bound to another client, or an altered one, gives no code.
+	for _, l := range []string{"L-2", "L-1x"} {
+		u := e.authorizeQuery(func(q url.Values) { q.Set("launch", l) })
+		if q := redirectParams(t, e.authorizeURL(u)); q.Get("code") != "" || q.Get("error") != "invalid_request" {
+			t.Fatalf("launch %q: %v", l, q)
+		}
+	}
+	e.as.SetLaunchResolver(launches{"L-2": {client: "someone-else"}})
+	u = e.authorizeQuery(func(q url.Values) { q.Set("launch", "L-2") })
+	if q := redirectParams(t, e.authorizeURL(u)); q.Get("code") != "" {
+		t.Fatalf("launch of another client: %v", q)
+	}
+}
+
+func TestMaintainDeletesExpiredRecords(t *testing.T) {
+	e := newEnv(t)
+	at := e.tokens("openid")["access_token"].(string)
+	e.clock.Advance(26 * time.Hour)
+	if err := e.as.MaintainOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := e.db.Reader().QueryRow(`SELECT COUNT(*) FROM oauth_tokens`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Fatalf("%d token records left after expiry + 24h", n)
+	}
+	if in := e.introspect(at); in["active"] != false {
+		t.Fatal("expired token active")
+	}
+}
+
+func TestNoRawTokensStored(t *testing.T) {
+	e := newEnv(t)
+	m := e.tokens("openid", "offline_access")
+	rows, err := e.db.Reader().Query(`SELECT signature, data FROM oauth_tokens`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var sig string
+		var data []byte
+		rows.Scan(&sig, &data)
+		for _, tok := range []string{m["access_token"].(string), m["refresh_token"].(string)} {
+			parts := strings.Split(tok, ".")
+			last := parts[len(parts)-1]
+			if strings.Contains(sig, last) || strings.Contains(string(data), last) || strings.Contains(string(data), e.secret) {
+				t.Fatalf("a raw token signature or secret is stored: %s", sig)
+			}
+		}
+	}
+}

@@ -1,0 +1,37 @@
+package main
+
+import (
+	"slices"
+	"time"
+
+	"golang.org/x/crypto/argon2"
+
+	"github.com/smartgate/smartgate/bench/loadgen"
+)
+
+// Argon2id parameters of smartgate's password hashes (OWASP minimum).
+const (
+	argonTime    = 2
+	argonMemKiB  = 19 * 1024
+	argonThreads = 1
+	argonKeyLen  = 32
+)
+
+// argon2Batches times batches of n argon2id derivations (one verify each) and
+// returns each batch's median in ms.
+func argon2Batches(batches, n int) []float64 {
+	salt := []byte("0123456789abcdef")
+	pw := []byte("correct horse battery staple")
+	out := make([]float64, 0, batches)
+	for range batches {
+		ts := make([]float64, 0, n)
+		for range n {
+			t0 := time.Now()
+			argon2.IDKey(pw, salt, argonTime, argonMemKiB, argonThreads, argonKeyLen)
+			ts = append(ts, float64(time.Since(t0))/float64(time.Millisecond))
+		}
+		slices.Sort(ts)
+		out = append(out, loadgen.Median(ts))
+	}
+	return out
+}

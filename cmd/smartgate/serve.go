@@ -1,0 +1,165 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+
+	"github.com/smartgate/smartgate/authz"
+	"github.com/smartgate/smartgate/config"
+	"github.com/smartgate/smartgate/server"
+	"github.com/smartgate/smartgate/store/sqlite"
+)
+
+func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
+	if cfg.LogFormat == "json" {
+		h = slog.NewJSONHandler(w, opts)
+	}
+	return slog.New(server.LogHandler{Handler: h})
+}
+
+// dbPath is where the database lives in the data folder.
+func dbPath(dataDir string) string { return filepath.Join(dataDir, "smartgate.db") }
+
+// openStore makes the data folder (private to the owner) and opens the
+// database in it.
+func openStore(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*sqlite.DB, error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data folder: %w", err)
+	}
+	return sqlite.Open(ctx, dbPath(cfg.DataDir), sqlite.Options{Logger: logger, Synchronous: cfg.SQLiteSynchronous, MaxSizeBytes: cfg.MaxDBBytes})
+}
+
+func runServe(ctx context.Context, e *env, args []string) error {
+	cfg, rest, err := config.Load("serve", args, e.getenv, e.stderr)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return usageError{fmt.Errorf("unexpected arguments %q", rest)}
+	}
+	logger := newLogger(cfg, e.stderr)
+	db, err := openStore(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := db.Close(); err != nil {
+			logger.Error("closing the database", "err", err)
+		}
+	}()
+
+	a, err := newApp(ctx, cfg, db, logger, e)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+
+	srv, err := server.New(server.Options{
+		HTTPAddr: cfg.HTTPAddr, HTTPSAddr: cfg.HTTPSAddr,
+		HTTPURL: cfg.HTTPURL, HTTPSURL: cfg.HTTPSURL,
+		CertFile: cfg.TLSCert, KeyFile: cfg.TLSKey, DataDir: cfg.DataDir,
+		ClientCAFile: cfg.ClientCA, MaxBodyBytes: cfg.MaxBodyBytes,
+		Handler: a.handler, Logger: logger,
+	})
+	if err != nil {
+		return err
+	}
+	if err := srv.Start(); err != nil {
+		return err
+	}
+	if srv.SelfSignedCreated {
+		certFile, _ := server.SelfSignedPaths(cfg.DataDir)
+		logger.Info("generated a self-signed TLS certificate", "file", certFile)
+	}
+	for _, l := range []struct{ name, url string }{{"http", cfg.HTTPURL}, {"https", cfg.HTTPSURL}} {
+		if addr := srv.Addr(l.name); addr != "" {
+			logger.Info("listening", "listener", l.name, "addr", addr, "url", l.url)
+			fmt.Fprintf(e.stdout, "smartgate %s listening on %s (%s)\n", l.name, addr, l.url)
+		}
+	}
+	a.announce(e.stdout)
+	fmt.Fprintln(e.stdout, "smartgate ready")
+
+	for {
+		select {
+		case <-e.signals:
+			if err := srv.ReloadCertificate(); err != nil {
+				logger.Error("reloading the TLS certificate failed; keeping the old one", "err", err)
+			} else {
+				logger.Info("reloaded the TLS certificate")
+			}
+			continue
+		case err := <-srv.Err():
+			sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+			srv.Shutdown(sctx)
+			cancel()
+			return err
+		case <-ctx.Done():
+		}
+		break
+	}
+	logger.Info("shutting down; waiting for requests in flight", "timeout", cfg.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+// app is the wired server: every package's handlers on one mux.
+type app struct {
+	handler  http.Handler
+	authz    *authz.Server
+	closers  []func()
+	messages []string
+}
+
+func (a *app) close() {
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		a.closers[i]()
+	}
+}
+
+// announce prints what an operator needs once (generated passwords, demo
+// log-ins and URLs).
+func (a *app) announce(w io.Writer) {
+	for _, m := range a.messages {
+		fmt.Fprintln(w, m)
+	}
+}
+
+func runBackup(ctx context.Context, e *env, args []string) error {
+	cfg, rest, err := config.Load("backup", args, e.getenv, e.stderr)
+	if err != nil {
+		return err
+	}
+	if len(rest) != 1 {
+		return usageError{errors.New("usage: smartgate backup [--data DIR] FILE")}
+	}
+	path := dbPath(cfg.DataDir)
+	if _, err := os.Stat(path); err != nil {
+		return fmt.Errorf("no database at %s: %w", path, err)
+	}
+	db, err := sqlite.Open(ctx, path, sqlite.Options{Synchronous: cfg.SQLiteSynchronous})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := db.Backup(ctx, rest[0]); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "backup written to %s\n", rest[0])
+	return nil
+}

@@ -1,0 +1,362 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/smartgate/smartgate"
+	"github.com/smartgate/smartgate/account"
+	"github.com/smartgate/smartgate/audit"
+	"github.com/smartgate/smartgate/authz"
+	"github.com/smartgate/smartgate/authz/smart"
+	"github.com/smartgate/smartgate/config"
+	"github.com/smartgate/smartgate/demoapp"
+	"github.com/smartgate/smartgate/fhir"
+	"github.com/smartgate/smartgate/fhir/access"
+	"github.com/smartgate/smartgate/fhir/bearer"
+	"github.com/smartgate/smartgate/fhir/search"
+	"github.com/smartgate/smartgate/listener"
+	"github.com/smartgate/smartgate/server"
+	"github.com/smartgate/smartgate/store"
+	"github.com/smartgate/smartgate/store/sqlite"
+	"github.com/smartgate/smartgate/web"
+)
+
+// newApp wires every package onto one mux. It is the only place that knows
+// all of them.
+func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog.Logger, e *env) (*app, error) {
+	a := &app{}
+	ctx, cancel := context.WithCancel(ctx)
+	a.closers = append(a.closers, cancel)
+
+	rec := audit.NewBatcher(db.InsertAudit, 8192, logger)
+	a.closers = append(a.closers, rec.Close)
+
+	msg, err := bootstrapAdmin(ctx, cfg, db, e.getenv)
+	if err != nil {
+		return nil, err
+	}
+	if msg != "" {
+		a.messages = append(a.messages, msg)
+	}
+
+	assets := smartgate.Assets(cfg.DevAssets)
+	static, err := fs.Sub(assets, "static")
+	if err != nil {
+		return nil, fmt.Errorf("static assets: %w", err)
+	}
+	reg, err := search.Load()
+	if err != nil {
+		return nil, fmt.Errorf("FHIR search definitions: %w", err)
+	}
+	origins := &originCache{db: db, ttl: 10 * time.Second}
+	if cfg.Demo {
+		msgs, err := setupDemo(ctx, cfg, db, reg)
+		if err != nil {
+			return nil, fmt.Errorf("demo: %w", err)
+		}
+		a.messages = append(a.messages, msgs...)
+	}
+
+	passwords := account.NewAuthenticator(db, account.NewHasher(account.Params{}, 4), account.NewThrottle(account.ThrottleConfig{}))
+	revoker := &lateRevoker{}
+	pages, err := web.New(ctx, web.Config{
+		Logger:        logger.With("component", "web"),
+		Assets:        assets,
+		Store:         db,
+		Passwords:     passwords,
+		Audit:         rec,
+		Revoker:       revoker,
+		Patients:      &patientDirectory{st: db, reg: reg},
+		DescribeScope: describeScope,
+		ClientName: func(ctx context.Context, id string) string {
+			if c, err := db.GetClient(ctx, id); err == nil && c.Name != "" {
+				return c.Name
+			}
+			return id
+		},
+		RequestID: server.RequestID,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pages: %w", err)
+	}
+
+	baseURLs := listenerURLs(cfg)
+	fhirBases := make([]string, 0, len(baseURLs))
+	for _, b := range baseURLs {
+		fhirBases = append(fhirBases, b+"/fhir")
+	}
+	as, err := authz.New(authz.Config{
+		BaseURLs:        baseURLs,
+		FHIRBaseURLs:    fhirBases,
+		AccessTokenTTL:  cfg.AccessTokenTTL,
+		RefreshTokenTTL: cfg.RefreshTokenTTL,
+		CodeTTL:         cfg.CodeTTL,
+		OWin:            cfg.OWin,
+		ScopeStrategy:   smart.ScopeStrategy,
+		AllowOrigin:     origins.allowed,
+		ManagementPath:  web.ManagementPath,
+	}, db, pages, userDirectory{db: db, passwords: passwords}, rec, logger.With("component", "authz"))
+	if err != nil {
+		return nil, fmt.Errorf("authorization server: %w", err)
+	}
+	revoker.target = as
+	go as.Maintain(ctx, time.Hour)
+
+	fhirSrv := fhir.New(fhir.Config{
+		Auth:            bearer.New(tokenVerifier{as: as}, reg, bearer.Options{Logger: logger}),
+		MaxBodyBytes:    cfg.MaxBodyBytes,
+		OAuthURIs:       oauthURIs(as),
+		Registry:        reg,
+		SoftwareVersion: version,
+		Audit:           rec,
+		AllowOrigin:     func(o string) bool { return origins.allowed(context.Background(), o) },
+	}, db, logger.With("component", "fhir"))
+
+	demo, err := demoapp.New(static, demoapp.Config{})
+	if err != nil {
+		return nil, fmt.Errorf("demo app: %w", err)
+	}
+
+	mux := http.NewServeMux()
+	metrics := server.NewMetrics()
+	server.RegisterOps(mux, db, metrics, logger)
+	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+	as.Register(mux)
+	pages.Register(mux)
+	fhirSrv.Register(mux)
+	demo.Register(mux)
+
+	h := server.CORSPolicy{OriginAllowed: origins.allowed}.Wrap(mux)
+	a.handler = server.Wrap(h, logger, metrics, cfg.MaxBodyBytes)
+	a.authz = as
+	return a, nil
+}
+
+// listenerURLs are the public base URLs of the listeners that are on.
+func listenerURLs(cfg *config.Config) []string {
+	var out []string
+	if cfg.HTTPSAddr != "" {
+		out = append(out, strings.TrimRight(cfg.HTTPSURL, "/"))
+	}
+	if cfg.HTTPAddr != "" {
+		out = append(out, strings.TrimRight(cfg.HTTPURL, "/"))
+	}
+	return out
+}
+
+func describeScope(s string) string {
+	sc, err := smart.ParseScope(s)
+	if err != nil {
+		return s
+	}
+	return smart.Describe(sc)
+}
+
+// oauthURIs gives the CapabilityStatement's oauth-uris extension the same
+// URLs as the SMART configuration of the listener that served r (B4).
+func oauthURIs(as *authz.Server) func(r *http.Request) map[string]string {
+	return func(r *http.Request) map[string]string {
+		base := baseURL(r)
+		d := as.SMARTConfiguration(base)
+		out := map[string]string{}
+		for key, field := range map[string]string{
+			"authorize": "authorization_endpoint", "token": "token_endpoint", "register": "registration_endpoint",
+			"manage": "management_endpoint", "introspect": "introspection_endpoint", "revoke": "revocation_endpoint",
+		} {
+			if v, ok := d[field].(string); ok && v != "" {
+				out[key] = v
+			}
+		}
+		return out
+	}
+}
+
+// lateRevoker forwards to the authorization server, which is built after
+// the pages (each needs the other).
+type lateRevoker struct{ target *authz.Server }
+
+func (l *lateRevoker) RevokeAll(ctx context.Context, subject, clientID string) error {
+	if l.target == nil {
+		return errors.New("authorization server not ready")
+	}
+	return l.target.RevokeGrants(ctx, subject, clientID)
+}
+
+// userDirectory gives authz what it needs to know about local accounts.
+type userDirectory struct {
+	db        *sqlite.DB
+	passwords *account.Authenticator
+}
+
+func claimsOf(u *account.User) authz.UserClaims {
+	c := authz.UserClaims{Subject: u.ID, Username: u.UserName, Name: u.Label(), FHIRUser: u.FHIRUser, Roles: u.Roles}
+	for _, e := range u.Emails {
+		if e.Primary || c.Email == "" {
+			c.Email = e.Value
+		}
+	}
+	return c
+}
+
+func (d userDirectory) Authenticate(ctx context.Context, username, password string) (authz.UserClaims, error) {
+	u, err := d.passwords.Authenticate(ctx, username, password, "")
+	if err != nil {
+		return authz.UserClaims{}, err
+	}
+	return claimsOf(u), nil
+}
+
+func (d userDirectory) Claims(ctx context.Context, subject string) (authz.UserClaims, error) {
+	u, err := d.db.User(ctx, subject)
+	if err != nil {
+		return authz.UserClaims{}, err
+	}
+	if !u.Active {
+		return authz.UserClaims{}, fmt.Errorf("user %s is not active: %w", subject, store.ErrNotFound)
+	}
+	return claimsOf(u), nil
+}
+
+// tokenVerifier turns authz's view of an access token into the FHIR
+// endpoint's principal.
+type tokenVerifier struct{ as *authz.Server }
+
+func (v tokenVerifier) Verify(ctx context.Context, token string) (*access.Principal, time.Time, error) {
+	ti, err := v.as.VerifyAccessToken(ctx, token)
+	if err != nil {
+		if errors.Is(err, store.ErrUnavailable) {
+			return nil, time.Time{}, err
+		}
+		return nil, time.Time{}, fmt.Errorf("%w: %w", bearer.ErrInactive, err)
+	}
+	scopes, _ := smart.ParseScopes(strings.Join(ti.Scopes, " "))
+	p := &access.Principal{
+		Subject:  ti.Subject,
+		ClientID: ti.ClientID,
+		Scopes:   scopes,
+		Patient:  ti.Patient(),
+		FHIRUser: ti.FHIRUser,
+		Roles:    ti.Roles,
+		System:   ti.Grant == "client_credentials",
+	}
+	return p, ti.ExpiresAt, nil
+}
+
+// patientDirectory lets the patient picker search Patient resources.
+type patientDirectory struct {
+	st  fhir.Store
+	reg *search.Registry
+}
+
+func (d *patientDirectory) SearchPatients(ctx context.Context, q string, limit int) ([]web.PatientSummary, error) {
+	vals := url.Values{"_count": {fmt.Sprint(limit)}, "_sort": {"family,given"}}
+	if q = strings.TrimSpace(q); q != "" {
+		vals.Set("name", q)
+	}
+	query, err := d.reg.ParseQuery("Patient", vals, true)
+	if err != nil {
+		return nil, fmt.Errorf("patient search: %w", err)
+	}
+	res, err := d.st.SearchResources(ctx, fhir.SearchRequest{Query: query, Now: time.Now()})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]web.PatientSummary, 0, len(res.Matches))
+	for _, m := range res.Matches {
+		out = append(out, summarize(m))
+	}
+	return out, nil
+}
+
+func (d *patientDirectory) Patient(ctx context.Context, id string) (*web.PatientSummary, error) {
+	r, err := d.st.ReadResource(ctx, "Patient", id)
+	if err != nil {
+		return nil, err
+	}
+	if r.Deleted {
+		return nil, fmt.Errorf("Patient/%s was deleted: %w", id, store.ErrNotFound)
+	}
+	s := summarize(*r)
+	return &s, nil
+}
+
+func summarize(r fhir.Resource) web.PatientSummary {
+	s := web.PatientSummary{ID: r.ID}
+	m, err := search.Decode(r.JSON)
+	if err != nil {
+		return s
+	}
+	s.BirthDate, _ = m["birthDate"].(string)
+	if names, ok := m["name"].([]any); ok && len(names) > 0 {
+		if n, ok := names[0].(map[string]any); ok {
+			var parts []string
+			if given, ok := n["given"].([]any); ok {
+				for _, g := range given {
+					if gs, ok := g.(string); ok {
+						parts = append(parts, gs)
+					}
+				}
+			}
+			if f, ok := n["family"].(string); ok {
+				parts = append(parts, f)
+			}
+			s.Name = strings.Join(parts, " ")
+			if t, ok := n["text"].(string); ok && s.Name == "" {
+				s.Name = t
+			}
+		}
+	}
+	return s
+}
+
+// originCache answers "is this the origin of a registered client's
+// redirect URI?" from a list refreshed every ttl.
+type originCache struct {
+	db  *sqlite.DB
+	ttl time.Duration
+
+	mu      sync.Mutex
+	origins []string
+	until   time.Time
+}
+
+func (o *originCache) allowed(ctx context.Context, origin string) bool {
+	origin = strings.ToLower(origin)
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if time.Now().After(o.until) {
+		clients, err := o.db.ListClients(ctx)
+		if err != nil {
+			return false
+		}
+		var list []string
+		for _, c := range clients {
+			if c.Disabled {
+				continue
+			}
+			for _, u := range c.RedirectURIs {
+				if or := server.OriginOf(u); or != "" {
+					list = append(list, or)
+				}
+			}
+		}
+		slices.Sort(list)
+		o.origins = slices.Compact(list)
+		o.until = time.Now().Add(o.ttl)
+	}
+	_, found := slices.BinarySearch(o.origins, origin)
+	return found
+}
+
+// baseURL is the public base URL of the listener that served r.
+func baseURL(r *http.Request) string { return listener.BaseURL(r) }

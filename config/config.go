@@ -1,0 +1,428 @@
+// Package config defines smartgate's settings and loads them from, in rising
+// order of precedence, built-in defaults, a YAML file, the environment
+// (SMARTGATE_…) and command-line flags. Every setting has all three forms:
+// flag --http-addr, environment SMARTGATE_HTTP_ADDR, file key http_addr.
+//
+// Load reports every problem at once (unknown file keys, bad values,
+// inconsistent combinations) in one *Error, so an operator fixes a file in
+// one pass.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the complete server configuration.
+type Config struct {
+	DataDir  string
+	HTTPAddr string
+	// HTTPSAddr is where the TLS listener binds; empty turns it off.
+	HTTPSAddr string
+	HTTPURL   string
+	HTTPSURL  string
+	TLSCert   string
+	TLSKey    string
+	ClientCA  string
+	// ClientCertPolicy is reject, limit or allow.
+	ClientCertPolicy string
+	AccessTokenTTL   time.Duration
+	RefreshTokenTTL  time.Duration
+	CodeTTL          time.Duration
+	OWin             bool
+	// HTTPAuth is bearer (default) or none (loopback development only).
+	HTTPAuth          string
+	AdminPasswordFile string
+	LogLevel          string
+	LogFormat         string
+	// DevAssets, when set, is a folder holding templates/ and static/ that
+	// are read from disk instead of the embedded copies.
+	DevAssets string
+	// SQLiteSynchronous is FULL or NORMAL.
+	SQLiteSynchronous string
+	// MaxDBBytes caps the database size (0: no cap); writes beyond it are
+	// answered 503 and change nothing, as on a full disk.
+	MaxDBBytes   int64
+	MaxBodyBytes int64
+	ShutdownTimeout   time.Duration
+	Demo              bool
+
+	// Providers are the federated identity providers (file only).
+	Providers []Provider `yaml:"-"`
+}
+
+// Provider configures one federated identity provider.
+type Provider struct {
+	ID               string   `yaml:"id"`
+	Type             string   `yaml:"type"`
+	Preset           string   `yaml:"preset"`
+	Name             string   `yaml:"name"`
+	Issuer           string   `yaml:"issuer"`
+	AuthURL          string   `yaml:"auth_url"`
+	TokenURL         string   `yaml:"token_url"`
+	UserInfoURL      string   `yaml:"userinfo_url"`
+	ClientID         string   `yaml:"client_id"`
+	ClientSecretEnv  string   `yaml:"client_secret_env"`
+	ClientSecretFile string   `yaml:"client_secret_file"`
+	Scopes           []string `yaml:"scopes"`
+	Provisioning     string   `yaml:"provisioning"`
+	TrustedEmail     bool     `yaml:"trusted_email"`
+}
+
+// Setting describes one setting: its three names, default and meaning.
+type Setting struct {
+	Flag    string // e.g. "http-addr"
+	Default string
+	Usage   string
+	kind    kind
+	enum    []string
+	set     func(c *Config, v string) error
+}
+
+// Env is the setting's environment variable.
+func (s Setting) Env() string {
+	return "SMARTGATE_" + strings.ToUpper(strings.ReplaceAll(s.Flag, "-", "_"))
+}
+
+// Key is the setting's key in the YAML file.
+func (s Setting) Key() string { return strings.ReplaceAll(s.Flag, "-", "_") }
+
+type kind int
+
+const (
+	kString kind = iota
+	kDuration
+	kBool
+	kEnum
+	kInt
+)
+
+func str(f func(c *Config) *string) func(*Config, string) error {
+	return func(c *Config, v string) error { *f(c) = v; return nil }
+}
+
+func dur(f func(c *Config) *time.Duration) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("%q is not a duration (e.g. 90s, 1h, 720h)", v)
+		}
+		if d <= 0 {
+			return fmt.Errorf("%q must be positive", v)
+		}
+		*f(c) = d
+		return nil
+	}
+}
+
+func boolean(f func(c *Config) *bool) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("%q is not true or false", v)
+		}
+		*f(c) = b
+		return nil
+	}
+}
+
+func integer(f func(c *Config) *int64) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n <= 0 {
+			return fmt.Errorf("%q is not a positive whole number", v)
+		}
+		*f(c) = n
+		return nil
+	}
+}
+
+func nonNegative(f func(c *Config) *int64) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			return fmt.Errorf("%q is not a whole number ≥ 0", v)
+		}
+		*f(c) = n
+		return nil
+	}
+}
+
+// Settings returns the table of settings, in documentation order.
+func Settings() []Setting {
+	return []Setting{
+		{Flag: "data", Default: "./data", Usage: "folder for the database, generated keys and certificates", set: str(func(c *Config) *string { return &c.DataDir })},
+		{Flag: "http-addr", Default: "127.0.0.1:8080", Usage: "where the HTTP listener binds (empty: off)", set: str(func(c *Config) *string { return &c.HTTPAddr })},
+		{Flag: "https-addr", Default: "127.0.0.1:8443", Usage: "where the HTTPS listener binds (empty: off)", set: str(func(c *Config) *string { return &c.HTTPSAddr })},
+		{Flag: "http-url", Default: "http://localhost:8080", Usage: "public base URL of the HTTP listener (issuer, discovery, links)", set: str(func(c *Config) *string { return &c.HTTPURL })},
+		{Flag: "https-url", Default: "https://localhost:8443", Usage: "public base URL of the HTTPS listener", set: str(func(c *Config) *string { return &c.HTTPSURL })},
+		{Flag: "tls-cert", Default: "", Usage: "PEM certificate (chain) for HTTPS; default: a self-signed one generated into the data folder", set: str(func(c *Config) *string { return &c.TLSCert })},
+		{Flag: "tls-key", Default: "", Usage: "PEM private key for --tls-cert", set: str(func(c *Config) *string { return &c.TLSKey })},
+		{Flag: "client-ca", Default: "", Usage: "PEM bundle of CAs whose client certificates the HTTPS listener accepts", set: str(func(c *Config) *string { return &c.ClientCA })},
+		{Flag: "client-cert-policy", Default: "allow", Usage: "requests with no or an unknown client certificate/JWT: reject, limit or allow", kind: kEnum, enum: []string{"reject", "limit", "allow"}, set: str(func(c *Config) *string { return &c.ClientCertPolicy })},
+		{Flag: "access-token-ttl", Default: "1h", Usage: "access token lifetime", kind: kDuration, set: dur(func(c *Config) *time.Duration { return &c.AccessTokenTTL })},
+		{Flag: "refresh-token-ttl", Default: "720h", Usage: "refresh token lifetime", kind: kDuration, set: dur(func(c *Config) *time.Duration { return &c.RefreshTokenTTL })},
+		{Flag: "code-ttl", Default: "1m", Usage: "authorization code lifetime", kind: kDuration, set: dur(func(c *Config) *time.Duration { return &c.CodeTTL })},
+		{Flag: "owin", Default: "true", Usage: "allow the OWin password grant for local accounts", kind: kBool, set: boolean(func(c *Config) *bool { return &c.OWin })},
+		{Flag: "http-auth", Default: "bearer", Usage: "authentication on the HTTP listener's APIs: bearer, or none (loopback development only)", kind: kEnum, enum: []string{"bearer", "none"}, set: str(func(c *Config) *string { return &c.HTTPAuth })},
+		{Flag: "admin-password-file", Default: "", Usage: "file holding the first administrator's password (else SMARTGATE_ADMIN_PASSWORD, else generated and printed once)", set: str(func(c *Config) *string { return &c.AdminPasswordFile })},
+		{Flag: "log-level", Default: "info", Usage: "debug, info, warn or error", kind: kEnum, enum: []string{"debug", "info", "warn", "error"}, set: str(func(c *Config) *string { return &c.LogLevel })},
+		{Flag: "log-format", Default: "text", Usage: "text or json", kind: kEnum, enum: []string{"text", "json"}, set: str(func(c *Config) *string { return &c.LogFormat })},
+		{Flag: "dev-assets", Default: "", Usage: "development: read templates/ and static/ from this folder instead of the embedded copies", set: str(func(c *Config) *string { return &c.DevAssets })},
+		{Flag: "sqlite-synchronous", Default: "FULL", Usage: "FULL (an acknowledged write survives power loss) or NORMAL (survives a process crash)", kind: kEnum, enum: []string{"FULL", "NORMAL"}, set: str(func(c *Config) *string { return &c.SQLiteSynchronous })},
+		{Flag: "max-db-bytes", Default: "0", Usage: "cap on the database size in bytes (0: none); writes beyond it answer 503 and change nothing", kind: kInt, set: nonNegative(func(c *Config) *int64 { return &c.MaxDBBytes })},
+		{Flag: "max-body-bytes", Default: "16777216", Usage: "largest request body accepted, in bytes", kind: kInt, set: integer(func(c *Config) *int64 { return &c.MaxBodyBytes })},
+		{Flag: "shutdown-timeout", Default: "30s", Usage: "how long in-flight requests may take to finish at shutdown", kind: kDuration, set: dur(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
+		{Flag: "demo", Default: "false", Usage: "load the bundled synthetic patients, demo accounts and the demo SMART app", kind: kBool, set: boolean(func(c *Config) *bool { return &c.Demo })},
+	}
+}
+
+// Error lists every configuration problem found.
+type Error struct {
+	Problems []string
+}
+
+func (e *Error) Error() string {
+	if len(e.Problems) == 1 {
+		return "configuration: " + e.Problems[0]
+	}
+	return "configuration has " + strconv.Itoa(len(e.Problems)) + " problems:\n  - " + strings.Join(e.Problems, "\n  - ")
+}
+
+func (e *Error) add(format string, args ...any) {
+	e.Problems = append(e.Problems, fmt.Sprintf(format, args...))
+}
+
+// ErrHelp is returned when -h or --help was given; usage has been printed.
+var ErrHelp = flag.ErrHelp
+
+// Load builds the configuration for a command from args (flags after the
+// subcommand), the environment (getenv, normally os.Getenv) and the file
+// named by --config (or SMARTGATE_CONFIG). usage receives flag help text.
+func Load(name string, args []string, getenv func(string) string, usage io.Writer) (*Config, []string, error) {
+	settings := Settings()
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(usage)
+	configFile := fs.String("config", getenv("SMARTGATE_CONFIG"), "YAML configuration file (env SMARTGATE_CONFIG)")
+	flagVals := map[string]*string{}
+	for _, s := range settings {
+		v := new(string)
+		flagVals[s.Flag] = v
+		if s.kind == kBool {
+			fs.Var(boolFlag{v}, s.Flag, s.Usage+" (env "+s.Env()+")")
+		} else {
+			fs.StringVar(v, s.Flag, s.Default, s.Usage+" (env "+s.Env()+")")
+		}
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, nil, ErrHelp
+		}
+		return nil, nil, &Error{Problems: []string{err.Error()}}
+	}
+
+	cfg := &Config{}
+	problems := &Error{}
+	apply := func(s Setting, v, origin string) {
+		if s.kind == kEnum && !slices.Contains(s.enum, v) {
+			problems.add("%s: %q is not one of %s", origin, v, strings.Join(s.enum, ", "))
+			return
+		}
+		if err := s.set(cfg, v); err != nil {
+			problems.add("%s: %v", origin, err)
+		}
+	}
+	for _, s := range settings {
+		apply(s, s.Default, "default "+s.Flag)
+	}
+	if *configFile != "" {
+		loadFile(*configFile, cfg, settings, apply, problems)
+	}
+	for _, s := range settings {
+		if v, ok := lookupEnv(getenv, s.Env()); ok {
+			apply(s, v, "environment "+s.Env())
+		}
+	}
+	fs.Visit(func(f *flag.Flag) {
+		for _, s := range settings {
+			if s.Flag == f.Name {
+				apply(s, *flagVals[s.Flag], "flag --"+s.Flag)
+			}
+		}
+	})
+	cfg.validate(problems)
+	if len(problems.Problems) > 0 {
+		return nil, nil, problems
+	}
+	return cfg, fs.Args(), nil
+}
+
+func lookupEnv(getenv func(string) string, key string) (string, bool) {
+	v := getenv(key)
+	return v, v != ""
+}
+
+type boolFlag struct{ v *string }
+
+func (b boolFlag) String() string {
+	if b.v == nil {
+		return ""
+	}
+	return *b.v
+}
+func (b boolFlag) Set(s string) error { *b.v = s; return nil }
+func (b boolFlag) IsBoolFlag() bool   { return true }
+
+func loadFile(path string, cfg *Config, settings []Setting, apply func(Setting, string, string), problems *Error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		problems.add("config file: %v", err)
+		return
+	}
+	var doc map[string]yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		problems.add("config file %s: %v", path, err)
+		return
+	}
+	keys := make([]string, 0, len(doc))
+	for k := range doc {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		node := doc[k]
+		origin := fmt.Sprintf("config file %s: key %q (line %d)", path, k, node.Line)
+		if k == "providers" {
+			var ps []Provider
+			dec := node
+			if err := decodeStrict(&dec, &ps); err != nil {
+				problems.add("%s: %v", origin, err)
+				continue
+			}
+			cfg.Providers = ps
+			continue
+		}
+		idx := slices.IndexFunc(settings, func(s Setting) bool { return s.Key() == k })
+		if idx < 0 {
+			problems.add("%s: unknown key", origin)
+			continue
+		}
+		if node.Kind != yaml.ScalarNode {
+			problems.add("%s: must be a single value", origin)
+			continue
+		}
+		apply(settings[idx], node.Value, origin)
+	}
+}
+
+// decodeStrict decodes node into v, reporting unknown fields.
+func decodeStrict(node *yaml.Node, v any) error {
+	out, err := yaml.Marshal(node)
+	if err != nil {
+		return err
+	}
+	dec := yaml.NewDecoder(strings.NewReader(string(out)))
+	dec.KnownFields(true)
+	return dec.Decode(v)
+}
+
+var providerID = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
+
+func (c *Config) validate(p *Error) {
+	if c.HTTPAddr == "" && c.HTTPSAddr == "" {
+		p.add("http-addr and https-addr are both empty: at least one listener must be on")
+	}
+	checkAddr := func(name, v string) {
+		if v == "" {
+			return
+		}
+		if _, port, err := net.SplitHostPort(v); err != nil {
+			p.add("%s: %q is not host:port", name, v)
+		} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+			p.add("%s: %q has a bad port", name, v)
+		}
+	}
+	checkAddr("http-addr", c.HTTPAddr)
+	checkAddr("https-addr", c.HTTPSAddr)
+	checkURL := func(name, v, scheme string) {
+		u, err := url.Parse(v)
+		switch {
+		case err != nil || u.Host == "":
+			p.add("%s: %q is not an absolute URL", name, v)
+		case u.Scheme != scheme:
+			p.add("%s: %q must use %s://", name, v, scheme)
+		case u.RawQuery != "" || u.Fragment != "" || u.User != nil:
+			p.add("%s: %q must not have a query, fragment or user info", name, v)
+		}
+	}
+	checkURL("http-url", c.HTTPURL, "http")
+	checkURL("https-url", c.HTTPSURL, "https")
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		p.add("tls-cert and tls-key go together: set both or neither")
+	}
+	for name, f := range map[string]string{"tls-cert": c.TLSCert, "tls-key": c.TLSKey, "client-ca": c.ClientCA, "admin-password-file": c.AdminPasswordFile} {
+		if f == "" {
+			continue
+		}
+		if _, err := os.Stat(f); err != nil {
+			p.add("%s: %v", name, err)
+		}
+	}
+	if c.CodeTTL > 10*time.Minute {
+		p.add("code-ttl: %s is too long; authorization codes must be short-lived (at most 10m)", c.CodeTTL)
+	}
+	if c.HTTPAuth == "none" && c.HTTPAddr != "" && !IsLoopbackAddr(c.HTTPAddr) {
+		p.add("http-auth=none is refused because http-addr %q is not a loopback address", c.HTTPAddr)
+	}
+	seen := map[string]bool{}
+	for i, pr := range c.Providers {
+		where := fmt.Sprintf("providers[%d]", i)
+		if !providerID.MatchString(pr.ID) {
+			p.add("%s: id %q must be lower-case letters, digits, - or _", where, pr.ID)
+		}
+		if seen[pr.ID] {
+			p.add("%s: id %q is used twice", where, pr.ID)
+		}
+		seen[pr.ID] = true
+		if pr.Type != "oidc" && pr.Type != "oauth2" {
+			p.add("%s: type %q must be oidc or oauth2", where, pr.Type)
+		}
+		if pr.Preset != "" && !slices.Contains([]string{"google", "facebook", "hl7", "none"}, pr.Preset) {
+			p.add("%s: preset %q must be google, facebook, hl7 or none", where, pr.Preset)
+		}
+		if pr.ClientID == "" {
+			p.add("%s: client_id is required", where)
+		}
+		if pr.ClientSecretEnv == "" && pr.ClientSecretFile == "" {
+			p.add("%s: client_secret_env or client_secret_file is required (secrets are never written in the file)", where)
+		}
+		if pr.Provisioning != "" && pr.Provisioning != "auto" && pr.Provisioning != "invite" {
+			p.add("%s: provisioning %q must be auto or invite", where, pr.Provisioning)
+		}
+	}
+}
+
+// IsLoopbackAddr reports whether a listen address binds only to loopback.
+func IsLoopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

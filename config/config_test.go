@@ -1,0 +1,210 @@
+package config
+
+import (
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func writeFile(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "smartgate.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestDefaultsMatchContract(t *testing.T) {
+	cfg, rest, err := Load("serve", nil, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rest) != 0 {
+		t.Fatalf("rest = %q", rest)
+	}
+	want := Config{DataDir: "./data", HTTPAddr: "127.0.0.1:8080", HTTPSAddr: "127.0.0.1:8443",
+		HTTPURL: "http://localhost:8080", HTTPSURL: "https://localhost:8443", ClientCertPolicy: "allow",
+		AccessTokenTTL: time.Hour, RefreshTokenTTL: 720 * time.Hour, CodeTTL: time.Minute, OWin: true}
+	if cfg.DataDir != want.DataDir || cfg.HTTPAddr != want.HTTPAddr || cfg.HTTPSAddr != want.HTTPSAddr ||
+		cfg.HTTPURL != want.HTTPURL || cfg.HTTPSURL != want.HTTPSURL || cfg.ClientCertPolicy != want.ClientCertPolicy ||
+		cfg.AccessTokenTTL != want.AccessTokenTTL || cfg.RefreshTokenTTL != want.RefreshTokenTTL ||
+		cfg.CodeTTL != want.CodeTTL || cfg.OWin != want.OWin || cfg.HTTPAuth != "bearer" {
+		t.Fatalf("defaults = %+v", cfg)
+	}
+}
+
+func TestPrecedenceFlagEnvFileDefault(t *testing.T) {
+	file := writeFile(t, "http_addr: 127.0.0.1:1001\nhttps_addr: 127.0.0.1:1002\naccess_token_ttl: 10m\ncode_ttl: 30s\n")
+	e := env(map[string]string{
+		"SMARTGATE_CONFIG":           file,
+		"SMARTGATE_HTTPS_ADDR":       "127.0.0.1:2002",
+		"SMARTGATE_ACCESS_TOKEN_TTL": "20m",
+		"SMARTGATE_OWIN":             "false",
+	})
+	cfg, _, err := Load("serve", []string{"--access-token-ttl", "30m"}, e, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name      string
+		got, want any
+	}{
+		{"file beats default", cfg.HTTPAddr, "127.0.0.1:1001"},
+		{"env beats file", cfg.HTTPSAddr, "127.0.0.1:2002"},
+		{"flag beats env and file", cfg.AccessTokenTTL, 30 * time.Minute},
+		{"file only", cfg.CodeTTL, 30 * time.Second},
+		{"env bool", cfg.OWin, false},
+		{"default untouched", cfg.RefreshTokenTTL, 720 * time.Hour},
+	}
+	for _, tc := range tests {
+		if tc.got != tc.want {
+			t.Errorf("%s: got %v, want %v", tc.name, tc.got, tc.want)
+		}
+	}
+}
+
+func TestBoolFlagForms(t *testing.T) {
+	for _, args := range [][]string{{"--owin=false"}, {"-owin=false"}} {
+		cfg, _, err := Load("serve", args, env(nil), io.Discard)
+		if err != nil || cfg.OWin {
+			t.Fatalf("%v: OWin=%v err=%v", args, cfg != nil && cfg.OWin, err)
+		}
+	}
+	cfg, rest, err := Load("serve", []string{"--demo", "extra"}, env(nil), io.Discard)
+	if err != nil || !cfg.Demo || len(rest) != 1 {
+		t.Fatalf("--demo: %+v %v %v", cfg, rest, err)
+	}
+}
+
+func TestEveryProblemReportedAtOnce(t *testing.T) {
+	file := writeFile(t, `
+http_adr: 127.0.0.1:1
+colour: blue
+access_token_ttl: soon
+client_cert_policy: maybe
+providers:
+  - id: Google
+    type: saml
+    client_id: x
+    client_secret: inline-secret
+`)
+	_, _, err := Load("serve", []string{"--config", file, "--code-ttl", "2h", "--https-url", "http://x"}, env(nil), io.Discard)
+	var cerr *Error
+	if !errors.As(err, &cerr) {
+		t.Fatalf("err = %v, want *Error", err)
+	}
+	msg := err.Error()
+	for _, want := range []string{`"http_adr"`, `"colour"`, "unknown key", `"soon"`, `"maybe"`, "client_secret", "code-ttl", "https-url"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error does not mention %s:\n%s", want, msg)
+		}
+	}
+	if len(cerr.Problems) < 6 {
+		t.Errorf("want at least 6 problems, got %d:\n%s", len(cerr.Problems), msg)
+	}
+}
+
+func TestValidation(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no listener", []string{"--http-addr=", "--https-addr="}, "at least one listener"},
+		{"bad addr", []string{"--http-addr", "localhost"}, "host:port"},
+		{"cert without key", []string{"--tls-cert", "/etc/hostname"}, "tls-cert and tls-key"},
+		{"missing cert file", []string{"--tls-cert", "/nonexistent/c.pem", "--tls-key", "/nonexistent/k.pem"}, "no such file"},
+		{"http-auth none on public", []string{"--http-auth", "none", "--http-addr", "0.0.0.0:8080"}, "not a loopback"},
+		{"url with query", []string{"--http-url", "http://x/?a=b"}, "query"},
+		{"bad duration", []string{"--refresh-token-ttl", "-1h"}, "positive"},
+		{"bad enum", []string{"--log-level", "loud"}, "not one of"},
+		{"unknown flag", []string{"--nope"}, "not defined"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := Load("serve", tc.args, env(nil), io.Discard)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want it to mention %q", err, tc.want)
+			}
+		})
+	}
+	if _, _, err := Load("serve", []string{"--http-auth", "none"}, env(nil), io.Discard); err != nil {
+		t.Fatalf("http-auth=none on loopback refused: %v", err)
+	}
+}
+
+func TestProvidersFromFile(t *testing.T) {
+	file := writeFile(t, `
+providers:
+  - id: google
+    type: oidc
+    preset: google
+    issuer: https://accounts.google.com
+    client_id: "abc"
+    client_secret_env: SMARTGATE_GOOGLE_SECRET
+    scopes: [openid, email, profile]
+    provisioning: invite
+    trusted_email: false
+`)
+	cfg, _, err := Load("serve", []string{"--config", file}, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Providers) != 1 || cfg.Providers[0].ID != "google" || len(cfg.Providers[0].Scopes) != 3 {
+		t.Fatalf("providers = %+v", cfg.Providers)
+	}
+}
+
+// TestREADMEConfigReference keeps README.md's settings table in step with
+// Settings(): every setting appears with its flag, env variable, file key
+// and default, and the table names nothing else.
+func TestREADMEConfigReference(t *testing.T) {
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(b)
+	start := strings.Index(text, "<!-- settings:begin -->")
+	end := strings.Index(text, "<!-- settings:end -->")
+	if start < 0 || end < start {
+		t.Fatal("README.md has no settings table between <!-- settings:begin --> and <!-- settings:end -->")
+	}
+	rows := map[string]string{}
+	for _, line := range strings.Split(text[start:end], "\n") {
+		if !strings.HasPrefix(line, "| `--") {
+			continue
+		}
+		cells := strings.Split(line, "|")
+		flagName := strings.Trim(strings.TrimSpace(cells[1]), "`-")
+		rows[flagName] = line
+	}
+	for _, s := range Settings() {
+		line, ok := rows[s.Flag]
+		if !ok {
+			t.Errorf("README settings table lacks --%s", s.Flag)
+			continue
+		}
+		delete(rows, s.Flag)
+		def := "`" + s.Default + "`"
+		if s.Default == "" {
+			def = "(none)"
+		}
+		for _, want := range []string{"`" + s.Env() + "`", "`" + s.Key() + "`", def} {
+			if !strings.Contains(line, want) {
+				t.Errorf("README row for --%s lacks %s: %s", s.Flag, want, line)
+			}
+		}
+	}
+	for f := range rows {
+		t.Errorf("README settings table names --%s, which is not a setting", f)
+	}
+}

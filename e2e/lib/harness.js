@@ -1,0 +1,88 @@
+// Test harness for smartgate's browser tests: builds and starts the real
+// smartgate binary on free loopback ports with a fresh data folder, and
+// launches Debian's Chromium (headless) through playwright-core with a
+// fresh profile. Nothing here reaches beyond 127.0.0.1.
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const chromiumPath = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+
+let builtBinary;
+
+/** Builds ./cmd/smartgate once per test process and returns its path. */
+export function buildSmartgate() {
+  if (builtBinary) return builtBinary;
+  const dir = mkdtempSync(join(tmpdir(), 'smartgate-e2e-bin-'));
+  builtBinary = join(dir, 'smartgate');
+  execFileSync('go', ['build', '-o', builtBinary, './cmd/smartgate'], { cwd: repoRoot, stdio: 'inherit' });
+  return builtBinary;
+}
+
+/**
+ * Starts smartgate with extra args and env; resolves when both listeners
+ * are up. Returns { httpURL, httpsURL, dataDir, stdout(), stop() }.
+ */
+export async function startSmartgate({ args = [], env = {} } = {}) {
+  const bin = buildSmartgate();
+  const dataDir = mkdtempSync(join(tmpdir(), 'smartgate-e2e-data-'));
+  const proc = spawn(bin, ['serve', '--data', dataDir, '--http-addr', '127.0.0.1:0', '--https-addr', '127.0.0.1:0', ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  proc.stderr.on('data', (d) => { err += d; });
+  const addrs = await new Promise((resolveAddrs, reject) => {
+    const found = {};
+    const timer = setTimeout(() => reject(new Error(`smartgate did not start:\n${err}`)), 30000);
+    proc.on('exit', (code) => { clearTimeout(timer); reject(new Error(`smartgate exited ${code}:\n${err}`)); });
+    proc.stdout.on('data', (d) => {
+      out += d;
+      for (const m of out.matchAll(/smartgate (https?) listening on (\S+)/g)) found[m[1]] = m[2];
+      if (found.http && found.https) { clearTimeout(timer); resolveAddrs(found); }
+    });
+  });
+  proc.removeAllListeners('exit');
+  const httpPort = addrs.http.split(':').pop();
+  const httpsPort = addrs.https.split(':').pop();
+  return {
+    httpURL: `http://127.0.0.1:${httpPort}`,
+    httpsURL: `https://127.0.0.1:${httpsPort}`,
+    dataDir,
+    stdout: () => out,
+    stderr: () => err,
+    async stop() {
+      if (proc.exitCode === null) {
+        const exited = new Promise((r) => proc.on('exit', r));
+        proc.kill('SIGTERM');
+        await exited;
+      }
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Launches headless Chromium with a fresh profile; returns a BrowserContext. */
+export async function launchBrowser() {
+  if (!existsSync(chromiumPath)) {
+    throw new Error(`Chromium not found at ${chromiumPath}: install the Debian package "chromium" (scripts/test does)`);
+  }
+  const profile = mkdtempSync(join(tmpdir(), 'smartgate-e2e-profile-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: chromiumPath,
+    headless: true,
+    ignoreHTTPSErrors: true,
+    args: [
+      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    ],
+  });
+  const close = context.close.bind(context);
+  context.close = async () => { await close(); rmSync(profile, { recursive: true, force: true }); };
+  return context;
+}

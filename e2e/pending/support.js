@@ -1,0 +1,123 @@
+// Set-up for the pending browser tests, through the outside contract only
+// (/work/shared/interface.md): smartgate started with public URLs that match
+// its real ports, the administrator's OWin token (password grant), FHIR
+// writes with it, local accounts with `smartgate user add`, and public
+// clients registered with RFC 7591.
+import { createServer } from 'node:net';
+import { execFileSync } from 'node:child_process';
+import { startSmartgate, buildSmartgate } from '../lib/harness.js';
+
+export const ADMIN_PASSWORD = 'e2e-admin-password-0123456789';
+
+async function freePort() {
+  const srv = createServer();
+  await new Promise((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const { port } = srv.address();
+  await new Promise((resolve) => srv.close(resolve));
+  return port;
+}
+
+/**
+ * Starts smartgate with --http-url/--https-url naming the ports it really
+ * listens on, so that discovery, issuer and links are reachable (the harness
+ * alone binds port 0 and keeps the default public URLs). Extra args (e.g.
+ * --demo) are appended.
+ */
+export async function startSmartgateWithURLs(args = []) {
+  const [hp, sp] = [await freePort(), await freePort()];
+  return startSmartgate({
+    args: [
+      '--http-addr', `127.0.0.1:${hp}`, '--http-url', `http://127.0.0.1:${hp}`,
+      '--https-addr', `127.0.0.1:${sp}`, '--https-url', `https://127.0.0.1:${sp}`,
+      ...args,
+    ],
+    env: { SMARTGATE_ADMIN_PASSWORD: ADMIN_PASSWORD },
+  });
+}
+
+/** The administrator's OWin bearer token (password grant). */
+export async function adminToken(base) {
+  const resp = await fetch(`${base}/oauth/token`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'password', username: 'admin', password: ADMIN_PASSWORD }),
+  });
+  const body = await jsonOrText(resp);
+  if (resp.status !== 200 || !body.access_token) throw new Error(`password grant: ${resp.status} ${JSON.stringify(body)}`);
+  return body.access_token;
+}
+
+/** Creates a FHIR resource (POST /fhir/{type}) and returns its id. */
+export async function createResource(base, token, resource) {
+  const resp = await fetch(`${base}/fhir/${resource.resourceType}`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/fhir+json', Prefer: 'return=representation' },
+    body: JSON.stringify(resource),
+  });
+  const text = await resp.text();
+  if (resp.status !== 201) throw new Error(`create ${resource.resourceType}: ${resp.status} ${text}`);
+  const fromLocation = (resp.headers.get('location') || '').match(new RegExp(`${resource.resourceType}/([^/]+)`));
+  const id = (text && JSON.parse(text).id) || fromLocation?.[1];
+  if (!id) throw new Error(`create ${resource.resourceType}: no id in the answer`);
+  return id;
+}
+
+/** A patient with one condition, one medication request and one observation. */
+export async function createPatientRecord(base, token, { given, family }) {
+  const id = await createResource(base, token, {
+    resourceType: 'Patient', name: [{ use: 'official', given: [given], family }], gender: 'female', birthDate: '1970-01-01',
+  });
+  const subject = { reference: `Patient/${id}` };
+  await createResource(base, token, {
+    resourceType: 'Condition', subject,
+    clinicalStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-clinical', code: 'active' }] },
+    code: { coding: [{ system: 'http://snomed.info/sct', code: '38341003', display: 'Hypertension' }], text: 'Hypertension' },
+    onsetDateTime: '2020-02-03',
+  });
+  await createResource(base, token, {
+    resourceType: 'MedicationRequest', subject, status: 'active', intent: 'order', authoredOn: '2020-02-04',
+    medicationCodeableConcept: { coding: [{ system: 'http://www.nlm.nih.gov/research/umls/rxnorm', code: '314076', display: 'lisinopril 10 MG Oral Tablet' }], text: 'lisinopril 10 MG Oral Tablet' },
+  });
+  await createResource(base, token, {
+    resourceType: 'Observation', subject, status: 'final', effectiveDateTime: '2024-05-06T07:08:09Z',
+    code: { coding: [{ system: 'http://loinc.org', code: '8480-6', display: 'Systolic blood pressure' }], text: 'Systolic blood pressure' },
+    valueQuantity: { value: 128, unit: 'mm[Hg]', system: 'http://unitsofmeasure.org', code: 'mm[Hg]' },
+  });
+  return { id, name: `${given} ${family}` };
+}
+
+/** `smartgate user add` against the running server's data folder. */
+export function addUser(sg, { username, password, role, fhirUser }) {
+  const args = ['user', 'add', '--data', sg.dataDir, '--username', username, '--password-stdin', '--role', role];
+  if (fhirUser) args.push('--fhir-user', fhirUser);
+  execFileSync(buildSmartgate(), args, { input: `${password}\n`, stdio: ['pipe', 'pipe', 'inherit'] });
+}
+
+/** RFC 7591 registration of a public browser client (the admin token is the initial access token). */
+export async function registerPublicClient(base, token, metadata) {
+  const resp = await fetch(`${base}/oauth/register`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({
+      token_endpoint_auth_method: 'none',
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      ...metadata,
+    }),
+  });
+  const body = await jsonOrText(resp);
+  if (resp.status !== 201) throw new Error(`register: ${resp.status} ${JSON.stringify(body)}`);
+  return body.client_id;
+}
+
+async function jsonOrText(resp) {
+  const text = await resp.text();
+  try {
+    return JSON.parse(text);
+  } catch {
+    return { text };
+  }
+}
+
+/** Scopes as a set, for comparing requested and granted scope strings. */
+export const scopeSet = (s) => new Set((s || '').split(/\s+/).filter(Boolean));

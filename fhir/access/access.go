@@ -1,0 +1,193 @@
+// Package access decides what a token may do on the FHIR endpoint. It joins
+// the SMART scopes of a token (package authz/smart) with who the token
+// speaks for (a patient user, a practitioner, an administrator, a backend
+// service) and the launch context, and answers, for each FHIR interaction:
+// may it happen at all, and if so on which resources.
+//
+// The rules (SMART App Launch 2.2, scopes-and-launch-context.html):
+//   - patient/ scopes reach only the compartment of the launch patient; with
+//     no patient in context they reach nothing (checklist E3);
+//   - user/ scopes reach what the person may see: a patient user only their
+//     own compartment, a practitioner or administrator everything (scopes
+//     delegate, never exceed the user: G9);
+//   - system/ scopes reach everything, for backend-service tokens only;
+//   - v2 letters map to interactions (c create, r read/vread/instance history,
+//     u update/patch, d delete, s search/type history); v1 words map as the
+//     2.x IG says (read ⇒ rs, write ⇒ cud, * ⇒ cruds);
+//   - granular scopes (?category=…) restrict which resources are reached, and
+//     several scopes for one type are a union (G5).
+//
+// Package fhir turns a Grant into SQL (compartment join, search clauses) and
+// checks single resources with Grant.Admits.
+package access
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/smartgate/smartgate/authz/smart"
+)
+
+// Roles of local accounts.
+const (
+	RoleAdmin        = "admin"
+	RolePractitioner = "practitioner"
+	RolePatient      = "patient"
+)
+
+// Principal is who a verified token speaks for.
+type Principal struct {
+	Subject  string // sub: local user id, or the client id for backend services
+	ClientID string
+	Scopes   smart.Scopes
+	// Patient is the launch-context patient id (bare), or "".
+	Patient string
+	// FHIRUser is the person's own resource, e.g. "Patient/123" or
+	// "Practitioner/9", or "".
+	FHIRUser string
+	// Roles are the account's roles; empty for backend services.
+	Roles []string
+	// System marks a backend-service (client_credentials) token.
+	System bool
+	// Unrestricted marks an administrator's OWin token ("the software is
+	// authorised to do anything on the interface").
+	Unrestricted bool
+}
+
+// HasRole reports whether the principal's account has role r.
+func (p *Principal) HasRole(r string) bool { return slices.Contains(p.Roles, r) }
+
+// selfPatient returns the patient id of a patient user's own record, or "".
+func (p *Principal) selfPatient() string {
+	if id, ok := strings.CutPrefix(p.FHIRUser, "Patient/"); ok && smart.IsFHIRID(id) {
+		return id
+	}
+	return ""
+}
+
+// Scope is one way a grant reaches resources: the resources in Patient's
+// compartment (any resource when Patient is ""), further restricted to those
+// matching every name=value pair of Query (no restriction when nil).
+type Scope struct {
+	Patient string
+	Query   []smart.Param
+}
+
+// Grant answers one (interaction, resource type) question.
+type Grant struct {
+	// Allowed is false when no scope grants the interaction on the type: the
+	// FHIR layer answers 403 insufficient_scope.
+	Allowed bool
+	// Scopes is the union of ways the grant reaches resources; empty with
+	// Allowed means nothing is reachable (e.g. patient/ scopes without a
+	// patient in context). Unrestricted is true when one of them reaches
+	// everything.
+	Scopes       []Scope
+	Unrestricted bool
+}
+
+// Decide returns what p may do for interaction perm on resourceType.
+func Decide(p *Principal, perm smart.Permissions, resourceType string) Grant {
+	if p == nil {
+		return Grant{}
+	}
+	if p.Unrestricted {
+		return Grant{Allowed: true, Unrestricted: true, Scopes: []Scope{{}}}
+	}
+	var g Grant
+	add := func(s Scope) {
+		g.Allowed = true
+		if s.Patient == "" && s.Query == nil {
+			g.Unrestricted = true
+		}
+		for _, have := range g.Scopes {
+			if have.Patient == s.Patient && slices.Equal(have.Query, s.Query) {
+				return
+			}
+		}
+		g.Scopes = append(g.Scopes, s)
+	}
+	query := func(s smart.Scope) []smart.Param {
+		if s.Query() == "" {
+			return nil
+		}
+		return s.Params()
+	}
+	// patient/ scopes: the launch patient's compartment.
+	for _, s := range p.Scopes.Allows(smart.ContextPatient, resourceType, perm) {
+		g.Allowed = true
+		patient := p.Patient
+		if patient == "" && p.HasRole(RolePatient) && !p.HasRole(RolePractitioner) && !p.HasRole(RoleAdmin) {
+			patient = p.selfPatient()
+		}
+		if patient == "" {
+			continue // no patient in context: nothing reachable (E3)
+		}
+		add(Scope{Patient: patient, Query: query(s)})
+	}
+	// user/ scopes: what the person may see.
+	for _, s := range p.Scopes.Allows(smart.ContextUser, resourceType, perm) {
+		g.Allowed = true
+		switch {
+		case p.HasRole(RoleAdmin) || p.HasRole(RolePractitioner):
+			add(Scope{Query: query(s)})
+		case p.HasRole(RolePatient):
+			if self := p.selfPatient(); self != "" {
+				add(Scope{Patient: self, Query: query(s)})
+			}
+		}
+	}
+	// system/ scopes: backend services only.
+	if p.System {
+		for _, s := range p.Scopes.Allows(smart.ContextSystem, resourceType, perm) {
+			add(Scope{Query: query(s)})
+		}
+	}
+	if g.Unrestricted {
+		g.Scopes = []Scope{{}}
+	}
+	return g
+}
+
+// Resource is what Admits needs to know about one stored or incoming
+// resource.
+type Resource struct {
+	// Patients are the ids of the patients in whose compartment the resource
+	// is (a Patient is in its own).
+	Patients []string
+	// Matches reports whether the resource matches a granular scope's query
+	// (evaluated with the search machinery: same semantics as searching).
+	Matches func(query []smart.Param) bool
+}
+
+// Admits reports whether the grant reaches the resource.
+func (g Grant) Admits(r Resource) bool {
+	if !g.Allowed {
+		return false
+	}
+	for _, s := range g.Scopes {
+		if s.Patient != "" && !slices.Contains(r.Patients, s.Patient) {
+			continue
+		}
+		if s.Query != nil && (r.Matches == nil || !r.Matches(s.Query)) {
+			continue
+		}
+		return true
+	}
+	return false
+}
+
+// Patients returns the compartment patients a search must be limited to, and
+// false when some scope reaches resources outside any compartment limit.
+func (g Grant) Patients() ([]string, bool) {
+	var ids []string
+	for _, s := range g.Scopes {
+		if s.Patient == "" {
+			return nil, false
+		}
+		if !slices.Contains(ids, s.Patient) {
+			ids = append(ids, s.Patient)
+		}
+	}
+	return ids, true
+}

@@ -1,0 +1,292 @@
+// Package bearer authenticates FHIR requests by their OAuth bearer access
+// token (RFC 6750) and turns the token's SMART scopes and context into the
+// access decisions of package fhir, using the rules of package fhir/access.
+//
+// Verified tokens are cached by the SHA-256 of the token until they expire,
+// but never longer than Options.Revalidate (default 5 s): a token revoked
+// at the authorization server stops working on the FHIR endpoint within that
+// bound, while a busy app does not pay a signature check and a store lookup
+// on every request. Nothing else about the token is kept.
+package bearer
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/smartgate/smartgate/authz/smart"
+	"github.com/smartgate/smartgate/fhir"
+	"github.com/smartgate/smartgate/fhir/access"
+	"github.com/smartgate/smartgate/fhir/search"
+	"github.com/smartgate/smartgate/store"
+)
+
+// Verifier checks an access token and says whom it speaks for and until
+// when. It returns ErrInactive (wrapped) for a token that must be refused,
+// and an error wrapping store.ErrUnavailable when it cannot tell now.
+type Verifier interface {
+	Verify(ctx context.Context, token string) (*access.Principal, time.Time, error)
+}
+
+// ErrInactive marks a token that is unknown, expired, revoked, or not meant
+// for this FHIR endpoint.
+var ErrInactive = errors.New("bearer: inactive token")
+
+// Options tune an Authenticator.
+type Options struct {
+	// Revalidate bounds how long a verified token is trusted without asking
+	// the Verifier again (default 5s).
+	Revalidate time.Duration
+	// MaxEntries bounds the cache (default 10000).
+	MaxEntries int
+	Now        func() time.Time
+	Logger     *slog.Logger
+}
+
+// Authenticator implements fhir.Authenticator.
+type Authenticator struct {
+	v    Verifier
+	reg  *search.Registry
+	opts Options
+
+	mu    sync.Mutex
+	cache map[[32]byte]cached
+}
+
+type cached struct {
+	p     *access.Principal
+	until time.Time
+}
+
+var _ fhir.Authenticator = (*Authenticator)(nil)
+
+// New returns an Authenticator over v; reg evaluates granular scopes.
+func New(v Verifier, reg *search.Registry, opts Options) *Authenticator {
+	if opts.Revalidate <= 0 {
+		opts.Revalidate = 5 * time.Second
+	}
+	if opts.MaxEntries <= 0 {
+		opts.MaxEntries = 10000
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Authenticator{v: v, reg: reg, opts: opts, cache: map[[32]byte]cached{}}
+}
+
+// Token returns the bearer token of r: ok is false when there is no
+// Authorization header; err is set when there is one that is not a
+// well-formed bearer token.
+func Token(r *http.Request) (token string, ok bool, err error) {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return "", false, nil
+	}
+	scheme, tok, found := strings.Cut(h, " ")
+	tok = strings.TrimSpace(tok)
+	if !found || !strings.EqualFold(scheme, "Bearer") || tok == "" || strings.ContainsAny(tok, " \t") {
+		return "", true, errors.New("not a bearer token")
+	}
+	return tok, true, nil
+}
+
+// Authenticate implements fhir.Authenticator.
+func (a *Authenticator) Authenticate(r *http.Request) (fhir.Principal, error) {
+	tok, present, err := Token(r)
+	if !present {
+		return nil, fhir.ErrNoToken
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", fhir.ErrInvalidToken, err)
+	}
+	p, err := a.principal(r.Context(), tok)
+	if err != nil {
+		return nil, err
+	}
+	return &principal{p: p, reg: a.reg, now: a.opts.Now}, nil
+}
+
+func (a *Authenticator) principal(ctx context.Context, tok string) (*access.Principal, error) {
+	key := sha256.Sum256([]byte(tok))
+	now := a.opts.Now()
+	a.mu.Lock()
+	c, ok := a.cache[key]
+	a.mu.Unlock()
+	if ok && now.Before(c.until) {
+		return c.p, nil
+	}
+	p, exp, err := a.v.Verify(ctx, tok)
+	if err != nil {
+		if errors.Is(err, store.ErrUnavailable) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: %w", fhir.ErrInvalidToken, err)
+	}
+	if !now.Before(exp) {
+		return nil, fmt.Errorf("%w: expired", fhir.ErrInvalidToken)
+	}
+	until := now.Add(a.opts.Revalidate)
+	if exp.Before(until) {
+		until = exp
+	}
+	a.mu.Lock()
+	if len(a.cache) >= a.opts.MaxEntries {
+		for k, v := range a.cache {
+			if !now.Before(v.until) || len(a.cache) >= a.opts.MaxEntries {
+				delete(a.cache, k)
+			}
+			if len(a.cache) < a.opts.MaxEntries*3/4 {
+				break
+			}
+		}
+	}
+	a.cache[key] = cached{p: p, until: until}
+	a.mu.Unlock()
+	return p, nil
+}
+
+// principal implements fhir.Principal for one verified token.
+type principal struct {
+	p   *access.Principal
+	reg *search.Registry
+	now func() time.Time
+}
+
+func permission(in fhir.Interaction) smart.Permissions {
+	switch in {
+	case fhir.InteractionCreate:
+		return smart.Create
+	case fhir.InteractionRead, fhir.InteractionVRead, fhir.InteractionHistoryInstance:
+		return smart.Read
+	case fhir.InteractionUpdate:
+		return smart.Update
+	case fhir.InteractionDelete:
+		return smart.Delete
+	case fhir.InteractionSearchType, fhir.InteractionHistoryType, fhir.InteractionHistorySystem:
+		return smart.Search
+	}
+	return 0
+}
+
+// Authorize implements fhir.Principal.
+func (pr *principal) Authorize(ctx context.Context, req fhir.AccessRequest) error {
+	g := access.Decide(pr.p, permission(req.Interaction), req.Type)
+	if !g.Allowed {
+		return fhir.ErrInsufficientScope
+	}
+	if req.Resource == nil {
+		if req.ID == "" || g.Unrestricted {
+			return nil
+		}
+		// Existence of a deleted resource: only revealed to who may reach
+		// resources of the type at all.
+		if len(g.Scopes) == 0 {
+			return fhir.ErrHidden
+		}
+		return nil
+	}
+	var decoded map[string]any
+	res := access.Resource{Patients: req.Patients, Matches: func(q []smart.Param) bool {
+		vals := url.Values{}
+		for _, p := range q {
+			vals.Add(p.Name, p.Value)
+		}
+		query, err := pr.reg.ParseQuery(req.Type, vals, false)
+		if err != nil {
+			return false
+		}
+		if decoded == nil {
+			if decoded, err = search.Decode(req.Resource); err != nil {
+				return false
+			}
+		}
+		ok, err := pr.reg.Matches(query, decoded, req.Resource, pr.now())
+		return err == nil && ok
+	}}
+	if g.Admits(res) {
+		return nil
+	}
+	if req.Interaction == fhir.InteractionCreate {
+		// Creating data the token may not hold (another patient's
+		// compartment, another category): refused, nothing is hidden.
+		return fhir.ErrInsufficientScope
+	}
+	return fhir.ErrHidden
+}
+
+// Restrict implements fhir.Principal. When the grant's reach cannot be
+// written as "one of these patients AND one of these queries" exactly (a
+// rare mix of compartment-limited and query-limited scopes for one type),
+// it returns the compartment-limited part only: less than granted, never
+// more.
+func (pr *principal) Restrict(ctx context.Context, in fhir.Interaction, typ string) (fhir.Restriction, error) {
+	if typ == "" {
+		typ = "*"
+	}
+	g := access.Decide(pr.p, permission(in), typ)
+	if !g.Allowed {
+		return fhir.Restriction{}, fhir.ErrInsufficientScope
+	}
+	if g.Unrestricted {
+		return fhir.Restriction{}, nil
+	}
+	var limited, open []access.Scope
+	for _, s := range g.Scopes {
+		if s.Patient != "" {
+			limited = append(limited, s)
+		} else {
+			open = append(open, s)
+		}
+	}
+	var r fhir.Restriction
+	switch {
+	case len(limited) == 0 && len(open) == 0:
+		r.Patients = []string{}
+	case len(limited) == 0:
+		r.AnyOf = queries(open)
+	default:
+		// Every scope is compartment-limited (or the mix is cut down to
+		// the limited ones). With one patient, patient AND any-of-queries is
+		// exact; with several, keep the first patient's scopes only.
+		first := limited[0].Patient
+		var same []access.Scope
+		for _, s := range limited {
+			if s.Patient == first {
+				same = append(same, s)
+			}
+		}
+		r.Patients = []string{first}
+		unfiltered := false
+		for _, s := range same {
+			if s.Query == nil {
+				unfiltered = true
+			}
+		}
+		if !unfiltered {
+			r.AnyOf = queries(same)
+		}
+	}
+	return r, nil
+}
+
+func queries(ss []access.Scope) []url.Values {
+	out := make([]url.Values, 0, len(ss))
+	for _, s := range ss {
+		v := url.Values{}
+		for _, p := range s.Query {
+			v.Add(p.Name, p.Value)
+		}
+		out = append(out, v)
+	}
+	return out
+}

@@ -1,0 +1,366 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/smartgate/smartgate/authz"
+	"github.com/smartgate/smartgate/store"
+)
+
+var _ authz.Store = (*DB)(nil)
+
+// tsFormat is a fixed-width UTC timestamp, so that text comparison in SQL
+// orders like time.
+const tsFormat = "2006-01-02T15:04:05.000000000Z"
+
+func ts(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(tsFormat)
+}
+
+func parseTS(s string) time.Time {
+	if s == "" {
+		return time.Time{}
+	}
+	t, _ := time.Parse(tsFormat, s)
+	return t
+}
+
+func jsonList(v []string) string {
+	if v == nil {
+		v = []string{}
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+const clientCols = `id, name, secret_hash, redirect_uris, grant_types, response_types, scopes,
+	token_endpoint_auth_method, jwks, jwks_uri, launch_uri, logo_uri, client_uri, require_pkce, public, disabled, created_at`
+
+func clientArgs(c *authz.Client) []any {
+	return []any{c.ID, c.Name, c.SecretHash, jsonList(c.RedirectURIs), jsonList(c.GrantTypes), jsonList(c.ResponseTypes),
+		jsonList(c.Scopes), c.TokenEndpointAuthMethod, c.JWKS, c.JWKSURI, c.LaunchURI, c.LogoURI, c.ClientURI,
+		boolInt(c.RequirePKCE), boolInt(c.Public), boolInt(c.Disabled), ts(c.CreatedAt)}
+}
+
+func scanClient(s scanner) (*authz.Client, error) {
+	var c authz.Client
+	var ru, gt, rt, sc, created string
+	var pkce, pub, dis int
+	if err := s.Scan(&c.ID, &c.Name, &c.SecretHash, &ru, &gt, &rt, &sc, &c.TokenEndpointAuthMethod, &c.JWKS, &c.JWKSURI,
+		&c.LaunchURI, &c.LogoURI, &c.ClientURI, &pkce, &pub, &dis, &created); err != nil {
+		return nil, err
+	}
+	for _, p := range []struct {
+		s string
+		v *[]string
+	}{{ru, &c.RedirectURIs}, {gt, &c.GrantTypes}, {rt, &c.ResponseTypes}, {sc, &c.Scopes}} {
+		if err := json.Unmarshal([]byte(p.s), p.v); err != nil {
+			return nil, fmt.Errorf("client %q: %w", c.ID, err)
+		}
+	}
+	c.RequirePKCE, c.Public, c.Disabled = pkce != 0, pub != 0, dis != 0
+	c.CreatedAt = parseTS(created)
+	return &c, nil
+}
+
+// CreateClient stores a new OAuth client.
+func (db *DB) CreateClient(ctx context.Context, c *authz.Client) error {
+	err := db.Write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO oauth_clients (`+clientCols+`)
+			VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`, clientArgs(c)...)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: create client %q: %w", c.ID, err)
+	}
+	return nil
+}
+
+// GetClient returns one OAuth client.
+func (db *DB) GetClient(ctx context.Context, id string) (*authz.Client, error) {
+	c, err := scanClient(db.r.QueryRowContext(ctx, `SELECT `+clientCols+` FROM oauth_clients WHERE id = ?`, id))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: get client %q: %w", id, mapErr(err))
+	}
+	return c, nil
+}
+
+// UpdateClient replaces an OAuth client's record.
+func (db *DB) UpdateClient(ctx context.Context, c *authz.Client) error {
+	err := db.Write(ctx, func(tx *sql.Tx) error {
+		args := clientArgs(c)
+		res, err := tx.ExecContext(ctx, `UPDATE oauth_clients SET name=?, secret_hash=?, redirect_uris=?, grant_types=?,
+			response_types=?, scopes=?, token_endpoint_auth_method=?, jwks=?, jwks_uri=?, launch_uri=?, logo_uri=?,
+			client_uri=?, require_pkce=?, public=?, disabled=?, created_at=? WHERE id=?`, append(args[1:], c.ID)...)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return store.ErrNotFound
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: update client %q: %w", c.ID, err)
+	}
+	return nil
+}
+
+// ListClients returns all OAuth clients ordered by id.
+func (db *DB) ListClients(ctx context.Context) ([]*authz.Client, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT `+clientCols+` FROM oauth_clients ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list clients: %w", mapErr(err))
+	}
+	defer rows.Close()
+	var out []*authz.Client
+	for rows.Next() {
+		c, err := scanClient(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: list clients: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// CreateToken stores a token record.
+func (db *DB) CreateToken(ctx context.Context, r authz.TokenRecord) error {
+	if r.State == "" {
+		r.State = authz.StateActive
+	}
+	err := db.Write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO oauth_tokens
+			(kind, signature, request_id, client_id, subject, access_signature, session_id, state, state_at, requested_at, expires_at, data)
+			VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`,
+			string(r.Kind), r.Signature, r.RequestID, r.ClientID, r.Subject, r.AccessSignature, r.SessionID, string(r.State),
+			ts(r.StateAt), ts(r.RequestedAt), ts(r.ExpiresAt), r.Data)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: create %s token: %w", r.Kind, err)
+	}
+	return nil
+}
+
+// GetToken returns a token record in any state.
+func (db *DB) GetToken(ctx context.Context, kind authz.TokenKind, sig string) (authz.TokenRecord, error) {
+	r := authz.TokenRecord{Kind: kind, Signature: sig}
+	var state, stateAt, req, exp string
+	err := db.r.QueryRowContext(ctx, `SELECT request_id, client_id, subject, access_signature, session_id, state, state_at,
+		requested_at, expires_at, data FROM oauth_tokens WHERE kind = ? AND signature = ?`, string(kind), sig).
+		Scan(&r.RequestID, &r.ClientID, &r.Subject, &r.AccessSignature, &r.SessionID, &state, &stateAt, &req, &exp, &r.Data)
+	if err != nil {
+		return r, fmt.Errorf("sqlite: get %s token: %w", kind, mapErr(err))
+	}
+	r.State, r.StateAt, r.RequestedAt, r.ExpiresAt = authz.TokenState(state), parseTS(stateAt), parseTS(req), parseTS(exp)
+	return r, nil
+}
+
+// DeleteToken removes a token record (no error when absent).
+func (db *DB) DeleteToken(ctx context.Context, kind authz.TokenKind, sig string) error {
+	err := db.Write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM oauth_tokens WHERE kind = ? AND signature = ?`, string(kind), sig)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: delete %s token: %w", kind, err)
+	}
+	return nil
+}
+
+// SetTokenState changes the state of one token record.
+func (db *DB) SetTokenState(ctx context.Context, kind authz.TokenKind, sig string, from, state authz.TokenState, at time.Time) error {
+	err := db.Write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE oauth_tokens SET state = ?, state_at = ?
+			WHERE kind = ? AND signature = ? AND (? = '' OR state = ?)`,
+			string(state), ts(at), string(kind), sig, string(from), string(from))
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			var x int
+			if err := tx.QueryRowContext(ctx, `SELECT 1 FROM oauth_tokens WHERE kind = ? AND signature = ?`, string(kind), sig).Scan(&x); err != nil {
+				return err // sql.ErrNoRows → ErrNotFound
+			}
+			return store.ErrConflict
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: set %s token state: %w", kind, err)
+	}
+	return nil
+}
+
+// RotateRefreshToken marks the presented refresh token rotated and revokes
+// the grant's other active refresh tokens.
+func (db *DB) RotateRefreshToken(ctx context.Context, requestID, sig string, at time.Time) error {
+	err := db.Write(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE oauth_tokens SET state = ?, state_at = ?
+			WHERE kind = ? AND signature = ? AND state = ?`,
+			string(authz.StateRotated), ts(at), string(authz.KindRefresh), sig, string(authz.StateActive)); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE oauth_tokens SET state = ?, state_at = ?
+			WHERE kind = ? AND request_id = ? AND state = ? AND signature <> ?`,
+			string(authz.StateRevoked), ts(at), string(authz.KindRefresh), requestID, string(authz.StateActive), sig)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: rotate refresh token: %w", err)
+	}
+	return nil
+}
+
+// RevokeTokens revokes every token of kind belonging to a grant.
+func (db *DB) RevokeTokens(ctx context.Context, kind authz.TokenKind, requestID string, at time.Time) error {
+	err := db.Write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE oauth_tokens SET state = ?, state_at = ?
+			WHERE kind = ? AND request_id = ? AND state <> ?`,
+			string(authz.StateRevoked), ts(at), string(kind), requestID, string(authz.StateRevoked))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: revoke %s tokens: %w", kind, err)
+	}
+	return nil
+}
+
+// RevokeSessionTokens revokes the access and refresh tokens of a log-in session.
+func (db *DB) RevokeSessionTokens(ctx context.Context, sessionID string, at time.Time) error {
+	if sessionID == "" {
+		return nil
+	}
+	err := db.Write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE oauth_tokens SET state = ?, state_at = ?
+			WHERE session_id = ? AND kind IN (?, ?) AND state <> ?`,
+			string(authz.StateRevoked), ts(at), sessionID, string(authz.KindAccess), string(authz.KindRefresh), string(authz.StateRevoked))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: revoke session tokens: %w", err)
+	}
+	return nil
+}
+
+// RevokeSubjectTokens revokes a subject's access and refresh tokens.
+func (db *DB) RevokeSubjectTokens(ctx context.Context, subject, clientID string, at time.Time) error {
+	err := db.Write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE oauth_tokens SET state = ?, state_at = ?
+			WHERE subject = ? AND (? = '' OR client_id = ?) AND kind IN (?, ?) AND state <> ?`,
+			string(authz.StateRevoked), ts(at), subject, clientID, clientID,
+			string(authz.KindAccess), string(authz.KindRefresh), string(authz.StateRevoked))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: revoke subject tokens: %w", err)
+	}
+	return nil
+}
+
+// DeleteExpiredTokens removes token records that expired before before.
+func (db *DB) DeleteExpiredTokens(ctx context.Context, before time.Time) (int64, error) {
+	var n int64
+	err := db.Write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM oauth_tokens WHERE expires_at <> '' AND expires_at < ?`, ts(before))
+		if err != nil {
+			return err
+		}
+		n, _ = res.RowsAffected()
+		_, err = tx.ExecContext(ctx, `DELETE FROM oauth_jti WHERE expires_at < ?`, ts(before))
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: delete expired tokens: %w", err)
+	}
+	return n, nil
+}
+
+// UseJTI records a client-assertion id; store.ErrConflict on replay.
+func (db *DB) UseJTI(ctx context.Context, jti string, exp, now time.Time) error {
+	err := db.Write(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM oauth_jti WHERE expires_at < ?`, ts(now)); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO oauth_jti (jti, expires_at) VALUES (?, ?)`, jti, ts(exp))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: use jti: %w", err)
+	}
+	return nil
+}
+
+// SigningKeys returns all signing keys, newest first.
+func (db *DB) SigningKeys(ctx context.Context) ([]authz.SigningKey, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT kid, alg, private_key, created_at, retired_at FROM oauth_keys
+		ORDER BY created_at DESC, kid`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: signing keys: %w", mapErr(err))
+	}
+	defer rows.Close()
+	var out []authz.SigningKey
+	for rows.Next() {
+		var k authz.SigningKey
+		var c, r string
+		if err := rows.Scan(&k.ID, &k.Alg, &k.PrivateDER, &c, &r); err != nil {
+			return nil, fmt.Errorf("sqlite: signing keys: %w", err)
+		}
+		k.CreatedAt, k.RetiredAt = parseTS(c), parseTS(r)
+		out = append(out, k)
+	}
+	return out, rows.Err()
+}
+
+// AddSigningKey stores a new key and retires the active ones of its algorithm.
+func (db *DB) AddSigningKey(ctx context.Context, k authz.SigningKey, onlyIfNone bool) error {
+	err := db.Write(ctx, func(tx *sql.Tx) error {
+		if onlyIfNone {
+			var n int
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM oauth_keys WHERE alg = ? AND retired_at = ''`, k.Alg).Scan(&n); err != nil {
+				return err
+			}
+			if n > 0 {
+				return store.ErrConflict
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE oauth_keys SET retired_at = ? WHERE alg = ? AND retired_at = ''`,
+			ts(k.CreatedAt), k.Alg); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO oauth_keys (kid, alg, private_key, created_at, retired_at) VALUES (?,?,?,?,'')`,
+			k.ID, k.Alg, k.PrivateDER, ts(k.CreatedAt))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: add signing key: %w", err)
+	}
+	return nil
+}
+
+// DeleteSigningKeys removes keys retired before retiredBefore.
+func (db *DB) DeleteSigningKeys(ctx context.Context, retiredBefore time.Time) error {
+	err := db.Write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM oauth_keys WHERE retired_at <> '' AND retired_at < ?`, ts(retiredBefore))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: delete signing keys: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,454 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/smartgate/smartgate/account"
+	"github.com/smartgate/smartgate/store"
+)
+
+var (
+	_ account.Users    = (*DB)(nil)
+	_ account.Consents = (*DB)(nil)
+	_ account.Sessions = (*DB)(nil)
+	_ account.Pendings = (*DB)(nil)
+)
+
+func fmtTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+func parseTime(s string) time.Time {
+	if s == "" {
+		return time.Time{}
+	}
+	t, _ := time.Parse(time.RFC3339Nano, s)
+	return t
+}
+
+func splitSpace(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Fields(s)
+}
+
+// CreateUser stores u, assigning u.ID (when empty) and u.Meta.
+func (db *DB) CreateUser(ctx context.Context, u *account.User) error {
+	if err := u.Validate(); err != nil {
+		return fmt.Errorf("sqlite: create user: %w", err)
+	}
+	if u.ID == "" {
+		u.ID = account.NewID()
+	}
+	now := time.Now().UTC()
+	meta := account.Meta{Created: now, LastModified: now, Version: 1}
+	err := db.Write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO users (id, user_name, given_name, family_name, formatted_name,
+			display_name, active, password_hash, fhir_user, roles, created, last_modified, version)
+			VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+			u.ID, u.UserName, u.Name.GivenName, u.Name.FamilyName, u.Name.Formatted, u.DisplayName, u.Active,
+			u.PasswordHash, u.FHIRUser, strings.Join(u.Roles, " "), fmtTime(meta.Created), fmtTime(meta.LastModified),
+			meta.Version)
+		if err != nil {
+			return err
+		}
+		return putEmails(ctx, tx, u.ID, u.Emails)
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: create user %q: %w", u.UserName, err)
+	}
+	u.Meta = meta
+	return nil
+}
+
+func putEmails(ctx context.Context, tx *sql.Tx, id string, emails []account.Email) error {
+	if _, err := tx.ExecContext(ctx, "DELETE FROM user_emails WHERE user_id = ?", id); err != nil {
+		return err
+	}
+	for i, e := range emails {
+		if _, err := tx.ExecContext(ctx, "INSERT INTO user_emails (user_id, position, value, type, is_primary) VALUES (?,?,?,?,?)",
+			id, i, e.Value, e.Type, e.Primary); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+const userColumns = `id, user_name, given_name, family_name, formatted_name, display_name, active, password_hash,
+	fhir_user, roles, created, last_modified, version`
+
+func scanUser(s scanner) (*account.User, error) {
+	var u account.User
+	var roles, created, modified string
+	if err := s.Scan(&u.ID, &u.UserName, &u.Name.GivenName, &u.Name.FamilyName, &u.Name.Formatted, &u.DisplayName,
+		&u.Active, &u.PasswordHash, &u.FHIRUser, &roles, &created, &modified, &u.Meta.Version); err != nil {
+		return nil, err
+	}
+	u.Roles = splitSpace(roles)
+	u.Meta.Created, u.Meta.LastModified = parseTime(created), parseTime(modified)
+	return &u, nil
+}
+
+func (db *DB) loadEmails(ctx context.Context, q interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, users ...*account.User) error {
+	for _, u := range users {
+		rows, err := q.QueryContext(ctx, "SELECT value, type, is_primary FROM user_emails WHERE user_id = ? ORDER BY position", u.ID)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var e account.Email
+			if err := rows.Scan(&e.Value, &e.Type, &e.Primary); err != nil {
+				rows.Close()
+				return err
+			}
+			u.Emails = append(u.Emails, e)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (db *DB) userWhere(ctx context.Context, what, where string, arg any) (*account.User, error) {
+	var u *account.User
+	err := db.Read(ctx, func(tx *sql.Tx) error {
+		var err error
+		u, err = scanUser(tx.QueryRowContext(ctx, "SELECT "+userColumns+" FROM users WHERE "+where, arg))
+		if err != nil {
+			return err
+		}
+		return db.loadEmails(ctx, tx, u)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: user %s: %w", what, err)
+	}
+	return u, nil
+}
+
+// User returns the user with id, or store.ErrNotFound.
+func (db *DB) User(ctx context.Context, id string) (*account.User, error) {
+	return db.userWhere(ctx, fmt.Sprintf("%q", id), "id = ?", id)
+}
+
+// UserByName returns the user with the given user name (normalised here),
+// or store.ErrNotFound.
+func (db *DB) UserByName(ctx context.Context, userName string) (*account.User, error) {
+	n, err := account.NormalizeUserName(userName)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: user named %q: %w", userName, store.ErrNotFound)
+	}
+	return db.userWhere(ctx, fmt.Sprintf("named %q", n), "user_name = ?", n)
+}
+
+// Users lists users ordered by user name.
+func (db *DB) Users(ctx context.Context, q account.ListQuery) ([]account.User, error) {
+	if q.Limit <= 0 || q.Limit > 1000 {
+		q.Limit = 100
+	}
+	if q.Offset < 0 {
+		q.Offset = 0
+	}
+	name := ""
+	if q.UserName != "" {
+		n, err := account.NormalizeUserName(q.UserName)
+		if err != nil {
+			return nil, nil
+		}
+		name = n
+	}
+	var out []account.User
+	err := db.Read(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, "SELECT "+userColumns+` FROM users WHERE (? = '' OR user_name = ?)
+			ORDER BY user_name LIMIT ? OFFSET ?`, name, name, q.Limit, q.Offset)
+		if err != nil {
+			return err
+		}
+		var ptrs []*account.User
+		for rows.Next() {
+			u, err := scanUser(rows)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			ptrs = append(ptrs, u)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if err := db.loadEmails(ctx, tx, ptrs...); err != nil {
+			return err
+		}
+		for _, u := range ptrs {
+			out = append(out, *u)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list users: %w", err)
+	}
+	return out, nil
+}
+
+// UpdateUser replaces the user when u.Meta.Version is the stored version.
+func (db *DB) UpdateUser(ctx context.Context, u *account.User) error {
+	if err := u.Validate(); err != nil {
+		return fmt.Errorf("sqlite: update user: %w", err)
+	}
+	now := time.Now().UTC()
+	err := db.Write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE users SET user_name=?, given_name=?, family_name=?, formatted_name=?,
+			display_name=?, active=?, password_hash=?, fhir_user=?, roles=?, last_modified=?, version=version+1
+			WHERE id=? AND version=?`,
+			u.UserName, u.Name.GivenName, u.Name.FamilyName, u.Name.Formatted, u.DisplayName, u.Active,
+			u.PasswordHash, u.FHIRUser, strings.Join(u.Roles, " "), fmtTime(now), u.ID, u.Meta.Version)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			var v int64
+			if err := tx.QueryRowContext(ctx, "SELECT version FROM users WHERE id = ?", u.ID).Scan(&v); err != nil {
+				return err // ErrNotFound
+			}
+			return fmt.Errorf("%w: version %d, stored %d", store.ErrConflict, u.Meta.Version, v)
+		}
+		if !u.Active {
+			if _, err := tx.ExecContext(ctx, "UPDATE web_sessions SET ended_at=? WHERE user_id=? AND ended_at=''",
+				fmtTime(now), u.ID); err != nil {
+				return err
+			}
+		}
+		return putEmails(ctx, tx, u.ID, u.Emails)
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: update user %q: %w", u.ID, err)
+	}
+	u.Meta.Version++
+	u.Meta.LastModified = now
+	return nil
+}
+
+// DeactivateUser sets active=false and ends the user's sessions.
+func (db *DB) DeactivateUser(ctx context.Context, id string) error {
+	now := fmtTime(time.Now())
+	err := db.Write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, "UPDATE users SET active=0, last_modified=?, version=version+1 WHERE id=?", now, id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return store.ErrNotFound
+		}
+		_, err = tx.ExecContext(ctx, "UPDATE web_sessions SET ended_at=? WHERE user_id=? AND ended_at=''", now, id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: deactivate user %q: %w", id, err)
+	}
+	return nil
+}
+
+// CountUsers returns the number of accounts.
+func (db *DB) CountUsers(ctx context.Context) (int, error) {
+	var n int
+	if err := db.r.QueryRowContext(ctx, "SELECT COUNT(*) FROM users").Scan(&n); err != nil {
+		return 0, fmt.Errorf("sqlite: count users: %w", mapErr(err))
+	}
+	return n, nil
+}
+
+// Consent returns the consent of userID for clientID.
+func (db *DB) Consent(ctx context.Context, userID, clientID string) (*account.Consent, error) {
+	c := account.Consent{UserID: userID, ClientID: clientID}
+	var scopes, created, updated string
+	err := db.r.QueryRowContext(ctx, "SELECT scopes, created, updated FROM consents WHERE user_id=? AND client_id=?",
+		userID, clientID).Scan(&scopes, &created, &updated)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: consent of %q for %q: %w", userID, clientID, mapErr(err))
+	}
+	c.Scopes, c.Created, c.Updated = splitSpace(scopes), parseTime(created), parseTime(updated)
+	return &c, nil
+}
+
+// PutConsent creates or replaces a consent.
+func (db *DB) PutConsent(ctx context.Context, c *account.Consent) error {
+	now := time.Now().UTC()
+	err := db.Write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO consents (user_id, client_id, scopes, created, updated) VALUES (?,?,?,?,?)
+			ON CONFLICT(user_id, client_id) DO UPDATE SET scopes=excluded.scopes, updated=excluded.updated`,
+			c.UserID, c.ClientID, strings.Join(c.Scopes, " "), fmtTime(now), fmtTime(now))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: put consent of %q for %q: %w", c.UserID, c.ClientID, err)
+	}
+	if c.Created.IsZero() {
+		c.Created = now
+	}
+	c.Updated = now
+	return nil
+}
+
+// Consents lists a user's consents, most recently updated first.
+func (db *DB) Consents(ctx context.Context, userID string) ([]account.Consent, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT client_id, scopes, created, updated FROM consents WHERE user_id=?
+		ORDER BY updated DESC, client_id`, userID)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: consents of %q: %w", userID, mapErr(err))
+	}
+	defer rows.Close()
+	var out []account.Consent
+	for rows.Next() {
+		c := account.Consent{UserID: userID}
+		var scopes, created, updated string
+		if err := rows.Scan(&c.ClientID, &scopes, &created, &updated); err != nil {
+			return nil, fmt.Errorf("sqlite: consents of %q: %w", userID, err)
+		}
+		c.Scopes, c.Created, c.Updated = splitSpace(scopes), parseTime(created), parseTime(updated)
+		out = append(out, c)
+	}
+	return out, mapErr(rows.Err())
+}
+
+// DeleteConsent removes a consent; store.ErrNotFound when there was none.
+func (db *DB) DeleteConsent(ctx context.Context, userID, clientID string) error {
+	err := db.Write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, "DELETE FROM consents WHERE user_id=? AND client_id=?", userID, clientID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return store.ErrNotFound
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: delete consent of %q for %q: %w", userID, clientID, err)
+	}
+	return nil
+}
+
+// CreateSession stores a new log-in session.
+func (db *DB) CreateSession(ctx context.Context, s *account.Session) error {
+	if s.Created.IsZero() {
+		s.Created = time.Now().UTC()
+	}
+	err := db.Write(ctx, func(tx *sql.Tx) error {
+		// Sessions that expired over a day ago are of no further use
+		// (SessionLive is false for missing ones too): drop them.
+		if _, err := tx.ExecContext(ctx, "DELETE FROM web_sessions WHERE expires_at < ?",
+			fmtTime(time.Now().Add(-24*time.Hour))); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO web_sessions (id, user_id, auth_time, amr, created, expires_at, ended_at)
+			VALUES (?,?,?,?,?,?,?)`, s.ID, s.UserID, fmtTime(s.AuthTime), strings.Join(s.AMR, " "), fmtTime(s.Created),
+			fmtTime(s.ExpiresAt), fmtTime(s.EndedAt))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: create session: %w", err)
+	}
+	return nil
+}
+
+// Session returns a session, ended or not.
+func (db *DB) Session(ctx context.Context, id string) (*account.Session, error) {
+	s := account.Session{ID: id}
+	var auth, amr, created, expires, ended string
+	err := db.r.QueryRowContext(ctx, "SELECT user_id, auth_time, amr, created, expires_at, ended_at FROM web_sessions WHERE id=?", id).
+		Scan(&s.UserID, &auth, &amr, &created, &expires, &ended)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: session: %w", mapErr(err))
+	}
+	s.AuthTime, s.AMR, s.Created = parseTime(auth), splitSpace(amr), parseTime(created)
+	s.ExpiresAt, s.EndedAt = parseTime(expires), parseTime(ended)
+	return &s, nil
+}
+
+// EndSession marks a session ended at at (the first end wins).
+func (db *DB) EndSession(ctx context.Context, id string, at time.Time) error {
+	err := db.Write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, "UPDATE web_sessions SET ended_at=? WHERE id=? AND ended_at=''", fmtTime(at), id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			var x int
+			return tx.QueryRowContext(ctx, "SELECT 1 FROM web_sessions WHERE id=?", id).Scan(&x)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: end session: %w", err)
+	}
+	return nil
+}
+
+// PutPending creates or replaces a pending authorization request and drops
+// expired ones.
+func (db *DB) PutPending(ctx context.Context, p *account.Pending) error {
+	now := time.Now().UTC()
+	if p.Created.IsZero() {
+		p.Created = now
+	}
+	err := db.Write(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, "DELETE FROM pending_authorizations WHERE expires_at < ?", fmtTime(now)); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO pending_authorizations (browser_id, request_id, request, decision, created, expires_at)
+			VALUES (?,?,?,?,?,?) ON CONFLICT(browser_id, request_id) DO UPDATE SET request=excluded.request,
+			decision=excluded.decision, created=excluded.created, expires_at=excluded.expires_at`,
+			p.BrowserID, p.RequestID, p.Request, p.Decision, fmtTime(p.Created), fmtTime(p.ExpiresAt))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: put pending request: %w", err)
+	}
+	return nil
+}
+
+func scanPending(s scanner, p *account.Pending) error {
+	var created, expires string
+	if err := s.Scan(&p.Request, &p.Decision, &created, &expires); err != nil {
+		return err
+	}
+	p.Created, p.ExpiresAt = parseTime(created), parseTime(expires)
+	return nil
+}
+
+// Pending returns a live pending authorization request.
+func (db *DB) Pending(ctx context.Context, browserID, requestID string) (*account.Pending, error) {
+	p := account.Pending{BrowserID: browserID, RequestID: requestID}
+	err := scanPending(db.r.QueryRowContext(ctx, `SELECT request, decision, created, expires_at FROM pending_authorizations
+		WHERE browser_id=? AND request_id=? AND expires_at >= ?`, browserID, requestID, fmtTime(time.Now())), &p)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: pending request: %w", mapErr(err))
+	}
+	return &p, nil
+}
+
+// TakePending returns and deletes a live pending authorization request.
+func (db *DB) TakePending(ctx context.Context, browserID, requestID string) (*account.Pending, error) {
+	p := account.Pending{BrowserID: browserID, RequestID: requestID}
+	err := db.Write(ctx, func(tx *sql.Tx) error {
+		return scanPending(tx.QueryRowContext(ctx, `DELETE FROM pending_authorizations
+			WHERE browser_id=? AND request_id=? AND expires_at >= ?
+			RETURNING request, decision, created, expires_at`, browserID, requestID, fmtTime(time.Now())), &p)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: take pending request: %w", err)
+	}
+	return &p, nil
+}

@@ -1,0 +1,85 @@
+package web
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// TestGoldenPages renders every page with fixed data and compares it with
+// testdata/<name>.golden.html (go test ./web -run Golden -update rewrites).
+func TestGoldenPages(t *testing.T) {
+	e := newEnv(t)
+	const token = "CSRF-TOKEN"
+	scopes := []scopeView{
+		{Value: "openid", Description: DescribeScope("openid"), Checked: true},
+		{Value: "launch/patient", Description: DescribeScope("launch/patient"), Checked: true},
+		{Value: "patient/Observation.rs?category=laboratory", Description: DescribeScope("patient/Observation.rs?category=laboratory"), Checked: true},
+	}
+	pages := []struct {
+		name, tmpl string
+		data       any
+	}{
+		{"login", "login", loginView{CSRF: token, ReturnTo: "/oauth/authorize?client_id=app&scope=openid", Providers: []Provider{{ID: "google", Label: "Google"}, {ID: "hl7", Label: "HL7.org"}}}},
+		{"login_error", "login", loginView{CSRF: token, ReturnTo: defaultLanding, Username: "pat", Error: msgBadLogin}},
+		{"consent", "consent", consentView{CSRF: token, ReqID: "req-1", User: "Pat Patient", ClientID: "app",
+			ClientName: `Growth <b>Chart</b> & "Co"`, ClientURI: "https://app.example/", LogoURI: "https://app.example/logo.png",
+			Patient: "p1", Scopes: scopes}},
+		{"logout", "logout", logoutView{CSRF: token, User: "Pat Patient", PostLogoutRedirectURI: "https://app.example/bye", State: "s", ClientID: "app"}},
+		{"loggedout", "loggedout", logoutView{CSRF: token}},
+		{"apps", "apps", appsView{CSRF: token, User: "Pat Patient", Apps: []appView{{ClientID: "app", ClientName: "Growth Chart",
+			Updated: "2026-01-02 03:04 UTC", Scopes: scopes[:2]}}}},
+		{"apps_empty", "apps", appsView{CSRF: token, User: "Pat Patient"}},
+		{"pick", "pick", pickView{CSRF: token, ReqID: "req-1", User: "Dr. Doc", ClientName: "Growth Chart", Query: "sh",
+			Patients: []PatientSummary{{ID: "p1", Name: "Amy Shaw", BirthDate: "1980-01-01"}, {ID: "p2", Name: "Bo Shore"}}}},
+		{"error", "error", errorView{Status: 400, Message: "This authorization request has expired.", RequestID: "0123456789abcdef"}},
+	}
+	for _, p := range pages {
+		t.Run(p.name, func(t *testing.T) {
+			got, err := e.srv.execute(p.tmpl, p.data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join("testdata", p.name+".golden.html")
+			if *update {
+				if err := os.MkdirAll("testdata", 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(path, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run with -update to create)", err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("%s differs from %s (run with -update after checking):\n%s", p.name, path, got)
+			}
+		})
+	}
+}
+
+func TestDescribeScope(t *testing.T) {
+	tests := map[string]string{
+		"openid":                       "Confirm who you are",
+		"patient/Observation.rs":       "Read and search observation records of the selected patient",
+		"user/MedicationRequest.cruds": "Create, read, change, delete and search medication request records that you can access",
+		"patient/*.read":               "Read all kinds of health records of the selected patient",
+		"system/Patient.write":         "Create and change patient records on the server, without a person present",
+		"patient/Condition.rs?category=problem-list-item": "Read and search condition records of the selected patient (limited to category=problem-list-item)",
+		"patient/Observation.rr":                          "patient/Observation.rr",
+		"nonsense":                                        "nonsense",
+		"foo/Bar.r":                                       "foo/Bar.r",
+	}
+	for in, want := range tests {
+		if got := DescribeScope(in); got != want {
+			t.Errorf("DescribeScope(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

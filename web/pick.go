@@ -1,0 +1,85 @@
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"github.com/smartgate/smartgate/store"
+)
+
+type pickView struct {
+	CSRF       string
+	ReqID      string
+	User       string
+	ClientName string
+	Query      string
+	Patients   []PatientSummary
+}
+
+const pickLimit = 50
+
+// pickPage lists patients (filtered by name) for a standalone launch with
+// launch/patient by a user who is not a patient (SMART IG, standalone apps).
+func (s *Server) pickPage(w http.ResponseWriter, r *http.Request) {
+	b := s.browser(r)
+	q := r.URL.Query()
+	reqID := q.Get("req")
+	u, _, _, st, ok := s.loadPending(w, r, b, reqID)
+	if !ok {
+		return
+	}
+	if err := s.save(w, r, b); err != nil {
+		s.fail(w, r, http.StatusInternalServerError, "", err)
+		return
+	}
+	query := q.Get("name")
+	if len(query) > 200 {
+		query = query[:200]
+	}
+	list, err := s.cfg.Patients.SearchPatients(r.Context(), query, pickLimit)
+	if err != nil {
+		s.fail(w, r, http.StatusInternalServerError, "", err)
+		return
+	}
+	name := st.Req.ClientName
+	if name == "" {
+		name = st.Req.ClientID
+	}
+	s.render(w, r, http.StatusOK, "pick", pickView{CSRF: b.CSRF, ReqID: reqID, User: u.Label(), ClientName: name,
+		Query: query, Patients: list})
+}
+
+func (s *Server) pickSubmit(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		s.fail(w, r, http.StatusBadRequest, "The form could not be read.", err)
+		return
+	}
+	b := s.browser(r)
+	if !b.checkCSRF(r) {
+		s.fail(w, r, http.StatusForbidden, msgBadForm, errors.New("pick: csrf token mismatch"))
+		return
+	}
+	u, _, p, st, ok := s.loadPending(w, r, b, r.PostFormValue("req"))
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	id := r.PostFormValue("patient")
+	if _, err := s.cfg.Patients.Patient(ctx, id); err != nil || id == "" {
+		status, msg := http.StatusInternalServerError, ""
+		if id == "" || errors.Is(err, store.ErrNotFound) {
+			status, msg = http.StatusBadRequest, "Please choose a patient from the list."
+		}
+		s.fail(w, r, status, msg, err)
+		return
+	}
+	st.Patient, st.PickedBy = id, u.ID
+	raw, _ := json.Marshal(st)
+	p.Request = raw
+	if err := s.cfg.Store.PutPending(ctx, p); err != nil {
+		s.fail(w, r, http.StatusInternalServerError, "", err)
+		return
+	}
+	redirect(w, st.Req.ResumeURL)
+}

@@ -1,0 +1,112 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+
+	"github.com/smartgate/smartgate/account"
+	"github.com/smartgate/smartgate/audit"
+)
+
+// CompleteLogin logs u in on this browser after another way of
+// authenticating (a federated provider's callback): it starts a server-side
+// session with amr (e.g. ["fed"]), rotates the CSRF token and sends the
+// browser to returnTo (only a same-origin path; see safeReturnTo) with a 303.
+// Inactive accounts are refused with the error page.
+func (s *Server) CompleteLogin(w http.ResponseWriter, r *http.Request, u *account.User, amr []string, returnTo string) {
+	if u == nil || !u.Active {
+		s.fail(w, r, http.StatusForbidden, "This account is not active.", errors.New("complete login: inactive account"))
+		return
+	}
+	b := s.browser(r)
+	if _, err := s.startSession(r.Context(), b, u, amr); err != nil {
+		s.fail(w, r, http.StatusInternalServerError, "", err)
+		return
+	}
+	if err := s.save(w, r, b); err != nil {
+		s.fail(w, r, http.StatusInternalServerError, "", err)
+		return
+	}
+	method := "federated"
+	if len(amr) > 0 {
+		method = amr[0]
+	}
+	s.record(r, audit.Event{Kind: "login", Actor: u.ID, Action: method, Outcome: audit.Success})
+	redirect(w, safeReturnTo(returnTo))
+}
+
+// Fail shows the error page with a request id (for other packages' browser
+// handlers, e.g. a provider callback); msg is shown, err only logged.
+func (s *Server) Fail(w http.ResponseWriter, r *http.Request, status int, msg string, err error) {
+	s.fail(w, r, status, msg, err)
+}
+
+type userKey struct{}
+
+// UserFrom returns the user that RequireRole put in ctx.
+func UserFrom(ctx context.Context) (*account.User, bool) {
+	u, ok := ctx.Value(userKey{}).(*account.User)
+	return u, ok
+}
+
+// CSRFToken returns the browser's CSRF token for a hidden csrf_token field
+// in forms rendered by other handlers (setting the cookie when new).
+func (s *Server) CSRFToken(w http.ResponseWriter, r *http.Request) (string, error) {
+	b := s.browser(r)
+	if err := s.save(w, r, b); err != nil {
+		return "", err
+	}
+	return b.CSRF, nil
+}
+
+// RequireRole wraps page handlers (e.g. /admin/…): cross-origin
+// protection, a body limit, the page headers, a logged-in user holding one of
+// roles (none given: any user), and on unsafe methods a valid csrf_token form
+// field. Not logged in: 303 to /login; lacking the role: 403 error page. The
+// user is in the request context (UserFrom).
+func (s *Server) RequireRole(next http.Handler, roles ...string) http.Handler {
+	return s.cop.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != nil {
+			r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+		}
+		b := s.browser(r)
+		u, _, err := s.current(r.Context(), b)
+		if err != nil {
+			s.fail(w, r, http.StatusInternalServerError, "", err)
+			return
+		}
+		if err := s.save(w, r, b); err != nil {
+			s.fail(w, r, http.StatusInternalServerError, "", err)
+			return
+		}
+		if u == nil {
+			back := defaultLanding
+			if r.Method == http.MethodGet {
+				back = safeReturnTo(r.URL.RequestURI())
+			}
+			redirect(w, "/login?"+url.Values{"return_to": {back}}.Encode())
+			return
+		}
+		if len(roles) > 0 && !slices.ContainsFunc(roles, u.HasRole) {
+			s.fail(w, r, http.StatusForbidden, "Your account may not open this page.", errors.New("missing role"))
+			return
+		}
+		switch r.Method {
+		case http.MethodGet, http.MethodHead, http.MethodOptions:
+		default:
+			if err := r.ParseForm(); err != nil {
+				s.fail(w, r, http.StatusBadRequest, "The form could not be read.", err)
+				return
+			}
+			if !b.checkCSRF(r) {
+				s.fail(w, r, http.StatusForbidden, msgBadForm, errors.New("csrf token mismatch"))
+				return
+			}
+		}
+		setPageHeaders(w.Header())
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), userKey{}, u)))
+	}))
+}

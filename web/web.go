@@ -1,0 +1,215 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/smartgate/smartgate/account"
+	"github.com/smartgate/smartgate/audit"
+	"github.com/smartgate/smartgate/authz"
+)
+
+// Store is what the pages need from storage (store/sqlite implements it).
+type Store interface {
+	User(ctx context.Context, id string) (*account.User, error)
+	account.Consents
+	account.Sessions
+	account.Pendings
+	Setting(ctx context.Context, key string) ([]byte, error)
+	PutSetting(ctx context.Context, key string, value []byte) error
+	SettingOrCreate(ctx context.Context, key string, create func() ([]byte, error)) ([]byte, error)
+}
+
+// PasswordChecker checks a local log-in; *account.Authenticator implements
+// it. It returns account.ErrBadCredentials or account.ErrThrottled for
+// refused log-ins.
+type PasswordChecker interface {
+	Authenticate(ctx context.Context, userName, password, address string) (*account.User, error)
+}
+
+// TokenRevoker ends the tokens a client holds for a subject; authz
+// implements it. It is called when the person withdraws an app's access.
+type TokenRevoker interface {
+	RevokeAll(ctx context.Context, subject, clientID string) error
+}
+
+// PatientSearch finds Patient resources for the patient picker; the FHIR
+// store implements it.
+type PatientSearch interface {
+	// SearchPatients returns up to limit patients whose name matches query
+	// (all patients, in a stable order, when query is empty).
+	SearchPatients(ctx context.Context, query string, limit int) ([]PatientSummary, error)
+	// Patient returns one patient, or an error wrapping store.ErrNotFound.
+	Patient(ctx context.Context, id string) (*PatientSummary, error)
+}
+
+// PatientSummary is one row of the patient picker.
+type PatientSummary struct {
+	ID        string // bare Patient id
+	Name      string
+	BirthDate string
+}
+
+// Provider is a federated identity provider shown on the log-in page as a
+// link to /login/{ID}; the provider's own handlers live elsewhere.
+type Provider struct {
+	ID    string
+	Label string
+}
+
+// Config holds the dependencies and settings of the pages.
+type Config struct {
+	Logger *slog.Logger
+	// Assets holds templates/ and static/ (smartgate.Assets).
+	Assets fs.FS
+	Store  Store
+	// Passwords checks local log-ins.
+	Passwords PasswordChecker
+	Audit     audit.Recorder
+	// Revoker is told when the person withdraws an app (may be nil).
+	Revoker TokenRevoker
+	// Patients enables the patient picker for launch/patient requests by
+	// users who are not patients (may be nil: no picker, no context).
+	Patients  PatientSearch
+	Providers []Provider
+	// DescribeScope explains a scope in plain words on the consent and apps
+	// pages (default: DescribeScope in this package).
+	DescribeScope func(scope string) string
+	// ClientName names a client on the apps page (default: the id).
+	ClientName func(ctx context.Context, clientID string) string
+	// PostLogoutRedirectAllowed reports whether uri is a registered
+	// post_logout_redirect_uri of the client (named by clientID, or by the
+	// aud of idTokenHint when clientID is empty). Nil: never.
+	PostLogoutRedirectAllowed func(ctx context.Context, clientID, idTokenHint, uri string) bool
+	// SessionTTL bounds a log-in session (default 12h); PendingTTL a
+	// pending authorization request (default 30m).
+	SessionTTL time.Duration
+	PendingTTL time.Duration
+	// RequestID returns the id of the request carried by ctx (the server's
+	// request-id middleware), shown on error pages and logged; when nil or
+	// empty, the error page makes its own.
+	RequestID func(ctx context.Context) string
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// Server serves the pages and implements authz.Interaction.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	pages    map[string]*pageTemplate
+	cookies  *cookieCodec
+	cop      *http.CrossOriginProtection
+	describe func(string) string
+}
+
+var _ authz.Interaction = (*Server)(nil)
+
+// New loads the templates and the session keys (generated and stored on
+// first use).
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.Store == nil || cfg.Passwords == nil || cfg.Assets == nil {
+		return nil, errors.New("web: Store, Passwords and Assets are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Audit == nil {
+		cfg.Audit = discardAudit{}
+	}
+	if cfg.DescribeScope == nil {
+		cfg.DescribeScope = DescribeScope
+	}
+	if cfg.ClientName == nil {
+		cfg.ClientName = func(_ context.Context, id string) string { return id }
+	}
+	if cfg.SessionTTL <= 0 {
+		cfg.SessionTTL = 12 * time.Hour
+	}
+	if cfg.PendingTTL <= 0 {
+		cfg.PendingTTL = 30 * time.Minute
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	pages, err := parseTemplates(cfg.Assets)
+	if err != nil {
+		return nil, err
+	}
+	codec, err := loadCookieCodec(ctx, cfg.Store, cfg.SessionTTL)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, pages: pages, cookies: codec, describe: cfg.DescribeScope}
+	s.cop = http.NewCrossOriginProtection()
+	s.cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.fail(w, r, http.StatusForbidden, "This form was sent from another site and has been refused.",
+			errors.New("cross-origin request refused"))
+	}))
+	return s, nil
+}
+
+type discardAudit struct{}
+
+func (discardAudit) Record(context.Context, audit.Event) {}
+
+// Register adds the pages to mux. The /login/{provider} routes belong to the
+// identity-provider handlers, and /static/ to cmd/smartgate (the style sheet
+// the pages link); neither is registered here.
+func (s *Server) Register(mux *http.ServeMux) {
+	h := func(f http.HandlerFunc) http.Handler { return s.cop.Handler(limitBody(f)) }
+	mux.Handle("GET /login", h(s.loginPage))
+	mux.Handle("POST /login", h(s.loginSubmit))
+	mux.Handle("GET /consent", h(s.consentPage))
+	mux.Handle("POST /consent", h(s.consentSubmit))
+	mux.Handle("GET /logout", h(s.logoutPage))
+	mux.Handle("POST /logout", h(s.logoutSubmit))
+	mux.Handle("GET /account/apps", h(s.appsPage))
+	mux.Handle("POST /account/apps/revoke", h(s.appsRevoke))
+	if s.cfg.Patients != nil {
+		mux.Handle("GET /pick-patient", h(s.pickPage))
+		mux.Handle("POST /pick-patient", h(s.pickSubmit))
+	}
+}
+
+// maxForm bounds a page form's body.
+const maxForm = 64 << 10
+
+func limitBody(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != nil {
+			r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+		}
+		next(w, r)
+	}
+}
+
+func (s *Server) record(r *http.Request, ev audit.Event) {
+	ev.At = s.cfg.Now()
+	ev.Address = clientAddress(r)
+	s.cfg.Audit.Record(r.Context(), ev)
+}
+
+func clientAddress(r *http.Request) string {
+	host := r.RemoteAddr
+	for i := len(host) - 1; i >= 0; i-- {
+		if host[i] == ':' {
+			host = host[:i]
+			break
+		}
+		if host[i] == ']' {
+			break
+		}
+	}
+	if len(host) > 1 && host[0] == '[' && host[len(host)-1] == ']' {
+		host = host[1 : len(host)-1]
+	}
+	return host
+}
+
+func wrap(op string, err error) error { return fmt.Errorf("web: %s: %w", op, err) }
