@@ -2,6 +2,7 @@ package fhir
 
 import (
 	"context"
+	"net/url"
 
 	"fmt"
 	"net/http"
@@ -17,9 +18,13 @@ type entry struct {
 	index   int
 	fullURL string
 	op      writeOp // method GET: read of typ/id
+	// search is the query of a GET search entry; base the server's base URL.
+	search, base string
 	// response
 	result *writeResult
-	err    error
+	// searchset is the result Bundle of a search entry.
+	searchset map[string]any
+	err       error
 }
 
 // parseEntries checks a transaction, batch or collection Bundle and parses
@@ -123,7 +128,11 @@ func (s *Server) parseEntryRequest(e *entry, method, rawURL, base string, req ma
 		}
 		e.op.ifNoneExist, _ = req["ifNoneExist"].(string)
 	case http.MethodPut, http.MethodDelete, http.MethodGet:
-		if hasQuery && len(parts) == 1 && method != http.MethodGet {
+		if len(parts) == 1 && method == http.MethodGet {
+			e.search, e.base = query, base
+			return nil
+		}
+		if hasQuery && len(parts) == 1 {
 			e.op.cond = query // conditional update or delete
 			if im, _ := req["ifMatch"].(string); im != "" && method == http.MethodPut {
 				v, err := parseETag(im)
@@ -135,7 +144,7 @@ func (s *Server) parseEntryRequest(e *entry, method, rawURL, base string, req ma
 			return nil
 		}
 		if hasQuery || len(parts) != 2 {
-			return errorf(http.StatusBadRequest, "not-supported", "%s request.url must be Type/id or, for PUT and DELETE, Type?search (search URLs are not supported in bundles): %q", method, rawURL)
+			return errorf(http.StatusBadRequest, "not-supported", "%s request.url must be Type/id or Type?search: %q", method, rawURL)
 		}
 		if err := checkID(parts[1]); err != nil {
 			return err
@@ -229,6 +238,9 @@ func (s *Server) transaction(ctx context.Context, p Principal, entries []*entry)
 }
 
 func (s *Server) applyEntry(ctx context.Context, tx Tx, p Principal, e *entry, now time.Time) (*writeResult, error) {
+	if e.op.method == http.MethodGet && e.search != "" {
+		return s.searchEntryInTx(ctx, tx, p, e)
+	}
 	if e.op.method == http.MethodGet {
 		cur, err := tx.Current(ctx, e.op.typ, e.op.id)
 		if err != nil {
@@ -308,6 +320,9 @@ func (s *Server) handleBundle(w http.ResponseWriter, r *http.Request) error {
 			he := toHTTPError(e.err)
 			resp["status"] = statusText(he.status)
 			resp["outcome"] = operationOutcome("error", he.code, he.msg)
+		} else if e.searchset != nil {
+			resp["status"] = statusText(http.StatusOK)
+			entryOut["resource"] = e.searchset
 		} else if e.result != nil {
 			resp["status"] = statusText(e.result.status)
 			if res := e.result.res; res != nil {
@@ -333,4 +348,48 @@ func (s *Server) handleBundle(w http.ResponseWriter, r *http.Request) error {
 		"entry":        out,
 	})
 	return nil
+}
+
+// searchEntryInTx runs the search of a GET entry inside the transaction
+// (matches only: no includes, no paging beyond _count).
+func (s *Server) searchEntryInTx(ctx context.Context, tx Tx, p Principal, e *entry) (*writeResult, error) {
+	vals, err := url.ParseQuery(e.search)
+	if err != nil {
+		return nil, errorf(http.StatusBadRequest, "invalid", "search: %v", err)
+	}
+	q, err := s.reg.ParseQuery(e.op.typ, vals, false)
+	if err != nil {
+		return nil, err
+	}
+	if len(q.Includes) > 0 || len(q.RevIncludes) > 0 || len(q.Sort) > 0 {
+		return nil, errorf(http.StatusBadRequest, "not-supported", "_include, _revinclude and _sort are not supported in bundle searches")
+	}
+	restr, err := p.Restrict(ctx, InteractionSearchType, e.op.typ)
+	if err != nil {
+		return nil, err
+	}
+	anyOf, err := s.anyOf(e.op.typ, restr)
+	if err != nil {
+		return nil, err
+	}
+	ids, err := tx.Match(ctx, SearchRequest{Query: q, Patients: restr.Patients, AnyOf: anyOf, Now: s.now()}, q.Count)
+	if err != nil {
+		return nil, err
+	}
+	var list []any
+	for _, id := range ids {
+		cur, err := tx.Current(ctx, e.op.typ, id)
+		if err != nil {
+			return nil, err
+		}
+		list = append(list, s.searchEntry(e.base, *cur, q, "match"))
+	}
+	e.searchset = map[string]any{
+		"resourceType": "Bundle", "type": "searchset",
+		"link": []any{map[string]any{"relation": "self", "url": e.base + "/" + e.op.typ + "?" + e.search}},
+	}
+	if list != nil {
+		e.searchset["entry"] = list
+	}
+	return &writeResult{status: http.StatusOK}, nil
 }

@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/smartgate/smartgate/fhir"
-	"github.com/smartgate/smartgate/fhir/internal/testdata"
+	"github.com/smartgate/smartgate/fhir/internal/shareddata"
 	"github.com/smartgate/smartgate/store/sqlite"
 )
 
@@ -27,8 +27,9 @@ func openStore(t testing.TB) *sqlite.DB {
 // TestTransactionEndpointSynthea posts the 30 Synthea transaction bundles
 // to the server's base URL.
 func TestTransactionEndpointSynthea(t *testing.T) {
+	t.Parallel()
 	c := newServer(t, fhir.Config{})
-	for _, f := range testdata.SyntheaBundles(t) {
+	for _, f := range shareddata.SyntheaBundles(t) {
 		raw, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
@@ -60,7 +61,7 @@ func smallestBundle(t testing.TB) string {
 	t.Helper()
 	var best string
 	var size int64
-	for _, f := range testdata.SyntheaBundles(t) {
+	for _, f := range shareddata.SyntheaBundles(t) {
 		st, err := os.Stat(f)
 		if err != nil {
 			t.Fatal(err)

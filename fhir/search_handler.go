@@ -95,8 +95,10 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) error {
 		"id":           newID(),
 		"meta":         map[string]any{"lastUpdated": s.now().UTC().Format(instantFormat)},
 		"type":         "searchset",
-		"total":        res.Total,
 		"link":         links,
+	}
+	if res.Total >= 0 {
+		bundle["total"] = res.Total
 	}
 	if len(entries) > 0 {
 		bundle["entry"] = entries
@@ -193,6 +195,18 @@ func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request) error {
 	page, err := s.st.ResourceHistory(r.Context(), hq)
 	if err != nil {
 		return err
+	}
+	if id != "" {
+		// Every version shown must be readable, not only the current one.
+		for _, e := range page.Entries {
+			if e.Deleted {
+				continue
+			}
+			if err := p.Authorize(r.Context(), AccessRequest{Interaction: InteractionHistoryInstance, Type: typ, ID: id,
+				Patients: s.patientsOf(typ, e.JSON), Resource: e.JSON}); err != nil {
+				return err
+			}
+		}
 	}
 	base := s.baseURL(r)
 	path := base

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/smartgate/smartgate/fhir"
-	"github.com/smartgate/smartgate/fhir/internal/testdata"
+	"github.com/smartgate/smartgate/fhir/internal/shareddata"
 	"github.com/smartgate/smartgate/fhir/search"
 )
 
@@ -34,7 +34,7 @@ func loadSynthea(t *testing.T, cfg fhir.Config) *synthea {
 	s := &synthea{client: c, files: map[string][]map[string]any{}, patientIDs: map[string]string{}}
 	imported := 0
 	start := time.Now()
-	for _, f := range testdata.SyntheaBundles(t) {
+	for _, f := range shareddata.SyntheaBundles(t) {
 		fh, err := os.Open(f)
 		if err != nil {
 			t.Fatal(err)
@@ -157,6 +157,7 @@ func (s *synthea) patient(t *testing.T, file string) (id string, res []map[strin
 // TestSynthea imports the 30 Synthea bundles with Import and runs the
 // search tests on them.
 func TestSynthea(t *testing.T) {
+	t.Parallel()
 	s := loadSynthea(t, fhir.Config{})
 	t.Run("search", func(t *testing.T) { searchSynthea(t, s) })
 	t.Run("every search parameter", func(t *testing.T) { everySearchParameter(t, s) })
@@ -241,6 +242,10 @@ func searchSynthea(t *testing.T, s *synthea) {
 		r := s.search(t, "Observation?_summary=count")
 		if _, ok := r.body["entry"]; ok {
 			t.Error("_summary=count returned entries")
+		}
+		r = s.search(t, "Observation?_total=none&_count=2")
+		if _, ok := r.body["total"]; ok || len(entries(r, "match")) != 2 {
+			t.Errorf("_total=none: %.300s", r.raw)
 		}
 	})
 
@@ -585,6 +590,39 @@ func searchSynthea(t *testing.T, s *synthea) {
 		}
 		if pages != (want+24)/25 {
 			t.Errorf("%d pages", pages)
+		}
+	})
+
+	t.Run("paging a sorted search", func(t *testing.T) {
+		seen := map[string]bool{}
+		var prev string
+		next := s.base + "/Patient?_sort=birthdate&_count=7"
+		for next != "" {
+			req, _ := http.NewRequest("GET", next, nil)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var b map[string]any
+			json.NewDecoder(resp.Body).Decode(&b)
+			resp.Body.Close()
+			list, _ := b["entry"].([]any)
+			for _, e := range list {
+				id, bd := str(e, "resource", "id"), str(e, "resource", "birthDate")
+				if seen[id] || bd < prev {
+					t.Fatalf("%s repeated or out of order (%s after %s)", id, bd, prev)
+				}
+				seen[id], prev = true, bd
+			}
+			next = ""
+			for _, l := range b["link"].([]any) {
+				if str(l, "relation") == "next" {
+					next = str(l, "url")
+				}
+			}
+		}
+		if len(seen) != 30 {
+			t.Fatalf("%d patients paged, want 30", len(seen))
 		}
 	})
 

@@ -118,9 +118,11 @@ func (s *Server) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /fhir/{type}/{id}/_history/{vid}", s.wrap(string(InteractionVRead), s.handleVRead))
 	mux.HandleFunc("OPTIONS /fhir/", s.handlePreflight)
 	mux.HandleFunc("OPTIONS /fhir", s.handlePreflight)
-	mux.HandleFunc("/fhir/", s.wrap("unknown", func(w http.ResponseWriter, r *http.Request) error {
+	unknown := s.wrap("unknown", func(w http.ResponseWriter, r *http.Request) error {
 		return errorf(http.StatusNotFound, "not-supported", "no FHIR interaction %s %s", r.Method, r.URL.Path)
-	}))
+	})
+	mux.HandleFunc("/fhir/", unknown)
+	mux.HandleFunc("/fhir", unknown)
 }
 
 // httpError is an error answered with an OperationOutcome.
@@ -470,8 +472,10 @@ func (s *Server) handleRead(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if res.Deleted {
-		// Whether it existed is only revealed to who may read its type.
-		if err := p.Authorize(r.Context(), AccessRequest{Interaction: InteractionRead, Type: typ, ID: id}); err != nil {
+		// Whether it existed is only revealed to who could read it.
+		last := s.lastContent(r, res)
+		if err := p.Authorize(r.Context(), AccessRequest{Interaction: InteractionRead, Type: typ, ID: id,
+			Patients: s.patientsOf(typ, last), Resource: last}); err != nil {
 			return err
 		}
 		return errorf(http.StatusGone, "deleted", "%s/%s was deleted", typ, id)
@@ -520,9 +524,9 @@ func (s *Server) handleVRead(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	for _, v := range []*Resource{res, cur} {
+	for _, content := range [][]byte{s.lastContent(r, res), s.lastContent(r, cur)} {
 		if err := p.Authorize(r.Context(), AccessRequest{Interaction: InteractionVRead, Type: typ, ID: id,
-			Patients: s.patientsOf(typ, v.JSON), Resource: v.JSON}); err != nil {
+			Patients: s.patientsOf(typ, content), Resource: content}); err != nil {
 			return err
 		}
 	}

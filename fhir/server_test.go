@@ -301,6 +301,7 @@ func TestBadInput(t *testing.T) {
 		{"bad modifier", "GET", "/Patient?name:sounds=x", "", nil, 400},
 		{"bad _count", "GET", "/Patient?_count=-1", "", nil, 400},
 		{"unknown route", "PATCH", "/Patient/abc", "{}", nil, 404},
+		{"GET on the base", "GET", "", "", nil, 404},
 		{"bundle of wrong type", "POST", "", `{"resourceType":"Bundle","type":"searchset"}`, nil, 400},
 		{"not a bundle", "POST", "", `{"resourceType":"Patient"}`, nil, 400},
 	}
@@ -424,6 +425,8 @@ func TestBatch(t *testing.T) {
 			map[string]any{"resource": map[string]any{"resourceType": "Patient", "id": "b2"},
 				"request": map[string]any{"method": "PUT", "url": "Patient/b2", "ifMatch": `W/"5"`}},
 			map[string]any{"request": map[string]any{"method": "GET", "url": "Patient/b1"}},
+			map[string]any{"request": map[string]any{"method": "GET", "url": "Patient?family=bat&_count=5"}},
+			map[string]any{"request": map[string]any{"method": "GET", "url": "Patient?shoe=1"}},
 		},
 	}
 	r := c.do("POST", "", bundle).want(t, http.StatusOK)
@@ -439,6 +442,13 @@ func TestBatch(t *testing.T) {
 	}
 	if str(out[2], "resource", "id") != "b1" {
 		t.Fatalf("GET entry: %v", out[2])
+	}
+	ss := out[3].(map[string]any)["resource"].(map[string]any)
+	if ss["type"] != "searchset" || len(ss["entry"].([]any)) != 1 || str(ss["entry"].([]any)[0], "resource", "id") != "b1" {
+		t.Fatalf("search entry: %v", out[3])
+	}
+	if st := str(out[4], "response", "status"); !strings.HasPrefix(st, "400") {
+		t.Fatalf("bad search entry: %q", st)
 	}
 }
 
@@ -674,5 +684,87 @@ func TestConditionalUpdateAndDelete(t *testing.T) {
 	obs := c.do("GET", "/Observation?subject=Patient/"+str(existing.body, "id"), nil).want(t, 200)
 	if obs.body["total"] != 1.0 {
 		t.Fatalf("reference not rewritten to the matched patient: %s", obs.raw)
+	}
+}
+
+// writeCompartment may write only in patient p1's compartment; it refuses
+// with 403 what would touch or land elsewhere.
+type writeCompartment struct{}
+
+func (w writeCompartment) Authenticate(*http.Request) (fhir.Principal, error) { return w, nil }
+func (writeCompartment) Authorize(_ context.Context, req fhir.AccessRequest) error {
+	if len(req.Patients) == 1 && req.Patients[0] == "p1" {
+		return nil
+	}
+	return fhir.ErrInsufficientScope
+}
+func (writeCompartment) Restrict(context.Context, fhir.Interaction, string) (fhir.Restriction, error) {
+	return fhir.Restriction{Patients: []string{"p1"}}, nil
+}
+
+func TestWritesCannotLeaveTheCompartment(t *testing.T) {
+	db := openStore(t)
+	ndjson := `{"resourceType":"Patient","id":"p1"}
+{"resourceType":"Patient","id":"p2"}
+{"resourceType":"Observation","id":"o1","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/p1"}}
+{"resourceType":"Observation","id":"o2","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/p2"}}
+`
+	if _, err := fhir.Import(context.Background(), db, strings.NewReader(ndjson), fhir.ImportOptions{Registry: registry(t)}); err != nil {
+		t.Fatal(err)
+	}
+	srv := fhir.New(fhir.Config{Auth: writeCompartment{}, Registry: registry(t)}, db, nil)
+	mux := http.NewServeMux()
+	srv.Register(mux)
+	ts := httptest.NewServer(mux)
+	defer ts.Close()
+	c := &client{t: t, base: ts.URL + "/fhir", db: db}
+	obs := func(id, patient string) map[string]any {
+		m := map[string]any{"resourceType": "Observation", "status": "final", "code": map[string]any{"text": "y"},
+			"subject": map[string]any{"reference": "Patient/" + patient}}
+		if id != "" {
+			m["id"] = id
+		}
+		return m
+	}
+	c.do("PUT", "/Observation/o1", obs("o1", "p1")).want(t, http.StatusOK)
+	c.do("PUT", "/Observation/o1", obs("o1", "p2")).wantOutcome(t, http.StatusForbidden) // move out
+	c.do("PUT", "/Observation/o2", obs("o2", "p1")).wantOutcome(t, http.StatusForbidden) // take over
+	c.do("POST", "/Observation", obs("", "p2")).wantOutcome(t, http.StatusForbidden)
+	c.do("DELETE", "/Observation/o2", nil).wantOutcome(t, http.StatusForbidden)
+	bundle := map[string]any{"resourceType": "Bundle", "type": "transaction", "entry": []any{
+		map[string]any{"resource": obs("", "p1"), "request": map[string]any{"method": "POST", "url": "Observation"}},
+		map[string]any{"resource": obs("", "p2"), "request": map[string]any{"method": "POST", "url": "Observation"}},
+	}}
+	c.do("POST", "", bundle).wantOutcome(t, http.StatusForbidden)
+	// A deleted resource of another patient cannot be taken over by
+	// re-creating its id.
+	admin := fhir.New(fhir.Config{AccessControlOff: true, Registry: registry(t)}, db, nil)
+	amux := http.NewServeMux()
+	admin.Register(amux)
+	if r := newRecorder(amux, "DELETE", "/fhir/Observation/o2"); r.status != http.StatusNoContent {
+		t.Fatalf("admin delete: %d", r.status)
+	}
+	c.do("PUT", "/Observation/o2", obs("o2", "p1")).wantOutcome(t, http.StatusForbidden)
+	h, err := db.ResourceHistory(context.Background(), fhir.HistoryQuery{Type: "Observation"})
+	if err != nil || h.Total != 4 {
+		t.Fatalf("Observation history %d entries (want 4: two imports, one allowed update, the admin delete), %v", h.Total, err)
+	}
+	if r, _ := db.ReadResource(context.Background(), "Observation", "o2"); r.Version != 2 || !r.Deleted {
+		t.Fatal("o2 was changed")
+	}
+}
+
+// The SMART discovery document lives under /fhir/ but belongs to authz:
+// its route must coexist with the FHIR routes on one mux.
+func TestRoutesLeaveRoomForDiscovery(t *testing.T) {
+	mux := http.NewServeMux()
+	fhir.New(fhir.Config{AccessControlOff: true, Registry: registry(t)}, openStore(t), nil).Register(mux)
+	mux.HandleFunc("GET /fhir/.well-known/smart-configuration", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"authorization_endpoint":"x"}`))
+	})
+	r := newRecorder(mux, "GET", "/fhir/.well-known/smart-configuration")
+	if r.status != http.StatusOK || r.body["authorization_endpoint"] != "x" {
+		t.Fatalf("discovery: %d %s", r.status, r.raw)
 	}
 }

@@ -102,6 +102,7 @@ type SearchRequest struct {
 
 // SearchResult is one page of matches plus the resources they include.
 type SearchResult struct {
+	// Total counts all matches; -1 when not counted (_total=none).
 	Total    int
 	Matches  []Resource
 	Included []Resource
@@ -120,6 +121,9 @@ type Tx interface {
 	// Match returns up to limit ids of current resources matching the
 	// search (for conditional interactions), with its restrictions.
 	Match(ctx context.Context, req SearchRequest, limit int) ([]string, error)
+	// Compartments returns the patient compartments stored for a resource
+	// (for a deleted resource: those of its last content).
+	Compartments(ctx context.Context, typ, id string) ([]string, error)
 	// Put stores a new version: the resource row, its history entry, and
 	// replaces its index values and compartment memberships. It returns the
 	// row number.

@@ -167,8 +167,16 @@ func (s *Server) apply(ctx context.Context, tx Tx, p Principal, op *writeOp, now
 			return nil, err
 		}
 		if cur != nil {
+			patients := s.patientsOf(op.typ, cur.JSON)
+			if cur.Deleted {
+				// Re-creating a deleted resource is decided on its last
+				// content too: its history stays attached to the id.
+				if patients, err = tx.Compartments(ctx, op.typ, op.id); err != nil {
+					return nil, err
+				}
+			}
 			if err := p.Authorize(ctx, AccessRequest{Interaction: InteractionUpdate, Type: op.typ, ID: op.id,
-				Patients: s.patientsOf(op.typ, cur.JSON), Resource: cur.JSON}); err != nil {
+				Patients: patients, Resource: cur.JSON}); err != nil {
 				return nil, err
 			}
 		}

@@ -32,6 +32,8 @@ type Query struct {
 	Summary string
 	// Elements lists the top-level elements to return (empty: all).
 	Elements []string
+	// NoTotal is set by _total=none: the total is not counted.
+	NoTotal bool
 	// Paging state carried by next links: Cursor (resource row after which
 	// the page starts, default order), Offset (sorted order) and Snapshot
 	// (highest resource row seen by the first page; later rows are left out
@@ -106,7 +108,7 @@ func (e *Error) Error() string { return e.Msg }
 func errorf(format string, a ...any) error { return &Error{Msg: fmt.Sprintf(format, a...)} }
 
 // resultParams are accepted and handled here or by the server.
-var ignoredResultParams = map[string]bool{"_format": true, "_pretty": true, "_total": true}
+var ignoredResultParams = map[string]bool{"_format": true, "_pretty": true}
 
 // ParseQuery parses the search parameters q for resourceType. Unknown or
 // unsupported parameters are an *Error unless lenient, in which case they
@@ -183,6 +185,16 @@ func (r *Registry) parseParam(out *Query, key, raw string) error {
 			return nil
 		}
 		return errorf("_summary=%s is not supported (count, data, false are)", raw)
+	case "_total":
+		switch raw {
+		case "none":
+			out.NoTotal = true
+		case "estimate", "accurate":
+			out.NoTotal = false
+		default:
+			return errorf("_total must be none, estimate or accurate")
+		}
+		return nil
 	case "_elements":
 		for _, e := range strings.Split(raw, ",") {
 			e = strings.TrimSpace(e)

@@ -16,7 +16,7 @@ import (
 
 	"github.com/gofhir/fhirpath"
 
-	"github.com/smartgate/smartgate/fhir/internal/testdata"
+	"github.com/smartgate/smartgate/fhir/internal/shareddata"
 )
 
 var loadOnce = sync.OnceValues(Load)
@@ -219,7 +219,7 @@ func FuzzParseQuery(f *testing.F) {
 // and requires the same index values.
 func TestCompiledMatchesLibrary(t *testing.T) {
 	reg := registry(t)
-	files := testdata.SyntheaBundles(t)
+	files := shareddata.SyntheaBundles(t)
 	sort.Strings(files)
 	perType := map[string]int{}
 	compared := 0
@@ -323,7 +323,7 @@ func rewrite(v any, refs map[string]string) any {
 
 func BenchmarkExtractObservation(b *testing.B) {
 	reg := registry(b)
-	files := testdata.SyntheaBundles(b)
+	files := shareddata.SyntheaBundles(b)
 	sort.Strings(files)
 	var obs []byte
 	for _, r := range loadRewritten(b, files[0]) {

@@ -196,6 +196,24 @@ func (t *fhirTx) Match(ctx context.Context, req fhir.SearchRequest, limit int) (
 	return ids, rows.Err()
 }
 
+func (t *fhirTx) Compartments(ctx context.Context, typ, id string) ([]string, error) {
+	rows, err := t.tx.QueryContext(ctx, `SELECT c.patient_id FROM fhir_compartment c JOIN fhir_resources r ON r.rid = c.rid
+		WHERE r.type = ? AND r.id = ? ORDER BY c.patient_id`, typ, id)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: compartments of %s/%s: %w", typ, id, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var p string
+		if err := rows.Scan(&p); err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
 func (t *fhirTx) prepare(ctx context.Context) error {
 	if t.upsert != nil {
 		return nil
@@ -244,13 +262,26 @@ func (t *fhirTx) Put(ctx context.Context, w *fhir.Write) error {
 	if _, err := t.delComp.ExecContext(ctx, rid); err != nil {
 		return err
 	}
+	nullable := func(s string) any {
+		if s == "" {
+			return nil
+		}
+		return s
+	}
 	for _, e := range w.Index {
-		var lo, hi any
+		var lo, hi, refType, refID any
 		switch e.Type {
 		case search.TypeDate, search.TypeNumber, search.TypeQuantity:
 			lo, hi = e.Lo, e.Hi
 		}
-		if _, err := t.idx.ExecContext(ctx, rid, w.Type, e.Param, e.System, e.Code, e.Text, lo, hi, e.RefType, e.RefID); err != nil {
+		if e.RefID != "" {
+			refType, refID = e.RefType, e.RefID
+		}
+		code := nullable(e.Code)
+		if e.Type == search.TypeReference && e.RefID != "" {
+			code = nil // matched by its target, not as written
+		}
+		if _, err := t.idx.ExecContext(ctx, rid, w.Type, e.Param, e.System, code, nullable(e.Text), lo, hi, refType, refID); err != nil {
 			return fmt.Errorf("sqlite: index %s/%s: %w", w.Type, w.ID, err)
 		}
 	}

@@ -87,13 +87,11 @@ func clauseSQL(c search.Clause, types []string, a string, now time.Time) (string
 		}
 	}
 	if c.Missing != nil {
-		typeArgs()
-		args = append(args, c.Param)
-		op := "IN"
+		op := "EXISTS"
 		if *c.Missing {
-			op = "NOT IN"
+			op = "NOT EXISTS"
 		}
-		return a + ".rid " + op + " (SELECT rid FROM fhir_index WHERE " + typeCond + " AND param = ?)", args
+		return op + " (SELECT 1 FROM fhir_index m WHERE m.rid = " + a + ".rid AND m.param = ?)", []any{c.Param}
 	}
 	switch c.Param {
 	case "_id":
@@ -125,7 +123,7 @@ func clauseSQL(c search.Clause, types []string, a string, now time.Time) (string
 		inner, innerArgs := clauseSQL(c.Chain.Inner, c.Chain.Types, "t", now)
 		args = append(args, innerArgs...)
 		return a + `.rid IN (SELECT i.rid FROM fhir_index i JOIN fhir_resources t ON t.type = i.ref_type AND t.id = i.ref_id
-			WHERE i.` + typeCond + ` AND i.param = ? AND t.type IN (` + placeholders(len(c.Chain.Types)) + `) AND t.deleted = 0 AND ` + inner + `)`, args
+			WHERE i.` + typeCond + ` AND i.param = ? AND i.ref_id IS NOT NULL AND t.type IN (` + placeholders(len(c.Chain.Types)) + `) AND t.deleted = 0 AND ` + inner + `)`, args
 	}
 	typeArgs()
 	args = append(args, c.Param)
@@ -139,12 +137,40 @@ func clauseSQL(c search.Clause, types []string, a string, now time.Time) (string
 	if c.Modifier == "not" {
 		op = "NOT IN"
 	}
-	return a + ".rid " + op + " (SELECT rid FROM fhir_index WHERE " + typeCond + " AND param = ? AND (" + strings.Join(ors, " OR ") + "))", args
+	return a + ".rid " + op + " (SELECT rid FROM fhir_index WHERE " + typeCond + " AND param = ? AND " + kindTerm(c) + " AND (" + strings.Join(ors, " OR ") + "))", args
 }
 
 func escapeLike(s string) string {
 	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 	return r.Replace(s)
+}
+
+// kindTerm names the partial index a clause's value conditions use.
+func kindTerm(c search.Clause) string {
+	switch c.Type {
+	case search.TypeString:
+		if c.Modifier == "exact" {
+			return "code IS NOT NULL"
+		}
+		return "text IS NOT NULL"
+	case search.TypeToken:
+		if c.Modifier == "text" {
+			return "text IS NOT NULL"
+		}
+		return "code IS NOT NULL"
+	case search.TypeURI:
+		return "code IS NOT NULL"
+	case search.TypeReference:
+		for _, v := range c.Values {
+			if v.RefID == "" {
+				return "1" // some value is matched as written (code)
+			}
+		}
+		return "ref_id IS NOT NULL"
+	case search.TypeDate, search.TypeNumber, search.TypeQuantity:
+		return "lo IS NOT NULL"
+	}
+	return "1"
 }
 
 // prefixCond matches normalised text starting with prefix, as a range that
@@ -313,8 +339,11 @@ func (db *DB) SearchResources(ctx context.Context, req fhir.SearchRequest) (*fhi
 		w.anyOf(req.AnyOf, q.Type, now)
 		w.where += " AND r.rid <= ?"
 		w.args = append(w.args, res.Snapshot)
-		if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+w.from+" WHERE "+w.where, w.args...).Scan(&res.Total); err != nil {
-			return err
+		res.Total = -1
+		if !q.NoTotal || q.Summary == "count" {
+			if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+w.from+" WHERE "+w.where, w.args...).Scan(&res.Total); err != nil {
+				return err
+			}
 		}
 		if q.Summary == "count" || q.Count == 0 {
 			return nil
@@ -438,7 +467,7 @@ func includes(ctx context.Context, tx *sql.Tx, q *search.Query, matches []fhir.R
 			args = append(args, rargs...)
 			rs, err := queryResources(ctx, tx, `SELECT DISTINCT t.rid, t.type, t.id, t.version, t.last_updated, t.deleted, t.json
 				FROM fhir_index i JOIN fhir_resources t ON t.type = i.ref_type AND t.id = i.ref_id
-				WHERE i.rid IN (`+placeholders(len(rids))+`) AND i.type = ? AND i.param = ?`+cond+` AND t.deleted = 0`+rc+` ORDER BY t.rid`, args...)
+				WHERE i.rid IN (`+placeholders(len(rids))+`) AND i.type = ? AND i.param = ? AND i.ref_id IS NOT NULL`+cond+` AND t.deleted = 0`+rc+` ORDER BY t.rid`, args...)
 			if err != nil {
 				return nil, err
 			}
@@ -462,7 +491,7 @@ func includes(ctx context.Context, tx *sql.Tx, q *search.Query, matches []fhir.R
 				args = append(args, rargs...)
 				rs, err := queryResources(ctx, tx, `SELECT DISTINCT t.rid, t.type, t.id, t.version, t.last_updated, t.deleted, t.json
 					FROM fhir_index i JOIN fhir_resources t ON t.rid = i.rid
-					WHERE i.ref_type = ? AND i.ref_id IN (`+placeholders(len(ids))+`) AND i.type = ? AND i.param = ? AND t.deleted = 0`+rc+` ORDER BY t.rid`, args...)
+					WHERE i.ref_id IS NOT NULL AND i.ref_type = ? AND i.ref_id IN (`+placeholders(len(ids))+`) AND i.type = ? AND i.param = ? AND t.deleted = 0`+rc+` ORDER BY t.rid`, args...)
 				if err != nil {
 					return nil, err
 				}

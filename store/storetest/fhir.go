@@ -80,6 +80,9 @@ func testFHIRRollback(t *testing.T, b Backend) {
 		if cur, err := tx.Current(ctx, "Patient", "a"); err != nil || cur.Version != 1 {
 			return fmt.Errorf("read inside the transaction: %+v, %w", cur, err)
 		}
+		if ps, err := tx.Compartments(ctx, "Patient", "a"); err != nil || len(ps) != 1 || ps[0] != "a" {
+			return fmt.Errorf("compartments inside the transaction: %v, %w", ps, err)
+		}
 		return boom
 	})
 	if !errors.Is(err, boom) {

@@ -1,7 +1,7 @@
-// Package testdata finds the project's shared data folder (FHIR definitions
+// Package shareddata finds the project's shared data folder (FHIR definitions
 // and Synthea bundles) for tests. The repository lives next to it as
 // ../shared; the environment variable SMARTGATE_SHARED overrides the search.
-package testdata
+package shareddata
 
 import (
 	"os"
@@ -28,7 +28,7 @@ func SharedDir(t testing.TB) string {
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			t.Fatal("testdata: module root not found")
+			t.Fatal("shareddata: module root not found")
 		}
 		dir = parent
 	}
@@ -42,9 +42,9 @@ func SharedDir(t testing.TB) string {
 		}
 	}
 	if os.Getenv("CI") == "true" {
-		t.Fatal("testdata: ../shared/fhir/synthea not found (set SMARTGATE_SHARED)")
+		t.Fatal("shareddata: ../shared/fhir/synthea not found (set SMARTGATE_SHARED)")
 	}
-	t.Fatal("testdata: ../shared/fhir/synthea not found next to the repository (set SMARTGATE_SHARED)")
+	t.Fatal("shareddata: ../shared/fhir/synthea not found next to the repository (set SMARTGATE_SHARED)")
 	return ""
 }
 
@@ -53,7 +53,7 @@ func SyntheaBundles(t testing.TB) []string {
 	t.Helper()
 	files, err := filepath.Glob(filepath.Join(SharedDir(t), "fhir", "synthea", "*.json"))
 	if err != nil || len(files) == 0 {
-		t.Fatalf("testdata: no Synthea bundles: %v", err)
+		t.Fatalf("shareddata: no Synthea bundles: %v", err)
 	}
 	return files
 }
