@@ -139,7 +139,7 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 	as.SetLaunchResolver(launches)
 	go as.Maintain(ctx, time.Hour)
 
-	var fhirAuth fhir.Authenticator = bearer.New(tokenVerifier{as: as}, reg, bearer.Options{Logger: logger})
+	var fhirAuth fhir.Authenticator = bearer.New(tokenVerifier{as: as, users: db}, reg, bearer.Options{Logger: logger})
 	if cfg.HTTPAuth == "none" {
 		fhirAuth = devHTTPAuth{inner: fhirAuth}
 		logger.Warn("http-auth=none: FHIR requests without a token on the loopback HTTP listener are not authenticated (development only)")
@@ -268,8 +268,16 @@ func (d userDirectory) Claims(ctx context.Context, subject string) (authz.UserCl
 }
 
 // tokenVerifier turns authz's view of an access token into the FHIR
-// endpoint's principal.
-type tokenVerifier struct{ as *authz.Server }
+// endpoint's principal. For a token that speaks for a person, the person's
+// current roles and fhirUser come from the account store, so that a role
+// change or a deactivation takes effect within the bearer cache's bound
+// (scopes delegate, never exceed the user: checklist G9).
+type tokenVerifier struct {
+	as    *authz.Server
+	users interface {
+		User(ctx context.Context, id string) (*account.User, error)
+	}
+}
 
 func (v tokenVerifier) Verify(ctx context.Context, token string) (*access.Principal, time.Time, error) {
 	ti, err := v.as.VerifyAccessToken(ctx, token)
@@ -280,6 +288,21 @@ func (v tokenVerifier) Verify(ctx context.Context, token string) (*access.Princi
 		return nil, time.Time{}, fmt.Errorf("%w: %w", bearer.ErrInactive, err)
 	}
 	scopes, _ := smart.ParseScopes(strings.Join(ti.Scopes, " "))
+	if ti.Grant != "client_credentials" && v.users != nil {
+		u, err := v.users.User(ctx, ti.Subject)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return nil, time.Time{}, fmt.Errorf("%w: the token's user no longer exists", bearer.ErrInactive)
+		case err != nil:
+			return nil, time.Time{}, err
+		case !u.Active:
+			return nil, time.Time{}, fmt.Errorf("%w: the token's user is deactivated", bearer.ErrInactive)
+		}
+		ti.Roles = u.Roles
+		if ti.FHIRUser == "" {
+			ti.FHIRUser = u.FHIRUser
+		}
+	}
 	p := &access.Principal{
 		Subject:  ti.Subject,
 		ClientID: ti.ClientID,

@@ -31,6 +31,9 @@ before(async () => {
   });
   addUser(sg, { username: 'ada', password: PASSWORD, role: 'patient', fhirUser: `Patient/${ada.id}` });
   addUser(sg, { username: 'house', password: PASSWORD, role: 'practitioner', fhirUser: `Practitioner/${practitionerId}` });
+  // A user who has approved nothing yet, so that the consent page is shown
+  // (an earlier approval of the same scopes is remembered and skips it).
+  addUser(sg, { username: 'ada-deny', password: PASSWORD, role: 'patient', fhirUser: `Patient/${ada.id}` });
   clientId = await registerPublicClient(sg.httpURL, token, {
     client_name: 'e2e standalone test app',
     redirect_uris: [host.callbackURL],
@@ -120,7 +123,7 @@ test('consent: a scope the user unchecks is not granted, and its reads are refus
 
 test('consent: deny sends the app access_denied and no token', async () => {
   const scope = 'launch/patient openid patient/Patient.rs';
-  const { browser, result } = await launch({ username: 'ada', scope, approve: false });
+  const { browser, result } = await launch({ username: 'ada-deny', scope, approve: false });
   try {
     assert.equal(result.status, 'error');
     assert.match(result.error, /access_denied/);
