@@ -9,7 +9,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { launchBrowser } from '../lib/harness.js';
 import { completeAuthorization } from '../lib/apphost.js';
-import { startSmartgateWithURLs, adminToken, createPatientRecord, addUser } from '../pending/support.js';
+import { startSmartgateWithURLs, adminToken, createPatientRecord, addUser } from '../lib/support.js';
 
 let sg;
 let ada;

@@ -11,7 +11,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { launchBrowser } from '../lib/harness.js';
 import { startAppHost, completeAuthorization, readAppResult, registerClient, ehrLaunch } from '../lib/apphost.js';
-import { startSmartgateWithURLs, adminToken, createPatientRecord, ADMIN_PASSWORD, scopeSet } from '../pending/support.js';
+import { startSmartgateWithURLs, adminToken, createPatientRecord, ADMIN_PASSWORD, scopeSet } from '../lib/support.js';
 
 let sg;
 let host;

@@ -2,18 +2,19 @@
 // Chromium under a strict Content-Security-Policy, in the test app served
 // by e2e/lib/apphost.js from its own origin and in the bundled demo app
 // (static/apps/demo), and starts SMART discovery at the FHIR base it is
-// given. The full launches, which need smartgate's authorization server,
-// pages and FHIR API, are in e2e/pending/.
+// given. The full launches are in standalone-launch, ehr-launch and
+// demo-app.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startSmartgate, launchBrowser } from '../lib/harness.js';
+import { launchBrowser } from '../lib/harness.js';
+import { startSmartgateWithURLs } from '../lib/support.js';
 import { startAppHost, readAppResult } from '../lib/apphost.js';
 
 let sg;
 let host;
 let browser;
 before(async () => {
-  [sg, host, browser] = await Promise.all([startSmartgate(), startAppHost(), launchBrowser()]);
+  [sg, host, browser] = await Promise.all([startSmartgateWithURLs(), startAppHost(), launchBrowser()]);
 });
 after(async () => {
   await browser?.close();
@@ -51,17 +52,24 @@ test('the vendored fhirclient loads in the test app and defines FHIR.oauth2.auth
   await page.close();
 });
 
-test('authorize() in the test app (its own origin) starts SMART discovery at the iss it is given: smartgate /fhir', async () => {
+test('authorize() in the test app (its own origin) discovers smartgate at the iss it is given and goes to its authorization endpoint', async () => {
   assert.notEqual(new URL(host.origin).port, new URL(sg.httpURL).port, 'app and smartgate are different origins');
   const { page, problems } = await watchedPage();
   const iss = `${sg.httpURL}/fhir`;
   const scope = 'launch/patient openid fhirUser patient/Patient.rs';
   const discovered = page.waitForRequest(discovery(iss));
+  const authorizing = page.waitForRequest((r) => r.url().startsWith(`${sg.httpURL}/oauth/authorize?`) && r.isNavigationRequest());
   await page.goto(host.launchURL({ clientId: 'fhirclient-loads', scope, iss }));
   const req = await discovered;
   assert.equal(req.method(), 'GET');
   assert.ok(req.frame().url().startsWith(`${host.origin}/launch`), `asked by the app page, not ${req.frame().url()}`);
-  assert.equal(await page.locator('[data-testid=requested-scope]').textContent(), scope);
+  // Discovery answered the app's origin (CORS) and named the endpoint.
+  const auth = new URL((await authorizing).url());
+  assert.equal(auth.searchParams.get('client_id'), 'fhirclient-loads');
+  assert.equal(auth.searchParams.get('scope'), scope);
+  assert.equal(auth.searchParams.get('aud'), iss);
+  assert.equal(auth.searchParams.get('response_type'), 'code');
+  assert.equal(auth.searchParams.get('code_challenge_method'), 'S256');
   assert.deepEqual(problems, []);
   await page.close();
 });

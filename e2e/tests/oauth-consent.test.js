@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { launchBrowser } from '../lib/harness.js';
 import { login, consentScopes, decideConsent } from '../lib/pages.js';
-import { startSmartgateWithURLs } from '../pending/support.js';
+import { startSmartgateWithURLs } from '../lib/support.js';
 
 let sg;
 before(async () => { sg = await startSmartgateWithURLs(['--demo']); });

@@ -11,7 +11,7 @@ import { launchBrowser } from '../lib/harness.js';
 import { startAppHost, completeAuthorization, readAppResult } from '../lib/apphost.js';
 import {
   startSmartgateWithURLs, adminToken, createResource, createPatientRecord, addUser, registerPublicClient, scopeSet,
-} from '../pending/support.js';
+} from '../lib/support.js';
 
 let sg;
 let host;

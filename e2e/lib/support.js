@@ -1,11 +1,11 @@
-// Set-up for the pending browser tests, through the outside contract only
+// Set-up for the SMART browser tests, through the outside contract only
 // (/work/shared/interface.md): smartgate started with public URLs that match
 // its real ports, the administrator's OWin token (password grant), FHIR
 // writes with it, local accounts with `smartgate user add`, and public
 // clients registered with RFC 7591.
 import { createServer } from 'node:net';
 import { execFileSync } from 'node:child_process';
-import { startSmartgate, buildSmartgate } from '../lib/harness.js';
+import { startSmartgate, buildSmartgate } from './harness.js';
 
 export const ADMIN_PASSWORD = 'e2e-admin-password-0123456789';
 
