@@ -1,9 +1,12 @@
 package authz_test
 
 import (
+	"fmt"
+
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/smartgate/smartgate/store"
 	"io"
 	"log/slog"
 	"net/http"
@@ -48,6 +51,9 @@ type users map[string]struct {
 
 func (u users) Authenticate(ctx context.Context, username, password string) (authz.UserClaims, error) {
 	e, ok := u[username]
+	if ok && e.password == "!unavailable" {
+		return authz.UserClaims{}, fmt.Errorf("account store: %w", store.ErrUnavailable)
+	}
 	if !ok || e.password != password {
 		return authz.UserClaims{}, authz.ErrInvalidCredentials
 	}
@@ -69,6 +75,8 @@ func testUsers() users {
 			FHIRUser: "Practitioner/p1", Roles: []string{"practitioner"}}},
 		"pat":  {"pat-pw", authz.UserClaims{Subject: "pat-id", Username: "pat", Name: "Pat", FHIRUser: "Patient/123", Roles: []string{"patient"}}},
 		"root": {"root-pw", authz.UserClaims{Subject: "root-id", Username: "root", Roles: []string{"admin"}}},
+		// flaky's password cannot be checked: the account store is down.
+		"flaky": {"!unavailable", authz.UserClaims{Subject: "flaky-id", Username: "flaky"}},
 	}
 }
 

@@ -72,15 +72,32 @@ func (s *Server) handleOWin(w http.ResponseWriter, r *http.Request, base string)
 		return
 	}
 	uc, err := s.users.Authenticate(ctx, username, password)
-	if err != nil {
+	switch {
+	case err == nil:
+	case errors.Is(err, ErrInvalidCredentials):
+		// Only a wrong user name or password counts towards the lockout.
 		s.throttle.fail("u:" + key)
 		s.throttle.fail("a:" + addr)
 		ev.Outcome, ev.Detail = audit.Failure, "bad credentials"
-		if !errors.Is(err, ErrInvalidCredentials) {
-			s.log.ErrorContext(ctx, "owin authenticate", "err", err)
-		}
 		s.audit(r, ev)
 		writeOAuthError(w, http.StatusBadRequest, "invalid_grant", "The username or password is wrong.")
+		return
+	case errors.Is(err, ErrAccountLocked):
+		ev.Outcome, ev.Detail = audit.Denied, "locked"
+		s.audit(r, ev)
+		w.Header().Set("Retry-After", "900")
+		writeOAuthError(w, http.StatusBadRequest, "invalid_grant", "Too many failed attempts; try again later.")
+		return
+	default:
+		// The caller went away, or the store failed: not the person's fault,
+		// so nothing is counted against the account or the address.
+		ev.Outcome, ev.Detail = audit.Failure, "unavailable"
+		s.audit(r, ev)
+		if ctx.Err() == nil {
+			s.log.ErrorContext(ctx, "owin authenticate", "err", err)
+		}
+		w.Header().Set("Retry-After", "5")
+		writeOAuthError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "The password could not be checked now; try again.")
 		return
 	}
 	s.throttle.reset("u:" + key)

@@ -254,3 +254,18 @@ func TestTokensValidOnBothListeners(t *testing.T) {
 		t.Errorf("iss on B = %v", claims["iss"])
 	}
 }
+
+// TestD20_OWinOnlyWrongPasswordsCountTowardsLockout: when the password
+// cannot be checked (the account store is down, the caller went away) the
+// answer is 503 temporarily_unavailable and nothing counts against the
+// account or the address: a burst of such requests locks nobody out.
+func TestD20_OWinOnlyWrongPasswordsCountTowardsLockout(t *testing.T) {
+	e := newEnv(t, func(c *authz.Config) { c.OWinMaxFailures = 3 })
+	for i := 0; i < 6; i++ {
+		resp, m := e.owin("flaky", "anything")
+		wantError(t, resp, m, []int{503}, "temporarily_unavailable")
+	}
+	if resp, m := e.owin("alice", "alice-pw"); resp.StatusCode != 200 {
+		t.Fatalf("address locked by unavailable checks: %d %v", resp.StatusCode, m)
+	}
+}

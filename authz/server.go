@@ -38,6 +38,10 @@ type UserClaims struct {
 // unknown user, a wrong password or an account that may not use passwords.
 var ErrInvalidCredentials = errors.New("authz: invalid credentials")
 
+// ErrAccountLocked is what a PasswordAuthenticator returns when it refuses
+// to check the password because of too many failures (its own throttle).
+var ErrAccountLocked = errors.New("authz: account temporarily locked")
+
 // PasswordAuthenticator checks a local account's password (OWin grant).
 type PasswordAuthenticator interface {
 	Authenticate(ctx context.Context, username, password string) (UserClaims, error)

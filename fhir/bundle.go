@@ -17,6 +17,9 @@ import (
 type entry struct {
 	index   int
 	fullURL string
+	// givenID is the id a POSTed resource carried (ignored by the REST
+	// transaction, kept by Import).
+	givenID string
 	op      writeOp // method GET: read of typ/id
 	// search is the query of a GET search entry; base the server's base URL.
 	search, base string
@@ -96,6 +99,7 @@ func (s *Server) parseEntries(bundle map[string]any, base string) (kind string, 
 					return "", nil, errorf(http.StatusBadRequest, "invalid", "entry %d: resource id %q does not match the URL id %q", i, id, e.op.id)
 				}
 			} else {
+				e.givenID, _ = res["id"].(string) // import keeps it (keepIDs)
 				delete(res, "id")
 			}
 		}

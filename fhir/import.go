@@ -47,7 +47,8 @@ func (c *countingReader) Read(p []byte) (int, error) {
 }
 
 // Import stores the content of r: FHIR Bundles (transaction, batch or
-// collection; a transaction all-or-nothing, urn:uuid: references rewritten)
+// collection; a transaction all-or-nothing, urn:uuid: references rewritten,
+// resources keep the ids they carry)
 // and/or resources, one JSON value after another (NDJSON). Resources with
 // an id keep it (update); those without get one. It is an administrator's
 // action: no access control applies.
@@ -104,6 +105,7 @@ func (s *Server) importFrom(ctx context.Context, r io.Reader, opts ImportOptions
 				if err != nil {
 					return res, fmt.Errorf("fhir: import: bundle %d: %w", n+1, err)
 				}
+				keepIDs(entries)
 				if err := s.transaction(ctx, p, entries); err != nil {
 					return res, fmt.Errorf("fhir: import: bundle %d: %w", n+1, err)
 				}
@@ -134,4 +136,21 @@ func (s *Server) importFrom(ctx context.Context, r io.Reader, opts ImportOptions
 		return res, fmt.Errorf("fhir: import: %w", err)
 	}
 	return res, nil
+}
+
+// keepIDs makes an import keep the ids its resources carry, as it does for
+// NDJSON: a plain create (POST without If-None-Exist) of a resource with a
+// valid id becomes an update of that id. Data moved from another FHIR
+// server keeps its identity, re-importing a file replaces rather than
+// duplicates, and urn:uuid: references are still rewritten (to Type/id).
+func keepIDs(entries []*entry) {
+	for _, e := range entries {
+		if e.op.method != http.MethodPost || e.op.ifNoneExist != "" || e.op.res == nil {
+			continue
+		}
+		if id := e.givenID; id != "" && checkID(id) == nil {
+			e.op.method, e.op.id = http.MethodPut, id
+			e.op.res["id"] = id
+		}
+	}
 }

@@ -113,3 +113,32 @@ func TestImportNDJSONAndCollection(t *testing.T) {
 		t.Fatal("truncated JSON imported")
 	}
 }
+
+// TestImportKeepsBundleIDs: a transaction Bundle's plain creates of
+// resources that carry an id keep it on import (as NDJSON does), references
+// to their urn:uuid fullUrls become Type/id, and importing the same file
+// again replaces rather than duplicates.
+func TestImportKeepsBundleIDs(t *testing.T) {
+	c := newServer(t, fhir.Config{})
+	tx := `{"resourceType":"Bundle","type":"transaction","entry":[
+	 {"fullUrl":"urn:uuid:7d2c1b8e-0000-4000-8000-000000000001","resource":{"resourceType":"Patient","id":"7d2c1b8e-0000-4000-8000-000000000001","name":[{"family":"Kept"}]},
+	  "request":{"method":"POST","url":"Patient"}},
+	 {"fullUrl":"urn:uuid:7d2c1b8e-0000-4000-8000-000000000002","resource":{"resourceType":"Observation","id":"7d2c1b8e-0000-4000-8000-000000000002","status":"final","code":{"text":"x"},
+	  "subject":{"reference":"urn:uuid:7d2c1b8e-0000-4000-8000-000000000001"}},"request":{"method":"POST","url":"Observation"}},
+	 {"fullUrl":"urn:uuid:7d2c1b8e-0000-4000-8000-000000000003","resource":{"resourceType":"Observation","status":"final","code":{"text":"no id"}},
+	  "request":{"method":"POST","url":"Observation"}}]}`
+	for range 2 {
+		if _, err := fhir.Import(context.Background(), c.db, strings.NewReader(tx), fhir.ImportOptions{Registry: registry(t)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.do("GET", "/Patient/7d2c1b8e-0000-4000-8000-000000000001", nil).want(t, http.StatusOK)
+	o := c.do("GET", "/Observation/7d2c1b8e-0000-4000-8000-000000000002", nil).want(t, http.StatusOK)
+	if !strings.Contains(string(o.raw), `"reference":"Patient/7d2c1b8e-0000-4000-8000-000000000001"`) {
+		t.Fatalf("reference not rewritten to the kept id: %s", o.raw)
+	}
+	s := c.do("GET", "/Patient?family=Kept", nil).want(t, http.StatusOK)
+	if n := strings.Count(string(s.raw), `"fullUrl"`); n != 1 {
+		t.Fatalf("re-import duplicated the patient: %d matches", n)
+	}
+}

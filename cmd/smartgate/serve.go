@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 
 	"github.com/smartgate/smartgate/authz"
 	"github.com/smartgate/smartgate/config"
@@ -26,6 +27,10 @@ func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 	}
 	return slog.New(server.LogHandler{Handler: h})
 }
+
+// defaultMemoryLimit is the Go runtime's soft memory limit unless
+// GOMEMLIMIT says otherwise.
+const defaultMemoryLimit = 96 << 20
 
 // dbPath is where the database lives in the data folder.
 func dbPath(dataDir string) string { return filepath.Join(dataDir, "smartgate.db") }
@@ -48,6 +53,12 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		return usageError{fmt.Errorf("unexpected arguments %q", rest)}
 	}
 	logger := newLogger(cfg, e.stderr)
+	if e.getenv("GOMEMLIMIT") == "" {
+		// A soft limit keeps the heap from doubling between collections
+		// under bursts of password checks (19 MiB each); GOMEMLIMIT
+		// overrides it.
+		debug.SetMemoryLimit(defaultMemoryLimit)
+	}
 	db, err := openStore(ctx, cfg, logger)
 	if err != nil {
 		return err

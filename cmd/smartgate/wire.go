@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -69,7 +70,9 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 		a.messages = append(a.messages, msgs...)
 	}
 
-	passwords := account.NewAuthenticator(db, account.NewHasher(account.Params{}, 4), account.NewThrottle(account.ThrottleConfig{}))
+	// Each argon2id check holds 19 MiB and a full core: more checks in
+	// flight than cores only add memory, never throughput.
+	passwords := account.NewAuthenticator(db, account.NewHasher(account.Params{}, runtime.GOMAXPROCS(0)), account.NewThrottle(account.ThrottleConfig{}))
 	revoker := &lateRevoker{}
 	pages, err := web.New(ctx, web.Config{
 		Logger:        logger.With("component", "web"),
@@ -250,7 +253,12 @@ func claimsOf(u *account.User) authz.UserClaims {
 
 func (d userDirectory) Authenticate(ctx context.Context, username, password string) (authz.UserClaims, error) {
 	u, err := d.passwords.Authenticate(ctx, username, password, "")
-	if err != nil {
+	switch {
+	case errors.Is(err, account.ErrBadCredentials), errors.Is(err, account.ErrInvalidUserName):
+		return authz.UserClaims{}, fmt.Errorf("%w: %w", authz.ErrInvalidCredentials, err)
+	case errors.Is(err, account.ErrThrottled):
+		return authz.UserClaims{}, fmt.Errorf("%w: %w", authz.ErrAccountLocked, err)
+	case err != nil:
 		return authz.UserClaims{}, err
 	}
 	return claimsOf(u), nil
