@@ -465,6 +465,10 @@ func (s *Server) handleRead(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// No scope for the type: 403 before anything about existence is known.
+	if err := p.Authorize(r.Context(), AccessRequest{Interaction: InteractionRead, Type: typ}); err != nil {
+		return err
+	}
 	res, err := s.st.ReadResource(r.Context(), typ, id)
 	if err != nil {
 		return err
@@ -509,6 +513,9 @@ func (s *Server) handleVRead(w http.ResponseWriter, r *http.Request) error {
 	}
 	p, err := s.principal(r)
 	if err != nil {
+		return err
+	}
+	if err := p.Authorize(r.Context(), AccessRequest{Interaction: InteractionVRead, Type: typ}); err != nil {
 		return err
 	}
 	res, err := s.st.ReadResourceVersion(r.Context(), typ, id, vid)
