@@ -170,7 +170,13 @@ func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request) error {
 		}
 		hq.Before = n
 	}
+	// check decides each version listed (see below); nil lists all.
+	var check func(e HistoryEntry) bool
+	totalExact := true
 	if id != "" {
+		if err := p.Authorize(r.Context(), AccessRequest{Interaction: InteractionHistoryInstance, Type: typ}); err != nil {
+			return err
+		}
 		cur, err := s.st.ReadResource(r.Context(), typ, id)
 		if err != nil {
 			return err
@@ -189,6 +195,24 @@ func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		hq.Patients = restr.Patients
+		totalExact = len(restr.AnyOf) == 0
+		if restr.Patients != nil || len(restr.AnyOf) > 0 {
+			// The store limits by the compartment a resource is in now;
+			// each version listed must itself be within the grant (an old
+			// version may have been in another compartment, and
+			// query-restricted scopes are not applied by the store here).
+			check = func(e HistoryEntry) bool {
+				return e.Deleted || p.Authorize(r.Context(), AccessRequest{Interaction: interaction, Type: e.Type, ID: e.ID,
+					Patients: s.patientsOf(e.Type, e.JSON), Resource: e.JSON}) == nil
+			}
+		}
+	}
+	if id != "" {
+		// Every version shown must be readable, not just the current one.
+		check = func(e HistoryEntry) bool {
+			return e.Deleted || p.Authorize(r.Context(), AccessRequest{Interaction: InteractionHistoryInstance, Type: e.Type, ID: e.ID,
+				Patients: s.patientsOf(e.Type, e.JSON), Resource: e.JSON}) == nil
+		}
 	}
 	page, err := s.st.ResourceHistory(r.Context(), hq)
 	if err != nil {
@@ -213,7 +237,12 @@ func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request) error {
 		links = append(links, map[string]any{"relation": "next", "url": path + "?" + self.Encode()})
 	}
 	var entries []any
+	dropped := false
 	for _, e := range page.Entries {
+		if check != nil && !check(e) {
+			dropped = true
+			continue
+		}
 		ent := map[string]any{"fullUrl": base + "/" + e.Type + "/" + e.ID}
 		reqURL := e.Type + "/" + e.ID
 		if e.Method == http.MethodPost {
@@ -235,6 +264,9 @@ func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request) error {
 		entries = append(entries, ent)
 	}
 	bundle := map[string]any{"resourceType": "Bundle", "id": newID(), "type": "history", "total": page.Total, "link": links}
+	if dropped || !totalExact {
+		delete(bundle, "total") // the store's count includes versions not shown
+	}
 	if len(entries) > 0 {
 		bundle["entry"] = entries
 	}
