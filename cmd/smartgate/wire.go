@@ -106,7 +106,7 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 	go as.Maintain(ctx, time.Hour)
 
 	fhirSrv := fhir.New(fhir.Config{
-		Auth:            bearer.New(tokenVerifier{as: as}, reg, bearer.Options{Logger: logger}),
+		Auth:            bearer.New(tokenVerifier{as: as, users: userDirectory{db: db, passwords: passwords}}, reg, bearer.Options{Logger: logger, Audiences: fhirBases}),
 		MaxBodyBytes:    cfg.MaxBodyBytes,
 		OAuthURIs:       oauthURIs(as),
 		Registry:        reg,
@@ -221,8 +221,16 @@ func (d userDirectory) Claims(ctx context.Context, subject string) (authz.UserCl
 }
 
 // tokenVerifier turns authz's view of an access token into the FHIR
-// endpoint's principal.
-type tokenVerifier struct{ as *authz.Server }
+// endpoint's principal. For a token that speaks for a local account, the
+// account's current roles and fhirUser decide what user/ scopes reach (the
+// token carries roles only for OWin), and a deactivated or deleted account's
+// tokens stop working (within the bearer cache bound).
+type tokenVerifier struct {
+	as    *authz.Server
+	users interface {
+		Claims(ctx context.Context, subject string) (authz.UserClaims, error)
+	}
+}
 
 func (v tokenVerifier) Verify(ctx context.Context, token string) (*access.Principal, time.Time, error) {
 	ti, err := v.as.VerifyAccessToken(ctx, token)
@@ -241,6 +249,20 @@ func (v tokenVerifier) Verify(ctx context.Context, token string) (*access.Princi
 		FHIRUser: ti.FHIRUser,
 		Roles:    ti.Roles,
 		System:   ti.Grant == "client_credentials",
+		Audience: ti.Audience,
+	}
+	if !p.System && v.users != nil {
+		uc, err := v.users.Claims(ctx, ti.Subject)
+		switch {
+		case errors.Is(err, store.ErrUnavailable):
+			return nil, time.Time{}, err
+		case err != nil:
+			return nil, time.Time{}, fmt.Errorf("%w: account: %w", bearer.ErrInactive, err)
+		}
+		p.Roles = uc.Roles
+		if p.FHIRUser == "" {
+			p.FHIRUser = uc.FHIRUser
+		}
 	}
 	return p, ti.ExpiresAt, nil
 }
