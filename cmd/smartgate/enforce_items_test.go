@@ -586,3 +586,39 @@ func TestAuditFHIRAccess(t *testing.T) {
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// TestDeactivatedAccountTokensRefused: the verifier reads the account, so a
+// deactivated account's tokens stop working (user/ scopes reach what the
+// person may see now).
+func TestDeactivatedAccountTokensRefused(t *testing.T) {
+	h := newHarness(t)
+	own := h.patients["Lind"]
+	tok := h.code(launch{user: "doc", password: userPassword, scope: "user/Patient.rs"}).str("access_token")
+	u, err := h.db.UserByName(context.Background(), "doc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.db.DeactivateUser(context.Background(), u.ID); err != nil {
+		t.Fatal(err)
+	}
+	unauthorized("invalid_token")(t, h.do("GET", "Patient/"+own, tok, nil))
+}
+
+// TestE3_PatientScopesWithoutContextReachNothing: the authorization server
+// currently grants patient/ scopes requested without launch/patient with no
+// patient context (E3 says a context MUST then be established; that is for
+// authz/web to fix). The FHIR endpoint's side of E3: such scopes reach
+// nothing, they never fall back to "every patient".
+func TestE3_PatientScopesWithoutContextReachNothing(t *testing.T) {
+	h := newHarness(t)
+	f := newFixture(t, h)
+	tr := h.code(launch{user: "doc", password: userPassword, scope: "patient/Observation.rs patient/Condition.cruds", patient: f.own})
+	tok := tr.str("access_token")
+	if p := tr.str("patient"); p != "" {
+		only(p)(t, h.do("GET", "Observation?_count=200", tok, nil))
+		return
+	}
+	empty(t, h.do("GET", "Observation?_count=200", tok, nil))
+	hidden(t, h.do("GET", "Observation/"+f.labOwn, tok, nil))
+	forbidden(t, h.do("POST", "Condition", tok, condition(f.own)))
+}
