@@ -474,8 +474,11 @@ func (s *Server) handleRead(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if res.Deleted {
-		// Whether it existed is only revealed to who may read its type.
-		if err := p.Authorize(r.Context(), AccessRequest{Interaction: InteractionRead, Type: typ, ID: id}); err != nil {
+		// Whether it existed is only revealed to who could have read its
+		// last content (another patient's deleted resource reads as 404).
+		last := s.lastContent(r, res)
+		if err := p.Authorize(r.Context(), AccessRequest{Interaction: InteractionRead, Type: typ, ID: id,
+			Patients: s.patientsOf(typ, last), Resource: last}); err != nil {
 			return err
 		}
 		return errorf(http.StatusGone, "deleted", "%s/%s was deleted", typ, id)

@@ -622,3 +622,16 @@ func TestE3_PatientScopesWithoutContextReachNothing(t *testing.T) {
 	hidden(t, h.do("GET", "Observation/"+f.labOwn, tok, nil))
 	forbidden(t, h.do("POST", "Condition", tok, condition(f.own)))
 }
+
+// TestDeletedResourceNotRevealed: reading a deleted resource answers 410
+// only to who could have read it; another patient's reads as 404.
+func TestDeletedResourceNotRevealed(t *testing.T) {
+	h := newHarness(t)
+	f := newFixture(t, h)
+	id := h.create(f.admin, condition(f.other))
+	status(204)(t, h.do("DELETE", "Condition/"+id, f.admin, nil))
+	tok := h.code(launch{user: "doc", password: userPassword, scope: "launch/patient patient/Condition.rs", patient: f.own}).str("access_token")
+	hidden(t, h.do("GET", "Condition/"+id, tok, nil))
+	hidden(t, h.do("GET", "Condition/"+id+"/_history/1", tok, nil))
+	status(410)(t, h.do("GET", "Condition/"+id, h.owin("doc", userPassword), nil))
+}
