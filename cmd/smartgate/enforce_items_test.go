@@ -635,3 +635,18 @@ func TestDeletedResourceNotRevealed(t *testing.T) {
 	hidden(t, h.do("GET", "Condition/"+id+"/_history/1", tok, nil))
 	status(410)(t, h.do("GET", "Condition/"+id, h.owin("doc", userPassword), nil))
 }
+
+// TestG7_SystemScopesOnlyForBackendServices: system/ scopes work only in
+// client_credentials tokens; in a user's token they reach nothing.
+func TestG7_SystemScopesOnlyForBackendServices(t *testing.T) {
+	h := newHarness(t)
+	f := newFixture(t, h)
+	tr, err := h.codeFlow(launch{user: "doc", password: userPassword, scope: "system/Observation.rs"})
+	if err == nil {
+		tok := tr.str("access_token")
+		forbidden(t, h.do("GET", "Observation/"+f.labOwn, tok, nil))
+		forbidden(t, h.do("GET", "Observation?_count=10", tok, nil))
+	}
+	tok := h.backendToken("system/Observation.rs")
+	status(200)(t, h.do("GET", "Observation/"+f.labOther, tok, nil))
+}
