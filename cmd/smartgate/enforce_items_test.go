@@ -361,6 +361,19 @@ func TestG4_GranularCategory(t *testing.T) {
 			t.Fatalf("categories %v, want laboratory and vital-signs (no survey)", got)
 		}
 	})
+	t.Run("code", func(t *testing.T) {
+		tok := h.code(launch{user: "doc", password: userPassword, patient: f.own,
+			scope: "launch/patient patient/Observation.rs?code=http://loinc.org|8302-2"}).str("access_token")
+		r := h.do("GET", "Observation?_count=200", tok, nil)
+		only(f.own)(t, r)
+		_, res := entries(r.json, "match")
+		for _, o := range res {
+			if !strings.Contains(string(mustJSON(o["code"])), `"8302-2"`) {
+				t.Fatalf("observation outside the code scope: %v", o["code"])
+			}
+		}
+		hidden(t, h.do("GET", "Observation/"+f.labOwn, tok, nil))
+	})
 	t.Run("user", func(t *testing.T) {
 		tok := h.code(launch{user: "doc", password: userPassword, scope: "user/Observation.rs?category=" + labCategory}).str("access_token")
 		r := h.do("GET", "Observation?_count=500", tok, nil)
@@ -650,3 +663,5 @@ func TestG7_SystemScopesOnlyForBackendServices(t *testing.T) {
 	tok := h.backendToken("system/Observation.rs")
 	status(200)(t, h.do("GET", "Observation/"+f.labOther, tok, nil))
 }
+
+func mustJSON(v any) []byte { b, _ := json.Marshal(v); return b }
