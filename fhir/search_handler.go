@@ -1,6 +1,7 @@
 package fhir
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -38,6 +39,9 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) error {
 	}
 	q, err := s.reg.ParseQuery(typ, params, preferLenient(r))
 	if err != nil {
+		return err
+	}
+	if err := checkChains(r.Context(), p, q); err != nil {
 		return err
 	}
 	restr, err := p.Restrict(r.Context(), InteractionSearchType, typ)
@@ -300,4 +304,26 @@ func (s *Server) anyOf(typ string, restr Restriction) ([][]search.Clause, error)
 		out = append(out, fq.Clauses)
 	}
 	return out, nil
+}
+
+// checkChains refuses chained parameters (encounter.status=x) through a
+// type the caller may not search without limits: whether a reachable
+// resource matches would reveal content of a referenced resource outside
+// the grant (another patient's, another category, a type not granted).
+func checkChains(ctx context.Context, p Principal, q *search.Query) error {
+	for _, c := range q.Clauses {
+		if c.Chain == nil {
+			continue
+		}
+		for _, typ := range c.Chain.Types {
+			restr, err := p.Restrict(ctx, InteractionSearchType, typ)
+			if err != nil {
+				return fmt.Errorf("chained search through %s: %w", typ, err)
+			}
+			if restr.Patients != nil || len(restr.AnyOf) > 0 {
+				return fmt.Errorf("chained search through %s needs unrestricted search access to it: %w", typ, ErrInsufficientScope)
+			}
+		}
+	}
+	return nil
 }

@@ -44,6 +44,9 @@ func (s *Server) matchCond(ctx context.Context, tx Tx, p Principal, typ, raw str
 	if err != nil {
 		return nil, err
 	}
+	if err := checkChains(ctx, p, q); err != nil {
+		return nil, err
+	}
 	restr, err := p.Restrict(ctx, InteractionSearchType, typ)
 	if err != nil {
 		return nil, err
