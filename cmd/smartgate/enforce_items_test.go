@@ -665,3 +665,21 @@ func TestG7_SystemScopesOnlyForBackendServices(t *testing.T) {
 }
 
 func mustJSON(v any) []byte { b, _ := json.Marshal(v); return b }
+
+// TestChainedSearchNoLeak: a chained parameter may not test content of
+// resources outside the grant (here another patient's Encounter referenced
+// from an own Observation, and a type the token has no scope for).
+func TestChainedSearchNoLeak(t *testing.T) {
+	h := newHarness(t)
+	f := newFixture(t, h)
+	tok := h.code(launch{user: "doc", password: userPassword, scope: "launch/patient patient/Observation.rs patient/Encounter.rs", patient: f.own}).str("access_token")
+	forbidden(t, h.do("GET", "Observation?_id="+f.obsEncounterOther+"&encounter:Encounter.status=finished", tok, nil))
+	tok = h.code(launch{user: "doc", password: userPassword, scope: "launch/patient patient/Observation.rs", patient: f.own}).str("access_token")
+	forbidden(t, h.do("GET", "Observation?encounter.status=finished", tok, nil))
+	// Unrestricted search access to the chained type: allowed.
+	prac := h.code(launch{user: "doc", password: userPassword, scope: "user/Observation.rs user/Encounter.rs"}).str("access_token")
+	r := h.do("GET", "Observation?_id="+f.obsEncounterOther+"&encounter:Encounter.status=finished", prac, nil)
+	if ids, _ := entries(r.json, "match"); r.status != 200 || len(ids) != 1 {
+		t.Fatalf("practitioner chained search: %d %v", r.status, ids)
+	}
+}
