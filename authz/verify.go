@@ -58,7 +58,14 @@ func (s *Server) VerifyAccessToken(ctx context.Context, token string) (*TokenInf
 	}
 	aud := []string(ar.GetGrantedAudience())
 	if len(aud) == 0 {
-		aud = s.cfg.FHIRBaseURLs
+		// Issued without an aud parameter (OWin, client_credentials): the
+		// token's aud claim names the FHIR bases of the server that issued
+		// it, which need not be this configuration's.
+		claims, err := s.at.verify(ctx, token)
+		if err != nil {
+			return nil, ErrInactiveToken
+		}
+		aud = audClaim(claims["aud"])
 	}
 	sub := sess.GetSubject()
 	if sub == "" {
@@ -69,4 +76,21 @@ func (s *Server) VerifyAccessToken(ctx context.Context, token string) (*TokenInf
 		Scopes: ar.GetGrantedScopes(), Audience: aud, Issuer: sess.Issuer, Grant: sess.Grant, Roles: sess.Roles,
 		Launch: sess.Launch, ExpiresAt: sess.GetExpiresAt(fosite.AccessToken),
 	}, nil
+}
+
+// audClaim reads a JWT aud claim (a string or an array of strings).
+func audClaim(v any) []string {
+	switch x := v.(type) {
+	case string:
+		return []string{x}
+	case []any:
+		out := make([]string, 0, len(x))
+		for _, e := range x {
+			if s, ok := e.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	return nil
 }

@@ -57,6 +57,10 @@ type AccessRequest struct {
 	// interactions), for query-restricted scopes such as
 	// patient/Observation.rs?category=laboratory.
 	Resource []byte
+	// Incoming marks Resource as the content a create or update would
+	// store (not a stored version): refusing it is a 403, since nothing
+	// stored is being hidden.
+	Incoming bool
 }
 
 // Restriction limits what a type-level interaction (search, type history)

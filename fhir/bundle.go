@@ -110,7 +110,7 @@ func (s *Server) parseEntries(bundle map[string]any, base string) (kind string, 
 
 func entryErr(i int, err error) error {
 	he := toHTTPError(err)
-	return &httpError{status: he.status, code: he.code, msg: fmt.Sprintf("entry %d: %s", i, he.msg)}
+	return &httpError{status: he.status, code: he.code, msg: fmt.Sprintf("entry %d: %s", i, he.msg), header: he.header}
 }
 
 func (s *Server) parseEntryRequest(e *entry, method, rawURL, base string, req map[string]any) error {

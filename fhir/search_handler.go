@@ -1,6 +1,7 @@
 package fhir
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -38,6 +39,9 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) error {
 	}
 	q, err := s.reg.ParseQuery(typ, params, preferLenient(r))
 	if err != nil {
+		return err
+	}
+	if err := checkChains(r.Context(), p, q); err != nil {
 		return err
 	}
 	restr, err := p.Restrict(r.Context(), InteractionSearchType, typ)
@@ -172,7 +176,13 @@ func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request) error {
 		}
 		hq.Before = n
 	}
+	// check decides each version listed (see below); nil lists all.
+	var check func(e HistoryEntry) bool
+	totalExact := true
 	if id != "" {
+		if err := p.Authorize(r.Context(), AccessRequest{Interaction: InteractionHistoryInstance, Type: typ}); err != nil {
+			return err
+		}
 		cur, err := s.st.ReadResource(r.Context(), typ, id)
 		if err != nil {
 			return err
@@ -191,22 +201,28 @@ func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		hq.Patients = restr.Patients
+		totalExact = len(restr.AnyOf) == 0
+		if restr.Patients != nil || len(restr.AnyOf) > 0 {
+			// The store limits by the compartment a resource is in now;
+			// each version listed must itself be within the grant (an old
+			// version may have been in another compartment, and
+			// query-restricted scopes are not applied by the store here).
+			check = func(e HistoryEntry) bool {
+				return e.Deleted || p.Authorize(r.Context(), AccessRequest{Interaction: interaction, Type: e.Type, ID: e.ID,
+					Patients: s.patientsOf(e.Type, e.JSON), Resource: e.JSON}) == nil
+			}
+		}
+	}
+	if id != "" {
+		// Every version shown must be readable, not just the current one.
+		check = func(e HistoryEntry) bool {
+			return e.Deleted || p.Authorize(r.Context(), AccessRequest{Interaction: InteractionHistoryInstance, Type: e.Type, ID: e.ID,
+				Patients: s.patientsOf(e.Type, e.JSON), Resource: e.JSON}) == nil
+		}
 	}
 	page, err := s.st.ResourceHistory(r.Context(), hq)
 	if err != nil {
 		return err
-	}
-	if id != "" {
-		// Every version shown must be readable, not only the current one.
-		for _, e := range page.Entries {
-			if e.Deleted {
-				continue
-			}
-			if err := p.Authorize(r.Context(), AccessRequest{Interaction: InteractionHistoryInstance, Type: typ, ID: id,
-				Patients: s.patientsOf(typ, e.JSON), Resource: e.JSON}); err != nil {
-				return err
-			}
-		}
 	}
 	base := s.baseURL(r)
 	path := base
@@ -227,7 +243,12 @@ func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request) error {
 		links = append(links, map[string]any{"relation": "next", "url": path + "?" + self.Encode()})
 	}
 	var entries []any
+	dropped := false
 	for _, e := range page.Entries {
+		if check != nil && !check(e) {
+			dropped = true
+			continue
+		}
 		ent := map[string]any{"fullUrl": base + "/" + e.Type + "/" + e.ID}
 		reqURL := e.Type + "/" + e.ID
 		if e.Method == http.MethodPost {
@@ -249,6 +270,9 @@ func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request) error {
 		entries = append(entries, ent)
 	}
 	bundle := map[string]any{"resourceType": "Bundle", "id": newID(), "type": "history", "total": page.Total, "link": links}
+	if dropped || !totalExact {
+		delete(bundle, "total") // the store's count includes versions not shown
+	}
 	if len(entries) > 0 {
 		bundle["entry"] = entries
 	}
@@ -282,4 +306,26 @@ func (s *Server) anyOf(typ string, restr Restriction) ([][]search.Clause, error)
 		out = append(out, fq.Clauses)
 	}
 	return out, nil
+}
+
+// checkChains refuses chained parameters (encounter.status=x) through a
+// type the caller may not search without limits: whether a reachable
+// resource matches would reveal content of a referenced resource outside
+// the grant (another patient's, another category, a type not granted).
+func checkChains(ctx context.Context, p Principal, q *search.Query) error {
+	for _, c := range q.Clauses {
+		if c.Chain == nil {
+			continue
+		}
+		for _, typ := range c.Chain.Types {
+			restr, err := p.Restrict(ctx, InteractionSearchType, typ)
+			if err != nil {
+				return fmt.Errorf("chained search through %s: %w", typ, err)
+			}
+			if restr.Patients != nil || len(restr.AnyOf) > 0 {
+				return fmt.Errorf("chained search through %s needs unrestricted search access to it: %w", typ, ErrInsufficientScope)
+			}
+		}
+	}
+	return nil
 }

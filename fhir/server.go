@@ -467,12 +467,17 @@ func (s *Server) handleRead(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// No scope for the type: 403 before anything about existence is known.
+	if err := p.Authorize(r.Context(), AccessRequest{Interaction: InteractionRead, Type: typ}); err != nil {
+		return err
+	}
 	res, err := s.st.ReadResource(r.Context(), typ, id)
 	if err != nil {
 		return err
 	}
 	if res.Deleted {
-		// Whether it existed is only revealed to who could read it.
+		// Whether it existed is only revealed to who could have read its
+		// last content (another patient's deleted resource reads as 404).
 		last := s.lastContent(r, res)
 		if err := p.Authorize(r.Context(), AccessRequest{Interaction: InteractionRead, Type: typ, ID: id,
 			Patients: s.patientsOf(typ, last), Resource: last}); err != nil {
@@ -513,6 +518,9 @@ func (s *Server) handleVRead(w http.ResponseWriter, r *http.Request) error {
 	}
 	p, err := s.principal(r)
 	if err != nil {
+		return err
+	}
+	if err := p.Authorize(r.Context(), AccessRequest{Interaction: InteractionVRead, Type: typ}); err != nil {
 		return err
 	}
 	res, err := s.st.ReadResourceVersion(r.Context(), typ, id, vid)

@@ -44,6 +44,9 @@ func (s *Server) matchCond(ctx context.Context, tx Tx, p Principal, typ, raw str
 	if err != nil {
 		return nil, err
 	}
+	if err := checkChains(ctx, p, q); err != nil {
+		return nil, err
+	}
 	restr, err := p.Restrict(ctx, InteractionSearchType, typ)
 	if err != nil {
 		return nil, err
@@ -193,6 +196,11 @@ func (s *Server) apply(ctx context.Context, tx Tx, p Principal, op *writeOp, now
 		}
 		return s.put(ctx, tx, p, op, cur, now, interaction, status)
 	case http.MethodDelete:
+		// Refuse a caller without delete scope before revealing whether
+		// the resource exists (204 for a missing one).
+		if err := p.Authorize(ctx, AccessRequest{Interaction: InteractionDelete, Type: op.typ}); err != nil {
+			return nil, err
+		}
 		noop, err := s.resolveCond(ctx, tx, p, op)
 		if err != nil {
 			return nil, err
@@ -250,7 +258,7 @@ func (s *Server) put(ctx context.Context, tx Tx, p Principal, op *writeOp, cur *
 		return nil, errorf(http.StatusBadRequest, "processing", "compartments of the resource: %v", err)
 	}
 	if err := p.Authorize(ctx, AccessRequest{Interaction: interaction, Type: op.typ, ID: op.id,
-		Patients: patients, Resource: raw}); err != nil {
+		Patients: patients, Resource: raw, Incoming: true}); err != nil {
 		return nil, err
 	}
 	w := &Write{Resource: Resource{Type: op.typ, ID: op.id, Version: version, LastUpdated: now, JSON: raw},

@@ -142,7 +142,8 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 	as.SetLaunchResolver(launches)
 	go as.Maintain(ctx, time.Hour)
 
-	var fhirAuth fhir.Authenticator = bearer.New(tokenVerifier{as: as, users: db}, reg, bearer.Options{Logger: logger})
+	var fhirAuth fhir.Authenticator = bearer.New(tokenVerifier{as: as, users: userDirectory{db: db, passwords: passwords}}, reg,
+		bearer.Options{Logger: logger, Audiences: fhirBases})
 	if cfg.HTTPAuth == "none" {
 		fhirAuth = devHTTPAuth{inner: fhirAuth}
 		logger.Warn("http-auth=none: FHIR requests without a token on the loopback HTTP listener are not authenticated (development only)")
@@ -276,14 +277,14 @@ func (d userDirectory) Claims(ctx context.Context, subject string) (authz.UserCl
 }
 
 // tokenVerifier turns authz's view of an access token into the FHIR
-// endpoint's principal. For a token that speaks for a person, the person's
-// current roles and fhirUser come from the account store, so that a role
-// change or a deactivation takes effect within the bearer cache's bound
-// (scopes delegate, never exceed the user: checklist G9).
+// endpoint's principal. For a token that speaks for a local account, the
+// account's current roles and fhirUser decide what user/ scopes reach (the
+// token carries roles only for OWin), and a deactivated or deleted account's
+// tokens stop working (within the bearer cache bound).
 type tokenVerifier struct {
 	as    *authz.Server
 	users interface {
-		User(ctx context.Context, id string) (*account.User, error)
+		Claims(ctx context.Context, subject string) (authz.UserClaims, error)
 	}
 }
 
@@ -296,21 +297,6 @@ func (v tokenVerifier) Verify(ctx context.Context, token string) (*access.Princi
 		return nil, time.Time{}, fmt.Errorf("%w: %w", bearer.ErrInactive, err)
 	}
 	scopes, _ := smart.ParseScopes(strings.Join(ti.Scopes, " "))
-	if ti.Grant != "client_credentials" && v.users != nil {
-		u, err := v.users.User(ctx, ti.Subject)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			return nil, time.Time{}, fmt.Errorf("%w: the token's user no longer exists", bearer.ErrInactive)
-		case err != nil:
-			return nil, time.Time{}, err
-		case !u.Active:
-			return nil, time.Time{}, fmt.Errorf("%w: the token's user is deactivated", bearer.ErrInactive)
-		}
-		ti.Roles = u.Roles
-		if ti.FHIRUser == "" {
-			ti.FHIRUser = u.FHIRUser
-		}
-	}
 	p := &access.Principal{
 		Subject:  ti.Subject,
 		ClientID: ti.ClientID,
@@ -319,6 +305,20 @@ func (v tokenVerifier) Verify(ctx context.Context, token string) (*access.Princi
 		FHIRUser: ti.FHIRUser,
 		Roles:    ti.Roles,
 		System:   ti.Grant == "client_credentials",
+		Audience: ti.Audience,
+	}
+	if !p.System && v.users != nil {
+		uc, err := v.users.Claims(ctx, ti.Subject)
+		switch {
+		case errors.Is(err, store.ErrUnavailable):
+			return nil, time.Time{}, err
+		case err != nil:
+			return nil, time.Time{}, fmt.Errorf("%w: account: %w", bearer.ErrInactive, err)
+		}
+		p.Roles = uc.Roles
+		if p.FHIRUser == "" {
+			p.FHIRUser = uc.FHIRUser
+		}
 	}
 	return p, ti.ExpiresAt, nil
 }
@@ -390,7 +390,7 @@ func (d *encounterDirectory) Encounter(ctx context.Context, id string) (*web.Enc
 		return nil, err
 	}
 	if r.Deleted {
-		return nil, fmt.Errorf("Encounter/%s was deleted: %w", id, store.ErrNotFound)
+		return nil, fmt.Errorf("encounter %s was deleted: %w", id, store.ErrNotFound)
 	}
 	s := summarizeEncounter(*r)
 	return &s, nil

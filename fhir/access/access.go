@@ -47,6 +47,8 @@ type Principal struct {
 	FHIRUser string
 	// Roles are the account's roles; empty for backend services.
 	Roles []string
+	// Audience is the token's aud: the FHIR base URL(s) it was issued for.
+	Audience []string
 	// System marks a backend-service (client_credentials) token.
 	System bool
 	// Unrestricted marks an administrator's OWin token ("the software is
@@ -57,7 +59,9 @@ type Principal struct {
 // HasRole reports whether the principal's account has role r.
 func (p *Principal) HasRole(r string) bool { return slices.Contains(p.Roles, r) }
 
-// selfPatient returns the patient id of a patient user's own record, or "".
+// SelfPatient returns the patient id of a patient user's own record, or "".
+func (p *Principal) SelfPatient() string { return p.selfPatient() }
+
 func (p *Principal) selfPatient() string {
 	if id, ok := strings.CutPrefix(p.FHIRUser, "Patient/"); ok && smart.IsFHIRID(id) {
 		return id

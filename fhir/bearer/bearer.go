@@ -46,8 +46,14 @@ type Options struct {
 	Revalidate time.Duration
 	// MaxEntries bounds the cache (default 10000).
 	MaxEntries int
-	Now        func() time.Time
-	Logger     *slog.Logger
+	// Audiences are the FHIR base URLs this endpoint answers under (one
+	// per listener). When set, a token whose aud names none of them is
+	// refused as invalid_token (RFC 9700 §2.3; checklist S7). Tokens
+	// issued for one listener's base are accepted on the others: they are
+	// one resource server.
+	Audiences []string
+	Now       func() time.Time
+	Logger    *slog.Logger
 }
 
 // Authenticator implements fhir.Authenticator.
@@ -135,6 +141,9 @@ func (a *Authenticator) principal(ctx context.Context, tok string) (*access.Prin
 	if !now.Before(exp) {
 		return nil, fmt.Errorf("%w: expired", fhir.ErrInvalidToken)
 	}
+	if !a.audienceOK(p.Audience) {
+		return nil, fmt.Errorf("%w: audience is not this FHIR endpoint", fhir.ErrInvalidToken)
+	}
 	until := now.Add(a.opts.Revalidate)
 	if exp.Before(until) {
 		until = exp
@@ -153,6 +162,22 @@ func (a *Authenticator) principal(ctx context.Context, tok string) (*access.Prin
 	a.cache[key] = cached{p: p, until: until}
 	a.mu.Unlock()
 	return p, nil
+}
+
+// audienceOK reports whether aud names one of Options.Audiences (compared
+// without a trailing slash); true when no audiences are configured.
+func (a *Authenticator) audienceOK(aud []string) bool {
+	if len(a.opts.Audiences) == 0 {
+		return true
+	}
+	for _, x := range aud {
+		for _, y := range a.opts.Audiences {
+			if strings.TrimRight(x, "/") == strings.TrimRight(y, "/") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // principal implements fhir.Principal for one verified token.
@@ -216,12 +241,24 @@ func (pr *principal) Authorize(ctx context.Context, req fhir.AccessRequest) erro
 	if g.Admits(res) {
 		return nil
 	}
-	if req.Interaction == fhir.InteractionCreate {
-		// Creating data the token may not hold (another patient's
-		// compartment, another category): refused, nothing is hidden.
+	if req.Incoming || req.Interaction == fhir.InteractionCreate {
+		// Writing data the token may not hold (creating it in, or moving
+		// it into, another patient's compartment or another category):
+		// refused, nothing stored is being hidden.
 		return fhir.ErrInsufficientScope
 	}
 	return fhir.ErrHidden
+}
+
+// AuditFields implements fhir.AuditSubject: who the token speaks for, the
+// client, the patient in context and the granted scopes (never the token).
+func (pr *principal) AuditFields() (actor, clientID, patient, scopes string) {
+	p := pr.p
+	patient = p.Patient
+	if patient == "" && p.HasRole(access.RolePatient) {
+		patient = p.SelfPatient()
+	}
+	return p.Subject, p.ClientID, patient, p.Scopes.String()
 }
 
 // Restrict implements fhir.Principal. When the grant's reach cannot be

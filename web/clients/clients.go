@@ -309,9 +309,9 @@ func metadataFrom(r *http.Request) registration.Metadata {
 		Contacts:                lines(f.Get("contacts")),
 	}
 	for _, v := range f["grant_types"] {
-		for _, g := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\r' || r == '\t' }) {
-			m.GrantTypes = append(m.GrantTypes, g)
-		}
+		m.GrantTypes = append(m.GrantTypes, strings.FieldsFunc(v, func(r rune) bool {
+			return r == ',' || r == ' ' || r == '\n' || r == '\r' || r == '\t'
+		})...)
 	}
 	if j := strings.TrimSpace(f.Get("jwks")); j != "" {
 		m.JWKS = json.RawMessage(j)
