@@ -333,7 +333,7 @@ func TestE10_StyleURLChangesWithContent(t *testing.T) {
 	}
 }
 
-func TestI3_IntrospectionEchoesContext(t *testing.T) {
+func TestE8_I3_IntrospectionEchoesContext(t *testing.T) {
 	e := newEnv(t)
 	admin := e.adminBrowser()
 	r, back := e.ehrFlow(admin, ehrScope)
