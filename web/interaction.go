@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 
 	"github.com/smartgate/smartgate/account"
 	"github.com/smartgate/smartgate/audit"
@@ -171,7 +172,18 @@ func withPatient(l *authz.LaunchContext, id string) *authz.LaunchContext {
 	return l
 }
 
-func wantsPatient(scopes []string) bool { return slices.Contains(scopes, "launch/patient") }
+// wantsPatient reports whether the request needs a patient in context:
+// launch/patient, or any patient/ scope (a patient/ scope granted without a
+// patient context would reach nothing: the IG lets the server infer
+// launch/patient, checklist E3).
+func wantsPatient(scopes []string) bool {
+	for _, s := range scopes {
+		if s == "launch/patient" || strings.HasPrefix(s, "patient/") {
+			return true
+		}
+	}
+	return false
+}
 
 // resumePath turns the absolute ResumeURL into the relative path the log-in
 // page accepts as return_to.

@@ -622,18 +622,19 @@ func TestDeactivatedAccountTokensRefused(t *testing.T) {
 // patient context (E3 says a context MUST then be established; that is for
 // authz/web to fix). The FHIR endpoint's side of E3: such scopes reach
 // nothing, they never fall back to "every patient".
-func TestE3_PatientScopesWithoutContextReachNothing(t *testing.T) {
+func TestE3_PatientScopesEstablishAPatientContext(t *testing.T) {
 	h := newHarness(t)
 	f := newFixture(t, h)
+	// patient/ scopes without launch/patient: the server infers launch/patient
+	// (the practitioner picks), so the token carries the patient context.
 	tr := h.code(codeLaunch{user: "doc", password: userPassword, scope: "patient/Observation.rs patient/Condition.cruds", patient: f.own})
 	tok := tr.str("access_token")
-	if p := tr.str("patient"); p != "" {
-		only(p)(t, h.do("GET", "Observation?_count=200", tok, nil))
-		return
+	if p := tr.str("patient"); p != f.own {
+		t.Fatalf("E3: patient/ scopes granted with patient context %q, want %q", p, f.own)
 	}
-	empty(t, h.do("GET", "Observation?_count=200", tok, nil))
-	hidden(t, h.do("GET", "Observation/"+f.labOwn, tok, nil))
-	forbidden(t, h.do("POST", "Condition", tok, condition(f.own)))
+	only(f.own)(t, h.do("GET", "Observation?_count=200", tok, nil))
+	hidden(t, h.do("GET", "Observation/"+f.labOther, tok, nil))
+	forbidden(t, h.do("POST", "Condition", tok, condition(f.other)))
 }
 
 // TestDeletedResourceNotRevealed: reading a deleted resource answers 410
