@@ -217,6 +217,7 @@ func (s *Server) Discovery(base string) map[string]any {
 		"jwks_uri":                                         base + "/oauth/jwks",
 		"introspection_endpoint":                           base + "/oauth/introspect",
 		"revocation_endpoint":                              base + "/oauth/revoke",
+		"end_session_endpoint":                             base + "/logout",
 		"response_types_supported":                         []string{"code"},
 		"response_modes_supported":                         []string{"query"},
 		"grant_types_supported":                            []string{"authorization_code", "refresh_token", "client_credentials"},

@@ -74,6 +74,7 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 	// flight than cores only add memory, never throughput.
 	passwords := account.NewAuthenticator(db, account.NewHasher(account.Params{}, runtime.GOMAXPROCS(0)), account.NewThrottle(account.ThrottleConfig{}))
 	revoker := &lateRevoker{}
+	logout := &lateLogout{}
 	pages, err := web.New(ctx, web.Config{
 		Logger:        logger.With("component", "web"),
 		Assets:        assets,
@@ -90,7 +91,8 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 			}
 			return id
 		},
-		RequestID: server.RequestID,
+		RequestID:                 server.RequestID,
+		PostLogoutRedirectAllowed: logout.allowed,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("pages: %w", err)
@@ -128,6 +130,7 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 		return nil, fmt.Errorf("authorization server: %w", err)
 	}
 	revoker.target = as
+	logout.target = as
 	launches, err := launch.New(launch.Config{Store: db, Clients: db, Resources: db, Pages: pages, Assets: assets,
 		StylePath: stylePath, Audit: rec, Logger: logger.With("component", "launch"),
 		Actor: func(ctx context.Context) string {
@@ -234,6 +237,14 @@ func (l *lateRevoker) RevokeAll(ctx context.Context, subject, clientID string) e
 		return errors.New("authorization server not ready")
 	}
 	return l.target.RevokeGrants(ctx, subject, clientID)
+}
+
+// lateLogout forwards the post-logout redirect check to the authorization
+// server, built after the pages.
+type lateLogout struct{ target *authz.Server }
+
+func (l *lateLogout) allowed(ctx context.Context, clientID, idTokenHint, uri string) bool {
+	return l.target != nil && l.target.PostLogoutRedirectAllowed(ctx, clientID, idTokenHint, uri)
 }
 
 // userDirectory gives authz what it needs to know about local accounts.
