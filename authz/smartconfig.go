@@ -28,7 +28,10 @@ func (s *Server) Capabilities() []string {
 		"permission-v2",
 	}
 	if s.launches != nil {
-		caps = append(caps, "launch-ehr", "context-ehr-patient", "context-ehr-encounter", "context-banner", "context-style")
+		// need_patient_banner and smart_style_url are passed through: the
+		// SMART 2.x names, and the 1.0 names Inferno's g10 kit still checks.
+		caps = append(caps, "launch-ehr", "context-ehr-patient", "context-ehr-encounter",
+			"context-passthrough-banner", "context-passthrough-style", "context-banner", "context-style")
 	}
 	caps = append(caps, s.cfg.ExtraCapabilities...)
 	slices.Sort(caps)

@@ -304,7 +304,8 @@ func noFollow() *http.Client {
 
 // smartCapabilities are the capabilities SMART App Launch 2.2 defines.
 var smartCapabilities = []string{"launch-ehr", "launch-standalone", "authorize-post", "client-public", "client-confidential-symmetric",
-	"client-confidential-asymmetric", "sso-openid-connect", "context-banner", "context-style", "context-ehr-patient",
+	"client-confidential-asymmetric", "sso-openid-connect", "context-banner", "context-style", "context-passthrough-banner",
+	"context-passthrough-style", "context-ehr-patient",
 	"context-ehr-encounter", "context-standalone-patient", "context-standalone-encounter", "permission-offline",
 	"permission-online", "permission-patient", "permission-user", "permission-v1", "permission-v2", "smart-app-state"}
 
@@ -329,7 +330,8 @@ func TestA11_CapabilitiesTruthfulAndComplete(t *testing.T) {
 		// EHR launch is advertised only as a whole, and only with a launch
 		// resolver wired (the EHR-launch feature).
 		if ehr := slices.Contains(caps, "launch-ehr"); ehr {
-			for _, c := range []string{"context-ehr-patient", "context-banner", "context-style", "permission-user"} {
+			for _, c := range []string{"context-ehr-patient", "context-banner", "context-style", "context-passthrough-banner",
+				"context-passthrough-style", "permission-user"} {
 				if !slices.Contains(caps, c) {
 					t.Errorf("%s: launch-ehr without %s", p, c)
 				}
