@@ -8,14 +8,17 @@
 package search
 
 import (
+	"bytes"
+	"compress/gzip"
 	"embed"
 	"encoding/json"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 )
 
-//go:embed defs/search-parameters.json defs/compartmentdefinition-patient.json defs/codesystem-resource-types.json
+//go:embed defs/search-parameters.json.gz defs/compartmentdefinition-patient.json defs/codesystem-resource-types.json
 var defsFS embed.FS
 
 // Type is a search parameter type.
@@ -110,7 +113,7 @@ func Load() (*Registry, error) {
 		reg.params[c.Code] = map[string]*Param{}
 	}
 	var b spBundle
-	if err := readDef("defs/search-parameters.json", &b); err != nil {
+	if err := readDef("defs/search-parameters.json.gz", &b); err != nil {
 		return nil, err
 	}
 	for _, e := range b.Entry {
@@ -182,6 +185,17 @@ func readDef(name string, v any) error {
 	b, err := defsFS.ReadFile(name)
 	if err != nil {
 		return fmt.Errorf("search: read %s: %w", name, err)
+	}
+	if strings.HasSuffix(name, ".gz") {
+		// The 2 MB R4 SearchParameter bundle is kept compressed (byte for
+		// byte HL7's content: gunzip restores it).
+		zr, err := gzip.NewReader(bytes.NewReader(b))
+		if err != nil {
+			return fmt.Errorf("search: read %s: %w", name, err)
+		}
+		if b, err = io.ReadAll(zr); err != nil {
+			return fmt.Errorf("search: read %s: %w", name, err)
+		}
 	}
 	if err := json.Unmarshal(b, v); err != nil {
 		return fmt.Errorf("search: parse %s: %w", name, err)
