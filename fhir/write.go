@@ -344,18 +344,7 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) error {
 	}
 	op := &writeOp{method: http.MethodPost, typ: typ, res: m, ifNoneExist: r.Header.Get("If-None-Exist")}
 	delete(m, "id") // the server assigns ids on create
-	var wr *writeResult
-	now := s.writeTime()
-	err = s.st.TransactResources(r.Context(), func(tx Tx) error {
-		var err error
-		wr, err = s.apply(r.Context(), tx, p, op, now)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	s.writeResponse(w, r, wr, true)
-	return nil
+	return s.applyOne(w, r, p, op, true)
 }
 
 func (s *Server) handleUpdate(w http.ResponseWriter, r *http.Request) error {
@@ -387,13 +376,7 @@ func (s *Server) handleUpdate(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	var wr *writeResult
-	now := s.writeTime()
-	err = s.st.TransactResources(r.Context(), func(tx Tx) error {
-		var err error
-		wr, err = s.apply(r.Context(), tx, p, op, now)
-		return err
-	})
+	wr, err := s.transactOne(r, p, op)
 	if err != nil {
 		return err
 	}
@@ -429,18 +412,7 @@ func (s *Server) handleConditionalUpdate(w http.ResponseWriter, r *http.Request)
 			return err
 		}
 	}
-	var wr *writeResult
-	now := s.writeTime()
-	err = s.st.TransactResources(r.Context(), func(tx Tx) error {
-		var err error
-		wr, err = s.apply(r.Context(), tx, p, op, now)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	s.writeResponse(w, r, wr, true)
-	return nil
+	return s.applyOne(w, r, p, op, true)
 }
 
 // handleConditionalDelete serves DELETE [type]?[search] (one match at most).
@@ -482,13 +454,7 @@ func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	op := &writeOp{method: http.MethodDelete, typ: typ, id: id}
-	var wr *writeResult
-	now := s.writeTime()
-	err = s.st.TransactResources(r.Context(), func(tx Tx) error {
-		var err error
-		wr, err = s.apply(r.Context(), tx, p, op, now)
-		return err
-	})
+	wr, err := s.transactOne(r, p, op)
 	if err != nil {
 		return err
 	}
@@ -496,5 +462,27 @@ func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("ETag", etag(wr.res.Version))
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// transactOne runs one write in its own transaction.
+func (s *Server) transactOne(r *http.Request, p Principal, op *writeOp) (*writeResult, error) {
+	var wr *writeResult
+	now := s.writeTime()
+	err := s.st.TransactResources(r.Context(), func(tx Tx) error {
+		var err error
+		wr, err = s.apply(r.Context(), tx, p, op, now)
+		return err
+	})
+	return wr, err
+}
+
+// applyOne runs one write in its own transaction and writes the answer.
+func (s *Server) applyOne(w http.ResponseWriter, r *http.Request, p Principal, op *writeOp, body bool) error {
+	wr, err := s.transactOne(r, p, op)
+	if err != nil {
+		return err
+	}
+	s.writeResponse(w, r, wr, body)
 	return nil
 }
