@@ -33,6 +33,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -49,7 +50,14 @@ type settings struct {
 	out        string
 	maxTotal   time.Duration
 	sgArgs     []string
+	only       map[string]bool // BENCH_ONLY; nil means every scenario
 }
+
+// scenarios are the names BENCH_ONLY accepts.
+var scenarios = []string{"import", "issue", "introspect", "owin", "read", "search"}
+
+// want reports whether scenario is to be measured in this run.
+func (s settings) want(scenario string) bool { return s.only == nil || s.only[scenario] }
 
 func main() {
 	if err := run(); err != nil {
@@ -101,6 +109,16 @@ func loadSettings() (settings, error) {
 		s.synthea = v
 	}
 	s.out = os.Getenv("BENCH_OUT")
+	if v := os.Getenv("BENCH_ONLY"); v != "" {
+		s.only = map[string]bool{}
+		for f := range strings.SplitSeq(v, ",") {
+			f = strings.TrimSpace(f)
+			if !slices.Contains(scenarios, f) {
+				return s, fmt.Errorf("BENCH_ONLY %q: want a list of %s", v, strings.Join(scenarios, ","))
+			}
+			s.only[f] = true
+		}
+	}
 	s.sgArgs = []string{"--log-level", "warn"}
 	if v, ok := os.LookupEnv("BENCH_SMARTGATE_ARGS"); ok {
 		s.sgArgs = strings.Fields(v)

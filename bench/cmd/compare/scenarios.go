@@ -94,6 +94,9 @@ type target struct {
 // interleave runs scenario for every concurrency and repetition, each
 // repetition visiting the targets in order (smartgate first, then floor).
 func (e *env) interleave(ctx context.Context, scenario string, check loadgen.Check, targets func(ctx context.Context) ([]target, error)) error {
+	if !e.s.want(scenario) {
+		return nil
+	}
 	for _, c := range e.s.concs {
 		for rep := 1; rep <= e.s.reps; rep++ {
 			ts, err := targets(ctx)
@@ -122,11 +125,18 @@ func (e *env) runAll(ctx context.Context) (string, error) {
 
 	// argon2id ceiling (for OWin), measured before any server runs.
 	logf("argon2id verify time (m=19MiB t=2 p=1)")
-	e.argonMs = argon2Batches(3, 8)
+	if e.s.want("owin") {
+		e.argonMs = argon2Batches(3, 8)
+	}
 
-	// (a) FHIR import, interleaved.
+	// (a) FHIR import, interleaved. Without "import" in BENCH_ONLY, one
+	// unrecorded import still fills the databases the servers use.
 	var sgDir, floorDB string
-	for rep := 1; rep <= e.s.reps; rep++ {
+	importReps := e.s.reps
+	if !e.s.want("import") {
+		importReps = 1
+	}
+	for rep := 1; rep <= importReps; rep++ {
 		if withSG {
 			sgDir = sgDataDir(e.work, "rep"+strconv.Itoa(rep))
 			if err := os.MkdirAll(sgDir, 0o700); err != nil {
@@ -139,14 +149,18 @@ func (e *env) runAll(ctx context.Context) (string, error) {
 			if err != nil {
 				return "", err
 			}
-			e.recordImport(sg, rep, d)
+			if e.s.want("import") {
+				e.recordImport(sg, rep, d)
+			}
 		}
 		floorDB = filepath.Join(e.work, "floor-rep"+strconv.Itoa(rep)+".db")
 		d, _, err := runTimed(ctx, e.floorFHIR, []string{"import", "-db", floorDB, "-data", e.s.synthea}, nil, "")
 		if err != nil {
 			return "", err
 		}
-		e.recordImport(floor, rep, d)
+		if e.s.want("import") {
+			e.recordImport(floor, rep, d)
+		}
 	}
 
 	// Servers.
