@@ -64,13 +64,8 @@ func (s *Server) appsPage(w http.ResponseWriter, r *http.Request) {
 // appsRevoke withdraws an app: the consent goes and the app's tokens for
 // this person are revoked.
 func (s *Server) appsRevoke(w http.ResponseWriter, r *http.Request) {
-	if err := r.ParseForm(); err != nil {
-		s.fail(w, r, http.StatusBadRequest, "The form could not be read.", err)
-		return
-	}
-	b := s.browser(r)
-	if !b.checkCSRF(r) {
-		s.fail(w, r, http.StatusForbidden, msgBadForm, errors.New("apps: csrf token mismatch"))
+	b, ok := s.postedForm(w, r, "apps")
+	if !ok {
 		return
 	}
 	ctx := r.Context()

@@ -268,13 +268,8 @@ func (s *Server) consentPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) consentSubmit(w http.ResponseWriter, r *http.Request) {
-	if err := r.ParseForm(); err != nil {
-		s.fail(w, r, http.StatusBadRequest, "The form could not be read.", err)
-		return
-	}
-	b := s.browser(r)
-	if !b.checkCSRF(r) {
-		s.fail(w, r, http.StatusForbidden, msgBadForm, errors.New("consent: csrf token mismatch"))
+	b, ok := s.postedForm(w, r, "consent")
+	if !ok {
 		return
 	}
 	reqID := r.PostFormValue("req")

@@ -45,13 +45,8 @@ func (s *Server) logoutPage(w http.ResponseWriter, r *http.Request) {
 // online_access end too) and, when the client registered it, sends the
 // browser to post_logout_redirect_uri with state.
 func (s *Server) logoutSubmit(w http.ResponseWriter, r *http.Request) {
-	if err := r.ParseForm(); err != nil {
-		s.fail(w, r, http.StatusBadRequest, "The form could not be read.", err)
-		return
-	}
-	b := s.browser(r)
-	if !b.checkCSRF(r) {
-		s.fail(w, r, http.StatusForbidden, msgBadForm, errors.New("logout: csrf token mismatch"))
+	b, ok := s.postedForm(w, r, "logout")
+	if !ok {
 		return
 	}
 	ctx := r.Context()

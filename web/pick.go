@@ -51,13 +51,8 @@ func (s *Server) pickPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) pickSubmit(w http.ResponseWriter, r *http.Request) {
-	if err := r.ParseForm(); err != nil {
-		s.fail(w, r, http.StatusBadRequest, "The form could not be read.", err)
-		return
-	}
-	b := s.browser(r)
-	if !b.checkCSRF(r) {
-		s.fail(w, r, http.StatusForbidden, msgBadForm, errors.New("pick: csrf token mismatch"))
+	b, ok := s.postedForm(w, r, "pick")
+	if !ok {
 		return
 	}
 	u, _, p, st, ok := s.loadPending(w, r, b, r.PostFormValue("req"))

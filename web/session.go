@@ -144,6 +144,22 @@ func (s *Server) browser(r *http.Request) *browser {
 	return b
 }
 
+// postedForm parses a state-changing form and checks its CSRF token against
+// the browser's. When either fails it has already answered (400 or 403) and
+// ok is false; what names the form in the error log.
+func (s *Server) postedForm(w http.ResponseWriter, r *http.Request, what string) (b *browser, ok bool) {
+	if err := r.ParseForm(); err != nil {
+		s.fail(w, r, http.StatusBadRequest, "The form could not be read.", err)
+		return nil, false
+	}
+	b = s.browser(r)
+	if !b.checkCSRF(r) {
+		s.fail(w, r, http.StatusForbidden, msgBadForm, fmt.Errorf("%s: csrf token mismatch", what))
+		return nil, false
+	}
+	return b, true
+}
+
 // save writes the cookie when the state changed: HttpOnly, SameSite=Lax,
 // Secure on the HTTPS listener, a browser-session cookie (no Max-Age; the
 // server-side session and the signed timestamp bound its life).
