@@ -34,6 +34,7 @@ import (
 
 	"github.com/smartgate/smartgate/authz"
 	"github.com/smartgate/smartgate/authz/smart"
+	"github.com/smartgate/smartgate/internal/testclock"
 )
 
 const jwtBearer = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -553,7 +554,7 @@ func TestK8_JWKSByValueAndByURI(t *testing.T) {
 	})
 	t.Run("RotatedKeyPickedUpByUnknownKid", func(t *testing.T) {
 		srv := newJWKSServer(t, true, k.jwks(), "max-age=600")
-		clk := &clock{}
+		clk := testclock.New(time.Time{})
 		e := newEnv(t, trust(srv), func(c *authz.Config) { c.Now = clk.Now })
 		c := e.backendClient(k, srv.url())
 		if resp, m := e.backendToken(k.assert(t, c.ID, e.tokenURL())); resp.StatusCode != http.StatusOK {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/smartgate/smartgate/internal/testclock"
 	"github.com/smartgate/smartgate/store"
 	"io"
 	"log/slog"
@@ -88,36 +89,13 @@ func (r recorder) Record(ctx context.Context, ev audit.Event) {
 }
 
 // clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.t.IsZero() {
-		return time.Now()
-	}
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.t.IsZero() {
-		c.t = time.Now()
-	}
-	c.t = c.t.Add(d)
-}
-
 type env struct {
 	t      testing.TB
 	srv    *httptest.Server
 	as     *authz.Server
 	db     *sqlite.DB
 	ia     *approver
-	clock  *clock
+	clock  *testclock.Clock
 	base   string
 	fhir   string
 	public *authz.Client // public SPA/native client, PKCE
@@ -136,7 +114,7 @@ func newEnv(t testing.TB, mod ...func(*authz.Config)) *env {
 	mux := http.NewServeMux()
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	e := &env{t: t, srv: srv, db: db, ia: &approver{}, clock: &clock{}, base: srv.URL, fhir: srv.URL + "/fhir"}
+	e := &env{t: t, srv: srv, db: db, ia: &approver{}, clock: testclock.New(time.Time{}), base: srv.URL, fhir: srv.URL + "/fhir"}
 	cfg := authz.Config{
 		BaseURLs:         []string{srv.URL, "https://other.example"},
 		FHIRBaseURLs:     []string{srv.URL + "/fhir", "https://other.example/fhir"},

@@ -17,7 +17,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -29,28 +28,12 @@ import (
 	"github.com/smartgate/smartgate/fhir/access"
 	"github.com/smartgate/smartgate/fhir/bearer"
 	"github.com/smartgate/smartgate/fhir/search"
+	"github.com/smartgate/smartgate/internal/testclock"
 	"github.com/smartgate/smartgate/launch"
 	"github.com/smartgate/smartgate/store"
 	"github.com/smartgate/smartgate/store/sqlite"
 	"github.com/smartgate/smartgate/web"
 )
-
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 const password = "correct horse battery staple"
 
@@ -68,7 +51,7 @@ type env struct {
 	t      *testing.T
 	db     *sqlite.DB
 	ts     *httptest.Server
-	clock  *clock
+	clock  *testclock.Clock
 	as     *authz.Server
 	launch *launch.Service
 	assets fs.FS
@@ -96,7 +79,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	e := &env{t: t, db: db, clock: &clock{t: time.Now().UTC().Truncate(time.Second)}, assets: smartgate.Assets(""),
+	e := &env{t: t, db: db, clock: testclock.New(time.Now().UTC().Truncate(time.Second)), assets: smartgate.Assets(""),
 		users: map[string]*account.User{}}
 
 	hasher := account.NewHasher(account.Params{Memory: 64, Time: 1, Threads: 1}, 4)

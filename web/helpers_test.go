@@ -22,26 +22,10 @@ import (
 	"github.com/smartgate/smartgate/account"
 	"github.com/smartgate/smartgate/audit"
 	"github.com/smartgate/smartgate/authz"
+	"github.com/smartgate/smartgate/internal/testclock"
 	"github.com/smartgate/smartgate/store"
 	"github.com/smartgate/smartgate/store/sqlite"
 )
-
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 type auditLog struct {
 	mu  sync.Mutex
@@ -110,7 +94,7 @@ type env struct {
 	db      *sqlite.DB
 	srv     *Server
 	ts      *httptest.Server
-	clock   *testClock
+	clock   *testclock.Clock
 	audit   *auditLog
 	revoked *revokeLog
 	users   map[string]*account.User
@@ -129,7 +113,7 @@ func newEnv(t *testing.T, mods ...func(*Config)) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	e := &env{t: t, db: db, clock: &testClock{t: time.Now().UTC().Truncate(time.Second)}, audit: &auditLog{},
+	e := &env{t: t, db: db, clock: testclock.New(time.Now().UTC().Truncate(time.Second)), audit: &auditLog{},
 		revoked: &revokeLog{}, users: map[string]*account.User{}}
 	hasher := account.NewHasher(account.Params{Memory: 64, Time: 1, Threads: 1}, 4)
 	hash, err := hasher.Hash(ctx, testPassword)

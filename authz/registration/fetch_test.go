@@ -17,26 +17,10 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/smartgate/smartgate/authz/registration"
+	"github.com/smartgate/smartgate/internal/testclock"
 )
 
 // clock is a manual clock for cache tests (no sleeping).
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
 // jwksServer serves body with the given headers over TLS and counts hits.
 type jwksServer struct {
 	*httptest.Server
@@ -63,7 +47,7 @@ func newJWKSServer(t *testing.T, body []byte, header http.Header) *jwksServer {
 
 // testFetcher returns a Fetcher that trusts srv's certificate and may reach
 // its loopback address.
-func testFetcher(t *testing.T, srv *httptest.Server, c *clock, edit func(*registration.FetcherConfig)) *registration.Fetcher {
+func testFetcher(t *testing.T, srv *httptest.Server, c *testclock.Clock, edit func(*registration.FetcherConfig)) *registration.Fetcher {
 	t.Helper()
 	cfg := registration.FetcherConfig{AllowPrivateAddresses: true, Now: c.Now}
 	if srv != nil {
@@ -94,7 +78,7 @@ func TestK8_FetchJWKSOverTLS(t *testing.T) {
 		with(jwk(t, &k.p256.PublicKey, "enc", ""), "use", "enc"),
 	)
 	srv := newJWKSServer(t, doc, nil)
-	f := testFetcher(t, srv.Server, &clock{now: time.Unix(1e9, 0)}, nil)
+	f := testFetcher(t, srv.Server, testclock.New(time.Unix(1e9, 0)), nil)
 	set, err := f.Get(t.Context(), srv.URL+"/jwks.json")
 	if err != nil {
 		t.Fatal(err)
@@ -150,7 +134,7 @@ func TestK8_CacheHonoursMaxAge(t *testing.T) {
 			if tc.age != "" {
 				h.Set("Age", tc.age)
 			}
-			c := &clock{now: time.Unix(1e9, 0)}
+			c := testclock.New(time.Unix(1e9, 0))
 			if tc.expires != 0 {
 				// The origin's clock is an hour ahead: Expires counts from Date.
 				date := c.Now().Add(time.Hour)
@@ -231,7 +215,7 @@ func TestK8_Refusals(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f := testFetcher(t, tc.srv, &clock{now: time.Unix(1e9, 0)}, tc.edit)
+			f := testFetcher(t, tc.srv, testclock.New(time.Unix(1e9, 0)), tc.edit)
 			_, err := f.Get(t.Context(), tc.url)
 			if tc.want == nil {
 				if err != nil {
@@ -262,7 +246,7 @@ func TestK8_ErrorsNotCached(t *testing.T) {
 		_, _ = w.Write(doc)
 	}))
 	t.Cleanup(srv.Close)
-	f := testFetcher(t, srv, &clock{now: time.Unix(1e9, 0)}, nil)
+	f := testFetcher(t, srv, testclock.New(time.Unix(1e9, 0)), nil)
 	if _, err := f.Get(t.Context(), srv.URL); !errors.Is(err, registration.ErrFetch) {
 		t.Fatalf("error = %v", err)
 	}
@@ -294,7 +278,7 @@ func TestK8_Timeout(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	t.Cleanup(func() { close(release) })
-	f := testFetcher(t, srv, &clock{now: time.Unix(1e9, 0)}, nil)
+	f := testFetcher(t, srv, testclock.New(time.Unix(1e9, 0)), nil)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	if _, err := f.Get(ctx, srv.URL); !errors.Is(err, registration.ErrFetch) || !errors.Is(err, context.Canceled) {
@@ -305,7 +289,7 @@ func TestK8_Timeout(t *testing.T) {
 func TestK8_ConcurrentGets(t *testing.T) {
 	k := newTestKeys(t)
 	srv := newJWKSServer(t, jwks(t, jwk(t, &k.p384.PublicKey, "ec", "ES384")), http.Header{"Cache-Control": {"max-age=60"}})
-	f := testFetcher(t, srv.Server, &clock{now: time.Unix(1e9, 0)}, func(c *registration.FetcherConfig) { c.MaxEntries = 2 })
+	f := testFetcher(t, srv.Server, testclock.New(time.Unix(1e9, 0)), func(c *registration.FetcherConfig) { c.MaxEntries = 2 })
 	var wg sync.WaitGroup
 	for i := range 16 {
 		wg.Go(func() {
@@ -348,7 +332,7 @@ func TestK6_RefreshOnUnknownKid(t *testing.T) {
 		_, _ = w.Write(old)
 	}))
 	t.Cleanup(srv.Close)
-	c := &clock{now: time.Unix(1e9, 0)}
+	c := testclock.New(time.Unix(1e9, 0))
 	f := testFetcher(t, srv, c, func(cfg *registration.FetcherConfig) { cfg.MinRefreshInterval = 30 * time.Second })
 	kid := func(get func(context.Context, string) (*jose.JSONWebKeySet, error)) string {
 		t.Helper()

@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +19,7 @@ import (
 	"github.com/smartgate/smartgate/fhir"
 	"github.com/smartgate/smartgate/fhir/bearer"
 	"github.com/smartgate/smartgate/fhir/search"
+	"github.com/smartgate/smartgate/internal/testclock"
 	"github.com/smartgate/smartgate/listener"
 )
 
@@ -159,18 +159,6 @@ func TestS7_Audience(t *testing.T) {
 	unauthorized("invalid_token")(t, h.do("GET", "Patient/"+own, foreign, nil))
 }
 
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // TestV6_RevokedTokenRefusedWithinBound: after RFC 7009 revocation, the
 // FHIR endpoint refuses the token once the bearer cache bound has passed
 // (docs/fhir-access.md: Options.Revalidate, 5 s by default). The FHIR
@@ -182,7 +170,7 @@ func TestV6_RevokedTokenRefusedWithinBound(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clock := &fakeClock{now: time.Now()}
+	clock := testclock.New(time.Now())
 	const bound = 5 * time.Second
 	auth := bearer.New(tokenVerifier{as: h.app.authz, users: userDirectory{db: h.db}}, reg,
 		bearer.Options{Now: clock.Now, Revalidate: bound, Audiences: []string{h.baseA + "/fhir", h.baseB + "/fhir"}})
