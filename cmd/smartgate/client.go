@@ -12,7 +12,6 @@ import (
 
 	"github.com/smartgate/smartgate/authz"
 	"github.com/smartgate/smartgate/authz/registration"
-	"github.com/smartgate/smartgate/config"
 	"github.com/smartgate/smartgate/store"
 )
 
@@ -52,18 +51,9 @@ func runClient(ctx context.Context, e *env, args []string) error {
 	public := fs.Bool("public", false, "a public client (token_endpoint_auth_method none)")
 	id := fs.String("id", "", "a fixed client id (scripts, benchmarks); refused if it exists")
 	secretStdin := fs.Bool("secret-stdin", false, fmt.Sprintf("read the client secret (at least %d characters) from the first line of standard input instead of generating one", authz.MinSecretLength))
-	own := map[string]bool{"name": true, "redirect-uri": true, "scope": true, "grant-types": true, "auth-method": true,
-		"jwks-file": true, "jwks-uri": true, "launch-uri": true, "public": true, "id": true, "secret-stdin": true}
-	mine, rest := splitFlags(args[1:], own)
-	if err := fs.Parse(mine); err != nil {
-		return usageError{err}
-	}
-	cfg, extra, err := config.Load("client add", rest, e.getenv, e.stderr)
+	cfg, err := loadWithFlags(e, "client add", fs, args[1:])
 	if err != nil {
 		return err
-	}
-	if len(extra) > 0 {
-		return usageError{fmt.Errorf("unexpected arguments %q", extra)}
 	}
 
 	m := registration.Metadata{ClientName: *name, RedirectURIs: redirects, Scope: *scope,

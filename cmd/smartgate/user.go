@@ -17,30 +17,36 @@ import (
 
 // splitFlags separates the command's own flags from the server settings
 // (--data, --config, …) so that both can be given on one command line.
-func splitFlags(args []string, own map[string]bool) (mine, rest []string) {
+// loadWithFlags parses a command's own flags (those defined on fs) and hands
+// every other argument to the settings loader, so that a command takes its
+// own options and every server setting in one argument list, in any order.
+func loadWithFlags(e *env, name string, fs *flag.FlagSet, args []string) (*config.Config, error) {
+	var mine, rest []string
 	for i := 0; i < len(args); i++ {
 		a := args[i]
-		name := strings.TrimLeft(a, "-")
-		name, _, hasValue := strings.Cut(name, "=")
-		if strings.HasPrefix(a, "-") && own[name] {
-			mine = append(mine, a)
-			if !hasValue && i+1 < len(args) && !isBoolOwn(name) {
-				mine = append(mine, args[i+1])
-				i++
-			}
+		key, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		f := fs.Lookup(key)
+		if !strings.HasPrefix(a, "-") || f == nil {
+			rest = append(rest, a)
 			continue
 		}
-		rest = append(rest, a)
+		mine = append(mine, a)
+		if b, ok := f.Value.(interface{ IsBoolFlag() bool }); !hasValue && i+1 < len(args) && !(ok && b.IsBoolFlag()) {
+			mine = append(mine, args[i+1])
+			i++
+		}
 	}
-	return mine, rest
-}
-
-func isBoolOwn(name string) bool {
-	switch name {
-	case "password-stdin", "secret-stdin", "public", "require-pkce":
-		return true
+	if err := fs.Parse(mine); err != nil {
+		return nil, usageError{err}
 	}
-	return false
+	cfg, extra, err := config.Load(name, rest, e.getenv, e.stderr)
+	if err != nil {
+		return nil, err
+	}
+	if len(extra) > 0 {
+		return nil, usageError{fmt.Errorf("unexpected arguments %q", extra)}
+	}
+	return cfg, nil
 }
 
 func readSecretLine(r io.Reader) (string, error) {
@@ -64,17 +70,9 @@ func runUser(ctx context.Context, e *env, args []string) error {
 	given := fs.String("given-name", "", "given name")
 	family := fs.String("family-name", "", "family name")
 	email := fs.String("email", "", "e-mail address")
-	own := map[string]bool{"username": true, "password-stdin": true, "role": true, "fhir-user": true, "given-name": true, "family-name": true, "email": true}
-	mine, rest := splitFlags(args[1:], own)
-	if err := fs.Parse(mine); err != nil {
-		return usageError{err}
-	}
-	cfg, extra, err := config.Load("user add", rest, e.getenv, e.stderr)
+	cfg, err := loadWithFlags(e, "user add", fs, args[1:])
 	if err != nil {
 		return err
-	}
-	if len(extra) > 0 {
-		return usageError{fmt.Errorf("unexpected arguments %q", extra)}
 	}
 	if *username == "" || !*passwordStdin {
 		return usageError{errors.New("--username and --password-stdin are required (passwords are never taken on the command line)")}
