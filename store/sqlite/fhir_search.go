@@ -21,21 +21,58 @@ type sqlWhere struct {
 
 // buildWhere translates q (and the compartment restriction) into SQL over
 // fhir_resources aliased a.
+//
+// The plan matters more than anything else for speed: every look-up of a
+// fhir_resources row reads a page of its own (rows hold the JSON), so the
+// SQL first narrows the candidates down on the index tables alone. The
+// most selective plain clause (see driverRank) drives: its fhir_index rows
+// give the candidate rows, and every other plain clause and a
+// one-patient compartment limit are checked per candidate through the
+// (rid, param) index and the compartment primary key. Only the survivors
+// are looked up in fhir_resources, where the remaining conditions (:not,
+// :missing, chains, _id, _lastUpdated, access filters) are checked.
 func buildWhere(q *search.Query, patients []string, now time.Time, a string) sqlWhere {
 	w := sqlWhere{from: "fhir_resources " + a}
 	var conds []string
+	driver := -1
+	for i, c := range q.Clauses {
+		if rank := driverRank(c); rank >= 0 && (driver < 0 || rank < driverRank(q.Clauses[driver])) {
+			driver = i
+		}
+	}
 	// When a clause selects rows through the value indexes, let it drive
 	// the query: the unary + keeps SQLite from scanning the type index.
 	typeCond := a + ".type = ?"
-	for _, c := range q.Clauses {
-		if c.Missing == nil && c.Modifier != "not" && c.Param != "_id" && c.Param != "_lastUpdated" {
-			typeCond = "+" + typeCond
-			break
-		}
+	if driver >= 0 {
+		typeCond = "+" + typeCond
 	}
 	conds = append(conds, typeCond, a+".deleted = 0")
 	w.args = append(w.args, q.Type)
-	if patients != nil {
+	compartmentDone := false
+	if driver >= 0 {
+		d := q.Clauses[driver]
+		cond, args := indexCond(d, []string{q.Type}, now)
+		cand := "SELECT d.rid FROM fhir_index d WHERE " + cond
+		w.args = append(w.args, args...)
+		for i, c := range q.Clauses {
+			if i == driver || driverRank(c) < 0 {
+				continue
+			}
+			cond, args := indexCond(c, []string{q.Type}, now)
+			// INDEXED BY: with the outer row fixed, (rid, param) finds
+			// the few rows of one resource; the value indexes would scan
+			// every row of the parameter instead.
+			cand += " AND EXISTS (SELECT 1 FROM fhir_index x INDEXED BY fhir_index_rid WHERE x.rid = d.rid AND " + cond + ")"
+			w.args = append(w.args, args...)
+		}
+		if len(patients) == 1 {
+			cand += " AND EXISTS (SELECT 1 FROM fhir_compartment c WHERE c.patient_id = ? AND c.rid = d.rid)"
+			w.args = append(w.args, patients[0])
+			compartmentDone = true
+		}
+		conds = append(conds, a+".rid IN ("+cand+")")
+	}
+	if patients != nil && !compartmentDone {
 		switch len(patients) {
 		case 0:
 			conds = append(conds, "0")
@@ -50,12 +87,68 @@ func buildWhere(q *search.Query, patients []string, now time.Time, a string) sql
 		}
 	}
 	for _, c := range q.Clauses {
+		if driver >= 0 && driverRank(c) >= 0 {
+			continue // checked on the index tables above
+		}
 		cond, args := clauseSQL(c, []string{q.Type}, a, now)
 		conds = append(conds, cond)
 		w.args = append(w.args, args...)
 	}
 	w.where = strings.Join(conds, " AND ")
 	return w
+}
+
+// driverRank orders the plain clauses (those that hold when some index row
+// of the resource matches) by how few rows they are likely to select:
+// a reference to one resource first, an exact code next, ranges last. It
+// is -1 for clauses that are not plain.
+func driverRank(c search.Clause) int {
+	if c.Missing != nil || c.Modifier == "not" || c.Chain != nil || c.Param == "_id" || c.Param == "_lastUpdated" || len(c.Values) == 0 {
+		return -1
+	}
+	switch c.Type {
+	case search.TypeReference:
+		if kindTerm(c) == "ref_id IS NOT NULL" {
+			return 0
+		}
+		return 2
+	case search.TypeToken:
+		if c.Modifier == "text" {
+			return 4
+		}
+		for _, v := range c.Values {
+			if !v.HasSystem || v.Code == "" {
+				return 2
+			}
+		}
+		return 1
+	case search.TypeString, search.TypeURI:
+		if c.Modifier == "" || c.Modifier == "exact" {
+			return 3
+		}
+		return 4
+	case search.TypeDate, search.TypeNumber, search.TypeQuantity:
+		return 4
+	}
+	return -1
+}
+
+// indexCond is the condition on one fhir_index row (unqualified columns)
+// for a plain clause: the row is of one of types, of the clause's
+// parameter, and matches one of its values.
+func indexCond(c search.Clause, types []string, now time.Time) (string, []any) {
+	args := make([]any, 0, len(types)+1+2*len(c.Values))
+	for _, t := range types {
+		args = append(args, t)
+	}
+	args = append(args, c.Param)
+	var ors []string
+	for _, v := range c.Values {
+		cond, vargs := valueSQL(c, v, now)
+		ors = append(ors, "("+cond+")")
+		args = append(args, vargs...)
+	}
+	return "type IN (" + placeholders(len(types)) + ") AND param = ? AND " + kindTerm(c) + " AND (" + strings.Join(ors, " OR ") + ")", args
 }
 
 // anyOf adds the condition that at least one group of clauses holds.
