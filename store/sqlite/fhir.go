@@ -268,7 +268,13 @@ func (t *fhirTx) Put(ctx context.Context, w *fhir.Write) error {
 		}
 		return s
 	}
-	for _, e := range w.Index {
+	index := w.Index
+	if w.Deleted {
+		// Searches rely on it: index rows exist only for the current,
+		// non-deleted version of a resource (see sqlWhere.indexOnly).
+		index = nil
+	}
+	for _, e := range index {
 		var lo, hi, refType, refID any
 		switch e.Type {
 		case search.TypeDate, search.TypeNumber, search.TypeQuantity:

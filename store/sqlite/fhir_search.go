@@ -17,6 +17,14 @@ type sqlWhere struct {
 	from  string
 	where string
 	args  []any
+	// cand selects the candidate rows (d.rid) on the index tables alone,
+	// with candArgs; indexOnly reports that they are exactly the matches
+	// (no condition is left for fhir_resources but type and deleted, which
+	// the index rows imply: Put stores index rows only for the current,
+	// non-deleted version, with its type).
+	cand      string
+	candArgs  []any
+	indexOnly bool
 }
 
 // buildWhere translates q (and the compartment restriction) into SQL over
@@ -52,13 +60,13 @@ func buildWhere(q *search.Query, patients []string, now time.Time, a string) sql
 	if driver >= 0 {
 		d := q.Clauses[driver]
 		cond, args := indexCond(d, []string{q.Type}, now)
-		cand := "SELECT d.rid FROM fhir_index d WHERE " + cond
+		cand := "FROM fhir_index d WHERE " + cond
 		w.args = append(w.args, args...)
 		for i, c := range q.Clauses {
 			if i == driver || driverRank(c) < 0 {
 				continue
 			}
-			cond, args := indexCond(c, []string{q.Type}, now)
+			cond, args := indexCond(c, nil, now)
 			// INDEXED BY: with the outer row fixed, (rid, param) finds
 			// the few rows of one resource; the value indexes would scan
 			// every row of the parameter instead.
@@ -70,7 +78,9 @@ func buildWhere(q *search.Query, patients []string, now time.Time, a string) sql
 			w.args = append(w.args, patients[0])
 			compartmentDone = true
 		}
-		conds = append(conds, a+".rid IN ("+cand+")")
+		conds = append(conds, a+".rid IN (SELECT d.rid "+cand+")")
+		w.cand, w.candArgs = cand, append([]any(nil), w.args[1:]...)
+		w.indexOnly = patients == nil || compartmentDone
 	}
 	if patients != nil && !compartmentDone {
 		switch len(patients) {
@@ -93,6 +103,7 @@ func buildWhere(q *search.Query, patients []string, now time.Time, a string) sql
 		cond, args := clauseSQL(c, []string{q.Type}, a, now)
 		conds = append(conds, cond)
 		w.args = append(w.args, args...)
+		w.indexOnly = false
 	}
 	w.where = strings.Join(conds, " AND ")
 	return w
@@ -134,10 +145,15 @@ func driverRank(c search.Clause) int {
 }
 
 // indexCond is the condition on one fhir_index row (unqualified columns)
-// for a plain clause: the row is of one of types, of the clause's
+// for a plain clause: the row is of one of types (any when nil: the row is
+// known to belong to a resource of the right type), of the clause's
 // parameter, and matches one of its values.
 func indexCond(c search.Clause, types []string, now time.Time) (string, []any) {
 	args := make([]any, 0, len(types)+1+2*len(c.Values))
+	cond := "param = ? AND "
+	if types != nil {
+		cond = "type IN (" + placeholders(len(types)) + ") AND " + cond
+	}
 	for _, t := range types {
 		args = append(args, t)
 	}
@@ -148,7 +164,7 @@ func indexCond(c search.Clause, types []string, now time.Time) (string, []any) {
 		ors = append(ors, "("+cond+")")
 		args = append(args, vargs...)
 	}
-	return "type IN (" + placeholders(len(types)) + ") AND param = ? AND " + kindTerm(c) + " AND (" + strings.Join(ors, " OR ") + ")", args
+	return cond + kindTerm(c) + " AND (" + strings.Join(ors, " OR ") + ")", args
 }
 
 // anyOf adds the condition that at least one group of clauses holds.
@@ -156,6 +172,7 @@ func (w *sqlWhere) anyOf(groups [][]search.Clause, typ string, now time.Time) {
 	if len(groups) == 0 {
 		return
 	}
+	w.indexOnly = false
 	var ors []string
 	for _, group := range groups {
 		conds := []string{"1"}
@@ -433,12 +450,20 @@ func (db *DB) SearchResources(ctx context.Context, req fhir.SearchRequest) (*fhi
 		w.where += " AND r.rid <= ?"
 		w.args = append(w.args, res.Snapshot)
 		res.Total = -1
-		if !q.NoTotal || q.Summary == "count" {
-			if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+w.from+" WHERE "+w.where, w.args...).Scan(&res.Total); err != nil {
-				return err
+		count := func() error {
+			if w.indexOnly {
+				// The candidates are the matches: count them without a
+				// look-up of each resource row.
+				args := append(append([]any(nil), w.candArgs...), res.Snapshot)
+				return tx.QueryRowContext(ctx, "SELECT COUNT(DISTINCT d.rid) "+w.cand+" AND d.rid <= ?", args...).Scan(&res.Total)
 			}
+			return tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+w.from+" WHERE "+w.where, w.args...).Scan(&res.Total)
 		}
+		wantTotal := !q.NoTotal || q.Summary == "count"
 		if q.Summary == "count" || q.Count == 0 {
+			if wantTotal {
+				return count()
+			}
 			return nil
 		}
 		where, args := w.where, append([]any(nil), w.args...)
@@ -470,6 +495,14 @@ func (db *DB) SearchResources(ctx context.Context, req fhir.SearchRequest) (*fhi
 			res.HasNext = true
 			res.NextCursor = matches[len(matches)-1].Row
 			res.NextOffset = q.Offset + q.Count
+		}
+		if wantTotal {
+			if !res.HasNext && q.Cursor == 0 && q.Offset == 0 {
+				// A first page that holds every match is its own count.
+				res.Total = len(matches)
+			} else if err := count(); err != nil {
+				return err
+			}
 		}
 		res.Matches = matches
 		if len(matches) == 0 {
