@@ -381,7 +381,7 @@ func encodeValue(buf *bytes.Buffer, v any) {
 				buf.WriteByte(',')
 			}
 			first = false
-			buf.Write(marshal(k))
+			writeString(buf, k)
 			buf.WriteByte(':')
 			encodeValue(buf, e)
 		}
@@ -401,9 +401,33 @@ func encodeValue(buf *bytes.Buffer, v any) {
 			encodeValue(buf, e)
 		}
 		buf.WriteByte(']')
+	case string:
+		writeString(buf, x)
+	case bool:
+		if x {
+			buf.WriteString("true")
+		} else {
+			buf.WriteString("false")
+		}
+	case nil:
+		buf.WriteString("null")
 	default:
 		buf.Write(marshal(v))
 	}
+}
+
+// writeString writes s as a JSON string, as marshal would: plain ASCII
+// directly, anything that needs escaping through encoding/json.
+func writeString(buf *bytes.Buffer, s string) {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
+			buf.Write(marshal(s))
+			return
+		}
+	}
+	buf.WriteByte('"')
+	buf.WriteString(s)
+	buf.WriteByte('"')
 }
 
 func newID() string {
