@@ -466,6 +466,11 @@ func (db *DB) SearchResources(ctx context.Context, req fhir.SearchRequest) (*fhi
 			}
 			return nil
 		}
+		if wantTotal && w.indexOnly && len(q.Sort) == 0 {
+			// One pass over the index tables gives both the total and the
+			// page; only the page's rows are read from fhir_resources.
+			return pageFromIndex(ctx, tx, q, w, req.Patients, res)
+		}
 		where, args := w.where, append([]any(nil), w.args...)
 		var order string
 		var limitArgs []any
@@ -515,6 +520,55 @@ func (db *DB) SearchResources(ctx context.Context, req fhir.SearchRequest) (*fhi
 		return nil, fmt.Errorf("sqlite: search %s: %w", q.Type, err)
 	}
 	return res, nil
+}
+
+// pageFromIndex fills res (Total, Matches, paging) for a search whose
+// candidates on the index tables are exactly its matches (w.indexOnly), in
+// the default order.
+func pageFromIndex(ctx context.Context, tx *sql.Tx, q *search.Query, w sqlWhere, patients []string, res *fhir.SearchResult) error {
+	args := append(append([]any(nil), w.candArgs...), res.Snapshot)
+	rows, err := tx.QueryContext(ctx, "SELECT DISTINCT d.rid "+w.cand+" AND d.rid <= ? ORDER BY d.rid", args...)
+	if err != nil {
+		return err
+	}
+	var page []any
+	total := 0
+	for rows.Next() {
+		var rid int64
+		if err := rows.Scan(&rid); err != nil {
+			rows.Close()
+			return err
+		}
+		total++
+		if rid > q.Cursor && len(page) <= q.Count {
+			page = append(page, rid)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	res.Total = total
+	if len(page) == 0 {
+		return nil
+	}
+	matches, err := queryResources(ctx, tx, "SELECT "+resourceCols+" FROM fhir_resources WHERE rid IN ("+
+		placeholders(len(page))+") AND deleted = 0 ORDER BY rid", page...)
+	if err != nil {
+		return err
+	}
+	if len(matches) > q.Count {
+		matches = matches[:q.Count]
+		res.HasNext = true
+		res.NextCursor = matches[len(matches)-1].Row
+		res.NextOffset = q.Offset + q.Count
+	}
+	res.Matches = matches
+	if len(matches) == 0 {
+		return nil
+	}
+	res.Included, err = includes(ctx, tx, q, matches, patients)
+	return err
 }
 
 func queryResources(ctx context.Context, tx *sql.Tx, query string, args ...any) ([]fhir.Resource, error) {
