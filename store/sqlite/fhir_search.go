@@ -51,8 +51,11 @@ func buildWhere(q *search.Query, patients []string, now time.Time, a string) sql
 	// When a clause selects rows through the value indexes, let it drive
 	// the query: the unary + keeps SQLite from scanning the type index.
 	typeCond := a + ".type = ?"
-	if driver >= 0 {
-		typeCond = "+" + typeCond
+	for _, c := range q.Clauses {
+		if c.Missing == nil && c.Modifier != "not" && c.Param != "_id" && c.Param != "_lastUpdated" {
+			typeCond = "+" + typeCond
+			break
+		}
 	}
 	conds = append(conds, typeCond, a+".deleted = 0")
 	w.args = append(w.args, q.Type)
