@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/smartgate/smartgate/fhir"
+	"github.com/smartgate/smartgate/fhir/internal/shareddata"
 )
 
 // BenchmarkImport imports the smallest Synthea bundle repeatedly (each
@@ -57,4 +58,34 @@ func BenchmarkReadByID(b *testing.B) {
 		}
 		i++
 	}
+}
+
+// BenchmarkImportSynthea imports the 30 Synthea bundles into a fresh
+// database per iteration, as `smartgate fhir import` does, and reports
+// resources per second.
+func BenchmarkImportSynthea(b *testing.B) {
+	files := shareddata.SyntheaBundles(b)
+	var raws [][]byte
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		raws = append(raws, raw)
+	}
+	reg := registry(b)
+	n := 0
+	for b.Loop() {
+		b.StopTimer()
+		db := openStore(b)
+		b.StartTimer()
+		for _, raw := range raws {
+			res, err := fhir.Import(context.Background(), db, bytes.NewReader(raw), fhir.ImportOptions{Registry: reg})
+			if err != nil {
+				b.Fatal(err)
+			}
+			n += res.Resources
+		}
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "resources/s")
 }

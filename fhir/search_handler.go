@@ -78,8 +78,7 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) error {
 	}
 	for _, inc := range res.Included {
 		// Included resources are shown only where the caller may read them.
-		if err := p.Authorize(r.Context(), AccessRequest{Interaction: InteractionRead, Type: inc.Type, ID: inc.ID,
-			Patients: s.patientsOf(inc.Type, inc.JSON), Resource: inc.JSON}); err != nil {
+		if err := s.authorizeStored(r.Context(), p, InteractionRead, inc.Type, inc.ID, inc.JSON); err != nil {
 			continue
 		}
 		entries = append(entries, s.searchEntry(base, inc, q, "include"))

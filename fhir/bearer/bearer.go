@@ -71,7 +71,10 @@ type cached struct {
 	until time.Time
 }
 
-var _ fhir.Authenticator = (*Authenticator)(nil)
+var (
+	_ fhir.Authenticator    = (*Authenticator)(nil)
+	_ fhir.WholeTypeReacher = (*principal)(nil)
+)
 
 // New returns an Authenticator over v; reg evaluates granular scopes.
 func New(v Verifier, reg *search.Registry, opts Options) *Authenticator {
@@ -248,6 +251,13 @@ func (pr *principal) Authorize(ctx context.Context, req fhir.AccessRequest) erro
 		return fhir.ErrInsufficientScope
 	}
 	return fhir.ErrHidden
+}
+
+// ReachesAll implements fhir.WholeTypeReacher: true when some scope grants
+// the interaction on every resource of typ (no compartment or query limit).
+func (pr *principal) ReachesAll(ctx context.Context, in fhir.Interaction, typ string) bool {
+	g := access.Decide(pr.p, permission(in), typ)
+	return g.Allowed && g.Unrestricted
 }
 
 // AuditFields implements fhir.AuditSubject: who the token speaks for, the

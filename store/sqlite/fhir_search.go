@@ -17,13 +17,37 @@ type sqlWhere struct {
 	from  string
 	where string
 	args  []any
+	// cand selects the candidate rows (d.rid) on the index tables alone,
+	// with candArgs; indexOnly reports that they are exactly the matches
+	// (no condition is left for fhir_resources but type and deleted, which
+	// the index rows imply: Put stores index rows only for the current,
+	// non-deleted version, with its type).
+	cand      string
+	candArgs  []any
+	indexOnly bool
 }
 
 // buildWhere translates q (and the compartment restriction) into SQL over
 // fhir_resources aliased a.
+//
+// The plan matters more than anything else for speed: every look-up of a
+// fhir_resources row reads a page of its own (rows hold the JSON), so the
+// SQL first narrows the candidates down on the index tables alone. The
+// most selective plain clause (see driverRank) drives: its fhir_index rows
+// give the candidate rows, and every other plain clause and a
+// one-patient compartment limit are checked per candidate through the
+// (rid, param) index and the compartment primary key. Only the survivors
+// are looked up in fhir_resources, where the remaining conditions (:not,
+// :missing, chains, _id, _lastUpdated, access filters) are checked.
 func buildWhere(q *search.Query, patients []string, now time.Time, a string) sqlWhere {
 	w := sqlWhere{from: "fhir_resources " + a}
 	var conds []string
+	driver := -1
+	for i, c := range q.Clauses {
+		if rank := driverRank(c); rank >= 0 && (driver < 0 || rank < driverRank(q.Clauses[driver])) {
+			driver = i
+		}
+	}
 	// When a clause selects rows through the value indexes, let it drive
 	// the query: the unary + keeps SQLite from scanning the type index.
 	typeCond := a + ".type = ?"
@@ -35,7 +59,33 @@ func buildWhere(q *search.Query, patients []string, now time.Time, a string) sql
 	}
 	conds = append(conds, typeCond, a+".deleted = 0")
 	w.args = append(w.args, q.Type)
-	if patients != nil {
+	compartmentDone := false
+	if driver >= 0 {
+		d := q.Clauses[driver]
+		cond, args := indexCond(d, []string{q.Type}, now)
+		cand := "FROM fhir_index d WHERE " + cond
+		w.args = append(w.args, args...)
+		for i, c := range q.Clauses {
+			if i == driver || driverRank(c) < 0 {
+				continue
+			}
+			cond, args := indexCond(c, nil, now)
+			// INDEXED BY: with the outer row fixed, (rid, param) finds
+			// the few rows of one resource; the value indexes would scan
+			// every row of the parameter instead.
+			cand += " AND EXISTS (SELECT 1 FROM fhir_index x INDEXED BY fhir_index_rid WHERE x.rid = d.rid AND " + cond + ")"
+			w.args = append(w.args, args...)
+		}
+		if len(patients) == 1 {
+			cand += " AND EXISTS (SELECT 1 FROM fhir_compartment c WHERE c.patient_id = ? AND c.rid = d.rid)"
+			w.args = append(w.args, patients[0])
+			compartmentDone = true
+		}
+		conds = append(conds, a+".rid IN (SELECT d.rid "+cand+")")
+		w.cand, w.candArgs = cand, append([]any(nil), w.args[1:]...)
+		w.indexOnly = patients == nil || compartmentDone
+	}
+	if patients != nil && !compartmentDone {
 		switch len(patients) {
 		case 0:
 			conds = append(conds, "0")
@@ -50,12 +100,74 @@ func buildWhere(q *search.Query, patients []string, now time.Time, a string) sql
 		}
 	}
 	for _, c := range q.Clauses {
+		if driver >= 0 && driverRank(c) >= 0 {
+			continue // checked on the index tables above
+		}
 		cond, args := clauseSQL(c, []string{q.Type}, a, now)
 		conds = append(conds, cond)
 		w.args = append(w.args, args...)
+		w.indexOnly = false
 	}
 	w.where = strings.Join(conds, " AND ")
 	return w
+}
+
+// driverRank orders the plain clauses (those that hold when some index row
+// of the resource matches) by how few rows they are likely to select:
+// a reference to one resource first, an exact code next, ranges last. It
+// is -1 for clauses that are not plain.
+func driverRank(c search.Clause) int {
+	if c.Missing != nil || c.Modifier == "not" || c.Chain != nil || c.Param == "_id" || c.Param == "_lastUpdated" || len(c.Values) == 0 {
+		return -1
+	}
+	switch c.Type {
+	case search.TypeReference:
+		if kindTerm(c) == "ref_id IS NOT NULL" {
+			return 0
+		}
+		return 2
+	case search.TypeToken:
+		if c.Modifier == "text" {
+			return 4
+		}
+		for _, v := range c.Values {
+			if !v.HasSystem || v.Code == "" {
+				return 2
+			}
+		}
+		return 1
+	case search.TypeString, search.TypeURI:
+		if c.Modifier == "" || c.Modifier == "exact" {
+			return 3
+		}
+		return 4
+	case search.TypeDate, search.TypeNumber, search.TypeQuantity:
+		return 4
+	}
+	return -1
+}
+
+// indexCond is the condition on one fhir_index row (unqualified columns)
+// for a plain clause: the row is of one of types (any when nil: the row is
+// known to belong to a resource of the right type), of the clause's
+// parameter, and matches one of its values.
+func indexCond(c search.Clause, types []string, now time.Time) (string, []any) {
+	args := make([]any, 0, len(types)+1+2*len(c.Values))
+	cond := "param = ? AND "
+	if types != nil {
+		cond = "type IN (" + placeholders(len(types)) + ") AND " + cond
+	}
+	for _, t := range types {
+		args = append(args, t)
+	}
+	args = append(args, c.Param)
+	var ors []string
+	for _, v := range c.Values {
+		cond, vargs := valueSQL(c, v, now)
+		ors = append(ors, "("+cond+")")
+		args = append(args, vargs...)
+	}
+	return cond + kindTerm(c) + " AND (" + strings.Join(ors, " OR ") + ")", args
 }
 
 // anyOf adds the condition that at least one group of clauses holds.
@@ -63,6 +175,7 @@ func (w *sqlWhere) anyOf(groups [][]search.Clause, typ string, now time.Time) {
 	if len(groups) == 0 {
 		return
 	}
+	w.indexOnly = false
 	var ors []string
 	for _, group := range groups {
 		conds := []string{"1"}
@@ -340,13 +453,26 @@ func (db *DB) SearchResources(ctx context.Context, req fhir.SearchRequest) (*fhi
 		w.where += " AND r.rid <= ?"
 		w.args = append(w.args, res.Snapshot)
 		res.Total = -1
-		if !q.NoTotal || q.Summary == "count" {
-			if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+w.from+" WHERE "+w.where, w.args...).Scan(&res.Total); err != nil {
-				return err
+		count := func() error {
+			if w.indexOnly {
+				// The candidates are the matches: count them without a
+				// look-up of each resource row.
+				args := append(append([]any(nil), w.candArgs...), res.Snapshot)
+				return tx.QueryRowContext(ctx, "SELECT COUNT(DISTINCT d.rid) "+w.cand+" AND d.rid <= ?", args...).Scan(&res.Total)
 			}
+			return tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+w.from+" WHERE "+w.where, w.args...).Scan(&res.Total)
 		}
+		wantTotal := !q.NoTotal || q.Summary == "count"
 		if q.Summary == "count" || q.Count == 0 {
+			if wantTotal {
+				return count()
+			}
 			return nil
+		}
+		if wantTotal && w.indexOnly && len(q.Sort) == 0 {
+			// One pass over the index tables gives both the total and the
+			// page; only the page's rows are read from fhir_resources.
+			return pageFromIndex(ctx, tx, q, w, req.Patients, res)
 		}
 		where, args := w.where, append([]any(nil), w.args...)
 		var order string
@@ -378,6 +504,14 @@ func (db *DB) SearchResources(ctx context.Context, req fhir.SearchRequest) (*fhi
 			res.NextCursor = matches[len(matches)-1].Row
 			res.NextOffset = q.Offset + q.Count
 		}
+		if wantTotal {
+			if !res.HasNext && q.Cursor == 0 && q.Offset == 0 {
+				// A first page that holds every match is its own count.
+				res.Total = len(matches)
+			} else if err := count(); err != nil {
+				return err
+			}
+		}
 		res.Matches = matches
 		if len(matches) == 0 {
 			return nil
@@ -389,6 +523,55 @@ func (db *DB) SearchResources(ctx context.Context, req fhir.SearchRequest) (*fhi
 		return nil, fmt.Errorf("sqlite: search %s: %w", q.Type, err)
 	}
 	return res, nil
+}
+
+// pageFromIndex fills res (Total, Matches, paging) for a search whose
+// candidates on the index tables are exactly its matches (w.indexOnly), in
+// the default order.
+func pageFromIndex(ctx context.Context, tx *sql.Tx, q *search.Query, w sqlWhere, patients []string, res *fhir.SearchResult) error {
+	args := append(append([]any(nil), w.candArgs...), res.Snapshot)
+	rows, err := tx.QueryContext(ctx, "SELECT DISTINCT d.rid "+w.cand+" AND d.rid <= ? ORDER BY d.rid", args...)
+	if err != nil {
+		return err
+	}
+	var page []any
+	total := 0
+	for rows.Next() {
+		var rid int64
+		if err := rows.Scan(&rid); err != nil {
+			rows.Close()
+			return err
+		}
+		total++
+		if rid > q.Cursor && len(page) <= q.Count {
+			page = append(page, rid)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	res.Total = total
+	if len(page) == 0 {
+		return nil
+	}
+	matches, err := queryResources(ctx, tx, "SELECT "+resourceCols+" FROM fhir_resources WHERE rid IN ("+
+		placeholders(len(page))+") AND deleted = 0 ORDER BY rid", page...)
+	if err != nil {
+		return err
+	}
+	if len(matches) > q.Count {
+		matches = matches[:q.Count]
+		res.HasNext = true
+		res.NextCursor = matches[len(matches)-1].Row
+		res.NextOffset = q.Offset + q.Count
+	}
+	res.Matches = matches
+	if len(matches) == 0 {
+		return nil
+	}
+	res.Included, err = includes(ctx, tx, q, matches, patients)
+	return err
 }
 
 func queryResources(ctx context.Context, tx *sql.Tx, query string, args ...any) ([]fhir.Resource, error) {

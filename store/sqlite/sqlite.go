@@ -53,6 +53,9 @@ type Options struct {
 	MaxSizeBytes int64
 }
 
+// readerCacheKiB is the page cache of each reader connection.
+const readerCacheKiB = 512
+
 // DB is an open smartgate database.
 type DB struct {
 	path   string
@@ -134,6 +137,13 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		rq.Add("_pragma", "busy_timeout("+busy+")")
 		rq.Add("_pragma", "foreign_keys(1)")
 		rq.Add("_pragma", "query_only(1)")
+		// A small page cache per reader: every commit makes each reader
+		// drop its whole cache at its next read (WAL changed), and freeing
+		// and refilling 2 MiB caches costs more than reading the pages
+		// again from the OS cache. 4 × 512 KiB also stays within what the
+		// driver's allocator keeps committed for reuse (profiled: FHIR
+		// search at c=8 went from about 200 to 500 requests/s).
+		rq.Add("_pragma", "cache_size(-"+strconv.Itoa(readerCacheKiB)+")")
 		r, err := sql.Open("sqlite", u.String()+"?"+rq.Encode())
 		if err != nil {
 			w.Close()
