@@ -187,7 +187,7 @@ func everySearchParameter(t *testing.T, s *synthea) {
 		if len(all) == 0 {
 			continue // contained only
 		}
-		withValues := map[string][]int{}           // code → indexes into all
+		withValues := map[string][]int{}            // code → indexes into all
 		values := map[string]map[int][]url.Values{} // code → resource → queries
 		for i, res := range all {
 			raw, _ := json.Marshal(res)
