@@ -162,20 +162,26 @@ func everySearchParameter(t *testing.T, s *synthea) {
 		byType[p.typ] = append(byType[p.typ], p)
 	}
 	var cases []searchCase
-	for typ := range dataTypes {
-		if len(byType[typ]) == 0 {
-			continue
+	// Which parameters have values in the data is decided on the bundle
+	// files (all of them, in no server order).
+	// The files' references (urn:uuid:… and Type?identifier=…) are
+	// resolved first, as the import does.
+	refs := map[string]string{}
+	for _, rs := range s.files {
+		for _, r := range rs {
+			typ, id := str(r, "resourceType"), str(r, "id")
+			refs["urn:uuid:"+id] = typ + "/" + id
+			ids, _ := r["identifier"].([]any)
+			for _, idf := range ids {
+				refs[typ+"?identifier="+str(idf, "system")+"|"+str(idf, "value")] = typ + "/" + id
+			}
 		}
-		// The first 1000 of the type (in storage order) are enough to find
-		// the parameters that have values in the data.
-		all := entries(s.search(t, typ+"?_count=1000"), "match")
-		if len(all) == 0 {
-			continue // contained only
-		}
-		withValues := map[string][]int{}            // code → indexes into all
-		values := map[string]map[int][]url.Values{} // code → resource → queries
-		for i, res := range all {
-			raw, _ := json.Marshal(res)
+	}
+	inData := map[string]bool{}
+	for _, rs := range s.files {
+		for _, r := range rs {
+			typ := str(r, "resourceType")
+			raw, _ := json.Marshal(resolveRefs(r, refs))
 			m, err := search.Decode(raw)
 			if err != nil {
 				t.Fatal(err)
@@ -184,29 +190,77 @@ func everySearchParameter(t *testing.T, s *synthea) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			add := func(code string, v url.Values) {
-				if values[code] == nil {
-					values[code] = map[int][]url.Values{}
-				}
-				if len(values[code][i]) == 0 {
-					withValues[code] = append(withValues[code], i)
-				}
-				values[code][i] = append(values[code][i], v)
-			}
-			add("_id", url.Values{"_id": {str(res, "id")}})
-			add("_lastUpdated", url.Values{"_lastUpdated": {str(res, "meta", "lastUpdated")}})
+			inData[typ+"._id"], inData[typ+"._lastUpdated"] = true, true
 			for _, e := range idx {
-				if v := queryFor(e); v != nil {
-					add(e.Param, v)
+				inData[typ+"."+e.Param] = true
+			}
+		}
+	}
+	for typ := range dataTypes {
+		var want []listedParam
+		for _, p := range byType[typ] {
+			if inData[p.key()] {
+				want = append(want, p)
+				how[p.key()] = "data"
+			}
+		}
+		// The stored resources, page by page until each of these
+		// parameters has values in two of them.
+		var all []map[string]any
+		withValues := map[string][]int{}            // code → indexes into all
+		values := map[string]map[int][]url.Values{} // code → resource → queries
+		satisfied := func() bool {
+			for _, p := range want {
+				if len(withValues[p.code]) < 2 {
+					return false
+				}
+			}
+			return true
+		}
+		for next := "/" + typ + "?_count=1000"; next != "" && !satisfied(); {
+			b := s.do("GET", next, nil).want(t, http.StatusOK)
+			next = ""
+			for _, l := range b.body["link"].([]any) {
+				if str(l, "relation") == "next" {
+					next = strings.TrimPrefix(str(l, "url"), s.base)
+				}
+			}
+			for _, res := range entries(b, "match") {
+				i := len(all)
+				all = append(all, res)
+				raw, _ := json.Marshal(res)
+				m, err := search.Decode(raw)
+				if err != nil {
+					t.Fatal(err)
+				}
+				idx, err := reg.Extract(typ, m, raw)
+				if err != nil {
+					t.Fatal(err)
+				}
+				add := func(code string, v url.Values) {
+					if values[code] == nil {
+						values[code] = map[int][]url.Values{}
+					}
+					if len(values[code][i]) == 0 {
+						withValues[code] = append(withValues[code], i)
+					}
+					values[code][i] = append(values[code][i], v)
+				}
+				add("_id", url.Values{"_id": {str(res, "id")}})
+				add("_lastUpdated", url.Values{"_lastUpdated": {str(res, "meta", "lastUpdated")}})
+				for _, e := range idx {
+					if v := queryFor(e); v != nil {
+						add(e.Param, v)
+					}
 				}
 			}
 		}
-		for _, p := range byType[typ] {
+		for _, p := range want {
 			idx := withValues[p.code]
 			if len(idx) == 0 {
+				t.Errorf("%s has values in the Synthea files but none in the stored resources", p.key())
 				continue
 			}
-			how[p.key()] = "data"
 			step := max(1, len(idx)/2)
 			for k := 0; k < len(idx) && k < 2*step; k += step {
 				res := all[idx[k]]
@@ -354,6 +408,30 @@ func everySearchParameter(t *testing.T, s *synthea) {
 	t.Logf("%d listed parameters: %d tested with values from the Synthea data, %d with fixtures; %d searches",
 		len(listed), data, fix, len(cases))
 	compareGolden(t, "search-param-coverage.tsv", "# type\tparameter\tparameter type\ttested with (data: values of the Synthea resources; fixture: a generated resource)\n"+strings.Join(lines, "\n")+"\n")
+}
+
+// resolveRefs returns a copy of v with the references found in refs
+// replaced.
+func resolveRefs(v any, refs map[string]string) any {
+	switch x := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			if r, ok := e.(string); ok && k == "reference" && refs[r] != "" {
+				out[k] = refs[r]
+				continue
+			}
+			out[k] = resolveRefs(e, refs)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = resolveRefs(e, refs)
+		}
+		return out
+	}
+	return v
 }
 
 // compareGolden compares got with testdata/name; SMARTGATE_UPDATE_GOLDEN=1
