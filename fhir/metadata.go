@@ -123,7 +123,8 @@ func (s *Server) capabilityStatement(r *http.Request) map[string]any {
 			"searchParam": []any{
 				map[string]any{"name": "_count", "type": "number"},
 				map[string]any{"name": "_sort", "type": "string"},
-				map[string]any{"name": "_summary", "type": "token"},
+				map[string]any{"name": "_summary", "type": "token", "documentation": "count, data and false; " +
+					"true and text are not supported (400): the server keeps no list of summary elements"},
 				map[string]any{"name": "_elements", "type": "string"},
 			},
 		}},

@@ -135,7 +135,7 @@ func Load() (*Registry, error) {
 				expr := branchesFor(sp.Expression, t)
 				p := &Param{Code: sp.Code, Type: sp.Type, Expression: expr, Targets: sp.Target,
 					Definition: sp.URL, Documentation: sp.Description}
-				if expr != "" && p.Type != TypeComposite && p.Type != TypeSpecial {
+				if expr != "" && p.Type != TypeComposite && p.Type != TypeSpecial && !selectsResources(p) {
 					ev, fallback, err := compile(expr, t)
 					if err != nil {
 						return nil, fmt.Errorf("search: parameter %s on %s: %w", sp.Code, t, err)
@@ -203,6 +203,15 @@ func readDef(name string, v any) error {
 	return nil
 }
 
+// selectsResources reports a reference parameter whose expression selects
+// resources instead of References (Bundle.composition and Bundle.message:
+// "Bundle.entry[0].resource"). R4 means them for chained searches into the
+// Bundle's first resource; they index no reference, so they are not
+// supported (and not listed in the CapabilityStatement).
+func selectsResources(p *Param) bool {
+	return p.Type == TypeReference && strings.Contains(p.Expression, ".entry[0].resource")
+}
+
 // IsType reports whether t is an R4 resource type this server stores.
 func (r *Registry) IsType(t string) bool { return r.types[t] }
 
@@ -244,7 +253,8 @@ func (r *Registry) InPatientCompartment(t string) bool {
 }
 
 // branchesFor keeps the union branches of expr that apply to resource type
-// t (those rooted at t, Resource or DomainResource), joined again by " | ".
+// t (those rooted at t, Resource or DomainResource, and bare element names),
+// joined again by " | ".
 func branchesFor(expr, t string) string {
 	var keep []string
 	for _, b := range splitTop(expr, '|') {
@@ -253,11 +263,15 @@ func branchesFor(expr, t string) string {
 		if i := strings.IndexAny(root, ". )"); i >= 0 {
 			root = root[:i]
 		}
-		switch root {
-		case t:
+		switch {
+		case root == t:
 			keep = append(keep, b)
-		case "Resource", "DomainResource":
+		case root == "Resource", root == "DomainResource":
 			keep = append(keep, t+strings.TrimPrefix(strings.TrimPrefix(b, "Resource"), "DomainResource"))
+		case isIdent(root) && root[0] >= 'a' && root[0] <= 'z' && b == root:
+			// A path relative to the resource, as in R4's InsurancePlan-name
+			// ("name | alias"): FHIRPath evaluates it on the resource.
+			keep = append(keep, t+"."+b)
 		}
 	}
 	return strings.Join(keep, " | ")

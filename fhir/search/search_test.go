@@ -60,6 +60,13 @@ func TestBranchesFor(t *testing.T) {
 	if got := branchesFor("Resource.meta.tag", "Patient"); got != "Patient.meta.tag" {
 		t.Fatalf("got %q", got)
 	}
+	// R4's InsurancePlan-name is written relative to the resource.
+	if got := branchesFor("name | alias", "InsurancePlan"); got != "InsurancePlan.name | InsurancePlan.alias" {
+		t.Fatalf("got %q", got)
+	}
+	if p := registry(t).Param("InsurancePlan", "name"); p == nil || !p.Supported() {
+		t.Fatal("InsurancePlan.name is not supported")
+	}
 }
 
 func TestDateRange(t *testing.T) {
