@@ -57,6 +57,7 @@ type Options struct {
 type DB struct {
 	path   string
 	w      *sql.DB // exactly one connection: the writer
+	wr     *writer // group commit of Write calls on w
 	r      *sql.DB // reader pool (same as w for in-memory databases)
 	logger *slog.Logger
 	closed atomic.Bool
@@ -143,6 +144,7 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		r.SetMaxIdleConns(opts.ReadConns)
 		db.w, db.r = w, r
 	}
+	db.wr = newWriter(db.w)
 	if err := db.w.PingContext(ctx); err != nil {
 		db.closeConns()
 		return nil, fmt.Errorf("sqlite: open %s: %w", db.path, describe(err))
@@ -213,6 +215,7 @@ func checkFile(path string) error {
 }
 
 func (db *DB) closeConns() {
+	db.wr.close()
 	if db.r != db.w {
 		db.r.Close()
 	}
@@ -227,6 +230,7 @@ func (db *DB) Close() error {
 	if !db.closed.CompareAndSwap(false, true) {
 		return nil
 	}
+	db.wr.close() // waits for queued writes
 	var errs []error
 	if db.r != db.w {
 		errs = append(errs, db.r.Close())
@@ -241,23 +245,16 @@ func (db *DB) Close() error {
 	return errors.Join(errs...)
 }
 
-// Write runs fn in one IMMEDIATE transaction on the writer connection and
-// commits it when fn returns nil. Writes are serialised. fn must not call
-// Write itself (it would wait for itself). Driver errors are translated into
-// the store sentinels.
+// Write runs fn in an IMMEDIATE transaction on the writer connection and
+// commits it when fn returns nil; Write returns only once that commit is
+// durable. Concurrent calls share one transaction and one commit (group
+// commit, see write.go), each fn inside its own savepoint: an error from fn
+// undoes fn's statements only and is returned to its caller only. fn runs
+// on the writer goroutine; a panic in it is re-raised in the caller. fn must
+// not call Write itself (it would wait for itself), nor end the transaction.
+// Driver errors are translated into the store sentinels.
 func (db *DB) Write(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := db.w.BeginTx(ctx, nil)
-	if err != nil {
-		return mapErr(err)
-	}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
-		return mapErr(err)
-	}
-	if err := tx.Commit(); err != nil {
-		return mapErr(err)
-	}
-	return nil
+	return db.wr.submit(ctx, fn)
 }
 
 // Reader returns the pool for read-only queries. Statements on it see the
