@@ -55,12 +55,15 @@ type Options struct {
 
 // DB is an open smartgate database.
 type DB struct {
-	path   string
-	w      *sql.DB // exactly one connection: the writer
-	wr     *writer // group commit of Write calls on w
-	r      *sql.DB // reader pool (same as w for in-memory databases)
-	logger *slog.Logger
-	closed atomic.Bool
+	path  string
+	w     *sql.DB // exactly one connection: the writer
+	wr    *writer // group commit of Write calls on w
+	stmts stmts
+	// clients caches GetClient (see clientcache.go).
+	clients clientCache
+	r       *sql.DB // reader pool (same as w for in-memory databases)
+	logger  *slog.Logger
+	closed  atomic.Bool
 }
 
 var memSeq atomic.Int64
@@ -153,6 +156,10 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		db.closeConns()
 		return nil, err
 	}
+	if err := db.prepare(ctx); err != nil {
+		db.closeConns()
+		return nil, err
+	}
 	if opts.MaxSizeBytes > 0 {
 		// The writer is the only connection that grows the file.
 		var pageSize int64
@@ -216,6 +223,7 @@ func checkFile(path string) error {
 
 func (db *DB) closeConns() {
 	db.wr.close()
+	db.stmts.close()
 	if db.r != db.w {
 		db.r.Close()
 	}
@@ -231,7 +239,7 @@ func (db *DB) Close() error {
 		return nil
 	}
 	db.wr.close() // waits for queued writes
-	var errs []error
+	errs := []error{db.stmts.close()}
 	if db.r != db.w {
 		errs = append(errs, db.r.Close())
 	}
