@@ -28,9 +28,18 @@ func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 	return slog.New(server.LogHandler{Handler: h})
 }
 
-// defaultMemoryLimit is the Go runtime's soft memory limit unless
-// GOMEMLIMIT says otherwise.
-const defaultMemoryLimit = 96 << 20
+// Garbage-collector settings unless GOMEMLIMIT / GOGC say otherwise. Each
+// password check (argon2id, m=19 MiB) allocates a 19 MiB buffer, at most
+// one per core at a time. With a soft limit close to the heap those checks
+// need (it was 96 MiB), the runtime returned the freed buffers to the OS
+// and faulted them back in on the next check (about 1,500 page faults and
+// a third more CPU per log-in). A higher limit with a lower GOGC collects
+// early enough that the buffers are reused in place, and keeps the peak
+// resident size under 150 MiB.
+const (
+	defaultMemoryLimit = 120 << 20
+	defaultGCPercent   = 50
+)
 
 // dbPath is where the database lives in the data folder.
 func dbPath(dataDir string) string { return filepath.Join(dataDir, "smartgate.db") }
@@ -58,6 +67,9 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		// under bursts of password checks (19 MiB each); GOMEMLIMIT
 		// overrides it.
 		debug.SetMemoryLimit(defaultMemoryLimit)
+	}
+	if e.getenv("GOGC") == "" {
+		debug.SetGCPercent(defaultGCPercent)
 	}
 	db, err := openStore(ctx, cfg, logger)
 	if err != nil {
