@@ -147,7 +147,7 @@ func (w *writer) loop() {
 
 // call runs fn, turning a panic into a value so that the writer goroutine
 // survives it; the caller's goroutine panics again with the same value.
-func call(fn func(tx *sql.Tx) error, tx *sql.Tx) (err error, panicked bool, pv any) {
+func call(fn func(tx *sql.Tx) error, tx *sql.Tx) (panicked bool, pv any, err error) {
 	panicked = true
 	defer func() {
 		if panicked {
@@ -156,7 +156,7 @@ func call(fn func(tx *sql.Tx) error, tx *sql.Tx) (err error, panicked bool, pv a
 	}()
 	err = fn(tx)
 	panicked = false
-	return err, false, nil
+	return false, nil, err
 }
 
 func finish(r *writeReq, err error) {
@@ -189,7 +189,7 @@ func (w *writer) run(batch []*writeReq) {
 			abort(tx, ok, batch[i:], err)
 			return
 		}
-		err, panicked, pv := call(r.fn, tx)
+		panicked, pv, err := call(r.fn, tx)
 		if err == nil && !panicked {
 			if _, err := tx.Exec("RELEASE smartgate_write"); err != nil {
 				// fn succeeded, but SQLite rolled the transaction back
@@ -235,7 +235,7 @@ func (w *writer) runOne(tx *sql.Tx, r *writeReq) {
 		finish(r, err)
 		return
 	}
-	err, panicked, pv := call(r.fn, tx)
+	panicked, pv, err := call(r.fn, tx)
 	if err != nil || panicked {
 		tx.Rollback()
 		r.panicked, r.pv = panicked, pv
