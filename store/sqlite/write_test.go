@@ -314,3 +314,41 @@ func TestWriteAfterCloseFails(t *testing.T) {
 		t.Fatal("Write after Close succeeded")
 	}
 }
+
+func TestWriteCancelledWhileRunningFailsAlone(t *testing.T) {
+	db := openFile(t)
+	ctx := context.Background()
+	cctx, cancel := context.WithCancel(ctx)
+	release := holdWriter(t, db)
+	res := make(chan result, 3)
+	for i, name := range []string{"a", "cancelled", "c"} {
+		go func() {
+			var err error
+			if name == "cancelled" {
+				err = db.Write(cctx, func(tx *sql.Tx) error {
+					if err := putRow(ctx, "cancelled")(tx); err != nil {
+						return err
+					}
+					cancel() // the caller gives up while its write runs
+					_, err := tx.ExecContext(cctx, "INSERT INTO settings(key, value, updated_at) VALUES('cancelled2', x'01', '')")
+					return err
+				})
+			} else {
+				err = db.Write(ctx, putRow(ctx, name))
+			}
+			res <- result{name: name, err: err}
+		}()
+		waitQueued(db, i+1)
+	}
+	release()
+	got := collect(res, 3)
+	if got["cancelled"].err == nil {
+		t.Fatal("cancelled write: nil error")
+	}
+	if got["a"].err != nil || got["c"].err != nil {
+		t.Fatalf("a: %v, c: %v; want both committed", got["a"].err, got["c"].err)
+	}
+	if !hasRow(t, db, "a") || !hasRow(t, db, "c") || hasRow(t, db, "cancelled") || hasRow(t, db, "cancelled2") {
+		t.Fatal("want rows a and c only")
+	}
+}
