@@ -319,6 +319,7 @@ func TestWriteCancelledWhileRunningFailsAlone(t *testing.T) {
 	db := openFile(t)
 	ctx := context.Background()
 	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	release := holdWriter(t, db)
 	res := make(chan result, 3)
 	for i, name := range []string{"a", "cancelled", "c"} {
