@@ -91,6 +91,8 @@ func scanClient(s scanner) (*authz.Client, error) {
 
 // CreateClient stores a new OAuth client.
 func (db *DB) CreateClient(ctx context.Context, c *authz.Client) error {
+	db.clients.invalidate(c.ID)
+	defer db.clients.invalidate(c.ID)
 	err := db.Write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO oauth_clients (`+clientCols+`)
 			VALUES (`+clientPlaceholders+`)`, clientArgs(c)...)
@@ -103,16 +105,26 @@ func (db *DB) CreateClient(ctx context.Context, c *authz.Client) error {
 }
 
 // GetClient returns one OAuth client.
+// Recent reads are cached (see clientcache.go).
 func (db *DB) GetClient(ctx context.Context, id string) (*authz.Client, error) {
-	c, err := scanClient(db.r.QueryRowContext(ctx, `SELECT `+clientCols+` FROM oauth_clients WHERE id = ?`, id))
+	now := time.Now()
+	c, gen, ok := db.clients.get(id, now)
+	var err error
+	if ok {
+		return c, nil
+	}
+	c, err = scanClient(db.stmts.getClient.QueryRowContext(ctx, id))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: get client %q: %w", id, mapErr(err))
 	}
+	db.clients.put(c, gen, now)
 	return c, nil
 }
 
 // UpdateClient replaces an OAuth client's record.
 func (db *DB) UpdateClient(ctx context.Context, c *authz.Client) error {
+	db.clients.invalidate(c.ID)
+	defer db.clients.invalidate(c.ID)
 	err := db.Write(ctx, func(tx *sql.Tx) error {
 		args := clientArgs(c)
 		res, err := tx.ExecContext(ctx, `UPDATE oauth_clients SET name=?, secret_hash=?, redirect_uris=?, grant_types=?,
@@ -139,6 +151,8 @@ func (db *DB) UpdateClient(ctx context.Context, c *authz.Client) error {
 // and OpenID Connect sessions) and the consents people gave it, so that an
 // id reused later inherits nothing.
 func (db *DB) DeleteClient(ctx context.Context, id string, at time.Time) error {
+	db.clients.invalidate(id)
+	defer db.clients.invalidate(id)
 	err := db.Write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM oauth_clients WHERE id = ?`, id)
 		if err != nil {
@@ -189,9 +203,7 @@ func (db *DB) CreateToken(ctx context.Context, r authz.TokenRecord) error {
 		r.State = authz.StateActive
 	}
 	err := db.Write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO oauth_tokens
-			(kind, signature, request_id, client_id, subject, access_signature, session_id, state, state_at, requested_at, expires_at, data)
-			VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`,
+		_, err := tx.StmtContext(ctx, db.stmts.createToken).ExecContext(ctx,
 			string(r.Kind), r.Signature, r.RequestID, r.ClientID, r.Subject, r.AccessSignature, r.SessionID, string(r.State),
 			ts(r.StateAt), ts(r.RequestedAt), ts(r.ExpiresAt), r.Data)
 		return err
@@ -206,8 +218,7 @@ func (db *DB) CreateToken(ctx context.Context, r authz.TokenRecord) error {
 func (db *DB) GetToken(ctx context.Context, kind authz.TokenKind, sig string) (authz.TokenRecord, error) {
 	r := authz.TokenRecord{Kind: kind, Signature: sig}
 	var state, stateAt, req, exp string
-	err := db.r.QueryRowContext(ctx, `SELECT request_id, client_id, subject, access_signature, session_id, state, state_at,
-		requested_at, expires_at, data FROM oauth_tokens WHERE kind = ? AND signature = ?`, string(kind), sig).
+	err := db.stmts.getToken.QueryRowContext(ctx, string(kind), sig).
 		Scan(&r.RequestID, &r.ClientID, &r.Subject, &r.AccessSignature, &r.SessionID, &state, &stateAt, &req, &exp, &r.Data)
 	if err != nil {
 		return r, fmt.Errorf("sqlite: get %s token: %w", kind, mapErr(err))

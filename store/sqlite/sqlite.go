@@ -58,11 +58,15 @@ const readerCacheKiB = 512
 
 // DB is an open smartgate database.
 type DB struct {
-	path   string
-	w      *sql.DB // exactly one connection: the writer
-	r      *sql.DB // reader pool (same as w for in-memory databases)
-	logger *slog.Logger
-	closed atomic.Bool
+	path  string
+	w     *sql.DB // exactly one connection: the writer
+	wr    *writer // group commit of Write calls on w
+	stmts stmts
+	// clients caches GetClient (see clientcache.go).
+	clients clientCache
+	r       *sql.DB // reader pool (same as w for in-memory databases)
+	logger  *slog.Logger
+	closed  atomic.Bool
 }
 
 var memSeq atomic.Int64
@@ -153,11 +157,16 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		r.SetMaxIdleConns(opts.ReadConns)
 		db.w, db.r = w, r
 	}
+	db.wr = newWriter(db.w)
 	if err := db.w.PingContext(ctx); err != nil {
 		db.closeConns()
 		return nil, fmt.Errorf("sqlite: open %s: %w", db.path, describe(err))
 	}
 	if err := db.migrate(ctx); err != nil {
+		db.closeConns()
+		return nil, err
+	}
+	if err := db.prepare(ctx); err != nil {
 		db.closeConns()
 		return nil, err
 	}
@@ -223,6 +232,8 @@ func checkFile(path string) error {
 }
 
 func (db *DB) closeConns() {
+	db.wr.close()
+	db.stmts.close()
 	if db.r != db.w {
 		db.r.Close()
 	}
@@ -237,7 +248,8 @@ func (db *DB) Close() error {
 	if !db.closed.CompareAndSwap(false, true) {
 		return nil
 	}
-	var errs []error
+	db.wr.close() // waits for queued writes
+	errs := []error{db.stmts.close()}
 	if db.r != db.w {
 		errs = append(errs, db.r.Close())
 	}
@@ -251,23 +263,16 @@ func (db *DB) Close() error {
 	return errors.Join(errs...)
 }
 
-// Write runs fn in one IMMEDIATE transaction on the writer connection and
-// commits it when fn returns nil. Writes are serialised. fn must not call
-// Write itself (it would wait for itself). Driver errors are translated into
-// the store sentinels.
+// Write runs fn in an IMMEDIATE transaction on the writer connection and
+// commits it when fn returns nil; Write returns only once that commit is
+// durable. Concurrent calls share one transaction and one commit (group
+// commit, see write.go), each fn inside its own savepoint: an error from fn
+// undoes fn's statements only and is returned to its caller only. fn runs
+// on the writer goroutine; a panic in it is re-raised in the caller. fn must
+// not call Write itself (it would wait for itself), nor end the transaction.
+// Driver errors are translated into the store sentinels.
 func (db *DB) Write(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := db.w.BeginTx(ctx, nil)
-	if err != nil {
-		return mapErr(err)
-	}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
-		return mapErr(err)
-	}
-	if err := tx.Commit(); err != nil {
-		return mapErr(err)
-	}
-	return nil
+	return db.wr.submit(ctx, fn)
 }
 
 // Reader returns the pool for read-only queries. Statements on it see the
