@@ -187,7 +187,10 @@ func (t *fhirTx) Current(ctx context.Context, typ, id string) (*fhir.Resource, e
 		}
 		t.cur = st
 	}
-	r, err := scanResource(t.cur.QueryRowContext(ctx, typ, id))
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	r, err := scanResource(t.cur.QueryRowContext(context.WithoutCancel(ctx), typ, id))
 	if err != nil {
 		err = mapErr(err)
 		if errors.Is(err, store.ErrNotFound) {
@@ -271,6 +274,14 @@ func (t *fhirTx) Put(ctx context.Context, w *fhir.Write) error {
 	if err := t.prepare(ctx); err != nil {
 		return err
 	}
+	// A Put runs a dozen short statements. With a context that can end,
+	// the driver starts a watcher goroutine for each (a tenth of an
+	// import's writing CPU); checking ctx once per Put is enough, and the
+	// transaction itself still ends with ctx.
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	ctx = context.WithoutCancel(ctx)
 	ms := w.LastUpdated.UnixMilli()
 	deleted := 0
 	var body []byte = w.JSON
