@@ -83,7 +83,8 @@ func Import(ctx context.Context, st Store, r io.Reader, opts ImportOptions) (Imp
 
 // ImportAll imports the sources one after another, as Import does each, but
 // in one pipeline: the next source is read and prepared while the previous
-// one is stored. done is called after each source is fully stored. An error
+// one is stored. done (and Progress) are called on the calling goroutine,
+// done after each source is fully stored. An error
 // names the failing source; the sources before it stay stored, and so do
 // the Bundles and batches of the failing one before the failing one.
 func ImportAll(ctx context.Context, st Store, srcs []ImportSource, opts ImportOptions, done func(i int, res ImportResult)) error {
