@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -61,17 +62,20 @@ func BenchmarkReadByID(b *testing.B) {
 }
 
 // BenchmarkImportSynthea imports the 30 Synthea bundles into a fresh
-// database per iteration, as `smartgate fhir import` does, and reports
+// database per iteration, as `smartgate fhir import` does (one ImportAll
+// pipeline over the files), and reports
 // resources per second.
 func BenchmarkImportSynthea(b *testing.B) {
 	files := shareddata.SyntheaBundles(b)
-	var raws [][]byte
+	var srcs []fhir.ImportSource
 	for _, f := range files {
 		raw, err := os.ReadFile(f)
 		if err != nil {
 			b.Fatal(err)
 		}
-		raws = append(raws, raw)
+		srcs = append(srcs, fhir.ImportSource{Name: f, Open: func() (io.ReadCloser, error) {
+			return io.NopCloser(bytes.NewReader(raw)), nil
+		}})
 	}
 	reg := registry(b)
 	n := 0
@@ -79,12 +83,11 @@ func BenchmarkImportSynthea(b *testing.B) {
 		b.StopTimer()
 		db := openStore(b)
 		b.StartTimer()
-		for _, raw := range raws {
-			res, err := fhir.Import(context.Background(), db, bytes.NewReader(raw), fhir.ImportOptions{Registry: reg})
-			if err != nil {
-				b.Fatal(err)
-			}
+		err := fhir.ImportAll(context.Background(), db, srcs, fhir.ImportOptions{Registry: reg}, func(_ int, res fhir.ImportResult) {
 			n += res.Resources
+		})
+		if err != nil {
+			b.Fatal(err)
 		}
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "resources/s")

@@ -28,6 +28,8 @@ type entry struct {
 	// searchset is the result Bundle of a search entry.
 	searchset map[string]any
 	err       error
+	// refsDone: prepareEntries rewrote the references already.
+	refsDone bool
 }
 
 // parseEntries checks a transaction, batch or collection Bundle and parses
@@ -193,7 +195,12 @@ var processOrder = []string{http.MethodDelete, http.MethodPost, http.MethodPut, 
 // assigned to created entries, references to their fullUrls rewritten, and
 // the entries processed in the order DELETE, POST, PUT, GET.
 func (s *Server) transaction(ctx context.Context, p Principal, entries []*entry) error {
-	now := s.writeTime()
+	return s.transactionAt(ctx, p, entries, s.writeTime())
+}
+
+// transactionAt is transaction with the write time given (that of entries
+// made ready by prepareEntries).
+func (s *Server) transactionAt(ctx context.Context, p Principal, entries []*entry, now time.Time) error {
 	return s.st.TransactResources(ctx, func(tx Tx) error {
 		refs := map[string]string{}
 		for _, e := range entries {
@@ -221,7 +228,7 @@ func (s *Server) transaction(ctx context.Context, p Principal, entries []*entry)
 			}
 		}
 		for _, e := range entries {
-			if e.op.res != nil {
+			if e.op.res != nil && !e.refsDone {
 				rewriteRefs(e.op.res, refs)
 			}
 		}

@@ -2,7 +2,9 @@ package fhir_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -141,4 +143,78 @@ func TestImportKeepsBundleIDs(t *testing.T) {
 	if n := strings.Count(string(s.raw), `"fullUrl"`); n != 1 {
 		t.Fatalf("re-import duplicated the patient: %d matches", n)
 	}
+}
+
+// TestImportAllPipeline: ImportAll stores its sources in order, each Bundle
+// all-or-nothing; a failing Bundle names its source, what came before it
+// stays stored and nothing of it or after it is. Prepared (new) and
+// recomputed (existing) resources are stored and indexed alike.
+func TestImportAllPipeline(t *testing.T) {
+	c := newServer(t, fhir.Config{})
+	a := `{"resourceType":"Bundle","type":"transaction","entry":[
+	 {"fullUrl":"urn:uuid:3f0c2d1e-0000-4000-8000-000000000001","resource":{"resourceType":"Patient","id":"3f0c2d1e-0000-4000-8000-000000000001","name":[{"family":"Alpha"}]},
+	  "request":{"method":"POST","url":"Patient"}},
+	 {"fullUrl":"urn:uuid:3f0c2d1e-0000-4000-8000-000000000002","resource":{"resourceType":"Observation","status":"final","code":{"text":"pipe"},
+	  "subject":{"reference":"urn:uuid:3f0c2d1e-0000-4000-8000-000000000001"}},"request":{"method":"POST","url":"Observation"}}]}
+	{"resourceType":"Bundle","type":"transaction","entry":[
+	 {"resource":{"resourceType":"Patient","name":[{"family":"Beta"}]},"request":{"method":"POST","url":"Patient","ifNoneExist":"family=Beta"}}]}`
+	b := `{"resourceType":"Bundle","type":"transaction","entry":[
+	 {"resource":{"resourceType":"Patient","id":"pipe-b1","name":[{"family":"Gamma"}]},"request":{"method":"PUT","url":"Patient/pipe-b1"}},
+	 {"resource":{"resourceType":"Patient","id":"pipe-b2"},"request":{"method":"PUT","url":"Patient/other-id"}}]}`
+	d := `{"resourceType":"Patient","id":"pipe-d1","name":[{"family":"Delta"}]}`
+	src := func(name, body string) fhir.ImportSource {
+		return fhir.ImportSource{Name: name, Open: func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(body)), nil }}
+	}
+	var done []string
+	record := func(i int, res fhir.ImportResult) {
+		done = append(done, fmt.Sprintf("%d:%d/%d", i, res.Resources, res.Bundles))
+	}
+	err := fhir.ImportAll(context.Background(), c.db, []fhir.ImportSource{src("a", a), src("b", b), src("d", d)},
+		fhir.ImportOptions{Registry: registry(t)}, record)
+	if err == nil || !strings.HasPrefix(err.Error(), "b: fhir: import: bundle 1: ") {
+		t.Fatalf("error %v, want one naming source b and its bundle", err)
+	}
+	if strings.Join(done, " ") != "0:3/2" {
+		t.Fatalf("done calls %v, want only source a (3 resources in 2 bundles)", done)
+	}
+	c.do("GET", "/Patient/pipe-b1", nil).wantOutcome(t, http.StatusNotFound)
+	c.do("GET", "/Patient/pipe-d1", nil).wantOutcome(t, http.StatusNotFound)
+	for _, q := range []string{"/Patient?family=Alpha", "/Patient?family=Beta",
+		"/Observation?subject=Patient/3f0c2d1e-0000-4000-8000-000000000001", "/Observation?patient=3f0c2d1e-0000-4000-8000-000000000001&status=final"} {
+		if n := c.do("GET", q, nil).want(t, http.StatusOK).body["total"].(float64); n != 1 {
+			t.Fatalf("%s: total %v, want 1", q, n)
+		}
+	}
+
+	// Again: the Patient exists now, so its new version is made in the
+	// transaction (version 2), and its index rows are replaced.
+	done = nil
+	if err := fhir.ImportAll(context.Background(), c.db, []fhir.ImportSource{src("a", a), src("d", d)},
+		fhir.ImportOptions{Registry: registry(t)}, record); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(done, " ") != "0:3/2 1:1/0" {
+		t.Fatalf("done calls %v", done)
+	}
+	p := c.do("GET", "/Patient/3f0c2d1e-0000-4000-8000-000000000001", nil).want(t, http.StatusOK)
+	if v := str(p.body, "meta", "versionId"); v != "2" {
+		t.Fatalf("versionId %q after re-import, want 2", v)
+	}
+	if n := c.do("GET", "/Patient?family=Alpha", nil).want(t, http.StatusOK).body["total"].(float64); n != 1 {
+		t.Fatalf("family=Alpha: total %v after re-import, want 1", n)
+	}
+	if n := c.do("GET", "/Observation?status=final", nil).want(t, http.StatusOK).body["total"].(float64); n != 2 {
+		t.Fatalf("status=final: total %v, want 2 (the Observation has no id, so a new one)", n)
+	}
+	c.do("GET", "/Patient/pipe-d1", nil).want(t, http.StatusOK)
+
+	// A cancelled import stores nothing.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err = fhir.ImportAll(ctx, c.db, []fhir.ImportSource{src("e", `{"resourceType":"Patient","id":"pipe-e1"}`)},
+		fhir.ImportOptions{Registry: registry(t)}, nil)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled import: %v", err)
+	}
+	c.do("GET", "/Patient/pipe-e1", nil).wantOutcome(t, http.StatusNotFound)
 }

@@ -38,31 +38,31 @@ func runFHIR(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	// The files go through one pipeline: the next Bundle is parsed and
+	// prepared while the previous one is being stored.
+	srcs := make([]fhir.ImportSource, len(files))
+	sizes := make([]int64, len(files))
+	for i, name := range files {
+		if st, err := os.Stat(name); err == nil {
+			sizes[i] = st.Size()
+		}
+		srcs[i] = fhir.ImportSource{Name: name, Open: func() (io.ReadCloser, error) { return os.Open(name) }}
+	}
 	total := 0
-	for _, name := range files {
-		f, err := os.Open(name)
-		if err != nil {
-			return err
+	start := time.Now()
+	last := start
+	err = fhir.ImportAll(ctx, db, srcs, fhir.ImportOptions{Registry: reg, Progress: func(p fhir.ImportProgress) {
+		if sizes[p.Source] > 4<<20 && time.Since(last) > time.Second {
+			last = time.Now()
+			fmt.Fprintf(e.stdout, "%s: %d resources, %.0f%%\n", files[p.Source], p.Resources, 100*float64(p.Bytes)/float64(sizes[p.Source]))
 		}
-		st, _ := f.Stat()
-		size := int64(0)
-		if st != nil {
-			size = st.Size()
-		}
-		start := time.Now()
-		last := start
-		res, err := fhir.Import(ctx, db, f, fhir.ImportOptions{Registry: reg, Progress: func(p fhir.ImportProgress) {
-			if size > 4<<20 && time.Since(last) > time.Second {
-				last = time.Now()
-				fmt.Fprintf(e.stdout, "%s: %d resources, %.0f%%\n", name, p.Resources, 100*float64(p.Bytes)/float64(size))
-			}
-		}})
-		f.Close()
-		if err != nil {
-			return fmt.Errorf("%s: %w (resources stored before the failing bundle or batch stay stored)", name, err)
-		}
+	}}, func(i int, res fhir.ImportResult) {
 		total += res.Resources
-		fmt.Fprintf(e.stdout, "%s: imported %d resources in %d bundles (%.1fs)\n", name, res.Resources, res.Bundles, time.Since(start).Seconds())
+		fmt.Fprintf(e.stdout, "%s: imported %d resources in %d bundles (%.1fs)\n", files[i], res.Resources, res.Bundles, time.Since(start).Seconds())
+		start = time.Now()
+	})
+	if err != nil {
+		return fmt.Errorf("%w (resources stored before the failing bundle or batch stay stored)", err)
 	}
 	if len(files) > 1 {
 		fmt.Fprintf(e.stdout, "imported %d resources from %d files\n", total, len(files))

@@ -3,12 +3,14 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/smartgate/smartgate/fhir"
 	"github.com/smartgate/smartgate/fhir/search"
+	"github.com/smartgate/smartgate/store"
 )
 
 var _ fhir.Store = (*DB)(nil)
@@ -160,19 +162,46 @@ func (db *DB) TransactResources(ctx context.Context, fn func(tx fhir.Tx) error) 
 type fhirTx struct {
 	tx                                 *sql.Tx
 	upsert, hist, idx, delIdx, delComp *sql.Stmt
-	comp                               *sql.Stmt
+	comp, cur                          *sql.Stmt
+	// absent holds the resources (type + "/" + id) that Current found
+	// missing and that have not been Put since: storing one inserts a new
+	// row, which has no index or compartment rows to replace.
+	absent map[string]bool
 }
 
 func (t *fhirTx) close() {
-	for _, s := range []*sql.Stmt{t.upsert, t.hist, t.idx, t.delIdx, t.delComp, t.comp} {
+	for _, s := range []*sql.Stmt{t.upsert, t.hist, t.idx, t.delIdx, t.delComp, t.comp, t.cur} {
 		if s != nil {
 			s.Close()
 		}
 	}
 }
 
+// Current reads with a statement prepared once per transaction: an import
+// calls it for every resource it stores.
 func (t *fhirTx) Current(ctx context.Context, typ, id string) (*fhir.Resource, error) {
-	return readResource(ctx, t.tx, typ, id)
+	if t.cur == nil {
+		st, err := t.tx.PrepareContext(ctx, "SELECT "+resourceCols+" FROM fhir_resources WHERE type = ? AND id = ?")
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: read %s/%s: %w", typ, id, err)
+		}
+		t.cur = st
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	r, err := scanResource(t.cur.QueryRowContext(context.WithoutCancel(ctx), typ, id))
+	if err != nil {
+		err = mapErr(err)
+		if errors.Is(err, store.ErrNotFound) {
+			if t.absent == nil {
+				t.absent = map[string]bool{}
+			}
+			t.absent[typ+"/"+id] = true
+		}
+		return nil, fmt.Errorf("sqlite: read %s/%s: %w", typ, id, err)
+	}
+	return r, nil
 }
 
 func (t *fhirTx) Match(ctx context.Context, req fhir.SearchRequest, limit int) ([]string, error) {
@@ -245,6 +274,14 @@ func (t *fhirTx) Put(ctx context.Context, w *fhir.Write) error {
 	if err := t.prepare(ctx); err != nil {
 		return err
 	}
+	// A Put runs a dozen short statements. With a context that can end,
+	// the driver starts a watcher goroutine for each (a tenth of an
+	// import's writing CPU); checking ctx once per Put is enough, and the
+	// transaction itself still ends with ctx.
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	ctx = context.WithoutCancel(ctx)
 	ms := w.LastUpdated.UnixMilli()
 	deleted := 0
 	var body []byte = w.JSON
@@ -259,11 +296,15 @@ func (t *fhirTx) Put(ctx context.Context, w *fhir.Write) error {
 		return fmt.Errorf("sqlite: put %s/%s history: %w", w.Type, w.ID, mapErr(err))
 	}
 	w.Row = rid
-	if _, err := t.delIdx.ExecContext(ctx, rid); err != nil {
-		return err
-	}
-	if _, err := t.delComp.ExecContext(ctx, rid); err != nil {
-		return err
+	if key := w.Type + "/" + w.ID; t.absent[key] {
+		delete(t.absent, key)
+	} else {
+		if _, err := t.delIdx.ExecContext(ctx, rid); err != nil {
+			return err
+		}
+		if _, err := t.delComp.ExecContext(ctx, rid); err != nil {
+			return err
+		}
 	}
 	nullable := func(s string) any {
 		if s == "" {
