@@ -98,8 +98,15 @@ type TokenStore interface {
 	// RevokeSubjectTokens revokes the access and refresh tokens of a subject,
 	// only those of clientID when it is not empty.
 	RevokeSubjectTokens(ctx context.Context, subject, clientID string, at time.Time) error
-	// DeleteExpiredTokens removes records that expired before before.
+	// DeleteExpiredTokens removes records (and revoked-jti entries) that
+	// expired before before.
 	DeleteExpiredTokens(ctx context.Context, before time.Time) (int64, error)
+	// RevokeAccessJTI durably records that the stateless access token jti
+	// of clientID (client_credentials: no TokenRecord) is revoked; it is
+	// kept until exp. Revoking twice is not an error.
+	RevokeAccessJTI(ctx context.Context, jti, clientID string, exp time.Time) error
+	// AccessJTIRevoked reports whether jti was recorded by RevokeAccessJTI.
+	AccessJTIRevoked(ctx context.Context, jti string) (bool, error)
 }
 
 // JTIStore remembers client-assertion ids until they expire.
