@@ -57,11 +57,11 @@ func (e *env) storedTokens(clientID string) int {
 	return n
 }
 
-// TestI6_V1_StatelessClientCredentialsToken: a client_credentials access
+// TestI6_V1_V2_V4_StatelessClientCredentialsToken: a client_credentials access
 // token is a signed JWT with no stored record; introspection answers for it
 // as for a stored one, and RFC 7009 revocation makes it inactive for
 // introspection and for the resource server (VerifyAccessToken).
-func TestI6_V1_StatelessClientCredentialsToken(t *testing.T) {
+func TestI6_V1_V2_V4_StatelessClientCredentialsToken(t *testing.T) {
 	e := newEnv(t)
 	rs, secret := e.ccClient("backend")
 	tok := e.ccToken(rs, secret)
@@ -165,10 +165,10 @@ func TestI8_StatelessTokenExpiresAndListIsCleaned(t *testing.T) {
 	}
 }
 
-// TestI5_StatelessTokenFollowsClient: the live client check. A disabled or
+// TestI8_StatelessTokenFollowsClient: the live client check. A disabled or
 // deleted client's tokens are inactive, and so are they after the client id
 // is deleted and registered again.
-func TestI5_StatelessTokenFollowsClient(t *testing.T) {
+func TestI8_StatelessTokenFollowsClient(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t)
 	rs, secret := e.ccClient("backend")
