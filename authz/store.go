@@ -29,7 +29,9 @@ type ClientStore interface {
 	ListClients(ctx context.Context) ([]*Client, error)
 	// DeleteClient removes a client, revokes (at at) its access and refresh
 	// tokens and drops its other token records and consents;
-	// store.ErrNotFound if absent.
+	// store.ErrNotFound if absent. (Its stateless client_credentials
+	// tokens have no record: introspection refuses them because the
+	// client is gone.)
 	DeleteClient(ctx context.Context, id string, at time.Time) error
 }
 
