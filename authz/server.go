@@ -189,8 +189,13 @@ func New(cfg Config, st Store, interaction Interaction, users Users, rec audit.R
 	}
 	oidcRefresh := &openid.OpenIDConnectRefreshHandler{IDTokenHandleHelper: idHelper, Config: conf}
 	pkceHandler := &pkce.Handler{AuthorizeCodeStrategy: core, Storage: s.fs, Config: conf}
-	introspector := &oauth2.CoreValidator{CoreStrategy: core, CoreStorage: s.fs, Config: conf}
-	revoker := &oauth2.TokenRevocationHandler{TokenRevocationStorage: s.fs, RefreshTokenStrategy: core, AccessTokenStrategy: core}
+	// Stateless (client_credentials) access tokens have no stored record:
+	// these wrappers answer for them and hand every other token to fosite's
+	// store-backed handlers (see stateless.go).
+	introspector := &statelessIntrospector{srv: s,
+		next: &oauth2.CoreValidator{CoreStrategy: core, CoreStorage: s.fs, Config: conf}}
+	revoker := &statelessRevoker{srv: s,
+		next: &oauth2.TokenRevocationHandler{TokenRevocationStorage: s.fs, RefreshTokenStrategy: core, AccessTokenStrategy: core}}
 
 	fc.AuthorizeEndpointHandlers.Append(explicit)
 	fc.AuthorizeEndpointHandlers.Append(oidcExplicit)

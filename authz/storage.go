@@ -185,7 +185,12 @@ func (fs *fositeStore) InvalidateAuthorizeCodeSession(ctx context.Context, code 
 	return notFound(err)
 }
 
+// CreateAccessTokenSession stores an access token's grant, except for a
+// client_credentials token: that one is stateless (stateless.go).
 func (fs *fositeStore) CreateAccessTokenSession(ctx context.Context, sig string, req fosite.Requester) error {
+	if sess, ok := req.GetSession().(*Session); ok && sess.Grant == grantClientCredentials {
+		return nil
+	}
 	return fs.create(ctx, KindAccess, sig, req, req.GetSession().GetExpiresAt(fosite.AccessToken), "")
 }
 

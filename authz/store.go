@@ -29,7 +29,9 @@ type ClientStore interface {
 	ListClients(ctx context.Context) ([]*Client, error)
 	// DeleteClient removes a client, revokes (at at) its access and refresh
 	// tokens and drops its other token records and consents;
-	// store.ErrNotFound if absent.
+	// store.ErrNotFound if absent. (Its stateless client_credentials
+	// tokens have no record: introspection refuses them because the
+	// client is gone.)
 	DeleteClient(ctx context.Context, id string, at time.Time) error
 }
 
@@ -98,8 +100,15 @@ type TokenStore interface {
 	// RevokeSubjectTokens revokes the access and refresh tokens of a subject,
 	// only those of clientID when it is not empty.
 	RevokeSubjectTokens(ctx context.Context, subject, clientID string, at time.Time) error
-	// DeleteExpiredTokens removes records that expired before before.
+	// DeleteExpiredTokens removes records (and revoked-jti entries) that
+	// expired before before.
 	DeleteExpiredTokens(ctx context.Context, before time.Time) (int64, error)
+	// RevokeAccessJTI durably records that the stateless access token jti
+	// of clientID (client_credentials: no TokenRecord) is revoked; it is
+	// kept until exp. Revoking twice is not an error.
+	RevokeAccessJTI(ctx context.Context, jti, clientID string, exp time.Time) error
+	// AccessJTIRevoked reports whether jti was recorded by RevokeAccessJTI.
+	AccessJTIRevoked(ctx context.Context, jti string) (bool, error)
 }
 
 // JTIStore remembers client-assertion ids until they expire.

@@ -16,8 +16,10 @@ import (
 )
 
 // accessTokenStrategy issues RFC 9068 JWT access tokens signed ES256, so
-// that any resource server can check them with the JWKS. The store stays
-// authoritative: introspection looks the token up by its signature.
+// that any resource server can check them with the JWKS. Introspection stays
+// authoritative: it looks a token up by its signature in the store, or, for
+// a stateless client_credentials token (jti prefix "cc.", no stored record),
+// checks the revocation list and the client (stateless.go).
 type accessTokenStrategy struct {
 	keys *keyring
 	now  func() time.Time
@@ -46,9 +48,13 @@ func (s *accessTokenStrategy) GenerateAccessToken(ctx context.Context, req fosit
 		return "", "", err
 	}
 	now := s.now().UTC()
-	jti := make([]byte, 16)
-	if _, err := rand.Read(jti); err != nil {
+	rnd := make([]byte, 16)
+	if _, err := rand.Read(rnd); err != nil {
 		return "", "", err
+	}
+	jti := b64(rnd)
+	if sess.Grant == grantClientCredentials {
+		jti = statelessPrefix + jti
 	}
 	iss := sess.Issuer
 	if iss == "" {
@@ -72,7 +78,7 @@ func (s *accessTokenStrategy) GenerateAccessToken(ctx context.Context, req fosit
 		"aud":       aud,
 		"exp":       exp.Unix(),
 		"iat":       now.Unix(),
-		"jti":       b64(jti),
+		"jti":       jti,
 		"client_id": req.GetClient().GetID(),
 		"scope":     strings.Join(req.GetGrantedScopes(), " "),
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -338,13 +339,48 @@ func (db *DB) DeleteExpiredTokens(ctx context.Context, before time.Time) (int64,
 			return err
 		}
 		n, _ = res.RowsAffected()
-		_, err = tx.ExecContext(ctx, `DELETE FROM oauth_jti WHERE expires_at < ?`, ts(before))
-		return err
+		if _, err = tx.ExecContext(ctx, `DELETE FROM oauth_jti WHERE expires_at < ?`, ts(before)); err != nil {
+			return err
+		}
+		res, err = tx.ExecContext(ctx, `DELETE FROM oauth_revoked_access WHERE expires_at < ?`, ts(before))
+		if err != nil {
+			return err
+		}
+		m, _ := res.RowsAffected()
+		n += m
+		return nil
 	})
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: delete expired tokens: %w", err)
 	}
 	return n, nil
+}
+
+// RevokeAccessJTI records the jti of a revoked stateless access token
+// (client_credentials) until exp; revoking it again is not an error.
+func (db *DB) RevokeAccessJTI(ctx context.Context, jti, clientID string, exp time.Time) error {
+	err := db.Write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO oauth_revoked_access (jti, client_id, expires_at) VALUES (?, ?, ?)
+			ON CONFLICT (jti) DO NOTHING`, jti, clientID, ts(exp))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: revoke access jti: %w", err)
+	}
+	return nil
+}
+
+// AccessJTIRevoked reports whether RevokeAccessJTI recorded jti.
+func (db *DB) AccessJTIRevoked(ctx context.Context, jti string) (bool, error) {
+	var one int
+	err := db.stmts.jtiRevoked.QueryRowContext(ctx, jti).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("sqlite: access jti revoked: %w", mapErr(err))
+	}
+	return true, nil
 }
 
 // UseJTI records a client-assertion id; store.ErrConflict on replay.

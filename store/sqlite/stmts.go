@@ -15,6 +15,7 @@ type stmts struct {
 	getClient   *sql.Stmt // reader
 	getToken    *sql.Stmt // reader
 	createToken *sql.Stmt // writer; use through tx.StmtContext
+	jtiRevoked  *sql.Stmt // reader
 }
 
 const (
@@ -24,6 +25,7 @@ const (
 	sqlCreateToken = `INSERT INTO oauth_tokens
 		(kind, signature, request_id, client_id, subject, access_signature, session_id, state, state_at, requested_at, expires_at, data)
 		VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`
+	sqlJTIRevoked = `SELECT 1 FROM oauth_revoked_access WHERE jti = ?`
 )
 
 func (db *DB) prepare(ctx context.Context) error {
@@ -40,6 +42,7 @@ func (db *DB) prepare(ctx context.Context) error {
 		getClient:   p(db.r, sqlGetClient),
 		getToken:    p(db.r, sqlGetToken),
 		createToken: p(db.w, sqlCreateToken),
+		jtiRevoked:  p(db.r, sqlJTIRevoked),
 	}
 	if err != nil {
 		db.stmts.close()
@@ -50,7 +53,7 @@ func (db *DB) prepare(ctx context.Context) error {
 
 func (s *stmts) close() error {
 	var errs []error
-	for _, st := range []*sql.Stmt{s.getClient, s.getToken, s.createToken} {
+	for _, st := range []*sql.Stmt{s.getClient, s.getToken, s.createToken, s.jtiRevoked} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}

@@ -159,6 +159,43 @@ func testOAuthJTI(t *testing.T, b Backend) {
 	}
 }
 
+// testOAuthRevokedAccessJTI: the revocation list of stateless
+// (client_credentials) access tokens.
+func testOAuthRevokedAccessJTI(t *testing.T, b Backend) {
+	ctx := context.Background()
+	if r, err := b.AccessJTIRevoked(ctx, "cc.a"); err != nil || r {
+		t.Fatalf("AccessJTIRevoked(unknown) = %v, %v", r, err)
+	}
+	if err := b.RevokeAccessJTI(ctx, "cc.a", "c1", t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.RevokeAccessJTI(ctx, "cc.a", "c1", t0.Add(time.Hour)); err != nil {
+		t.Fatalf("revoking twice = %v", err)
+	}
+	if err := b.RevokeAccessJTI(ctx, "cc.b", "c1", t0.Add(3*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	for _, jti := range []string{"cc.a", "cc.b"} {
+		if r, err := b.AccessJTIRevoked(ctx, jti); err != nil || !r {
+			t.Fatalf("AccessJTIRevoked(%s) = %v, %v", jti, r, err)
+		}
+	}
+	if r, _ := b.AccessJTIRevoked(ctx, "cc.c"); r {
+		t.Fatal("unrevoked jti reported revoked")
+	}
+	// The cleanup drops entries of tokens that have expired anyway.
+	n, err := b.DeleteExpiredTokens(ctx, t0.Add(2*time.Hour))
+	if err != nil || n != 1 {
+		t.Fatalf("DeleteExpiredTokens = %d, %v; want 1", n, err)
+	}
+	if r, _ := b.AccessJTIRevoked(ctx, "cc.a"); r {
+		t.Fatal("expired revocation entry kept")
+	}
+	if r, _ := b.AccessJTIRevoked(ctx, "cc.b"); !r {
+		t.Fatal("unexpired revocation entry deleted")
+	}
+}
+
 func testOAuthKeys(t *testing.T, b Backend) {
 	ctx := context.Background()
 	k1 := authz.SigningKey{ID: "k1", Alg: "ES256", PrivateDER: []byte{1}, CreatedAt: t0}

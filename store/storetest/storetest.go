@@ -59,6 +59,7 @@ func Run(t *testing.T, open func(t *testing.T) Backend) {
 		{"OAuthClients", testOAuthClients},
 		{"OAuthTokens", testOAuthTokens},
 		{"OAuthJTI", testOAuthJTI},
+		{"OAuthRevokedAccessJTI", testOAuthRevokedAccessJTI},
 		{"OAuthKeys", testOAuthKeys},
 		{"OAuthRevokeBySubjectAndSession", testOAuthRevokeBySubjectAndSession},
 		{"OAuthClientRegistration", testOAuthClientRegistration},
