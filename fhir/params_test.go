@@ -560,7 +560,7 @@ func parseExpr(branch, typ string) ([]pathStep, bool) {
 		return nil, false
 	}
 	var steps []pathStep
-	for _, part := range splitDots(b[len(typ)+1:]) {
+	for _, part := range splitOutside(b[len(typ)+1:], '.') {
 		last := len(steps) - 1
 		switch {
 		case strings.HasPrefix(part, "as(") || strings.HasPrefix(part, "ofType("):
@@ -596,7 +596,9 @@ func parseExpr(branch, typ string) ([]pathStep, bool) {
 	return steps, len(steps) > 0
 }
 
-func splitDots(s string) []string {
+// splitOutside splits s at every sep that is outside parentheses and
+// quotes (FHIRPath: path steps at '.', union branches at '|').
+func splitOutside(s string, sep byte) []string {
 	var out []string
 	depth, start := 0, 0
 	quote := false
@@ -609,7 +611,7 @@ func splitDots(s string) []string {
 			depth++
 		case c == ')':
 			depth--
-		case c == '.' && depth == 0:
+		case c == sep && depth == 0:
 			out = append(out, s[start:i])
 			start = i + 1
 		}
@@ -674,7 +676,7 @@ func fixtureFor(reg *search.Registry, p listedParam, n int) (*fixture, error) {
 		return f, nil
 	}
 	var steps []pathStep
-	for _, b := range splitTopLevel(sp.Expression) {
+	for _, b := range splitOutside(sp.Expression, '|') {
 		if st, ok := parseExpr(b, p.typ); ok {
 			steps = st
 			break
@@ -837,27 +839,6 @@ var handFixtures = map[string]func(f *fixture){
 		f.res["deceasedBoolean"] = true
 		f.query, f.miss = "deceased=true&_id="+f.id, "deceased=false&_id="+f.id
 	},
-}
-
-func splitTopLevel(expr string) []string {
-	var out []string
-	depth, start := 0, 0
-	quote := false
-	for i := 0; i < len(expr); i++ {
-		switch c := expr[i]; {
-		case c == '\'':
-			quote = !quote
-		case quote:
-		case c == '(':
-			depth++
-		case c == ')':
-			depth--
-		case c == '|' && depth == 0:
-			out = append(out, expr[start:i])
-			start = i + 1
-		}
-	}
-	return append(out, expr[start:])
 }
 
 // TestUnlistedSearchParameters checks that every R4 search parameter the
