@@ -38,8 +38,10 @@ import (
 	"github.com/smartgate/smartgate/authz"
 	"github.com/smartgate/smartgate/config"
 	"github.com/smartgate/smartgate/fhir"
+	"github.com/smartgate/smartgate/fhir/bearer"
 	"github.com/smartgate/smartgate/fhir/demo"
 	"github.com/smartgate/smartgate/fhir/search"
+	"github.com/smartgate/smartgate/internal/testclock"
 	"github.com/smartgate/smartgate/listener"
 	"github.com/smartgate/smartgate/store/sqlite"
 )
@@ -343,7 +345,8 @@ func (h *harness) backendToken(scope string) string {
 	return tok
 }
 
-func (h *harness) backendTokenScope(scope string) (token, granted string) {
+// backendAssertion is a private_key_jwt client assertion of the backend client.
+func (h *harness) backendAssertion() string {
 	h.t.Helper()
 	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES384, Key: h.key},
 		(&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", "k1"))
@@ -352,10 +355,16 @@ func (h *harness) backendTokenScope(scope string) (token, granted string) {
 	}
 	claims := josejwt.Claims{Issuer: h.backend, Subject: h.backend, Audience: josejwt.Audience{h.baseA + "/oauth/token"},
 		ID: fmt.Sprintf("enforce-%d", h.jti.Add(1)), Expiry: josejwt.NewNumericDate(time.Now().Add(4 * time.Minute))}
-	assertion, err := josejwt.Signed(signer).Claims(claims).Serialize()
+	a, err := josejwt.Signed(signer).Claims(claims).Serialize()
 	if err != nil {
 		h.t.Fatal(err)
 	}
+	return a
+}
+
+func (h *harness) backendTokenScope(scope string) (token, granted string) {
+	h.t.Helper()
+	assertion := h.backendAssertion()
 	r := h.postForm(h.baseA+"/oauth/token", url.Values{"grant_type": {"client_credentials"}, "scope": {scope},
 		"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}, "client_assertion": {assertion}}, nil)
 	if r.status != http.StatusOK {
@@ -496,4 +505,23 @@ func (h *harness) codeFlow(l codeLaunch) (tokenResponse, error) {
 		}
 	}
 	return nil, fmt.Errorf("authorization flow did not finish")
+}
+
+// fhirWithClock serves the FHIR endpoint wired like newApp's (the same
+// verifier over the same authorization server) but with an injected clock
+// and bearer cache bound, so that a test can step past the bound.
+func (h *harness) fhirWithClock(clock *testclock.Clock, bound time.Duration) *httptest.Server {
+	h.t.Helper()
+	reg, err := search.Load()
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	auth := bearer.New(tokenVerifier{as: h.app.authz, users: userDirectory{db: h.db}}, reg,
+		bearer.Options{Now: clock.Now, Revalidate: bound, Audiences: []string{h.baseA + "/fhir", h.baseB + "/fhir"}})
+	srv := fhir.New(fhir.Config{Auth: auth, Registry: reg}, h.db, nil)
+	mux := http.NewServeMux()
+	srv.Register(mux)
+	fhirSrv := httptest.NewServer(listener.Middleware(listener.Info{Name: "https", BaseURL: h.baseA}, mux))
+	h.t.Cleanup(fhirSrv.Close)
+	return fhirSrv
 }

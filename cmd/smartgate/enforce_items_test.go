@@ -16,9 +16,6 @@ import (
 	"time"
 
 	"github.com/smartgate/smartgate/audit"
-	"github.com/smartgate/smartgate/fhir"
-	"github.com/smartgate/smartgate/fhir/bearer"
-	"github.com/smartgate/smartgate/fhir/search"
 	"github.com/smartgate/smartgate/internal/testclock"
 	"github.com/smartgate/smartgate/listener"
 )
@@ -166,19 +163,9 @@ func TestS7_Audience(t *testing.T) {
 // authorization server) but with an injected clock.
 func TestV6_RevokedTokenRefusedWithinBound(t *testing.T) {
 	h := newHarness(t)
-	reg, err := search.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	clock := testclock.New(time.Now())
 	const bound = 5 * time.Second
-	auth := bearer.New(tokenVerifier{as: h.app.authz, users: userDirectory{db: h.db}}, reg,
-		bearer.Options{Now: clock.Now, Revalidate: bound, Audiences: []string{h.baseA + "/fhir", h.baseB + "/fhir"}})
-	srv := fhir.New(fhir.Config{Auth: auth, Registry: reg}, h.db, nil)
-	mux := http.NewServeMux()
-	srv.Register(mux)
-	fhirSrv := httptest.NewServer(listener.Middleware(listener.Info{Name: "https", BaseURL: h.baseA}, mux))
-	t.Cleanup(fhirSrv.Close)
+	clock := testclock.New(time.Now())
+	fhirSrv := h.fhirWithClock(clock, bound)
 
 	own := h.patients["Lind"]
 	tok := h.code(codeLaunch{user: "lind", password: userPassword, scope: "launch/patient patient/Patient.rs"}).str("access_token")

@@ -1,39 +1,13 @@
 package main
 
 import (
-	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"testing"
 	"time"
 
-	jose "github.com/go-jose/go-jose/v4"
-	josejwt "github.com/go-jose/go-jose/v4/jwt"
-
-	"github.com/smartgate/smartgate/fhir"
-	"github.com/smartgate/smartgate/fhir/bearer"
-	"github.com/smartgate/smartgate/fhir/search"
 	"github.com/smartgate/smartgate/internal/testclock"
-	"github.com/smartgate/smartgate/listener"
 )
-
-// backendAssertion is a private_key_jwt client assertion of the backend client.
-func (h *harness) backendAssertion() string {
-	h.t.Helper()
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES384, Key: h.key},
-		(&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", "k1"))
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	claims := josejwt.Claims{Issuer: h.backend, Subject: h.backend, Audience: josejwt.Audience{h.baseA + "/oauth/token"},
-		ID: fmt.Sprintf("stateless-%d", h.jti.Add(1)), Expiry: josejwt.NewNumericDate(time.Now().Add(4 * time.Minute))}
-	a, err := josejwt.Signed(signer).Claims(claims).Serialize()
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	return a
-}
 
 // TestV6_RevokedBackendTokenRefusedWithinBound: a backend-services
 // (client_credentials, private_key_jwt) token is stateless — no stored
@@ -41,19 +15,9 @@ func (h *harness) backendAssertion() string {
 // the bearer cache bound, as for a stored token (TestV6_…).
 func TestV6_RevokedBackendTokenRefusedWithinBound(t *testing.T) {
 	h := newHarness(t)
-	reg, err := search.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	clock := testclock.New(time.Now())
 	const bound = 5 * time.Second
-	auth := bearer.New(tokenVerifier{as: h.app.authz, users: userDirectory{db: h.db}}, reg,
-		bearer.Options{Now: clock.Now, Revalidate: bound, Audiences: []string{h.baseA + "/fhir", h.baseB + "/fhir"}})
-	srv := fhir.New(fhir.Config{Auth: auth, Registry: reg}, h.db, nil)
-	mux := http.NewServeMux()
-	srv.Register(mux)
-	fhirSrv := httptest.NewServer(listener.Middleware(listener.Info{Name: "https", BaseURL: h.baseA}, mux))
-	t.Cleanup(fhirSrv.Close)
+	clock := testclock.New(time.Now())
+	fhirSrv := h.fhirWithClock(clock, bound)
 
 	tok := h.backendToken("system/Patient.rs")
 	var n int
