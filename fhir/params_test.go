@@ -560,7 +560,7 @@ func parseExpr(branch, typ string) ([]pathStep, bool) {
 		return nil, false
 	}
 	var steps []pathStep
-	for _, part := range splitOutside(b[len(typ)+1:], '.') {
+	for _, part := range search.SplitTop(b[len(typ)+1:], '.') {
 		last := len(steps) - 1
 		switch {
 		case strings.HasPrefix(part, "as(") || strings.HasPrefix(part, "ofType("):
@@ -594,29 +594,6 @@ func parseExpr(branch, typ string) ([]pathStep, bool) {
 		steps[len(steps)-1].cast = cast
 	}
 	return steps, len(steps) > 0
-}
-
-// splitOutside splits s at every sep that is outside parentheses and
-// quotes (FHIRPath: path steps at '.', union branches at '|').
-func splitOutside(s string, sep byte) []string {
-	var out []string
-	depth, start := 0, 0
-	quote := false
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c == '\'':
-			quote = !quote
-		case quote:
-		case c == '(':
-			depth++
-		case c == ')':
-			depth--
-		case c == sep && depth == 0:
-			out = append(out, s[start:i])
-			start = i + 1
-		}
-	}
-	return append(out, s[start:])
 }
 
 // choiceDefaults are the data types used for choice elements that the
@@ -676,7 +653,7 @@ func fixtureFor(reg *search.Registry, p listedParam, n int) (*fixture, error) {
 		return f, nil
 	}
 	var steps []pathStep
-	for _, b := range splitOutside(sp.Expression, '|') {
+	for _, b := range search.SplitTop(sp.Expression, '|') {
 		if st, ok := parseExpr(b, p.typ); ok {
 			steps = st
 			break

@@ -31,7 +31,7 @@ type evaluator interface {
 // expression is handed to the gofhir/fhirpath library (fallback = true).
 func compile(expr, resourceType string) (ev evaluator, fallback bool, err error) {
 	var prog compiled
-	for _, b := range splitTop(expr, '|') {
+	for _, b := range SplitTop(expr, '|') {
 		p, ok := compileBranch(strings.TrimSpace(b), resourceType)
 		if !ok {
 			lib, err := fhirpath.Compile(expr)
@@ -136,7 +136,7 @@ func compileChain(s, resourceType string) (path, bool) {
 
 func compileSteps(s string) (path, bool) {
 	var p path
-	for _, part := range splitTop(s, '.') {
+	for _, part := range SplitTop(s, '.') {
 		part = strings.TrimSpace(part)
 		switch {
 		case isIdent(part):

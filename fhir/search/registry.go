@@ -257,7 +257,7 @@ func (r *Registry) InPatientCompartment(t string) bool {
 // joined again by " | ".
 func branchesFor(expr, t string) string {
 	var keep []string
-	for _, b := range splitTop(expr, '|') {
+	for _, b := range SplitTop(expr, '|') {
 		b = strings.TrimSpace(b)
 		root := strings.TrimLeft(b, "( ")
 		if i := strings.IndexAny(root, ". )"); i >= 0 {
@@ -277,8 +277,9 @@ func branchesFor(expr, t string) string {
 	return strings.Join(keep, " | ")
 }
 
-// splitTop splits s at sep characters outside parentheses and quotes.
-func splitTop(s string, sep byte) []string {
+// SplitTop splits a FHIRPath expression s at the sep characters outside
+// parentheses and quotes: union branches at '|', path steps at '.'.
+func SplitTop(s string, sep byte) []string {
 	var out []string
 	depth, start := 0, 0
 	inQuote := false

@@ -498,12 +498,7 @@ func (db *DB) SearchResources(ctx context.Context, req fhir.SearchRequest) (*fhi
 		if err != nil {
 			return err
 		}
-		if len(matches) > q.Count {
-			matches = matches[:q.Count]
-			res.HasNext = true
-			res.NextCursor = matches[len(matches)-1].Row
-			res.NextOffset = q.Offset + q.Count
-		}
+		matches = cutPage(matches, q, res)
 		if wantTotal {
 			if !res.HasNext && q.Cursor == 0 && q.Offset == 0 {
 				// A first page that holds every match is its own count.
@@ -528,6 +523,19 @@ func (db *DB) SearchResources(ctx context.Context, req fhir.SearchRequest) (*fhi
 // pageFromIndex fills res (Total, Matches, paging) for a search whose
 // candidates on the index tables are exactly its matches (w.indexOnly), in
 // the default order.
+// cutPage keeps the first q.Count of matches (fetched with one extra row
+// to tell whether there is a next page) and, when there were more, records
+// in res where the next page starts.
+func cutPage(matches []fhir.Resource, q *search.Query, res *fhir.SearchResult) []fhir.Resource {
+	if len(matches) > q.Count {
+		matches = matches[:q.Count]
+		res.HasNext = true
+		res.NextCursor = matches[len(matches)-1].Row
+		res.NextOffset = q.Offset + q.Count
+	}
+	return matches
+}
+
 func pageFromIndex(ctx context.Context, tx *sql.Tx, q *search.Query, w sqlWhere, patients []string, res *fhir.SearchResult) error {
 	args := append(append([]any(nil), w.candArgs...), res.Snapshot)
 	rows, err := tx.QueryContext(ctx, "SELECT DISTINCT d.rid "+w.cand+" AND d.rid <= ? ORDER BY d.rid", args...)
@@ -560,12 +568,7 @@ func pageFromIndex(ctx context.Context, tx *sql.Tx, q *search.Query, w sqlWhere,
 	if err != nil {
 		return err
 	}
-	if len(matches) > q.Count {
-		matches = matches[:q.Count]
-		res.HasNext = true
-		res.NextCursor = matches[len(matches)-1].Row
-		res.NextOffset = q.Offset + q.Count
-	}
+	matches = cutPage(matches, q, res)
 	res.Matches = matches
 	if len(matches) == 0 {
 		return nil
