@@ -67,12 +67,7 @@ func (db *DB) InsertAudit(ctx context.Context, evs []audit.Event) error {
 		return nil
 	}
 	return db.Write(ctx, func(tx *sql.Tx) error {
-		stmt, err := tx.PrepareContext(ctx, `INSERT INTO audit_events
-			(at, kind, actor, client_id, patient, action, resource, scopes, outcome, detail, address, request_id)
-			VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`)
-		if err != nil {
-			return err
-		}
+		stmt := tx.StmtContext(ctx, db.stmts.insertAudit)
 		defer stmt.Close()
 		for _, e := range evs {
 			if e.At.IsZero() {

@@ -15,11 +15,6 @@ import (
 
 var _ fhir.Store = (*DB)(nil)
 
-type queryer interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
 const resourceCols = "rid, type, id, version, last_updated, deleted, json"
 
 func scanResource(sc interface{ Scan(...any) error }) (*fhir.Resource, error) {
@@ -34,18 +29,13 @@ func scanResource(sc interface{ Scan(...any) error }) (*fhir.Resource, error) {
 	return &r, nil
 }
 
-func readResource(ctx context.Context, q queryer, typ, id string) (*fhir.Resource, error) {
-	r, err := scanResource(q.QueryRowContext(ctx,
-		"SELECT "+resourceCols+" FROM fhir_resources WHERE type = ? AND id = ?", typ, id))
+// ReadResource returns the current version of a resource (see fhir.Store).
+func (db *DB) ReadResource(ctx context.Context, typ, id string) (*fhir.Resource, error) {
+	r, err := scanResource(db.stmts.readRes.QueryRowContext(ctx, typ, id))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: read %s/%s: %w", typ, id, mapErr(err))
 	}
 	return r, nil
-}
-
-// ReadResource returns the current version of a resource (see fhir.Store).
-func (db *DB) ReadResource(ctx context.Context, typ, id string) (*fhir.Resource, error) {
-	return readResource(ctx, db.r, typ, id)
 }
 
 // ReadResourceVersion returns one version of a resource.
