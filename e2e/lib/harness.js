@@ -67,22 +67,38 @@ export async function startSmartgate({ args = [], env = {} } = {}) {
   };
 }
 
-/** Launches headless Chromium with a fresh profile; returns a BrowserContext. */
+/**
+ * Launches headless Chromium with a fresh profile; returns a BrowserContext.
+ * Chromium occasionally dies while starting on a busy machine (seen here: a
+ * SIGSEGV before the first page, "Target page, context or browser has been
+ * closed"). A launch that fails like that is retried once, with a new
+ * profile; a failure after the browser is up is the test's own.
+ */
 export async function launchBrowser() {
   if (!existsSync(chromiumPath)) {
     throw new Error(`Chromium not found at ${chromiumPath}: install the Debian package "chromium" (scripts/test does)`);
   }
-  const profile = mkdtempSync(join(tmpdir(), 'smartgate-e2e-profile-'));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: chromiumPath,
-    headless: true,
-    ignoreHTTPSErrors: true,
-    args: [
-      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    ],
-  });
-  const close = context.close.bind(context);
-  context.close = async () => { await close(); rmSync(profile, { recursive: true, force: true }); };
-  return context;
+  let lastErr;
+  for (let attempt = 1; attempt <= 2; attempt++) {
+    const profile = mkdtempSync(join(tmpdir(), 'smartgate-e2e-profile-'));
+    try {
+      const context = await chromium.launchPersistentContext(profile, {
+        executablePath: chromiumPath,
+        headless: true,
+        ignoreHTTPSErrors: true,
+        args: [
+          '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+          '--disable-background-networking', '--disable-component-update', '--disable-sync',
+        ],
+      });
+      const close = context.close.bind(context);
+      context.close = async () => { await close(); rmSync(profile, { recursive: true, force: true }); };
+      return context;
+    } catch (err) {
+      rmSync(profile, { recursive: true, force: true });
+      lastErr = err;
+      process.stderr.write(`launchBrowser: attempt ${attempt} failed: ${String(err.message).split('\n')[0]}\n`);
+    }
+  }
+  throw lastErr;
 }
