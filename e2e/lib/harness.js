@@ -69,23 +69,26 @@ export async function startSmartgate({ args = [], env = {} } = {}) {
 
 /**
  * Launches headless Chromium with a fresh profile; returns a BrowserContext.
- * Chromium occasionally dies while starting on a busy machine (seen here: a
+ * Chromium occasionally fails to start on a busy machine (seen in CI here: a
  * SIGSEGV before the first page, "Target page, context or browser has been
- * closed"). A launch that fails like that is retried once, with a new
- * profile; a failure after the browser is up is the test's own.
+ * closed", and once a start that hung until the file's 180 s timeout). A
+ * start gets 40 s (Playwright's default is 180 s) and is tried up to three
+ * times, each with a new profile; a failure after the browser is up is the
+ * test's own.
  */
 export async function launchBrowser() {
   if (!existsSync(chromiumPath)) {
     throw new Error(`Chromium not found at ${chromiumPath}: install the Debian package "chromium" (scripts/test does)`);
   }
   let lastErr;
-  for (let attempt = 1; attempt <= 2; attempt++) {
+  for (let attempt = 1; attempt <= 3; attempt++) {
     const profile = mkdtempSync(join(tmpdir(), 'smartgate-e2e-profile-'));
     try {
       const context = await chromium.launchPersistentContext(profile, {
         executablePath: chromiumPath,
         headless: true,
         ignoreHTTPSErrors: true,
+        timeout: 40_000,
         args: [
           '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
           '--disable-background-networking', '--disable-component-update', '--disable-sync',
