@@ -257,8 +257,7 @@ func (s *Server) applyEntry(ctx context.Context, tx Tx, p Principal, e *entry, n
 		if err != nil {
 			return nil, err
 		}
-		if err := p.Authorize(ctx, AccessRequest{Interaction: InteractionRead, Type: e.op.typ, ID: e.op.id,
-			Patients: s.patientsOf(e.op.typ, cur.JSON), Resource: cur.JSON}); err != nil {
+		if err := s.authorizeCurrent(ctx, tx, p, InteractionRead, cur); err != nil {
 			return nil, err
 		}
 		if cur.Deleted {

@@ -186,8 +186,9 @@ func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
+		last := s.lastContent(r, cur)
 		if err := p.Authorize(r.Context(), AccessRequest{Interaction: InteractionHistoryInstance, Type: typ, ID: id,
-			Patients: s.patientsOf(typ, s.lastContent(r, cur)), Resource: cur.JSON}); err != nil {
+			Patients: s.patientsOf(typ, last), Resource: last}); err != nil {
 			return err
 		}
 	} else {
@@ -206,18 +207,12 @@ func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request) error {
 			// each version listed must itself be within the grant (an old
 			// version may have been in another compartment, and
 			// query-restricted scopes are not applied by the store here).
-			check = func(e HistoryEntry) bool {
-				return e.Deleted || p.Authorize(r.Context(), AccessRequest{Interaction: interaction, Type: e.Type, ID: e.ID,
-					Patients: s.patientsOf(e.Type, e.JSON), Resource: e.JSON}) == nil
-			}
+			check = func(e HistoryEntry) bool { return s.versionAllowed(r.Context(), p, interaction, e) }
 		}
 	}
 	if id != "" {
 		// Every version shown must be readable, not just the current one.
-		check = func(e HistoryEntry) bool {
-			return e.Deleted || p.Authorize(r.Context(), AccessRequest{Interaction: InteractionHistoryInstance, Type: e.Type, ID: e.ID,
-				Patients: s.patientsOf(e.Type, e.JSON), Resource: e.JSON}) == nil
-		}
+		check = func(e HistoryEntry) bool { return s.versionAllowed(r.Context(), p, InteractionHistoryInstance, e) }
 	}
 	page, err := s.st.ResourceHistory(r.Context(), hq)
 	if err != nil {
@@ -285,13 +280,7 @@ func (s *Server) lastContent(r *http.Request, cur *Resource) []byte {
 	if !cur.Deleted {
 		return cur.JSON
 	}
-	for v := cur.Version - 1; v >= 1; v-- {
-		old, err := s.st.ReadResourceVersion(r.Context(), cur.Type, cur.ID, v)
-		if err == nil && !old.Deleted {
-			return old.JSON
-		}
-	}
-	return nil
+	return s.contentBefore(r.Context(), cur.Type, cur.ID, cur.Version)
 }
 
 // anyOf parses a restriction's AnyOf searches.

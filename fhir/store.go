@@ -124,6 +124,9 @@ type Tx interface {
 	// Compartments returns the patient compartments stored for a resource
 	// (for a deleted resource: those of its last content).
 	Compartments(ctx context.Context, typ, id string) ([]string, error)
+	// LastContent returns the JSON of the newest version of a resource
+	// that has content (not a delete), or nil when there is none.
+	LastContent(ctx context.Context, typ, id string) ([]byte, error)
 	// Put stores a new version: the resource row, its history entry, and
 	// replaces its index values and compartment memberships. It returns the
 	// row number.

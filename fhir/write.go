@@ -173,16 +173,9 @@ func (s *Server) apply(ctx context.Context, tx Tx, p Principal, op *writeOp, now
 			return nil, err
 		}
 		if cur != nil {
-			patients := s.patientsOf(op.typ, cur.JSON)
-			if cur.Deleted {
-				// Re-creating a deleted resource is decided on its last
-				// content too: its history stays attached to the id.
-				if patients, err = tx.Compartments(ctx, op.typ, op.id); err != nil {
-					return nil, err
-				}
-			}
-			if err := p.Authorize(ctx, AccessRequest{Interaction: InteractionUpdate, Type: op.typ, ID: op.id,
-				Patients: patients, Resource: cur.JSON}); err != nil {
+			// Re-creating a deleted resource is decided on its last
+			// content too: its history stays attached to the id.
+			if err := s.authorizeCurrent(ctx, tx, p, InteractionUpdate, cur); err != nil {
 				return nil, err
 			}
 		}
@@ -218,13 +211,13 @@ func (s *Server) apply(ctx context.Context, tx Tx, p Principal, op *writeOp, now
 		if err != nil {
 			return nil, err
 		}
+		if cur.Deleted {
+			return s.deleteDeleted(ctx, tx, p, cur)
+		}
 		patients := s.patientsOf(op.typ, cur.JSON)
 		if err := p.Authorize(ctx, AccessRequest{Interaction: InteractionDelete, Type: op.typ, ID: op.id,
 			Patients: patients, Resource: cur.JSON}); err != nil {
 			return nil, err
-		}
-		if cur.Deleted {
-			return &writeResult{status: http.StatusNoContent, res: cur}, nil
 		}
 		w := &Write{Resource: Resource{Type: op.typ, ID: op.id, Version: cur.Version + 1, LastUpdated: now, Deleted: true},
 			Method: http.MethodDelete, Patients: patients}

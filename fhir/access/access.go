@@ -162,6 +162,10 @@ type Resource struct {
 	// Matches reports whether the resource matches a granular scope's query
 	// (evaluated with the search machinery: same semantics as searching).
 	Matches func(query []smart.Param) bool
+	// Owners and Owned are what Owners returns for the content: used by
+	// AdmitsWrite only.
+	Owners []string
+	Owned  bool
 }
 
 // Admits reports whether the grant reaches the resource.

@@ -212,18 +212,24 @@ func (pr *principal) Authorize(ctx context.Context, req fhir.AccessRequest) erro
 	if !g.Allowed {
 		return fhir.ErrInsufficientScope
 	}
+	write := isWrite(req.Interaction)
 	if req.Resource == nil {
-		if req.ID == "" || g.Unrestricted {
+		switch {
+		case req.ID == "":
+			// Type level: a compartment-limited grant cannot write a type
+			// without an owner element (access.OwnerElement).
+			if write && !g.WritesType(req.Type) {
+				return fhir.ErrInsufficientScope
+			}
+			return nil
+		case g.Unrestricted:
 			return nil
 		}
-		// Existence of a deleted resource: only revealed to who may reach
-		// resources of the type at all.
-		if len(g.Scopes) == 0 {
-			return fhir.ErrHidden
-		}
-		return nil
+		// No content to decide on (the endpoint passes a deleted
+		// resource's last content): only an unrestricted grant reaches it.
+		return fhir.ErrHidden
 	}
-	var decoded map[string]any
+	doc := lazyDoc{raw: req.Resource}
 	res := access.Resource{Patients: req.Patients, Matches: func(q []smart.Param) bool {
 		vals := url.Values{}
 		for _, p := range q {
@@ -233,24 +239,59 @@ func (pr *principal) Authorize(ctx context.Context, req fhir.AccessRequest) erro
 		if err != nil {
 			return false
 		}
-		if decoded == nil {
-			if decoded, err = search.Decode(req.Resource); err != nil {
-				return false
-			}
+		decoded, err := doc.get()
+		if err != nil {
+			return false
 		}
 		ok, err := pr.reg.Matches(query, decoded, req.Resource, pr.now())
 		return err == nil && ok
 	}}
-	if g.Admits(res) {
-		return nil
+	if !write {
+		if g.Admits(res) {
+			return nil
+		}
+		return fhir.ErrHidden
 	}
-	if req.Incoming || req.Interaction == fhir.InteractionCreate {
+	if !g.Unrestricted {
+		if decoded, err := doc.get(); err == nil {
+			res.Owners, res.Owned = access.Owners(req.Type, decoded)
+		}
+	}
+	switch {
+	case g.AdmitsWrite(res):
+		return nil
+	case req.Incoming || req.Interaction == fhir.InteractionCreate || g.Admits(res):
 		// Writing data the token may not hold (creating it in, or moving
-		// it into, another patient's compartment or another category):
-		// refused, nothing stored is being hidden.
+		// it into, another patient's record, compartment or category), or
+		// changing stored content the token reaches but that is not the
+		// context patient's record: refused, nothing stored is hidden.
 		return fhir.ErrInsufficientScope
 	}
 	return fhir.ErrHidden
+}
+
+func isWrite(in fhir.Interaction) bool {
+	switch in {
+	case fhir.InteractionCreate, fhir.InteractionUpdate, fhir.InteractionDelete:
+		return true
+	}
+	return false
+}
+
+// lazyDoc decodes a resource's JSON once, when first needed.
+type lazyDoc struct {
+	raw     []byte
+	decoded map[string]any
+	err     error
+	done    bool
+}
+
+func (d *lazyDoc) get() (map[string]any, error) {
+	if !d.done {
+		d.decoded, d.err = search.Decode(d.raw)
+		d.done = true
+	}
+	return d.decoded, d.err
 }
 
 // ReachesAll implements fhir.WholeTypeReacher: true when some scope grants

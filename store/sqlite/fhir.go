@@ -236,6 +236,19 @@ func (t *fhirTx) Compartments(ctx context.Context, typ, id string) ([]string, er
 	return out, rows.Err()
 }
 
+func (t *fhirTx) LastContent(ctx context.Context, typ, id string) ([]byte, error) {
+	var body []byte
+	err := t.tx.QueryRowContext(ctx, `SELECT json FROM fhir_history WHERE type = ? AND id = ? AND deleted = 0
+		ORDER BY version DESC LIMIT 1`, typ, id).Scan(&body)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: last content of %s/%s: %w", typ, id, mapErr(err))
+	}
+	return body, nil
+}
+
 func (t *fhirTx) prepare(ctx context.Context) error {
 	if t.upsert != nil {
 		return nil
