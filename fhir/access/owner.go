@@ -34,12 +34,14 @@ import (
 // that a clinician, payer or the system writes rather than a patient app
 // (Account, Basic, BodyStructure, ChargeItem, ClaimResponse,
 // ClinicalImpression, CommunicationRequest, Composition,
-// CoverageEligibilityRequest/Response, DetectedIssue, DeviceRequest,
-// DocumentManifest, EnrollmentRequest, EpisodeOfCare, Flag,
+// CoverageEligibilityRequest, CoverageEligibilityResponse, DetectedIssue,
+// DeviceRequest, DocumentManifest, EnrollmentRequest, EpisodeOfCare, Flag,
 // ImmunizationEvaluation, ImmunizationRecommendation, Invoice,
 // MeasureReport, MedicationDispense, MolecularSequence, NutritionOrder,
 // RequestGroup, ResearchSubject, RiskAssessment, Specimen, SupplyDelivery,
-// SupplyRequest, VisionPrescription). Adding one is adding a case here.
+// SupplyRequest, VisionPrescription). Types outside the Patient
+// compartment (Practitioner, Organization, Medication…) are not reached
+// by such scopes at all. Adding one is adding a case here.
 func OwnerElement(resourceType string) string {
 	switch resourceType {
 	case "Patient":

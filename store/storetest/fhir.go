@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -60,6 +61,20 @@ func testFHIRVersions(t *testing.T, b Backend) {
 	}
 	if _, err := b.ReadResourceVersion(ctx, "Patient", "p1", 9); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("missing version: %v", err)
+	}
+	// LastContent: the newest version that is not a delete.
+	err = b.TransactResources(ctx, func(tx fhir.Tx) error {
+		last, err := tx.LastContent(ctx, "Patient", "p1")
+		if err != nil || !strings.Contains(string(last), `"versionId":"2"`) {
+			return fmt.Errorf("last content of a deleted resource = %s, %w; want version 2", last, err)
+		}
+		if last, err := tx.LastContent(ctx, "Patient", "nope"); err != nil || last != nil {
+			return fmt.Errorf("last content of a missing resource = %s, %w; want none", last, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	// The same version twice is a conflict.
 	err = b.TransactResources(ctx, func(tx fhir.Tx) error {
