@@ -153,6 +153,17 @@ func TestSec9D2_PerformerLinkDoesNotAdmitWrite(t *testing.T) {
 				es = append(es, sec9Entry("POST", res["resourceType"].(string), res))
 			}
 			sec9WantStatuses(t, h.do("POST", h.baseA+"/fhir", tk.token, sec9Bundle("batch", es...)), "403", "403", "403", "403")
+			// Conditional create (If-None-Exist matching nothing), plain and
+			// as a transaction entry.
+			bait := baits(mark)[0]
+			req, _ := http.NewRequest("POST", h.baseA+"/fhir/Observation", strings.NewReader(string(mustJSON(bait))))
+			req.Header.Set("Content-Type", "application/fhir+json")
+			req.Header.Set("Authorization", "Bearer "+tk.token)
+			req.Header.Set("If-None-Exist", "identifier=urn:sec9|"+mark)
+			forbidden(t, h.send(req))
+			cond := sec9Entry("POST", "Observation", bait)
+			cond["request"].(map[string]any)["ifNoneExist"] = "identifier=urn:sec9|" + mark
+			forbidden(t, h.do("POST", h.baseA+"/fhir", tk.token, sec9Bundle("transaction", cond)))
 			if n := count(mark) + count(mark+"-own"); n != 0 {
 				t.Fatalf("%d resources stored by refused writes", n)
 			}
