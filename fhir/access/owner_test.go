@@ -12,12 +12,12 @@ import (
 	"github.com/smartgate/smartgate/fhir/internal/shareddata"
 )
 
-// TestOwnerElementFromDefinitions checks the owner table against the R4
+// TestSec9D2_OwnerTableFromDefinitions checks the owner table against the R4
 // definitions in ../shared/fhir/r4: every owner element is the path of the
 // type's patient, subject or beneficiary parameter of the Patient
 // CompartmentDefinition, and every type of that compartment is either in
 // the table or named in OwnerElement's documentation as left out.
-func TestOwnerElementFromDefinitions(t *testing.T) {
+func TestSec9D2_OwnerTableFromDefinitions(t *testing.T) {
 	dir := filepath.Join(shareddata.SharedDir(t), "fhir", "r4")
 	var comp struct {
 		Resource []struct {
@@ -110,9 +110,9 @@ func readJSON(t *testing.T, path string, v any) {
 	}
 }
 
-// TestAdmitsWrite: the owner rule for compartment-limited scopes, and
+// TestSec9D2_AdmitsWriteOwnerRule: the owner rule for compartment-limited scopes, and
 // unrestricted scopes unaffected.
-func TestAdmitsWrite(t *testing.T) {
+func TestSec9D2_AdmitsWriteOwnerRule(t *testing.T) {
 	ref := func(r string) map[string]any { return map[string]any{"reference": r} }
 	content := func(typ string, m map[string]any, patients ...string) Resource {
 		m["resourceType"] = typ
