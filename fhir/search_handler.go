@@ -25,6 +25,10 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) error {
 		return errorf(http.StatusBadRequest, "invalid", "malformed query string: %v", err)
 	}
 	if r.Method == http.MethodPost {
+		// No search scope for the type: 403 before the form is read.
+		if err := p.Authorize(r.Context(), AccessRequest{Interaction: InteractionSearchType, Type: typ}); err != nil {
+			return err
+		}
 		if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
 			return errorf(http.StatusUnsupportedMediaType, "not-supported", "POST _search takes application/x-www-form-urlencoded")
 		}

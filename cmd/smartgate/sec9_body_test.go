@@ -51,7 +51,7 @@ func (b *withheldBody) Close() error {
 // sendWithheld sends a request whose body is head followed by a body that
 // never comes (until the test ends), and returns the answer, which must
 // come while the body is withheld.
-func (h *harness) sendWithheld(t *testing.T, method, target, token, head string) *response {
+func (h *harness) sendWithheld(t *testing.T, method, target, token, head, contentType string) *response {
 	t.Helper()
 	// More than the 256 KiB net/http discards after a handler that did not
 	// read the body; less than any body limit.
@@ -64,7 +64,7 @@ func (h *harness) sendWithheld(t *testing.T, method, target, token, head string)
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Content-Type", "application/fhir+json")
+	req.Header.Set("Content-Type", contentType)
 	req.Header.Set("Authorization", "Bearer "+token)
 	c := &http.Client{Transport: h.httpc.Transport, Timeout: 10 * time.Second}
 	resp, err := c.Do(req)
@@ -79,9 +79,11 @@ func (h *harness) sendWithheld(t *testing.T, method, target, token, head string)
 }
 
 // TestSec9D8_RefusedWriteAnsweredBeforeTheBody: a create or update of a
-// type the token may not write, and a Bundle from a token with no FHIR
-// scope at all, are answered 403 insufficient_scope without waiting for the
-// body; so is a conditional write whose condition the token may not search.
+// type the token may not write, a Bundle from a token with no FHIR scope at
+// all, a transaction whose first entry is refused, and a POST _search
+// without search scope are answered 403 insufficient_scope without waiting
+// for the body; so is a conditional write whose condition the token may not
+// search.
 func TestSec9D8_RefusedWriteAnsweredBeforeTheBody(t *testing.T) {
 	h := newHarness(t)
 	own := h.patients["Lind"]
@@ -89,9 +91,11 @@ func TestSec9D8_RefusedWriteAnsweredBeforeTheBody(t *testing.T) {
 	condOnly := h.code(codeLaunch{user: "doc", password: userPassword, scope: "launch/patient patient/Observation.cu", patient: own}).str("access_token")
 	noScope := h.code(codeLaunch{user: "lind", password: userPassword, scope: "openid fhirUser"}).str("access_token")
 	obs := `{"resourceType":"Observation","status":"final","code":{"text":"`
+	noSearch := h.code(codeLaunch{user: "doc", password: userPassword, scope: "launch/patient patient/Observation.r", patient: own}).str("access_token")
 	for _, c := range []struct {
 		name, method, target, token, head string
 	}{
+		{"post-search", "POST", "/Observation/_search", noSearch, "code=x"},
 		{"create", "POST", "/Observation", readOnly, obs},
 		{"update", "PUT", "/Observation/d8-x", readOnly, obs},
 		{"conditional-update", "PUT", "/Observation?identifier=d8", readOnly, obs},
@@ -100,8 +104,12 @@ func TestSec9D8_RefusedWriteAnsweredBeforeTheBody(t *testing.T) {
 		{"transaction-refused-entry", "POST", "", readOnly, `{"resourceType":"Bundle","type":"transaction","entry":[` +
 			`{"request":{"method":"POST","url":"Observation"},"resource":` + obs},
 	} {
+		ct := "application/fhir+json"
+		if strings.HasSuffix(c.target, "_search") {
+			ct = "application/x-www-form-urlencoded"
+		}
 		t.Run(c.name, func(t *testing.T) {
-			forbidden(t, h.sendWithheld(t, c.method, c.target, c.token, c.head))
+			forbidden(t, h.sendWithheld(t, c.method, c.target, c.token, c.head, ct))
 		})
 	}
 	// A token that may create: the server does read the body (the request
