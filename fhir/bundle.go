@@ -9,8 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/smartgate/smartgate/fhir/search"
 )
 
 // entry is one parsed Bundle entry.
@@ -56,58 +54,66 @@ func (s *Server) parseEntries(bundle map[string]any, base string) (kind string, 
 		if !ok {
 			return "", nil, errorf(http.StatusBadRequest, "structure", "entry %d is not an object", i)
 		}
-		e := &entry{index: i}
-		e.fullURL, _ = m["fullUrl"].(string)
-		res, hasRes := m["resource"].(map[string]any)
-		if hasRes {
-			e.op.res = res
-		}
-		if kind == "collection" {
-			if !hasRes {
-				return "", nil, errorf(http.StatusBadRequest, "invalid", "entry %d has no resource", i)
-			}
-			if err := s.checkResource(res, ""); err != nil {
-				return "", nil, entryErr(i, err)
-			}
-			e.op.typ, _ = res["resourceType"].(string)
-			e.op.method = http.MethodPost
-			if id, _ := res["id"].(string); id != "" {
-				e.op.method, e.op.id = http.MethodPut, id
-			}
-			entries = append(entries, e)
-			continue
-		}
-		req, _ := m["request"].(map[string]any)
-		if req == nil {
-			return "", nil, errorf(http.StatusBadRequest, "invalid", "entry %d has no request", i)
-		}
-		method, _ := req["method"].(string)
-		rawURL, _ := req["url"].(string)
-		if err := s.parseEntryRequest(e, method, rawURL, base, req); err != nil {
-			return "", nil, entryErr(i, err)
-		}
-		switch e.op.method {
-		case http.MethodPost, http.MethodPut:
-			if !hasRes {
-				return "", nil, errorf(http.StatusBadRequest, "invalid", "entry %d (%s) has no resource", i, method)
-			}
-			if err := s.checkResource(res, e.op.typ); err != nil {
-				return "", nil, entryErr(i, err)
-			}
-			if e.op.method == http.MethodPut && e.op.cond != "" {
-				e.op.id, _ = res["id"].(string)
-			} else if e.op.method == http.MethodPut {
-				if id, _ := res["id"].(string); id != e.op.id {
-					return "", nil, errorf(http.StatusBadRequest, "invalid", "entry %d: resource id %q does not match the URL id %q", i, id, e.op.id)
-				}
-			} else {
-				e.givenID, _ = res["id"].(string) // import keeps it (keepIDs)
-				delete(res, "id")
-			}
+		e, err := s.parseEntry(kind, i, m, base)
+		if err != nil {
+			return "", nil, err
 		}
 		entries = append(entries, e)
 	}
 	return kind, entries, nil
+}
+
+// parseEntry parses entry i of a Bundle of kind (see parseEntries).
+func (s *Server) parseEntry(kind string, i int, m map[string]any, base string) (*entry, error) {
+	e := &entry{index: i}
+	e.fullURL, _ = m["fullUrl"].(string)
+	res, hasRes := m["resource"].(map[string]any)
+	if hasRes {
+		e.op.res = res
+	}
+	if kind == "collection" {
+		if !hasRes {
+			return nil, errorf(http.StatusBadRequest, "invalid", "entry %d has no resource", i)
+		}
+		if err := s.checkResource(res, ""); err != nil {
+			return nil, entryErr(i, err)
+		}
+		e.op.typ, _ = res["resourceType"].(string)
+		e.op.method = http.MethodPost
+		if id, _ := res["id"].(string); id != "" {
+			e.op.method, e.op.id = http.MethodPut, id
+		}
+		return e, nil
+	}
+	req, _ := m["request"].(map[string]any)
+	if req == nil {
+		return nil, errorf(http.StatusBadRequest, "invalid", "entry %d has no request", i)
+	}
+	method, _ := req["method"].(string)
+	rawURL, _ := req["url"].(string)
+	if err := s.parseEntryRequest(e, method, rawURL, base, req); err != nil {
+		return nil, entryErr(i, err)
+	}
+	switch e.op.method {
+	case http.MethodPost, http.MethodPut:
+		if !hasRes {
+			return nil, errorf(http.StatusBadRequest, "invalid", "entry %d (%s) has no resource", i, method)
+		}
+		if err := s.checkResource(res, e.op.typ); err != nil {
+			return nil, entryErr(i, err)
+		}
+		if e.op.method == http.MethodPut && e.op.cond != "" {
+			e.op.id, _ = res["id"].(string)
+		} else if e.op.method == http.MethodPut {
+			if id, _ := res["id"].(string); id != e.op.id {
+				return nil, errorf(http.StatusBadRequest, "invalid", "entry %d: resource id %q does not match the URL id %q", i, id, e.op.id)
+			}
+		} else {
+			e.givenID, _ = res["id"].(string) // import keeps it (keepIDs)
+			delete(res, "id")
+		}
+	}
+	return e, nil
 }
 
 func entryErr(i int, err error) error {
@@ -273,7 +279,7 @@ func (s *Server) batch(ctx context.Context, p Principal, entries []*entry) {
 	now := s.writeTime()
 	for _, m := range processOrder {
 		for _, e := range entries {
-			if e.op.method != m {
+			if e.op.method != m || e.err != nil {
 				continue
 			}
 			if e.op.method == http.MethodPost && e.op.id == "" && e.op.ifNoneExist == "" {
@@ -298,28 +304,26 @@ func (s *Server) handleBundle(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	body, err := s.readBody(w, r)
-	if err != nil {
+	if err := s.admitBundle(r.Context(), p); err != nil {
 		return err
 	}
-	m, err := search.Decode(body)
-	if err != nil {
-		return errorf(http.StatusBadRequest, "structure", "the body is not a JSON Bundle: %v", err)
-	}
 	base := s.baseURL(r)
-	kind, entries, err := s.parseEntries(m, base)
+	kind, entries, err := s.readBundle(w, r, p, base)
 	if err != nil {
 		return err
 	}
 	switch kind {
 	case "transaction":
+		for _, e := range entries {
+			if e.err != nil {
+				return entryErr(e.index, e.err)
+			}
+		}
 		if err := s.transaction(r.Context(), p, entries); err != nil {
 			return err
 		}
 	case "batch":
 		s.batch(r.Context(), p, entries)
-	default:
-		return errorf(http.StatusBadRequest, "invalid", "the server accepts transaction and batch Bundles, not %q", kind)
 	}
 	ret := preferReturn(r, "minimal")
 	out := make([]any, len(entries))
@@ -367,22 +371,15 @@ func (s *Server) searchEntryInTx(ctx context.Context, tx Tx, p Principal, e *ent
 	if err != nil {
 		return nil, errorf(http.StatusBadRequest, "invalid", "search: %v", err)
 	}
-	q, err := s.reg.ParseQuery(e.op.typ, vals, false)
+	req, err := s.authorizeSearch(ctx, p, e.op.typ, vals, false)
 	if err != nil {
 		return nil, err
 	}
+	q := req.Query
 	if len(q.Includes) > 0 || len(q.RevIncludes) > 0 || len(q.Sort) > 0 {
 		return nil, errorf(http.StatusBadRequest, "not-supported", "_include, _revinclude and _sort are not supported in bundle searches")
 	}
-	restr, err := p.Restrict(ctx, InteractionSearchType, e.op.typ)
-	if err != nil {
-		return nil, err
-	}
-	anyOf, err := s.anyOf(e.op.typ, restr)
-	if err != nil {
-		return nil, err
-	}
-	ids, err := tx.Match(ctx, SearchRequest{Query: q, Patients: restr.Patients, AnyOf: anyOf, Now: s.now()}, q.Count)
+	ids, err := tx.Match(ctx, req, q.Count)
 	if err != nil {
 		return nil, err
 	}

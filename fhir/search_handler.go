@@ -1,7 +1,6 @@
 package fhir
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -26,6 +25,10 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) error {
 		return errorf(http.StatusBadRequest, "invalid", "malformed query string: %v", err)
 	}
 	if r.Method == http.MethodPost {
+		// No search scope for the type: 403 before the form is read.
+		if err := p.Authorize(r.Context(), AccessRequest{Interaction: InteractionSearchType, Type: typ}); err != nil {
+			return err
+		}
 		if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
 			return errorf(http.StatusUnsupportedMediaType, "not-supported", "POST _search takes application/x-www-form-urlencoded")
 		}
@@ -37,22 +40,12 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) error {
 			params[k] = append(params[k], v...)
 		}
 	}
-	q, err := s.reg.ParseQuery(typ, params, preferLenient(r))
+	req, err := s.authorizeSearch(r.Context(), p, typ, params, preferLenient(r))
 	if err != nil {
 		return err
 	}
-	if err := checkChains(r.Context(), p, q); err != nil {
-		return err
-	}
-	restr, err := p.Restrict(r.Context(), InteractionSearchType, typ)
-	if err != nil {
-		return err
-	}
-	anyOf, err := s.anyOf(typ, restr)
-	if err != nil {
-		return err
-	}
-	res, err := s.st.SearchResources(r.Context(), SearchRequest{Query: q, Patients: restr.Patients, AnyOf: anyOf, Now: s.now()})
+	q := req.Query
+	res, err := s.st.SearchResources(r.Context(), req)
 	if err != nil {
 		return err
 	}
@@ -76,21 +69,11 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) error {
 	for _, m := range res.Matches {
 		entries = append(entries, s.searchEntry(base, m, q, "match"))
 	}
+	// Included resources were each admitted by authorizeSearch's check.
 	for _, inc := range res.Included {
-		// Included resources are shown only where the caller may read them.
-		if err := s.authorizeStored(r.Context(), p, InteractionRead, inc.Type, inc.ID, inc.JSON); err != nil {
-			continue
-		}
 		entries = append(entries, s.searchEntry(base, inc, q, "include"))
 	}
-	if len(q.Ignored) > 0 {
-		oo := map[string]any{"resourceType": "OperationOutcome"}
-		var issues []any
-		for _, ig := range q.Ignored {
-			issues = append(issues, map[string]any{"severity": "warning", "code": "not-supported",
-				"diagnostics": "ignored search parameter " + ig})
-		}
-		oo["issue"] = issues
+	if oo := searchOutcome(q, res, req.MaxIncluded); oo != nil {
 		entries = append(entries, map[string]any{"resource": oo, "search": map[string]any{"mode": "outcome"}})
 	}
 	bundle := map[string]any{
@@ -108,6 +91,25 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.writeJSON(w, http.StatusOK, bundle)
 	return nil
+}
+
+// searchOutcome is the OperationOutcome entry of a searchset: warnings for
+// the parameters left out and for included resources cut off at max; nil
+// when there is nothing to say.
+func searchOutcome(q *search.Query, res *SearchResult, max int) map[string]any {
+	var issues []any
+	for _, ig := range q.Ignored {
+		issues = append(issues, map[string]any{"severity": "warning", "code": "not-supported",
+			"diagnostics": "ignored search parameter " + ig})
+	}
+	if res.IncludedCut {
+		issues = append(issues, map[string]any{"severity": "warning", "code": "too-costly",
+			"diagnostics": fmt.Sprintf("included resources were cut off at %d per page (_include, _revinclude, :iterate); ask for fewer matches per page (_count)", max)})
+	}
+	if len(issues) == 0 {
+		return nil
+	}
+	return map[string]any{"resourceType": "OperationOutcome", "issue": issues}
 }
 
 func (s *Server) searchEntry(base string, res Resource, q *search.Query, mode string) map[string]any {
@@ -294,26 +296,4 @@ func (s *Server) anyOf(typ string, restr Restriction) ([][]search.Clause, error)
 		out = append(out, fq.Clauses)
 	}
 	return out, nil
-}
-
-// checkChains refuses chained parameters (encounter.status=x) through a
-// type the caller may not search without limits: whether a reachable
-// resource matches would reveal content of a referenced resource outside
-// the grant (another patient's, another category, a type not granted).
-func checkChains(ctx context.Context, p Principal, q *search.Query) error {
-	for _, c := range q.Clauses {
-		if c.Chain == nil {
-			continue
-		}
-		for _, typ := range c.Chain.Types {
-			restr, err := p.Restrict(ctx, InteractionSearchType, typ)
-			if err != nil {
-				return fmt.Errorf("chained search through %s: %w", typ, err)
-			}
-			if restr.Patients != nil || len(restr.AnyOf) > 0 {
-				return fmt.Errorf("chained search through %s needs unrestricted search access to it: %w", typ, ErrInsufficientScope)
-			}
-		}
-	}
-	return nil
 }

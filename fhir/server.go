@@ -36,6 +36,9 @@ type Config struct {
 	AccessControlOff bool
 	// MaxBodyBytes bounds request bodies; 0 means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// MaxIncluded caps the included resources of a search page; 0 means
+	// DefaultMaxIncluded.
+	MaxIncluded int
 	// OAuthURIs returns the SMART endpoints for the CapabilityStatement's
 	// oauth-uris extension, keyed by the extension's sub-extension urls
 	// (authorize, token, register, manage, introspect, revoke), for the
@@ -92,6 +95,9 @@ func New(cfg Config, st Store, logger *slog.Logger) *Server {
 	}
 	if s.cfg.MaxBodyBytes <= 0 {
 		s.cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if s.cfg.MaxIncluded <= 0 {
+		s.cfg.MaxIncluded = DefaultMaxIncluded
 	}
 	return s
 }
@@ -271,13 +277,21 @@ func acceptable(r *http.Request) bool {
 	return false
 }
 
-// readBody reads a JSON request body within the size limit.
-func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+// checkContentType refuses a request body that is not JSON.
+func checkContentType(r *http.Request) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || !jsonTypes[mt] {
-			return nil, errorf(http.StatusUnsupportedMediaType, "not-supported", "Content-Type must be application/fhir+json")
+			return errorf(http.StatusUnsupportedMediaType, "not-supported", "Content-Type must be application/fhir+json")
 		}
+	}
+	return nil
+}
+
+// readBody reads a JSON request body within the size limit.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	if err := checkContentType(r); err != nil {
+		return nil, err
 	}
 	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
 	if err != nil {

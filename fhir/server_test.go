@@ -693,6 +693,9 @@ type writeCompartment struct{}
 
 func (w writeCompartment) Authenticate(*http.Request) (fhir.Principal, error) { return w, nil }
 func (writeCompartment) Authorize(_ context.Context, req fhir.AccessRequest) error {
+	if req.ID == "" && req.Resource == nil {
+		return nil // the type-level question: it has scope for every type
+	}
 	if len(req.Patients) == 1 && req.Patients[0] == "p1" {
 		return nil
 	}

@@ -98,6 +98,24 @@ type SearchRequest struct {
 	AnyOf [][]search.Clause
 	// Now is the reference time for the ap prefix.
 	Now time.Time
+	// ChainReach limits, per target type of a chained parameter, the
+	// referenced resources a chain may test to the caller's reach on that
+	// type. Nil: no limit (access control off). A type missing from a
+	// non-nil map reaches nothing.
+	ChainReach map[string]Reach
+	// Include, when set, decides each _include/_revinclude resource: one it
+	// refuses is neither returned nor iterated from.
+	Include func(Resource) bool
+	// MaxIncluded caps the included resources of a page (0: no cap);
+	// SearchResult.IncludedCut reports that the cap cut some off.
+	MaxIncluded int
+}
+
+// Reach is the part of one resource type a caller may search: Patients
+// and AnyOf as in SearchRequest.
+type Reach struct {
+	Patients []string
+	AnyOf    [][]search.Clause
 }
 
 // SearchResult is one page of matches plus the resources they include.
@@ -106,6 +124,9 @@ type SearchResult struct {
 	Total    int
 	Matches  []Resource
 	Included []Resource
+	// IncludedCut: more resources would have been included than
+	// SearchRequest.MaxIncluded.
+	IncludedCut bool
 	// NextCursor/NextOffset continue the listing (HasNext reports whether
 	// there is another page); Snapshot bounds later pages.
 	HasNext    bool

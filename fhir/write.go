@@ -36,29 +36,24 @@ type writeOp struct {
 // the search query raw (conditional interactions). The search is the
 // caller's: it needs search access to typ and sees only what that allows.
 func (s *Server) matchCond(ctx context.Context, tx Tx, p Principal, typ, raw string) ([]string, error) {
+	req, err := s.condSearch(ctx, p, typ, raw)
+	if err != nil {
+		return nil, err
+	}
+	return tx.Match(ctx, req, 2)
+}
+
+// condSearch is the search of a conditional interaction's query raw, as
+// authorizeSearch decides it for p.
+func (s *Server) condSearch(ctx context.Context, p Principal, typ, raw string) (SearchRequest, error) {
 	vals, err := url.ParseQuery(strings.TrimPrefix(raw, "?"))
 	if err != nil {
-		return nil, errorf(http.StatusBadRequest, "invalid", "conditional query: %v", err)
+		return SearchRequest{}, errorf(http.StatusBadRequest, "invalid", "conditional query: %v", err)
 	}
 	if len(vals) == 0 {
-		return nil, errorf(http.StatusBadRequest, "invalid", "a conditional interaction needs search parameters")
+		return SearchRequest{}, errorf(http.StatusBadRequest, "invalid", "a conditional interaction needs search parameters")
 	}
-	q, err := s.reg.ParseQuery(typ, vals, false)
-	if err != nil {
-		return nil, err
-	}
-	if err := checkChains(ctx, p, q); err != nil {
-		return nil, err
-	}
-	restr, err := p.Restrict(ctx, InteractionSearchType, typ)
-	if err != nil {
-		return nil, err
-	}
-	anyOf, err := s.anyOf(typ, restr)
-	if err != nil {
-		return nil, err
-	}
-	return tx.Match(ctx, SearchRequest{Query: q, Patients: restr.Patients, AnyOf: anyOf, Now: s.now()}, 2)
+	return s.authorizeSearch(ctx, p, typ, vals, false)
 }
 
 // resolveCond turns a conditional update or delete into a plain one
@@ -399,6 +394,9 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := s.admitWrite(r.Context(), p, typ, r.Header.Get("If-None-Exist"), InteractionCreate); err != nil {
+		return err
+	}
 	body, err := s.readBody(w, r)
 	if err != nil {
 		return err
@@ -422,6 +420,9 @@ func (s *Server) handleUpdate(w http.ResponseWriter, r *http.Request) error {
 	}
 	p, err := s.principal(r)
 	if err != nil {
+		return err
+	}
+	if err := s.admitWrite(r.Context(), p, typ, "", InteractionUpdate, InteractionCreate); err != nil {
 		return err
 	}
 	body, err := s.readBody(w, r)
@@ -460,6 +461,9 @@ func (s *Server) handleConditionalUpdate(w http.ResponseWriter, r *http.Request)
 	}
 	p, err := s.principal(r)
 	if err != nil {
+		return err
+	}
+	if err := s.admitWrite(r.Context(), p, typ, r.URL.RawQuery, InteractionUpdate, InteractionCreate); err != nil {
 		return err
 	}
 	body, err := s.readBody(w, r)

@@ -199,7 +199,7 @@ func (t *fhirTx) Match(ctx context.Context, req fhir.SearchRequest, limit int) (
 	if now.IsZero() {
 		now = time.Now()
 	}
-	w := buildWhere(req.Query, req.Patients, now, "r")
+	w := buildWhere(req.Query, req.Patients, req.ChainReach, now, "r")
 	w.anyOf(req.AnyOf, req.Query.Type, now)
 	args := append(w.args, limit)
 	rows, err := t.tx.QueryContext(ctx, "SELECT r.id FROM "+w.from+" WHERE "+w.where+" ORDER BY r.rid LIMIT ?", args...)

@@ -39,7 +39,7 @@ type sqlWhere struct {
 // (rid, param) index and the compartment primary key. Only the survivors
 // are looked up in fhir_resources, where the remaining conditions (:not,
 // :missing, chains, _id, _lastUpdated, access filters) are checked.
-func buildWhere(q *search.Query, patients []string, now time.Time, a string) sqlWhere {
+func buildWhere(q *search.Query, patients []string, chains map[string]fhir.Reach, now time.Time, a string) sqlWhere {
 	w := sqlWhere{from: "fhir_resources " + a}
 	var conds []string
 	driver := -1
@@ -103,7 +103,7 @@ func buildWhere(q *search.Query, patients []string, now time.Time, a string) sql
 		if driver >= 0 && driverRank(c) >= 0 {
 			continue // checked on the index tables above
 		}
-		cond, args := clauseSQL(c, []string{q.Type}, a, now)
+		cond, args := clauseSQL(c, []string{q.Type}, a, now, chains)
 		conds = append(conds, cond)
 		w.args = append(w.args, args...)
 		w.indexOnly = false
@@ -180,7 +180,7 @@ func (w *sqlWhere) anyOf(groups [][]search.Clause, typ string, now time.Time) {
 	for _, group := range groups {
 		conds := []string{"1"}
 		for _, c := range group {
-			cond, args := clauseSQL(c, []string{typ}, "r", now)
+			cond, args := clauseSQL(c, []string{typ}, "r", now, nil)
 			conds = append(conds, cond)
 			w.args = append(w.args, args...)
 		}
@@ -190,8 +190,9 @@ func (w *sqlWhere) anyOf(groups [][]search.Clause, typ string, now time.Time) {
 }
 
 // clauseSQL is the condition for one clause on resources aliased a, of
-// one of types.
-func clauseSQL(c search.Clause, types []string, a string, now time.Time) (string, []any) {
+// one of types. chains limits the resources chained clauses test (see
+// fhir.SearchRequest.ChainReach).
+func clauseSQL(c search.Clause, types []string, a string, now time.Time, chains map[string]fhir.Reach) (string, []any) {
 	var args []any
 	typeCond := "type IN (" + placeholders(len(types)) + ")"
 	typeArgs := func() {
@@ -233,10 +234,12 @@ func clauseSQL(c search.Clause, types []string, a string, now time.Time) (string
 		for _, t := range c.Chain.Types {
 			args = append(args, t)
 		}
-		inner, innerArgs := clauseSQL(c.Chain.Inner, c.Chain.Types, "t", now)
+		inner, innerArgs := clauseSQL(c.Chain.Inner, c.Chain.Types, "t", now, nil)
 		args = append(args, innerArgs...)
+		reach, reachArgs := chainReachSQL(chains, c.Chain.Types, now)
+		args = append(args, reachArgs...)
 		return a + `.rid IN (SELECT i.rid FROM fhir_index i JOIN fhir_resources t ON t.type = i.ref_type AND t.id = i.ref_id
-			WHERE i.` + typeCond + ` AND i.param = ? AND i.ref_id IS NOT NULL AND t.type IN (` + placeholders(len(c.Chain.Types)) + `) AND t.deleted = 0 AND ` + inner + `)`, args
+			WHERE i.` + typeCond + ` AND i.param = ? AND i.ref_id IS NOT NULL AND t.type IN (` + placeholders(len(c.Chain.Types)) + `) AND t.deleted = 0 AND ` + inner + reach + `)`, args
 	}
 	typeArgs()
 	args = append(args, c.Param)
@@ -251,6 +254,48 @@ func clauseSQL(c search.Clause, types []string, a string, now time.Time) (string
 		op = "NOT IN"
 	}
 	return a + ".rid " + op + " (SELECT rid FROM fhir_index WHERE " + typeCond + " AND param = ? AND " + kindTerm(c) + " AND (" + strings.Join(ors, " OR ") + "))", args
+}
+
+// chainReachSQL limits the resources a chain tests (aliased t) to the
+// caller's reach on their type: "" when chains is nil (no limit).
+func chainReachSQL(chains map[string]fhir.Reach, types []string, now time.Time) (string, []any) {
+	if chains == nil {
+		return "", nil
+	}
+	var ors []string
+	var args []any
+	for _, typ := range types {
+		r, ok := chains[typ]
+		if !ok || (r.Patients != nil && len(r.Patients) == 0) {
+			continue
+		}
+		conds := []string{"t.type = ?"}
+		args = append(args, typ)
+		if r.Patients != nil {
+			conds = append(conds, "t.rid IN (SELECT rid FROM fhir_compartment WHERE patient_id IN ("+placeholders(len(r.Patients))+"))")
+			for _, p := range r.Patients {
+				args = append(args, p)
+			}
+		}
+		var groups []string
+		for _, group := range r.AnyOf {
+			gc := []string{"1"}
+			for _, c := range group {
+				cond, cargs := clauseSQL(c, []string{typ}, "t", now, nil)
+				gc = append(gc, cond)
+				args = append(args, cargs...)
+			}
+			groups = append(groups, "("+strings.Join(gc, " AND ")+")")
+		}
+		if len(groups) > 0 {
+			conds = append(conds, "("+strings.Join(groups, " OR ")+")")
+		}
+		ors = append(ors, "("+strings.Join(conds, " AND ")+")")
+	}
+	if len(ors) == 0 {
+		return " AND 0", nil
+	}
+	return " AND (" + strings.Join(ors, " OR ") + ")", args
 }
 
 func escapeLike(s string) string {
@@ -448,7 +493,7 @@ func (db *DB) SearchResources(ctx context.Context, req fhir.SearchRequest) (*fhi
 				return err
 			}
 		}
-		w := buildWhere(q, req.Patients, now, "r")
+		w := buildWhere(q, req.Patients, req.ChainReach, now, "r")
 		w.anyOf(req.AnyOf, q.Type, now)
 		w.where += " AND r.rid <= ?"
 		w.args = append(w.args, res.Snapshot)
@@ -472,7 +517,7 @@ func (db *DB) SearchResources(ctx context.Context, req fhir.SearchRequest) (*fhi
 		if wantTotal && w.indexOnly && len(q.Sort) == 0 {
 			// One pass over the index tables gives both the total and the
 			// page; only the page's rows are read from fhir_resources.
-			return pageFromIndex(ctx, tx, q, w, req.Patients, res)
+			return pageFromIndex(ctx, tx, req, w, res)
 		}
 		where, args := w.where, append([]any(nil), w.args...)
 		var order string
@@ -511,7 +556,7 @@ func (db *DB) SearchResources(ctx context.Context, req fhir.SearchRequest) (*fhi
 		if len(matches) == 0 {
 			return nil
 		}
-		res.Included, err = includes(ctx, tx, q, matches, req.Patients)
+		res.Included, res.IncludedCut, err = includes(ctx, tx, req, matches)
 		return err
 	})
 	if err != nil {
@@ -536,7 +581,8 @@ func cutPage(matches []fhir.Resource, q *search.Query, res *fhir.SearchResult) [
 	return matches
 }
 
-func pageFromIndex(ctx context.Context, tx *sql.Tx, q *search.Query, w sqlWhere, patients []string, res *fhir.SearchResult) error {
+func pageFromIndex(ctx context.Context, tx *sql.Tx, req fhir.SearchRequest, w sqlWhere, res *fhir.SearchResult) error {
+	q := req.Query
 	args := append(append([]any(nil), w.candArgs...), res.Snapshot)
 	rows, err := tx.QueryContext(ctx, "SELECT DISTINCT d.rid "+w.cand+" AND d.rid <= ? ORDER BY d.rid", args...)
 	if err != nil {
@@ -573,7 +619,7 @@ func pageFromIndex(ctx context.Context, tx *sql.Tx, q *search.Query, w sqlWhere,
 	if len(matches) == 0 {
 		return nil
 	}
-	res.Included, err = includes(ctx, tx, q, matches, patients)
+	res.Included, res.IncludedCut, err = includes(ctx, tx, req, matches)
 	return err
 }
 
@@ -594,12 +640,52 @@ func queryResources(ctx context.Context, tx *sql.Tx, query string, args ...any) 
 	return out, rows.Err()
 }
 
-func includes(ctx context.Context, tx *sql.Tx, q *search.Query, matches []fhir.Resource, patients []string) ([]fhir.Resource, error) {
-	seen := map[int64]bool{}
-	for _, m := range matches {
-		seen[m.Row] = true
+// includer collects the resources of a search's includes: each admitted
+// by req.Include (when set), each once, at most req.MaxIncluded (when
+// set); cut records that more were admitted than that.
+type includer struct {
+	req  fhir.SearchRequest
+	seen map[int64]bool
+	out  []fhir.Resource
+	cut  bool
+}
+
+// add takes the rows of one include query; it returns the resources added.
+func (in *includer) add(ctx context.Context, tx *sql.Tx, query string, args ...any) ([]fhir.Resource, error) {
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
 	}
-	var out []fhir.Resource
+	defer rows.Close()
+	var added []fhir.Resource
+	for rows.Next() {
+		r, err := scanResource(rows)
+		if err != nil {
+			return nil, err
+		}
+		if in.seen[r.Row] {
+			continue
+		}
+		in.seen[r.Row] = true
+		if in.req.Include != nil && !in.req.Include(*r) {
+			continue
+		}
+		if in.req.MaxIncluded > 0 && len(in.out) >= in.req.MaxIncluded {
+			in.cut = true
+			return added, nil
+		}
+		in.out = append(in.out, *r)
+		added = append(added, *r)
+	}
+	return added, rows.Err()
+}
+
+func includes(ctx context.Context, tx *sql.Tx, req fhir.SearchRequest, matches []fhir.Resource) ([]fhir.Resource, bool, error) {
+	q, patients := req.Query, req.Patients
+	in := &includer{req: req, seen: map[int64]bool{}}
+	for _, m := range matches {
+		in.seen[m.Row] = true
+	}
 	restrict := func(alias string) (string, []any) {
 		if patients == nil {
 			return "", nil
@@ -613,24 +699,13 @@ func includes(ctx context.Context, tx *sql.Tx, q *search.Query, matches []fhir.R
 		}
 		return " AND " + alias + ".rid IN (SELECT rid FROM fhir_compartment WHERE patient_id IN (" + placeholders(len(patients)) + "))", args
 	}
-	add := func(rs []fhir.Resource) []fhir.Resource {
-		var added []fhir.Resource
-		for _, r := range rs {
-			if !seen[r.Row] {
-				seen[r.Row] = true
-				out = append(out, r)
-				added = append(added, r)
-			}
-		}
-		return added
-	}
 	// Includes apply to the matches; :iterate ones also to what they
 	// included, for a few rounds.
 	frontier := matches
-	for round := 0; round < 4 && len(frontier) > 0; round++ {
+	for round := 0; round < 4 && len(frontier) > 0 && !in.cut; round++ {
 		var next []fhir.Resource
 		for _, inc := range q.Includes {
-			if round > 0 && !inc.Iterate {
+			if (round > 0 && !inc.Iterate) || in.cut {
 				continue
 			}
 			var rids []any
@@ -651,40 +726,48 @@ func includes(ctx context.Context, tx *sql.Tx, q *search.Query, matches []fhir.R
 			}
 			rc, rargs := restrict("t")
 			args = append(args, rargs...)
-			rs, err := queryResources(ctx, tx, `SELECT DISTINCT t.rid, t.type, t.id, t.version, t.last_updated, t.deleted, t.json
+			rs, err := in.add(ctx, tx, `SELECT DISTINCT t.rid, t.type, t.id, t.version, t.last_updated, t.deleted, t.json
 				FROM fhir_index i JOIN fhir_resources t ON t.type = i.ref_type AND t.id = i.ref_id
 				WHERE i.rid IN (`+placeholders(len(rids))+`) AND i.type = ? AND i.param = ? AND i.ref_id IS NOT NULL`+cond+` AND t.deleted = 0`+rc+` ORDER BY t.rid`, args...)
 			if err != nil {
-				return nil, err
+				return nil, false, err
 			}
-			next = append(next, add(rs)...)
+			next = append(next, rs...)
 		}
 		for _, inc := range q.RevIncludes {
-			if round > 0 && !inc.Iterate {
+			if (round > 0 && !inc.Iterate) || in.cut {
 				continue
 			}
 			byType := map[string][]any{}
+			var typeOrder []string
 			for _, m := range frontier {
 				if inc.TargetType == "" || inc.TargetType == m.Type {
+					if byType[m.Type] == nil {
+						typeOrder = append(typeOrder, m.Type)
+					}
 					byType[m.Type] = append(byType[m.Type], m.ID)
 				}
 			}
-			for typ, ids := range byType {
+			for _, typ := range typeOrder {
+				if in.cut {
+					break
+				}
+				ids := byType[typ]
 				args := []any{typ}
 				args = append(args, ids...)
 				args = append(args, inc.SourceType, inc.Param)
 				rc, rargs := restrict("t")
 				args = append(args, rargs...)
-				rs, err := queryResources(ctx, tx, `SELECT DISTINCT t.rid, t.type, t.id, t.version, t.last_updated, t.deleted, t.json
+				rs, err := in.add(ctx, tx, `SELECT DISTINCT t.rid, t.type, t.id, t.version, t.last_updated, t.deleted, t.json
 					FROM fhir_index i JOIN fhir_resources t ON t.rid = i.rid
 					WHERE i.ref_id IS NOT NULL AND i.ref_type = ? AND i.ref_id IN (`+placeholders(len(ids))+`) AND i.type = ? AND i.param = ? AND t.deleted = 0`+rc+` ORDER BY t.rid`, args...)
 				if err != nil {
-					return nil, err
+					return nil, false, err
 				}
-				next = append(next, add(rs)...)
+				next = append(next, rs...)
 			}
 		}
 		frontier = next
 	}
-	return out, nil
+	return in.out, in.cut, nil
 }

@@ -54,7 +54,7 @@ type settings struct {
 }
 
 // scenarios are the names BENCH_ONLY accepts.
-var scenarios = []string{"import", "issue", "introspect", "owin", "read", "search"}
+var scenarios = []string{"import", "issue", "introspect", "owin", "read", "search", "refused"}
 
 // want reports whether scenario is to be measured in this run.
 func (s settings) want(scenario string) bool { return s.only == nil || s.only[scenario] }

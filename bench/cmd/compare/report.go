@@ -198,5 +198,6 @@ func (e *env) report() string {
 		}
 		w("| %s | %s | %s |\n", name, cell, tgt)
 	}
+	w("%s", e.refusedReport())
 	return b.String()
 }

@@ -43,6 +43,7 @@ type env struct {
 
 	cells    map[key]*series
 	peakKiB  map[string]int64 // server name -> max VmHWM seen
+	refused  *refusedResult   // the "refused" scenario, when run
 	argonMs  []float64        // argon2id verify, per batch median
 	nRes     int
 	startEnv string
@@ -127,6 +128,14 @@ func (e *env) runAll(ctx context.Context) (string, error) {
 	logf("argon2id verify time (m=19MiB t=2 p=1)")
 	if e.s.want("owin") {
 		e.argonMs = argon2Batches(3, 8)
+	}
+
+	// Refused large bodies, on a server of its own (before the others:
+	// nothing else runs meanwhile).
+	if withSG {
+		if err := e.refusedBodies(ctx); err != nil {
+			return "", err
+		}
 	}
 
 	// (a) FHIR import, interleaved. Without "import" in BENCH_ONLY, one
