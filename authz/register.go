@@ -467,7 +467,7 @@ func (s *Server) handleRegistrationRead(w http.ResponseWriter, r *http.Request) 
 // raised here), and answers a new registration access token: the one used
 // is dead from then on.
 func (s *Server) handleRegistrationUpdate(w http.ResponseWriter, r *http.Request) {
-	c, tok, ok := s.configuredClient(w, r)
+	c, _, ok := s.configuredClient(w, r)
 	if !ok {
 		return
 	}
@@ -512,7 +512,8 @@ func (s *Server) handleRegistrationUpdate(w http.ResponseWriter, r *http.Request
 		writeRegistrationError(w, err)
 		return
 	}
-	if tok, err = s.issueRegistrationToken(&updated); err != nil {
+	tok, err := s.issueRegistrationToken(&updated)
+	if err != nil {
 		s.storeFailure(w, r, "token", err)
 		return
 	}

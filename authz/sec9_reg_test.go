@@ -98,7 +98,7 @@ func TestSec9D4_RegistrationTokenRotates(t *testing.T) {
 	e := newRegEnv(t, false)
 	uris := []string{"https://a.example/cb"}
 	id, _, old := e.registered(map[string]any{"redirect_uris": uris, "scope": "openid patient/*.rs"})
-	resp, m, next := e.put(id, old, map[string]any{"redirect_uris": uris, "client_name": "Renamed"})
+	resp, _, next := e.put(id, old, map[string]any{"redirect_uris": uris, "client_name": "Renamed"})
 	if resp.StatusCode != http.StatusOK || next == "" || next == old || len(next) < 43 {
 		t.Fatalf("update: %d, registration_access_token %q (old %q)", resp.StatusCode, next, old)
 	}
@@ -113,7 +113,7 @@ func TestSec9D4_RegistrationTokenRotates(t *testing.T) {
 			t.Errorf("%s with the old token: challenge %q", method, ch)
 		}
 	}
-	resp, m = e.call(http.MethodGet, "/oauth/register/"+id, next, nil)
+	resp, m := e.call(http.MethodGet, "/oauth/register/"+id, next, nil)
 	if resp.StatusCode != http.StatusOK || m["client_name"] != "Renamed" || m["registration_access_token"] != next {
 		t.Fatalf("read with the new token: %d %v", resp.StatusCode, m)
 	}

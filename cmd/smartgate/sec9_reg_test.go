@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"strings"
 	"testing"
@@ -276,5 +277,134 @@ func TestSec9D4_RegistrationTokenTTLSetting(t *testing.T) {
 	time.Sleep(400 * time.Millisecond)
 	if status, m := call(http.MethodGet, "/oauth/register/"+id, rat, nil); status != http.StatusUnauthorized || m["error"] != "invalid_token" {
 		t.Fatalf("read after the TTL: %d %v, want 401 invalid_token", status, m)
+	}
+}
+
+// adminPages is a browser signed in as the administrator on the https
+// listener.
+type adminPages struct {
+	h *harness
+	c *http.Client
+}
+
+func (h *harness) adminPages() *adminPages {
+	h.t.Helper()
+	jar, _ := cookiejar.New(nil)
+	b := &adminPages{h: h, c: &http.Client{Transport: h.httpc.Transport, Jar: jar,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	page := b.get("/login")
+	r := b.post("/login", url.Values{"csrf_token": {field(reCSRF, page)}, "return_to": {"/admin/clients"},
+		"username": {"admin"}, "password": {adminPassword}})
+	if r.StatusCode != http.StatusSeeOther {
+		h.t.Fatalf("administrator log-in: %d", r.StatusCode)
+	}
+	return b
+}
+
+func (b *adminPages) get(path string) []byte {
+	b.h.t.Helper()
+	resp, err := b.c.Get(b.h.baseA + path)
+	if err != nil {
+		b.h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		b.h.t.Fatalf("GET %s: %d %.300s", path, resp.StatusCode, body)
+	}
+	return body
+}
+
+func (b *adminPages) post(path string, f url.Values) *http.Response {
+	b.h.t.Helper()
+	resp, err := b.c.PostForm(b.h.baseA+path, f)
+	if err != nil {
+		b.h.t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp
+}
+
+// TestSec9D4_AdministratorEditRaisesCeiling: what the registration access
+// token may reach is what an administrator last set. Before the edit a
+// wider scope is narrowed to the registered one; after an administrator
+// widened the client on /admin/clients (and marked it introspect-all) the
+// token may use the wider scope, and the client introspects other clients'
+// tokens; an edit that clears the checkbox takes that back.
+func TestSec9D4_AdministratorEditRaisesCeiling(t *testing.T) {
+	h := newHarness(t)
+	r := h.jsonCall(http.MethodPost, "/oauth/register", h.owin("admin", adminPassword), map[string]any{"client_name": "Reader",
+		"redirect_uris": []string{"https://reader.example/cb"}, "scope": "openid patient/Observation.rs"})
+	if r.status != http.StatusCreated {
+		t.Fatalf("register: %d %s", r.status, r.body)
+	}
+	id, secret, rat := r.json["client_id"].(string), r.json["client_secret"].(string), r.json["registration_access_token"].(string)
+	put := func(scope string) string {
+		t.Helper()
+		r := h.jsonCall(http.MethodPut, "/oauth/register/"+id, rat, map[string]any{"client_id": id, "client_name": "Reader",
+			"redirect_uris": []string{"https://reader.example/cb"}, "scope": scope})
+		if r.status != http.StatusOK {
+			t.Fatalf("update to %q: %d %s", scope, r.status, r.body)
+		}
+		rat = r.json["registration_access_token"].(string)
+		return r.json["scope"].(string)
+	}
+	if got := put("openid patient/*.rs"); got != "openid patient/Observation.rs" {
+		t.Fatalf("before the administrator's edit: scope %q, want it narrowed to openid patient/Observation.rs", got)
+	}
+	user := h.code(codeLaunch{user: "doc", password: userPassword, scope: "openid fhirUser user/*.rs"}).str("access_token")
+	introspect := func() map[string]any {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, h.baseA+"/oauth/introspect", strings.NewReader(url.Values{"token": {user}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(id, secret)
+		resp, err := h.httpc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&m) != nil {
+			t.Fatalf("introspection: %d", resp.StatusCode)
+		}
+		return m
+	}
+	if m := introspect(); len(m) != 1 || m["active"] != false {
+		t.Fatalf("before the checkbox: %v, want exactly {active:false}", m)
+	}
+	admin := h.adminPages()
+	edit := func(scope string, all bool) {
+		t.Helper()
+		page := admin.get("/admin/clients/" + id)
+		f := url.Values{"csrf_token": {field(reCSRF, page)}, "client_name": {"Reader"}, "redirect_uris": {"https://reader.example/cb"},
+			"scope": {scope}, "token_endpoint_auth_method": {"client_secret_basic"}, "grant_types": {"authorization_code"}}
+		if all {
+			f.Set("introspect_all", "1")
+		}
+		if resp := admin.post("/admin/clients/"+id, f); resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("administrator's edit: %d", resp.StatusCode)
+		}
+		if all != strings.Contains(string(admin.get("/admin/clients/"+id)), `name="introspect_all" value="1" checked`) {
+			t.Fatalf("edit page does not show introspect_all=%v", all)
+		}
+	}
+	edit("openid patient/*.rs", true)
+	if got := put("openid patient/*.rs"); got != "openid patient/*.rs" {
+		t.Errorf("after the administrator widened the client: scope %q", got)
+	}
+	if m := introspect(); m["active"] != true || m["client_id"] != h.public {
+		t.Errorf("introspect-all set on the page: %v, want active", m)
+	}
+	edit("openid patient/*.rs", false)
+	if m := introspect(); len(m) != 1 || m["active"] != false {
+		t.Errorf("introspect-all cleared on the page: %v, want exactly {active:false}", m)
+	}
+	// The checkbox needs the page's CSRF token like every other field.
+	if resp := admin.post("/admin/clients/"+id, url.Values{"client_name": {"Reader"}, "redirect_uris": {"https://reader.example/cb"},
+		"scope": {"openid"}, "introspect_all": {"1"}}); resp.StatusCode < 400 {
+		t.Errorf("edit without a CSRF token: %d", resp.StatusCode)
+	}
+	if m := introspect(); len(m) != 1 || m["active"] != false {
+		t.Errorf("a forged edit set introspect-all: %v", m)
 	}
 }
