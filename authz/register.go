@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/smartgate/smartgate/audit"
 	"github.com/smartgate/smartgate/authz/registration"
@@ -227,16 +228,12 @@ func NewRegistrationToken() (string, []byte, error) {
 	return tok, HashSecret(tok), nil
 }
 
-// issueRegistrationToken gives c a new registration access token valid for
-// Config.RegistrationTokenTTL (the previous one, if any, is dead once c is
-// stored) and returns it.
-func (s *Server) issueRegistrationToken(c *Client) (string, error) {
+// registrationToken returns a new registration access token, its SHA-256
+// and its expiry (Config.RegistrationTokenTTL from now). Stored on a
+// client, it replaces (kills) the previous one.
+func (s *Server) registrationToken() (string, []byte, time.Time, error) {
 	tok, hash, err := NewRegistrationToken()
-	if err != nil {
-		return "", err
-	}
-	c.RegistrationTokenHash, c.RegistrationTokenExpiresAt = hash, s.cfg.Now().Add(s.cfg.RegistrationTokenTTL).UTC()
-	return tok, nil
+	return tok, hash, s.cfg.Now().Add(s.cfg.RegistrationTokenTTL).UTC(), err
 }
 
 // registerRegistration registers the RFC 7591 and RFC 7592 endpoints when
@@ -381,14 +378,13 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 		writeRegistrationError(w, err)
 		return
 	}
-	var issued Client
-	tok, err := s.issueRegistrationToken(&issued)
+	tok, hash, expires, err := s.registrationToken()
 	if err != nil {
 		s.storeFailure(w, r, "token", err)
 		return
 	}
 	nc := NewClientFrom(out)
-	nc.RegistrationTokenHash, nc.RegistrationTokenExpiresAt, nc.Policy = issued.RegistrationTokenHash, issued.RegistrationTokenExpiresAt, kind
+	nc.RegistrationTokenHash, nc.RegistrationTokenExpiresAt, nc.Policy = hash, expires, kind
 	if kind == PolicyOpen {
 		nc.Ceiling = PolicyCeiling(s.openScopes(), AuthNone)
 	}
@@ -512,7 +508,8 @@ func (s *Server) handleRegistrationUpdate(w http.ResponseWriter, r *http.Request
 		writeRegistrationError(w, err)
 		return
 	}
-	tok, err := s.issueRegistrationToken(&updated)
+	tok, hash, expires, err := s.registrationToken()
+	updated.RegistrationTokenHash, updated.RegistrationTokenExpiresAt = hash, expires
 	if err != nil {
 		s.storeFailure(w, r, "token", err)
 		return
