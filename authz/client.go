@@ -139,6 +139,8 @@ type NewClient struct {
 	SoftwareID             string
 	SoftwareVersion        string
 	RegistrationTokenHash  []byte
+	Policy                 string // default PolicyAdmin
+	Owner                  string
 	// RegistrationTokenExpiresAt goes with RegistrationTokenHash.
 	RegistrationTokenExpiresAt time.Time
 	// Ceiling is the ceiling of a client no administrator registered (open
@@ -146,8 +148,6 @@ type NewClient struct {
 	Ceiling *Ceiling
 	// IntrospectAll: see Client.IntrospectAll (administrators only).
 	IntrospectAll bool
-	Policy        string // default PolicyAdmin
-	Owner         string
 	// Pending registers the client disabled, awaiting approval.
 	Pending bool
 
@@ -183,33 +183,32 @@ var ErrInvalidClientMetadata = errors.New("authz: invalid client metadata")
 // secret, which is shown once and stored only as its SHA-256.
 func CreateClient(ctx context.Context, st ClientStore, nc NewClient, now time.Time) (*Client, string, error) {
 	c := &Client{
-		Name:                       strings.TrimSpace(nc.Name),
-		RedirectURIs:               nc.RedirectURIs,
-		GrantTypes:                 nc.GrantTypes,
-		ResponseTypes:              []string{"code"},
-		Scopes:                     nc.Scopes,
-		TokenEndpointAuthMethod:    nc.TokenEndpointAuthMethod,
-		JWKS:                       strings.TrimSpace(nc.JWKS),
-		JWKSURI:                    strings.TrimSpace(nc.JWKSURI),
-		LaunchURI:                  nc.LaunchURI,
-		LogoURI:                    nc.LogoURI,
-		ClientURI:                  nc.ClientURI,
-		RequirePKCE:                !nc.AllowNoPKCE,
-		CreatedAt:                  now.UTC(),
-		Contacts:                   nc.Contacts,
-		TOSURI:                     nc.TOSURI,
-		PolicyURI:                  nc.PolicyURI,
-		PostLogoutRedirectURIs:     nc.PostLogoutRedirectURIs,
-		SoftwareID:                 nc.SoftwareID,
-		SoftwareVersion:            nc.SoftwareVersion,
-		RegistrationTokenHash:      nc.RegistrationTokenHash,
-		RegistrationTokenExpiresAt: nc.RegistrationTokenExpiresAt.UTC(),
-		IntrospectAll:              nc.IntrospectAll,
-		Policy:                     nc.Policy,
-		Owner:                      nc.Owner,
-		Pending:                    nc.Pending,
-		Disabled:                   nc.Pending,
+		Name:                    strings.TrimSpace(nc.Name),
+		RedirectURIs:            nc.RedirectURIs,
+		GrantTypes:              nc.GrantTypes,
+		ResponseTypes:           []string{"code"},
+		Scopes:                  nc.Scopes,
+		TokenEndpointAuthMethod: nc.TokenEndpointAuthMethod,
+		JWKS:                    strings.TrimSpace(nc.JWKS),
+		JWKSURI:                 strings.TrimSpace(nc.JWKSURI),
+		LaunchURI:               nc.LaunchURI,
+		LogoURI:                 nc.LogoURI,
+		ClientURI:               nc.ClientURI,
+		RequirePKCE:             !nc.AllowNoPKCE,
+		CreatedAt:               now.UTC(),
+		Contacts:                nc.Contacts,
+		TOSURI:                  nc.TOSURI,
+		PolicyURI:               nc.PolicyURI,
+		PostLogoutRedirectURIs:  nc.PostLogoutRedirectURIs,
+		SoftwareID:              nc.SoftwareID,
+		SoftwareVersion:         nc.SoftwareVersion,
+		RegistrationTokenHash:   nc.RegistrationTokenHash,
+		Policy:                  nc.Policy,
+		Owner:                   nc.Owner,
+		Pending:                 nc.Pending,
+		Disabled:                nc.Pending,
 	}
+	c.RegistrationTokenExpiresAt, c.IntrospectAll = nc.RegistrationTokenExpiresAt.UTC(), nc.IntrospectAll
 	if c.Policy == "" {
 		c.Policy = PolicyAdmin
 	}
