@@ -514,7 +514,13 @@ func (s *Server) handleRegistrationUpdate(w http.ResponseWriter, r *http.Request
 		s.storeFailure(w, r, "token", err)
 		return
 	}
-	if err := s.st.UpdateClient(r.Context(), &updated); err != nil {
+	// Only while the token used is still the stored one: of concurrent
+	// updates with the same token one wins, the others answer 401.
+	err = s.st.UpdateClientIfRegistrationToken(r.Context(), &updated, c.RegistrationTokenHash)
+	if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
+		writeBearerError(w, http.StatusUnauthorized, "invalid_token", "The registration access token is not valid for this client.")
+		return
+	} else if err != nil {
 		s.storeFailure(w, r, "update client", err)
 		return
 	}

@@ -6,9 +6,11 @@ package authz_test
 // with real tokens.
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -210,5 +212,58 @@ func TestSec9T_AdministratorTokenIsNoIntrospectionCredential(t *testing.T) {
 	r.Body.Close()
 	if r.StatusCode != http.StatusUnauthorized || m["error"] != "invalid_client" || m["active"] != nil {
 		t.Fatalf("administrator's token as introspection credential: %d %v, want 401 invalid_client", r.StatusCode, m)
+	}
+}
+
+// TestSec9D4_RegistrationTokenWinsOnce: parallel updates with the same
+// registration access token: exactly one succeeds (and its new token is
+// the client's), every other one answers 401 invalid_token.
+func TestSec9D4_RegistrationTokenWinsOnce(t *testing.T) {
+	e := newRegEnv(t, false)
+	uris := []string{"https://a.example/cb"}
+	id, _, rat := e.registered(map[string]any{"redirect_uris": uris, "scope": "openid"})
+	const n = 8
+	type answer struct {
+		status int
+		next   string
+	}
+	answers := make(chan answer, n)
+	start := make(chan struct{})
+	for i := range n {
+		go func() {
+			<-start
+			raw, _ := json.Marshal(map[string]any{"client_id": id, "redirect_uris": uris, "client_name": "Racer " + strconv.Itoa(i)})
+			req, _ := http.NewRequest(http.MethodPut, e.base+"/oauth/register/"+id, bytes.NewReader(raw))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "Bearer "+rat)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				answers <- answer{}
+				return
+			}
+			defer resp.Body.Close()
+			var m map[string]any
+			json.NewDecoder(resp.Body).Decode(&m)
+			next, _ := m["registration_access_token"].(string)
+			answers <- answer{resp.StatusCode, next}
+		}()
+	}
+	close(start)
+	var won []string
+	for range n {
+		a := <-answers
+		switch a.status {
+		case http.StatusOK:
+			won = append(won, a.next)
+		case http.StatusUnauthorized:
+		default:
+			t.Errorf("parallel update answered %d", a.status)
+		}
+	}
+	if len(won) != 1 {
+		t.Fatalf("%d parallel updates with one token succeeded, want exactly 1", len(won))
+	}
+	if resp, m := e.call(http.MethodGet, "/oauth/register/"+id, won[0], nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("the winner's new token: %d %v", resp.StatusCode, m)
 	}
 }

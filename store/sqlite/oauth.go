@@ -126,26 +126,44 @@ func (db *DB) GetClient(ctx context.Context, id string) (*authz.Client, error) {
 
 // UpdateClient replaces an OAuth client's record.
 func (db *DB) UpdateClient(ctx context.Context, c *authz.Client) error {
+	return db.updateClient(ctx, c, "", nil)
+}
+
+// UpdateClientIfRegistrationToken replaces an OAuth client's record while
+// its registration token hash is old (store.ErrConflict otherwise).
+func (db *DB) UpdateClientIfRegistrationToken(ctx context.Context, c *authz.Client, old []byte) error {
+	return db.updateClient(ctx, c, " AND registration_token_hash = ?", []any{old})
+}
+
+func (db *DB) updateClient(ctx context.Context, c *authz.Client, cond string, condArgs []any) error {
 	db.clients.invalidate(c.ID)
 	defer db.clients.invalidate(c.ID)
 	err := db.Write(ctx, func(tx *sql.Tx) error {
-		args := clientArgs(c)
+		args := append(append(clientArgs(c)[1:], c.ID), condArgs...)
 		res, err := tx.ExecContext(ctx, `UPDATE oauth_clients SET name=?, secret_hash=?, redirect_uris=?, grant_types=?,
 			response_types=?, scopes=?, token_endpoint_auth_method=?, jwks=?, jwks_uri=?, launch_uri=?, logo_uri=?,
 			client_uri=?, require_pkce=?, public=?, disabled=?, created_at=?,
 			contacts=?, tos_uri=?, policy_uri=?, post_logout_redirect_uris=?, software_id=?, software_version=?,
 			registration_token_hash=?, policy=?, owner=?, pending=?,
-			ceiling_scopes=?, ceiling_grant_types=?, ceiling_auth_method=?, registration_token_expires_at=?, introspect_all=? WHERE id=?`, append(args[1:], c.ID)...)
+			ceiling_scopes=?, ceiling_grant_types=?, ceiling_auth_method=?, registration_token_expires_at=?, introspect_all=?
+			WHERE id=?`+cond, args...)
 		if err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
+		if n, _ := res.RowsAffected(); n > 0 {
+			return nil
+		}
+		if cond == "" {
 			return store.ErrNotFound
 		}
-		return nil
+		var one int
+		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM oauth_clients WHERE id = ?`, c.ID).Scan(&one); err != nil {
+			return err // sql.ErrNoRows: mapped to ErrNotFound
+		}
+		return store.ErrConflict
 	})
 	if err != nil {
-		return fmt.Errorf("sqlite: update client %q: %w", c.ID, err)
+		return fmt.Errorf("sqlite: update client %q: %w", c.ID, mapErr(err))
 	}
 	return nil
 }

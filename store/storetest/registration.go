@@ -46,6 +46,28 @@ func testOAuthClientRegistration(t *testing.T, b Backend) {
 		!slices.Equal(again.Ceiling.Scopes, []string{"openid"}) {
 		t.Fatalf("update lost: %+v", again)
 	}
+	// The conditional update (RFC 7592 token rotation) wins only once.
+	again, _ := b.GetClient(ctx, "dcr1")
+	again.RegistrationTokenHash, again.Name = []byte{1, 1}, "Rotated"
+	if err := b.UpdateClientIfRegistrationToken(ctx, again, []byte{5, 5}); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("conditional update with a stale hash = %v, want ErrConflict", err)
+	}
+	if err := b.UpdateClientIfRegistrationToken(ctx, &authz.Client{ID: "nope", TokenEndpointAuthMethod: "none"}, []byte{1}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("conditional update of a missing client = %v, want ErrNotFound", err)
+	}
+	got.RegistrationTokenHash = []byte{2, 2}
+	if err := b.UpdateClient(ctx, got); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.UpdateClientIfRegistrationToken(ctx, again, []byte{2, 2}); err != nil {
+		t.Fatalf("conditional update with the stored hash = %v", err)
+	}
+	if err := b.UpdateClientIfRegistrationToken(ctx, again, []byte{2, 2}); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("second conditional update with the old hash = %v, want ErrConflict", err)
+	}
+	if c, _ := b.GetClient(ctx, "dcr1"); c.Name != "Rotated" || string(c.RegistrationTokenHash) != string([]byte{1, 1}) {
+		t.Fatalf("after the conditional update: %+v", c)
+	}
 	if err := b.CreateClient(ctx, &authz.Client{ID: "plain", TokenEndpointAuthMethod: authz.AuthNone, CreatedAt: t0}); err != nil {
 		t.Fatal(err)
 	}
