@@ -58,9 +58,19 @@ type Client struct {
 	// RegistrationTokenHash is the SHA-256 of the RFC 7592 registration
 	// access token; nil when the client has none.
 	RegistrationTokenHash []byte
+	// RegistrationTokenExpiresAt ends the registration access token's life
+	// (Config.RegistrationTokenTTL after it was issued); a zero time is
+	// expired.
+	RegistrationTokenExpiresAt time.Time
+	// Ceiling bounds what the registration access token may change the
+	// client to (RFC 7592 updates; see UpdatePolicy).
+	Ceiling Ceiling
+	// IntrospectAll marks a resource server that an administrator allowed
+	// to introspect tokens of every client (RFC 7662 §4); any other caller
+	// learns only about tokens issued to itself.
+	IntrospectAll bool
 	// Policy records how the client was registered (PolicyAdmin,
-	// PolicyOpen, PolicySelf): RFC 7592 updates are validated under the
-	// same policy.
+	// PolicyOpen, PolicySelf).
 	Policy string
 	// Owner is the user id of the person who registered the client on the
 	// "My apps" page, or "".
@@ -68,6 +78,35 @@ type Client struct {
 	// Pending is set while a self-registered client awaits an
 	// administrator's approval (it is also Disabled until then).
 	Pending bool
+}
+
+// Ceiling is what a client may be without an administrator: its scopes,
+// grant types and authentication method after the last administrator
+// action (registration by an administrator, an edit on /admin/clients, the
+// CLI), or, for a client nobody administered (open registration, "My
+// apps"), those of the policy it was registered under. An RFC 7592 update
+// with the registration access token stays within it and never changes it.
+type Ceiling struct {
+	Scopes     []string
+	GrantTypes []string
+	AuthMethod string
+}
+
+// SetCeiling records c's current scopes, grant types and authentication
+// method as its ceiling. Every administrator change calls it (CreateClient
+// does for clients without an explicit ceiling); the registration access
+// token's path never does.
+func (c *Client) SetCeiling() {
+	c.Ceiling = Ceiling{Scopes: slices.Clone(c.Scopes), GrantTypes: slices.Clone(c.GrantTypes), AuthMethod: c.TokenEndpointAuthMethod}
+}
+
+// ceiling is c.Ceiling, or c's current values when none was recorded (a
+// client stored without one: it may only narrow).
+func (c *Client) ceiling() Ceiling {
+	if c.Ceiling.AuthMethod != "" {
+		return c.Ceiling
+	}
+	return Ceiling{Scopes: c.Scopes, GrantTypes: c.GrantTypes, AuthMethod: c.TokenEndpointAuthMethod}
 }
 
 // Registration policies (Client.Policy).
@@ -102,6 +141,13 @@ type NewClient struct {
 	RegistrationTokenHash  []byte
 	Policy                 string // default PolicyAdmin
 	Owner                  string
+	// RegistrationTokenExpiresAt goes with RegistrationTokenHash.
+	RegistrationTokenExpiresAt time.Time
+	// Ceiling is the ceiling of a client no administrator registered (open
+	// registration, "My apps"); nil means the registered values (Client.SetCeiling).
+	Ceiling *Ceiling
+	// IntrospectAll: see Client.IntrospectAll (administrators only).
+	IntrospectAll bool
 	// Pending registers the client disabled, awaiting approval.
 	Pending bool
 
@@ -162,6 +208,7 @@ func CreateClient(ctx context.Context, st ClientStore, nc NewClient, now time.Ti
 		Pending:                 nc.Pending,
 		Disabled:                nc.Pending,
 	}
+	c.RegistrationTokenExpiresAt, c.IntrospectAll = nc.RegistrationTokenExpiresAt.UTC(), nc.IntrospectAll
 	if c.Policy == "" {
 		c.Policy = PolicyAdmin
 	}
@@ -190,6 +237,10 @@ func CreateClient(ctx context.Context, st ClientStore, nc NewClient, now time.Ti
 	}
 	if !slices.Contains(c.GrantTypes, "authorization_code") {
 		c.ResponseTypes = nil
+	}
+	c.SetCeiling()
+	if nc.Ceiling != nil {
+		c.Ceiling = Ceiling{Scopes: slices.Clone(nc.Ceiling.Scopes), GrantTypes: slices.Clone(nc.Ceiling.GrantTypes), AuthMethod: nc.Ceiling.AuthMethod}
 	}
 	c.ID = nc.ID
 	if c.ID == "" {

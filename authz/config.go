@@ -98,6 +98,9 @@ type Config struct {
 	// bearer token is required.
 	OpenRegistration       bool
 	OpenRegistrationScopes []string
+	// RegistrationTokenTTL is the lifetime of an RFC 7592 registration
+	// access token (a new one with each update); default 24h.
+	RegistrationTokenTTL time.Duration
 	// SmartStylePath is the path (with a content-version query) of the SMART
 	// style sheet on every listener, e.g. /static/smart-style.json?v=…;
 	// launch contexts carry smart_style_url = listener base URL + it.
@@ -125,6 +128,7 @@ func (c *Config) setDefaults() {
 	def(&c.KeyRotation, 90*24*time.Hour)
 	def(&c.JWKSTimeout, 5*time.Second)
 	def(&c.JWKSCacheTTL, 5*time.Minute)
+	def(&c.RegistrationTokenTTL, 24*time.Hour)
 	if c.OWinMaxFailures <= 0 {
 		c.OWinMaxFailures = 5
 	}

@@ -15,7 +15,10 @@ import (
 // handleIntrospect is RFC 7662 introspection. The caller authenticates as
 // a confidential client (any method) or with a bearer token of a
 // client_credentials grant (a resource server). An unknown, expired or
-// revoked token answers 200 {"active":false}.
+// revoked token answers 200 {"active":false}, and so does a token issued to
+// another client unless an administrator allowed the caller to introspect
+// every client's tokens (Client.IntrospectAll; RFC 7662 §4: no error, so
+// that the endpoint is no oracle for scanning tokens).
 func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 	base := listener.BaseURL(r)
 	ctx := withIssuer(r.Context(), base)
@@ -24,7 +27,8 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "The request body is not a valid form.")
 		return
 	}
-	if !s.introspectionCaller(r) {
+	caller, ok := s.introspectionCaller(r)
+	if !ok {
 		w.Header().Set("WWW-Authenticate", `Basic realm="smartgate", Bearer realm="smartgate"`)
 		writeOAuthError(w, http.StatusUnauthorized, "invalid_client", "Introspection requires client authentication.")
 		return
@@ -43,7 +47,7 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 		writeOAuthError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "Please retry.")
 		return
 	}
-	if err != nil {
+	if err != nil || !caller.mayIntrospect(ar.GetClient().GetID()) {
 		writeJSON(w, http.StatusOK, map[string]any{"active": false}, true)
 		return
 	}
@@ -96,14 +100,42 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out, true)
 }
 
-func (s *Server) introspectionCaller(r *http.Request) bool {
+// introspector is an authenticated introspection caller.
+type introspector struct {
+	clientID string
+	all      bool // Client.IntrospectAll
+}
+
+// mayIntrospect reports whether the caller may learn about a token issued
+// to clientID.
+func (c introspector) mayIntrospect(clientID string) bool {
+	return c.all || clientID == c.clientID
+}
+
+// introspectionCaller authenticates the caller: a confidential client, or a
+// resource server with an active client_credentials token of its own. A
+// person's token (an administrator's included) is no credential here.
+func (s *Server) introspectionCaller(r *http.Request) (introspector, bool) {
 	ctx := r.Context()
+	id := ""
 	if tok, ok := bearer(r); ok {
 		ti, err := s.VerifyAccessToken(ctx, tok)
-		return err == nil && (ti.Grant == "client_credentials" || hasRole(ti.Roles, "admin"))
+		if err != nil || ti.Grant != grantClientCredentials {
+			return introspector{}, false
+		}
+		id = ti.ClientID
+	} else {
+		c, err := s.authenticateClient(ctx, r, r.PostForm)
+		if err != nil || c.IsPublic() {
+			return introspector{}, false
+		}
+		id = c.GetID()
 	}
-	c, err := s.authenticateClient(ctx, r, r.PostForm)
-	return err == nil && !c.IsPublic()
+	fc, err := s.client(ctx, id)
+	if err != nil || fc.c.Public {
+		return introspector{}, false
+	}
+	return introspector{clientID: fc.c.ID, all: fc.c.IntrospectAll}, true
 }
 
 func hasRole(roles []string, role string) bool {

@@ -133,8 +133,10 @@ func newEnv(t testing.TB, mod ...func(*authz.Config)) *env {
 	e.as = as
 	e.public, _ = e.createClient(authz.NewClient{Name: "Public App", RedirectURIs: []string{"http://127.0.0.1:9999/cb"},
 		TokenEndpointAuthMethod: authz.AuthNone, Scopes: stdScopes})
+	// The confidential client is also the tests' resource server: it may
+	// introspect every client's tokens (Client.IntrospectAll).
 	e.conf, e.secret = e.createClient(authz.NewClient{Name: "Confidential App", RedirectURIs: []string{"https://app.example/cb"},
-		Scopes: stdScopes})
+		Scopes: stdScopes, IntrospectAll: true})
 	return e
 }
 

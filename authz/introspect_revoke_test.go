@@ -2,6 +2,7 @@ package authz_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
@@ -79,7 +80,8 @@ func TestI7_IntrospectionNeedsAuthentication(t *testing.T) {
 
 func TestI6_ResourceServerIntrospectsWithBackendToken(t *testing.T) {
 	e := newEnv(t)
-	rs, secret := e.createClient(authz.NewClient{Name: "rs", GrantTypes: []string{"client_credentials"}, Scopes: []string{"system/*.rs"}})
+	rs, secret := e.createClient(authz.NewClient{Name: "rs", GrantTypes: []string{"client_credentials"}, Scopes: []string{"system/*.rs"},
+		IntrospectAll: true})
 	resp, cc := e.postForm("/oauth/token", url.Values{"grant_type": {"client_credentials"}, "scope": {"system/*.rs"}}, rs.ID, secret)
 	if resp.StatusCode != 200 {
 		t.Fatalf("client_credentials: %v", cc)
@@ -92,9 +94,11 @@ func TestI6_ResourceServerIntrospectsWithBackendToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.Body.Close()
-	if r.StatusCode != 200 {
-		t.Fatalf("bearer introspection: %d", r.StatusCode)
+	defer r.Body.Close()
+	var in map[string]any
+	json.NewDecoder(r.Body).Decode(&in)
+	if r.StatusCode != 200 || in["active"] != true {
+		t.Fatalf("bearer introspection: %d %v", r.StatusCode, in)
 	}
 }
 

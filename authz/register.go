@@ -7,12 +7,14 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/smartgate/smartgate/audit"
 	"github.com/smartgate/smartgate/authz/registration"
@@ -61,12 +63,55 @@ func CeilingPolicy(ceiling []string, allowConfidential bool) registration.Policy
 		GrantTypes: []string{registration.GrantAuthorizationCode, registration.GrantRefreshToken}}
 }
 
-func (s *Server) openPolicy() registration.Policy {
-	ceiling := s.cfg.OpenRegistrationScopes
-	if len(ceiling) == 0 {
-		ceiling = DefaultOpenRegistrationScopes()
+func (s *Server) openScopes() []string {
+	if len(s.cfg.OpenRegistrationScopes) == 0 {
+		return DefaultOpenRegistrationScopes()
 	}
-	return CeilingPolicy(ceiling, false)
+	return s.cfg.OpenRegistrationScopes
+}
+
+// PolicyCeiling is the Ceiling of a client registered under
+// CeilingPolicy(scopes, …) with authentication method method.
+func PolicyCeiling(scopes []string, method string) *Ceiling {
+	return &Ceiling{Scopes: slices.Clone(scopes), AuthMethod: method,
+		GrantTypes: []string{registration.GrantAuthorizationCode, registration.GrantRefreshToken}}
+}
+
+// UpdatePolicy is the policy of an RFC 7592 update made with c's
+// registration access token: only c's ceiling (RFC 7592 §2.2 lets the
+// server refuse or replace values). Requested scopes are narrowed to the
+// ceiling scope by scope with the SMART grammar (smart.Scopes.Intersect,
+// v1 and v2 alike), as at registration, and an update without scope gets
+// the ceiling's; a grant type outside the ceiling is refused; the method
+// may stay, become none (a public client can do less), or switch between
+// the two secret methods, and anything else is refused (all with
+// invalid_client_metadata). Widening needs an administrator.
+func UpdatePolicy(c *Client) registration.Policy {
+	ceil := c.ceiling()
+	scopes := parseScopeList(ceil.Scopes)
+	return registration.Policy{
+		Scopes: scopes, DefaultScopes: scopes,
+		GrantTypes:        append([]string{}, ceil.GrantTypes...), // never nil: nil would allow every grant
+		AllowConfidential: ceil.AuthMethod != AuthNone,
+		AuthMethods:       updateMethods(ceil.AuthMethod),
+		// A symmetric backend only exists because the CLI made it.
+		AllowSymmetricBackend: UsesSecret(ceil.AuthMethod) && slices.Contains(ceil.GrantTypes, registration.GrantClientCredentials),
+	}
+}
+
+// updateMethods lists the methods an update may choose under a ceiling
+// method, the ceiling's first.
+func updateMethods(ceiling string) []string {
+	switch ceiling {
+	case AuthNone:
+		return []string{AuthNone}
+	case AuthClientSecretBasic:
+		return []string{AuthClientSecretBasic, AuthClientSecretPost, AuthNone}
+	case AuthClientSecretPost:
+		return []string{AuthClientSecretPost, AuthClientSecretBasic, AuthNone}
+	default:
+		return []string{ceiling, AuthNone}
+	}
 }
 
 // NewClientFrom maps metadata that registration.Validate returned to a
@@ -183,6 +228,14 @@ func NewRegistrationToken() (string, []byte, error) {
 	return tok, HashSecret(tok), nil
 }
 
+// registrationToken returns a new registration access token, its SHA-256
+// and its expiry (Config.RegistrationTokenTTL from now). Stored on a
+// client, it replaces (kills) the previous one.
+func (s *Server) registrationToken() (string, []byte, time.Time, error) {
+	tok, hash, err := NewRegistrationToken()
+	return tok, hash, s.cfg.Now().Add(s.cfg.RegistrationTokenTTL).UTC(), err
+}
+
 // registerRegistration registers the RFC 7591 and RFC 7592 endpoints when
 // Config.RegistrationPath is set (and only then is registration_endpoint
 // advertised: checklist DCR10).
@@ -257,13 +310,38 @@ func (s *Server) registrant(w http.ResponseWriter, r *http.Request) (string, str
 		return "", "", false
 	}
 	if hasRole(ti.Roles, "admin") {
-		return PolicyAdmin, ti.Subject, true
+		still, err := s.stillAdministrator(r.Context(), ti.Subject)
+		switch {
+		case errors.Is(err, store.ErrUnavailable):
+			s.storeFailure(w, r, "check initial access token account", err)
+			return "", "", false
+		case err != nil:
+			writeBearerError(w, http.StatusUnauthorized, "invalid_token", "The initial access token's account is no longer active.")
+			return "", "", false
+		case still:
+			return PolicyAdmin, ti.Subject, true
+		}
 	}
 	if s.cfg.OpenRegistration {
 		return PolicyOpen, ti.Subject, true
 	}
 	writeBearerError(w, http.StatusForbidden, "insufficient_scope", "Only an administrator's token may register clients.")
 	return "", "", false
+}
+
+// stillAdministrator re-reads the account an administrator's token speaks
+// for (the token's roles are those of its issuing): an error for an account
+// that is gone or inactive (store.ErrUnavailable when the store is down),
+// else whether it still has the admin role.
+func (s *Server) stillAdministrator(ctx context.Context, subject string) (bool, error) {
+	if s.users == nil {
+		return false, nil
+	}
+	uc, err := s.users.Claims(ctx, subject)
+	if err != nil {
+		return false, fmt.Errorf("authz: account of the initial access token: %w", err)
+	}
+	return hasRole(uc.Roles, "admin"), nil
 }
 
 func jsonContent(r *http.Request) bool {
@@ -290,7 +368,7 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 		writeRegistrationError(w, err)
 		return
 	}
-	policy := s.openPolicy()
+	policy := CeilingPolicy(s.openScopes(), false)
 	if kind == PolicyAdmin {
 		policy = AdminPolicy(m)
 	}
@@ -300,13 +378,16 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 		writeRegistrationError(w, err)
 		return
 	}
-	tok, hash, err := NewRegistrationToken()
+	tok, hash, expires, err := s.registrationToken()
 	if err != nil {
 		s.storeFailure(w, r, "token", err)
 		return
 	}
 	nc := NewClientFrom(out)
-	nc.RegistrationTokenHash, nc.Policy = hash, kind
+	nc.RegistrationTokenHash, nc.RegistrationTokenExpiresAt, nc.Policy = hash, expires, kind
+	if kind == PolicyOpen {
+		nc.Ceiling = PolicyCeiling(s.openScopes(), AuthNone)
+	}
 	c, secret, err := CreateClient(r.Context(), s.st, nc, s.cfg.Now())
 	if errors.Is(err, ErrInvalidClientMetadata) {
 		writeRegistrationError(w, err)
@@ -326,7 +407,8 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 // be the registration access token of the client in the path (compared as
 // SHA-256 hashes in constant time). An unknown client, a client without a
 // token and another client's token all answer the same 401 invalid_token,
-// so the endpoint never reveals whether a client exists.
+// so the endpoint never reveals whether a client exists. An expired token
+// (Config.RegistrationTokenTTL) answers 401 invalid_token too.
 func (s *Server) configuredClient(w http.ResponseWriter, r *http.Request) (*Client, string, bool) {
 	tok, has := bearer(r)
 	if !has {
@@ -351,6 +433,10 @@ func (s *Server) configuredClient(w http.ResponseWriter, r *http.Request) (*Clie
 		writeBearerError(w, http.StatusUnauthorized, "invalid_token", "The registration access token is not valid for this client.")
 		return nil, "", false
 	}
+	if !s.cfg.Now().Before(c.RegistrationTokenExpiresAt) {
+		writeBearerError(w, http.StatusUnauthorized, "invalid_token", "The registration access token has expired; an administrator can change the client.")
+		return nil, "", false
+	}
 	return c, tok, true
 }
 
@@ -373,9 +459,11 @@ func (s *Server) handleRegistrationRead(w http.ResponseWriter, r *http.Request) 
 // handleRegistrationUpdate is RFC 7592 §2.2: the body replaces every
 // metadata value; it must carry the client's client_id, and a client_secret
 // only if it is the current one (a client cannot choose its secret). The
-// update is validated under the policy the client was registered with.
+// update is validated under UpdatePolicy (the client's ceiling, never
+// raised here), and answers a new registration access token: the one used
+// is dead from then on.
 func (s *Server) handleRegistrationUpdate(w http.ResponseWriter, r *http.Request) {
-	c, tok, ok := s.configuredClient(w, r)
+	c, _, ok := s.configuredClient(w, r)
 	if !ok {
 		return
 	}
@@ -405,12 +493,12 @@ func (s *Server) handleRegistrationUpdate(w http.ResponseWriter, r *http.Request
 		writeRegistrationError(w, &registration.Error{Code: registration.CodeInvalidClientMetadata, Description: "client_secret does not match; a client cannot choose its secret."})
 		return
 	}
-	policy := s.openPolicy()
-	if c.Policy == PolicyAdmin {
-		policy = AdminPolicy(m)
+	out, err := registration.Validate(m, UpdatePolicy(c))
+	if err == nil && strings.TrimSpace(out.Scope) == "" { // an empty ceiling: never the defaults
+		err = &registration.Error{Code: registration.CodeInvalidClientMetadata, Description: "none of the requested scopes may be registered"}
 	}
-	out, err := registration.Validate(m, policy)
 	if err != nil {
+		s.audit(r, audit.Event{Kind: "client", Actor: c.ID, ClientID: c.ID, Action: "update", Outcome: audit.Failure})
 		writeRegistrationError(w, err)
 		return
 	}
@@ -420,7 +508,19 @@ func (s *Server) handleRegistrationUpdate(w http.ResponseWriter, r *http.Request
 		writeRegistrationError(w, err)
 		return
 	}
-	if err := s.st.UpdateClient(r.Context(), &updated); err != nil {
+	tok, hash, expires, err := s.registrationToken()
+	updated.RegistrationTokenHash, updated.RegistrationTokenExpiresAt = hash, expires
+	if err != nil {
+		s.storeFailure(w, r, "token", err)
+		return
+	}
+	// Only while the token used is still the stored one: of concurrent
+	// updates with the same token one wins, the others answer 401.
+	err = s.st.UpdateClientIfRegistrationToken(r.Context(), &updated, c.RegistrationTokenHash)
+	if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
+		writeBearerError(w, http.StatusUnauthorized, "invalid_token", "The registration access token is not valid for this client.")
+		return
+	} else if err != nil {
 		s.storeFailure(w, r, "update client", err)
 		return
 	}

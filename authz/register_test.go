@@ -540,6 +540,7 @@ func TestRFC7592_Update(t *testing.T) {
 	if _, ok := m["client_secret"]; ok {
 		t.Error("an update that keeps the method returned a secret")
 	}
+	tok = m["registration_access_token"].(string) // rotated (issue 9 D4)
 	c, _ := e.db.GetClient(context.Background(), id)
 	if c.Name != "After" || !slices.Equal(c.RedirectURIs, []string{"https://a.example/cb2"}) {
 		t.Fatalf("stored %+v", c)
@@ -564,11 +565,13 @@ func TestRFC7592_Update(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("update with the current secret: %d %v", resp.StatusCode, m)
 	}
+	tok = m["registration_access_token"].(string)
 	// Becoming public drops the secret; becoming confidential again issues a new one.
 	resp, m = e.call(http.MethodPut, path, tok, map[string]any{"client_id": id, "token_endpoint_auth_method": "none", "redirect_uris": []string{"https://a.example/cb"}})
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("to public: %d %v", resp.StatusCode, m)
 	}
+	tok = m["registration_access_token"].(string)
 	if c, _ := e.db.GetClient(context.Background(), id); c.SecretHash != nil || !c.Public {
 		t.Fatalf("public client kept a secret: %+v", c)
 	}

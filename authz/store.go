@@ -25,6 +25,11 @@ type ClientStore interface {
 	GetClient(ctx context.Context, id string) (*Client, error)
 	// UpdateClient replaces a client's record; store.ErrNotFound if absent.
 	UpdateClient(ctx context.Context, c *Client) error
+	// UpdateClientIfRegistrationToken replaces a client's record only while
+	// its stored registration token hash is still old (an RFC 7592 update
+	// that rotates the token: the same token cannot win twice);
+	// store.ErrConflict when it is not, store.ErrNotFound if absent.
+	UpdateClientIfRegistrationToken(ctx context.Context, c *Client, old []byte) error
 	// ListClients returns every client, ordered by id.
 	ListClients(ctx context.Context) ([]*Client, error)
 	// DeleteClient removes a client, revokes (at at) its access and refresh

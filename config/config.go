@@ -46,10 +46,13 @@ type Config struct {
 	HTTPAuth string
 	// Registration is token (RFC 7591 registration needs an administrator's
 	// bearer token) or open (public clients may register without one).
-	Registration      string
-	AdminPasswordFile string
-	LogLevel          string
-	LogFormat         string
+	Registration string
+	// RegistrationTokenTTL is the lifetime of an RFC 7592 registration
+	// access token.
+	RegistrationTokenTTL time.Duration
+	AdminPasswordFile    string
+	LogLevel             string
+	LogFormat            string
 	// DevAssets, when set, is a folder holding templates/ and static/ that
 	// are read from disk instead of the embedded copies.
 	DevAssets string
@@ -184,6 +187,7 @@ func Settings() []Setting {
 		{Flag: "owin", Default: "true", Usage: "allow the OWin password grant for local accounts", kind: kBool, set: boolean(func(c *Config) *bool { return &c.OWin })},
 		{Flag: "http-auth", Default: "bearer", Usage: "authentication on the HTTP listener's APIs: bearer, or none (loopback development only)", kind: kEnum, enum: []string{"bearer", "none"}, set: str(func(c *Config) *string { return &c.HTTPAuth })},
 		{Flag: "registration", Default: "token", Usage: "dynamic client registration (/oauth/register): token (an administrator's bearer token is required) or open (anyone may register public clients with a limited scope ceiling)", kind: kEnum, enum: []string{"token", "open"}, set: str(func(c *Config) *string { return &c.Registration })},
+		{Flag: "registration-token-ttl", Default: "24h", Usage: "lifetime of an RFC 7592 registration access token (a new one with every update); afterwards only an administrator changes the client", kind: kDuration, set: dur(func(c *Config) *time.Duration { return &c.RegistrationTokenTTL })},
 		{Flag: "admin-password-file", Default: "", Usage: "file holding the first administrator's password (else SMARTGATE_ADMIN_PASSWORD, else generated and printed once)", set: str(func(c *Config) *string { return &c.AdminPasswordFile })},
 		{Flag: "log-level", Default: "info", Usage: "debug, info, warn or error", kind: kEnum, enum: []string{"debug", "info", "warn", "error"}, set: str(func(c *Config) *string { return &c.LogLevel })},
 		{Flag: "log-format", Default: "text", Usage: "text or json", kind: kEnum, enum: []string{"text", "json"}, set: str(func(c *Config) *string { return &c.LogFormat })},

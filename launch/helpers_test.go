@@ -56,7 +56,8 @@ type env struct {
 	launch *launch.Service
 	assets fs.FS
 	// app: public client with a launch_uri (keeps a query); other: a second
-	// launchable public client; rs: confidential client that introspects.
+	// launchable public client; rs: confidential client that introspects
+	// every client's tokens.
 	app, other, plain *authz.Client
 	rs                *authz.Client
 	rsSecret          string
@@ -157,7 +158,7 @@ func newEnv(t *testing.T) *env {
 		TokenEndpointAuthMethod: authz.AuthNone})
 	var secret string
 	e.rs, secret, err = authz.CreateClient(ctx, db, authz.NewClient{Name: "Resource server",
-		GrantTypes: []string{"client_credentials"}, TokenEndpointAuthMethod: authz.AuthClientSecretBasic}, e.clock.Now())
+		GrantTypes: []string{"client_credentials"}, TokenEndpointAuthMethod: authz.AuthClientSecretBasic, IntrospectAll: true}, e.clock.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

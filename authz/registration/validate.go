@@ -55,6 +55,10 @@ type Policy struct {
 	// of authorization_code, refresh_token and client_credentials; nil allows
 	// all three.
 	GrantTypes []string
+	// AuthMethods, when not nil, lists the only token_endpoint_auth_method
+	// values this registration may use; an omitted method is the first.
+	// (RFC 7592 updates under a client's ceiling.)
+	AuthMethods []string
 	// AllowSymmetricBackend lets client_credentials use client_secret_basic
 	// or client_secret_post. Only for administrator tools (the CLI: load
 	// tests, legacy backends); SMART Backend Services requires
@@ -70,9 +74,10 @@ type Policy struct {
 // Authentication method (RFC 7591 §2): one of none, client_secret_basic,
 // client_secret_post, private_key_jwt. When it is omitted the RFC default
 // client_secret_basic is registered, except that a request with jwks or
-// jwks_uri gets private_key_jwt (the only method that uses them), and that
-// a policy without AllowConfidential registers none. The response shows the
-// client which (RFC 7591 §3.2.1).
+// jwks_uri gets private_key_jwt (the only method that uses them), that a
+// policy without AllowConfidential registers none, and that a policy with
+// AuthMethods registers the first of them (and refuses any method not
+// listed). The response shows the client which (RFC 7591 §3.2.1).
 //
 // Grant and response types (RFC 7591 §2.1, checklist DCR4): grant_types
 // defaults to [authorization_code]; response_types to [code] when
@@ -144,6 +149,8 @@ func Validate(m Metadata, p Policy) (Metadata, error) {
 	switch method {
 	case "":
 		switch {
+		case len(p.AuthMethods) > 0:
+			method = p.AuthMethods[0]
 		case !p.AllowConfidential:
 			method = AuthNone
 		case jwksURI != "" || len(jwks) > 0:
@@ -157,6 +164,9 @@ func Validate(m Metadata, p Policy) (Metadata, error) {
 	}
 	if method != AuthNone && !p.AllowConfidential {
 		return Metadata{}, errorf(CodeInvalidClientMetadata, "this registration may only create public clients (token_endpoint_auth_method none)")
+	}
+	if p.AuthMethods != nil && !slices.Contains(p.AuthMethods, method) {
+		return Metadata{}, errorf(CodeInvalidClientMetadata, "token_endpoint_auth_method %s is not allowed for this client; an administrator can change it", method)
 	}
 	out.TokenEndpointAuthMethod = method
 

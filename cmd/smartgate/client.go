@@ -17,7 +17,7 @@ import (
 
 const clientUsage = "usage: smartgate client add [--name NAME] [--redirect-uri URI]... [--scope SCOPES] [--grant-types a,b]\n" +
 	"  [--auth-method none|client_secret_basic|client_secret_post|private_key_jwt] [--jwks-file FILE | --jwks-uri URI]\n" +
-	"  [--launch-uri URI] [--public] [--id ID] [--secret-stdin]"
+	"  [--launch-uri URI] [--public] [--id ID] [--secret-stdin] [--introspect-all]"
 
 // listFlag is a repeatable string flag.
 type listFlag []string
@@ -50,6 +50,7 @@ func runClient(ctx context.Context, e *env, args []string) error {
 	launchURI := fs.String("launch-uri", "", "SMART EHR launch URL")
 	public := fs.Bool("public", false, "a public client (token_endpoint_auth_method none)")
 	id := fs.String("id", "", "a fixed client id (scripts, benchmarks); refused if it exists")
+	introspectAll := fs.Bool("introspect-all", false, "a resource server that may introspect tokens of every client (RFC 7662 §4); without it a client introspects only its own")
 	secretStdin := fs.Bool("secret-stdin", false, fmt.Sprintf("read the client secret (at least %d characters) from the first line of standard input instead of generating one", authz.MinSecretLength))
 	cfg, err := loadWithFlags(e, "client add", fs, args[1:])
 	if err != nil {
@@ -101,7 +102,10 @@ func runClient(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	nc := authz.NewClientFrom(out)
-	nc.ID, nc.Secret, nc.Policy = *id, secret, authz.PolicyAdmin
+	nc.ID, nc.Secret, nc.Policy, nc.IntrospectAll = *id, secret, authz.PolicyAdmin, *introspectAll
+	if *introspectAll && out.TokenEndpointAuthMethod == authz.AuthNone {
+		return usageError{errors.New("--introspect-all needs a confidential client: a public one cannot call introspection")}
+	}
 
 	db, err := openStore(ctx, cfg, newLogger(cfg, io.Discard))
 	if err != nil {
@@ -119,6 +123,9 @@ func runClient(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "client_id: %s\n", c.ID)
 	fmt.Fprintf(e.stdout, "token_endpoint_auth_method: %s\nscope: %s\n", c.TokenEndpointAuthMethod, strings.Join(c.Scopes, " "))
+	if c.IntrospectAll {
+		fmt.Fprintln(e.stdout, "introspect_all: true")
+	}
 	if issued != "" && secret == "" {
 		fmt.Fprintf(e.stdout, "client_secret: %s\n(the secret is shown only this once; only its hash is stored)\n", issued)
 	}

@@ -120,9 +120,10 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 		JWKSAllowPrivate: cfg.JWKSAllowPrivate,
 		// RFC 7591/7592 at /oauth/register (interface.md); advertised in
 		// discovery and the CapabilityStatement's oauth-uris (DCR10, B4).
-		RegistrationPath: "/oauth/register",
-		OpenRegistration: cfg.Registration == "open",
-		SmartStylePath:   stylePath,
+		RegistrationPath:     "/oauth/register",
+		OpenRegistration:     cfg.Registration == "open",
+		RegistrationTokenTTL: cfg.RegistrationTokenTTL,
+		SmartStylePath:       stylePath,
 		// web's encounter picker (Config.Encounters above).
 		ExtraCapabilities: []string{"context-standalone-encounter"},
 	}, db, pages, userDirectory{db: db, passwords: passwords}, rec, logger.With("component", "authz"))

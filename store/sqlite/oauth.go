@@ -51,9 +51,9 @@ func boolInt(b bool) int {
 const clientCols = `id, name, secret_hash, redirect_uris, grant_types, response_types, scopes,
 	token_endpoint_auth_method, jwks, jwks_uri, launch_uri, logo_uri, client_uri, require_pkce, public, disabled, created_at,
 	contacts, tos_uri, policy_uri, post_logout_redirect_uris, software_id, software_version, registration_token_hash,
-	policy, owner, pending`
+	policy, owner, pending, ceiling_scopes, ceiling_grant_types, ceiling_auth_method, registration_token_expires_at, introspect_all`
 
-const clientPlaceholders = `?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?`
+const clientPlaceholders = `?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?`
 
 func clientArgs(c *authz.Client) []any {
 	policy := c.Policy
@@ -64,29 +64,31 @@ func clientArgs(c *authz.Client) []any {
 		jsonList(c.Scopes), c.TokenEndpointAuthMethod, c.JWKS, c.JWKSURI, c.LaunchURI, c.LogoURI, c.ClientURI,
 		boolInt(c.RequirePKCE), boolInt(c.Public), boolInt(c.Disabled), ts(c.CreatedAt),
 		jsonList(c.Contacts), c.TOSURI, c.PolicyURI, jsonList(c.PostLogoutRedirectURIs), c.SoftwareID, c.SoftwareVersion,
-		c.RegistrationTokenHash, policy, c.Owner, boolInt(c.Pending)}
+		c.RegistrationTokenHash, policy, c.Owner, boolInt(c.Pending),
+		jsonList(c.Ceiling.Scopes), jsonList(c.Ceiling.GrantTypes), c.Ceiling.AuthMethod, ts(c.RegistrationTokenExpiresAt), boolInt(c.IntrospectAll)}
 }
 
 func scanClient(s scanner) (*authz.Client, error) {
 	var c authz.Client
-	var ru, gt, rt, sc, created, contacts, plru string
-	var pkce, pub, dis, pending int
+	var ru, gt, rt, sc, created, contacts, plru, csc, cgt, ratExp string
+	var pkce, pub, dis, pending, all int
 	if err := s.Scan(&c.ID, &c.Name, &c.SecretHash, &ru, &gt, &rt, &sc, &c.TokenEndpointAuthMethod, &c.JWKS, &c.JWKSURI,
 		&c.LaunchURI, &c.LogoURI, &c.ClientURI, &pkce, &pub, &dis, &created,
 		&contacts, &c.TOSURI, &c.PolicyURI, &plru, &c.SoftwareID, &c.SoftwareVersion, &c.RegistrationTokenHash,
-		&c.Policy, &c.Owner, &pending); err != nil {
+		&c.Policy, &c.Owner, &pending, &csc, &cgt, &c.Ceiling.AuthMethod, &ratExp, &all); err != nil {
 		return nil, err
 	}
 	for _, p := range []struct {
 		s string
 		v *[]string
-	}{{ru, &c.RedirectURIs}, {gt, &c.GrantTypes}, {rt, &c.ResponseTypes}, {sc, &c.Scopes}, {contacts, &c.Contacts}, {plru, &c.PostLogoutRedirectURIs}} {
+	}{{ru, &c.RedirectURIs}, {gt, &c.GrantTypes}, {rt, &c.ResponseTypes}, {sc, &c.Scopes}, {contacts, &c.Contacts}, {plru, &c.PostLogoutRedirectURIs},
+		{csc, &c.Ceiling.Scopes}, {cgt, &c.Ceiling.GrantTypes}} {
 		if err := json.Unmarshal([]byte(p.s), p.v); err != nil {
 			return nil, fmt.Errorf("client %q: %w", c.ID, err)
 		}
 	}
-	c.RequirePKCE, c.Public, c.Disabled, c.Pending = pkce != 0, pub != 0, dis != 0, pending != 0
-	c.CreatedAt = parseTS(created)
+	c.RequirePKCE, c.Public, c.Disabled, c.Pending, c.IntrospectAll = pkce != 0, pub != 0, dis != 0, pending != 0, all != 0
+	c.CreatedAt, c.RegistrationTokenExpiresAt = parseTS(created), parseTS(ratExp)
 	return &c, nil
 }
 
@@ -124,25 +126,44 @@ func (db *DB) GetClient(ctx context.Context, id string) (*authz.Client, error) {
 
 // UpdateClient replaces an OAuth client's record.
 func (db *DB) UpdateClient(ctx context.Context, c *authz.Client) error {
+	return db.updateClient(ctx, c, "", nil)
+}
+
+// UpdateClientIfRegistrationToken replaces an OAuth client's record while
+// its registration token hash is old (store.ErrConflict otherwise).
+func (db *DB) UpdateClientIfRegistrationToken(ctx context.Context, c *authz.Client, old []byte) error {
+	return db.updateClient(ctx, c, " AND registration_token_hash = ?", []any{old})
+}
+
+func (db *DB) updateClient(ctx context.Context, c *authz.Client, cond string, condArgs []any) error {
 	db.clients.invalidate(c.ID)
 	defer db.clients.invalidate(c.ID)
 	err := db.Write(ctx, func(tx *sql.Tx) error {
-		args := clientArgs(c)
+		args := append(append(clientArgs(c)[1:], c.ID), condArgs...)
 		res, err := tx.ExecContext(ctx, `UPDATE oauth_clients SET name=?, secret_hash=?, redirect_uris=?, grant_types=?,
 			response_types=?, scopes=?, token_endpoint_auth_method=?, jwks=?, jwks_uri=?, launch_uri=?, logo_uri=?,
 			client_uri=?, require_pkce=?, public=?, disabled=?, created_at=?,
 			contacts=?, tos_uri=?, policy_uri=?, post_logout_redirect_uris=?, software_id=?, software_version=?,
-			registration_token_hash=?, policy=?, owner=?, pending=? WHERE id=?`, append(args[1:], c.ID)...)
+			registration_token_hash=?, policy=?, owner=?, pending=?,
+			ceiling_scopes=?, ceiling_grant_types=?, ceiling_auth_method=?, registration_token_expires_at=?, introspect_all=?
+			WHERE id=?`+cond, args...)
 		if err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
+		if n, _ := res.RowsAffected(); n > 0 {
+			return nil
+		}
+		if cond == "" {
 			return store.ErrNotFound
 		}
-		return nil
+		var one int
+		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM oauth_clients WHERE id = ?`, c.ID).Scan(&one); err != nil {
+			return err // sql.ErrNoRows: mapped to ErrNotFound
+		}
+		return store.ErrConflict
 	})
 	if err != nil {
-		return fmt.Errorf("sqlite: update client %q: %w", c.ID, err)
+		return fmt.Errorf("sqlite: update client %q: %w", c.ID, mapErr(err))
 	}
 	return nil
 }

@@ -19,7 +19,9 @@ func testOAuthClientRegistration(t *testing.T, b Backend) {
 		RedirectURIs: []string{"https://a.example/cb"}, GrantTypes: []string{"authorization_code"}, ResponseTypes: []string{"code"},
 		Contacts: []string{"ops@a.example"}, TOSURI: "https://a.example/tos", PolicyURI: "https://a.example/policy",
 		PostLogoutRedirectURIs: []string{"https://a.example/bye"}, SoftwareID: "sw", SoftwareVersion: "1.2",
-		RegistrationTokenHash: []byte{9, 8, 7}, Policy: authz.PolicySelf, Owner: "u1", Pending: true, Disabled: true, CreatedAt: t0}
+		RegistrationTokenHash: []byte{9, 8, 7}, Policy: authz.PolicySelf, Owner: "u1", Pending: true, Disabled: true, CreatedAt: t0,
+		RegistrationTokenExpiresAt: t0.Add(24 * time.Hour), IntrospectAll: true,
+		Ceiling: authz.Ceiling{Scopes: []string{"openid", "patient/*.rs"}, GrantTypes: []string{"authorization_code"}, AuthMethod: authz.AuthNone}}
 	if err := b.CreateClient(ctx, c); err != nil {
 		t.Fatal(err)
 	}
@@ -30,15 +32,41 @@ func testOAuthClientRegistration(t *testing.T, b Backend) {
 	if !slices.Equal(got.Contacts, c.Contacts) || got.TOSURI != c.TOSURI || got.PolicyURI != c.PolicyURI ||
 		!slices.Equal(got.PostLogoutRedirectURIs, c.PostLogoutRedirectURIs) || got.SoftwareID != "sw" || got.SoftwareVersion != "1.2" ||
 		string(got.RegistrationTokenHash) != string(c.RegistrationTokenHash) || got.Policy != authz.PolicySelf || got.Owner != "u1" ||
-		!got.Pending || !got.Disabled {
+		!got.Pending || !got.Disabled || !got.RegistrationTokenExpiresAt.Equal(c.RegistrationTokenExpiresAt) || !got.IntrospectAll ||
+		!slices.Equal(got.Ceiling.Scopes, c.Ceiling.Scopes) || !slices.Equal(got.Ceiling.GrantTypes, c.Ceiling.GrantTypes) ||
+		got.Ceiling.AuthMethod != authz.AuthNone {
 		t.Fatalf("GetClient = %+v", got)
 	}
-	got.Pending, got.Disabled, got.RegistrationTokenHash = false, false, nil
+	got.Pending, got.Disabled, got.RegistrationTokenHash, got.IntrospectAll = false, false, nil, false
+	got.Ceiling = authz.Ceiling{Scopes: []string{"openid"}, GrantTypes: []string{"authorization_code"}, AuthMethod: authz.AuthNone}
 	if err := b.UpdateClient(ctx, got); err != nil {
 		t.Fatal(err)
 	}
-	if again, _ := b.GetClient(ctx, "dcr1"); again.Pending || again.Disabled || again.RegistrationTokenHash != nil {
+	if again, _ := b.GetClient(ctx, "dcr1"); again.Pending || again.Disabled || again.RegistrationTokenHash != nil || again.IntrospectAll ||
+		!slices.Equal(again.Ceiling.Scopes, []string{"openid"}) {
 		t.Fatalf("update lost: %+v", again)
+	}
+	// The conditional update (RFC 7592 token rotation) wins only once.
+	again, _ := b.GetClient(ctx, "dcr1")
+	again.RegistrationTokenHash, again.Name = []byte{1, 1}, "Rotated"
+	if err := b.UpdateClientIfRegistrationToken(ctx, again, []byte{5, 5}); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("conditional update with a stale hash = %v, want ErrConflict", err)
+	}
+	if err := b.UpdateClientIfRegistrationToken(ctx, &authz.Client{ID: "nope", TokenEndpointAuthMethod: "none"}, []byte{1}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("conditional update of a missing client = %v, want ErrNotFound", err)
+	}
+	got.RegistrationTokenHash = []byte{2, 2}
+	if err := b.UpdateClient(ctx, got); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.UpdateClientIfRegistrationToken(ctx, again, []byte{2, 2}); err != nil {
+		t.Fatalf("conditional update with the stored hash = %v", err)
+	}
+	if err := b.UpdateClientIfRegistrationToken(ctx, again, []byte{2, 2}); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("second conditional update with the old hash = %v, want ErrConflict", err)
+	}
+	if c, _ := b.GetClient(ctx, "dcr1"); c.Name != "Rotated" || string(c.RegistrationTokenHash) != string([]byte{1, 1}) {
+		t.Fatalf("after the conditional update: %+v", c)
 	}
 	if err := b.CreateClient(ctx, &authz.Client{ID: "plain", TokenEndpointAuthMethod: authz.AuthNone, CreatedAt: t0}); err != nil {
 		t.Fatal(err)

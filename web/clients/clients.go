@@ -256,6 +256,9 @@ type formView struct {
 	LogoURI      string
 	ClientURI    string
 	Contacts     string
+	// IntrospectAll: the client is a resource server that may introspect
+	// every client's tokens (administrators only).
+	IntrospectAll bool
 	// Admin shows the fields only administrators may use.
 	Admin bool
 }
@@ -265,6 +268,17 @@ func formOf(m registration.Metadata) formView {
 		AuthMethod: m.TokenEndpointAuthMethod, GrantTypes: m.GrantTypes, JWKSURI: m.JWKSURI, JWKS: string(m.JWKS),
 		LaunchURI: m.LaunchURI, LogoURI: m.LogoURI, ClientURI: m.ClientURI, Contacts: strings.Join(m.Contacts, "\n")}
 }
+
+// adminForm is the form of an administrator's page: formOf(m) with the
+// fields only administrators see.
+func adminForm(m registration.Metadata, introspectAll bool) formView {
+	f := formOf(m)
+	f.Admin, f.IntrospectAll = true, introspectAll
+	return f
+}
+
+// introspectAllFrom reads the administrator's introspect_all checkbox.
+func introspectAllFrom(r *http.Request) bool { return r.PostForm.Get("introspect_all") != "" }
 
 // HasGrant is used by the template's checkboxes.
 func (f formView) HasGrant(g string) bool { return slices.Contains(f.GrantTypes, g) }
@@ -411,7 +425,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 	var secret string
 	if err == nil {
 		nc := authz.NewClientFrom(out)
-		nc.Policy = authz.PolicyAdmin
+		nc.Policy, nc.IntrospectAll = authz.PolicyAdmin, introspectAllFrom(r)
 		c, secret, err = authz.CreateClient(r.Context(), s.cfg.Store, nc, s.cfg.Now())
 	}
 	if err != nil {
@@ -419,8 +433,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 			s.cfg.Pages.Fail(w, r, http.StatusInternalServerError, "", err)
 			return
 		}
-		v.Error, v.Form, v.Action = describe(err), formOf(m), AdminPath+"/new"
-		v.Form.Admin = true
+		v.Error, v.Form, v.Action = describe(err), adminForm(m, introspectAllFrom(r)), AdminPath+"/new"
 		s.render(w, r, http.StatusBadRequest, "clients_new", v)
 		return
 	}
@@ -461,8 +474,7 @@ func (s *Server) edit(w http.ResponseWriter, r *http.Request) {
 	}
 	row := rowOf(c)
 	v.Client = &row
-	v.Form = formOf(authz.ClientMetadata(c))
-	v.Form.Admin = true
+	v.Form = adminForm(authz.ClientMetadata(c), c.IntrospectAll)
 	v.Action = AdminPath + "/" + url.PathEscape(c.ID)
 	v.Secret = s.reveals.take(r.URL.Query().Get("reveal"), c.ID, user)
 	if r.URL.Query().Get("created") != "" {
@@ -502,6 +514,10 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request) {
 		secret, err = authz.UpdateClientMetadata(&updated, out)
 	}
 	if err == nil {
+		// An administrator's edit is the client's new ceiling for its
+		// registration access token (issue 9 D4).
+		updated.SetCeiling()
+		updated.IntrospectAll = introspectAllFrom(r)
 		err = s.cfg.Store.UpdateClient(r.Context(), &updated)
 	}
 	if err != nil {
@@ -510,8 +526,7 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		row := rowOf(c)
-		v.Client, v.Error, v.Form, v.Action = &row, describe(err), formOf(m), AdminPath+"/"+url.PathEscape(c.ID)
-		v.Form.Admin = true
+		v.Client, v.Error, v.Form, v.Action = &row, describe(err), adminForm(m, introspectAllFrom(r)), AdminPath+"/"+url.PathEscape(c.ID)
 		s.render(w, r, http.StatusBadRequest, "clients_edit", v)
 		return
 	}
@@ -662,6 +677,7 @@ func (s *Server) createMine(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		nc := authz.NewClientFrom(out)
 		nc.Policy, nc.Owner, nc.Pending = authz.PolicySelf, user, v.Policy.NeedsApproval
+		nc.Ceiling = authz.PolicyCeiling(strings.Fields(v.Policy.Scopes), out.TokenEndpointAuthMethod)
 		c, secret, err = authz.CreateClient(r.Context(), s.cfg.Store, nc, s.cfg.Now())
 	}
 	if err != nil {

@@ -180,7 +180,7 @@ func TestDCR8_AdminRegistersClientSecretShownOnce(t *testing.T) {
 	b := e.login("root")
 	res, id, secret := b.register(url.Values{"client_name": {"Chart viewer"}, "redirect_uris": {"https://app.example/cb\r\nhttps://app.example/cb2\n"},
 		"scope": {"openid launch patient/*.rs"}, "token_endpoint_auth_method": {"client_secret_basic"},
-		"grant_types": {"authorization_code", "refresh_token"}, "launch_uri": {"https://app.example/launch"}})
+		"grant_types": {"authorization_code", "refresh_token"}, "launch_uri": {"https://app.example/launch"}, "introspect_all": {"1"}})
 	if id == "" || len(secret) < 43 {
 		t.Fatalf("result page lacks data-client-id / data-client-secret:\n%s", res.body)
 	}
@@ -196,6 +196,12 @@ func TestDCR8_AdminRegistersClientSecretShownOnce(t *testing.T) {
 		!slices.Equal(c.RedirectURIs, []string{"https://app.example/cb", "https://app.example/cb2"}) ||
 		!slices.Equal(c.Scopes, []string{"openid", "launch", "patient/*.rs"}) || c.Policy != authz.PolicyAdmin {
 		t.Fatalf("stored %+v", c)
+	}
+	// The administrator's values are the client's ceiling, and the
+	// introspect_all checkbox is kept (issue 9 D4 and "Also tighten").
+	if !slices.Equal(c.Ceiling.Scopes, c.Scopes) || !slices.Equal(c.Ceiling.GrantTypes, c.GrantTypes) ||
+		c.Ceiling.AuthMethod != authz.AuthClientSecretBasic || !c.IntrospectAll {
+		t.Fatalf("ceiling %+v, introspect_all %v", c.Ceiling, c.IntrospectAll)
 	}
 	// Reloading the result page does not show the secret again.
 	again := b.get("/admin/clients/" + id)
@@ -406,6 +412,12 @@ func TestMyAppsCappedAndPendingUntilApproved(t *testing.T) {
 	}
 	if !c.Pending || !c.Disabled || c.Policy != authz.PolicySelf {
 		t.Fatalf("self-registered app not pending: %+v", c)
+	}
+	// Its ceiling (issue 9 D4) is the self-service policy it was registered
+	// under, not the administrator's.
+	if !slices.Equal(c.Ceiling.Scopes, []string{"openid", "patient/*.rs", "launch/patient"}) || c.Ceiling.AuthMethod != authz.AuthClientSecretBasic ||
+		!slices.Equal(c.Ceiling.GrantTypes, []string{"authorization_code", "refresh_token"}) || c.IntrospectAll {
+		t.Errorf("self-registered app's ceiling %+v", c.Ceiling)
 	}
 	if !strings.Contains(pat.get("/account/my-apps").body, "awaiting approval") {
 		t.Error("My apps does not show the pending state")
