@@ -78,6 +78,30 @@ type Meta struct {
 // HasRole reports whether u holds role r.
 func (u *User) HasRole(r string) bool { return slices.Contains(u.Roles, r) }
 
+// MayActForOthers is the one rule of who may act for patients other than
+// themselves (choose any patient in the picker, redeem an EHR launch made
+// by someone else): the practitioner and administrator roles. Every other
+// account, one with no role included, counts as a patient, who may act only
+// for the record its fhirUser links (PatientID).
+func MayActForOthers(roles []string) bool {
+	return slices.Contains(roles, RolePractitioner) || slices.Contains(roles, RoleAdmin)
+}
+
+// MayActForOthers reports whether u may act for other patients (see the
+// function of that name).
+func (u *User) MayActForOthers() bool { return MayActForOthers(u.Roles) }
+
+// MayActFor reports whether u may act for the patient with the bare id
+// patient: anyone who may act for others, or the patient whose own record
+// it is.
+func (u *User) MayActFor(patient string) bool {
+	if u.MayActForOthers() {
+		return true
+	}
+	own, ok := u.PatientID()
+	return ok && patient != "" && own == patient
+}
+
 // PatientID returns the bare Patient id when u.FHIRUser names a Patient.
 func (u *User) PatientID() (string, bool) {
 	id, ok := strings.CutPrefix(u.FHIRUser, "Patient/")
