@@ -309,8 +309,10 @@ type consentView struct {
 	ClientID   string
 	ClientName string
 	ClientURI  string
-	LogoURI    string
-	Patient    string
+	// Initials stand in for the client's logo: its logo_uri is never shown,
+	// so that the browser fetches nothing from a third party (issue 9).
+	Initials string
+	Patient  string
 	Scopes     []scopeView
 }
 
@@ -326,10 +328,11 @@ func (s *Server) consentPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := consentView{CSRF: b.CSRF, ReqID: reqID, User: u.Label(), ClientID: st.Req.ClientID, ClientName: st.Req.ClientName,
-		ClientURI: st.Req.ClientURI, LogoURI: st.Req.LogoURI, Patient: s.contextPatient(u, st)}
+		ClientURI: st.Req.ClientURI, Patient: s.contextPatient(u, st)}
 	if v.ClientName == "" {
 		v.ClientName = st.Req.ClientID
 	}
+	v.Initials = Initials(v.ClientName)
 	for _, sc := range st.Req.Scopes {
 		v.Scopes = append(v.Scopes, scopeView{Value: sc, Description: s.describe(sc), Checked: true})
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/smartgate/smartgate/account"
+	"github.com/smartgate/smartgate/authz"
 	"github.com/smartgate/smartgate/internal/testclock"
 )
 
@@ -275,4 +276,47 @@ func TestSec9D7_LaunchBoundToLauncher(t *testing.T) {
 			t.Fatalf("%s: %v", tc.user, tok)
 		}
 	}
+}
+
+// TestSec9T_LogosNotFetchedFromThirdParties: a client's logo_uri is never
+// put in front of the browser on the consent page or the administrator's
+// client list (the browser would fetch it from a third party, telling it who
+// is about to grant what), and the pages' CSP allows images from smartgate
+// only.
+func TestSec9T_LogosNotFetchedFromThirdParties(t *testing.T) {
+	h := newHarness(t)
+	const logo = "https://logo-tracker.example/app.png"
+	c, _, err := authz.CreateClient(context.Background(), h.db, authz.NewClient{Name: "Logo app",
+		RedirectURIs: []string{redirectURI}, LogoURI: logo, TokenEndpointAuthMethod: authz.AuthNone}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := flowClient{id: c.ID, redirect: redirectURI}
+	check := func(where string, p *response) {
+		t.Helper()
+		if p.status != http.StatusOK {
+			t.Fatalf("%s: %d", where, p.status)
+		}
+		if strings.Contains(string(p.body), "logo-tracker.example") {
+			t.Errorf("%s shows the remote logo:\n%s", where, p.body)
+		}
+		csp := p.header.Get("Content-Security-Policy")
+		for _, d := range strings.Split(csp, ";") {
+			if f := strings.Fields(d); len(f) > 0 && f[0] == "img-src" && !slices.Equal(f[1:], []string{"'self'"}) {
+				t.Errorf("%s: CSP %q lets images come from elsewhere", where, csp)
+			}
+		}
+	}
+	b := h.browser()
+	b.login("admin", adminPassword)
+	r := b.request(app, "openid user/Patient.rs", "")
+	p := b.send("GET", r.url(h.baseA), nil)
+	for p.status == http.StatusSeeOther {
+		p = b.send("GET", p.header.Get("Location"), nil)
+	}
+	if !strings.Contains(string(p.body), `action="/consent"`) {
+		t.Fatalf("no consent page: %d %.300s", p.status, p.body)
+	}
+	check("consent page", p)
+	check("client list", b.send("GET", "/admin/clients", nil))
 }
