@@ -313,7 +313,7 @@ type consentView struct {
 	// so that the browser fetches nothing from a third party (issue 9).
 	Initials string
 	Patient  string
-	Scopes     []scopeView
+	Scopes   []scopeView
 }
 
 func (s *Server) consentPage(w http.ResponseWriter, r *http.Request) {
