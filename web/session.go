@@ -223,12 +223,13 @@ func (s *Server) current(ctx context.Context, b *browser) (*account.User, *accou
 }
 
 // startSession records a log-in: a new server-side session and a new CSRF
-// token (the old session, if any, ends). The browser id is kept so that
-// pending authorization requests survive the log-in.
+// token (the old session, if any, ends with its online_access grants, as
+// at log-out). The browser id is kept so that pending authorization
+// requests survive the log-in.
 func (s *Server) startSession(ctx context.Context, b *browser, u *account.User, amr []string) (*account.Session, error) {
 	now := s.cfg.Now()
 	if b.SID != "" {
-		if err := s.cfg.Store.EndSession(ctx, b.SID, now); err != nil && !errors.Is(err, store.ErrNotFound) {
+		if err := s.endSession(ctx, b.SID); err != nil {
 			return nil, wrap("end previous session", err)
 		}
 	}

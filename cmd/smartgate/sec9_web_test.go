@@ -320,3 +320,26 @@ func TestSec9T_LogosNotFetchedFromThirdParties(t *testing.T) {
 	check("consent page", p)
 	check("client list", b.send("GET", "/admin/clients", nil))
 }
+
+// TestSec9D6_NewLogInEndsPreviousSessionsOnlineGrants: a log-in in a
+// browser ends the session that was there (someone else at the same
+// computer, or a fresh log-in), and with it that session's online_access
+// grants, as a log-out would.
+func TestSec9D6_NewLogInEndsPreviousSessionsOnlineGrants(t *testing.T) {
+	h := newHarness(t)
+	app := h.confidentialClient("Online app")
+	b := h.browser()
+	r := b.request(app, "openid online_access user/Patient.rs", "")
+	back, err := b.authorize(r, "doc", userPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	online := b.exchange(r, back)
+	b.login("admin", adminPassword)
+	if in, _ := h.clientPost(app, "/oauth/introspect", url.Values{"token": {online.str("access_token")}}); in["active"] != false {
+		t.Errorf("the previous session's online access token: %v", in)
+	}
+	if tr, st := h.tokenRequest(app, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {online.str("refresh_token")}}); st != http.StatusBadRequest {
+		t.Errorf("refresh of the previous session's online grant: %d %v", st, tr)
+	}
+}
