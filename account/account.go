@@ -78,6 +78,30 @@ type Meta struct {
 // HasRole reports whether u holds role r.
 func (u *User) HasRole(r string) bool { return slices.Contains(u.Roles, r) }
 
+// MayActForOthers is the one rule of who may act for patients other than
+// themselves (choose any patient in the picker, redeem an EHR launch made
+// by someone else): the practitioner and administrator roles. Every other
+// account, one with no role included, counts as a patient, who may act only
+// for the record its fhirUser links (PatientID).
+func MayActForOthers(roles []string) bool {
+	return slices.Contains(roles, RolePractitioner) || slices.Contains(roles, RoleAdmin)
+}
+
+// MayActForOthers reports whether u may act for other patients (see the
+// function of that name).
+func (u *User) MayActForOthers() bool { return MayActForOthers(u.Roles) }
+
+// MayActFor reports whether u may act for the patient with the bare id
+// patient: anyone who may act for others, or the patient whose own record
+// it is.
+func (u *User) MayActFor(patient string) bool {
+	if u.MayActForOthers() {
+		return true
+	}
+	own, ok := u.PatientID()
+	return ok && patient != "" && own == patient
+}
+
 // PatientID returns the bare Patient id when u.FHIRUser names a Patient.
 func (u *User) PatientID() (string, bool) {
 	id, ok := strings.CutPrefix(u.FHIRUser, "Patient/")
@@ -260,6 +284,54 @@ type Sessions interface {
 	// are still returned, with EndedAt set).
 	Session(ctx context.Context, id string) (*Session, error)
 	EndSession(ctx context.Context, id string, at time.Time) error
+	// ExtendSession sets the expiry of a session that has not ended
+	// (store.ErrNotFound when there is none).
+	ExtendSession(ctx context.Context, id string, expiresAt time.Time) error
+}
+
+// SessionPolicy bounds log-in sessions: TTL after the log-in at most, and
+// Idle after the session's last use (a page or an authorization request;
+// 0: no idle limit). A session's ExpiresAt is where the two meet, moved on
+// by each use (KeepAlive), so the server enforces both.
+type SessionPolicy struct {
+	TTL  time.Duration
+	Idle time.Duration
+}
+
+// Expiry is when a session created at created and used at now ends if it
+// is not used again.
+func (p SessionPolicy) Expiry(created, now time.Time) time.Time {
+	end := created.Add(p.TTL)
+	if p.Idle > 0 && now.Add(p.Idle).Before(end) {
+		return now.Add(p.Idle)
+	}
+	return end
+}
+
+// KeepAlive is a use of session s at now: when s is live it moves its
+// expiry on (p.Expiry) and reports true. Expiries move in steps of at least
+// a minute (a tenth of Idle when shorter), so that a busy session is not
+// written on every request.
+func (p SessionPolicy) KeepAlive(ctx context.Context, st Sessions, s *Session, now time.Time) (bool, error) {
+	if !s.Active(now) {
+		return false, nil
+	}
+	next := p.Expiry(s.Created, now)
+	step := time.Minute
+	if p.Idle > 0 {
+		step = min(step, p.Idle/10)
+	}
+	if next.Sub(s.ExpiresAt) < step {
+		return true, nil
+	}
+	if err := st.ExtendSession(ctx, s.ID, next); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return false, nil
+		}
+		return false, fmt.Errorf("account: extend session: %w", err)
+	}
+	s.ExpiresAt = next
+	return true, nil
 }
 
 // Pending is an authorization request waiting for the pages (log-in,

@@ -76,7 +76,11 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, ErrInteractionPending):
 		return
 	case errors.Is(err, ErrAccessDenied):
-		s.writeAuthorizeError(ctx, w, ar, fosite.ErrAccessDenied.WithHint("The resource owner denied the request."))
+		desc := "The resource owner denied the request."
+		if de := (*DeniedError)(nil); errors.As(err, &de) && de.Description != "" {
+			desc = de.Description
+		}
+		s.writeAuthorizeError(ctx, w, ar, fosite.ErrAccessDenied.WithHint(desc))
 		return
 	case errors.Is(err, ErrLoginRequired):
 		s.writeAuthorizeError(ctx, w, ar, fosite.ErrLoginRequired)

@@ -32,6 +32,19 @@ var ErrInteractionPending = errors.New("authz: interaction pending")
 // ErrAccessDenied means the person refused (or may not grant) the request.
 var ErrAccessDenied = errors.New("authz: access denied by the user")
 
+// DeniedError ends the authorization with error=access_denied and
+// Description as error_description: the person may not grant what was
+// asked (e.g. a patient context their account does not have). It matches
+// ErrAccessDenied under errors.Is.
+type DeniedError struct {
+	Description string
+}
+
+func (e *DeniedError) Error() string { return "authz: access denied: " + e.Description }
+
+// Unwrap makes errors.Is(err, ErrAccessDenied) hold.
+func (e *DeniedError) Unwrap() error { return ErrAccessDenied }
+
 // ErrLoginRequired, ErrConsentRequired and ErrInteractionRequired answer a
 // request with prompt=none that would need the person to log in, consent, or
 // pick (e.g. a patient): Authorize writes nothing and authz redirects to the
@@ -86,6 +99,10 @@ type LaunchContext struct {
 	// Issuer is the FHIR base an EHR launch gave the app as iss; when set,
 	// the authorization request's aud must name it (never sent to clients).
 	Issuer string `json:",omitempty"`
+	// LaunchedBy is the user id of the person who made an EHR launch (never
+	// sent to clients); the Interaction lets only that person, or someone
+	// who may act for the launch's patient, redeem it.
+	LaunchedBy string `json:",omitempty"`
 }
 
 // Decision is what the person decided on the pages.

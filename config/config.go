@@ -41,7 +41,11 @@ type Config struct {
 	AccessTokenTTL   time.Duration
 	RefreshTokenTTL  time.Duration
 	CodeTTL          time.Duration
-	OWin             bool
+	// SessionTTL bounds a log-in session from the log-in; SessionIdle from
+	// its last use (0: no idle limit).
+	SessionTTL  time.Duration
+	SessionIdle time.Duration
+	OWin        bool
 	// HTTPAuth is bearer (default) or none (loopback development only).
 	HTTPAuth string
 	// Registration is token (RFC 7591 registration needs an administrator's
@@ -136,6 +140,17 @@ func dur(f func(c *Config) *time.Duration) func(*Config, string) error {
 	}
 }
 
+// durOrOff is dur that also takes 0 (the limit is off).
+func durOrOff(f func(c *Config) *time.Duration) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		if d, err := time.ParseDuration(v); err == nil && d == 0 {
+			*f(c) = 0
+			return nil
+		}
+		return dur(f)(c, v)
+	}
+}
+
 func boolean(f func(c *Config) *bool) func(*Config, string) error {
 	return func(c *Config, v string) error {
 		b, err := strconv.ParseBool(v)
@@ -184,6 +199,8 @@ func Settings() []Setting {
 		{Flag: "access-token-ttl", Default: "1h", Usage: "access token lifetime", kind: kDuration, set: dur(func(c *Config) *time.Duration { return &c.AccessTokenTTL })},
 		{Flag: "refresh-token-ttl", Default: "720h", Usage: "refresh token lifetime", kind: kDuration, set: dur(func(c *Config) *time.Duration { return &c.RefreshTokenTTL })},
 		{Flag: "code-ttl", Default: "1m", Usage: "authorization code lifetime", kind: kDuration, set: dur(func(c *Config) *time.Duration { return &c.CodeTTL })},
+		{Flag: "session-ttl", Default: "12h", Usage: "log-in session lifetime: a log-in is asked for again this long after the last one", kind: kDuration, set: dur(func(c *Config) *time.Duration { return &c.SessionTTL })},
+		{Flag: "session-idle-timeout", Default: "30m", Usage: "a log-in session not used (pages, authorization requests) for this long ends on the server (0: no idle limit)", kind: kDuration, set: durOrOff(func(c *Config) *time.Duration { return &c.SessionIdle })},
 		{Flag: "owin", Default: "true", Usage: "allow the OWin password grant for local accounts", kind: kBool, set: boolean(func(c *Config) *bool { return &c.OWin })},
 		{Flag: "http-auth", Default: "bearer", Usage: "authentication on the HTTP listener's APIs: bearer, or none (loopback development only)", kind: kEnum, enum: []string{"bearer", "none"}, set: str(func(c *Config) *string { return &c.HTTPAuth })},
 		{Flag: "registration", Default: "token", Usage: "dynamic client registration (/oauth/register): token (an administrator's bearer token is required) or open (anyone may register public clients with a limited scope ceiling)", kind: kEnum, enum: []string{"token", "open"}, set: str(func(c *Config) *string { return &c.Registration })},

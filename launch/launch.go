@@ -129,7 +129,7 @@ func wellFormed(v string) bool {
 // Issue stores a new launch of ctx for clientID under the FHIR base iss and
 // returns its value.
 func (s *Service) Issue(ctx context.Context, clientID, iss, createdBy string, lc authz.LaunchContext) (string, error) {
-	lc.Issuer = "" // kept in Record.Issuer
+	lc.Issuer, lc.LaunchedBy = "", "" // kept in Record.Issuer and Record.CreatedBy
 	if err := smart.ValidFHIRContext(lc.FHIRContext); err != nil {
 		return "", err
 	}
@@ -152,7 +152,8 @@ func (s *Service) Issue(ctx context.Context, clientID, iss, createdBy string, lc
 }
 
 // ResolveLaunch implements authz.LaunchResolver: the context of a launch
-// value issued for clientID, still unused and unexpired. It does not use the
+// value issued for clientID, still unused and unexpired, with the launcher
+// in LaunchedBy. It does not use the
 // value up (the authorization endpoint resolves it on every pass);
 // ConsumeLaunch does.
 func (s *Service) ResolveLaunch(ctx context.Context, value, clientID string) (*authz.LaunchContext, error) {
@@ -177,6 +178,9 @@ func (s *Service) ResolveLaunch(ctx context.Context, value, clientID string) (*a
 	}
 	lc := cloneContext(rec.Context)
 	lc.Issuer = rec.Issuer
+	// The launch is the launcher's: the pages let only that person, or one
+	// who may act for its patient, redeem it (issue 9 D7).
+	lc.LaunchedBy = rec.CreatedBy
 	return &lc, nil
 }
 

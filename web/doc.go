@@ -5,8 +5,11 @@
 // State: the browser holds one cookie (gorilla/sessions, authenticated and
 // encrypted with keys kept in the settings table, rotatable with
 // RotateSessionKeys) carrying a random browser id, the id of a server-side
-// log-in session (account.Session) and a CSRF token. Logging out ends the
-// server-side session, so tokens tied to it (online_access) can end too.
+// log-in session (account.Session) and a CSRF token. The session ends
+// Config.SessionTTL after the log-in or Config.SessionIdle after its last
+// use, whichever comes first (account.SessionPolicy, enforced on the
+// server); logging out ends it and the online_access grants tied to it
+// (Config.SessionGrants).
 // Pending authorization requests are stored server-side, bound to the
 // browser id; the decision made on the consent page is bound to the log-in
 // session and returned to authz once.

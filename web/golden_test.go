@@ -27,7 +27,7 @@ func TestGoldenPages(t *testing.T) {
 		{"login", "login", loginView{CSRF: token, ReturnTo: "/oauth/authorize?client_id=app&scope=openid", Providers: []Provider{{ID: "google", Label: "Google"}, {ID: "hl7", Label: "HL7.org"}}}},
 		{"login_error", "login", loginView{CSRF: token, ReturnTo: defaultLanding, Username: "pat", Error: msgBadLogin}},
 		{"consent", "consent", consentView{CSRF: token, ReqID: "req-1", User: "Pat Patient", ClientID: "app",
-			ClientName: `Growth <b>Chart</b> & "Co"`, ClientURI: "https://app.example/", LogoURI: "https://app.example/logo.png",
+			ClientName: `Growth <b>Chart</b> & "Co"`, ClientURI: "https://app.example/", Initials: Initials(`Growth <b>Chart</b> & "Co"`),
 			Patient: "p1", Scopes: scopes}},
 		{"logout", "logout", logoutView{CSRF: token, User: "Pat Patient", PostLogoutRedirectURI: "https://app.example/bye", State: "s", ClientID: "app"}},
 		{"loggedout", "loggedout", logoutView{CSRF: token}},

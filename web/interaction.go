@@ -92,25 +92,24 @@ func (s *Server) Authorize(w http.ResponseWriter, r *http.Request, req *authz.Au
 		return pending("/login?" + q.Encode())
 	}
 
-	// 2. Launch context: a patient user's own record; otherwise the picker.
-	var launch *authz.LaunchContext
-	if req.Launch != nil {
-		c := *req.Launch
-		launch = &c
-	}
-	if wantsPatient(req.Scopes) && (launch == nil || launch.Patient == "") {
-		if pid, ok := u.PatientID(); ok {
-			launch = withPatient(launch, pid)
-		} else if s.cfg.Patients != nil {
-			if st.Patient == "" || st.PickedBy != u.ID {
-				if none {
-					return nil, authz.ErrInteractionRequired
-				}
-				return pending("/pick-patient?" + url.Values{"req": {req.ID}}.Encode())
+	// 2. Launch context: an EHR launch u may redeem, a patient user's own
+	// record, or the picker for those who may act for other patients.
+	launch, scopes, next, err := s.launchStep(u, st)
+	if err != nil {
+		if stored {
+			if _, terr := s.cfg.Store.TakePending(ctx, b.BID, req.ID); terr != nil && !errors.Is(terr, store.ErrNotFound) {
+				return nil, wrap("drop pending request", terr)
 			}
-			launch = withPatient(launch, st.Patient)
 		}
+		return nil, err
 	}
+	if next != "" {
+		if none {
+			return nil, authz.ErrInteractionRequired
+		}
+		return pending(next)
+	}
+	st.Req.Scopes = scopes
 	// 2b. Standalone launch/encounter: an encounter of that patient.
 	if req.Launch == nil && slices.Contains(req.Scopes, "launch/encounter") && s.cfg.Encounters != nil && launch != nil &&
 		launch.Patient != "" && launch.Encounter == "" {
@@ -150,18 +149,83 @@ func (s *Server) Authorize(w http.ResponseWriter, r *http.Request, req *authz.Au
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, wrap("load consent", err)
 	}
-	if c != nil && c.Covers(req.Scopes) && !slices.Contains(req.Prompt, "consent") {
+	if c != nil && c.Covers(st.Req.Scopes) && !slices.Contains(req.Prompt, "consent") {
 		if stored {
 			if _, err := s.cfg.Store.TakePending(ctx, b.BID, req.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
 				return nil, wrap("drop pending request", err)
 			}
 		}
-		return decide(slices.Clone(req.Scopes)), nil
+		return decide(slices.Clone(st.Req.Scopes)), nil
 	}
 	if none {
 		return nil, authz.ErrConsentRequired
 	}
 	return pending("/consent?" + url.Values{"req": {req.ID}}.Encode())
+}
+
+// Descriptions of the access_denied errors of the launch-context step.
+const (
+	msgNoPatientRecord = "This account is not linked to a patient record, so the app cannot be given a patient context " +
+		"(launch/patient); an administrator can link the account to its Patient record."
+	msgForeignLaunch = "This EHR launch was started by someone else; only that person, or someone who may act for " +
+		"its patient, may use it."
+)
+
+// launchStep decides the launch context of the pending request st for user
+// u (step 2 of Authorize), with the scopes that may then be granted:
+//   - an EHR launch, if u may redeem it (mayRedeem), else access denied;
+//   - when a patient is wanted and the launch names none: a patient user's
+//     own record (PatientID), or the patient picked by u if u may act for
+//     other patients (next is the picker page until u has picked);
+//   - a patient without a linked record gets no patient context: access
+//     denied when launch/patient was asked, else the patient/ scopes are
+//     dropped.
+//
+// It reads only u and st, so that it can be a step of a state machine.
+func (s *Server) launchStep(u *account.User, st pendingState) (launch *authz.LaunchContext, scopes []string, next string, err error) {
+	scopes = st.Req.Scopes
+	if st.Req.Launch != nil {
+		c := *st.Req.Launch
+		if !mayRedeem(u, &c) {
+			return nil, nil, "", &authz.DeniedError{Description: msgForeignLaunch}
+		}
+		launch = &c
+	}
+	if !wantsPatient(scopes) || launch != nil && launch.Patient != "" {
+		return launch, scopes, "", nil
+	}
+	if pid, ok := u.PatientID(); ok {
+		return withPatient(launch, pid), scopes, "", nil
+	}
+	if u.MayActForOthers() {
+		switch {
+		case s.cfg.Patients == nil:
+			return launch, scopes, "", nil // no picker configured: no context
+		case st.Patient == "" || st.PickedBy != u.ID:
+			return launch, scopes, "/pick-patient?" + url.Values{"req": {st.Req.ID}}.Encode(), nil
+		}
+		return withPatient(launch, st.Patient), scopes, "", nil
+	}
+	if slices.Contains(scopes, "launch/patient") {
+		return nil, nil, "", &authz.DeniedError{Description: msgNoPatientRecord}
+	}
+	return launch, withoutPatientScopes(scopes), "", nil
+}
+
+// mayRedeem reports whether u may use the EHR launch lc: the person who
+// launched it, or one who may act for its patient.
+func mayRedeem(u *account.User, lc *authz.LaunchContext) bool {
+	return lc.LaunchedBy != "" && lc.LaunchedBy == u.ID || u.MayActFor(lc.Patient)
+}
+
+// contextPatient is the patient of the pending request's launch context
+// for user u (launchStep's), or "" when there is none yet.
+func (s *Server) contextPatient(u *account.User, st pendingState) string {
+	lc, _, next, err := s.launchStep(u, st)
+	if err != nil || next != "" || lc == nil {
+		return ""
+	}
+	return lc.Patient
 }
 
 func withPatient(l *authz.LaunchContext, id string) *authz.LaunchContext {
@@ -170,6 +234,11 @@ func withPatient(l *authz.LaunchContext, id string) *authz.LaunchContext {
 	}
 	l.Patient = id
 	return l
+}
+
+// withoutPatientScopes is scopes without the patient/ ones.
+func withoutPatientScopes(scopes []string) []string {
+	return slices.DeleteFunc(slices.Clone(scopes), func(s string) bool { return strings.HasPrefix(s, "patient/") })
 }
 
 // wantsPatient reports whether the request needs a patient in context:
@@ -240,9 +309,11 @@ type consentView struct {
 	ClientID   string
 	ClientName string
 	ClientURI  string
-	LogoURI    string
-	Patient    string
-	Scopes     []scopeView
+	// Initials stand in for the client's logo: its logo_uri is never shown,
+	// so that the browser fetches nothing from a third party (issue 9).
+	Initials string
+	Patient  string
+	Scopes   []scopeView
 }
 
 func (s *Server) consentPage(w http.ResponseWriter, r *http.Request) {
@@ -257,10 +328,11 @@ func (s *Server) consentPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := consentView{CSRF: b.CSRF, ReqID: reqID, User: u.Label(), ClientID: st.Req.ClientID, ClientName: st.Req.ClientName,
-		ClientURI: st.Req.ClientURI, LogoURI: st.Req.LogoURI, Patient: st.Patient}
+		ClientURI: st.Req.ClientURI, Patient: s.contextPatient(u, st)}
 	if v.ClientName == "" {
 		v.ClientName = st.Req.ClientID
 	}
+	v.Initials = Initials(v.ClientName)
 	for _, sc := range st.Req.Scopes {
 		v.Scopes = append(v.Scopes, scopeView{Value: sc, Description: s.describe(sc), Checked: true})
 	}
@@ -279,13 +351,7 @@ func (s *Server) consentSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	rec := decisionRecord{SessionID: sess.ID}
-	ev := audit.Event{Kind: "consent", Actor: u.ID, ClientID: st.Req.ClientID, Patient: st.Patient}
-	if ev.Patient == "" && st.Req.Launch != nil {
-		ev.Patient = st.Req.Launch.Patient
-	}
-	if pid, ok := u.PatientID(); ok && ev.Patient == "" {
-		ev.Patient = pid
-	}
+	ev := audit.Event{Kind: "consent", Actor: u.ID, ClientID: st.Req.ClientID, Patient: s.contextPatient(u, st)}
 	switch r.PostFormValue("decision") {
 	case "approve":
 		chosen := r.PostForm["scope"]

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -41,8 +42,8 @@ func (s *Server) logoutPage(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "logout", v)
 }
 
-// logoutSubmit ends the server-side session (so tokens tied to it with
-// online_access end too) and, when the client registered it, sends the
+// logoutSubmit ends the server-side session and the online_access grants
+// tied to it (endSession) and, when the client registered it, sends the
 // browser to post_logout_redirect_uri with state.
 func (s *Server) logoutSubmit(w http.ResponseWriter, r *http.Request) {
 	b, ok := s.postedForm(w, r, "logout")
@@ -56,7 +57,7 @@ func (s *Server) logoutSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if b.SID != "" {
-		if err := s.cfg.Store.EndSession(ctx, b.SID, s.cfg.Now()); err != nil && !errors.Is(err, store.ErrNotFound) {
+		if err := s.endSession(ctx, b.SID); err != nil {
 			s.fail(w, r, http.StatusInternalServerError, "", err)
 			return
 		}
@@ -92,4 +93,19 @@ func shortID(id string) string {
 		return id[:8]
 	}
 	return id
+}
+
+// endSession ends log-in session sid and its online_access grants: first
+// the grants (so that a failure leaves the session, and the person can try
+// again), then the session.
+func (s *Server) endSession(ctx context.Context, sid string) error {
+	if s.cfg.SessionGrants != nil {
+		if err := s.cfg.SessionGrants.RevokeSession(ctx, sid); err != nil {
+			return wrap("end the session's online grants", err)
+		}
+	}
+	if err := s.cfg.Store.EndSession(ctx, sid, s.cfg.Now()); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return wrap("end session", err)
+	}
+	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/smartgate/smartgate/account"
 	"github.com/smartgate/smartgate/store"
 )
 
@@ -20,13 +21,14 @@ type pickView struct {
 const pickLimit = 50
 
 // pickPage lists patients (filtered by name) for a standalone launch with
-// launch/patient by a user who is not a patient (SMART IG, standalone apps).
+// launch/patient by a user who may act for other patients (SMART IG,
+// standalone apps).
 func (s *Server) pickPage(w http.ResponseWriter, r *http.Request) {
 	b := s.browser(r)
 	q := r.URL.Query()
 	reqID := q.Get("req")
 	u, _, _, st, ok := s.loadPending(w, r, b, reqID)
-	if !ok {
+	if !ok || !s.mayPick(w, r, u) {
 		return
 	}
 	if err := s.save(w, r, b); err != nil {
@@ -56,7 +58,7 @@ func (s *Server) pickSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u, _, p, st, ok := s.loadPending(w, r, b, r.PostFormValue("req"))
-	if !ok {
+	if !ok || !s.mayPick(w, r, u) {
 		return
 	}
 	ctx := r.Context()
@@ -77,4 +79,16 @@ func (s *Server) pickSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	redirect(w, st.Req.ResumeURL)
+}
+
+// mayPick lets only users who may act for other patients use the picker
+// (a forged picker form from a patient is refused); otherwise it answers
+// 403 and returns false.
+func (s *Server) mayPick(w http.ResponseWriter, r *http.Request, u *account.User) bool {
+	if u.MayActForOthers() {
+		return true
+	}
+	s.fail(w, r, http.StatusForbidden, "Your account may not choose a patient.",
+		errors.New("patient picker: the account may not act for other patients"))
+	return false
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net/http"
 
-	"github.com/smartgate/smartgate/account"
 	"github.com/smartgate/smartgate/store"
 )
 
@@ -39,21 +38,6 @@ type pickEncounterView struct {
 	Encounters []EncounterSummary
 }
 
-// contextPatient is the patient of the pending request's launch context for
-// user u: the EHR launch's, the patient user's own, or the one u picked.
-func contextPatient(u *account.User, st pendingState) string {
-	if st.Req.Launch != nil && st.Req.Launch.Patient != "" {
-		return st.Req.Launch.Patient
-	}
-	if pid, ok := u.PatientID(); ok {
-		return pid
-	}
-	if st.PickedBy == u.ID {
-		return st.Patient
-	}
-	return ""
-}
-
 func (s *Server) pickEncounterPage(w http.ResponseWriter, r *http.Request) {
 	b := s.browser(r)
 	reqID := r.URL.Query().Get("req")
@@ -61,7 +45,7 @@ func (s *Server) pickEncounterPage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	patient := contextPatient(u, st)
+	patient := s.contextPatient(u, st)
 	if patient == "" {
 		s.fail(w, r, http.StatusBadRequest, "Please choose a patient first.", errors.New("pick encounter: no patient"))
 		return
@@ -93,7 +77,7 @@ func (s *Server) pickEncounterSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	patient := contextPatient(u, st)
+	patient := s.contextPatient(u, st)
 	id := r.PostFormValue("encounter")
 	if r.PostFormValue("skip") != "" {
 		id = ""

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"net/http"
 	"strings"
+	"unicode"
 )
 
 type pageTemplate = template.Template
@@ -32,10 +33,32 @@ func parseTemplates(fsys fs.FS) (map[string]*pageTemplate, error) {
 	return out, nil
 }
 
-// contentSecurityPolicy allows only our own style sheet and https images
-// (client logos); no scripts, no framing, no plugins.
-const contentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self' https:; " +
+// contentSecurityPolicy allows only our own style sheet and images: the
+// pages never show a client's remote logo_uri (a third party would learn
+// who is about to allow what), no scripts, no framing, no plugins.
+const contentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self'; " +
 	"frame-ancestors 'none'; base-uri 'none'"
+
+// Initials are what the pages show in place of a client's logo: the first
+// letters of the first two words of name, upper-cased ("?" for none).
+func Initials(name string) string {
+	var out []rune
+	for _, w := range strings.Fields(name) {
+		for _, r := range w {
+			if unicode.IsLetter(r) || unicode.IsDigit(r) {
+				out = append(out, unicode.ToUpper(r))
+				break
+			}
+		}
+		if len(out) == 2 {
+			break
+		}
+	}
+	if len(out) == 0 {
+		return "?"
+	}
+	return string(out)
+}
 
 // setPageHeaders sets the headers every page response carries: no framing
 // (RFC 9700 §4.16), no caching (credentials and per-user content) and no

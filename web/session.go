@@ -191,7 +191,8 @@ func (b *browser) checkCSRF(r *http.Request) bool {
 }
 
 // current returns the logged-in user and session, or nils when there is no
-// live session or the account is inactive.
+// live session or the account is inactive. It is a use of the session: its
+// idle timeout starts again.
 func (s *Server) current(ctx context.Context, b *browser) (*account.User, *account.Session, error) {
 	if b.SID == "" {
 		return nil, nil, nil
@@ -203,7 +204,9 @@ func (s *Server) current(ctx context.Context, b *browser) (*account.User, *accou
 	if err != nil {
 		return nil, nil, wrap("load session", err)
 	}
-	if !sess.Active(s.cfg.Now()) {
+	if live, err := s.sessionPolicy().KeepAlive(ctx, s.cfg.Store, sess, s.cfg.Now()); err != nil {
+		return nil, nil, wrap("keep session alive", err)
+	} else if !live {
 		return nil, nil, nil
 	}
 	u, err := s.cfg.Store.User(ctx, sess.UserID)
@@ -220,17 +223,18 @@ func (s *Server) current(ctx context.Context, b *browser) (*account.User, *accou
 }
 
 // startSession records a log-in: a new server-side session and a new CSRF
-// token (the old session, if any, ends). The browser id is kept so that
-// pending authorization requests survive the log-in.
+// token (the old session, if any, ends with its online_access grants, as
+// at log-out). The browser id is kept so that pending authorization
+// requests survive the log-in.
 func (s *Server) startSession(ctx context.Context, b *browser, u *account.User, amr []string) (*account.Session, error) {
 	now := s.cfg.Now()
 	if b.SID != "" {
-		if err := s.cfg.Store.EndSession(ctx, b.SID, now); err != nil && !errors.Is(err, store.ErrNotFound) {
+		if err := s.endSession(ctx, b.SID); err != nil {
 			return nil, wrap("end previous session", err)
 		}
 	}
 	sess := &account.Session{ID: randomToken(), UserID: u.ID, AuthTime: now, AMR: amr, Created: now,
-		ExpiresAt: now.Add(s.cfg.SessionTTL)}
+		ExpiresAt: s.sessionPolicy().Expiry(now, now)}
 	if err := s.cfg.Store.CreateSession(ctx, sess); err != nil {
 		return nil, wrap("create session", err)
 	}

@@ -38,6 +38,13 @@ type TokenRevoker interface {
 	RevokeAll(ctx context.Context, subject, clientID string) error
 }
 
+// SessionRevoker ends the grants tied to a log-in session (online_access
+// grants: their access and refresh tokens); authz implements it. It is
+// called when the person logs out.
+type SessionRevoker interface {
+	RevokeSession(ctx context.Context, sessionID string) error
+}
+
 // PatientSearch finds Patient resources for the patient picker; the FHIR
 // store implements it.
 type PatientSearch interface {
@@ -73,6 +80,9 @@ type Config struct {
 	Audit     audit.Recorder
 	// Revoker is told when the person withdraws an app (may be nil).
 	Revoker TokenRevoker
+	// SessionGrants is told when the person logs out, so that the
+	// session's online_access grants end (may be nil).
+	SessionGrants SessionRevoker
 	// Patients enables the patient picker for launch/patient requests by
 	// users who are not patients (may be nil: no picker, no context).
 	Patients PatientSearch
@@ -89,16 +99,30 @@ type Config struct {
 	// post_logout_redirect_uri of the client (named by clientID, or by the
 	// aud of idTokenHint when clientID is empty). Nil: never.
 	PostLogoutRedirectAllowed func(ctx context.Context, clientID, idTokenHint, uri string) bool
-	// SessionTTL bounds a log-in session (default 12h); PendingTTL a
-	// pending authorization request (default 30m).
-	SessionTTL time.Duration
-	PendingTTL time.Duration
+	// SessionTTL bounds a log-in session from the log-in (default 12h);
+	// SessionIdle from its last use, a page or an authorization request
+	// (default 30m; negative: no idle limit); PendingTTL a pending
+	// authorization request (default 30m).
+	SessionTTL  time.Duration
+	SessionIdle time.Duration
+	PendingTTL  time.Duration
 	// RequestID returns the id of the request carried by ctx (the server's
 	// request-id middleware), shown on error pages and logged; when nil or
 	// empty, the error page makes its own.
 	RequestID func(ctx context.Context) string
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+}
+
+// Default lifetimes of a log-in session (Config.SessionTTL, SessionIdle).
+const (
+	DefaultSessionTTL  = 12 * time.Hour
+	DefaultSessionIdle = 30 * time.Minute
+)
+
+// sessionPolicy is the lifetime rule of log-in sessions.
+func (s *Server) sessionPolicy() account.SessionPolicy {
+	return account.SessionPolicy{TTL: s.cfg.SessionTTL, Idle: max(s.cfg.SessionIdle, 0)}
 }
 
 // Server serves the pages and implements authz.Interaction.
@@ -132,7 +156,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		cfg.ClientName = func(_ context.Context, id string) string { return id }
 	}
 	if cfg.SessionTTL <= 0 {
-		cfg.SessionTTL = 12 * time.Hour
+		cfg.SessionTTL = DefaultSessionTTL
+	}
+	if cfg.SessionIdle == 0 {
+		cfg.SessionIdle = DefaultSessionIdle
 	}
 	if cfg.PendingTTL <= 0 {
 		cfg.PendingTTL = 30 * time.Minute

@@ -82,6 +82,9 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 		Passwords:     passwords,
 		Audit:         rec,
 		Revoker:       revoker,
+		SessionGrants: revoker,
+		SessionTTL:    cfg.SessionTTL,
+		SessionIdle:   sessionIdle(cfg.SessionIdle),
 		Patients:      &patientDirectory{st: db, reg: reg},
 		Encounters:    &encounterDirectory{st: db, reg: reg},
 		DescribeScope: describeScope,
@@ -238,6 +241,23 @@ func (l *lateRevoker) RevokeAll(ctx context.Context, subject, clientID string) e
 		return errors.New("authorization server not ready")
 	}
 	return l.target.RevokeGrants(ctx, subject, clientID)
+}
+
+// RevokeSession ends the online_access grants of a log-in session (log-out).
+func (l *lateRevoker) RevokeSession(ctx context.Context, sessionID string) error {
+	if l.target == nil {
+		return errors.New("authorization server not ready")
+	}
+	return l.target.RevokeSession(ctx, sessionID)
+}
+
+// sessionIdle turns the setting (0: no idle limit) into web.Config's
+// SessionIdle (negative: no idle limit).
+func sessionIdle(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
 
 // lateLogout forwards the post-logout redirect check to the authorization

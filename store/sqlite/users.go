@@ -396,6 +396,24 @@ func (db *DB) EndSession(ctx context.Context, id string, at time.Time) error {
 	return nil
 }
 
+// ExtendSession sets the expiry of a session that has not ended.
+func (db *DB) ExtendSession(ctx context.Context, id string, expiresAt time.Time) error {
+	err := db.Write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, "UPDATE web_sessions SET expires_at=? WHERE id=? AND ended_at=''", fmtTime(expiresAt), id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return store.ErrNotFound
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: extend session: %w", err)
+	}
+	return nil
+}
+
 // PutPending creates or replaces a pending authorization request and drops
 // expired ones.
 func (db *DB) PutPending(ctx context.Context, p *account.Pending) error {

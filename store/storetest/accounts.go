@@ -215,8 +215,18 @@ func testSessions(t *testing.T, b Backend) {
 	if err := b.CreateSession(ctx, s); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("duplicate session id = %v, want ErrConflict", err)
 	}
+	later := now.Add(2 * time.Hour)
+	if err := b.ExtendSession(ctx, "sess", later); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ = b.Session(ctx, "sess"); !got.ExpiresAt.Equal(later) {
+		t.Fatalf("extended session expires %v, want %v", got.ExpiresAt, later)
+	}
 	if err := b.EndSession(ctx, "sess", now); err != nil {
 		t.Fatal(err)
+	}
+	if err := b.ExtendSession(ctx, "sess", later.Add(time.Hour)); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("ExtendSession(ended) = %v, want ErrNotFound", err)
 	}
 	got, _ = b.Session(ctx, "sess")
 	if got.Active(now) || !got.EndedAt.Equal(now) {

@@ -212,7 +212,7 @@ func (rv *reveals) take(h, clientID, user string) string {
 type clientRow struct {
 	ID, Name, Type, State string
 	RedirectURIs          []string
-	LaunchURI, LogoURI    string
+	LaunchURI             string
 	Disabled, Pending     bool
 }
 
@@ -233,7 +233,7 @@ func clientType(c *authz.Client) string {
 
 func rowOf(c *authz.Client) clientRow {
 	r := clientRow{ID: c.ID, Name: c.Name, Type: clientType(c), RedirectURIs: c.RedirectURIs, LaunchURI: c.LaunchURI,
-		LogoURI: c.LogoURI, Disabled: c.Disabled, Pending: c.Pending, State: "active"}
+		Disabled: c.Disabled, Pending: c.Pending, State: "active"}
 	switch {
 	case c.Pending:
 		r.State = "awaiting approval"
