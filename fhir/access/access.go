@@ -25,14 +25,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/smartgate/smartgate/account"
 	"github.com/smartgate/smartgate/authz/smart"
-)
-
-// Roles of local accounts.
-const (
-	RoleAdmin        = "admin"
-	RolePractitioner = "practitioner"
-	RolePatient      = "patient"
 )
 
 // Principal is who a verified token speaks for.
@@ -61,6 +55,17 @@ func (p *Principal) HasRole(r string) bool { return slices.Contains(p.Roles, r) 
 
 // SelfPatient returns the patient id of a patient user's own record, or "".
 func (p *Principal) SelfPatient() string { return p.selfPatient() }
+
+// OwnPatient returns the patient a person who may not act for others is
+// confined to: their own linked record, or "" (no record, or a role that
+// may act for others: account.MayActForOthers is the one rule). An account
+// with no role counts as a patient.
+func (p *Principal) OwnPatient() string {
+	if p.System || account.MayActForOthers(p.Roles) {
+		return ""
+	}
+	return p.selfPatient()
+}
 
 func (p *Principal) selfPatient() string {
 	if id, ok := strings.CutPrefix(p.FHIRUser, "Patient/"); ok && smart.IsFHIRID(id) {
@@ -121,8 +126,8 @@ func Decide(p *Principal, perm smart.Permissions, resourceType string) Grant {
 	for _, s := range p.Scopes.Allows(smart.ContextPatient, resourceType, perm) {
 		g.Allowed = true
 		patient := p.Patient
-		if patient == "" && p.HasRole(RolePatient) && !p.HasRole(RolePractitioner) && !p.HasRole(RoleAdmin) {
-			patient = p.selfPatient()
+		if patient == "" {
+			patient = p.OwnPatient()
 		}
 		if patient == "" {
 			continue // no patient in context: nothing reachable (E3)
@@ -133,12 +138,10 @@ func Decide(p *Principal, perm smart.Permissions, resourceType string) Grant {
 	for _, s := range p.Scopes.Allows(smart.ContextUser, resourceType, perm) {
 		g.Allowed = true
 		switch {
-		case p.HasRole(RoleAdmin) || p.HasRole(RolePractitioner):
+		case account.MayActForOthers(p.Roles):
 			add(Scope{Query: query(s)})
-		case p.HasRole(RolePatient):
-			if self := p.selfPatient(); self != "" {
-				add(Scope{Patient: self, Query: query(s)})
-			}
+		case p.OwnPatient() != "":
+			add(Scope{Patient: p.OwnPatient(), Query: query(s)})
 		}
 	}
 	// system/ scopes: backend services only.

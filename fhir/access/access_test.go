@@ -4,6 +4,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/smartgate/smartgate/account"
 	"github.com/smartgate/smartgate/authz/smart"
 )
 
@@ -28,13 +29,13 @@ const (
 // the negative cases (checklist F1, F4, F6, F7, F8, G2, G3, G7, G9, E3).
 func TestDecide(t *testing.T) {
 	patientApp := func(sc string) *Principal {
-		return &Principal{Scopes: scopes(t, sc), Patient: "p1", Roles: []string{RolePractitioner}, FHIRUser: "Practitioner/d1"}
+		return &Principal{Scopes: scopes(t, sc), Patient: "p1", Roles: []string{account.RolePractitioner}, FHIRUser: "Practitioner/d1"}
 	}
 	patientUser := func(sc string) *Principal {
-		return &Principal{Scopes: scopes(t, sc), Roles: []string{RolePatient}, FHIRUser: "Patient/p7"}
+		return &Principal{Scopes: scopes(t, sc), Roles: []string{account.RolePatient}, FHIRUser: "Patient/p7"}
 	}
 	practitioner := func(sc string) *Principal {
-		return &Principal{Scopes: scopes(t, sc), Roles: []string{RolePractitioner}, FHIRUser: "Practitioner/d1"}
+		return &Principal{Scopes: scopes(t, sc), Roles: []string{account.RolePractitioner}, FHIRUser: "Practitioner/d1"}
 	}
 	backend := func(sc string) *Principal {
 		return &Principal{Scopes: scopes(t, sc), System: true, Subject: "svc", ClientID: "svc"}
@@ -62,8 +63,12 @@ func TestDecide(t *testing.T) {
 		{"G2 patient v2 c allows create only", patientApp("patient/Observation.c"), C, "Observation", true, []string{"p1"}, true},
 		{"G2 patient v2 c refuses delete", patientApp("patient/Observation.c"), D, "Observation", false, nil, false},
 		{"G2 patient v2 cruds allows delete", patientApp("patient/*.cruds"), D, "Observation", true, []string{"p1"}, true},
-		{"E3 patient scope without patient context reaches nothing", &Principal{Scopes: scopes(t, "patient/*.rs"), Roles: []string{RolePractitioner}}, R, "Observation", true, []string{}, true},
+		{"E3 patient scope without patient context reaches nothing", &Principal{Scopes: scopes(t, "patient/*.rs"), Roles: []string{account.RolePractitioner}}, R, "Observation", true, []string{}, true},
 		{"E3 patient user's patient scopes default to own record", patientUser("patient/*.rs"), S, "Observation", true, []string{"p7"}, true},
+		// issue 9 D1: an account with no role counts as a patient
+		{"Sec9D1 no-role account with a record stays in own compartment", &Principal{Scopes: scopes(t, "user/*.rs"), FHIRUser: "Patient/p7"}, S, "Observation", true, []string{"p7"}, true},
+		{"Sec9D1 no-role account's patient scopes default to own record", &Principal{Scopes: scopes(t, "patient/*.rs"), FHIRUser: "Patient/p7"}, S, "Observation", true, []string{"p7"}, true},
+		{"Sec9D1 patient without a record reaches nothing", &Principal{Scopes: scopes(t, "patient/*.rs user/*.rs"), Roles: []string{account.RolePatient}}, S, "Observation", true, []string{}, true},
 		// user/ × v1 and v2
 		{"F7 practitioner user v1 read reaches everything", practitioner("user/Observation.read"), S, "Observation", true, nil, false},
 		{"F7 practitioner user v2 rs reaches everything", practitioner("user/Observation.rs"), R, "Observation", true, nil, false},
@@ -109,7 +114,7 @@ func TestDecide(t *testing.T) {
 func TestG4_GranularScopesAdmitOnlyMatchingResources(t *testing.T) {
 	lab := "http://terminology.hl7.org/CodeSystem/observation-category|laboratory"
 	vital := "http://terminology.hl7.org/CodeSystem/observation-category|vital-signs"
-	p := &Principal{Scopes: scopes(t, "patient/Observation.rs?category="+lab), Patient: "p1", Roles: []string{RolePractitioner}}
+	p := &Principal{Scopes: scopes(t, "patient/Observation.rs?category="+lab), Patient: "p1", Roles: []string{account.RolePractitioner}}
 	g := Decide(p, R, "Observation")
 	if !g.Allowed || g.Unrestricted || len(g.Scopes) != 1 || g.Scopes[0].Query[0].Value != lab {
 		t.Fatalf("grant = %+v", g)

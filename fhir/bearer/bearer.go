@@ -306,8 +306,8 @@ func (pr *principal) ReachesAll(ctx context.Context, in fhir.Interaction, typ st
 func (pr *principal) AuditFields() (actor, clientID, patient, scopes string) {
 	p := pr.p
 	patient = p.Patient
-	if patient == "" && p.HasRole(access.RolePatient) {
-		patient = p.SelfPatient()
+	if patient == "" {
+		patient = p.OwnPatient()
 	}
 	return p.Subject, p.ClientID, patient, p.Scopes.String()
 }
