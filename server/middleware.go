@@ -210,8 +210,13 @@ func (a MetricsAccess) guard(next http.Handler) http.Handler {
 			w.Write([]byte("metrics are not available to this address\n"))
 			return
 		}
-		got, sent := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		sum := sha256.Sum256([]byte(strings.TrimSpace(got)))
+		auth := r.Header.Get("Authorization")
+		sent := len(auth) > 7 && strings.EqualFold(auth[:7], "Bearer ")
+		got := ""
+		if sent {
+			got = strings.TrimSpace(auth[7:])
+		}
+		sum := sha256.Sum256([]byte(got))
 		if sent && subtle.ConstantTimeCompare(sum[:], want[:]) == 1 {
 			next.ServeHTTP(w, r)
 			return
