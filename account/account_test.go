@@ -141,63 +141,118 @@ type fakeClock struct{ t time.Time }
 
 func (c *fakeClock) now() time.Time { return c.t }
 
+// fail records one checked wrong password; check reports whether an
+// attempt would be let through (without counting one).
+func fail(th *Throttle, user, addr string) {
+	if at, err := th.Reserve(user, addr); err == nil {
+		at.Failed()
+	}
+}
+
+func check(th *Throttle, user, addr string) error {
+	at, err := th.Reserve(user, addr)
+	if err == nil {
+		at.Abandoned()
+	}
+	return err
+}
+
 func TestThrottleLockoutPerAccountAndAddress(t *testing.T) {
 	clk := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	th := NewThrottle(ThrottleConfig{MaxPerAccount: 3, MaxPerAddress: 5, Window: time.Minute, Lockout: 10 * time.Minute, Now: clk.now})
 	for range 2 {
-		th.Failure("alice", "10.0.0.1")
+		fail(th, "alice", "10.0.0.1")
 	}
-	if err := th.Check("alice", "10.0.0.1"); err != nil {
+	if err := check(th, "alice", "10.0.0.1"); err != nil {
 		t.Fatalf("locked after 2 failures: %v", err)
 	}
-	th.Failure("alice", "10.0.0.1")
-	if err := th.Check("alice", "10.0.0.9"); !errors.Is(err, ErrThrottled) {
+	fail(th, "alice", "10.0.0.1")
+	if err := check(th, "alice", "10.0.0.9"); !errors.Is(err, ErrThrottled) {
 		t.Fatalf("account not locked after 3 failures: %v", err)
 	}
-	if err := th.Check("bob", "10.0.0.1"); err != nil {
+	if err := check(th, "bob", "10.0.0.1"); err != nil {
 		t.Fatalf("address locked too early: %v", err)
 	}
 	clk.t = clk.t.Add(10*time.Minute + time.Second)
-	if err := th.Check("alice", "10.0.0.1"); err != nil {
+	if err := check(th, "alice", "10.0.0.1"); err != nil {
 		t.Fatalf("still locked after the lockout: %v", err)
 	}
 	// Address: failures on many accounts from one address.
 	for i := range 5 {
-		th.Failure(string(rune('a'+i))+"user", "10.0.0.2")
+		fail(th, string(rune('a'+i))+"user", "10.0.0.2")
 	}
-	if err := th.Check("fresh", "10.0.0.2"); !errors.Is(err, ErrThrottled) {
+	if err := check(th, "fresh", "10.0.0.2"); !errors.Is(err, ErrThrottled) {
 		t.Fatalf("address not locked: %v", err)
 	}
 	// IPv6 addresses count per /64.
 	for i := range 5 {
-		th.Failure(string(rune('k'+i))+"user", "2001:db8:1:2::"+string(rune('a'+i)))
+		fail(th, string(rune('k'+i))+"user", "2001:db8:1:2::"+string(rune('a'+i)))
 	}
-	if err := th.Check("fresh", "2001:db8:1:2:ffff::1"); !errors.Is(err, ErrThrottled) {
+	if err := check(th, "fresh", "2001:db8:1:2:ffff::1"); !errors.Is(err, ErrThrottled) {
 		t.Fatalf("IPv6 /64 not locked: %v", err)
 	}
-	if err := th.Check("fresh", "2001:db8:1:3::1"); err != nil {
+	if err := check(th, "fresh", "2001:db8:1:3::1"); err != nil {
 		t.Fatalf("another /64 locked: %v", err)
 	}
 	// Failures spread beyond the window do not add up.
-	th.Failure("carol", "")
-	th.Failure("carol", "")
+	fail(th, "carol", "")
+	fail(th, "carol", "")
 	clk.t = clk.t.Add(2 * time.Minute)
-	th.Failure("carol", "")
-	if err := th.Check("carol", ""); err != nil {
+	fail(th, "carol", "")
+	if err := check(th, "carol", ""); err != nil {
 		t.Fatalf("failures outside the window counted: %v", err)
 	}
-	th.Success("carol")
-	th.Failure("carol", "")
-	th.Failure("carol", "")
-	if err := th.Check("carol", ""); err != nil {
+	at, err := th.Reserve("carol", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	at.Succeeded()
+	fail(th, "carol", "")
+	fail(th, "carol", "")
+	if err := check(th, "carol", ""); err != nil {
 		t.Fatalf("success did not reset: %v", err)
+	}
+}
+
+// TestThrottleCountsChecksInFlight: reserved attempts count before
+// they end, so the limit bounds checks in flight plus failures; an
+// abandoned attempt and a success give the slot back, and ending an
+// attempt twice changes nothing.
+func TestThrottleCountsChecksInFlight(t *testing.T) {
+	th := NewThrottle(ThrottleConfig{MaxPerAccount: 3, MaxPerAddress: 4})
+	var held []*Attempt
+	for range 3 {
+		at, err := th.Reserve("dave", "10.0.0.3")
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, at)
+	}
+	if _, err := th.Reserve("dave", "10.0.0.4"); !errors.Is(err, ErrThrottled) {
+		t.Fatalf("a 4th attempt with 3 in flight: %v, want ErrThrottled", err)
+	}
+	if _, err := th.Reserve("erin", "10.0.0.3"); err != nil {
+		t.Fatalf("address with 3 of 4 in flight: %v", err) // now 4 of 4
+	}
+	if _, err := th.Reserve("fay", "10.0.0.3"); !errors.Is(err, ErrThrottled) {
+		t.Fatalf("address with 4 of 4 in flight: %v, want ErrThrottled", err)
+	}
+	held[0].Abandoned()
+	held[0].Failed() // already ended: not counted
+	held[1].Succeeded()
+	held[2].Failed()
+	for range 2 {
+		fail(th, "dave", "10.0.0.5")
+	}
+	if err := check(th, "dave", "10.0.0.6"); !errors.Is(err, ErrThrottled) {
+		t.Fatalf("3 failures: %v, want ErrThrottled", err)
 	}
 }
 
 func TestThrottleBoundedMemory(t *testing.T) {
 	th := NewThrottle(ThrottleConfig{MaxEntries: 100})
 	for i := range 1000 {
-		th.Failure(strings.Repeat("x", i%50)+string(rune(i)), "")
+		fail(th, strings.Repeat("x", i%50)+string(rune(i)), "")
 	}
 	if n := len(th.entries); n > 100 {
 		t.Fatalf("%d entries, want <= 100", n)

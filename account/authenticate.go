@@ -34,20 +34,42 @@ func NewAuthenticator(users UserLookup, hasher *Hasher, throttle *Throttle) *Aut
 }
 
 // Authenticate returns the active user named userName when password is
-// theirs. It returns ErrThrottled while the account or address is locked
-// (without checking the password), ErrBadCredentials on any mismatch, and
-// other errors for storage or context failures. The time taken does not
-// depend on whether the account exists.
+// theirs. address is the client's (reqctx.ClientAddress). The attempt is
+// counted by the throttle before the password is checked (see Throttle):
+// it returns ErrThrottled, without checking anything, while the account or
+// the address is locked or has as many checks in flight as it has attempts
+// left; ErrBadCredentials on any mismatch (counted as a failure); and other
+// errors for storage or context failures (not counted). The time taken
+// does not depend on whether the account exists.
 func (a *Authenticator) Authenticate(ctx context.Context, userName, password, address string) (*User, error) {
 	name, nerr := NormalizeUserName(userName)
 	if nerr != nil {
 		name = userName
 	}
-	if err := a.throttle.Check(name, address); err != nil {
+	attempt, err := a.throttle.Reserve(name, address)
+	if err != nil {
 		return nil, err
 	}
+	u, err := a.check(ctx, name, nerr == nil, password)
+	switch {
+	case err == nil:
+		attempt.Succeeded()
+	case errors.Is(err, ErrBadCredentials):
+		attempt.Failed()
+		return nil, err
+	default:
+		attempt.Abandoned()
+		return nil, err
+	}
+	a.upgrade(ctx, u, password)
+	return u, nil
+}
+
+// check verifies password for the user name (looked up when valid; an
+// unknown or invalid name is checked against a dummy hash all the same).
+func (a *Authenticator) check(ctx context.Context, name string, valid bool, password string) (*User, error) {
 	var u *User
-	if nerr == nil {
+	if valid {
 		var err error
 		u, err = a.users.UserByName(ctx, name)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -63,11 +85,8 @@ func (a *Authenticator) Authenticate(ctx context.Context, userName, password, ad
 		return nil, err
 	}
 	if !ok || u == nil || !u.Active {
-		a.throttle.Failure(name, address)
 		return nil, ErrBadCredentials
 	}
-	a.throttle.Success(name)
-	a.upgrade(ctx, u, password)
 	return u, nil
 }
 

@@ -15,7 +15,7 @@ var ErrThrottled = errors.New("account: too many failed log-ins; try again later
 type ThrottleConfig struct {
 	// MaxPerAccount failures within Window lock the account for Lockout
 	// (default 10). MaxPerAddress does the same for a client address
-	// (default 30).
+	// (default 30). Checks in flight count against both.
 	MaxPerAccount int
 	MaxPerAddress int
 	Window        time.Duration // default 15m
@@ -27,13 +27,27 @@ type ThrottleConfig struct {
 	Now func() time.Time
 }
 
-// Throttle counts failed log-ins per account and per address in memory and
-// locks either out once it reaches its limit.
+// Throttle limits password checks per account and per client address.
+//
+// An attempt is counted before its password is checked: Reserve takes a
+// slot for the account and one for the address, and refuses (ErrThrottled)
+// when either is locked or has no slot left, that is when its failures in
+// the window plus its checks in flight reach the limit. The caller ends each
+// reserved attempt with exactly one of Attempt.Succeeded (the slots are
+// released and the account's failures forgotten), Attempt.Failed (the slots
+// stay taken as failures; at the limit the key is locked for Lockout) or
+// Attempt.Abandoned (released, nothing counted: no check ran). So however
+// many requests arrive at once, no more than MaxPerAccount passwords are
+// checked for one account, and no more than MaxPerAddress from one address,
+// per window.
 //
 // Limits: the counts live in one process and are lost on restart; a
 // distributed attacker with many addresses is held back only by the
 // per-account limit, which in turn lets anyone lock an account out for
-// Lockout (the usual trade-off; Lockout is short on purpose).
+// Lockout (the usual trade-off; Lockout is short on purpose). Log-ins in
+// flight from one address count against it too, so more than MaxPerAddress
+// people behind one address logging in at the very same moment see the
+// throttled answer until the checks in flight end.
 type Throttle struct {
 	cfg     ThrottleConfig
 	mu      sync.Mutex
@@ -41,7 +55,8 @@ type Throttle struct {
 }
 
 type throttleEntry struct {
-	failures    int
+	failures    int // within the window that began at first
+	inflight    int // reserved, not yet ended
 	first       time.Time
 	lockedUntil time.Time
 }
@@ -49,16 +64,16 @@ type throttleEntry struct {
 // NewThrottle returns a Throttle with cfg's settings.
 func NewThrottle(cfg ThrottleConfig) *Throttle {
 	if cfg.MaxPerAccount <= 0 {
-		cfg.MaxPerAccount = 10
+		cfg.MaxPerAccount = DefaultMaxPerAccount
 	}
 	if cfg.MaxPerAddress <= 0 {
-		cfg.MaxPerAddress = 30
+		cfg.MaxPerAddress = DefaultMaxPerAddress
 	}
 	if cfg.Window <= 0 {
-		cfg.Window = 15 * time.Minute
+		cfg.Window = DefaultThrottleWindow
 	}
 	if cfg.Lockout <= 0 {
-		cfg.Lockout = 15 * time.Minute
+		cfg.Lockout = DefaultLockout
 	}
 	if cfg.MaxEntries <= 0 {
 		cfg.MaxEntries = 100000
@@ -68,6 +83,14 @@ func NewThrottle(cfg ThrottleConfig) *Throttle {
 	}
 	return &Throttle{cfg: cfg, entries: map[string]*throttleEntry{}}
 }
+
+// The defaults of ThrottleConfig.
+const (
+	DefaultMaxPerAccount  = 10
+	DefaultMaxPerAddress  = 30
+	DefaultThrottleWindow = 15 * time.Minute
+	DefaultLockout        = 15 * time.Minute
+)
 
 func accountKey(userName string) string { return "u\x00" + userName }
 
@@ -82,66 +105,133 @@ func addressKey(addr string) string {
 	return "a\x00" + addr
 }
 
-// Check returns ErrThrottled when the account or the address is locked.
-func (t *Throttle) Check(userName, address string) error {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	now := t.cfg.Now()
-	for _, k := range []string{accountKey(userName), addressKey(address)} {
-		if e := t.entries[k]; e != nil && now.Before(e.lockedUntil) {
-			return ErrThrottled
-		}
-	}
-	return nil
+// Attempt is a reserved password check; end it with exactly one of
+// Succeeded, Failed or Abandoned (later calls do nothing).
+type Attempt struct {
+	t     *Throttle
+	keys  []string // account key first, then the address key if any
+	ended bool
 }
 
-// Failure records a failed log-in for the account and the address.
-func (t *Throttle) Failure(userName, address string) {
+// Reserve counts a password check for the account userName (the PRECIS
+// key) from address (may be empty: then only the account is counted). It
+// returns ErrThrottled, reserving nothing, when the account or the address
+// is locked or has no slot left.
+func (t *Throttle) Reserve(userName, address string) (*Attempt, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := t.cfg.Now()
+	keys := []string{accountKey(userName)}
+	if address != "" {
+		keys = append(keys, addressKey(address))
+	}
+	for _, k := range keys {
+		e := t.entries[k]
+		if e == nil {
+			continue
+		}
+		t.expire(e, now)
+		if now.Before(e.lockedUntil) || e.failures+e.inflight >= t.limit(k) {
+			return nil, ErrThrottled
+		}
+	}
 	if len(t.entries) >= t.cfg.MaxEntries {
 		t.prune(now)
 	}
-	t.fail(accountKey(userName), t.cfg.MaxPerAccount, now)
-	if address != "" {
-		t.fail(addressKey(address), t.cfg.MaxPerAddress, now)
+	for _, k := range keys {
+		e := t.entries[k]
+		if e == nil {
+			e = &throttleEntry{first: now}
+			t.entries[k] = e
+		}
+		e.inflight++
 	}
+	return &Attempt{t: t, keys: keys}, nil
 }
 
-func (t *Throttle) fail(key string, limit int, now time.Time) {
-	e := t.entries[key]
-	if e == nil || now.Sub(e.first) > t.cfg.Window && !now.Before(e.lockedUntil) {
-		e = &throttleEntry{first: now}
-		t.entries[key] = e
+func (t *Throttle) limit(key string) int {
+	if key[0] == 'u' {
+		return t.cfg.MaxPerAccount
 	}
-	e.failures++
-	if e.failures >= limit {
-		e.lockedUntil = now.Add(t.cfg.Lockout)
+	return t.cfg.MaxPerAddress
+}
+
+// expire starts a new window for e once the old one is over and e is not
+// locked. Called with mu held.
+func (t *Throttle) expire(e *throttleEntry, now time.Time) {
+	if now.Sub(e.first) > t.cfg.Window && !now.Before(e.lockedUntil) {
 		e.failures = 0
 		e.first = now
 	}
 }
 
-// Success forgets the account's failures (not the address's).
-func (t *Throttle) Success(userName string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	delete(t.entries, accountKey(userName))
+// Succeeded ends the attempt as a right password: its slots are released
+// and the account's failures forgotten (not the address's).
+func (a *Attempt) Succeeded() {
+	a.end(func(i int, e *throttleEntry, _ time.Time) {
+		if i == 0 {
+			e.failures = 0
+		}
+	})
 }
 
-// prune drops expired entries, then, if still full, arbitrary ones until a
-// quarter is free. Called with mu held.
-func (t *Throttle) prune(now time.Time) {
-	for k, e := range t.entries {
-		if now.Sub(e.first) > t.cfg.Window && !now.Before(e.lockedUntil) {
+// Failed ends the attempt as a wrong password: it counts as a failure for
+// the account and the address, and locks whichever reaches its limit.
+func (a *Attempt) Failed() {
+	a.end(func(_ int, e *throttleEntry, now time.Time) {
+		a.t.expire(e, now)
+		e.failures++
+	})
+}
+
+// Abandoned ends an attempt whose password could not be checked (the
+// caller went away, the store failed): nothing is counted.
+func (a *Attempt) Abandoned() { a.end(func(int, *throttleEntry, time.Time) {}) }
+
+func (a *Attempt) end(f func(i int, e *throttleEntry, now time.Time)) {
+	t := a.t
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if a.ended {
+		return
+	}
+	a.ended = true
+	now := t.cfg.Now()
+	for i, k := range a.keys {
+		e := t.entries[k]
+		if e == nil {
+			continue
+		}
+		if e.inflight > 0 {
+			e.inflight--
+		}
+		f(i, e, now)
+		if e.failures >= t.limit(k) {
+			e.lockedUntil = now.Add(t.cfg.Lockout)
+			e.failures = 0
+			e.first = now
+		}
+		if e.failures == 0 && e.inflight == 0 && !now.Before(e.lockedUntil) {
 			delete(t.entries, k)
 		}
 	}
-	for k := range t.entries {
+}
+
+// prune drops entries with nothing in flight whose window and lockout are
+// over, then, if still full, other entries with nothing in flight until a
+// quarter is free. Called with mu held.
+func (t *Throttle) prune(now time.Time) {
+	for k, e := range t.entries {
+		if e.inflight == 0 && now.Sub(e.first) > t.cfg.Window && !now.Before(e.lockedUntil) {
+			delete(t.entries, k)
+		}
+	}
+	for k, e := range t.entries {
 		if len(t.entries) <= t.cfg.MaxEntries*3/4 {
 			break
 		}
-		delete(t.entries, k)
+		if e.inflight == 0 {
+			delete(t.entries, k)
+		}
 	}
 }

@@ -57,11 +57,6 @@ type Config struct {
 	// OWinOffListeners turns the password grant off on the named listeners
 	// (listener.Info.Name: "http", "https") while OWin is on.
 	OWinOffListeners []string
-	// OWinMaxFailures failures within OWinWindow lock an account or an
-	// address for OWinLockout (defaults 5, 15m, 15m).
-	OWinMaxFailures int
-	OWinWindow      time.Duration
-	OWinLockout     time.Duration
 
 	// KeyRotation rotates the signing keys when the active ones are older
 	// (default 90 days; negative disables scheduled rotation).
@@ -123,15 +118,10 @@ func (c *Config) setDefaults() {
 	def(&c.CodeTTL, time.Minute)
 	def(&c.IDTokenTTL, time.Hour)
 	def(&c.BackendTokenTTL, 5*time.Minute)
-	def(&c.OWinWindow, 15*time.Minute)
-	def(&c.OWinLockout, 15*time.Minute)
 	def(&c.KeyRotation, 90*24*time.Hour)
 	def(&c.JWKSTimeout, 5*time.Second)
 	def(&c.JWKSCacheTTL, 5*time.Minute)
 	def(&c.RegistrationTokenTTL, 24*time.Hour)
-	if c.OWinMaxFailures <= 0 {
-		c.OWinMaxFailures = 5
-	}
 	if c.JWKSMaxBytes <= 0 {
 		c.JWKSMaxBytes = 64 << 10
 	}

@@ -21,6 +21,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/smartgate/smartgate/account"
 	"github.com/smartgate/smartgate/audit"
 	"github.com/smartgate/smartgate/authz"
 	"github.com/smartgate/smartgate/store/sqlite"
@@ -50,7 +51,31 @@ type users map[string]struct {
 	claims   authz.UserClaims
 }
 
-func (u users) Authenticate(ctx context.Context, username, password string) (authz.UserClaims, error) {
+// throttledUsers puts users behind the accounts package's log-in throttle,
+// as newApp wires it (here 5 failures per account or per address lock).
+type throttledUsers struct {
+	users
+	th *account.Throttle
+}
+
+func (u throttledUsers) Authenticate(ctx context.Context, username, password, address string) (authz.UserClaims, error) {
+	at, err := u.th.Reserve(username, address)
+	if err != nil {
+		return authz.UserClaims{}, fmt.Errorf("%w: %w", authz.ErrAccountLocked, err)
+	}
+	c, err := u.users.authenticate(username, password)
+	switch {
+	case err == nil:
+		at.Succeeded()
+	case errors.Is(err, authz.ErrInvalidCredentials):
+		at.Failed()
+	default:
+		at.Abandoned()
+	}
+	return c, err
+}
+
+func (u users) authenticate(username, password string) (authz.UserClaims, error) {
 	e, ok := u[username]
 	if ok && e.password == "!unavailable" {
 		return authz.UserClaims{}, fmt.Errorf("account store: %w", store.ErrUnavailable)
@@ -125,7 +150,8 @@ func newEnv(t testing.TB, mod ...func(*authz.Config)) *env {
 	for _, m := range mod {
 		m(&cfg)
 	}
-	as, err := authz.New(cfg, db, e.ia, testUsers(), recorder{db}, slog.New(slog.DiscardHandler))
+	th := account.NewThrottle(account.ThrottleConfig{MaxPerAccount: 5, MaxPerAddress: 5, Now: e.clock.Now})
+	as, err := authz.New(cfg, db, e.ia, throttledUsers{testUsers(), th}, recorder{db}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

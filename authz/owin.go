@@ -5,14 +5,18 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/ory/fosite"
 
 	"github.com/smartgate/smartgate/audit"
+	"github.com/smartgate/smartgate/internal/reqctx"
 	"github.com/smartgate/smartgate/listener"
 )
+
+// owinRetryAfter is the Retry-After of a throttled password grant, in
+// seconds: the log-in lockout (account.DefaultLockout).
+const owinRetryAfter = "900"
 
 // owinScopes are the scopes of an OWin token for a role: an OWin token
 // carries its account's rights (admin: everything; practitioner: all data
@@ -31,11 +35,15 @@ func owinScopes(role string) []string {
 }
 
 // handleOWin is the OWin password grant: form grant_type=password with
-// username and password and no client; local accounts only; failures are
-// throttled per account and per address with lockout; every use is audited.
+// username and password and no client; local accounts only; every use is
+// audited. The PasswordAuthenticator throttles (the one log-in throttle of
+// package account, shared with the log-in page: the attempt is counted
+// before the password is checked); its lockout is answered 400
+// invalid_grant with Retry-After, like a wrong password but with its own
+// description.
 func (s *Server) handleOWin(w http.ResponseWriter, r *http.Request, base string) {
 	ctx := r.Context()
-	addr := clientAddress(r)
+	addr := reqctx.ClientAddress(r)
 	username := r.PostForm.Get("username")
 	ev := audit.Event{Kind: "owin", Actor: username, ClientID: owinClientID, Action: "password"}
 	off := !s.cfg.OWin || s.users == nil
@@ -63,21 +71,10 @@ func (s *Server) handleOWin(w http.ResponseWriter, r *http.Request, base string)
 		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "username and password are required.")
 		return
 	}
-	key := strings.ToLower(username)
-	if s.throttle.locked("u:"+key) || s.throttle.locked("a:"+addr) {
-		ev.Outcome, ev.Detail = audit.Denied, "locked"
-		s.audit(r, ev)
-		w.Header().Set("Retry-After", "900")
-		writeOAuthError(w, http.StatusBadRequest, "invalid_grant", "Too many failed attempts; try again later.")
-		return
-	}
-	uc, err := s.users.Authenticate(ctx, username, password)
+	uc, err := s.users.Authenticate(ctx, username, password, addr)
 	switch {
 	case err == nil:
 	case errors.Is(err, ErrInvalidCredentials):
-		// Only a wrong user name or password counts towards the lockout.
-		s.throttle.fail("u:" + key)
-		s.throttle.fail("a:" + addr)
 		ev.Outcome, ev.Detail = audit.Failure, "bad credentials"
 		s.audit(r, ev)
 		writeOAuthError(w, http.StatusBadRequest, "invalid_grant", "The username or password is wrong.")
@@ -85,7 +82,7 @@ func (s *Server) handleOWin(w http.ResponseWriter, r *http.Request, base string)
 	case errors.Is(err, ErrAccountLocked):
 		ev.Outcome, ev.Detail = audit.Denied, "locked"
 		s.audit(r, ev)
-		w.Header().Set("Retry-After", "900")
+		w.Header().Set("Retry-After", owinRetryAfter)
 		writeOAuthError(w, http.StatusBadRequest, "invalid_grant", "Too many failed attempts; try again later.")
 		return
 	default:
@@ -100,7 +97,6 @@ func (s *Server) handleOWin(w http.ResponseWriter, r *http.Request, base string)
 		writeOAuthError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "The password could not be checked now; try again.")
 		return
 	}
-	s.throttle.reset("u:" + key)
 
 	sess := newSession()
 	sess.Subject = uc.Subject
@@ -154,64 +150,4 @@ func (s *Server) handleOWin(w http.ResponseWriter, r *http.Request, base string)
 		"expires_in":   int64(s.cfg.AccessTokenTTL / time.Second),
 		"token_type":   "bearer",
 	}, true)
-}
-
-// throttle counts failures per key (account or address) within a window
-// and locks the key for a while once there are too many. It is in memory:
-// a restart forgets it, which only ever loosens it.
-type throttle struct {
-	max     int
-	window  time.Duration
-	lockout time.Duration
-	now     func() time.Time
-
-	mu      sync.Mutex
-	entries map[string]*throttleEntry
-}
-
-type throttleEntry struct {
-	first       time.Time
-	failures    int
-	lockedUntil time.Time
-}
-
-func newThrottle(max int, window, lockout time.Duration, now func() time.Time) *throttle {
-	return &throttle{max: max, window: window, lockout: lockout, now: now, entries: map[string]*throttleEntry{}}
-}
-
-func (t *throttle) locked(key string) bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	e := t.entries[key]
-	return e != nil && t.now().Before(e.lockedUntil)
-}
-
-func (t *throttle) fail(key string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	now := t.now()
-	if len(t.entries) > 100000 {
-		for k, e := range t.entries {
-			if now.Sub(e.first) > t.window && now.After(e.lockedUntil) {
-				delete(t.entries, k)
-			}
-		}
-	}
-	e := t.entries[key]
-	if e == nil || now.Sub(e.first) > t.window {
-		e = &throttleEntry{first: now}
-		t.entries[key] = e
-	}
-	e.failures++
-	if e.failures >= t.max {
-		e.lockedUntil = now.Add(t.lockout)
-		e.failures = 0
-		e.first = now
-	}
-}
-
-func (t *throttle) reset(key string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	delete(t.entries, key)
 }

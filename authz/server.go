@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"time"
 
@@ -20,6 +19,7 @@ import (
 	"github.com/ory/fosite/token/jwt"
 
 	"github.com/smartgate/smartgate/audit"
+	"github.com/smartgate/smartgate/internal/reqctx"
 	"github.com/smartgate/smartgate/store"
 )
 
@@ -35,16 +35,20 @@ type UserClaims struct {
 }
 
 // ErrInvalidCredentials is what a PasswordAuthenticator returns for an
-// unknown user, a wrong password or an account that may not use passwords.
+// unknown user, a wrong password or an account that may not use passwords
+// (after it checked the password: counted as a failure).
 var ErrInvalidCredentials = errors.New("authz: invalid credentials")
 
-// ErrAccountLocked is what a PasswordAuthenticator returns when it refuses
-// to check the password because of too many failures (its own throttle).
+// ErrAccountLocked is what a PasswordAuthenticator returns when its
+// throttle refuses to check the password (too many failures, or as many
+// checks in flight as attempts left, for the account or the address).
 var ErrAccountLocked = errors.New("authz: account temporarily locked")
 
-// PasswordAuthenticator checks a local account's password (OWin grant).
+// PasswordAuthenticator checks a local account's password (OWin grant),
+// throttled per account and per client address (reqctx.ClientAddress):
+// the attempt must be counted before the password is checked.
 type PasswordAuthenticator interface {
-	Authenticate(ctx context.Context, username, password string) (UserClaims, error)
+	Authenticate(ctx context.Context, username, password, address string) (UserClaims, error)
 }
 
 // Users is what authz needs from the accounts code.
@@ -89,7 +93,6 @@ type Server struct {
 	at       *accessTokenStrategy
 	fs       *fositeStore
 	jwks     *jwksFetcher
-	throttle *throttle
 	owin     *fositeClient
 	// refreshSig computes the signature under which a refresh token is
 	// stored (public clients' refresh without client_id).
@@ -135,7 +138,6 @@ func New(cfg Config, st Store, interaction Interaction, users Users, rec audit.R
 	s.at = &accessTokenStrategy{keys: s.keys, now: cfg.Now, aud: cfg.FHIRBaseURLs}
 	s.fs = &fositeStore{st: st, clients: s.client, now: cfg.Now, grace: cfg.RefreshGrace}
 	s.jwks = newJWKSFetcher(cfg)
-	s.throttle = newThrottle(cfg.OWinMaxFailures, cfg.OWinWindow, cfg.OWinLockout, cfg.Now)
 	s.owin = &fositeClient{c: &Client{ID: owinClientID, Name: "OWin", Public: true, GrantTypes: []string{"password"}},
 		audience: cfg.FHIRBaseURLs}
 
@@ -330,21 +332,13 @@ func writeJSON(w http.ResponseWriter, status int, v any, noStore bool) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-func clientAddress(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
 func (s *Server) audit(r *http.Request, ev audit.Event) {
 	if s.rec == nil {
 		return
 	}
 	ev.At = s.cfg.Now()
-	ev.Address = clientAddress(r)
-	ev.RequestID = r.Header.Get("X-Request-Id")
+	ev.Address = reqctx.ClientAddress(r)
+	ev.RequestID = reqctx.ID(r.Context())
 	s.rec.Record(r.Context(), ev)
 }
 

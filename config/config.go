@@ -23,6 +23,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/smartgate/smartgate/internal/reqctx"
 )
 
 // Config is the complete server configuration.
@@ -71,6 +73,17 @@ type Config struct {
 	MaxBodyBytes     int64
 	ShutdownTimeout  time.Duration
 	Demo             bool
+	// TrustedProxies are the peers whose X-Forwarded-For / Forwarded header
+	// names the client address (log-in throttle, audit, /metrics access).
+	TrustedProxies reqctx.Prefixes
+	// HSTS sends Strict-Transport-Security on the HTTPS listener when its
+	// certificate is a configured one (TLSCert).
+	HSTS bool
+	// MetricsAllow are the client addresses that may read /metrics.
+	MetricsAllow reqctx.Prefixes
+	// MetricsTokenFile holds a bearer token that lets any client read
+	// /metrics (read by the caller, never kept here).
+	MetricsTokenFile string
 
 	// Providers are the federated identity providers (file only).
 	Providers []Provider `yaml:"-"`
@@ -173,6 +186,17 @@ func integer(f func(c *Config) *int64) func(*Config, string) error {
 	}
 }
 
+func prefixes(f func(c *Config) *reqctx.Prefixes) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		ps, err := reqctx.ParsePrefixes(v)
+		if err != nil {
+			return fmt.Errorf("%q is not a comma-separated list of IP addresses and CIDR networks: %v", v, err)
+		}
+		*f(c) = ps
+		return nil
+	}
+}
+
 func nonNegative(f func(c *Config) *int64) func(*Config, string) error {
 	return func(c *Config, v string) error {
 		n, err := strconv.ParseInt(v, 10, 64)
@@ -214,6 +238,10 @@ func Settings() []Setting {
 		{Flag: "max-body-bytes", Default: "16777216", Usage: "largest request body accepted, in bytes", kind: kInt, set: integer(func(c *Config) *int64 { return &c.MaxBodyBytes })},
 		{Flag: "shutdown-timeout", Default: "30s", Usage: "how long in-flight requests may take to finish at shutdown", kind: kDuration, set: dur(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
 		{Flag: "jwks-allow-private", Default: "false", Usage: "lab mode: let clients' jwks_uri be on loopback or private addresses, or plain http", kind: kBool, set: boolean(func(c *Config) *bool { return &c.JWKSAllowPrivate })},
+		{Flag: "trusted-proxies", Default: "", Usage: "comma-separated IP addresses and CIDR networks of reverse proxies whose X-Forwarded-For (else Forwarded) header names the client address, read from the right (empty: none; the peer's address is the client's)", set: prefixes(func(c *Config) *reqctx.Prefixes { return &c.TrustedProxies })},
+		{Flag: "hsts", Default: "true", Usage: "send Strict-Transport-Security (max-age=31536000) on the HTTPS listener when --tls-cert is set (never with the generated self-signed certificate)", kind: kBool, set: boolean(func(c *Config) *bool { return &c.HSTS })},
+		{Flag: "metrics-allow", Default: "127.0.0.0/8,::1", Usage: "comma-separated IP addresses and CIDR networks of clients that may read /metrics (others: 403, or 401 when --metrics-token-file is set)", set: prefixes(func(c *Config) *reqctx.Prefixes { return &c.MetricsAllow })},
+		{Flag: "metrics-token-file", Default: "", Usage: "file holding a bearer token (at least 16 characters) with which any client may read /metrics", set: str(func(c *Config) *string { return &c.MetricsTokenFile })},
 		{Flag: "demo", Default: "false", Usage: "load the bundled synthetic patients, demo accounts and the demo SMART app", kind: kBool, set: boolean(func(c *Config) *bool { return &c.Demo })},
 	}
 }
@@ -415,6 +443,11 @@ func (c *Config) validate(p *Error) {
 			p.add("%s: %v", name, err)
 		}
 	}
+	if c.MetricsTokenFile != "" {
+		if _, err := ReadMetricsToken(c.MetricsTokenFile); err != nil {
+			p.add("metrics-token-file: %v", err)
+		}
+	}
 	if c.CodeTTL > 10*time.Minute {
 		p.add("code-ttl: %s is too long; authorization codes must be short-lived (at most 10m)", c.CodeTTL)
 	}
@@ -447,6 +480,24 @@ func (c *Config) validate(p *Error) {
 			p.add("%s: provisioning %q must be auto or invite", where, pr.Provisioning)
 		}
 	}
+}
+
+// MinMetricsTokenLength is the shortest bearer token accepted for /metrics.
+const MinMetricsTokenLength = 16
+
+// ReadMetricsToken reads the /metrics bearer token from path (surrounding
+// white space removed). It must be at least MinMetricsTokenLength
+// characters.
+func ReadMetricsToken(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	tok := strings.TrimSpace(string(b))
+	if len(tok) < MinMetricsTokenLength || strings.ContainsAny(tok, " \t\r\n") {
+		return "", fmt.Errorf("%s: the token must be one line of at least %d characters without spaces", path, MinMetricsTokenLength)
+	}
+	return tok, nil
 }
 
 // IsLoopbackAddr reports whether a listen address binds only to loopback.

@@ -2,7 +2,6 @@ package fhir
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"net/url"
 	"sort"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/smartgate/smartgate/audit"
+	"github.com/smartgate/smartgate/internal/reqctx"
 )
 
 // AuditSubject is implemented by Principals that can name themselves in
@@ -59,13 +59,11 @@ func (s *Server) audit(r *http.Request, action string, rs *requestState, w *stat
 		Action:    action,
 		Resource:  strings.TrimPrefix(strings.TrimPrefix(r.URL.Path, "/fhir"), "/"),
 		Detail:    strconv.Itoa(status),
-		RequestID: r.Header.Get("X-Request-Id"),
+		RequestID: reqctx.ID(r.Context()),
+		Address:   reqctx.ClientAddress(r),
 	}
 	if names := paramNames(r.URL.Query()); names != "" && (action == string(InteractionSearchType)) {
 		ev.Resource += "?" + names
-	}
-	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		ev.Address = host
 	}
 	if as, ok := rs.p.(AuditSubject); ok {
 		ev.Actor, ev.ClientID, ev.Patient, ev.Scopes = as.AuditFields()

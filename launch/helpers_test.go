@@ -178,7 +178,7 @@ func (e *env) client(nc authz.NewClient) *authz.Client {
 // userDirectory gives authz the accounts (as cmd/smartgate does).
 type userDirectory struct{ db *sqlite.DB }
 
-func (d userDirectory) Authenticate(context.Context, string, string) (authz.UserClaims, error) {
+func (d userDirectory) Authenticate(context.Context, string, string, string) (authz.UserClaims, error) {
 	return authz.UserClaims{}, authz.ErrInvalidCredentials
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/smartgate/smartgate/audit"
 	"github.com/smartgate/smartgate/authz"
 	"github.com/smartgate/smartgate/authz/smart"
+	"github.com/smartgate/smartgate/internal/reqctx"
 	"github.com/smartgate/smartgate/listener"
 	"github.com/smartgate/smartgate/store"
 )
@@ -147,7 +148,8 @@ func (s *Service) submit(w http.ResponseWriter, r *http.Request) {
 	}
 	if s.cfg.Audit != nil {
 		s.cfg.Audit.Record(ctx, audit.Event{At: s.cfg.Now(), Kind: "launch", Actor: actor, ClientID: client.ID,
-			Patient: lc.Patient, Action: "ehr-launch", Outcome: audit.Success, Address: clientAddress(r)})
+			Patient: lc.Patient, Action: "ehr-launch", Outcome: audit.Success, Address: reqctx.ClientAddress(r),
+			RequestID: reqctx.ID(ctx)})
 	}
 	w.Header().Set("Location", launchLocation(client.LaunchURI, iss, value))
 	w.WriteHeader(http.StatusSeeOther)
@@ -259,12 +261,4 @@ func (s *Service) encounterOf(ctx context.Context, id, patient string) error {
 		return badInput(fmt.Sprintf("Encounter %s is not an encounter of Patient %s.", id, patient))
 	}
 	return nil
-}
-
-func clientAddress(r *http.Request) string {
-	host := r.RemoteAddr
-	if i := strings.LastIndexByte(host, ':'); i >= 0 && !strings.HasSuffix(host, "]") {
-		host = host[:i]
-	}
-	return strings.Trim(host, "[]")
 }

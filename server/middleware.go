@@ -3,6 +3,8 @@ package server
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base32"
 	"fmt"
 	"log/slog"
@@ -10,20 +12,18 @@ import (
 	"regexp"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/smartgate/smartgate/internal/reqctx"
 )
 
-type requestIDKey struct{}
-
-// RequestID returns the id of the request being served, or "".
-func RequestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey{}).(string)
-	return id
-}
+// RequestID returns the sanitised id of the request being served, or "".
+func RequestID(ctx context.Context) string { return reqctx.ID(ctx) }
 
 var safeRequestID = regexp.MustCompile(`^[A-Za-z0-9._-]{8,64}$`)
 
@@ -117,16 +117,22 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // Wrap puts the common middleware around h: panic recovery, request id,
-// request body limit, metrics and an access log. The access log names the
-// path only, never the query string (it can hold codes or tokens).
-func Wrap(h http.Handler, logger *slog.Logger, m *Metrics, maxBody int64) http.Handler {
+// client address, request body limit, metrics and an access log. The
+// request id is the client's X-Request-Id when that is 8 to 64 of
+// [A-Za-z0-9._-], else a new one; the client address is the peer's, or
+// what the peer forwarded when it is one of trustedProxies (see package
+// reqctx). Both go into the request's context for every handler
+// (reqctx.ID, reqctx.ClientAddress). The access log names the path only,
+// never the query string (it can hold codes or tokens).
+func Wrap(h http.Handler, logger *slog.Logger, m *Metrics, maxBody int64, trustedProxies reqctx.Prefixes) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		id := r.Header.Get("X-Request-Id")
 		if !safeRequestID.MatchString(id) {
 			id = newRequestID()
 		}
-		ctx := context.WithValue(r.Context(), requestIDKey{}, id)
+		client := trustedProxies.Client(r)
+		ctx := reqctx.With(r.Context(), id, client)
 		r = r.WithContext(ctx)
 		w.Header().Set("X-Request-Id", id)
 		if r.ContentLength > maxBody {
@@ -170,7 +176,7 @@ func Wrap(h http.Handler, logger *slog.Logger, m *Metrics, maxBody int64) http.H
 				slog.String("method", r.Method), slog.String("path", r.URL.Path),
 				slog.String("route", route), slog.Int("status", sw.status),
 				slog.Int64("bytes", sw.bytes), slog.Duration("duration", d),
-				slog.String("remote", r.RemoteAddr))
+				slog.String("remote", r.RemoteAddr), slog.String("client", client))
 		}()
 		h.ServeHTTP(sw, r)
 	})
@@ -181,9 +187,54 @@ type Pinger interface {
 	Ping(ctx context.Context) error
 }
 
+// MetricsAccess says who may read /metrics: clients whose address
+// (reqctx.ClientAddress) is in Allow, and, when Token is set, any client
+// that sends it as a bearer token. Others get 401 with a Bearer challenge
+// when a token is configured, else 403.
+type MetricsAccess struct {
+	Allow reqctx.Prefixes
+	Token string
+}
+
+func (a MetricsAccess) guard(next http.Handler) http.Handler {
+	want := sha256.Sum256([]byte(a.Token))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if a.Allow.Contains(reqctx.ClientAddress(r)) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		if a.Token == "" {
+			w.WriteHeader(http.StatusForbidden)
+			w.Write([]byte("metrics are not available to this address\n"))
+			return
+		}
+		auth := r.Header.Get("Authorization")
+		sent := len(auth) > 7 && strings.EqualFold(auth[:7], "Bearer ")
+		got := ""
+		if sent {
+			got = strings.TrimSpace(auth[7:])
+		}
+		sum := sha256.Sum256([]byte(got))
+		if sent && subtle.ConstantTimeCompare(sum[:], want[:]) == 1 {
+			next.ServeHTTP(w, r)
+			return
+		}
+		challenge := `Bearer realm="metrics"`
+		if sent {
+			challenge += `, error="invalid_token"`
+		}
+		w.Header().Set("WWW-Authenticate", challenge)
+		w.WriteHeader(http.StatusUnauthorized)
+		w.Write([]byte("metrics need the metrics bearer token\n"))
+	})
+}
+
 // RegisterOps registers /healthz (the process answers), /readyz (the store
-// answers and its schema is current) and /metrics.
-func RegisterOps(mux *http.ServeMux, store Pinger, m *Metrics, logger *slog.Logger) {
+// answers and its schema is current) and /metrics (for the readers access
+// names).
+func RegisterOps(mux *http.ServeMux, store Pinger, m *Metrics, access MetricsAccess, logger *slog.Logger) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
@@ -203,6 +254,6 @@ func RegisterOps(mux *http.ServeMux, store Pinger, m *Metrics, logger *slog.Logg
 		w.Write([]byte(`{"status":"ok","checks":{"store":"ok"}}` + "\n"))
 	})
 	if m != nil {
-		mux.Handle("GET /metrics", m.Handler())
+		mux.Handle("GET /metrics", access.guard(m.Handler()))
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -36,6 +37,11 @@ type Options struct {
 	// do is the --client-cert-policy's decision, made per request, so that
 	// discovery stays public (checklist A13, S13).
 	ClientCAFile string
+	// HSTS makes the HTTPS listener answer Strict-Transport-Security
+	// (HSTSValue) when its certificate is a configured one (CertFile);
+	// never with the generated self-signed certificate, since HSTS binds the
+	// whole host name, the HTTP listener's included.
+	HSTS         bool
 	MaxBodyBytes int64
 	// Handler serves every request on both listeners.
 	Handler http.Handler
@@ -141,6 +147,9 @@ func (s *Server) Start() error {
 		if clientCAs != nil {
 			srv.Handler = verifyClientCerts(clientCAs, s.opts.Now, srv.Handler)
 		}
+		if s.hsts() {
+			srv.Handler = strictTransportSecurity(srv.Handler)
+		}
 		s.add("https", srv, tls.NewListener(ln, tcfg))
 	}
 	for i, srv := range s.servers {
@@ -153,6 +162,30 @@ func (s *Server) Start() error {
 		}()
 	}
 	return nil
+}
+
+// HSTSValue is the Strict-Transport-Security answer: one year, this host
+// only (no includeSubDomains, no preload: those bind names smartgate does
+// not serve).
+const HSTSValue = "max-age=31536000"
+
+// hsts reports whether the HTTPS listener sends HSTS: asked for, with a
+// configured certificate that is not the generated one.
+func (s *Server) hsts() bool {
+	if !s.opts.HSTS || s.opts.CertFile == "" {
+		return false
+	}
+	generated, _ := SelfSignedPaths(s.opts.DataDir)
+	a, err1 := filepath.Abs(s.opts.CertFile)
+	b, err2 := filepath.Abs(generated)
+	return err1 != nil || err2 != nil || a != b
+}
+
+func strictTransportSecurity(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Strict-Transport-Security", HSTSValue)
+		next.ServeHTTP(w, r)
+	})
 }
 
 func (s *Server) add(name string, srv *http.Server, ln net.Listener) {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/smartgate/smartgate/account"
 	"github.com/smartgate/smartgate/audit"
+	"github.com/smartgate/smartgate/internal/reqctx"
 )
 
 // defaultLanding is where a log-in without return_to ends.
@@ -84,7 +85,7 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	u, err := s.cfg.Passwords.Authenticate(ctx, username, r.PostFormValue("password"), clientAddress(r))
+	u, err := s.cfg.Passwords.Authenticate(ctx, username, r.PostFormValue("password"), reqctx.ClientAddress(r))
 	switch {
 	case errors.Is(err, account.ErrThrottled):
 		s.record(r, audit.Event{Kind: "login", Actor: username, Action: "password", Outcome: audit.Denied, Detail: "throttled"})

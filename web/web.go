@@ -12,6 +12,7 @@ import (
 	"github.com/smartgate/smartgate/account"
 	"github.com/smartgate/smartgate/audit"
 	"github.com/smartgate/smartgate/authz"
+	"github.com/smartgate/smartgate/internal/reqctx"
 )
 
 // Store is what the pages need from storage (store/sqlite implements it).
@@ -225,25 +226,9 @@ func limitBody(next http.HandlerFunc) http.HandlerFunc {
 
 func (s *Server) record(r *http.Request, ev audit.Event) {
 	ev.At = s.cfg.Now()
-	ev.Address = clientAddress(r)
+	ev.Address = reqctx.ClientAddress(r)
+	ev.RequestID = reqctx.ID(r.Context())
 	s.cfg.Audit.Record(r.Context(), ev)
-}
-
-func clientAddress(r *http.Request) string {
-	host := r.RemoteAddr
-	for i := len(host) - 1; i >= 0; i-- {
-		if host[i] == ':' {
-			host = host[:i]
-			break
-		}
-		if host[i] == ']' {
-			break
-		}
-	}
-	if len(host) > 1 && host[0] == '[' && host[len(host)-1] == ']' {
-		host = host[1 : len(host)-1]
-	}
-	return host
 }
 
 func wrap(op string, err error) error { return fmt.Errorf("web: %s: %w", op, err) }

@@ -75,8 +75,9 @@ type harness struct {
 	tokens map[string]string
 }
 
-// newHarness builds a server on a fresh data directory.
-func newHarness(t *testing.T) *harness {
+// newHarness builds a server on a fresh data directory; args are extra
+// serve flags.
+func newHarness(t *testing.T, args ...string) *harness {
 	t.Helper()
 	dir := t.TempDir()
 	h := &harness{t: t, patients: map[string]string{}, tokens: map[string]string{}}
@@ -84,7 +85,7 @@ func newHarness(t *testing.T) *harness {
 	h.plain = httptest.NewUnstartedServer(nil)
 	h.baseA = "https://" + h.secure.Listener.Addr().String()
 	h.baseB = "http://" + h.plain.Listener.Addr().String()
-	cfg := h.config(dir, h.baseA, h.baseB)
+	cfg := h.config(dir, h.baseA, h.baseB, args...)
 	h.cfg = cfg
 	ctx := context.Background()
 	logger := slog.New(slog.DiscardHandler)
@@ -128,12 +129,12 @@ func (h *harness) env() *env {
 }
 
 // config is the configuration serve would load for these listeners.
-func (h *harness) config(dir, httpsURL, httpURL string) *config.Config {
+func (h *harness) config(dir, httpsURL, httpURL string, args ...string) *config.Config {
 	h.t.Helper()
-	cfg, _, err := config.Load("serve", []string{"--data", dir,
+	cfg, _, err := config.Load("serve", append([]string{"--data", dir,
 		"--https-addr", strings.TrimPrefix(httpsURL, "https://"), "--https-url", httpsURL,
 		"--http-addr", strings.TrimPrefix(httpURL, "http://"), "--http-url", httpURL,
-	}, func(string) string { return "" }, io.Discard)
+	}, args...), func(string) string { return "" }, io.Discard)
 	if err != nil {
 		h.t.Fatal(err)
 	}

@@ -91,7 +91,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		HTTPAddr: cfg.HTTPAddr, HTTPSAddr: cfg.HTTPSAddr,
 		HTTPURL: cfg.HTTPURL, HTTPSURL: cfg.HTTPSURL,
 		CertFile: cfg.TLSCert, KeyFile: cfg.TLSKey, DataDir: cfg.DataDir,
-		ClientCAFile: cfg.ClientCA, MaxBodyBytes: cfg.MaxBodyBytes,
+		ClientCAFile: cfg.ClientCA, MaxBodyBytes: cfg.MaxBodyBytes, HSTS: cfg.HSTS,
 		Handler: a.handler, Logger: logger,
 	})
 	if err != nil {

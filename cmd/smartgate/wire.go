@@ -71,7 +71,9 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 	}
 
 	// Each argon2id check holds 19 MiB and a full core: more checks in
-	// flight than cores only add memory, never throughput.
+	// flight than cores only add memory, never throughput. The one log-in
+	// throttle (10 per account, 30 per address per 15 minutes, counted
+	// before the check) serves the log-in page and the OWin grant alike.
 	passwords := account.NewAuthenticator(db, account.NewHasher(account.Params{}, runtime.GOMAXPROCS(0)), account.NewThrottle(account.ThrottleConfig{}))
 	revoker := &lateRevoker{}
 	logout := &lateLogout{}
@@ -178,7 +180,13 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 
 	mux := http.NewServeMux()
 	metrics := server.NewMetrics()
-	server.RegisterOps(mux, db, metrics, logger)
+	metricsAccess := server.MetricsAccess{Allow: cfg.MetricsAllow}
+	if cfg.MetricsTokenFile != "" {
+		if metricsAccess.Token, err = config.ReadMetricsToken(cfg.MetricsTokenFile); err != nil {
+			return nil, fmt.Errorf("metrics token: %w", err)
+		}
+	}
+	server.RegisterOps(mux, db, metrics, metricsAccess, logger)
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
 	as.Register(mux)
 	pages.Register(mux)
@@ -188,7 +196,7 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 	demo.Register(mux)
 
 	h := server.CORSPolicy{OriginAllowed: origins.allowed}.Wrap(clientCertPolicy(cfg, mux))
-	a.handler = server.Wrap(h, logger, metrics, cfg.MaxBodyBytes)
+	a.handler = server.Wrap(h, logger, metrics, cfg.MaxBodyBytes, cfg.TrustedProxies)
 	a.authz = as
 	return a, nil
 }
@@ -284,8 +292,8 @@ func claimsOf(u *account.User) authz.UserClaims {
 	return c
 }
 
-func (d userDirectory) Authenticate(ctx context.Context, username, password string) (authz.UserClaims, error) {
-	u, err := d.passwords.Authenticate(ctx, username, password, "")
+func (d userDirectory) Authenticate(ctx context.Context, username, password, address string) (authz.UserClaims, error) {
+	u, err := d.passwords.Authenticate(ctx, username, password, address)
 	switch {
 	case errors.Is(err, account.ErrBadCredentials), errors.Is(err, account.ErrInvalidUserName):
 		return authz.UserClaims{}, fmt.Errorf("%w: %w", authz.ErrInvalidCredentials, err)

@@ -33,18 +33,18 @@ func TestUserDirectoryMapsAccountErrors(t *testing.T) {
 	now := time.Now()
 	throttle := account.NewThrottle(account.ThrottleConfig{MaxPerAccount: 2, Now: func() time.Time { return now }})
 	d := userDirectory{db: db, passwords: account.NewAuthenticator(db, h, throttle)}
-	if c, err := d.Authenticate(ctx, "carol", "carol's long password"); err != nil || c.Subject != u.ID {
+	if c, err := d.Authenticate(ctx, "carol", "carol's long password", "192.0.2.1"); err != nil || c.Subject != u.ID {
 		t.Fatalf("right password: %+v %v", c, err)
 	}
 	for i := 0; i < 2; i++ {
-		if _, err := d.Authenticate(ctx, "carol", "wrong"); !errors.Is(err, authz.ErrInvalidCredentials) {
+		if _, err := d.Authenticate(ctx, "carol", "wrong", "192.0.2.1"); !errors.Is(err, authz.ErrInvalidCredentials) {
 			t.Fatalf("wrong password: %v, want ErrInvalidCredentials", err)
 		}
 	}
-	if _, err := d.Authenticate(ctx, "carol", "carol's long password"); !errors.Is(err, authz.ErrAccountLocked) {
+	if _, err := d.Authenticate(ctx, "carol", "carol's long password", "192.0.2.1"); !errors.Is(err, authz.ErrAccountLocked) {
 		t.Fatalf("throttled account: %v, want ErrAccountLocked", err)
 	}
-	if _, err := d.Authenticate(ctx, "nobody", "x"); !errors.Is(err, authz.ErrInvalidCredentials) {
+	if _, err := d.Authenticate(ctx, "nobody", "x", "192.0.2.1"); !errors.Is(err, authz.ErrInvalidCredentials) {
 		t.Fatalf("unknown user: %v, want ErrInvalidCredentials", err)
 	}
 }

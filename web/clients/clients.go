@@ -33,6 +33,7 @@ import (
 	"github.com/smartgate/smartgate/audit"
 	"github.com/smartgate/smartgate/authz"
 	"github.com/smartgate/smartgate/authz/registration"
+	"github.com/smartgate/smartgate/internal/reqctx"
 	"github.com/smartgate/smartgate/store"
 	"github.com/smartgate/smartgate/web"
 )
@@ -368,7 +369,7 @@ func (s *Server) record(r *http.Request, actor, clientID, action string) {
 		return
 	}
 	s.cfg.Audit.Record(r.Context(), audit.Event{At: s.cfg.Now(), Kind: "client", Actor: actor, ClientID: clientID,
-		Action: action, Outcome: audit.Success, Address: r.RemoteAddr})
+		Action: action, Outcome: audit.Success, Address: reqctx.ClientAddress(r), RequestID: reqctx.ID(r.Context())})
 }
 
 func describe(err error) string {
