@@ -243,6 +243,16 @@ func (h *harness) do(method, target, token string, body any) *response {
 // else but a string as JSON.
 func (h *harness) fhirRequest(t testing.TB, method, target, token string, body any, hdr http.Header) *response {
 	t.Helper()
+	r, err := h.tryRequest(method, target, token, body, hdr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// tryRequest is fhirRequest returning the error (for goroutines other than
+// the test's).
+func (h *harness) tryRequest(method, target, token string, body any, hdr http.Header) (*response, error) {
 	if !strings.HasPrefix(target, "http") {
 		target = h.baseA + "/fhir/" + strings.TrimPrefix(target, "/")
 	}
@@ -260,7 +270,7 @@ func (h *harness) fhirRequest(t testing.TB, method, target, token string, body a
 	}
 	req, err := http.NewRequest(method, target, rd)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	if rd != nil {
 		req.Header.Set("Content-Type", ct)
@@ -273,13 +283,13 @@ func (h *harness) fhirRequest(t testing.TB, method, target, token string, body a
 	}
 	resp, err := h.httpc.Do(req)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
 	r := &response{status: resp.StatusCode, header: resp.Header, body: raw}
 	_ = json.Unmarshal(raw, &r.json)
-	return r
+	return r, nil
 }
 
 // searchIDs runs a search and returns Type/id of the match entries.
