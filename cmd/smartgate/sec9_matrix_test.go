@@ -1010,14 +1010,13 @@ func (m *matrix) writeCases(k *matrixToken, group string) []*writeCase {
 			c.want = m.writeWant(k, s, fix)
 			switch s.target {
 			case "live", "deleted":
-				// Every write on ME's resources gets a target of its own
-				// (unless the token may not write at all). Writes that must
-				// leave OTHER's resource alone share one per state: one
-				// that changes it anyway is found by its marker, and the
-				// writes after it still find no match and no resource of
-				// ME's there.
+				// Every write gets a target of its own, except where the
+				// token may not write at all, and conditional writes that
+				// must leave OTHER's resource alone: they share one per
+				// state (one that changes it anyway is found by its marker,
+				// and the conditions after it still match nothing).
 				c.target = fmt.Sprintf("s9v-%s-%d", group, n)
-				if c.want.effect == effNone && (s.owner == "other" || !k.writes()) {
+				if c.want.effect == effNone && (!k.writes() || s.owner == "other" && strings.HasPrefix(s.in, "cond-")) {
 					c.target = fmt.Sprintf("s9v-%s-%s-%s", group, s.owner, s.target)
 				}
 				c.victimOwner = map[string]string{"me": m.me, "other": m.other}[s.owner]
