@@ -50,6 +50,7 @@ const (
 	adminPassword = "admin-password-for-tests"
 	userPassword  = "correct horse battery staple"
 	redirectURI   = "http://127.0.0.1:9/callback"
+	launchURI     = "http://127.0.0.1:9/launch"
 	labCategory   = "http://terminology.hl7.org/CodeSystem/observation-category|laboratory"
 )
 
@@ -171,7 +172,9 @@ func (h *harness) importDemo() {
 	}
 }
 
-// createAccounts: a practitioner, two patient users (Lind and Yundt).
+// createAccounts: a practitioner, two patient users (Lind and Yundt), a
+// patient account without a linked record ("norecord", what `smartgate user
+// add` makes by default) and an account with no role ("norole").
 func (h *harness) createAccounts() {
 	h.t.Helper()
 	hasher := account.NewHasher(account.Params{Memory: 8 * 1024, Time: 1, Threads: 1}, 2)
@@ -181,8 +184,14 @@ func (h *harness) createAccounts() {
 		{"doc", "practitioner", "Practitioner/doc-1"},
 		{"lind", "patient", "Patient/" + h.patients["Lind"]},
 		{"yundt", "patient", "Patient/" + h.patients["Yundt"]},
+		{"norecord", "patient", ""},
+		{"norole", "", ""},
 	} {
-		acc, err := account.NewLocalUser(context.Background(), hasher, u.name, userPassword, []string{u.role}, u.fhirUser)
+		var roles []string
+		if u.role != "" {
+			roles = []string{u.role}
+		}
+		acc, err := account.NewLocalUser(context.Background(), hasher, u.name, userPassword, roles, u.fhirUser)
 		if err != nil {
 			h.t.Fatal(err)
 		}
@@ -196,7 +205,7 @@ func (h *harness) createClients() {
 	h.t.Helper()
 	ctx := context.Background()
 	c, _, err := authz.CreateClient(ctx, h.db, authz.NewClient{Name: "Enforce test app", RedirectURIs: []string{redirectURI},
-		TokenEndpointAuthMethod: "none"}, time.Now())
+		TokenEndpointAuthMethod: "none", LaunchURI: launchURI}, time.Now())
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -227,37 +236,61 @@ type response struct {
 // do sends a request; token "" sends none. base "" is the https listener.
 func (h *harness) do(method, target, token string, body any) *response {
 	h.t.Helper()
+	return h.fhirRequest(h.t, method, target, token, body, nil)
+}
+
+// fhirRequest is do for any test (also a parallel subtest) with extra
+// headers. A url.Values body is sent as a form (POST _search), anything
+// else but a string as JSON.
+func (h *harness) fhirRequest(t testing.TB, method, target, token string, body any, hdr http.Header) *response {
+	t.Helper()
+	r, err := h.tryRequest(method, target, token, body, hdr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// tryRequest is fhirRequest returning the error (for goroutines other than
+// the test's).
+func (h *harness) tryRequest(method, target, token string, body any, hdr http.Header) (*response, error) {
 	if !strings.HasPrefix(target, "http") {
 		target = h.baseA + "/fhir/" + strings.TrimPrefix(target, "/")
 	}
 	var rd io.Reader
+	ct := "application/fhir+json"
 	switch b := body.(type) {
 	case nil:
 	case string:
 		rd = strings.NewReader(b)
+	case url.Values:
+		rd, ct = strings.NewReader(b.Encode()), "application/x-www-form-urlencoded"
 	default:
 		raw, _ := json.Marshal(b)
 		rd = strings.NewReader(string(raw))
 	}
 	req, err := http.NewRequest(method, target, rd)
 	if err != nil {
-		h.t.Fatal(err)
+		return nil, err
 	}
 	if rd != nil {
-		req.Header.Set("Content-Type", "application/fhir+json")
+		req.Header.Set("Content-Type", ct)
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
+	for k, v := range hdr {
+		req.Header[k] = v
+	}
 	resp, err := h.httpc.Do(req)
 	if err != nil {
-		h.t.Fatal(err)
+		return nil, err
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
 	r := &response{status: resp.StatusCode, header: resp.Header, body: raw}
 	_ = json.Unmarshal(raw, &r.json)
-	return r
+	return r, nil
 }
 
 // searchIDs runs a search and returns Type/id of the match entries.
@@ -382,6 +415,7 @@ type codeLaunch struct {
 	scope          string
 	aud            string // default: the https listener's FHIR base
 	patient        string // Patient id to pick in the picker ("" : none offered)
+	launch         string // EHR launch value (see ehrLaunch); "" for a standalone launch
 }
 
 // tokenResponse is the JSON of the token endpoint.
@@ -428,6 +462,9 @@ func (h *harness) codeFlow(l codeLaunch) (tokenResponse, error) {
 	q := url.Values{"response_type": {"code"}, "client_id": {h.public}, "redirect_uri": {redirectURI},
 		"scope": {l.scope}, "state": {state}, "aud": {l.aud},
 		"code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"}}
+	if l.launch != "" {
+		q.Set("launch", l.launch)
+	}
 	next := h.baseA + "/oauth/authorize?" + q.Encode()
 	var resp *http.Response
 	var body []byte
@@ -525,4 +562,56 @@ func (h *harness) fhirWithClock(clock *testclock.Clock, bound time.Duration) *ht
 	fhirSrv := httptest.NewServer(listener.Middleware(listener.Info{Name: "https", BaseURL: h.baseA}, mux))
 	h.t.Cleanup(fhirSrv.Close)
 	return fhirSrv
+}
+
+// pageSession logs user in on the log-in page (a browser with its own
+// cookie jar) and returns that browser.
+func (h *harness) pageSession(user, password string) *http.Client {
+	h.t.Helper()
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Transport: h.httpc.Transport, Jar: jar,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	page := h.page(c, "GET", h.baseA+"/login?"+url.Values{"return_to": {"/"}}.Encode(), nil)
+	f := url.Values{"csrf_token": {field(reCSRF, page.body)}, "return_to": {field(reReturnTo, page.body)},
+		"username": {user}, "password": {password}}
+	if r := h.page(c, "POST", h.baseA+"/login", f); r.status != http.StatusSeeOther {
+		h.t.Fatalf("log-in of %s: %d %.300s", user, r.status, r.body)
+	}
+	return c
+}
+
+// page sends a page request (a form when f is not nil) in browser c.
+func (h *harness) page(c *http.Client, method, target string, f url.Values) *response {
+	h.t.Helper()
+	var resp *http.Response
+	var err error
+	if f != nil {
+		resp, err = c.PostForm(target, f)
+	} else {
+		resp, err = c.Get(target)
+	}
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	return &response{status: resp.StatusCode, header: resp.Header, body: raw}
+}
+
+// ehrLaunch issues an EHR launch of the public test app for patient on
+// /admin/launch in the administrator's browser admin (see pageSession) and
+// returns the launch value the app receives at its launch_uri.
+func (h *harness) ehrLaunch(admin *http.Client, patient string) string {
+	h.t.Helper()
+	form := h.page(admin, "GET", h.baseA+"/admin/launch", nil)
+	if form.status != http.StatusOK {
+		h.t.Fatalf("GET /admin/launch: %d %.300s", form.status, form.body)
+	}
+	r := h.page(admin, "POST", h.baseA+"/admin/launch", url.Values{"csrf_token": {field(reCSRF, form.body)},
+		"client_id": {h.public}, "patient": {patient}})
+	loc, err := url.Parse(r.header.Get("Location"))
+	if r.status != http.StatusSeeOther || err != nil || !strings.HasPrefix(loc.String(), launchURI) || loc.Query().Get("launch") == "" {
+		h.t.Fatalf("POST /admin/launch: %d %s %.300s", r.status, r.header.Get("Location"), r.body)
+	}
+	return loc.Query().Get("launch")
 }
