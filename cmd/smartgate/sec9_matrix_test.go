@@ -142,14 +142,6 @@ func identifier(system, value string) []any {
 	return []any{map[string]any{"system": system, "value": value}}
 }
 
-func bundleOf(kind string, entries ...map[string]any) map[string]any {
-	list := make([]any, len(entries))
-	for i, e := range entries {
-		list[i] = e
-	}
-	return map[string]any{"resourceType": "Bundle", "type": kind, "entry": list}
-}
-
 func bundleEntry(method, u string, res map[string]any, ifNoneExist string) map[string]any {
 	req := map[string]any{"method": method, "url": u}
 	if ifNoneExist != "" {
