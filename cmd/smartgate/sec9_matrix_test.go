@@ -4,13 +4,14 @@ package main
 // table-driven over every FHIR interaction × own/other/deleted/new
 // resources × tokens from the real flows × every enforcement path. The
 // expected answers come from the rules (docs/fhir-access.md,
-// /work/shared/interface.md, SMART App Launch 2.2 scopes), not from what
+// ../shared/interface.md, SMART App Launch 2.2 scopes), not from what
 // the code does: another patient's resource, live or deleted, is answered
 // like an id that does not exist; writes that reach another patient are
 // refused and leave the store as it was (read back with an administrator
 // token); searches, histories and includes return only what the token
-// reaches; chained searches through compartment-limited types are 403 on
-// every search path. Failures are one line each: path, token, interaction,
+// reaches; a chained search needs search on the chain's target type (else
+// 403) and matches only targets within the token's reach, on every search
+// path (so it is no oracle on another patient's demographics). Failures are one line each: path, token, interaction,
 // resource, want, got.
 
 import (
@@ -316,6 +317,9 @@ func checkBatch(k *matrixToken, w want, r *response, i int) string {
 	if k.reach == reachAnon {
 		return wantStatus(http.StatusUnauthorized).check(r)
 	}
+	if r.status == http.StatusForbidden && (k.letters == "" || k.reach == reachNothing) {
+		return "" // a token that reaches nothing may be refused the whole Bundle before its body
+	}
 	if r.status != http.StatusOK {
 		return "batch " + describe(r)
 	}
@@ -490,14 +494,18 @@ func (m *matrix) searchLevelWant(k *matrixToken, f fixtureRes) want {
 	return m.searchWant(k, "match", f.id, m.visible(k, f))
 }
 
-// chainWant: a chained search through Patient needs unrestricted search
-// of Patient; patient/ tokens get 403 on every path.
+// chainWant: a chained search through Patient needs search of Patient
+// (only the type-* scope sets have it), else 403; with it, the chain
+// matches only Patients within the token's reach, so fixture f matches
+// exactly when the token sees f (its owner's family is the chain's value).
 func (m *matrix) chainWant(k *matrixToken, f fixtureRes) want {
 	switch {
 	case k.reach == reachAnon:
 		return wantStatus(http.StatusUnauthorized)
-	case k.reach != reachAll:
+	case !k.has("s") || !k.wild:
 		return wantStatus(http.StatusForbidden)
+	case k.reach == reachNothing:
+		return nothingWant()
 	}
 	return m.searchWant(k, "match", f.id, m.visible(k, f))
 }
@@ -955,8 +963,8 @@ func (m *matrix) writeWant(k *matrixToken, s writeSpec, fix fixtureRes) want {
 		return none(http.StatusNoContent)
 	case "cond-create", "chain-cond-create":
 		switch {
-		case s.in == "chain-cond-create" && k.reach != reachAll:
-			return none(http.StatusForbidden) // the chain goes through a compartment-limited Patient
+		case s.in == "chain-cond-create" && !k.wild:
+			return none(http.StatusForbidden) // no search scope on the chain's Patient
 		case match:
 			return none(http.StatusOK)
 		case m.reached(k, content):
