@@ -57,7 +57,7 @@ func hasPatientScope(scopes []string) bool {
 func TestSec9D1_PatientWithoutRecordGetsNoPicker(t *testing.T) {
 	h := newHarness(t)
 	h.addUserCLI("--username", "u")
-	h.addUser("norole", nil, "")
+	// "norole" (an account with no role) is one of the harness's accounts.
 	other := h.patients["Yundt"]
 	app := flowClient{id: h.public, redirect: redirectURI}
 	for _, user := range []string{"u", "norole"} {
