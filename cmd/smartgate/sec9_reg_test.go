@@ -27,27 +27,11 @@ import (
 // jsonCall sends a JSON body (or none) to the https listener with a bearer.
 func (h *harness) jsonCall(method, path, token string, body any) *response {
 	h.t.Helper()
-	var rd io.Reader
+	var hdr http.Header
 	if body != nil {
-		raw, _ := json.Marshal(body)
-		rd = strings.NewReader(string(raw))
+		hdr = http.Header{"Content-Type": {"application/json"}}
 	}
-	req, _ := http.NewRequest(method, h.baseA+path, rd)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := h.httpc.Do(req)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	r := &response{status: resp.StatusCode, header: resp.Header, body: raw}
-	_ = json.Unmarshal(raw, &r.json)
-	return r
+	return h.fhirRequest(h.t, method, h.baseA+path, token, body, hdr)
 }
 
 // ecKey is a P-384 key with its public JWK Set.
