@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/smartgate/smartgate/account"
 	"github.com/smartgate/smartgate/authz"
 	"github.com/smartgate/smartgate/internal/testclock"
 )
@@ -26,19 +25,6 @@ func (h *harness) addUserCLI(args ...string) {
 	e := &env{stdin: strings.NewReader(userPassword + "\n"), stdout: &out, stderr: &out, getenv: func(string) string { return "" }}
 	if err := runUser(context.Background(), e, append([]string{"add", "--data", h.cfg.DataDir, "--password-stdin"}, args...)); err != nil {
 		h.t.Fatalf("user add %v: %v\n%s", args, err, out.String())
-	}
-}
-
-// addUser creates a local account with roles (nil: none) and fhirUser.
-func (h *harness) addUser(name string, roles []string, fhirUser string) {
-	h.t.Helper()
-	hasher := account.NewHasher(account.Params{Memory: 8 * 1024, Time: 1, Threads: 1}, 2)
-	u, err := account.NewLocalUser(context.Background(), hasher, name, userPassword, roles, fhirUser)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	if err := h.db.CreateUser(context.Background(), u); err != nil {
-		h.t.Fatal(err)
 	}
 }
 
