@@ -144,13 +144,13 @@ func (c *fakeClock) now() time.Time { return c.t }
 // fail records one checked wrong password; check reports whether an
 // attempt would be let through (without counting one).
 func fail(th *Throttle, user, addr string) {
-	if at, err := th.Reserve(user, addr); err == nil {
+	if at, err := th.Reserve(noWait(), user, addr); err == nil {
 		at.Failed()
 	}
 }
 
 func check(th *Throttle, user, addr string) error {
-	at, err := th.Reserve(user, addr)
+	at, err := th.Reserve(noWait(), user, addr)
 	if err == nil {
 		at.Abandoned()
 	}
@@ -202,7 +202,7 @@ func TestThrottleLockoutPerAccountAndAddress(t *testing.T) {
 	if err := check(th, "carol", ""); err != nil {
 		t.Fatalf("failures outside the window counted: %v", err)
 	}
-	at, err := th.Reserve("carol", "")
+	at, err := th.Reserve(noWait(), "carol", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,19 +222,19 @@ func TestThrottleCountsChecksInFlight(t *testing.T) {
 	th := NewThrottle(ThrottleConfig{MaxPerAccount: 3, MaxPerAddress: 4})
 	var held []*Attempt
 	for range 3 {
-		at, err := th.Reserve("dave", "10.0.0.3")
+		at, err := th.Reserve(noWait(), "dave", "10.0.0.3")
 		if err != nil {
 			t.Fatal(err)
 		}
 		held = append(held, at)
 	}
-	if _, err := th.Reserve("dave", "10.0.0.4"); !errors.Is(err, ErrThrottled) {
+	if _, err := th.Reserve(noWait(), "dave", "10.0.0.4"); !errors.Is(err, ErrThrottled) {
 		t.Fatalf("a 4th attempt with 3 in flight: %v, want ErrThrottled", err)
 	}
-	if _, err := th.Reserve("erin", "10.0.0.3"); err != nil {
+	if _, err := th.Reserve(noWait(), "erin", "10.0.0.3"); err != nil {
 		t.Fatalf("address with 3 of 4 in flight: %v", err) // now 4 of 4
 	}
-	if _, err := th.Reserve("fay", "10.0.0.3"); !errors.Is(err, ErrThrottled) {
+	if _, err := th.Reserve(noWait(), "fay", "10.0.0.3"); !errors.Is(err, ErrThrottled) {
 		t.Fatalf("address with 4 of 4 in flight: %v, want ErrThrottled", err)
 	}
 	held[0].Abandoned()
@@ -247,6 +247,69 @@ func TestThrottleCountsChecksInFlight(t *testing.T) {
 	if err := check(th, "dave", "10.0.0.6"); !errors.Is(err, ErrThrottled) {
 		t.Fatalf("3 failures: %v, want ErrThrottled", err)
 	}
+}
+
+// noWait is a context that is already over: Reserve then refuses at once
+// where it would wait for a check in flight.
+func noWait() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}
+
+// TestSec9D5_ReserveWaitsForChecksInFlight: when only checks in flight fill
+// the slots, Reserve waits for one to end instead of refusing a right
+// password: a success frees the slot for the waiter; a failure that
+// reaches the limit refuses it, and so does MaxWait.
+func TestSec9D5_ReserveWaitsForChecksInFlight(t *testing.T) {
+	th := NewThrottle(ThrottleConfig{MaxPerAccount: 2, MaxPerAddress: 10, MaxWait: time.Minute})
+	a1, err1 := th.Reserve(context.Background(), "gus", "10.0.1.1")
+	a2, err2 := th.Reserve(context.Background(), "gus", "10.0.1.1")
+	if err1 != nil || err2 != nil {
+		t.Fatal(err1, err2)
+	}
+	got := make(chan error, 1)
+	go func() {
+		at, err := th.Reserve(context.Background(), "gus", "10.0.1.1")
+		if err == nil {
+			at.Succeeded()
+		}
+		got <- err
+	}()
+	select {
+	case err := <-got:
+		t.Fatalf("Reserve with both slots in flight returned %v at once, want it to wait", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	a1.Succeeded()
+	if err := <-got; err != nil {
+		t.Fatalf("waiter after a success: %v, want a slot", err)
+	}
+	// One failure in the window and one check in flight: the waiter is
+	// refused once the check in flight fails too (the limit is reached).
+	fail(th, "gus", "10.0.1.1")
+	go func() {
+		at, err := th.Reserve(context.Background(), "gus", "10.0.1.1")
+		if err == nil {
+			at.Abandoned()
+		}
+		got <- err
+	}()
+	time.Sleep(20 * time.Millisecond)
+	a2.Failed()
+	if err := <-got; !errors.Is(err, ErrThrottled) {
+		t.Fatalf("waiter after the limit was reached: %v, want ErrThrottled", err)
+	}
+	// MaxWait bounds the wait.
+	short := NewThrottle(ThrottleConfig{MaxPerAccount: 1, MaxWait: 20 * time.Millisecond})
+	held, err := short.Reserve(context.Background(), "hal", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := short.Reserve(context.Background(), "hal", ""); !errors.Is(err, ErrThrottled) {
+		t.Fatalf("after MaxWait: %v, want ErrThrottled", err)
+	}
+	held.Abandoned()
 }
 
 func TestThrottleBoundedMemory(t *testing.T) {

@@ -46,7 +46,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, userName, password, ad
 	if nerr != nil {
 		name = userName
 	}
-	attempt, err := a.throttle.Reserve(name, address)
+	attempt, err := a.throttle.Reserve(ctx, name, address)
 	if err != nil {
 		return nil, err
 	}

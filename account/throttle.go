@@ -1,6 +1,7 @@
 package account
 
 import (
+	"context"
 	"errors"
 	"net/netip"
 	"sync"
@@ -20,6 +21,9 @@ type ThrottleConfig struct {
 	MaxPerAddress int
 	Window        time.Duration // default 15m
 	Lockout       time.Duration // default 15m
+	// MaxWait is how long Reserve waits for a slot held by a check in
+	// flight before it refuses (default 10s).
+	MaxWait time.Duration
 	// MaxEntries bounds memory (default 100000); when full, the oldest
 	// quarter of the entries is dropped.
 	MaxEntries int
@@ -30,9 +34,10 @@ type ThrottleConfig struct {
 // Throttle limits password checks per account and per client address.
 //
 // An attempt is counted before its password is checked: Reserve takes a
-// slot for the account and one for the address, and refuses (ErrThrottled)
-// when either is locked or has no slot left, that is when its failures in
-// the window plus its checks in flight reach the limit. The caller ends each
+// slot for the account and one for the address. It refuses (ErrThrottled)
+// when either is locked or its failures in the window reach the limit; when
+// only checks in flight fill the slots (failures plus checks in flight at
+// the limit), it waits, up to MaxWait, for one of them to end. The caller ends each
 // reserved attempt with exactly one of Attempt.Succeeded (the slots are
 // released and the account's failures forgotten), Attempt.Failed (the slots
 // stay taken as failures; at the limit the key is locked for Lockout) or
@@ -46,12 +51,13 @@ type ThrottleConfig struct {
 // per-account limit, which in turn lets anyone lock an account out for
 // Lockout (the usual trade-off; Lockout is short on purpose). Log-ins in
 // flight from one address count against it too, so more than MaxPerAddress
-// people behind one address logging in at the very same moment see the
-// throttled answer until the checks in flight end.
+// people behind one address logging in at the very same moment wait for
+// each other (and see the throttled answer after MaxWait).
 type Throttle struct {
 	cfg     ThrottleConfig
 	mu      sync.Mutex
 	entries map[string]*throttleEntry
+	ended   chan struct{} // closed and replaced whenever an attempt ends
 }
 
 type throttleEntry struct {
@@ -75,13 +81,16 @@ func NewThrottle(cfg ThrottleConfig) *Throttle {
 	if cfg.Lockout <= 0 {
 		cfg.Lockout = DefaultLockout
 	}
+	if cfg.MaxWait <= 0 {
+		cfg.MaxWait = 10 * time.Second
+	}
 	if cfg.MaxEntries <= 0 {
 		cfg.MaxEntries = 100000
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Throttle{cfg: cfg, entries: map[string]*throttleEntry{}}
+	return &Throttle{cfg: cfg, entries: map[string]*throttleEntry{}, ended: make(chan struct{})}
 }
 
 // The defaults of ThrottleConfig.
@@ -116,10 +125,36 @@ type Attempt struct {
 // Reserve counts a password check for the account userName (the PRECIS
 // key) from address (may be empty: then only the account is counted). It
 // returns ErrThrottled, reserving nothing, when the account or the address
-// is locked or has no slot left.
-func (t *Throttle) Reserve(userName, address string) (*Attempt, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
+// is locked or its failures reach the limit, or when no slot held by a
+// check in flight frees within MaxWait (or before ctx ends).
+func (t *Throttle) Reserve(ctx context.Context, userName, address string) (*Attempt, error) {
+	var timeout <-chan time.Time
+	for {
+		t.mu.Lock()
+		a, busy, err := t.tryReserve(userName, address)
+		ended := t.ended
+		t.mu.Unlock()
+		if !busy {
+			return a, err
+		}
+		if timeout == nil {
+			tm := time.NewTimer(t.cfg.MaxWait)
+			defer tm.Stop()
+			timeout = tm.C
+		}
+		select {
+		case <-ended:
+		case <-timeout:
+			return nil, ErrThrottled
+		case <-ctx.Done():
+			return nil, ErrThrottled
+		}
+	}
+}
+
+// tryReserve is one try of Reserve; busy means only checks in flight hold
+// the slots. Called with mu held.
+func (t *Throttle) tryReserve(userName, address string) (a *Attempt, busy bool, err error) {
 	now := t.cfg.Now()
 	keys := []string{accountKey(userName)}
 	if address != "" {
@@ -131,9 +166,15 @@ func (t *Throttle) Reserve(userName, address string) (*Attempt, error) {
 			continue
 		}
 		t.expire(e, now)
-		if now.Before(e.lockedUntil) || e.failures+e.inflight >= t.limit(k) {
-			return nil, ErrThrottled
+		if now.Before(e.lockedUntil) || e.failures >= t.limit(k) {
+			return nil, false, ErrThrottled
 		}
+		if e.failures+e.inflight >= t.limit(k) {
+			busy = true
+		}
+	}
+	if busy {
+		return nil, true, nil
 	}
 	if len(t.entries) >= t.cfg.MaxEntries {
 		t.prune(now)
@@ -146,7 +187,7 @@ func (t *Throttle) Reserve(userName, address string) (*Attempt, error) {
 		}
 		e.inflight++
 	}
-	return &Attempt{t: t, keys: keys}, nil
+	return &Attempt{t: t, keys: keys}, false, nil
 }
 
 func (t *Throttle) limit(key string) int {
@@ -196,6 +237,8 @@ func (a *Attempt) end(f func(i int, e *throttleEntry, now time.Time)) {
 		return
 	}
 	a.ended = true
+	close(t.ended)
+	t.ended = make(chan struct{})
 	now := t.cfg.Now()
 	for i, k := range a.keys {
 		e := t.entries[k]

@@ -59,7 +59,7 @@ type throttledUsers struct {
 }
 
 func (u throttledUsers) Authenticate(ctx context.Context, username, password, address string) (authz.UserClaims, error) {
-	at, err := u.th.Reserve(username, address)
+	at, err := u.th.Reserve(ctx, username, address)
 	if err != nil {
 		return authz.UserClaims{}, fmt.Errorf("%w: %w", authz.ErrAccountLocked, err)
 	}
