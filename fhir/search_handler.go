@@ -212,7 +212,7 @@ func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request) error {
 			check = func(e HistoryEntry) bool { return s.versionAllowed(r.Context(), p, interaction, e) }
 		}
 	}
-	if id != "" {
+	if id != "" && !reachesAll(r.Context(), p, InteractionHistoryInstance, typ) {
 		// Every version shown must be readable, not just the current one.
 		check = func(e HistoryEntry) bool { return s.versionAllowed(r.Context(), p, InteractionHistoryInstance, e) }
 	}
@@ -239,10 +239,8 @@ func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request) error {
 		links = append(links, map[string]any{"relation": "next", "url": path + "?" + self.Encode()})
 	}
 	var entries []any
-	dropped := false
 	for _, e := range page.Entries {
 		if check != nil && !check(e) {
-			dropped = true
 			continue
 		}
 		ent := map[string]any{"fullUrl": base + "/" + e.Type + "/" + e.ID}
@@ -266,8 +264,10 @@ func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request) error {
 		entries = append(entries, ent)
 	}
 	bundle := map[string]any{"resourceType": "Bundle", "id": newID(), "type": "history", "total": page.Total, "link": links}
-	if dropped || !totalExact {
-		delete(bundle, "total") // the store's count includes versions not shown
+	if check != nil || !totalExact {
+		// The store's count may include versions the caller may not see
+		// (on this page or another): no total rather than an oracle.
+		delete(bundle, "total")
 	}
 	if len(entries) > 0 {
 		bundle["entry"] = entries

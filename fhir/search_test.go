@@ -654,8 +654,11 @@ func searchSynthea(t *testing.T, s *synthea) {
 				t.Errorf("restricted include returned %s/%s", e["resourceType"], e["id"])
 			}
 		}
-		if h := rec("Observation/_history?_count=1"); int(h.body["total"].(float64)) < countIn("Observation", nil) {
-			t.Errorf("restricted type history total %v", h.body["total"])
+		// The store counts versions by the compartment a resource is in
+		// now; a version from another compartment is left out, so a
+		// restricted history carries no total (no count oracle).
+		if h := rec("Observation/_history?_count=1"); h.status != http.StatusOK || h.body["total"] != nil {
+			t.Errorf("restricted type history: %d, total %v, want 200 and no total", h.status, h.body["total"])
 		}
 	})
 

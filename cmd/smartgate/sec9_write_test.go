@@ -58,14 +58,6 @@ func sec9Count(h *harness, admin, typ, mark string) int {
 	return len(h.searchIDs(admin, typ+"?identifier="+url.QueryEscape("urn:sec9|"+mark)))
 }
 
-func sec9Bundle(kind string, es ...map[string]any) map[string]any {
-	list := make([]any, len(es))
-	for i, e := range es {
-		list[i] = e
-	}
-	return map[string]any{"resourceType": "Bundle", "type": kind, "entry": list}
-}
-
 func sec9Entry(method, u string, res map[string]any) map[string]any {
 	e := map[string]any{"request": map[string]any{"method": method, "url": u}}
 	if res != nil {
@@ -144,7 +136,7 @@ func TestSec9D2_PerformerLinkDoesNotAdmitWrite(t *testing.T) {
 				forbidden(t, h.do("POST", res["resourceType"].(string), tk.token, res))
 			}
 			for _, res := range baits(mark) {
-				forbidden(t, h.do("POST", h.baseA+"/fhir", tk.token, sec9Bundle("transaction",
+				forbidden(t, h.do("POST", h.baseA+"/fhir", tk.token, bundleOf("transaction",
 					sec9Entry("POST", "Observation", sec9Marked(sec9Obs("Patient/"+me, nil), mark+"-own")),
 					sec9Entry("POST", res["resourceType"].(string), res))))
 			}
@@ -152,7 +144,7 @@ func TestSec9D2_PerformerLinkDoesNotAdmitWrite(t *testing.T) {
 			for _, res := range baits(mark) {
 				es = append(es, sec9Entry("POST", res["resourceType"].(string), res))
 			}
-			sec9WantStatuses(t, h.do("POST", h.baseA+"/fhir", tk.token, sec9Bundle("batch", es...)), "403", "403", "403", "403")
+			sec9WantStatuses(t, h.do("POST", h.baseA+"/fhir", tk.token, bundleOf("batch", es...)), "403", "403", "403", "403")
 			// Conditional create (If-None-Exist matching nothing), plain and
 			// as a transaction entry.
 			bait := baits(mark)[0]
@@ -163,7 +155,7 @@ func TestSec9D2_PerformerLinkDoesNotAdmitWrite(t *testing.T) {
 			forbidden(t, h.send(req))
 			cond := sec9Entry("POST", "Observation", bait)
 			cond["request"].(map[string]any)["ifNoneExist"] = "identifier=urn:sec9|" + mark
-			forbidden(t, h.do("POST", h.baseA+"/fhir", tk.token, sec9Bundle("transaction", cond)))
+			forbidden(t, h.do("POST", h.baseA+"/fhir", tk.token, bundleOf("transaction", cond)))
 			if n := count(mark) + count(mark+"-own"); n != 0 {
 				t.Fatalf("%d resources stored by refused writes", n)
 			}
@@ -217,7 +209,7 @@ func TestSec9D2_OwnerElementMustBeContextPatient(t *testing.T) {
 			delete(pat, "link")
 			delete(pat, "id")
 			forbidden(t, h.do("POST", "Patient", tk.token, pat))
-			sec9WantStatuses(t, h.do("POST", h.baseA+"/fhir", tk.token, sec9Bundle("batch",
+			sec9WantStatuses(t, h.do("POST", h.baseA+"/fhir", tk.token, bundleOf("batch",
 				sec9Entry("POST", "Observation", sec9Marked(sec9Obs("Patient/"+me, nil), mark+"-ok")),
 				sec9Entry("POST", "Observation", sec9Obs("", map[string]any{"performer": []any{ref("Patient/" + me)}})),
 				sec9Entry("POST", "Basic", map[string]any{"resourceType": "Basic", "code": map[string]any{"text": "sec9"},
@@ -251,11 +243,11 @@ func TestSec9D2_UpdateAndDeleteNeedOwnerOldAndNew(t *testing.T) {
 			forbidden(t, h.do("DELETE", "Observation/"+bait, tk.token, nil))
 			forbidden(t, h.do("PUT", cond, tk.token, sec9Obs("Patient/"+me, nil)))
 			forbidden(t, h.do("DELETE", cond, tk.token, nil))
-			forbidden(t, h.do("POST", h.baseA+"/fhir", tk.token, sec9Bundle("transaction",
+			forbidden(t, h.do("POST", h.baseA+"/fhir", tk.token, bundleOf("transaction",
 				sec9Entry("PUT", "Observation/"+bait, takeover))))
-			forbidden(t, h.do("POST", h.baseA+"/fhir", tk.token, sec9Bundle("transaction",
+			forbidden(t, h.do("POST", h.baseA+"/fhir", tk.token, bundleOf("transaction",
 				sec9Entry("PUT", cond, sec9Obs("Patient/"+me, nil)))))
-			sec9WantStatuses(t, h.do("POST", h.baseA+"/fhir", tk.token, sec9Bundle("batch",
+			sec9WantStatuses(t, h.do("POST", h.baseA+"/fhir", tk.token, bundleOf("batch",
 				sec9Entry("PUT", "Observation/"+bait, takeover), sec9Entry("DELETE", "Observation/"+bait, nil),
 				sec9Entry("DELETE", cond, nil))), "403", "403", "403")
 
@@ -264,7 +256,7 @@ func TestSec9D2_UpdateAndDeleteNeedOwnerOldAndNew(t *testing.T) {
 			linked := sec9Obs("Patient/"+me, map[string]any{"id": own, "performer": []any{ref("Patient/" + other)}})
 			forbidden(t, h.do("PUT", "Observation/"+own, tk.token, moved))
 			forbidden(t, h.do("PUT", "Observation/"+own, tk.token, linked))
-			sec9WantStatuses(t, h.do("POST", h.baseA+"/fhir", tk.token, sec9Bundle("batch",
+			sec9WantStatuses(t, h.do("POST", h.baseA+"/fhir", tk.token, bundleOf("batch",
 				sec9Entry("PUT", "Observation/"+own, linked))), "403")
 			status(200)(t, h.do("PUT", "Observation/"+own, tk.token, sec9Obs("Patient/"+me, map[string]any{"id": own})))
 			status(204)(t, h.do("DELETE", "Observation/"+own, tk.token, nil))
@@ -314,9 +306,9 @@ func TestSec9D9_DeletedOtherPatientsResourceNotTakenOver(t *testing.T) {
 		t.Run(tk.name, func(t *testing.T) {
 			hidden(t, h.do("PUT", "Observation/"+gone, tk.token, takeover))
 			hidden(t, h.do("PUT", noMatch, tk.token, takeover))
-			hidden(t, h.do("POST", h.baseA+"/fhir", tk.token, sec9Bundle("transaction",
+			hidden(t, h.do("POST", h.baseA+"/fhir", tk.token, bundleOf("transaction",
 				sec9Entry("PUT", "Observation/"+gone, takeover))))
-			sec9WantStatuses(t, h.do("POST", h.baseA+"/fhir", tk.token, sec9Bundle("batch",
+			sec9WantStatuses(t, h.do("POST", h.baseA+"/fhir", tk.token, bundleOf("batch",
 				sec9Entry("PUT", "Observation/"+gone, takeover), sec9Entry("PUT", noMatch, takeover))), "404", "404")
 			mine := sec9Deleted(h, admin, sec9Obs("Patient/"+me, nil))
 			status(201)(t, h.do("PUT", "Observation/"+mine, tk.token, sec9Obs("Patient/"+me, map[string]any{"id": mine})))
@@ -347,14 +339,14 @@ func TestSec9D9_DeletedOtherPatientsResourceLooksUnknown(t *testing.T) {
 				hidden(t, h.do("GET", "Observation/"+id+"/_history/1", tk.token, nil))
 				hidden(t, h.do("GET", "Observation/"+id+"/_history/2", tk.token, nil))
 				hidden(t, h.do("GET", "Observation/"+id+"/_history", tk.token, nil))
-				hidden(t, h.do("POST", h.baseA+"/fhir", tk.token, sec9Bundle("transaction", sec9Entry("GET", "Observation/"+id, nil))))
+				hidden(t, h.do("POST", h.baseA+"/fhir", tk.token, bundleOf("transaction", sec9Entry("GET", "Observation/"+id, nil))))
 				r := h.do("DELETE", "Observation/"+id, tk.token, nil)
 				status(204)(t, r)
 				if e := r.header.Get("ETag"); e != "" {
 					t.Errorf("DELETE %s: ETag %q reveals a version", id, e)
 				}
 			}
-			sec9WantStatuses(t, h.do("POST", h.baseA+"/fhir", tk.token, sec9Bundle("batch",
+			sec9WantStatuses(t, h.do("POST", h.baseA+"/fhir", tk.token, bundleOf("batch",
 				sec9Entry("GET", "Observation/"+unknown, nil), sec9Entry("GET", "Observation/"+gone, nil),
 				sec9Entry("GET", "Observation/"+mine, nil))), "404", "404", "410")
 			status(410)(t, h.do("GET", "Observation/"+mine, tk.token, nil))
