@@ -100,17 +100,18 @@ func UpdatePolicy(c *Client) registration.Policy {
 }
 
 // updateMethods lists the methods an update may choose under a ceiling
-// method, the ceiling's first.
+// method, the ceiling's first. A confidential client never becomes public
+// through its registration access token: that token alone would then
+// redeem codes (with a redirect URI it added) without the client's secret
+// or key, under consents people gave the confidential client.
 func updateMethods(ceiling string) []string {
 	switch ceiling {
-	case AuthNone:
-		return []string{AuthNone}
 	case AuthClientSecretBasic:
-		return []string{AuthClientSecretBasic, AuthClientSecretPost, AuthNone}
+		return []string{AuthClientSecretBasic, AuthClientSecretPost}
 	case AuthClientSecretPost:
-		return []string{AuthClientSecretPost, AuthClientSecretBasic, AuthNone}
+		return []string{AuthClientSecretPost, AuthClientSecretBasic}
 	default:
-		return []string{ceiling, AuthNone}
+		return []string{ceiling}
 	}
 }
 

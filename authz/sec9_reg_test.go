@@ -7,6 +7,7 @@ package authz_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -90,6 +91,27 @@ func TestSec9D4_PublicClientCannotBecomeConfidential(t *testing.T) {
 	resp, m, _ := e.put(id, rat, map[string]any{"redirect_uris": uris, "scope": "launch/patient patient/Observation.rs"})
 	if resp.StatusCode != http.StatusOK || m["token_endpoint_auth_method"] != "none" || m["client_secret"] != nil {
 		t.Fatalf("update without a method: %d %v", resp.StatusCode, m)
+	}
+}
+
+// TestSec9D4_ConfidentialClientCannotBecomePublic: the registration access
+// token alone cannot make a confidential client public (it would then
+// redeem codes at a redirect URI it added, without the secret, under
+// consents people gave the confidential client); the client keeps its
+// secret and method.
+func TestSec9D4_ConfidentialClientCannotBecomePublic(t *testing.T) {
+	e := newRegEnv(t, false)
+	uris := []string{"https://a.example/cb"}
+	id, _, rat := e.registered(map[string]any{"redirect_uris": uris, "token_endpoint_auth_method": "client_secret_basic",
+		"scope": "openid fhirUser user/*.rs"})
+	resp, m, _ := e.put(id, rat, map[string]any{"redirect_uris": append(uris, "https://evil.example/cb"),
+		"token_endpoint_auth_method": "none", "scope": "openid fhirUser user/*.rs"})
+	if resp.StatusCode != http.StatusBadRequest || m["error"] != "invalid_client_metadata" {
+		t.Fatalf("confidential → none: %d %v", resp.StatusCode, m)
+	}
+	c, err := e.db.GetClient(context.Background(), id)
+	if err != nil || c.Public || c.SecretHash == nil || len(c.RedirectURIs) != 1 {
+		t.Fatalf("refused update changed the client: %+v %v", c, err)
 	}
 }
 
