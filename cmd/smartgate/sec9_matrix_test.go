@@ -480,48 +480,24 @@ func (m *matrix) readWant(k *matrixToken, in string, f fixtureRes) want {
 	}}
 }
 
-// searchLevelWant: a search of fixture f by _id (GET, POST _search, batch
-// and transaction entries).
-func (m *matrix) searchLevelWant(k *matrixToken, f fixtureRes) want {
+// listWant: what a search that may list fixture f answers. mode "match":
+// a search by _id (GET, POST _search, batch and transaction entries);
+// "include": the anchor (ME's) matches and f is included exactly when the
+// token may read it. chain: the search goes through a chain into Patient,
+// which needs search of Patient (only the type-* scope sets have it), else
+// 403; with it the chain matches only Patients within the token's reach,
+// so f matches exactly when the token sees f (its owner's family is the
+// chain's value).
+func (m *matrix) listWant(k *matrixToken, f fixtureRes, mode string, chain bool) want {
 	switch {
 	case k.reach == reachAnon:
 		return wantStatus(http.StatusUnauthorized)
-	case !k.has("s"):
+	case !k.has("s") || chain && !k.wild:
 		return wantStatus(http.StatusForbidden)
 	case k.reach == reachNothing:
 		return nothingWant()
 	}
-	return m.searchWant(k, "match", f.id, m.visible(k, f))
-}
-
-// chainWant: a chained search through Patient needs search of Patient
-// (only the type-* scope sets have it), else 403; with it, the chain
-// matches only Patients within the token's reach, so fixture f matches
-// exactly when the token sees f (its owner's family is the chain's value).
-func (m *matrix) chainWant(k *matrixToken, f fixtureRes) want {
-	switch {
-	case k.reach == reachAnon:
-		return wantStatus(http.StatusUnauthorized)
-	case !k.has("s") || !k.wild:
-		return wantStatus(http.StatusForbidden)
-	case k.reach == reachNothing:
-		return nothingWant()
-	}
-	return m.searchWant(k, "match", f.id, m.visible(k, f))
-}
-
-// includeWant: the anchor (ME's) matches; f is included exactly when the
-// token may read it.
-func (m *matrix) includeWant(k *matrixToken, f fixtureRes) want {
-	switch {
-	case k.reach == reachAnon:
-		return wantStatus(http.StatusUnauthorized)
-	case !k.has("s"):
-		return wantStatus(http.StatusForbidden)
-	case k.reach == reachNothing:
-		return nothingWant()
-	}
-	return m.searchWant(k, "include", f.id, m.visible(k, f))
+	return m.searchWant(k, mode, f.id, m.visible(k, f))
 }
 
 // historyWant: type or system history of the fixtures' window: every
@@ -741,7 +717,7 @@ func (m *matrix) runReads(p enforcementPath, k *matrixToken) []readResult {
 		run("transaction-read", f, rw, func() string {
 			return checkTransaction(rw, bundle("transaction", batchRead[i]))
 		})
-		sw := m.searchLevelWant(k, f)
+		sw := m.listWant(k, f, "match", false)
 		run("search-get", f, sw, func() string { return sw.check(get(idq)) })
 		run("search-post", f, sw, func() string {
 			return sw.check(send("POST", p.base+"/Observation/_search", url.Values{"_id": {f.id}}))
@@ -752,7 +728,7 @@ func (m *matrix) runReads(p enforcementPath, k *matrixToken) []readResult {
 		run("transaction-search", f, sw, func() string {
 			return checkTransaction(sw, bundle("transaction", batchSearch[i]))
 		})
-		iw := m.includeWant(k, f)
+		iw := m.listWant(k, f, "include", false)
 		run("include", f, iw, func() string {
 			return iw.check(once("include", func() *response { return get("Observation?_id=" + m.anchor + "&_include=Observation:focus") }))
 		})
@@ -769,7 +745,7 @@ func (m *matrix) runReads(p enforcementPath, k *matrixToken) []readResult {
 				run(in, f, hw, func() string { return hw.check(once(in, func() *response { return get(path) })) })
 			}
 		}
-		cw := m.chainWant(k, f)
+		cw := m.listWant(k, f, "match", true)
 		run("chain-search-get", f, cw, func() string { return cw.check(get("Observation?" + m.chainQuery(f))) })
 		run("chain-search-post", f, cw, func() string {
 			form, _ := url.ParseQuery(m.chainQuery(f))
@@ -786,7 +762,7 @@ func (m *matrix) runReads(p enforcementPath, k *matrixToken) []readResult {
 	// (another patient's Observation naming ME as performer is in it),
 	// never OTHER's fixture; ME's own search is not empty.
 	for _, f := range []fixtureRes{m.fixtures[0], m.fixtures[2]} {
-		w := m.searchLevelWant(k, f)
+		w := m.listWant(k, f, "match", false)
 		if k.has("s") && (k.reach == reachOwn || k.reach == reachAll) {
 			nonEmpty := m.reached(k, f.owner)
 			w = want{statuses: []int{http.StatusOK}, desc: "searchset in reach, without OTHER's fixture"}
