@@ -14,6 +14,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/smartgate/smartgate/authz/smart"
 	"slices"
 	"strings"
 	"time"
@@ -103,9 +104,15 @@ func (u *User) MayActFor(patient string) bool {
 }
 
 // PatientID returns the bare Patient id when u.FHIRUser names a Patient.
-func (u *User) PatientID() (string, bool) {
-	id, ok := strings.CutPrefix(u.FHIRUser, "Patient/")
-	if !ok || id == "" {
+func (u *User) PatientID() (string, bool) { return PatientOf(u.FHIRUser) }
+
+// PatientOf returns the Patient id of a fhirUser reference ("Patient/123" →
+// "123"), and false for anything else: another resource type, an absolute
+// URL, or an id that is not a FHIR id. It is the one reading of a person's
+// own record; every package that needs it calls this.
+func PatientOf(fhirUser string) (string, bool) {
+	id, ok := strings.CutPrefix(fhirUser, "Patient/")
+	if !ok || !smart.IsFHIRID(id) {
 		return "", false
 	}
 	return id, true
@@ -160,15 +167,7 @@ func ValidFHIRUser(ref string) bool {
 	default:
 		return false
 	}
-	if len(id) == 0 || len(id) > 64 {
-		return false
-	}
-	for _, c := range id {
-		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.') {
-			return false
-		}
-	}
-	return true
+	return smart.IsFHIRID(id)
 }
 
 // Validate checks a user before it is stored: a normalised user name, known

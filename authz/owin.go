@@ -2,6 +2,7 @@ package authz
 
 import (
 	"errors"
+	"github.com/smartgate/smartgate/account"
 	"net/http"
 	"slices"
 	"strings"
@@ -24,11 +25,11 @@ const owinRetryAfter = "900"
 // context set from their fhirUser).
 func owinScopes(role string) []string {
 	switch role {
-	case "admin":
+	case account.RoleAdmin:
 		return []string{"system/*.cruds", "user/*.cruds"}
-	case "practitioner":
+	case account.RolePractitioner:
 		return []string{"user/*.cruds"}
-	case "patient":
+	case account.RolePatient:
 		return []string{"patient/*.cruds"}
 	}
 	return nil
@@ -119,13 +120,13 @@ func (s *Server) handleOWin(w http.ResponseWriter, r *http.Request, base string)
 				ar.GrantScope(sc)
 			}
 		}
-		if role == "patient" {
-			if id, ok := strings.CutPrefix(uc.FHIRUser, "Patient/"); ok && id != "" {
+		if role == account.RolePatient {
+			if id, ok := account.PatientOf(uc.FHIRUser); ok {
 				sess.Launch = &LaunchContext{Patient: id}
 			}
 		}
 	}
-	if hasRole(uc.Roles, "patient") && sess.Launch == nil {
+	if hasRole(uc.Roles, account.RolePatient) && sess.Launch == nil {
 		// A patient account without a Patient record gets no FHIR rights.
 		ar.GrantedScope = fosite.Arguments{}
 	}

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/smartgate/smartgate/account"
 	"io"
 	"mime"
 	"net/http"
@@ -310,7 +311,7 @@ func (s *Server) registrant(w http.ResponseWriter, r *http.Request) (string, str
 		writeBearerError(w, http.StatusUnauthorized, "invalid_token", "The initial access token is not active.")
 		return "", "", false
 	}
-	if hasRole(ti.Roles, "admin") {
+	if hasRole(ti.Roles, account.RoleAdmin) {
 		still, err := s.stillAdministrator(r.Context(), ti.Subject)
 		switch {
 		case errors.Is(err, store.ErrUnavailable):
@@ -342,7 +343,7 @@ func (s *Server) stillAdministrator(ctx context.Context, subject string) (bool, 
 	if err != nil {
 		return false, fmt.Errorf("authz: account of the initial access token: %w", err)
 	}
-	return hasRole(uc.Roles, "admin"), nil
+	return hasRole(uc.Roles, account.RoleAdmin), nil
 }
 
 func jsonContent(r *http.Request) bool {

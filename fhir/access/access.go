@@ -23,7 +23,6 @@ package access
 
 import (
 	"slices"
-	"strings"
 
 	"github.com/smartgate/smartgate/account"
 	"github.com/smartgate/smartgate/authz/smart"
@@ -68,10 +67,8 @@ func (p *Principal) OwnPatient() string {
 }
 
 func (p *Principal) selfPatient() string {
-	if id, ok := strings.CutPrefix(p.FHIRUser, "Patient/"); ok && smart.IsFHIRID(id) {
-		return id
-	}
-	return ""
+	id, _ := account.PatientOf(p.FHIRUser)
+	return id
 }
 
 // Scope is one way a grant reaches resources: the resources in Patient's

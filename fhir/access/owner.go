@@ -1,10 +1,6 @@
 package access
 
-import (
-	"strings"
-
-	"github.com/smartgate/smartgate/authz/smart"
-)
+import "github.com/smartgate/smartgate/account"
 
 // OwnerElement names, per resource type, the element that says whose record
 // a resource is: the one place this table lives (issue 9, defect 2). A write
@@ -81,10 +77,7 @@ func Owners(resourceType string, res map[string]any) ([]string, bool) {
 	add := func(v any) {
 		m, _ := v.(map[string]any)
 		r, _ := m["reference"].(string)
-		id, ok := strings.CutPrefix(r, "Patient/")
-		if !ok || !smart.IsFHIRID(id) {
-			id = ""
-		}
+		id, _ := account.PatientOf(r)
 		out = append(out, id)
 	}
 	switch v := res[el].(type) {

@@ -20,6 +20,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/smartgate/smartgate/account"
 	"html/template"
 	"io/fs"
 	"log/slog"
@@ -106,7 +107,7 @@ const (
 
 // Register adds the pages to mux.
 func (s *Server) Register(mux *http.ServeMux) {
-	admin := func(f http.HandlerFunc) http.Handler { return s.cfg.Pages.RequireRole(f, "admin") }
+	admin := func(f http.HandlerFunc) http.Handler { return s.cfg.Pages.RequireRole(f, account.RoleAdmin) }
 	anyone := func(f http.HandlerFunc) http.Handler { return s.cfg.Pages.RequireRole(f) }
 	mux.Handle("GET "+AdminPath, admin(s.list))
 	mux.Handle("GET "+AdminPath+"/new", admin(s.newForm))
