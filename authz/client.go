@@ -15,6 +15,8 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/smartgate/smartgate/authz/registration"
 )
 
 // Token endpoint authentication methods.
@@ -278,19 +280,18 @@ func CreateClient(ctx context.Context, st ClientStore, nc NewClient, now time.Ti
 
 // ResetClientSecret gives a secret-based client a new secret and returns it.
 func ResetClientSecret(ctx context.Context, st ClientStore, id string) (string, error) {
-	c, err := st.GetClient(ctx, id)
-	if err != nil {
-		return "", fmt.Errorf("authz: reset secret of %q: %w", id, err)
-	}
-	if !UsesSecret(c.TokenEndpointAuthMethod) {
-		return "", fmt.Errorf("%w: client %q does not use a secret", ErrInvalidClientMetadata, id)
-	}
 	secret, err := randomString(32)
 	if err != nil {
 		return "", err
 	}
-	c.SecretHash = HashSecret(secret)
-	if err := st.UpdateClient(ctx, c); err != nil {
+	err = st.UpdateClient(ctx, id, func(c Client) (Client, error) {
+		if !UsesSecret(c.TokenEndpointAuthMethod) {
+			return c, fmt.Errorf("%w: client %q does not use a secret", ErrInvalidClientMetadata, id)
+		}
+		c.SecretHash = HashSecret(secret)
+		return c, nil
+	})
+	if err != nil {
 		return "", fmt.Errorf("authz: reset secret of %q: %w", id, err)
 	}
 	return secret, nil
@@ -339,8 +340,8 @@ func validateClient(c *Client) error {
 		return bad("authorization_code needs at least one redirect URI")
 	}
 	for _, u := range c.RedirectURIs {
-		if err := validateRedirectURI(u); err != nil {
-			return bad("redirect URI %q: %v", u, err)
+		if problem := registration.RedirectURIProblem(u); problem != "" {
+			return bad("redirect URI %q %s", u, problem)
 		}
 	}
 	if c.JWKS != "" && c.JWKSURI != "" {
@@ -379,39 +380,9 @@ func validateClient(c *Client) error {
 	return nil
 }
 
-// validateRedirectURI: absolute, no fragment, https or loopback http or a
-// private-use scheme (native apps).
-func validateRedirectURI(s string) error {
-	u, err := url.Parse(s)
-	if err != nil {
-		return err
-	}
-	if !u.IsAbs() {
-		return errors.New("not absolute")
-	}
-	if u.Fragment != "" || strings.Contains(s, "#") {
-		return errors.New("has a fragment")
-	}
-	if strings.Contains(s, "*") {
-		return errors.New("has a wildcard")
-	}
-	switch u.Scheme {
-	case "https":
-	case "http":
-		if !isLoopbackHost(u.Hostname()) {
-			return errors.New("http is allowed only for loopback")
-		}
-	default:
-		if !strings.Contains(u.Scheme, ".") {
-			return errors.New("custom schemes must be reverse domain names")
-		}
-	}
-	return nil
-}
-
-func isLoopbackHost(h string) bool {
-	return h == "localhost" || h == "127.0.0.1" || h == "::1" || strings.HasPrefix(h, "127.")
-}
+// isLoopbackHost is registration's reading of a loopback host (RFC 8252
+// §7.3): the plain-HTTP listener accepts only such redirect URIs.
+func isLoopbackHost(h string) bool { return registration.IsLoopbackHost(h) }
 
 // HashSecret returns the SHA-256 of a client secret. Server-generated
 // secrets carry 256 bits of entropy, so a slow password hash adds nothing.

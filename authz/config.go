@@ -82,6 +82,10 @@ type Config struct {
 	// revocation and userinfo endpoints (CORS; never with credentials).
 	// Nil allows every origin. Discovery and JWKS are open to all.
 	AllowOrigin func(ctx context.Context, origin string) bool
+	// Clients is the client cache every client change of this process goes
+	// through (the pages' too); nil: New makes one over the Store. See
+	// ClientCache.
+	Clients *ClientCache
 	// ManagementPath and RegistrationPath, when set, are advertised in the
 	// SMART configuration as management_endpoint (the page where people
 	// review and revoke app access) and registration_endpoint (RFC 7591).

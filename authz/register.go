@@ -504,25 +504,37 @@ func (s *Server) handleRegistrationUpdate(w http.ResponseWriter, r *http.Request
 		writeRegistrationError(w, err)
 		return
 	}
-	updated := *c
-	secret, err := UpdateClientMetadata(&updated, out)
-	if err != nil {
-		writeRegistrationError(w, err)
-		return
-	}
 	tok, hash, expires, err := s.registrationToken()
-	updated.RegistrationTokenHash, updated.RegistrationTokenExpiresAt = hash, expires
 	if err != nil {
 		s.storeFailure(w, r, "token", err)
 		return
 	}
-	// Only while the token used is still the stored one: of concurrent
-	// updates with the same token one wins, the others answer 401.
-	err = s.st.UpdateClientIfRegistrationToken(r.Context(), &updated, c.RegistrationTokenHash)
-	if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
+	// Under the store's write lock, on the client as it is now (a disable
+	// that landed since configuredClient read it stays), and only while the
+	// token used is still the stored one: of concurrent updates with the
+	// same token one wins, the others answer 401.
+	var updated Client
+	var secret string
+	var invalid error
+	err = s.st.UpdateClient(r.Context(), c.ID, func(old Client) (Client, error) {
+		if subtle.ConstantTimeCompare(old.RegistrationTokenHash, c.RegistrationTokenHash) != 1 {
+			return old, store.ErrConflict
+		}
+		if secret, invalid = UpdateClientMetadata(&old, out); invalid != nil {
+			return old, invalid
+		}
+		old.RegistrationTokenHash, old.RegistrationTokenExpiresAt = hash, expires
+		updated = old
+		return old, nil
+	})
+	switch {
+	case invalid != nil:
+		writeRegistrationError(w, invalid)
+		return
+	case errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound):
 		writeBearerError(w, http.StatusUnauthorized, "invalid_token", "The registration access token is not valid for this client.")
 		return
-	} else if err != nil {
+	case err != nil:
 		s.storeFailure(w, r, "update client", err)
 		return
 	}

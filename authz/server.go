@@ -120,6 +120,10 @@ func New(cfg Config, st Store, interaction Interaction, users Users, rec audit.R
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Clients == nil {
+		cfg.Clients = NewClientCache(st, nil)
+	}
+	st = cachingStore{Store: st, clients: cfg.Clients}
 	s := &Server{cfg: cfg, st: st, ia: interaction, users: users, rec: rec, log: logger}
 	ctx := context.Background()
 	secret, err := st.SettingOrCreate(ctx, "oauth.hmac_secret", func() ([]byte, error) {

@@ -174,26 +174,31 @@ func TestI8_StatelessTokenFollowsClient(t *testing.T) {
 	rs, secret := e.ccClient("backend")
 	tok := e.ccToken(rs, secret)
 
-	c, err := e.db.GetClient(ctx, rs.ID)
+	// Changes go through the server's client cache, as the pages' do.
+	clients := e.as.Clients()
+	c, err := clients.GetClient(ctx, rs.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.Disabled = true
-	if err := e.db.UpdateClient(ctx, c); err != nil {
-		t.Fatal(err)
+	setDisabled := func(d bool) {
+		t.Helper()
+		if err := clients.UpdateClient(ctx, rs.ID, func(old authz.Client) (authz.Client, error) {
+			old.Disabled = d
+			return old, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
 	}
+	setDisabled(true)
 	if in := e.introspect(tok); in["active"] != false {
 		t.Fatalf("token of a disabled client: %v", in)
 	}
-	c.Disabled = false
-	if err := e.db.UpdateClient(ctx, c); err != nil {
-		t.Fatal(err)
-	}
+	setDisabled(false)
 	if in := e.introspect(tok); in["active"] != true {
 		t.Fatalf("token of a re-enabled client: %v", in)
 	}
 
-	if err := e.db.DeleteClient(ctx, rs.ID, time.Now()); err != nil {
+	if err := clients.DeleteClient(ctx, rs.ID, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	if in := e.introspect(tok); in["active"] != false {
@@ -205,7 +210,7 @@ func TestI8_StatelessTokenFollowsClient(t *testing.T) {
 	// Same id registered again, later: the old token does not come back.
 	iat := time.Unix(int64(jwtPart(t, tok, 1)["iat"].(float64)), 0)
 	c.CreatedAt = iat.Add(time.Second)
-	if err := e.db.CreateClient(ctx, c); err != nil {
+	if err := clients.CreateClient(ctx, c); err != nil {
 		t.Fatal(err)
 	}
 	if in := e.introspect(tok); in["active"] != false {

@@ -23,13 +23,17 @@ type ClientStore interface {
 	CreateClient(ctx context.Context, c *Client) error
 	// GetClient returns the client or store.ErrNotFound.
 	GetClient(ctx context.Context, id string) (*Client, error)
-	// UpdateClient replaces a client's record; store.ErrNotFound if absent.
-	UpdateClient(ctx context.Context, c *Client) error
-	// UpdateClientIfRegistrationToken replaces a client's record only while
-	// its stored registration token hash is still old (an RFC 7592 update
-	// that rotates the token: the same token cannot win twice);
-	// store.ErrConflict when it is not, store.ErrNotFound if absent.
-	UpdateClientIfRegistrationToken(ctx context.Context, c *Client, old []byte) error
+	// UpdateClient changes client id as update says (dex's
+	// storage.UpdateClient): the backend reads the record, calls update
+	// once with it and stores what update returns, all inside its write
+	// transaction, so that no other change to the client lands between the
+	// read and the write (a compare-and-swap; an administrator's disable is
+	// never undone by a concurrent edit). update must change fields on old
+	// rather than build a new Client, so that fields added later are kept;
+	// it must not change the id, nor call the store. An error from update
+	// aborts the change and is returned (wrapped); store.ErrNotFound if the
+	// client is absent.
+	UpdateClient(ctx context.Context, id string, update func(old Client) (Client, error)) error
 	// ListClients returns every client, ordered by id.
 	ListClients(ctx context.Context) ([]*Client, error)
 	// DeleteClient removes a client, revokes (at at) its access and refresh

@@ -323,7 +323,7 @@ func (f *Fetcher) checkURL(u *url.URL) error {
 	}
 	switch {
 	case u.Scheme == "https":
-	case u.Scheme == "http" && f.cfg.AllowHTTPLoopback && isLoopbackHost(u.Hostname()):
+	case u.Scheme == "http" && f.cfg.AllowHTTPLoopback && IsLoopbackHost(u.Hostname()):
 	default:
 		return fmt.Errorf("%w: scheme %q (https required)", ErrForbiddenURL, u.Scheme)
 	}

@@ -5,10 +5,12 @@ import (
 	"strings"
 )
 
-// redirectURIProblem describes why raw may not be registered as a
+// RedirectURIProblem describes why raw may not be registered as a
 // redirection URI, or returns "". See Validate for the rules (RFC 6749
-// §3.1.2, RFC 9700 §2.1 and §4.1, RFC 8252 §7.1 and §7.3).
-func redirectURIProblem(raw string) string {
+// §3.1.2, RFC 9700 §2.1 and §4.1, RFC 8252 §7.1 and §7.3). It is the one
+// redirect-URI rule: Validate applies it, and authz.CreateClient and
+// authz.UpdateClientMetadata apply it again to what they store.
+func RedirectURIProblem(raw string) string {
 	if problem := uriSyntaxProblem(raw); problem != "" {
 		return problem
 	}
@@ -34,7 +36,7 @@ func redirectURIProblem(raw string) string {
 			return "must name a host"
 		}
 	case u.Scheme == "http":
-		if !isLoopbackHost(u.Hostname()) {
+		if !IsLoopbackHost(u.Hostname()) {
 			return "must use https; http is allowed only for loopback redirect URIs of native apps (RFC 8252 §7.3)"
 		}
 	case isPrivateUseScheme(u.Scheme):
@@ -71,7 +73,7 @@ func webURLProblem(raw string, allowFragment bool) string {
 			return "must name a host"
 		}
 	case "http":
-		if !isLoopbackHost(u.Hostname()) {
+		if !IsLoopbackHost(u.Hostname()) {
 			return "must use https (http only on loopback)"
 		}
 	default:
@@ -108,11 +110,11 @@ func isURIChar(c byte) bool {
 	return strings.IndexByte("-._~:/?#[]@!$&'()*+,;=%", c) >= 0
 }
 
-// isLoopbackHost reports whether host (without brackets or port) is one of
+// IsLoopbackHost reports whether host (without brackets or port) is one of
 // the loopback names RFC 8252 §7.3 allows for http redirect URIs: the IPv4
 // and IPv6 loopback literals and, although RFC 8252 §8.3 discourages it,
 // "localhost" (widely used by development tools such as Inferno).
-func isLoopbackHost(host string) bool {
+func IsLoopbackHost(host string) bool {
 	return host == "127.0.0.1" || host == "::1" || strings.EqualFold(host, "localhost")
 }
 

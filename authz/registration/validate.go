@@ -346,7 +346,7 @@ func redirectURIs(name string, in []string, maxURIs int, code string) ([]string,
 	var out []string
 	for _, u := range in {
 		u = strings.TrimSpace(u)
-		if problem := redirectURIProblem(u); problem != "" {
+		if problem := RedirectURIProblem(u); problem != "" {
 			return nil, errorf(code, "%s entry %s: %s", name, quote(u), problem)
 		}
 		if slices.Contains(out, u) {

@@ -94,8 +94,6 @@ func scanClient(s scanner) (*authz.Client, error) {
 
 // CreateClient stores a new OAuth client.
 func (db *DB) CreateClient(ctx context.Context, c *authz.Client) error {
-	db.clients.invalidate(c.ID)
-	defer db.clients.invalidate(c.ID)
 	err := db.Write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO oauth_clients (`+clientCols+`)
 			VALUES (`+clientPlaceholders+`)`, clientArgs(c)...)
@@ -107,63 +105,44 @@ func (db *DB) CreateClient(ctx context.Context, c *authz.Client) error {
 	return nil
 }
 
-// GetClient returns one OAuth client.
-// Recent reads are cached (see clientcache.go).
+// GetClient returns one OAuth client. (authz.ClientCache caches it in
+// front of any backend.)
 func (db *DB) GetClient(ctx context.Context, id string) (*authz.Client, error) {
-	now := time.Now()
-	c, gen, ok := db.clients.get(id, now)
-	var err error
-	if ok {
-		return c, nil
-	}
-	c, err = scanClient(db.stmts.getClient.QueryRowContext(ctx, id))
+	c, err := scanClient(db.stmts.getClient.QueryRowContext(ctx, id))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: get client %q: %w", id, mapErr(err))
 	}
-	db.clients.put(c, gen, now)
 	return c, nil
 }
 
-// UpdateClient replaces an OAuth client's record.
-func (db *DB) UpdateClient(ctx context.Context, c *authz.Client) error {
-	return db.updateClient(ctx, c, "", nil)
-}
-
-// UpdateClientIfRegistrationToken replaces an OAuth client's record while
-// its registration token hash is old (store.ErrConflict otherwise).
-func (db *DB) UpdateClientIfRegistrationToken(ctx context.Context, c *authz.Client, old []byte) error {
-	return db.updateClient(ctx, c, " AND registration_token_hash = ?", []any{old})
-}
-
-func (db *DB) updateClient(ctx context.Context, c *authz.Client, cond string, condArgs []any) error {
-	db.clients.invalidate(c.ID)
-	defer db.clients.invalidate(c.ID)
+// UpdateClient reads client id, applies update and writes the result, in
+// one write transaction: the single writer connection holds SQLite's write
+// lock (BEGIN IMMEDIATE) from the read to the write, so no other change to
+// the row can land in between.
+func (db *DB) UpdateClient(ctx context.Context, id string, update func(old authz.Client) (authz.Client, error)) error {
 	err := db.Write(ctx, func(tx *sql.Tx) error {
-		args := append(append(clientArgs(c)[1:], c.ID), condArgs...)
-		res, err := tx.ExecContext(ctx, `UPDATE oauth_clients SET name=?, secret_hash=?, redirect_uris=?, grant_types=?,
+		old, err := scanClient(tx.QueryRowContext(ctx, `SELECT `+clientCols+` FROM oauth_clients WHERE id = ?`, id))
+		if err != nil {
+			return err // sql.ErrNoRows: mapped to ErrNotFound
+		}
+		c, err := update(*old)
+		if err != nil {
+			return err
+		}
+		if c.ID != id {
+			return fmt.Errorf("the update changed the client id to %q", c.ID)
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE oauth_clients SET name=?, secret_hash=?, redirect_uris=?, grant_types=?,
 			response_types=?, scopes=?, token_endpoint_auth_method=?, jwks=?, jwks_uri=?, launch_uri=?, logo_uri=?,
 			client_uri=?, require_pkce=?, public=?, disabled=?, created_at=?,
 			contacts=?, tos_uri=?, policy_uri=?, post_logout_redirect_uris=?, software_id=?, software_version=?,
 			registration_token_hash=?, policy=?, owner=?, pending=?,
 			ceiling_scopes=?, ceiling_grant_types=?, ceiling_auth_method=?, registration_token_expires_at=?, introspect_all=?
-			WHERE id=?`+cond, args...)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n > 0 {
-			return nil
-		}
-		if cond == "" {
-			return store.ErrNotFound
-		}
-		var one int
-		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM oauth_clients WHERE id = ?`, c.ID).Scan(&one); err != nil {
-			return err // sql.ErrNoRows: mapped to ErrNotFound
-		}
-		return store.ErrConflict
+			WHERE id=?`, append(clientArgs(&c)[1:], id)...)
+		return err
 	})
 	if err != nil {
-		return fmt.Errorf("sqlite: update client %q: %w", c.ID, mapErr(err))
+		return fmt.Errorf("sqlite: update client %q: %w", id, mapErr(err))
 	}
 	return nil
 }
@@ -173,8 +152,6 @@ func (db *DB) updateClient(ctx context.Context, c *authz.Client, cond string, co
 // and OpenID Connect sessions) and the consents people gave it, so that an
 // id reused later inherits nothing.
 func (db *DB) DeleteClient(ctx context.Context, id string, at time.Time) error {
-	db.clients.invalidate(id)
-	defer db.clients.invalidate(id)
 	err := db.Write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM oauth_clients WHERE id = ?`, id)
 		if err != nil {

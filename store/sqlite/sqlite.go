@@ -58,15 +58,13 @@ const readerCacheKiB = 512
 
 // DB is an open smartgate database.
 type DB struct {
-	path  string
-	w     *sql.DB // exactly one connection: the writer
-	wr    *writer // group commit of Write calls on w
-	stmts stmts
-	// clients caches GetClient (see clientcache.go).
-	clients clientCache
-	r       *sql.DB // reader pool (same as w for in-memory databases)
-	logger  *slog.Logger
-	closed  atomic.Bool
+	path   string
+	w      *sql.DB // exactly one connection: the writer
+	wr     *writer // group commit of Write calls on w
+	stmts  stmts
+	r      *sql.DB // reader pool (same as w for in-memory databases)
+	logger *slog.Logger
+	closed atomic.Bool
 }
 
 var memSeq atomic.Int64

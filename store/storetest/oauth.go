@@ -37,13 +37,13 @@ func testOAuthClients(t *testing.T, b Backend) {
 		t.Fatalf("GetClient(missing) = %v", err)
 	}
 	got.Disabled = true
-	if err := b.UpdateClient(ctx, got); err != nil {
+	if err := replaceClient(ctx, b, got); err != nil {
 		t.Fatal(err)
 	}
 	if again, _ := b.GetClient(ctx, "c1"); !again.Disabled {
 		t.Fatal("update lost")
 	}
-	if err := b.UpdateClient(ctx, &authz.Client{ID: "nope", TokenEndpointAuthMethod: "none"}); !errors.Is(err, store.ErrNotFound) {
+	if err := replaceClient(ctx, b, &authz.Client{ID: "nope", TokenEndpointAuthMethod: "none"}); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("UpdateClient(missing) = %v", err)
 	}
 	b.CreateClient(ctx, &authz.Client{ID: "a0", TokenEndpointAuthMethod: "none", CreatedAt: t0})

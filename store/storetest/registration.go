@@ -3,7 +3,9 @@ package storetest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -39,7 +41,7 @@ func testOAuthClientRegistration(t *testing.T, b Backend) {
 	}
 	got.Pending, got.Disabled, got.RegistrationTokenHash, got.IntrospectAll = false, false, nil, false
 	got.Ceiling = authz.Ceiling{Scopes: []string{"openid"}, GrantTypes: []string{"authorization_code"}, AuthMethod: authz.AuthNone}
-	if err := b.UpdateClient(ctx, got); err != nil {
+	if err := replaceClient(ctx, b, got); err != nil {
 		t.Fatal(err)
 	}
 	if again, _ := b.GetClient(ctx, "dcr1"); again.Pending || again.Disabled || again.RegistrationTokenHash != nil || again.IntrospectAll ||
@@ -49,20 +51,20 @@ func testOAuthClientRegistration(t *testing.T, b Backend) {
 	// The conditional update (RFC 7592 token rotation) wins only once.
 	again, _ := b.GetClient(ctx, "dcr1")
 	again.RegistrationTokenHash, again.Name = []byte{1, 1}, "Rotated"
-	if err := b.UpdateClientIfRegistrationToken(ctx, again, []byte{5, 5}); !errors.Is(err, store.ErrConflict) {
+	if err := updateIfToken(ctx, b, again, []byte{5, 5}); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("conditional update with a stale hash = %v, want ErrConflict", err)
 	}
-	if err := b.UpdateClientIfRegistrationToken(ctx, &authz.Client{ID: "nope", TokenEndpointAuthMethod: "none"}, []byte{1}); !errors.Is(err, store.ErrNotFound) {
+	if err := updateIfToken(ctx, b, &authz.Client{ID: "nope", TokenEndpointAuthMethod: "none"}, []byte{1}); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("conditional update of a missing client = %v, want ErrNotFound", err)
 	}
 	got.RegistrationTokenHash = []byte{2, 2}
-	if err := b.UpdateClient(ctx, got); err != nil {
+	if err := replaceClient(ctx, b, got); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.UpdateClientIfRegistrationToken(ctx, again, []byte{2, 2}); err != nil {
+	if err := updateIfToken(ctx, b, again, []byte{2, 2}); err != nil {
 		t.Fatalf("conditional update with the stored hash = %v", err)
 	}
-	if err := b.UpdateClientIfRegistrationToken(ctx, again, []byte{2, 2}); !errors.Is(err, store.ErrConflict) {
+	if err := updateIfToken(ctx, b, again, []byte{2, 2}); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("second conditional update with the old hash = %v, want ErrConflict", err)
 	}
 	if c, _ := b.GetClient(ctx, "dcr1"); c.Name != "Rotated" || string(c.RegistrationTokenHash) != string([]byte{1, 1}) {
@@ -109,5 +111,83 @@ func testOAuthClientRegistration(t *testing.T, b Backend) {
 	}
 	if err := b.DeleteClient(ctx, "dcr1", at); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("second DeleteClient = %v, want ErrNotFound", err)
+	}
+}
+
+// replaceClient stores c over the client of its id (UpdateClient with an
+// update that returns c).
+func replaceClient(ctx context.Context, b Backend, c *authz.Client) error {
+	return b.UpdateClient(ctx, c.ID, func(authz.Client) (authz.Client, error) { return *c, nil })
+}
+
+// updateIfToken is replaceClient only while the stored registration token
+// hash is old (the RFC 7592 compare-and-swap): store.ErrConflict otherwise.
+func updateIfToken(ctx context.Context, b Backend, c *authz.Client, old []byte) error {
+	return b.UpdateClient(ctx, c.ID, func(cur authz.Client) (authz.Client, error) {
+		if string(cur.RegistrationTokenHash) != string(old) {
+			return cur, store.ErrConflict
+		}
+		return *c, nil
+	})
+}
+
+// testOAuthClientUpdate: UpdateClient hands update the stored record and
+// stores what it returns, as one compare-and-swap: concurrent updates of
+// different fields all survive (none writes back a stale copy), an error
+// from update changes nothing and comes back, the id cannot change, and a
+// missing client is store.ErrNotFound without calling update.
+func testOAuthClientUpdate(t *testing.T, b Backend) {
+	ctx := context.Background()
+	if err := b.CreateClient(ctx, &authz.Client{ID: "u1", Name: "n", TokenEndpointAuthMethod: authz.AuthNone, CreatedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	const n = 16
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- b.UpdateClient(ctx, "u1", func(old authz.Client) (authz.Client, error) {
+				old.Contacts = append(old.Contacts, fmt.Sprintf("c%02d@x.example", i))
+				return old, nil
+			})
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := b.GetClient(ctx, "u1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Contacts) != n {
+		t.Fatalf("%d of %d concurrent updates survived: %v", len(got.Contacts), n, got.Contacts)
+	}
+	refuse := errors.New("refused")
+	err = b.UpdateClient(ctx, "u1", func(old authz.Client) (authz.Client, error) {
+		old.Disabled = true
+		return old, refuse
+	})
+	if !errors.Is(err, refuse) {
+		t.Fatalf("UpdateClient with a failing update = %v, want its error", err)
+	}
+	if err := b.UpdateClient(ctx, "u1", func(old authz.Client) (authz.Client, error) {
+		old.ID = "other"
+		return old, nil
+	}); err == nil {
+		t.Fatal("UpdateClient changed the client id")
+	}
+	if c, _ := b.GetClient(ctx, "u1"); c.Disabled || c.ID != "u1" {
+		t.Fatalf("a refused update was stored: %+v", c)
+	}
+	called := false
+	err = b.UpdateClient(ctx, "nope", func(old authz.Client) (authz.Client, error) { called = true; return old, nil })
+	if !errors.Is(err, store.ErrNotFound) || called {
+		t.Fatalf("UpdateClient(missing) = %v (update called: %v), want store.ErrNotFound", err, called)
 	}
 }

@@ -63,6 +63,7 @@ func Run(t *testing.T, open func(t *testing.T) Backend) {
 		{"OAuthKeys", testOAuthKeys},
 		{"OAuthRevokeBySubjectAndSession", testOAuthRevokeBySubjectAndSession},
 		{"OAuthClientRegistration", testOAuthClientRegistration},
+		{"OAuthClientUpdate", testOAuthClientUpdate},
 		{"FHIRVersions", testFHIRVersions},
 		{"FHIRRollback", testFHIRRollback},
 		{"FHIRHistory", testFHIRHistory},

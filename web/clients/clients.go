@@ -55,8 +55,12 @@ type Store interface {
 
 // Config holds the dependencies of the pages.
 type Config struct {
-	Pages  Pages
-	Store  Store
+	Pages Pages
+	Store Store
+	// Clients is where the pages change clients: the authorization
+	// server's authz.ClientCache, so that its client and CORS caches see
+	// every change at once. Nil means Store (tests, a process without one).
+	Clients authz.ClientStore
 	Assets fs.FS // templates/ (smartgate.Assets)
 	Audit  audit.Recorder
 	Logger *slog.Logger
@@ -85,6 +89,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Clients == nil {
+		cfg.Clients = cfg.Store
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, pages: map[string]*template.Template{},
 		reveals: &reveals{m: map[string]reveal{}, now: cfg.Now}}
@@ -391,7 +398,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	list, err := s.cfg.Store.ListClients(r.Context())
+	list, err := s.cfg.Clients.ListClients(r.Context())
 	if err != nil {
 		s.cfg.Pages.Fail(w, r, http.StatusInternalServerError, "", err)
 		return
@@ -428,7 +435,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		nc := authz.NewClientFrom(out)
 		nc.Policy, nc.IntrospectAll = authz.PolicyAdmin, introspectAllFrom(r)
-		c, secret, err = authz.CreateClient(r.Context(), s.cfg.Store, nc, s.cfg.Now())
+		c, secret, err = authz.CreateClient(r.Context(), s.cfg.Clients, nc, s.cfg.Now())
 	}
 	if err != nil {
 		if !isInvalid(err) {
@@ -454,7 +461,7 @@ func isInvalid(err error) bool {
 
 // client loads the client named in the path, or answers 404.
 func (s *Server) client(w http.ResponseWriter, r *http.Request) (*authz.Client, bool) {
-	c, err := s.cfg.Store.GetClient(r.Context(), r.PathValue("id"))
+	c, err := s.cfg.Clients.GetClient(r.Context(), r.PathValue("id"))
 	if errors.Is(err, store.ErrNotFound) {
 		s.cfg.Pages.Fail(w, r, http.StatusNotFound, "There is no such client.", err)
 		return nil, false
@@ -510,17 +517,28 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request) {
 		policy = authz.CeilingPolicy(authz.DefaultOpenRegistrationScopes(), false)
 	}
 	out, err := registration.Validate(m, policy)
-	updated := *c
 	var secret string
 	if err == nil {
-		secret, err = authz.UpdateClientMetadata(&updated, out)
+		// On the client as it is when the store writes (a disable that
+		// landed since it was read above stays).
+		var invalid error
+		err = s.cfg.Clients.UpdateClient(r.Context(), c.ID, func(old authz.Client) (authz.Client, error) {
+			if secret, invalid = authz.UpdateClientMetadata(&old, out); invalid != nil {
+				return old, invalid
+			}
+			// An administrator's edit is the client's new ceiling for its
+			// registration access token (issue 9 D4).
+			old.SetCeiling()
+			old.IntrospectAll = introspectAllFrom(r)
+			return old, nil
+		})
+		if invalid != nil {
+			err = invalid
+		}
 	}
-	if err == nil {
-		// An administrator's edit is the client's new ceiling for its
-		// registration access token (issue 9 D4).
-		updated.SetCeiling()
-		updated.IntrospectAll = introspectAllFrom(r)
-		err = s.cfg.Store.UpdateClient(r.Context(), &updated)
+	if errors.Is(err, store.ErrNotFound) {
+		s.cfg.Pages.Fail(w, r, http.StatusNotFound, "There is no such client.", err)
+		return
 	}
 	if err != nil {
 		if !isInvalid(err) {
@@ -546,7 +564,7 @@ func (s *Server) rotate(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	secret, err := authz.ResetClientSecret(r.Context(), s.cfg.Store, c.ID)
+	secret, err := authz.ResetClientSecret(r.Context(), s.cfg.Clients, c.ID)
 	if errors.Is(err, authz.ErrInvalidClientMetadata) {
 		s.cfg.Pages.Fail(w, r, http.StatusBadRequest, "This client does not use a secret.", err)
 		return
@@ -568,15 +586,21 @@ func (s *Server) setState(disabled bool) http.HandlerFunc {
 			return
 		}
 		action := "disable"
-		c.Disabled = disabled
-		if !disabled {
-			action = "enable"
-			if c.Pending {
-				action = "approve"
+		err := s.cfg.Clients.UpdateClient(r.Context(), c.ID, func(old authz.Client) (authz.Client, error) {
+			old.Disabled = disabled
+			if !disabled {
+				action = "enable"
+				if old.Pending {
+					action = "approve"
+				}
+				old.Pending = false
 			}
-			c.Pending = false
-		}
-		if err := s.cfg.Store.UpdateClient(r.Context(), c); err != nil {
+			return old, nil
+		})
+		if errors.Is(err, store.ErrNotFound) {
+			s.cfg.Pages.Fail(w, r, http.StatusNotFound, "There is no such client.", err)
+			return
+		} else if err != nil {
 			s.cfg.Pages.Fail(w, r, http.StatusInternalServerError, "", err)
 			return
 		}
@@ -588,7 +612,7 @@ func (s *Server) setState(disabled bool) http.HandlerFunc {
 func (s *Server) remove(w http.ResponseWriter, r *http.Request) {
 	u, _ := web.UserFrom(r.Context())
 	id := r.PathValue("id")
-	err := s.cfg.Store.DeleteClient(r.Context(), id, s.cfg.Now())
+	err := s.cfg.Clients.DeleteClient(r.Context(), id, s.cfg.Now())
 	if errors.Is(err, store.ErrNotFound) {
 		s.cfg.Pages.Fail(w, r, http.StatusNotFound, "There is no such client.", err)
 		return
@@ -643,7 +667,7 @@ func (s *Server) mine(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) loadMine(w http.ResponseWriter, r *http.Request, v *page, user string) bool {
-	list, err := s.cfg.Store.ListClients(r.Context())
+	list, err := s.cfg.Clients.ListClients(r.Context())
 	if err == nil {
 		v.Policy, err = s.selfService(r.Context())
 	}
@@ -680,7 +704,7 @@ func (s *Server) createMine(w http.ResponseWriter, r *http.Request) {
 		nc := authz.NewClientFrom(out)
 		nc.Policy, nc.Owner, nc.Pending = authz.PolicySelf, user, v.Policy.NeedsApproval
 		nc.Ceiling = authz.PolicyCeiling(strings.Fields(v.Policy.Scopes), out.TokenEndpointAuthMethod)
-		c, secret, err = authz.CreateClient(r.Context(), s.cfg.Store, nc, s.cfg.Now())
+		c, secret, err = authz.CreateClient(r.Context(), s.cfg.Clients, nc, s.cfg.Now())
 	}
 	if err != nil {
 		if !isInvalid(err) {

@@ -32,7 +32,11 @@ type env struct {
 	ts *httptest.Server
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T) *env { return newEnvWith(t, nil) }
+
+// newEnvWith is newEnv with the pages' client store wrapped by wrap (nil:
+// the database itself).
+func newEnvWith(t *testing.T, wrap func(*sqlite.DB) clients.Store) *env {
 	t.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, sqlite.Memory, sqlite.Options{})
@@ -61,7 +65,11 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cp, err := clients.New(clients.Config{Pages: pages, Store: db, Assets: assets})
+	var st clients.Store = db
+	if wrap != nil {
+		st = wrap(db)
+	}
+	cp, err := clients.New(clients.Config{Pages: pages, Store: st, Assets: assets})
 	if err != nil {
 		t.Fatal(err)
 	}
