@@ -61,10 +61,10 @@ type Config struct {
 	// server's authz.ClientCache, so that its client and CORS caches see
 	// every change at once. Nil means Store (tests, a process without one).
 	Clients authz.ClientStore
-	Assets fs.FS // templates/ (smartgate.Assets)
-	Audit  audit.Recorder
-	Logger *slog.Logger
-	Now    func() time.Time
+	Assets  fs.FS // templates/ (smartgate.Assets)
+	Audit   audit.Recorder
+	Logger  *slog.Logger
+	Now     func() time.Time
 }
 
 // Server serves the client pages.
