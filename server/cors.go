@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -22,6 +23,9 @@ type CORSPolicy struct {
 	// OriginAllowed reports whether origin (scheme://host[:port]) belongs to
 	// a registered client. Nil allows none.
 	OriginAllowed func(ctx context.Context, origin string) bool
+	// Logger receives a line for each refused preflight (origin and path);
+	// nil logs nothing.
+	Logger *slog.Logger
 }
 
 var publicPaths = []string{
@@ -72,6 +76,9 @@ func (p CORSPolicy) Wrap(next http.Handler) http.Handler {
 		preflight := r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != ""
 		if !allowed {
 			if preflight {
+				if p.Logger != nil {
+					p.Logger.InfoContext(r.Context(), "cors: preflight refused", "origin", origin, "path", r.URL.Path)
+				}
 				// No CORS headers: the browser refuses the actual request.
 				w.WriteHeader(http.StatusNoContent)
 				return

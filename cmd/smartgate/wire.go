@@ -9,9 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"runtime"
-	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/smartgate/smartgate"
@@ -61,7 +59,7 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 	if err != nil {
 		return nil, fmt.Errorf("FHIR search definitions: %w", err)
 	}
-	origins := &originCache{db: db, ttl: 10 * time.Second}
+	clientCache := authz.NewClientCache(db, nil)
 	if cfg.Demo {
 		msgs, err := setupDemo(ctx, cfg, db, reg)
 		if err != nil {
@@ -120,7 +118,8 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 		CodeTTL:          cfg.CodeTTL,
 		OWin:             cfg.OWin,
 		ScopeStrategy:    smart.ScopeStrategy,
-		AllowOrigin:      origins.allowed,
+		AllowOrigin:      clientCache.OriginAllowed,
+		Clients:          clientCache,
 		ManagementPath:   web.ManagementPath,
 		JWKSAllowPrivate: cfg.JWKSAllowPrivate,
 		// RFC 7591/7592 at /oauth/register (interface.md); advertised in
@@ -164,10 +163,10 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 		Registry:        reg,
 		SoftwareVersion: version,
 		Audit:           rec,
-		AllowOrigin:     func(o string) bool { return origins.allowed(context.Background(), o) },
+		AllowOrigin:     func(o string) bool { return clientCache.OriginAllowed(context.Background(), o) },
 	}, db, logger.With("component", "fhir"))
 
-	clientPages, err := clients.New(clients.Config{Pages: pages, Store: db, Assets: assets, Audit: rec,
+	clientPages, err := clients.New(clients.Config{Pages: pages, Store: db, Clients: clientCache, Assets: assets, Audit: rec,
 		Logger: logger.With("component", "clients")})
 	if err != nil {
 		return nil, fmt.Errorf("client pages: %w", err)
@@ -195,7 +194,7 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 	fhirSrv.Register(mux)
 	demo.Register(mux)
 
-	h := server.CORSPolicy{OriginAllowed: origins.allowed}.Wrap(clientCertPolicy(cfg, mux))
+	h := server.CORSPolicy{OriginAllowed: clientCache.OriginAllowed, Logger: logger}.Wrap(clientCertPolicy(cfg, mux))
 	a.handler = server.Wrap(h, logger, metrics, cfg.MaxBodyBytes, cfg.TrustedProxies)
 	a.authz = as
 	return a, nil
@@ -491,45 +490,6 @@ func summarize(r fhir.Resource) web.PatientSummary {
 		}
 	}
 	return s
-}
-
-// originCache answers "is this the origin of a registered client's
-// redirect URI?" from a list refreshed every ttl.
-type originCache struct {
-	db  *sqlite.DB
-	ttl time.Duration
-
-	mu      sync.Mutex
-	origins []string
-	until   time.Time
-}
-
-func (o *originCache) allowed(ctx context.Context, origin string) bool {
-	origin = strings.ToLower(origin)
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if time.Now().After(o.until) {
-		clients, err := o.db.ListClients(ctx)
-		if err != nil {
-			return false
-		}
-		var list []string
-		for _, c := range clients {
-			if c.Disabled {
-				continue
-			}
-			for _, u := range c.RedirectURIs {
-				if or := server.OriginOf(u); or != "" {
-					list = append(list, or)
-				}
-			}
-		}
-		slices.Sort(list)
-		o.origins = slices.Compact(list)
-		o.until = time.Now().Add(o.ttl)
-	}
-	_, found := slices.BinarySearch(o.origins, origin)
-	return found
 }
 
 // baseURL is the public base URL of the listener that served r.
