@@ -15,12 +15,12 @@ import (
 	"github.com/smartgate/smartgate/store/sqlite"
 )
 
-// cacheOnFile is a ClientCache over a real SQLite file, a second connection
-// to the same file (another process's writes) and the cache's clock.
-func cacheOnFile(t *testing.T) (*authz.ClientCache, *sql.DB, *testclock.Clock) {
+// sqliteWithPeer opens a real SQLite file and a second connection to it
+// (another process's writes).
+func sqliteWithPeer(t *testing.T) (*sqlite.DB, *sql.DB) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "smartgate.db")
-	db, err := sqlite.Open(context.Background(), path, sqlite.Options{})
+	db, err := sqlite.Open(context.Background(), path, sqlite.Options{Synchronous: "NORMAL"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,6 +30,14 @@ func cacheOnFile(t *testing.T) (*authz.ClientCache, *sql.DB, *testclock.Clock) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { other.Close() })
+	return db, other
+}
+
+// cacheOnFile is a ClientCache over sqliteWithPeer, the peer connection and
+// the cache's clock.
+func cacheOnFile(t *testing.T) (*authz.ClientCache, *sql.DB, *testclock.Clock) {
+	t.Helper()
+	db, other := sqliteWithPeer(t)
 	clock := testclock.New(time.Time{})
 	return authz.NewClientCache(db, clock.Now), other, clock
 }

@@ -2,34 +2,15 @@ package authz_test
 
 import (
 	"context"
-	"database/sql"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
-	"sync/atomic"
 	"testing"
 
 	"github.com/smartgate/smartgate/account"
 	"github.com/smartgate/smartgate/authz"
-	"github.com/smartgate/smartgate/store/sqlite"
+	"github.com/smartgate/smartgate/internal/testhook"
 )
-
-// raceStore is the real SQLite store with one hook: the next GetClient,
-// after it has read the row, runs the armed function (a competing write
-// landing between an update's read and its write).
-type raceStore struct {
-	*sqlite.DB
-	next atomic.Pointer[func()]
-}
-
-func (s *raceStore) GetClient(ctx context.Context, id string) (*authz.Client, error) {
-	c, err := s.DB.GetClient(ctx, id)
-	if f := s.next.Swap(nil); f != nil {
-		(*f)()
-	}
-	return c, err
-}
 
 // TestIssue10D5_DisableDuringRegistrationUpdateStays: an RFC 7592 PUT reads
 // the client (to check its registration access token), and an
@@ -38,18 +19,8 @@ func (s *raceStore) GetClient(ctx context.Context, id string) (*authz.Client, er
 // stored, and the client stays disabled.
 func TestIssue10D5_DisableDuringRegistrationUpdateStays(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "smartgate.db")
-	db, err := sqlite.Open(ctx, path, sqlite.Options{Synchronous: "NORMAL"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	other, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { other.Close() })
-	st := &raceStore{DB: db}
+	db, other := sqliteWithPeer(t)
+	st := &testhook.AfterGetClient{DB: db}
 	mux := http.NewServeMux()
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
@@ -77,12 +48,12 @@ func TestIssue10D5_DisableDuringRegistrationUpdateStays(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	st.next.Store(&disable)
+	st.Arm(disable)
 	resp, got, _ := e.put(id, rat, map[string]any{"client_name": "After", "redirect_uris": []string{"http://127.0.0.1:9/cb"}})
 	if resp.StatusCode != http.StatusOK || got["client_name"] != "After" {
 		t.Fatalf("update: %d %v", resp.StatusCode, got)
 	}
-	if st.next.Load() != nil {
+	if !st.Fired() {
 		t.Fatal("the update never read the client: the competing write did not run")
 	}
 	var name string

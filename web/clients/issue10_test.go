@@ -4,37 +4,20 @@ import (
 	"context"
 	"net/http"
 	"net/url"
-	"sync/atomic"
 	"testing"
 
-	"github.com/smartgate/smartgate/authz"
+	"github.com/smartgate/smartgate/internal/testhook"
 	"github.com/smartgate/smartgate/store/sqlite"
 	"github.com/smartgate/smartgate/web/clients"
 )
-
-// raceStore is the real store with one hook: the next GetClient, after it
-// has read the row, runs the armed function (a competing change landing
-// between an edit's read and its write).
-type raceStore struct {
-	*sqlite.DB
-	next atomic.Pointer[func()]
-}
-
-func (s *raceStore) GetClient(ctx context.Context, id string) (*authz.Client, error) {
-	c, err := s.DB.GetClient(ctx, id)
-	if f := s.next.Swap(nil); f != nil {
-		(*f)()
-	}
-	return c, err
-}
 
 // TestIssue10D5_DisableDuringAdminEditStays: an administrator saves an edit
 // of a client; between the edit's read of the client and its write, another
 // administrator disables it on the same pages. The edit is stored and the
 // client stays disabled.
 func TestIssue10D5_DisableDuringAdminEditStays(t *testing.T) {
-	var st *raceStore
-	e := newEnvWith(t, func(db *sqlite.DB) clients.Store { st = &raceStore{DB: db}; return st })
+	var st *testhook.AfterGetClient
+	e := newEnvWith(t, func(db *sqlite.DB) clients.Store { st = &testhook.AfterGetClient{DB: db}; return st })
 	editor, other := e.login("root"), e.login("root")
 	_, id, _ := editor.register(url.Values{"client_name": {"Before"}, "redirect_uris": {"https://app.example/cb"}})
 	if id == "" {
@@ -46,14 +29,14 @@ func TestIssue10D5_DisableDuringAdminEditStays(t *testing.T) {
 			t.Errorf("the competing disable: %d", r.status)
 		}
 	}
-	st.next.Store(&disable)
+	st.Arm(disable)
 	r := editor.post("/admin/clients/"+id, url.Values{"csrf_token": {csrfOf(t, page.body)}, "client_name": {"After"},
 		"redirect_uris": {"https://app.example/cb"}, "token_endpoint_auth_method": {"client_secret_basic"},
 		"grant_types": {"authorization_code"}, "scope": {"openid"}})
 	if r.status != http.StatusSeeOther {
 		t.Fatalf("edit: %d %s", r.status, r.body)
 	}
-	if st.next.Load() != nil {
+	if !st.Fired() {
 		t.Fatal("the edit never read the client: the competing disable did not run")
 	}
 	c, err := e.db.GetClient(context.Background(), id)
