@@ -28,6 +28,10 @@
 // VerifyAccessToken) as inactive. Only SHA-256 hashes of token signatures
 // and client secrets are stored.
 //
+// Client records go through one ClientCache per process (Server.Clients):
+// it caches clients and the registered CORS origins in front of any
+// backend and drops both on every change it makes.
+//
 // Library functions for the command line and admin pages: CreateClient,
 // ResetClientSecret, RotateKeys; for other packages: VerifyAccessToken
 // (FHIR endpoint), Discovery (SMART configuration), RevokeSession (logout,
