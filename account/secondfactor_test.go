@@ -5,7 +5,6 @@ package account_test
 
 import (
 	"context"
-	"encoding/base32"
 	"errors"
 	"path/filepath"
 	"regexp"
@@ -52,15 +51,11 @@ func (e *sfEnv) user(t *testing.T, name string) *account.User {
 // code is the TOTP of the base32 secret at the clock's time plus steps.
 func (e *sfEnv) code(t *testing.T, secret string, steps int) string {
 	t.Helper()
-	key, err := decodeSecret(secret)
+	key, err := totp.DecodeSecret(secret)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return totp.Code(key, e.clock.Now().Add(time.Duration(steps)*30*time.Second), totp.Params{})
-}
-
-func decodeSecret(s string) ([]byte, error) {
-	return base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(s)
 }
 
 // enrol begins and confirms a second factor for a new user, then moves the

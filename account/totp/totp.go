@@ -202,3 +202,13 @@ func pathPart(s string) string {
 func queryPart(s string) string {
 	return strings.ReplaceAll(url.QueryEscape(s), "+", "%20")
 }
+
+// DecodeSecret reads a secret written by EncodeSecret (base32, upper case,
+// with or without padding).
+func DecodeSecret(s string) ([]byte, error) {
+	b, err := b32.DecodeString(strings.TrimRight(s, "="))
+	if err != nil {
+		return nil, fmt.Errorf("totp: secret is not base32: %w", err)
+	}
+	return b, nil
+}

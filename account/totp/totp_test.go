@@ -1,7 +1,6 @@
 package totp
 
 import (
-	"encoding/base32"
 	"net/url"
 	"strings"
 	"testing"
@@ -161,9 +160,12 @@ func TestNewSecret(t *testing.T) {
 	if len(enc) != 32 || strings.Contains(enc, "=") {
 		t.Fatalf("EncodeSecret = %q: want 32 base32 characters, no padding", enc)
 	}
-	dec, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(enc)
+	dec, err := DecodeSecret(enc)
 	if err != nil || string(dec) != string(a) {
 		t.Fatalf("round trip: %x, %v", dec, err)
+	}
+	if _, err := DecodeSecret("not base32!"); err == nil {
+		t.Fatal("DecodeSecret accepted garbage")
 	}
 }
 
