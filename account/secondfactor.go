@@ -281,6 +281,16 @@ func (f *SecondFactors) useRecovery(ctx context.Context, userID, code string) er
 	return nil
 }
 
+// RecoveryCodesLeft is how many unused recovery codes the user has (for
+// the account page: "3 recovery codes left"; 0 without a second factor).
+func (f *SecondFactors) RecoveryCodesLeft(ctx context.Context, userID string) (int, error) {
+	hashes, err := f.Store.RecoveryCodes(ctx, userID)
+	if err != nil {
+		return 0, fmt.Errorf("account: recovery codes: %w", err)
+	}
+	return len(hashes), nil
+}
+
 // RegenerateRecovery replaces the user's recovery codes with new ones
 // (the old ones stop working) and returns them, to be shown once. It
 // returns ErrNotEnrolled when the user has no confirmed second factor.

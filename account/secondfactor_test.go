@@ -241,8 +241,8 @@ func TestSecondFactorRecoveryCodeOnce(t *testing.T) {
 	if err := e.f.Verify(ctx, other.ID, rec[5], "10.0.0.1"); !errors.Is(err, account.ErrBadCredentials) {
 		t.Fatalf("ann's recovery code for bob = %v, want ErrBadCredentials", err)
 	}
-	if hs, _ := e.db.RecoveryCodes(ctx, u.ID); len(hs) != 6 {
-		t.Fatalf("%d recovery codes left, want 6", len(hs))
+	if n, err := e.f.RecoveryCodesLeft(ctx, u.ID); n != 6 || err != nil {
+		t.Fatalf("RecoveryCodesLeft = %d, %v; want 6", n, err)
 	}
 }
 
@@ -281,6 +281,9 @@ func TestSecondFactorDisable(t *testing.T) {
 		if err := e.f.Verify(ctx, u.ID, c, ""); !errors.Is(err, account.ErrBadCredentials) {
 			t.Fatalf("Verify(%q) after Disable = %v, want ErrBadCredentials", c, err)
 		}
+	}
+	if n, err := e.f.RecoveryCodesLeft(ctx, u.ID); n != 0 || err != nil {
+		t.Fatalf("RecoveryCodesLeft after Disable = %d, %v", n, err)
 	}
 	if err := e.f.Disable(ctx, u.ID); !errors.Is(err, account.ErrNotEnrolled) {
 		t.Fatalf("second Disable = %v, want ErrNotEnrolled", err)
