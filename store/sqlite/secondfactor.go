@@ -122,24 +122,30 @@ func putRecovery(ctx context.Context, tx *sql.Tx, userID string, hashes [][]byte
 	return nil
 }
 
-// UseSecondFactorStep records step as used when it is after the last one
-// of the user's confirmed enrolment, and reports whether it did.
-func (db *DB) UseSecondFactorStep(ctx context.Context, userID string, step uint64) (bool, error) {
-	var used bool
+// execAffected runs one writing statement and returns how many rows it
+// changed.
+func (db *DB) execAffected(ctx context.Context, query string, args ...any) (int64, error) {
+	var n int64
 	err := db.Write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE second_factors SET last_step = ?
-			WHERE user_id = ? AND confirmed != 0 AND last_step < ?`, int64(step), userID, int64(step))
+		res, err := tx.ExecContext(ctx, query, args...)
 		if err != nil {
 			return err
 		}
-		n, err := res.RowsAffected()
-		used = n == 1
+		n, err = res.RowsAffected()
 		return err
 	})
+	return n, err
+}
+
+// UseSecondFactorStep records step as used when it is after the last one
+// of the user's confirmed enrolment, and reports whether it did.
+func (db *DB) UseSecondFactorStep(ctx context.Context, userID string, step uint64) (bool, error) {
+	n, err := db.execAffected(ctx, `UPDATE second_factors SET last_step = ?
+		WHERE user_id = ? AND confirmed != 0 AND last_step < ?`, int64(step), userID, int64(step))
 	if err != nil {
 		return false, fmt.Errorf("sqlite: use second-factor step of %q: %w", userID, err)
 	}
-	return used, nil
+	return n == 1, nil
 }
 
 // RecoveryCodes returns the hashes of the user's unused recovery codes.
@@ -166,20 +172,11 @@ func (db *DB) RecoveryCodes(ctx context.Context, userID string) ([][]byte, error
 // UseRecoveryCode deletes the user's recovery code with hash and reports
 // whether there was one.
 func (db *DB) UseRecoveryCode(ctx context.Context, userID string, hash []byte) (bool, error) {
-	var used bool
-	err := db.Write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM second_factor_recovery WHERE user_id = ? AND hash = ?`, userID, hash)
-		if err != nil {
-			return err
-		}
-		n, err := res.RowsAffected()
-		used = n == 1
-		return err
-	})
+	n, err := db.execAffected(ctx, `DELETE FROM second_factor_recovery WHERE user_id = ? AND hash = ?`, userID, hash)
 	if err != nil {
 		return false, fmt.Errorf("sqlite: use recovery code of %q: %w", userID, err)
 	}
-	return used, nil
+	return n == 1, nil
 }
 
 // ReplaceRecoveryCodes replaces the user's recovery codes; store.ErrNotFound
@@ -202,18 +199,10 @@ func (db *DB) ReplaceRecoveryCodes(ctx context.Context, userID string, hashes []
 // DeleteSecondFactor deletes the user's enrolment and recovery codes;
 // store.ErrNotFound when there was none.
 func (db *DB) DeleteSecondFactor(ctx context.Context, userID string) error {
-	err := db.Write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM second_factors WHERE user_id = ?`, userID)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return store.ErrNotFound
-		}
-		return nil
-	})
+	n, err := db.execAffected(ctx, `DELETE FROM second_factors WHERE user_id = ?`, userID)
+	if err == nil && n == 0 {
+		err = store.ErrNotFound
+	}
 	if err != nil {
 		return fmt.Errorf("sqlite: delete second factor of %q: %w", userID, err)
 	}
