@@ -1,11 +1,12 @@
 // Package account is smartgate's local user model, shaped after the SCIM
 // core User schema (RFC 7643 §4.1) with smartgate's extension attributes
 // fhirUser and roles, together with password hashing (argon2id), the
-// password policy, user-name normalisation, log-in throttling and the
+// password policy, user-name normalisation, log-in throttling, the
+// second factor (TOTP with recovery codes, SecondFactors) and the
 // first-start administrator.
 //
 // The storage interfaces are declared here (Users, Consents, Sessions,
-// Pendings); store/sqlite implements them.
+// Pendings, SecondFactorStore); store/sqlite implements them.
 package account
 
 import (

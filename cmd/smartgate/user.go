@@ -9,8 +9,10 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/smartgate/smartgate/account"
+	"github.com/smartgate/smartgate/audit"
 	"github.com/smartgate/smartgate/config"
 	"github.com/smartgate/smartgate/store"
 )
@@ -58,8 +60,11 @@ func readSecretLine(r io.Reader) (string, error) {
 }
 
 func runUser(ctx context.Context, e *env, args []string) error {
+	if len(args) > 0 && args[0] == "reset-second-factor" {
+		return resetSecondFactor(ctx, e, args[1:])
+	}
 	if len(args) == 0 || args[0] != "add" {
-		return usageError{errors.New("usage: smartgate user add --username NAME --password-stdin [--role admin|practitioner|patient] [--fhir-user Patient/ID]")}
+		return usageError{errors.New("usage: smartgate user add --username NAME --password-stdin [--role admin|practitioner|patient] [--fhir-user Patient/ID]\n       smartgate user reset-second-factor --username NAME")}
 	}
 	fs := flag.NewFlagSet("user add", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
@@ -107,6 +112,50 @@ func runUser(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "created user %s (id %s, roles %s)\n", u.UserName, u.ID, strings.Join(u.Roles, ","))
+	return nil
+}
+
+// resetSecondFactor removes an account's second factor and recovery codes
+// (the way back for someone, an administrator above all, who lost both the
+// device and the codes); the next log-in asks for a password only, or, when
+// a second factor is required, enrols a new one. It is recorded in the
+// audit log.
+func resetSecondFactor(ctx context.Context, e *env, args []string) error {
+	fs := flag.NewFlagSet("user reset-second-factor", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	username := fs.String("username", "", "the account's user name")
+	cfg, err := loadWithFlags(e, "user reset-second-factor", fs, args)
+	if err != nil {
+		return err
+	}
+	if *username == "" {
+		return usageError{errors.New("--username is required")}
+	}
+	db, err := openStore(ctx, cfg, newLogger(cfg, io.Discard))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	u, err := db.UserByName(ctx, *username)
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("there is no user named %q", *username)
+	}
+	if err != nil {
+		return err
+	}
+	err = (&account.SecondFactors{Store: db}).Disable(ctx, u.ID)
+	if errors.Is(err, account.ErrNotEnrolled) {
+		fmt.Fprintf(e.stdout, "user %s has no second factor; nothing changed\n", u.UserName)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := db.InsertAudit(ctx, []audit.Event{{At: time.Now(), Kind: "admin", Actor: u.ID,
+		Action: "reset second factor", Outcome: audit.Success, Detail: "command line"}}); err != nil {
+		return fmt.Errorf("the second factor was removed, but the audit record failed: %w", err)
+	}
+	fmt.Fprintf(e.stdout, "removed the second factor and recovery codes of user %s\n", u.UserName)
 	return nil
 }
 
