@@ -28,7 +28,7 @@ func TestGoldenPages(t *testing.T) {
 		{"login_error", "login", loginView{CSRF: token, ReturnTo: defaultLanding, Username: "pat", Error: msgBadLogin}},
 		{"consent", "consent", consentView{CSRF: token, ReqID: "req-1", User: "Pat Patient", ClientID: "app",
 			ClientName: `Growth <b>Chart</b> & "Co"`, ClientURI: "https://app.example/", Initials: Initials(`Growth <b>Chart</b> & "Co"`),
-			Patient: "p1", Scopes: scopes}},
+			Patient: "p1", PatientName: "Amy Shaw", Rev: 2, Scopes: scopes}},
 		{"logout", "logout", logoutView{CSRF: token, User: "Pat Patient", PostLogoutRedirectURI: "https://app.example/bye", State: "s", ClientID: "app"}},
 		{"loggedout", "loggedout", logoutView{CSRF: token}},
 		{"apps", "apps", appsView{CSRF: token, User: "Pat Patient", Apps: []appView{{ClientID: "app", ClientName: "Growth Chart",

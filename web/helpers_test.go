@@ -176,6 +176,9 @@ func (e *env) authorize(w http.ResponseWriter, r *http.Request) {
 		Prompt:     strings.Fields(q.Get("prompt")),
 		MaxAge:     -1,
 	}
+	if lp := q.Get("launch_patient"); lp != "" { // an EHR launch's context, as authz resolves it
+		req.Launch = &authz.LaunchContext{Patient: lp, LaunchedBy: q.Get("launched_by")}
+	}
 	if ma := q.Get("max_age"); ma != "" {
 		n, _ := strconv.Atoi(ma)
 		req.MaxAge = time.Duration(n) * time.Second
