@@ -31,7 +31,9 @@ type ThrottleConfig struct {
 	Now func() time.Time
 }
 
-// Throttle limits password checks per account and per client address.
+// Throttle limits password checks, and second-factor codes (counted per
+// account apart from passwords, see secondFactorKey), per account and per
+// client address.
 //
 // An attempt is counted before its password is checked: Reserve takes a
 // slot for the account and one for the address. It refuses (ErrThrottled)
@@ -103,6 +105,11 @@ const (
 
 func accountKey(userName string) string { return "u\x00" + userName }
 
+// secondFactorKey counts second-factor codes of the account with id userID
+// apart from its passwords, so that a right password (which forgets the
+// account's password failures) does not also forget failed codes.
+func secondFactorKey(userID string) string { return "f\x00" + userID }
+
 // addressKey groups IPv6 addresses by /64 (one subscriber usually holds a
 // whole /64, so per-address counting would be trivial to evade).
 func addressKey(addr string) string {
@@ -128,10 +135,16 @@ type Attempt struct {
 // is locked or its failures reach the limit, or when no slot held by a
 // check in flight frees within MaxWait (or before ctx ends).
 func (t *Throttle) Reserve(ctx context.Context, userName, address string) (*Attempt, error) {
+	return t.reserve(ctx, accountKey(userName), address)
+}
+
+// reserve is Reserve for the account key account (accountKey for
+// passwords, secondFactorKey for second-factor codes).
+func (t *Throttle) reserve(ctx context.Context, account, address string) (*Attempt, error) {
 	var timeout <-chan time.Time
 	for {
 		t.mu.Lock()
-		a, busy, err := t.tryReserve(userName, address)
+		a, busy, err := t.tryReserve(account, address)
 		ended := t.ended
 		t.mu.Unlock()
 		if !busy {
@@ -154,9 +167,9 @@ func (t *Throttle) Reserve(ctx context.Context, userName, address string) (*Atte
 
 // tryReserve is one try of Reserve; busy means only checks in flight hold
 // the slots. Called with mu held.
-func (t *Throttle) tryReserve(userName, address string) (a *Attempt, busy bool, err error) {
+func (t *Throttle) tryReserve(account, address string) (a *Attempt, busy bool, err error) {
 	now := t.cfg.Now()
-	keys := []string{accountKey(userName)}
+	keys := []string{account}
 	if address != "" {
 		keys = append(keys, addressKey(address))
 	}
@@ -191,10 +204,10 @@ func (t *Throttle) tryReserve(userName, address string) (a *Attempt, busy bool, 
 }
 
 func (t *Throttle) limit(key string) int {
-	if key[0] == 'u' {
-		return t.cfg.MaxPerAccount
+	if key[0] == 'a' {
+		return t.cfg.MaxPerAddress
 	}
-	return t.cfg.MaxPerAddress
+	return t.cfg.MaxPerAccount
 }
 
 // expire starts a new window for e once the old one is over and e is not

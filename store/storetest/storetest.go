@@ -32,6 +32,7 @@ type Backend interface {
 	account.Consents
 	account.Sessions
 	account.Pendings
+	account.SecondFactorStore
 	authz.Store
 	fhir.Store
 	launch.Store
@@ -75,6 +76,9 @@ func Run(t *testing.T, open func(t *testing.T) Backend) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, open(t)) })
 	}
+	t.Run("SecondFactors", func(t *testing.T) {
+		SecondFactors(t, func(t *testing.T) SecondFactorBackend { return open(t) })
+	})
 }
 
 func testPing(t *testing.T, b Backend) {
