@@ -99,6 +99,8 @@ type env struct {
 	revoked *revokeLog
 	users   map[string]*account.User
 	client  *http.Client
+	// sf is the second factor (newFactorEnv), or nil.
+	sf *account.SecondFactors
 }
 
 // newEnv starts the pages on a real SQLite database behind an httptest
@@ -123,6 +125,7 @@ func newEnv(t *testing.T, mods ...func(*Config)) *env {
 	for _, u := range []*account.User{
 		{UserName: "pat", DisplayName: "Pat Patient", FHIRUser: "Patient/p1", Roles: []string{account.RolePatient}},
 		{UserName: "doc", DisplayName: "Dr. Doc", FHIRUser: "Practitioner/d1", Roles: []string{account.RolePractitioner}},
+		{UserName: "root", DisplayName: "Admin", Roles: []string{account.RoleAdmin}},
 	} {
 		u.Active, u.PasswordHash = true, hash
 		if err := db.CreateUser(ctx, u); err != nil {
@@ -153,6 +156,10 @@ func newEnv(t *testing.T, mods ...func(*Config)) *env {
 	mux := http.NewServeMux()
 	e.srv.Register(mux)
 	mux.HandleFunc("GET /oauth/authorize", e.authorize)
+	// An administrator's page, as the console registers its pages.
+	mux.Handle("GET /admin", e.srv.RequireRole(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "admin page")
+	}), account.RoleAdmin))
 	e.ts = httptest.NewServer(mux)
 	t.Cleanup(e.ts.Close)
 	e.client = e.newClient()

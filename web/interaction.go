@@ -110,18 +110,16 @@ func (s *Server) resumeEvent(ctx context.Context, b *browser, clientID string) (
 // location is the page of f's state, or the authorization endpoint (to
 // take the next step) when none.
 func (f *flow) location() string {
-	back := url.Values{"return_to": {resumePath(f.Req.ResumeURL)}}
 	req := url.Values{"req": {f.Req.ID}}.Encode()
 	switch f.State {
 	case stateLogin:
+		back := url.Values{"return_to": {resumePath(f.Req.ResumeURL)}}
 		if f.Req.LoginHint != "" {
 			back.Set("login_hint", f.Req.LoginHint)
 		}
 		return "/login?" + back.Encode()
-	case stateSecondFactor:
-		return SecondFactorPath + "?" + back.Encode()
-	case stateEnrol:
-		return EnrolPath + "?" + back.Encode()
+	case stateSecondFactor, stateEnrol:
+		return loginLocation(f.State, resumePath(f.Req.ResumeURL))
 	case statePatient:
 		return "/pick-patient?" + req
 	case stateEncounter:
@@ -284,8 +282,7 @@ func (s *Server) loadPending(w http.ResponseWriter, r *http.Request, b *browser,
 		return
 	}
 	if u == nil {
-		s.save(w, r, b)
-		redirect(w, "/login?"+url.Values{"return_to": {safeReturnTo(r.URL.Path + "?" + url.Values{"req": {reqID}}.Encode())}}.Encode())
+		s.toLogin(w, r, b, r.URL.Path+"?"+url.Values{"req": {reqID}}.Encode())
 		return
 	}
 	p, err = s.cfg.Store.Pending(ctx, b.BID, reqID)
