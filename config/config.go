@@ -84,10 +84,30 @@ type Config struct {
 	// MetricsTokenFile holds a bearer token that lets any client read
 	// /metrics (read by the caller, never kept here).
 	MetricsTokenFile string
+	// AdminSecondFactor says whether administrators must have a second
+	// factor (TOTP) before their log-in completes; for everyone else it is
+	// optional whatever this says.
+	AdminSecondFactor SecondFactorPolicy
 
 	// Providers are the federated identity providers (file only).
 	Providers []Provider `yaml:"-"`
 }
+
+// SecondFactorPolicy is the value of --admin-second-factor.
+type SecondFactorPolicy string
+
+// The values of SecondFactorPolicy.
+const (
+	// SecondFactorOptional: administrators, like everyone, may enrol a
+	// second factor; a log-in asks for it only when they have.
+	SecondFactorOptional SecondFactorPolicy = "optional"
+	// SecondFactorRequired: an administrator's log-in completes only with a
+	// second factor, enrolled during the log-in when there is none yet.
+	SecondFactorRequired SecondFactorPolicy = "required"
+)
+
+// Required reports whether the policy requires a second factor.
+func (p SecondFactorPolicy) Required() bool { return p == SecondFactorRequired }
 
 // Provider configures one federated identity provider.
 type Provider struct {
@@ -242,6 +262,7 @@ func Settings() []Setting {
 		{Flag: "hsts", Default: "true", Usage: "send Strict-Transport-Security (max-age=31536000) on the HTTPS listener when --tls-cert is set (never with the generated self-signed certificate)", kind: kBool, set: boolean(func(c *Config) *bool { return &c.HSTS })},
 		{Flag: "metrics-allow", Default: "127.0.0.0/8,::1", Usage: "comma-separated IP addresses and CIDR networks of clients that may read /metrics (others: 403, or 401 when --metrics-token-file is set)", set: prefixes(func(c *Config) *reqctx.Prefixes { return &c.MetricsAllow })},
 		{Flag: "metrics-token-file", Default: "", Usage: "file holding a bearer token (at least 16 characters) with which any client may read /metrics", set: str(func(c *Config) *string { return &c.MetricsTokenFile })},
+		{Flag: "admin-second-factor", Default: string(SecondFactorOptional), Usage: "second factor (TOTP) for administrators: optional (like everyone else: asked for when enrolled) or required (an administrator's log-in completes only with one, enrolled during the log-in if need be)", kind: kEnum, enum: []string{string(SecondFactorOptional), string(SecondFactorRequired)}, set: func(c *Config, v string) error { c.AdminSecondFactor = SecondFactorPolicy(v); return nil }},
 		{Flag: "demo", Default: "false", Usage: "load the bundled synthetic patients, demo accounts and the demo SMART app", kind: kBool, set: boolean(func(c *Config) *bool { return &c.Demo })},
 	}
 }
