@@ -53,3 +53,24 @@ func TestConsentPageShowsPatientInContext(t *testing.T) {
 		})
 	}
 }
+
+// TestPageOfAnotherPersonsStepsStartsAgain: when another person logs in
+// on the browser, a page of the request the first one had reached sends
+// the browser to the authorization endpoint, which starts the steps again
+// for the new person.
+func TestPageOfAnotherPersonsStepsStartsAgain(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.Patients = patients{{ID: "p2", Name: "Bob Jones"}} })
+	start := authorizeURL("app", "openid launch/patient patient/*.rs")
+	e.login("pat", start)
+	consentAt := location(t, e.get(start))
+	if !strings.HasPrefix(consentAt, "/consent?") {
+		t.Fatalf("went to %q", consentAt)
+	}
+	e.login("doc", "/")
+	if to := location(t, e.get(consentAt)); to != e.ts.URL+start {
+		t.Fatalf("another person's consent page went to %q, want the authorization endpoint", to)
+	}
+	if to := location(t, e.get(start)); !strings.HasPrefix(to, "/pick-patient?") {
+		t.Fatalf("resumed for the practitioner: %q, want the picker", to)
+	}
+}

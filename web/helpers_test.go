@@ -312,11 +312,16 @@ func location(t *testing.T, r resp) string {
 // browser.
 func (e *env) login(user, returnTo string) string {
 	e.t.Helper()
+	return location(e.t, e.passwordLogin(user, returnTo))
+}
+
+// passwordLogin posts the log-in form as user and returns the answer.
+func (e *env) passwordLogin(user, returnTo string) resp {
+	e.t.Helper()
 	page := e.get("/login?return_to=" + url.QueryEscape(returnTo))
 	wantStatus(e.t, page, 200)
-	r := e.post("/login", url.Values{"csrf_token": {csrfOf(e.t, page.body)}, "username": {user},
+	return e.post("/login", url.Values{"csrf_token": {csrfOf(e.t, page.body)}, "username": {user},
 		"password": {testPassword}, "return_to": {hiddenValue(page.body, "return_to")}})
-	return location(e.t, r)
 }
 
 func decodeDecision(t *testing.T, r resp) *authz.Decision {

@@ -302,14 +302,19 @@ func (s *Server) loadPending(w http.ResponseWriter, r *http.Request, b *browser,
 }
 
 // onPage reports whether request f (loaded for u) may show page: when it
-// is elsewhere (another step, or another person's), the browser is sent
-// where it is.
+// is at another step the browser is sent there, and when its steps were
+// taken by another person, to the authorization endpoint (which starts
+// them again for u).
 func (s *Server) onPage(w http.ResponseWriter, r *http.Request, b *browser, u *account.User, f flow, page state) bool {
 	if f.Subject == u.ID && (f.State == page || f.mayGoBackTo(page)) {
 		return true
 	}
+	to := f.location()
+	if f.Subject != u.ID {
+		to = f.Req.ResumeURL
+	}
 	s.save(w, r, b)
-	redirect(w, f.location())
+	redirect(w, to)
 	return false
 }
 

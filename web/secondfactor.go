@@ -97,7 +97,11 @@ func loginLocation(st state, returnTo string) string {
 // password), on the way to returnTo.
 func (s *Server) toLogin(w http.ResponseWriter, r *http.Request, b *browser, returnTo string) {
 	_, _, st, err := s.loggedIn(r.Context(), b)
-	if err != nil || st == stateDone {
+	if err != nil {
+		s.fail(w, r, http.StatusInternalServerError, "", err)
+		return
+	}
+	if st == stateDone { // logged in meanwhile: the log-in page takes it from there
 		st = stateLogin
 	}
 	if err := s.save(w, r, b); err != nil {

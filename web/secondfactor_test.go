@@ -59,15 +59,6 @@ func (e *env) enrol(user string) (string, []string) {
 	return en.Secret, codes
 }
 
-// passwordLogin posts the log-in form and returns the answer.
-func (e *env) passwordLogin(user, returnTo string) resp {
-	e.t.Helper()
-	page := e.get("/login?return_to=" + url.QueryEscape(returnTo))
-	wantStatus(e.t, page, 200)
-	return e.post("/login", url.Values{"csrf_token": {csrfOf(e.t, page.body)}, "username": {user},
-		"password": {testPassword}, "return_to": {hiddenValue(page.body, "return_to")}})
-}
-
 // postCode posts the second-factor page at (a path) with code.
 func (e *env) postCode(at, code string) resp {
 	e.t.Helper()
