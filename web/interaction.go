@@ -49,7 +49,6 @@ func (s *Server) Authorize(w http.ResponseWriter, r *http.Request, req *authz.Au
 			}
 		}
 		f, _ = next(f, ev)
-		stored = false
 	}
 	switch f.State {
 	case stateDone:
