@@ -3,7 +3,6 @@ package web
 import (
 	"errors"
 	"net/http"
-	"net/url"
 
 	"github.com/smartgate/smartgate/audit"
 	"github.com/smartgate/smartgate/store"
@@ -25,6 +24,8 @@ type appsView struct {
 	CSRF string
 	User string
 	Apps []appView
+	// Security links SecurityPath (when a second factor is configured).
+	Security bool
 }
 
 // appsPage lists the apps the person has allowed (the SMART
@@ -37,12 +38,12 @@ func (s *Server) appsPage(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusInternalServerError, "", err)
 		return
 	}
-	if err := s.save(w, r, b); err != nil {
-		s.fail(w, r, http.StatusInternalServerError, "", err)
+	if u == nil {
+		s.toLogin(w, r, b, ManagementPath)
 		return
 	}
-	if u == nil {
-		redirect(w, "/login?"+url.Values{"return_to": {"/account/apps"}}.Encode())
+	if err := s.save(w, r, b); err != nil {
+		s.fail(w, r, http.StatusInternalServerError, "", err)
 		return
 	}
 	consents, err := s.cfg.Store.Consents(ctx, u.ID)
@@ -50,7 +51,7 @@ func (s *Server) appsPage(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusInternalServerError, "", err)
 		return
 	}
-	v := appsView{CSRF: b.CSRF, User: u.Label()}
+	v := appsView{CSRF: b.CSRF, User: u.Label(), Security: s.cfg.SecondFactor != nil}
 	for _, c := range consents {
 		a := appView{ClientID: c.ClientID, ClientName: s.cfg.ClientName(ctx, c.ClientID), Updated: c.Updated.UTC().Format("2006-01-02 15:04 MST")}
 		for _, sc := range c.Scopes {
@@ -75,7 +76,7 @@ func (s *Server) appsRevoke(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if u == nil {
-		redirect(w, "/login?"+url.Values{"return_to": {"/account/apps"}}.Encode())
+		s.toLogin(w, r, b, ManagementPath)
 		return
 	}
 	clientID := r.PostFormValue("client_id")

@@ -1,6 +1,12 @@
-// Package web serves smartgate's server-rendered pages: log-in, patient
-// picker, consent, log-out and the list of allowed apps, and implements
+// Package web serves smartgate's server-rendered pages: log-in, second
+// factor, patient and encounter pickers, consent, log-out, the list of
+// allowed apps and the person's log-in security, and implements
 // authz.Interaction on top of them.
+//
+// Flow: an authorization request's interaction is one state machine
+// (flow.go, diagram there and in docs/login-flow.md): one record per
+// request, a pure next(record, event), and handlers that load the record,
+// apply their event, store it and redirect per state.
 //
 // State: the browser holds one cookie (gorilla/sessions, authenticated and
 // encrypted with keys kept in the settings table, rotatable with
@@ -12,7 +18,8 @@
 // (Config.SessionGrants).
 // Pending authorization requests are stored server-side, bound to the
 // browser id; the decision made on the consent page is bound to the log-in
-// session and returned to authz once.
+// session and returned to authz once. A session whose account has a second
+// factor (or must have one) is a log-in only once its amr records "otp".
 //
 // Protection: every state-changing form passes http.CrossOriginProtection and
 // a per-browser token in a hidden csrf_token field; pages are sent with a

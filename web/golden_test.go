@@ -28,7 +28,7 @@ func TestGoldenPages(t *testing.T) {
 		{"login_error", "login", loginView{CSRF: token, ReturnTo: defaultLanding, Username: "pat", Error: msgBadLogin}},
 		{"consent", "consent", consentView{CSRF: token, ReqID: "req-1", User: "Pat Patient", ClientID: "app",
 			ClientName: `Growth <b>Chart</b> & "Co"`, ClientURI: "https://app.example/", Initials: Initials(`Growth <b>Chart</b> & "Co"`),
-			Patient: "p1", Scopes: scopes}},
+			Patient: "p1", PatientName: "Amy Shaw", Rev: 2, Scopes: scopes}},
 		{"logout", "logout", logoutView{CSRF: token, User: "Pat Patient", PostLogoutRedirectURI: "https://app.example/bye", State: "s", ClientID: "app"}},
 		{"loggedout", "loggedout", logoutView{CSRF: token}},
 		{"apps", "apps", appsView{CSRF: token, User: "Pat Patient", Apps: []appView{{ClientID: "app", ClientName: "Growth Chart",
@@ -39,6 +39,13 @@ func TestGoldenPages(t *testing.T) {
 		{"pick_encounter", "pick-encounter", pickEncounterView{CSRF: token, ReqID: "req-1", User: "Dr. Doc", ClientName: "Growth <b>Chart</b>",
 			Patient: "p1", Encounters: []EncounterSummary{{ID: "e1", Patient: "p1", Label: "Check-up", Date: "2026-01-02"}, {ID: "e2", Patient: "p1"}}}},
 		{"pick_encounter_empty", "pick-encounter", pickEncounterView{CSRF: token, ReqID: "req-1", User: "Dr. Doc", ClientName: "Growth Chart", Patient: "p1"}},
+		{"second_factor", "second-factor", secondFactorView{CSRF: token, ReturnTo: "/admin", User: "Pat Patient", Error: msgBadCode}},
+		{"enrol_start", "enrol", enrolView{CSRF: token, ReturnTo: "/admin", Required: true, BeginAction: EnrolPath + "/begin"}},
+		{"enrol_key", "enrol", enrolView{CSRF: token, ReturnTo: "/admin", Required: true, Action: EnrolPath,
+			Secret: "JBSWY3DPEHPK3PXP", URI: "otpauth://totp/smartgate:root?issuer=smartgate&secret=JBSWY3DPEHPK3PXP"}},
+		{"recovery", "recovery", recoveryView{Codes: []string{"abcd-efgh-ijkl", "mnop-qrst-uvwx"}, Continue: "/admin"}},
+		{"security_enrolled", "security", securityView{CSRF: token, User: "Pat Patient", Enrolled: true}},
+		{"security_required", "security", securityView{CSRF: token, User: "Admin", Required: true, Error: msgBadCode}},
 		{"error", "error", errorView{Status: 400, Message: "This authorization request has expired.", RequestID: "0123456789abcdef"}},
 	}
 	for _, p := range pages {

@@ -99,6 +99,8 @@ type env struct {
 	revoked *revokeLog
 	users   map[string]*account.User
 	client  *http.Client
+	// sf is the second factor (newFactorEnv), or nil.
+	sf *account.SecondFactors
 }
 
 // newEnv starts the pages on a real SQLite database behind an httptest
@@ -123,6 +125,7 @@ func newEnv(t *testing.T, mods ...func(*Config)) *env {
 	for _, u := range []*account.User{
 		{UserName: "pat", DisplayName: "Pat Patient", FHIRUser: "Patient/p1", Roles: []string{account.RolePatient}},
 		{UserName: "doc", DisplayName: "Dr. Doc", FHIRUser: "Practitioner/d1", Roles: []string{account.RolePractitioner}},
+		{UserName: "root", DisplayName: "Admin", Roles: []string{account.RoleAdmin}},
 	} {
 		u.Active, u.PasswordHash = true, hash
 		if err := db.CreateUser(ctx, u); err != nil {
@@ -153,6 +156,10 @@ func newEnv(t *testing.T, mods ...func(*Config)) *env {
 	mux := http.NewServeMux()
 	e.srv.Register(mux)
 	mux.HandleFunc("GET /oauth/authorize", e.authorize)
+	// An administrator's page, as the console registers its pages.
+	mux.Handle("GET /admin", e.srv.RequireRole(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "admin page")
+	}), account.RoleAdmin))
 	e.ts = httptest.NewServer(mux)
 	t.Cleanup(e.ts.Close)
 	e.client = e.newClient()
@@ -175,6 +182,9 @@ func (e *env) authorize(w http.ResponseWriter, r *http.Request) {
 		Scopes:     strings.Fields(q.Get("scope")),
 		Prompt:     strings.Fields(q.Get("prompt")),
 		MaxAge:     -1,
+	}
+	if lp := q.Get("launch_patient"); lp != "" { // an EHR launch's context, as authz resolves it
+		req.Launch = &authz.LaunchContext{Patient: lp, LaunchedBy: q.Get("launched_by")}
 	}
 	if ma := q.Get("max_age"); ma != "" {
 		n, _ := strconv.Atoi(ma)
@@ -302,11 +312,16 @@ func location(t *testing.T, r resp) string {
 // browser.
 func (e *env) login(user, returnTo string) string {
 	e.t.Helper()
+	return location(e.t, e.passwordLogin(user, returnTo))
+}
+
+// passwordLogin posts the log-in form as user and returns the answer.
+func (e *env) passwordLogin(user, returnTo string) resp {
+	e.t.Helper()
 	page := e.get("/login?return_to=" + url.QueryEscape(returnTo))
 	wantStatus(e.t, page, 200)
-	r := e.post("/login", url.Values{"csrf_token": {csrfOf(e.t, page.body)}, "username": {user},
+	return e.post("/login", url.Values{"csrf_token": {csrfOf(e.t, page.body)}, "username": {user},
 		"password": {testPassword}, "return_to": {hiddenValue(page.body, "return_to")}})
-	return location(e.t, r)
 }
 
 func decodeDecision(t *testing.T, r resp) *authz.Decision {

@@ -1,12 +1,16 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/smartgate/smartgate/account"
 	"github.com/smartgate/smartgate/audit"
@@ -14,153 +18,163 @@ import (
 	"github.com/smartgate/smartgate/store"
 )
 
-// pendingState is what a pending authorization request carries between the
-// pages (stored as account.Pending.Request).
-type pendingState struct {
-	Req      authz.AuthorizeRequest `json:"req"`
-	Patient  string                 `json:"patient,omitempty"`   // chosen in the picker
-	PickedBy string                 `json:"picked_by,omitempty"` // user who chose it
-	// Encounter was chosen (or skipped, when empty) in the encounter picker
-	// by EncounterBy for the patient EncounterFor.
-	Encounter    string `json:"encounter,omitempty"`
-	EncounterFor string `json:"encounter_for,omitempty"`
-	EncounterBy  string `json:"encounter_by,omitempty"`
-}
-
-// decisionRecord is what the consent page decided (account.Pending.Decision).
-type decisionRecord struct {
-	SessionID string   `json:"sid"`
-	Denied    bool     `json:"denied,omitempty"`
-	Scopes    []string `json:"scopes,omitempty"`
-}
-
-// Authorize implements authz.Interaction: log-in, patient picker and
-// consent, in that order, each a 303 to a page whose flow ends at
-// req.ResumeURL; the decision, once made, is returned once.
+// Authorize implements authz.Interaction as the state machine of flow.go:
+// it loads the request's record, applies the resumed event with what it
+// learned (the log-in session, the remembered consent), and then either
+// returns the outcome (once: the record is taken) or stores the record and
+// sends the browser to the page of its state.
 func (s *Server) Authorize(w http.ResponseWriter, r *http.Request, req *authz.AuthorizeRequest) (*authz.Decision, error) {
 	ctx := r.Context()
-	now := s.cfg.Now()
 	b := s.browser(r)
-	u, sess, err := s.current(ctx, b)
+	ev, err := s.resumeEvent(ctx, b, req.ClientID)
 	if err != nil {
 		return nil, err
 	}
-	none := slices.Contains(req.Prompt, "none")
-
-	p, err := s.cfg.Store.Pending(ctx, b.BID, req.ID)
-	stored := err == nil
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return nil, wrap("load pending request", err)
-	}
-	var st pendingState
-	if stored {
-		if err := json.Unmarshal(p.Request, &st); err != nil {
-			return nil, wrap("decode pending request", err)
-		}
-	} else {
-		p = &account.Pending{BrowserID: b.BID, RequestID: req.ID, Created: now, ExpiresAt: now.Add(s.cfg.PendingTTL)}
-	}
-	st.Req = *req
-	pending := func(location string) (*authz.Decision, error) {
-		raw, err := json.Marshal(st)
-		if err != nil {
-			return nil, wrap("encode pending request", err)
-		}
-		p.Request = raw
-		if err := s.cfg.Store.PutPending(ctx, p); err != nil {
-			return nil, wrap("store pending request", err)
-		}
-		if err := s.save(w, r, b); err != nil {
-			return nil, err
-		}
-		redirect(w, location)
-		return nil, authz.ErrInteractionPending
-	}
-
-	// 1. Log-in: none yet, or prompt=login / max_age ask for a log-in made
-	// after this request started.
-	fresh := sess != nil && !sess.AuthTime.Before(p.Created)
-	if u == nil || slices.Contains(req.Prompt, "login") && !fresh ||
-		req.MaxAge >= 0 && now.Sub(sess.AuthTime) > req.MaxAge && !fresh {
-		if none {
-			return nil, authz.ErrLoginRequired
-		}
-		q := url.Values{"return_to": {resumePath(req.ResumeURL)}}
-		if req.LoginHint != "" {
-			q.Set("login_hint", req.LoginHint)
-		}
-		return pending("/login?" + q.Encode())
-	}
-
-	// 2. Launch context: an EHR launch u may redeem, a patient user's own
-	// record, or the picker for those who may act for other patients.
-	launch, scopes, next, err := s.launchStep(u, st)
+	p, f, stored, err := s.loadFlow(ctx, b.BID, req)
 	if err != nil {
-		if stored {
-			if _, terr := s.cfg.Store.TakePending(ctx, b.BID, req.ID); terr != nil && !errors.Is(terr, store.ErrNotFound) {
-				return nil, wrap("drop pending request", terr)
-			}
-		}
 		return nil, err
 	}
-	if next != "" {
-		if none {
-			return nil, authz.ErrInteractionRequired
-		}
-		return pending(next)
-	}
-	st.Req.Scopes = scopes
-	// 2b. Standalone launch/encounter: an encounter of that patient.
-	if req.Launch == nil && slices.Contains(req.Scopes, "launch/encounter") && s.cfg.Encounters != nil && launch != nil &&
-		launch.Patient != "" && launch.Encounter == "" {
-		if st.EncounterBy != u.ID || st.EncounterFor != launch.Patient {
-			if none {
-				return nil, authz.ErrInteractionRequired
-			}
-			return pending("/pick-encounter?" + url.Values{"req": {req.ID}}.Encode())
-		}
-		launch.Encounter = st.Encounter
-	}
-	decide := func(scopes []string) *authz.Decision {
-		return &authz.Decision{Subject: u.ID, AuthTime: sess.AuthTime, AMR: slices.Clone(sess.AMR), Scopes: scopes,
-			Context: launch, SessionID: sess.ID}
-	}
-
-	// 3. A decision made on the consent page in this session: used once.
-	if stored && len(p.Decision) > 0 {
+	f, _ = next(f, ev) // a stored record is never done or failed
+	if terminal(f.State) && stored {
+		// Single use: the outcome is that of the record taken from the store.
 		taken, err := s.cfg.Store.TakePending(ctx, b.BID, req.ID)
-		if err == nil {
-			var rec decisionRecord
-			if json.Unmarshal(taken.Decision, &rec) == nil && rec.SessionID == sess.ID {
-				if rec.Denied {
-					return nil, authz.ErrAccessDenied
-				}
-				return decide(rec.Scopes), nil
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			f, p = newFlow(*req, ev.Now), s.newPending(b.BID, req.ID, ev.Now)
+		case err != nil:
+			return nil, wrap("take pending request", err)
+		default:
+			if f, err = decodeFlow(taken.Request, req); err != nil {
+				return nil, err
 			}
-		} else if !errors.Is(err, store.ErrNotFound) {
-			return nil, wrap("take decision", err)
 		}
-		stored, p.Decision = false, nil
-		p.Created = now
+		f, _ = next(f, ev)
 	}
+	switch f.State {
+	case stateDone:
+		if f.Denied {
+			return nil, authz.ErrAccessDenied
+		}
+		return &authz.Decision{Subject: ev.User.ID, AuthTime: ev.Session.AuthTime, AMR: slices.Clone(ev.Session.AMR),
+			Scopes: f.Granted, Context: f.Context, SessionID: ev.Session.ID}, nil
+	case stateFailed:
+		return nil, &authz.DeniedError{Description: f.Failure}
+	}
+	if slices.Contains(req.Prompt, "none") {
+		return nil, promptNoneError(f.State)
+	}
+	if err := s.putFlow(ctx, p, f); err != nil {
+		return nil, err
+	}
+	if err := s.save(w, r, b); err != nil {
+		return nil, err
+	}
+	redirect(w, f.location())
+	return nil, authz.ErrInteractionPending
+}
 
-	// 4. Consent: remembered per user and client, unless prompt=consent.
-	c, err := s.cfg.Store.Consent(ctx, u.ID, req.ClientID)
+// terminal reports whether st ends the request's record.
+func terminal(st state) bool { return st == stateDone || st == stateFailed }
+
+// promptNoneError is the OIDC error of prompt=none when the request waits
+// in state st.
+func promptNoneError(st state) error {
+	switch st {
+	case stateLogin, stateSecondFactor, stateEnrol:
+		return authz.ErrLoginRequired
+	case stateConsent:
+		return authz.ErrConsentRequired
+	}
+	return authz.ErrInteractionRequired
+}
+
+// resumeEvent gathers what the resumed event needs: the browser's log-in
+// (how far it has got) and the person's remembered consent for clientID.
+func (s *Server) resumeEvent(ctx context.Context, b *browser, clientID string) (resumed, error) {
+	ev := resumed{Now: s.cfg.Now(), Patients: s.cfg.Patients != nil, Encounters: s.cfg.Encounters != nil}
+	u, sess, step, err := s.loggedIn(ctx, b)
+	if err != nil || u == nil {
+		ev.Login = stateLogin
+		return ev, err
+	}
+	ev.User, ev.Session, ev.Login = u, sess, step
+	c, err := s.cfg.Store.Consent(ctx, u.ID, clientID)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return nil, wrap("load consent", err)
+		return ev, wrap("load consent", err)
 	}
-	if c != nil && c.Covers(st.Req.Scopes) && !slices.Contains(req.Prompt, "consent") {
-		if stored {
-			if _, err := s.cfg.Store.TakePending(ctx, b.BID, req.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
-				return nil, wrap("drop pending request", err)
-			}
+	ev.Consent = c
+	return ev, nil
+}
+
+// location is the page of f's state, or the authorization endpoint (to
+// take the next step) when none.
+func (f *flow) location() string {
+	req := url.Values{"req": {f.Req.ID}}.Encode()
+	switch f.State {
+	case stateLogin:
+		back := url.Values{"return_to": {resumePath(f.Req.ResumeURL)}}
+		if f.Req.LoginHint != "" {
+			back.Set("login_hint", f.Req.LoginHint)
 		}
-		return decide(slices.Clone(st.Req.Scopes)), nil
+		return "/login?" + back.Encode()
+	case stateSecondFactor, stateEnrol:
+		return loginLocation(f.State, resumePath(f.Req.ResumeURL))
+	case statePatient:
+		return "/pick-patient?" + req
+	case stateEncounter:
+		return "/pick-encounter?" + req
+	case stateConsent:
+		return "/consent?" + req
 	}
-	if none {
-		return nil, authz.ErrConsentRequired
+	return f.Req.ResumeURL
+}
+
+func (s *Server) newPending(bid, reqID string, now time.Time) *account.Pending {
+	return &account.Pending{BrowserID: bid, RequestID: reqID, Created: now, ExpiresAt: now.Add(s.cfg.PendingTTL)}
+}
+
+// loadFlow loads the record of req for browser bid (with req's current
+// parameters), or makes a new one (stored false).
+func (s *Server) loadFlow(ctx context.Context, bid string, req *authz.AuthorizeRequest) (*account.Pending, flow, bool, error) {
+	now := s.cfg.Now()
+	p, err := s.cfg.Store.Pending(ctx, bid, req.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return s.newPending(bid, req.ID, now), newFlow(*req, now), false, nil
 	}
-	return pending("/consent?" + url.Values{"req": {req.ID}}.Encode())
+	if err != nil {
+		return nil, flow{}, false, wrap("load pending request", err)
+	}
+	f, err := decodeFlow(p.Request, req)
+	return p, f, err == nil, err
+}
+
+// decodeFlow reads a stored record; req, when not nil, replaces its request
+// (the authorization endpoint validated it again).
+func decodeFlow(raw []byte, req *authz.AuthorizeRequest) (flow, error) {
+	var f flow
+	if err := json.Unmarshal(raw, &f); err != nil {
+		return flow{}, wrap("decode pending request", err)
+	}
+	if f.State == "" || terminal(f.State) {
+		return flow{}, fmt.Errorf("web: pending request in state %q", f.State)
+	}
+	if req != nil {
+		f.Req = *req
+	}
+	return f, nil
+}
+
+// putFlow stores f as p's record.
+func (s *Server) putFlow(ctx context.Context, p *account.Pending, f flow) error {
+	raw, err := json.Marshal(f)
+	if err != nil {
+		return wrap("encode pending request", err)
+	}
+	p.Request, p.Decision = raw, nil
+	if err := s.cfg.Store.PutPending(ctx, p); err != nil {
+		return wrap("store pending request", err)
+	}
+	return nil
 }
 
 // Descriptions of the access_denied errors of the launch-context step.
@@ -171,61 +185,52 @@ const (
 		"its patient, may use it."
 )
 
-// launchStep decides the launch context of the pending request st for user
-// u (step 2 of Authorize), with the scopes that may then be granted:
+// launchStep decides the launch context of request f for user u (a step
+// of resume), with the scopes that may then be granted:
 //   - an EHR launch, if u may redeem it (mayRedeem), else access denied;
 //   - when a patient is wanted and the launch names none: a patient user's
-//     own record (PatientID), or the patient picked by u if u may act for
-//     other patients (next is the picker page until u has picked);
+//     own record (PatientID), or the patient u picked if u may act for
+//     other patients (picker is true until u has picked; with no picker
+//     configured, no context);
 //   - a patient without a linked record gets no patient context: access
 //     denied when launch/patient was asked, else the patient/ scopes are
 //     dropped.
 //
-// It reads only u and st, so that it can be a step of a state machine.
-func (s *Server) launchStep(u *account.User, st pendingState) (launch *authz.LaunchContext, scopes []string, next string, err error) {
-	scopes = st.Req.Scopes
-	if st.Req.Launch != nil {
-		c := *st.Req.Launch
+// It reads only its arguments (D1 of issue 9).
+func launchStep(u *account.User, f flow, pickerOn bool) (launch *authz.LaunchContext, scopes []string, picker bool, err error) {
+	scopes = f.Req.Scopes
+	if f.Req.Launch != nil {
+		c := *f.Req.Launch
 		if !mayRedeem(u, &c) {
-			return nil, nil, "", &authz.DeniedError{Description: msgForeignLaunch}
+			return nil, nil, false, &authz.DeniedError{Description: msgForeignLaunch}
 		}
 		launch = &c
 	}
 	if !wantsPatient(scopes) || launch != nil && launch.Patient != "" {
-		return launch, scopes, "", nil
+		return launch, scopes, false, nil
 	}
 	if pid, ok := u.PatientID(); ok {
-		return withPatient(launch, pid), scopes, "", nil
+		return withPatient(launch, pid), scopes, false, nil
 	}
 	if u.MayActForOthers() {
 		switch {
-		case s.cfg.Patients == nil:
-			return launch, scopes, "", nil // no picker configured: no context
-		case st.Patient == "" || st.PickedBy != u.ID:
-			return launch, scopes, "/pick-patient?" + url.Values{"req": {st.Req.ID}}.Encode(), nil
+		case !pickerOn:
+			return launch, scopes, false, nil // no picker configured: no context
+		case f.Patient == "" || f.Subject != u.ID:
+			return launch, scopes, true, nil
 		}
-		return withPatient(launch, st.Patient), scopes, "", nil
+		return withPatient(launch, f.Patient), scopes, false, nil
 	}
 	if slices.Contains(scopes, "launch/patient") {
-		return nil, nil, "", &authz.DeniedError{Description: msgNoPatientRecord}
+		return nil, nil, false, &authz.DeniedError{Description: msgNoPatientRecord}
 	}
-	return launch, withoutPatientScopes(scopes), "", nil
+	return launch, withoutPatientScopes(scopes), false, nil
 }
 
 // mayRedeem reports whether u may use the EHR launch lc: the person who
 // launched it, or one who may act for its patient.
 func mayRedeem(u *account.User, lc *authz.LaunchContext) bool {
 	return lc.LaunchedBy != "" && lc.LaunchedBy == u.ID || u.MayActFor(lc.Patient)
-}
-
-// contextPatient is the patient of the pending request's launch context
-// for user u (launchStep's), or "" when there is none yet.
-func (s *Server) contextPatient(u *account.User, st pendingState) string {
-	lc, _, next, err := s.launchStep(u, st)
-	if err != nil || next != "" || lc == nil {
-		return ""
-	}
-	return lc.Patient
 }
 
 func withPatient(l *authz.LaunchContext, id string) *authz.LaunchContext {
@@ -264,11 +269,11 @@ func resumePath(resume string) string {
 	return safeReturnTo(u.RequestURI())
 }
 
-// loadPending finds the pending request named by req for the logged-in user
-// of this browser, or writes a response (log-in redirect or error page) and
+// loadPending finds the record of request reqID for the logged-in user of
+// this browser, or writes a response (log-in redirect or error page) and
 // returns ok=false.
 func (s *Server) loadPending(w http.ResponseWriter, r *http.Request, b *browser, reqID string) (
-	u *account.User, sess *account.Session, p *account.Pending, st pendingState, ok bool) {
+	u *account.User, sess *account.Session, p *account.Pending, f flow, ok bool) {
 	ctx := r.Context()
 	u, sess, err := s.current(ctx, b)
 	if err != nil {
@@ -276,24 +281,60 @@ func (s *Server) loadPending(w http.ResponseWriter, r *http.Request, b *browser,
 		return
 	}
 	if u == nil {
-		s.save(w, r, b)
-		redirect(w, "/login?"+url.Values{"return_to": {safeReturnTo(r.URL.Path + "?" + url.Values{"req": {reqID}}.Encode())}}.Encode())
+		s.toLogin(w, r, b, r.URL.Path+"?"+url.Values{"req": {reqID}}.Encode())
 		return
 	}
 	p, err = s.cfg.Store.Pending(ctx, b.BID, reqID)
-	if errors.Is(err, store.ErrNotFound) {
+	if err == nil {
+		f, err = decodeFlow(p.Request, nil)
+	}
+	if errors.Is(err, store.ErrNotFound) || err == nil && f.State == "" {
 		s.fail(w, r, http.StatusBadRequest, "This authorization request has expired or was started in another browser. "+
 			"Please go back to the app and try again.", err)
 		return
-	}
-	if err == nil {
-		err = json.Unmarshal(p.Request, &st)
 	}
 	if err != nil {
 		s.fail(w, r, http.StatusInternalServerError, "", err)
 		return
 	}
-	return u, sess, p, st, true
+	return u, sess, p, f, true
+}
+
+// onPage reports whether request f (loaded for u) may show page: when it
+// is at another step the browser is sent there, and when its steps were
+// taken by another person, to the authorization endpoint (which starts
+// them again for u).
+func (s *Server) onPage(w http.ResponseWriter, r *http.Request, b *browser, u *account.User, f flow, page state) bool {
+	if f.Subject == u.ID && (f.State == page || f.mayGoBackTo(page)) {
+		return true
+	}
+	to := f.location()
+	if f.Subject != u.ID {
+		to = f.Req.ResumeURL
+	}
+	s.save(w, r, b)
+	redirect(w, to)
+	return false
+}
+
+// move answers a page's event: with err from next (errIllegal: the state
+// did not allow it) a 409 error page, else the new record f stored and a
+// 303 to where its state leads. It reports whether f was stored.
+func (s *Server) move(w http.ResponseWriter, r *http.Request, p *account.Pending, f flow, err error) bool {
+	if errors.Is(err, errIllegal) {
+		s.fail(w, r, http.StatusConflict, "This step of the authorization request is over or has changed. "+
+			"Please go back to the app and try again.", err)
+		return false
+	}
+	if err == nil {
+		err = s.putFlow(r.Context(), p, f)
+	}
+	if err != nil {
+		s.fail(w, r, http.StatusInternalServerError, "", err)
+		return false
+	}
+	redirect(w, f.location())
+	return true
 }
 
 type scopeView struct {
@@ -305,6 +346,7 @@ type scopeView struct {
 type consentView struct {
 	CSRF       string
 	ReqID      string
+	Rev        int
 	User       string
 	ClientID   string
 	ClientName string
@@ -312,31 +354,60 @@ type consentView struct {
 	// Initials stand in for the client's logo: its logo_uri is never shown,
 	// so that the browser fetches nothing from a third party (issue 9).
 	Initials string
-	Patient  string
-	Scopes   []scopeView
+	// Patient is the patient in context (bare id) and PatientName its name
+	// when the directory knows it.
+	Patient     string
+	PatientName string
+	Scopes      []scopeView
 }
 
 func (s *Server) consentPage(w http.ResponseWriter, r *http.Request) {
 	b := s.browser(r)
 	reqID := r.URL.Query().Get("req")
-	u, _, _, st, ok := s.loadPending(w, r, b, reqID)
-	if !ok {
+	u, _, _, f, ok := s.loadPending(w, r, b, reqID)
+	if !ok || !s.onPage(w, r, b, u, f, stateConsent) {
+		return
+	}
+	if f.State != stateConsent { // answered or changed: the browser goes on
+		s.save(w, r, b)
+		redirect(w, f.location())
 		return
 	}
 	if err := s.save(w, r, b); err != nil {
 		s.fail(w, r, http.StatusInternalServerError, "", err)
 		return
 	}
-	v := consentView{CSRF: b.CSRF, ReqID: reqID, User: u.Label(), ClientID: st.Req.ClientID, ClientName: st.Req.ClientName,
-		ClientURI: st.Req.ClientURI, Patient: s.contextPatient(u, st)}
+	v := consentView{CSRF: b.CSRF, ReqID: reqID, Rev: f.Rev, User: u.Label(), ClientID: f.Req.ClientID,
+		ClientName: f.Req.ClientName, ClientURI: f.Req.ClientURI}
+	if f.Context != nil {
+		v.Patient = f.Context.Patient
+		v.PatientName = s.patientName(r.Context(), v.Patient)
+	}
 	if v.ClientName == "" {
-		v.ClientName = st.Req.ClientID
+		v.ClientName = f.Req.ClientID
 	}
 	v.Initials = Initials(v.ClientName)
-	for _, sc := range st.Req.Scopes {
+	for _, sc := range f.Scopes {
 		v.Scopes = append(v.Scopes, scopeView{Value: sc, Description: s.describe(sc), Checked: true})
 	}
 	s.render(w, r, http.StatusOK, "consent", v)
+}
+
+// patientName is the name of the patient with id in the directory, or ""
+// (no directory, unknown id, or a failure, which is logged: the page then
+// shows the id alone).
+func (s *Server) patientName(ctx context.Context, id string) string {
+	if id == "" || s.cfg.Patients == nil {
+		return ""
+	}
+	p, err := s.cfg.Patients.Patient(ctx, id)
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			s.log.Warn("consent page: patient name", "err", err)
+		}
+		return ""
+	}
+	return p.Name
 }
 
 func (s *Server) consentSubmit(w http.ResponseWriter, r *http.Request) {
@@ -344,50 +415,37 @@ func (s *Server) consentSubmit(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	reqID := r.PostFormValue("req")
-	u, sess, p, st, ok := s.loadPending(w, r, b, reqID)
+	u, sess, p, f, ok := s.loadPending(w, r, b, r.PostFormValue("req"))
 	if !ok {
 		return
 	}
-	ctx := r.Context()
-	rec := decisionRecord{SessionID: sess.ID}
-	ev := audit.Event{Kind: "consent", Actor: u.ID, ClientID: st.Req.ClientID, Patient: s.contextPatient(u, st)}
-	switch r.PostFormValue("decision") {
-	case "approve":
-		chosen := r.PostForm["scope"]
-		for _, sc := range st.Req.Scopes {
-			if slices.Contains(chosen, sc) {
-				rec.Scopes = append(rec.Scopes, sc)
-			}
-		}
-		if err := s.cfg.Store.PutConsent(ctx, &account.Consent{UserID: u.ID, ClientID: st.Req.ClientID, Scopes: rec.Scopes}); err != nil {
-			s.fail(w, r, http.StatusInternalServerError, "", err)
+	ev := decided{User: u.ID, Session: sess.ID, Scopes: r.PostForm["scope"]}
+	if rev := r.PostFormValue("rev"); rev != "" {
+		n, err := strconv.Atoi(rev)
+		if err != nil || n <= 0 {
+			s.fail(w, r, http.StatusBadRequest, "The form could not be read.", fmt.Errorf("consent: rev %q", rev))
 			return
 		}
-		ev.Outcome, ev.Scopes = audit.Success, joinScopes(rec.Scopes)
+		ev.Rev = n
+	}
+	switch r.PostFormValue("decision") {
+	case "approve":
 	case "deny":
-		rec.Denied = true
-		ev.Outcome = audit.Denied
+		ev.Denied = true
 	default:
 		s.fail(w, r, http.StatusBadRequest, "Please choose Allow or Deny.", errors.New("consent: no decision"))
 		return
 	}
-	p.Decision, _ = json.Marshal(rec)
-	if err := s.cfg.Store.PutPending(ctx, p); err != nil {
-		s.fail(w, r, http.StatusInternalServerError, "", err)
-		return
+	g, err := next(f, ev)
+	rec := audit.Event{Kind: "consent", Actor: u.ID, ClientID: f.Req.ClientID, Outcome: audit.Denied}
+	if err == nil && g.Context != nil {
+		rec.Patient = g.Context.Patient
 	}
-	s.record(r, ev)
-	redirect(w, st.Req.ResumeURL)
-}
-
-func joinScopes(s []string) string {
-	out := ""
-	for i, x := range s {
-		if i > 0 {
-			out += " "
-		}
-		out += x
+	if err == nil && !ev.Denied {
+		err = s.cfg.Store.PutConsent(r.Context(), &account.Consent{UserID: u.ID, ClientID: f.Req.ClientID, Scopes: g.Decision.Scopes})
+		rec.Outcome, rec.Scopes = audit.Success, strings.Join(g.Decision.Scopes, " ")
 	}
-	return out
+	if s.move(w, r, p, g, err) {
+		s.record(r, rec)
+	}
 }

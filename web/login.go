@@ -99,7 +99,8 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusServiceUnavailable, "We could not check your log-in right now. Please try again.", err)
 		return
 	}
-	if _, err := s.startSession(ctx, b, u, []string{"pwd"}); err != nil {
+	sess, err := s.startSession(ctx, b, u, []string{"pwd"})
+	if err != nil {
 		s.fail(w, r, http.StatusInternalServerError, "", err)
 		return
 	}
@@ -108,5 +109,5 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.record(r, audit.Event{Kind: "login", Actor: u.ID, Action: "password", Outcome: audit.Success})
-	redirect(w, returnTo)
+	s.continueLogin(w, r, u, sess.AMR, returnTo)
 }

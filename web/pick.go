@@ -1,7 +1,6 @@
 package web
 
 import (
-	"encoding/json"
 	"errors"
 	"net/http"
 
@@ -27,8 +26,8 @@ func (s *Server) pickPage(w http.ResponseWriter, r *http.Request) {
 	b := s.browser(r)
 	q := r.URL.Query()
 	reqID := q.Get("req")
-	u, _, _, st, ok := s.loadPending(w, r, b, reqID)
-	if !ok || !s.mayPick(w, r, u) {
+	u, _, _, f, ok := s.loadPending(w, r, b, reqID)
+	if !ok || !s.mayPick(w, r, u) || !s.onPage(w, r, b, u, f, statePatient) {
 		return
 	}
 	if err := s.save(w, r, b); err != nil {
@@ -44,11 +43,7 @@ func (s *Server) pickPage(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusInternalServerError, "", err)
 		return
 	}
-	name := st.Req.ClientName
-	if name == "" {
-		name = st.Req.ClientID
-	}
-	s.render(w, r, http.StatusOK, "pick", pickView{CSRF: b.CSRF, ReqID: reqID, User: u.Label(), ClientName: name,
+	s.render(w, r, http.StatusOK, "pick", pickView{CSRF: b.CSRF, ReqID: reqID, User: u.Label(), ClientName: f.clientName(),
 		Query: query, Patients: list})
 }
 
@@ -57,13 +52,12 @@ func (s *Server) pickSubmit(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	u, _, p, st, ok := s.loadPending(w, r, b, r.PostFormValue("req"))
+	u, _, p, f, ok := s.loadPending(w, r, b, r.PostFormValue("req"))
 	if !ok || !s.mayPick(w, r, u) {
 		return
 	}
-	ctx := r.Context()
 	id := r.PostFormValue("patient")
-	if _, err := s.cfg.Patients.Patient(ctx, id); err != nil || id == "" {
+	if _, err := s.cfg.Patients.Patient(r.Context(), id); err != nil || id == "" {
 		status, msg := http.StatusInternalServerError, ""
 		if id == "" || errors.Is(err, store.ErrNotFound) {
 			status, msg = http.StatusBadRequest, "Please choose a patient from the list."
@@ -71,14 +65,8 @@ func (s *Server) pickSubmit(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, status, msg, err)
 		return
 	}
-	st.Patient, st.PickedBy = id, u.ID
-	raw, _ := json.Marshal(st)
-	p.Request = raw
-	if err := s.cfg.Store.PutPending(ctx, p); err != nil {
-		s.fail(w, r, http.StatusInternalServerError, "", err)
-		return
-	}
-	redirect(w, st.Req.ResumeURL)
+	g, err := next(f, pickedPatient{User: u.ID, Patient: id})
+	s.move(w, r, p, g, err)
 }
 
 // mayPick lets only users who may act for other patients use the picker

@@ -2,7 +2,6 @@ package web
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
 
@@ -41,11 +40,11 @@ type pickEncounterView struct {
 func (s *Server) pickEncounterPage(w http.ResponseWriter, r *http.Request) {
 	b := s.browser(r)
 	reqID := r.URL.Query().Get("req")
-	u, _, _, st, ok := s.loadPending(w, r, b, reqID)
-	if !ok {
+	u, _, _, f, ok := s.loadPending(w, r, b, reqID)
+	if !ok || !s.onPage(w, r, b, u, f, stateEncounter) {
 		return
 	}
-	patient := s.contextPatient(u, st)
+	patient := f.patient()
 	if patient == "" {
 		s.fail(w, r, http.StatusBadRequest, "Please choose a patient first.", errors.New("pick encounter: no patient"))
 		return
@@ -59,12 +58,8 @@ func (s *Server) pickEncounterPage(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusInternalServerError, "", err)
 		return
 	}
-	name := st.Req.ClientName
-	if name == "" {
-		name = st.Req.ClientID
-	}
 	s.render(w, r, http.StatusOK, "pick-encounter", pickEncounterView{CSRF: b.CSRF, ReqID: reqID, User: u.Label(),
-		ClientName: name, Patient: patient, Encounters: list})
+		ClientName: f.clientName(), Patient: patient, Encounters: list})
 }
 
 func (s *Server) pickEncounterSubmit(w http.ResponseWriter, r *http.Request) {
@@ -72,17 +67,16 @@ func (s *Server) pickEncounterSubmit(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	u, _, p, st, ok := s.loadPending(w, r, b, r.PostFormValue("req"))
+	u, _, p, f, ok := s.loadPending(w, r, b, r.PostFormValue("req"))
 	if !ok {
 		return
 	}
-	ctx := r.Context()
-	patient := s.contextPatient(u, st)
+	patient := f.patient()
 	id := r.PostFormValue("encounter")
 	if r.PostFormValue("skip") != "" {
 		id = ""
 	} else {
-		enc, err := s.cfg.Encounters.Encounter(ctx, id)
+		enc, err := s.cfg.Encounters.Encounter(r.Context(), id)
 		if id == "" || errors.Is(err, store.ErrNotFound) || err == nil && (patient == "" || enc.Patient != patient) {
 			s.fail(w, r, http.StatusBadRequest, "Please choose an encounter from the list.", err)
 			return
@@ -91,12 +85,6 @@ func (s *Server) pickEncounterSubmit(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	st.Encounter, st.EncounterFor, st.EncounterBy = id, patient, u.ID
-	raw, _ := json.Marshal(st)
-	p.Request = raw
-	if err := s.cfg.Store.PutPending(ctx, p); err != nil {
-		s.fail(w, r, http.StatusInternalServerError, "", err)
-		return
-	}
-	redirect(w, st.Req.ResumeURL)
+	g, err := next(f, pickedEncounter{User: u.ID, Encounter: id})
+	s.move(w, r, p, g, err)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/url"
 	"slices"
 
 	"github.com/smartgate/smartgate/account"
@@ -35,7 +34,7 @@ func (s *Server) CompleteLogin(w http.ResponseWriter, r *http.Request, u *accoun
 		method = amr[0]
 	}
 	s.record(r, audit.Event{Kind: "login", Actor: u.ID, Action: method, Outcome: audit.Success})
-	redirect(w, safeReturnTo(returnTo))
+	s.continueLogin(w, r, u, amr, safeReturnTo(returnTo))
 }
 
 // Fail shows the error page with a request id (for other packages' browser
@@ -78,16 +77,16 @@ func (s *Server) RequireRole(next http.Handler, roles ...string) http.Handler {
 			s.fail(w, r, http.StatusInternalServerError, "", err)
 			return
 		}
-		if err := s.save(w, r, b); err != nil {
-			s.fail(w, r, http.StatusInternalServerError, "", err)
-			return
-		}
 		if u == nil {
 			back := defaultLanding
 			if r.Method == http.MethodGet {
-				back = safeReturnTo(r.URL.RequestURI())
+				back = r.URL.RequestURI()
 			}
-			redirect(w, "/login?"+url.Values{"return_to": {back}}.Encode())
+			s.toLogin(w, r, b, back)
+			return
+		}
+		if err := s.save(w, r, b); err != nil {
+			s.fail(w, r, http.StatusInternalServerError, "", err)
 			return
 		}
 		if len(roles) > 0 && !slices.ContainsFunc(roles, u.HasRole) {

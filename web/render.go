@@ -16,7 +16,8 @@ type pageTemplate = template.Template
 
 // pageNames are the templates/<name>.html files, each executed together
 // with templates/base.html.
-var pageNames = []string{"login", "consent", "logout", "loggedout", "apps", "pick", "pick-encounter", "error"}
+var pageNames = []string{"login", "consent", "logout", "loggedout", "apps", "pick", "pick-encounter", "error",
+	"second-factor", "enrol", "recovery", "security"}
 
 func parseTemplates(fsys fs.FS) (map[string]*pageTemplate, error) {
 	funcs := template.FuncMap{

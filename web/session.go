@@ -191,35 +191,51 @@ func (b *browser) checkCSRF(r *http.Request) bool {
 }
 
 // current returns the logged-in user and session, or nils when there is no
-// live session or the account is inactive. It is a use of the session: its
-// idle timeout starts again.
+// live session, the account is inactive, or the log-in is not complete (a
+// second factor, or its enrolment, is missing: sessionStep). It is a use of
+// the session: its idle timeout starts again.
 func (s *Server) current(ctx context.Context, b *browser) (*account.User, *account.Session, error) {
+	u, sess, step, err := s.loggedIn(ctx, b)
+	if err != nil || step != stateDone {
+		return nil, nil, err
+	}
+	return u, sess, nil
+}
+
+// loggedIn returns the browser's live session and its active user, and how
+// far the log-in has got (sessionStep; stateLogin with nils when there is
+// none). Only stateDone is a log-in.
+func (s *Server) loggedIn(ctx context.Context, b *browser) (*account.User, *account.Session, state, error) {
 	if b.SID == "" {
-		return nil, nil, nil
+		return nil, nil, stateLogin, nil
 	}
 	sess, err := s.cfg.Store.Session(ctx, b.SID)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil, nil
+		return nil, nil, stateLogin, nil
 	}
 	if err != nil {
-		return nil, nil, wrap("load session", err)
+		return nil, nil, stateLogin, wrap("load session", err)
 	}
 	if live, err := s.sessionPolicy().KeepAlive(ctx, s.cfg.Store, sess, s.cfg.Now()); err != nil {
-		return nil, nil, wrap("keep session alive", err)
+		return nil, nil, stateLogin, wrap("keep session alive", err)
 	} else if !live {
-		return nil, nil, nil
+		return nil, nil, stateLogin, nil
 	}
 	u, err := s.cfg.Store.User(ctx, sess.UserID)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil, nil
+		return nil, nil, stateLogin, nil
 	}
 	if err != nil {
-		return nil, nil, wrap("load user", err)
+		return nil, nil, stateLogin, wrap("load user", err)
 	}
 	if !u.Active {
-		return nil, nil, nil
+		return nil, nil, stateLogin, nil
 	}
-	return u, sess, nil
+	step, err := s.factorStep(ctx, u, sess.AMR)
+	if err != nil {
+		return nil, nil, stateLogin, err
+	}
+	return u, sess, step, nil
 }
 
 // startSession records a log-in: a new server-side session and a new CSRF

@@ -91,6 +91,12 @@ type Config struct {
 	// launch/encounter (may be nil: no picker, no encounter context).
 	Encounters EncounterSearch
 	Providers  []Provider
+	// SecondFactor is the second factor of log-ins (nil: none): asked after
+	// the password of an enrolled account, enrolled on SecurityPath.
+	SecondFactor SecondFactors
+	// SecondFactorRequired reports whether u must have a second factor
+	// (enrolled at the log-in when missing); nil: nobody.
+	SecondFactorRequired func(u *account.User) bool
 	// DescribeScope explains a scope in plain words on the consent and apps
 	// pages (default: DescribeScope in this package).
 	DescribeScope func(scope string) string
@@ -210,6 +216,7 @@ func (s *Server) Register(mux *http.ServeMux) {
 		mux.Handle("GET /pick-encounter", h(s.pickEncounterPage))
 		mux.Handle("POST /pick-encounter", h(s.pickEncounterSubmit))
 	}
+	s.registerSecondFactor(mux, h)
 }
 
 // maxForm bounds a page form's body.

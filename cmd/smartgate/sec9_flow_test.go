@@ -85,12 +85,7 @@ func (b *flowBrowser) send(method, target string, form url.Values) *response {
 // login logs the browser in through the log-in page.
 func (b *flowBrowser) login(user, password string) {
 	b.h.t.Helper()
-	p := b.send("GET", "/login?return_to=%2Faccount%2Fapps", nil)
-	r := b.send("POST", "/login", url.Values{"csrf_token": {field(reCSRF, p.body)}, "return_to": {"/account/apps"},
-		"username": {user}, "password": {password}})
-	if r.status != http.StatusSeeOther {
-		b.h.t.Fatalf("log-in as %s: %d %.300s", user, r.status, r.body)
-	}
+	b.passwordLogin(user, password, "/account/apps")
 }
 
 // logout logs the browser out through the log-out page.

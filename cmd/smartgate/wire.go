@@ -72,7 +72,13 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 	// flight than cores only add memory, never throughput. The one log-in
 	// throttle (10 per account, 30 per address per 15 minutes, counted
 	// before the check) serves the log-in page and the OWin grant alike.
-	passwords := account.NewAuthenticator(db, account.NewHasher(account.Params{}, runtime.GOMAXPROCS(0)), account.NewThrottle(account.ThrottleConfig{}))
+	throttle := account.NewThrottle(account.ThrottleConfig{})
+	passwords := account.NewAuthenticator(db, account.NewHasher(account.Params{}, runtime.GOMAXPROCS(0)), throttle)
+	// The second factor: optional for everyone, required for administrators
+	// with --admin-second-factor required; its code checks count against
+	// the log-in throttle, so that an address's wrong passwords and codes
+	// add up.
+	factors := &account.SecondFactors{Store: db, Throttle: throttle}
 	revoker := &lateRevoker{}
 	logout := &lateLogout{}
 	pages, err := web.New(ctx, web.Config{
@@ -85,6 +91,10 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 		SessionGrants: revoker,
 		SessionTTL:    cfg.SessionTTL,
 		SessionIdle:   sessionIdle(cfg.SessionIdle),
+		SecondFactor:  factors,
+		SecondFactorRequired: func(u *account.User) bool {
+			return cfg.AdminSecondFactor == config.SecondFactorRequired && u.HasRole(account.RoleAdmin)
+		},
 		Patients:      &patientDirectory{st: db, reg: reg},
 		Encounters:    &encounterDirectory{st: db, reg: reg},
 		DescribeScope: describeScope,
