@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -206,14 +207,31 @@ func TestC16_CodeExpires(t *testing.T) {
 }
 
 // launches is a test-only LaunchResolver (the SMART launch store provides
-// the real one).
-type launches map[string]struct {
+// the real one), passed in authz.Config.Launches and filled in as a test
+// goes (the clients it binds launches to are created after the server).
+type launches struct {
+	mu sync.Mutex
+	m  map[string]launchEntry
+}
+
+type launchEntry struct {
 	client string
 	ctx    authz.LaunchContext
 }
 
-func (l launches) ResolveLaunch(ctx context.Context, launch, clientID string) (*authz.LaunchContext, error) {
-	e, ok := l[launch]
+func (l *launches) set(launch string, e launchEntry) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.m == nil {
+		l.m = map[string]launchEntry{}
+	}
+	l.m[launch] = e
+}
+
+func (l *launches) ResolveLaunch(ctx context.Context, launch, clientID string) (*authz.LaunchContext, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e, ok := l.m[launch]
 	if !ok || e.client != clientID {
 		return nil, errors.New("unknown launch")
 	}
@@ -222,8 +240,9 @@ func (l launches) ResolveLaunch(ctx context.Context, launch, clientID string) (*
 }
 
 func TestC14_E5_EHRLaunch(t *testing.T) {
-	e := newEnv(t)
-	e.as.SetLaunchResolver(launches{"L-1": {client: e.public.ID, ctx: authz.LaunchContext{Patient: "p9", Encounter: "e7"}}})
+	ls := &launches{}
+	e := newEnv(t, func(c *authz.Config) { c.Launches = ls })
+	ls.set("L-1", launchEntry{client: e.public.ID, ctx: authz.LaunchContext{Patient: "p9", Encounter: "e7"}})
 	var seen *authz.LaunchContext
 	e.ia.decide = func(req *authz.AuthorizeRequest) (*authz.Decision, error) {
 		seen = req.Launch
@@ -249,7 +268,7 @@ func TestC14_E5_EHRLaunch(t *testing.T) {
 			t.Fatalf("launch %q: %v", l, q)
 		}
 	}
-	e.as.SetLaunchResolver(launches{"L-2": {client: "someone-else"}})
+	ls.set("L-2", launchEntry{client: "someone-else"})
 	u = e.authorizeQuery(func(q url.Values) { q.Set("launch", "L-2") })
 	if q := redirectParams(t, e.authorizeURL(u)); q.Get("code") != "" {
 		t.Fatalf("launch of another client: %v", q)

@@ -35,10 +35,6 @@ var (
 	_ openid.OpenIDConnectRequestStorage = (*fositeStore)(nil)
 )
 
-// errCodeRace: the code was redeemed by a concurrent request between our
-// check and our invalidation.
-var errCodeRace = errors.New("authz: authorization code already used")
-
 func hashKey(s string) string {
 	h := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(h[:])
@@ -172,7 +168,10 @@ func (fs *fositeStore) GetAuthorizeCodeSession(ctx context.Context, code string,
 		return nil, err
 	}
 	if rec.State != StateActive {
-		return req, fosite.ErrInvalidatedAuthorizeCode
+		// Not fosite's ErrInvalidatedAuthorizeCode: its handler would
+		// revoke the grant ignoring a failure; authorizeCodeGrant revokes
+		// failing closed (flow_code.go).
+		return req, &codeReusedError{requestID: req.GetID()}
 	}
 	return req, nil
 }
