@@ -302,10 +302,17 @@ func TestNoRawTokensStored(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rows.Close()
+	kinds := 0
 	for rows.Next() {
 		var sig string
 		var data []byte
-		rows.Scan(&sig, &data)
+		if err := rows.Scan(&sig, &data); err != nil {
+			t.Fatal(err)
+		}
+		if len(sig) != 64 || len(data) == 0 {
+			t.Fatalf("token record signature %q (want a hex SHA-256) with %d bytes of data", sig, len(data))
+		}
+		kinds++
 		for _, tok := range []string{m["access_token"].(string), m["refresh_token"].(string)} {
 			parts := strings.Split(tok, ".")
 			last := parts[len(parts)-1]
@@ -313,5 +320,12 @@ func TestNoRawTokensStored(t *testing.T) {
 				t.Fatalf("a raw token signature or secret is stored: %s", sig)
 			}
 		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	// At least the access and the refresh token's records were checked.
+	if kinds < 2 {
+		t.Fatalf("%d token records checked, want the access and refresh tokens' at least", kinds)
 	}
 }
