@@ -18,8 +18,8 @@ import (
 	"github.com/smartgate/smartgate/store"
 )
 
-// fositeStore adapts Store to fosite's storage interfaces. Keys are hashed
-// before they reach the store.
+// fositeStore adapts Store (store_interface.go) to fosite's storage
+// interfaces. Keys are hashed before they reach the store.
 type fositeStore struct {
 	st      Store
 	clients func(ctx context.Context, id string) (*fositeClient, error)
