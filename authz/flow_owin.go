@@ -111,7 +111,7 @@ func (h *owinGrantHandler) HandleTokenEndpointRequest(ctx context.Context, reque
 	username := form.Get("username")
 	deny := func(e *fosite.RFC6749Error, rf refusal, desc string) error {
 		rf.actor = username
-		return e.WithDescription(desc).WithWrap(&rf)
+		return owinError(e, desc, &rf)
 	}
 	if !h.enabled(ctx) {
 		return deny(fosite.ErrUnsupportedGrantType, refusal{outcome: audit.Denied, detail: "disabled"},
@@ -217,13 +217,21 @@ func (h *owinGrantHandler) PopulateTokenEndpointResponse(ctx context.Context, ar
 		if sess != nil {
 			actor = sess.Username
 		}
-		return fosite.ErrServerError.WithDescription("The token could not be issued.").WithDebug(err.Error()).
-			WithWrap(&refusal{outcome: audit.Failure, detail: "server error", actor: actor, err: err})
+		return owinError(fosite.ErrServerError, "The token could not be issued.",
+			&refusal{outcome: audit.Failure, detail: "server error", actor: actor, err: err})
 	}
 	resp.SetAccessToken(tok)
 	resp.SetTokenType("bearer")
 	resp.SetExpiresIn(h.Config.AccessTokenTTL)
 	return nil
+}
+
+// owinError is e answered with desc as its whole description (no hint of
+// fosite's), caused by rf.
+func owinError(e *fosite.RFC6749Error, desc string, rf *refusal) error {
+	out := *e.WithDescription(desc)
+	out.HintField = ""
+	return out.WithWrap(rf)
 }
 
 // skipClientAuthForOWin wraps the token endpoint's client authentication:

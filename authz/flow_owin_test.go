@@ -2,12 +2,15 @@ package authz_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
+	jose "github.com/go-jose/go-jose/v4"
 	"golang.org/x/oauth2"
 
 	"github.com/smartgate/smartgate/audit"
@@ -129,5 +132,119 @@ func TestD20_OWinOnlyWrongPasswordsCountTowardsLockout(t *testing.T) {
 	}
 	if resp, m := e.owin("alice", "alice-pw"); resp.StatusCode != 200 {
 		t.Fatalf("address locked by unavailable checks: %d %v", resp.StatusCode, m)
+	}
+}
+
+// TestOWinRefusalsAnsweredAndAudited: each refusal of the password grant
+// handler gets its own RFC 6749 answer and its own audit record (kind
+// owin, the claimed user as actor, client owin).
+func TestOWinRefusalsAnsweredAndAudited(t *testing.T) {
+	cases := []struct {
+		name       string
+		off        bool
+		form       url.Values
+		user, pass string // HTTP Basic
+		status     int
+		code       string
+		desc       string
+		outcome    string
+		detail     string
+	}{
+		{name: "Disabled", off: true, form: url.Values{"username": {"alice"}, "password": {"alice-pw"}},
+			status: 400, code: "unsupported_grant_type", desc: "The password grant is disabled.", outcome: audit.Denied, detail: "disabled"},
+		{name: "ClientID", form: url.Values{"username": {"alice"}, "password": {"alice-pw"}, "client_id": {"someone"}},
+			status: 400, code: "unauthorized_client", outcome: audit.Denied, detail: "client present"},
+		{name: "BasicWithWrongSecret", form: url.Values{"username": {"alice"}, "password": {"alice-pw"}}, user: "someone", pass: "wrong",
+			status: 400, code: "unauthorized_client", outcome: audit.Denied, detail: "client present"},
+		{name: "NoPassword", form: url.Values{"username": {"alice"}},
+			status: 400, code: "invalid_request", desc: "username and password are required.", outcome: audit.Failure, detail: "missing credentials"},
+		{name: "WrongPassword", form: url.Values{"username": {"alice"}, "password": {"nope"}},
+			status: 400, code: "invalid_grant", desc: "The username or password is wrong.", outcome: audit.Failure, detail: "bad credentials"},
+		{name: "StoreDown", form: url.Values{"username": {"flaky"}, "password": {"x"}},
+			status: 503, code: "temporarily_unavailable", outcome: audit.Failure, detail: "unavailable"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, func(c *authz.Config) { c.OWin = !tc.off })
+			tc.form.Set("grant_type", "password")
+			resp, m := e.postForm("/oauth/token", tc.form, tc.user, tc.pass)
+			wantError(t, resp, m, []int{tc.status}, tc.code)
+			if tc.desc != "" && m["error_description"] != tc.desc {
+				t.Errorf("error_description %q, want %q", m["error_description"], tc.desc)
+			}
+			if tc.status == 503 && resp.Header.Get("Retry-After") != "5" {
+				t.Errorf("Retry-After %q", resp.Header.Get("Retry-After"))
+			}
+			evs, err := e.db.AuditEvents(context.Background(), audit.Filter{Kind: "owin"})
+			if err != nil || len(evs) != 1 {
+				t.Fatalf("owin audit %+v, %v", evs, err)
+			}
+			ev := evs[0]
+			if ev.Outcome != tc.outcome || ev.Detail != tc.detail || ev.Actor != tc.form.Get("username") ||
+				ev.ClientID != "owin" || ev.Action != "password" || ev.Address == "" {
+				t.Errorf("audit %+v, want outcome %s detail %q", ev, tc.outcome, tc.detail)
+			}
+			if evs, _ := e.db.AuditEvents(context.Background(), audit.Filter{Kind: "token"}); len(evs) != 0 {
+				t.Errorf("a password grant audited as a token request too: %+v", evs)
+			}
+		})
+	}
+}
+
+// TestOWinTakesNoClientAuthentication: a password-grant request is never
+// authenticated as a client, so a client assertion sent with it is not
+// spent (its jti still works for the client it names).
+func TestOWinTakesNoClientAuthentication(t *testing.T) {
+	e := newEnv(t)
+	k := newBackendKey(t, jose.ES384)
+	c := e.backendClient(k, "")
+	assertion := k.assert(t, c.ID, e.tokenURL())
+	resp, m := e.postForm("/oauth/token", url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"alice-pw"},
+		"client_assertion_type": {jwtBearer}, "client_assertion": {assertion}}, "", "")
+	wantError(t, resp, m, []int{400}, "unauthorized_client")
+	if resp, m := e.backendToken(assertion); resp.StatusCode != http.StatusOK {
+		t.Fatalf("the assertion was spent by a password grant: %d %v", resp.StatusCode, m)
+	}
+}
+
+// TestOWinTokenCarriesRoleScopesOnly: the scope and audience parameters
+// change nothing, and the password is in no stored record.
+func TestOWinTokenCarriesRoleScopesOnly(t *testing.T) {
+	e := newEnv(t)
+	resp, m := e.postForm("/oauth/token", url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"alice-pw"},
+		"scope": {"system/*.cruds openid offline_access"}, "audience": {"https://elsewhere.example/fhir"}}, "", "")
+	if resp.StatusCode != http.StatusOK || len(m) != 3 {
+		t.Fatalf("owin: %d %v", resp.StatusCode, m)
+	}
+	in := e.introspect(m["access_token"].(string))
+	if in["active"] != true || in["scope"] != "user/*.cruds" || in["client_id"] != "owin" || in["sub"] != "alice-id" {
+		t.Fatalf("introspection %v", in)
+	}
+	claims := verifyAccessToken(t, e.base, m["access_token"].(string))
+	if aud := fmt.Sprint(claims["aud"]); strings.Contains(aud, "elsewhere") || !strings.Contains(aud, e.fhir) {
+		t.Errorf("aud %v", claims["aud"])
+	}
+	rows, err := e.db.Reader().Query(`SELECT kind, data FROM oauth_tokens`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var kind string
+		var data []byte
+		if err := rows.Scan(&kind, &data); err != nil {
+			t.Fatal(err)
+		}
+		n++
+		if strings.Contains(string(data), "alice-pw") || strings.Contains(string(data), `"password":`) {
+			t.Fatalf("the password is stored with the %s record: %s", kind, data)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 {
+		t.Fatalf("%d token records, want the access token's only", n)
 	}
 }
