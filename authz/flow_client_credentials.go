@@ -9,9 +9,9 @@ import (
 	"github.com/ory/fosite/handler/oauth2"
 )
 
-// ClientCredentialsConfig is all of the server's configuration the
+// clientCredentialsConfig is all of the server's configuration the
 // client_credentials grant reads beyond fosite's own.
-type ClientCredentialsConfig struct {
+type clientCredentialsConfig struct {
 	// TokenTTL is the lifetime of its tokens (Config.BackendTokenTTL).
 	TokenTTL time.Duration
 	// Now is the clock.
@@ -27,7 +27,7 @@ type ClientCredentialsConfig struct {
 // are stateless (stateless.go).
 type clientCredentialsGrant struct {
 	*oauth2.ClientCredentialsGrantHandler
-	Policy ClientCredentialsConfig
+	Policy clientCredentialsConfig
 }
 
 var _ fosite.TokenEndpointHandler = (*clientCredentialsGrant)(nil)

@@ -41,8 +41,8 @@ func owinScopes(role string) []string {
 	return nil
 }
 
-// OWinConfig is all of the server's configuration the OWin grant reads.
-type OWinConfig struct {
+// owinConfig is all of the server's configuration the OWin grant reads.
+type owinConfig struct {
 	// Enabled turns the grant on (Config.OWin).
 	Enabled bool
 	// OffListeners are the listeners it is off on (Config.OWinOffListeners).
@@ -70,7 +70,7 @@ type OWinConfig struct {
 // but with its own description. Every outcome is audited (kind "owin") by
 // the token endpoint from the refusal each error carries.
 type owinGrantHandler struct {
-	Config OWinConfig
+	Config owinConfig
 	Users  PasswordAuthenticator // nil: the grant is off
 	// Client is the client that OWin tokens carry (owinClientID).
 	Client fosite.Client
@@ -108,7 +108,9 @@ func (h *owinGrantHandler) HandleTokenEndpointRequest(ctx context.Context, reque
 	}
 	ar.Client = h.Client
 	form := ar.GetRequestForm()
-	username := form.Get("username")
+	username, password := form.Get("username"), form.Get("password")
+	// Credentials must not be passed around, nor reach the database.
+	delete(form, "password")
 	deny := func(e *fosite.RFC6749Error, rf refusal, desc string) error {
 		rf.actor = username
 		return owinError(e, desc, &rf)
@@ -121,9 +123,6 @@ func (h *owinGrantHandler) HandleTokenEndpointRequest(ctx context.Context, reque
 		return deny(fosite.ErrUnauthorizedClient, refusal{outcome: audit.Denied, detail: "client present"},
 			"The password grant is only for OWin use, without a client.")
 	}
-	password := form.Get("password")
-	// Credentials must not be passed around, nor reach the database.
-	delete(form, "password")
 	if username == "" || password == "" {
 		return deny(fosite.ErrInvalidRequest, refusal{outcome: audit.Failure, detail: "missing credentials"},
 			"username and password are required.")

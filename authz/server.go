@@ -187,10 +187,10 @@ func New(cfg Config, st Store, interaction Interaction, users Users, rec audit.R
 			HandleHelper: &oauth2.HandleHelper{AccessTokenStrategy: core, AccessTokenStorage: s.fs, Config: conf},
 			Config:       conf,
 		},
-		Policy: ClientCredentialsConfig{TokenTTL: cfg.BackendTokenTTL, Now: cfg.Now},
+		Policy: clientCredentialsConfig{TokenTTL: cfg.BackendTokenTTL, Now: cfg.Now},
 	}
 	owin := &owinGrantHandler{
-		Config: OWinConfig{Enabled: cfg.OWin, OffListeners: cfg.OWinOffListeners, AccessTokenTTL: cfg.AccessTokenTTL, Now: cfg.Now},
+		Config: owinConfig{Enabled: cfg.OWin, OffListeners: cfg.OWinOffListeners, AccessTokenTTL: cfg.AccessTokenTTL, Now: cfg.Now},
 		Users:  users, Client: s.owin, AccessTokenStrategy: core, AccessTokenStorage: s.fs, Logger: logger,
 	}
 	oidcExplicit := &openid.OpenIDConnectExplicitHandler{
