@@ -104,6 +104,11 @@ type Config struct {
 	// style sheet on every listener, e.g. /static/smart-style.json?v=…;
 	// launch contexts carry smart_style_url = listener base URL + it.
 	SmartStylePath string
+	// Launches enables EHR launch (the launch parameter): it resolves the
+	// launch values this server issued (package launch); when it also
+	// implements LaunchConsumer, a launch is used up when its code is
+	// issued. Nil: no EHR launch.
+	Launches LaunchResolver
 	// ExtraCapabilities are SMART capabilities that other parts of the
 	// server provide (e.g. context-standalone-encounter).
 	ExtraCapabilities []string

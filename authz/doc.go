@@ -11,8 +11,8 @@
 //		FHIRBaseURLs: []string{httpURL + "/fhir", httpsURL + "/fhir"},
 //		OWin:         true,
 //		ScopeStrategy: smart.ScopeStrategy, // authz/smart
+//		Launches:     launches, // EHR launch (optional; package launch; single use via LaunchConsumer)
 //	}, db /* *sqlite.DB */, pages /* web: Interaction */, accounts /* Users */, recorder, logger)
-//	as.SetLaunchResolver(launches) // EHR launch (optional; package launch; single use via LaunchConsumer)
 //	as.Register(mux)
 //	go as.Maintain(ctx, time.Hour) // key rotation schedule, expired-record cleanup
 //
@@ -22,6 +22,10 @@
 // after an optional grace window), client credentials, OpenID Connect
 // (RS256 id_tokens), RFC 7662 introspection, RFC 7009 revocation and the
 // OWin password grant (no client; local accounts; throttled; audited).
+// Each grant is a handler in fosite's token endpoint chain, in a file named
+// by its flow: flow_code.go, flow_refresh.go, flow_client_credentials.go,
+// flow_owin.go; flow_token.go is the endpoint that runs the chain and
+// audits every answer.
 //
 // Access tokens are RFC 9068 JWTs signed ES256 (kid in the JWKS); the store
 // stays authoritative, so a revoked token introspects (and verifies with

@@ -1,9 +1,13 @@
 package authz_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
@@ -18,6 +22,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/smartgate/smartgate/authz"
+	"github.com/smartgate/smartgate/store/sqlite"
 )
 
 func fetchJWKS(t testing.TB, base string) jose.JSONWebKeySet {
@@ -562,5 +567,114 @@ func TestD12_ConcurrentCodeRedemption(t *testing.T) {
 	}
 	if ok > 1 {
 		t.Fatalf("%d concurrent redemptions of one code succeeded", ok)
+	}
+}
+
+// failingRevocations is the real store with RevokeTokens failing (a disk
+// error) while its count lasts.
+type failingRevocations struct {
+	authz.Store
+	mu   sync.Mutex
+	left int // failures left; -1: always
+}
+
+func (f *failingRevocations) failFor(n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.left = n
+}
+
+func (f *failingRevocations) RevokeTokens(ctx context.Context, kind authz.TokenKind, requestID string, at time.Time) error {
+	f.mu.Lock()
+	fail := f.left != 0
+	if f.left > 0 {
+		f.left--
+	}
+	f.mu.Unlock()
+	if fail {
+		return errors.New("disk I/O error")
+	}
+	return f.Store.RevokeTokens(ctx, kind, requestID, at)
+}
+
+// syncBuffer is a log sink safe for the server's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestIssue10D4_CodeReuseRevocationFailsClosed: when the revocation of a
+// reused code's tokens fails, that is logged at error level (without the
+// code or a token) and the answer is a server error, not invalid_grant:
+// the code stays used, and the client's retry revokes the first tokens. A
+// failure that a retry within the request overcomes revokes at once.
+func TestIssue10D4_CodeReuseRevocationFailsClosed(t *testing.T) {
+	st := &failingRevocations{}
+	var logs syncBuffer
+	e := newEnvWith(t, envDeps{
+		store:  func(db *sqlite.DB) authz.Store { st.Store = db; return st },
+		logger: slog.New(slog.NewJSONHandler(&logs, nil)),
+	})
+	code, v := e.codeFor(e.conf, []string{"openid", "offline_access"})
+	resp, first := e.exchange(e.conf, e.secret, code, v)
+	if resp.StatusCode != 200 {
+		t.Fatalf("first exchange: %v", first)
+	}
+	st.failFor(-1)
+	resp, m := e.exchange(e.conf, e.secret, code, v)
+	wantError(t, resp, m, []int{500, 503}, "server_error", "temporarily_unavailable")
+	var line map[string]any
+	for _, l := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(l), &rec); err != nil {
+			t.Fatalf("log line %q: %v", l, err)
+		}
+		if rec["level"] == "ERROR" && strings.Contains(rec["msg"].(string), "could not be revoked") {
+			line = rec
+		}
+	}
+	if line == nil || line["request_id"] == "" || !strings.Contains(fmt.Sprint(line["err"]), "disk I/O error") {
+		t.Fatalf("no error-level log line of the failed revocation: %s", logs.String())
+	}
+	for _, secret := range []string{code, first["access_token"].(string), first["refresh_token"].(string), e.secret} {
+		if strings.Contains(logs.String(), secret) {
+			t.Fatalf("the log carries a code, token or secret: %s", logs.String())
+		}
+	}
+	// The store is back: the retry revokes the first tokens.
+	st.failFor(0)
+	resp, m = e.exchange(e.conf, e.secret, code, v)
+	wantError(t, resp, m, []int{400}, "invalid_grant")
+	for _, k := range []string{"access_token", "refresh_token"} {
+		if in := e.introspect(first[k].(string)); in["active"] != false {
+			t.Errorf("%s of a reused code still active after the retry: %v", k, in)
+		}
+	}
+
+	// One failure: the retry within the request revokes at once.
+	code, v = e.codeFor(e.conf, []string{"openid", "offline_access"})
+	resp, first = e.exchange(e.conf, e.secret, code, v)
+	if resp.StatusCode != 200 {
+		t.Fatalf("exchange: %v", first)
+	}
+	st.failFor(1)
+	resp, m = e.exchange(e.conf, e.secret, code, v)
+	wantError(t, resp, m, []int{400}, "invalid_grant")
+	for _, k := range []string{"access_token", "refresh_token"} {
+		if in := e.introspect(first[k].(string)); in["active"] != false {
+			t.Errorf("%s of a reused code still active: %v", k, in)
+		}
 	}
 }

@@ -215,3 +215,24 @@ func TestR2_PublicClientRefreshWithoutClientID(t *testing.T) {
 		t.Fatalf("error = %v, want invalid_client", r["error"])
 	}
 }
+
+// TestR7_NarrowingBeyondGrantAudited: a refresh whose scope parameter
+// names a scope never granted is refused invalid_scope and audited as a
+// failed refresh of the grant's subject; the refresh token stays good.
+func TestR7_NarrowingBeyondGrantAudited(t *testing.T) {
+	e := newEnv(t)
+	first := e.tokens("openid", "offline_access")
+	rt := first["refresh_token"].(string)
+	status, m := e.refresh(rt, url.Values{"scope": {"openid patient/*.rs"}})
+	if status != 400 || m["error"] != "invalid_scope" {
+		t.Fatalf("narrowing beyond the grant: %d %v", status, m)
+	}
+	evs, err := e.db.AuditEvents(context.Background(), audit.Filter{Kind: "refresh"})
+	if err != nil || len(evs) != 1 || evs[0].Outcome != audit.Failure || evs[0].Detail != "invalid_scope" ||
+		evs[0].Actor != "alice-id" || evs[0].ClientID != e.conf.ID {
+		t.Fatalf("refresh audit = %+v, %v", evs, err)
+	}
+	if status, m := e.refresh(rt, url.Values{"scope": {"openid"}}); status != 200 || m["scope"] != "openid offline_access" {
+		t.Fatalf("narrowed refresh: %d %v", status, m)
+	}
+}

@@ -13,7 +13,8 @@ import (
 )
 
 // handleToken is the token endpoint: authorization_code, refresh_token,
-// client_credentials and (OWin, no client) password.
+// client_credentials and (OWin, no client) password, each a grant handler
+// in fosite's chain (flow_*.go). It audits every answer.
 func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	base := listener.BaseURL(r)
 	ctx := withIssuer(r.Context(), base)
@@ -24,10 +25,6 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	grant := r.PostForm.Get("grant_type")
-	if grant == "password" {
-		s.handleOWin(w, r, base)
-		return
-	}
 	// fosite answers a grant type that no handler takes with
 	// invalid_request; RFC 6749 §5.2 (and Inferno's Backend Services test
 	// 3.2.02, checklist K3/D15) want unsupported_grant_type. Checking first
@@ -42,95 +39,89 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		s.identifyPublicRefresh(r)
 	}
 	ar, err := s.provider.NewAccessRequest(ctx, r, newSession())
-	err = unavailable(err)
-	if err != nil {
-		code, _ := errorCode(err)
-		clientID := ""
-		if ar != nil && ar.GetClient() != nil {
-			clientID = ar.GetClient().GetID()
-		}
-		kind := "token"
-		if grant == "refresh_token" {
-			kind = "refresh"
-		}
-		s.audit(r, audit.Event{Kind: kind, ClientID: clientID, Action: grant, Outcome: audit.Failure, Detail: code})
-		if code == "server_error" {
-			s.log.ErrorContext(ctx, "token request", "err", err, "grant_type", grant)
-		}
-		challengeBasic(w, r, err)
-		s.provider.WriteAccessError(ctx, w, ar, err)
+	if err = unavailable(err); err != nil {
+		s.tokenError(w, r, ar, grant, "", err)
 		return
 	}
 	sess := ar.GetSession().(*Session)
-	if ar.GetGrantTypes().ExactOne("client_credentials") {
-		// A backend-service token speaks for no person and no patient: it
-		// carries system/ scopes only (SMART Backend Services; checklist
-		// K14, R10). fosite has already checked every requested scope
-		// against the client's ceiling (K9: excess → invalid_scope).
-		for _, sc := range ar.GetRequestedScopes() {
-			if !strings.HasPrefix(sc, "system/") {
-				err := fosite.ErrInvalidScope.WithHintf("The client_credentials grant takes system/ scopes only, not %q.", sc)
-				s.audit(r, audit.Event{Kind: "token", ClientID: ar.GetClient().GetID(), Action: grant,
-					Outcome: audit.Failure, Detail: "invalid_scope"})
-				s.provider.WriteAccessError(ctx, w, ar, err)
-				return
-			}
-		}
-		for _, sc := range ar.GetRequestedScopes() {
-			ar.GrantScope(sc)
-		}
-		sess.Subject = ar.GetClient().GetID()
-		sess.Grant = "client_credentials"
-		sess.SetExpiresAt(fosite.AccessToken, s.cfg.Now().UTC().Add(s.cfg.BackendTokenTTL).Round(0))
-	}
-	if ar.GetGrantTypes().ExactOne("refresh_token") && r.PostForm.Get("scope") != "" {
-		if err := narrowRefreshScopes(ar, strings.Fields(r.PostForm.Get("scope"))); err != nil {
-			s.audit(r, audit.Event{Kind: "refresh", Actor: sess.Subject, ClientID: ar.GetClient().GetID(), Action: grant,
-				Outcome: audit.Failure, Detail: "invalid_scope"})
-			s.provider.WriteAccessError(ctx, w, ar, err)
-			return
-		}
-	}
 	sess.Issuer = base
 	sess.Claims.Issuer = base
 	resp, err := s.provider.NewAccessResponse(ctx, ar)
-	if errors.Is(err, errCodeRace) || errors.Is(err, fosite.ErrInvalidatedAuthorizeCode) {
-		// Lost a race with a concurrent redemption of the same code: treat
-		// it as code reuse (RFC 6749 §4.1.2) and revoke the grant's tokens.
-		now := s.cfg.Now()
-		_ = s.st.RevokeTokens(ctx, KindAccess, ar.GetID(), now)
-		_ = s.st.RevokeTokens(ctx, KindRefresh, ar.GetID(), now)
-		err = fosite.ErrInvalidGrant.WithHint("The authorization code has already been used.")
-	}
-	err = unavailable(err)
-	if err != nil {
-		code, _ := errorCode(err)
-		s.audit(r, audit.Event{Kind: "token", Actor: sess.Subject, ClientID: ar.GetClient().GetID(), Action: grant,
-			Outcome: audit.Failure, Detail: code})
-		if code == "server_error" {
-			s.log.ErrorContext(ctx, "token response", "err", err, "grant_type", grant)
-		}
-		challengeBasic(w, r, err)
-		s.provider.WriteAccessError(ctx, w, ar, err)
+	if err = unavailable(err); err != nil {
+		s.tokenError(w, r, ar, grant, sess.Subject, err)
 		return
 	}
-	for k, v := range sess.contextFields() {
-		resp.SetExtra(k, v)
-	}
-	kind := "token"
-	if grant == "refresh_token" {
-		kind = "refresh"
-	}
-	s.audit(r, audit.Event{Kind: kind, Actor: sess.Subject, ClientID: ar.GetClient().GetID(), Patient: sess.patientID(),
+	s.audit(r, audit.Event{Kind: auditKind(grant), Actor: sess.Subject, ClientID: ar.GetClient().GetID(), Patient: sess.patientID(),
 		Action: grant, Scopes: strings.Join(ar.GetGrantedScopes(), " "), Outcome: audit.Success})
 	s.provider.WriteAccessResponse(ctx, w, ar, resp)
 }
 
-// supportedGrant reports whether the token endpoint handles grant (the
-// password grant is OWin's and handled before).
+// auditKind is the audit event kind of a token request.
+func auditKind(grant string) string {
+	switch grant {
+	case "refresh_token":
+		return "refresh"
+	case grantPassword:
+		return "owin"
+	}
+	return "token"
+}
+
+// refusal is the cause (WithWrap) that a grant handler attaches to the
+// protocol error it answers, when the audit log should record more than
+// the error code: the outcome (denied or failed), the detail, the actor
+// claimed; and, when the client should try again later, Retry-After.
+type refusal struct {
+	outcome    string // audit.Denied or audit.Failure
+	detail     string
+	actor      string
+	retryAfter string // seconds; empty for none
+	err        error  // the internal cause, logged, never answered
+}
+
+func (r *refusal) Error() string {
+	if r.err != nil {
+		return r.detail + ": " + r.err.Error()
+	}
+	return r.detail
+}
+
+func (r *refusal) Unwrap() error { return r.err }
+
+// tokenError audits a refused token request (actor: the grant's subject
+// when known), logs a server error with its internal cause, and answers
+// the RFC 6749 §5.2 error.
+func (s *Server) tokenError(w http.ResponseWriter, r *http.Request, ar fosite.AccessRequester, grant, actor string, err error) {
+	ctx := r.Context()
+	code, _ := errorCode(err)
+	ev := audit.Event{Kind: auditKind(grant), Actor: actor, Action: grant, Outcome: audit.Failure, Detail: code}
+	if ar != nil && ar.GetClient() != nil {
+		ev.ClientID = ar.GetClient().GetID()
+	}
+	var rf *refusal
+	if errors.As(err, &rf) {
+		ev.Outcome, ev.Detail, ev.Actor = rf.outcome, rf.detail, rf.actor
+		if rf.retryAfter != "" {
+			w.Header().Set("Retry-After", rf.retryAfter)
+		}
+	}
+	s.audit(r, ev)
+	if code == "server_error" {
+		var cause error
+		if rfc := (*fosite.RFC6749Error)(nil); errors.As(err, &rfc) {
+			cause = rfc.Unwrap()
+		}
+		s.log.ErrorContext(ctx, "token request", "err", err, "cause", cause, "grant_type", grant)
+	}
+	challengeBasic(w, r, err)
+	s.provider.WriteAccessError(ctx, w, ar, err)
+}
+
+// supportedGrant reports whether the token endpoint has a handler for
+// grant (the password grant is OWin's; its handler answers when it is off).
 func supportedGrant(grant string) bool {
 	switch grant {
-	case "authorization_code", "refresh_token", "client_credentials":
+	case "authorization_code", "refresh_token", "client_credentials", grantPassword:
 		return true
 	}
 	return false
@@ -145,34 +136,6 @@ func unavailable(err error) error {
 	return err
 }
 
-// narrowRefreshScopes applies a refresh request's scope parameter (RFC 6749
-// §6): every scope must have been granted originally (else invalid_scope);
-// the new tokens carry only the requested ones, plus the refresh-permitting
-// offline_access / online_access so that the grant can still be refreshed.
-func narrowRefreshScopes(ar fosite.AccessRequester, requested []string) error {
-	original := ar.GetGrantedScopes()
-	keep := fosite.Arguments{}
-	for _, sc := range requested {
-		if !original.Has(sc) {
-			return fosite.ErrInvalidScope.WithHintf("The scope %q was not originally granted.", sc)
-		}
-		if !keep.Has(sc) {
-			keep = append(keep, sc)
-		}
-	}
-	for _, sc := range []string{"offline_access", "online_access"} {
-		if original.Has(sc) && !keep.Has(sc) {
-			keep = append(keep, sc)
-		}
-	}
-	req, ok := ar.(*fosite.AccessRequest)
-	if !ok {
-		return fosite.ErrServerError.WithDebugf("unexpected access request type %T", ar)
-	}
-	req.GrantedScope = keep
-	return nil
-}
-
 // challengeBasic adds the WWW-Authenticate challenge that RFC 6749 §5.2
 // requires when a client that used HTTP Basic fails to authenticate.
 func challengeBasic(w http.ResponseWriter, r *http.Request, err error) {
@@ -181,33 +144,4 @@ func challengeBasic(w http.ResponseWriter, r *http.Request, err error) {
 			w.Header().Set("WWW-Authenticate", `Basic realm="smartgate"`)
 		}
 	}
-}
-
-// identifyPublicRefresh fills in client_id for a refresh request that
-// names no client at all, when the refresh token belongs to a public
-// client. RFC 6749 requires client_id from unauthenticated clients only in
-// the authorization_code grant (§3.2.1); §6 asks for authentication only
-// from confidential clients, and the SMART JavaScript client refreshes
-// without it. The token stays bound to its client: only that client's id
-// is filled in, and a confidential client must still authenticate.
-func (s *Server) identifyPublicRefresh(r *http.Request) {
-	f := r.PostForm
-	if f.Get("client_id") != "" || f.Get("client_assertion") != "" || r.Header.Get("Authorization") != "" {
-		return
-	}
-	tok := f.Get("refresh_token")
-	if tok == "" || s.refreshSig == nil {
-		return
-	}
-	ctx := r.Context()
-	rec, err := s.st.GetToken(ctx, KindRefresh, hashKey(s.refreshSig.RefreshTokenSignature(ctx, tok)))
-	if err != nil {
-		return
-	}
-	c, err := s.st.GetClient(ctx, rec.ClientID)
-	if err != nil || !c.Public || c.Disabled {
-		return
-	}
-	f.Set("client_id", c.ID)
-	r.Form.Set("client_id", c.ID)
 }

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -206,14 +207,31 @@ func TestC16_CodeExpires(t *testing.T) {
 }
 
 // launches is a test-only LaunchResolver (the SMART launch store provides
-// the real one).
-type launches map[string]struct {
+// the real one), passed in authz.Config.Launches and filled in as a test
+// goes (the clients it binds launches to are created after the server).
+type launches struct {
+	mu sync.Mutex
+	m  map[string]launchEntry
+}
+
+type launchEntry struct {
 	client string
 	ctx    authz.LaunchContext
 }
 
-func (l launches) ResolveLaunch(ctx context.Context, launch, clientID string) (*authz.LaunchContext, error) {
-	e, ok := l[launch]
+func (l *launches) set(launch string, e launchEntry) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.m == nil {
+		l.m = map[string]launchEntry{}
+	}
+	l.m[launch] = e
+}
+
+func (l *launches) ResolveLaunch(ctx context.Context, launch, clientID string) (*authz.LaunchContext, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e, ok := l.m[launch]
 	if !ok || e.client != clientID {
 		return nil, errors.New("unknown launch")
 	}
@@ -222,8 +240,9 @@ func (l launches) ResolveLaunch(ctx context.Context, launch, clientID string) (*
 }
 
 func TestC14_E5_EHRLaunch(t *testing.T) {
-	e := newEnv(t)
-	e.as.SetLaunchResolver(launches{"L-1": {client: e.public.ID, ctx: authz.LaunchContext{Patient: "p9", Encounter: "e7"}}})
+	ls := &launches{}
+	e := newEnv(t, func(c *authz.Config) { c.Launches = ls })
+	ls.set("L-1", launchEntry{client: e.public.ID, ctx: authz.LaunchContext{Patient: "p9", Encounter: "e7"}})
 	var seen *authz.LaunchContext
 	e.ia.decide = func(req *authz.AuthorizeRequest) (*authz.Decision, error) {
 		seen = req.Launch
@@ -249,7 +268,7 @@ func TestC14_E5_EHRLaunch(t *testing.T) {
 			t.Fatalf("launch %q: %v", l, q)
 		}
 	}
-	e.as.SetLaunchResolver(launches{"L-2": {client: "someone-else"}})
+	ls.set("L-2", launchEntry{client: "someone-else"})
 	u = e.authorizeQuery(func(q url.Values) { q.Set("launch", "L-2") })
 	if q := redirectParams(t, e.authorizeURL(u)); q.Get("code") != "" {
 		t.Fatalf("launch of another client: %v", q)
@@ -283,10 +302,17 @@ func TestNoRawTokensStored(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rows.Close()
+	kinds := 0
 	for rows.Next() {
 		var sig string
 		var data []byte
-		rows.Scan(&sig, &data)
+		if err := rows.Scan(&sig, &data); err != nil {
+			t.Fatal(err)
+		}
+		if len(sig) != 64 || len(data) == 0 {
+			t.Fatalf("token record signature %q (want a hex SHA-256) with %d bytes of data", sig, len(data))
+		}
+		kinds++
 		for _, tok := range []string{m["access_token"].(string), m["refresh_token"].(string)} {
 			parts := strings.Split(tok, ".")
 			last := parts[len(parts)-1]
@@ -294,5 +320,12 @@ func TestNoRawTokensStored(t *testing.T) {
 				t.Fatalf("a raw token signature or secret is stored: %s", sig)
 			}
 		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	// At least the access and the refresh token's records were checked.
+	if kinds < 2 {
+		t.Fatalf("%d token records checked, want the access and refresh tokens' at least", kinds)
 	}
 }

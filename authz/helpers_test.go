@@ -130,6 +130,18 @@ type env struct {
 
 func newEnv(t testing.TB, mod ...func(*authz.Config)) *env {
 	t.Helper()
+	return newEnvWith(t, envDeps{}, mod...)
+}
+
+// envDeps replaces parts of an env's server: the store it is given (a
+// wrapper around the real one) and its logger.
+type envDeps struct {
+	store  func(*sqlite.DB) authz.Store
+	logger *slog.Logger
+}
+
+func newEnvWith(t testing.TB, deps envDeps, mod ...func(*authz.Config)) *env {
+	t.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "smartgate.db"), sqlite.Options{Synchronous: "NORMAL"})
 	if err != nil {
@@ -151,7 +163,15 @@ func newEnv(t testing.TB, mod ...func(*authz.Config)) *env {
 		m(&cfg)
 	}
 	th := account.NewThrottle(account.ThrottleConfig{MaxPerAccount: 5, MaxPerAddress: 5, Now: e.clock.Now})
-	as, err := authz.New(cfg, db, e.ia, throttledUsers{testUsers(), th}, recorder{db}, slog.New(slog.DiscardHandler))
+	var st authz.Store = db
+	if deps.store != nil {
+		st = deps.store(db)
+	}
+	logger := deps.logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	as, err := authz.New(cfg, st, e.ia, throttledUsers{testUsers(), th}, recorder{db}, logger)
 	if err != nil {
 		t.Fatal(err)
 	}

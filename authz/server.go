@@ -85,7 +85,7 @@ type Server struct {
 	users    Users
 	rec      audit.Recorder
 	log      *slog.Logger
-	launches LaunchResolver
+	launches LaunchResolver // cfg.Launches
 
 	provider *fosite.Fosite
 	fc       *fosite.Config
@@ -124,7 +124,7 @@ func New(cfg Config, st Store, interaction Interaction, users Users, rec audit.R
 		cfg.Clients = NewClientCache(st, nil)
 	}
 	st = cachingStore{Store: st, clients: cfg.Clients}
-	s := &Server{cfg: cfg, st: st, ia: interaction, users: users, rec: rec, log: logger}
+	s := &Server{cfg: cfg, st: st, ia: interaction, users: users, rec: rec, log: logger, launches: cfg.Launches}
 	ctx := context.Background()
 	secret, err := st.SettingOrCreate(ctx, "oauth.hmac_secret", func() ([]byte, error) {
 		b := make([]byte, 32)
@@ -158,7 +158,7 @@ func New(cfg Config, st Store, interaction Interaction, users Users, rec audit.R
 		GlobalSecret:                   secret,
 		RefreshTokenScopes:             []string{"offline_access", "online_access"},
 		SendDebugMessagesToClients:     false,
-		ClientAuthenticationStrategy:   s.authenticateClient,
+		ClientAuthenticationStrategy:   skipClientAuthForOWin(s.authenticateClient),
 		MinParameterEntropy:            fosite.MinParameterEntropy,
 	}
 	s.fc = fc
@@ -182,12 +182,20 @@ func New(cfg Config, st Store, interaction Interaction, users Users, rec audit.R
 		AccessTokenStrategy: core, RefreshTokenStrategy: core, AuthorizeCodeStrategy: core,
 		CoreStorage: s.fs, TokenRevocationStorage: s.fs, Config: conf,
 	}
-	refresh := &oauth2.RefreshTokenGrantHandler{
+	codeGrant := &authorizeCodeGrant{AuthorizeExplicitGrantHandler: explicit, Revocations: s.fs, Logger: logger}
+	refresh := &refreshGrant{RefreshTokenGrantHandler: &oauth2.RefreshTokenGrantHandler{
 		AccessTokenStrategy: core, RefreshTokenStrategy: core, TokenRevocationStorage: s.fs, Config: conf,
+	}}
+	clientCreds := &clientCredentialsGrant{
+		ClientCredentialsGrantHandler: &oauth2.ClientCredentialsGrantHandler{
+			HandleHelper: &oauth2.HandleHelper{AccessTokenStrategy: core, AccessTokenStorage: s.fs, Config: conf},
+			Config:       conf,
+		},
+		Policy: clientCredentialsConfig{TokenTTL: cfg.BackendTokenTTL, Now: cfg.Now},
 	}
-	clientCreds := &oauth2.ClientCredentialsGrantHandler{
-		HandleHelper: &oauth2.HandleHelper{AccessTokenStrategy: core, AccessTokenStorage: s.fs, Config: conf},
-		Config:       conf,
+	owin := &owinGrantHandler{
+		Config: owinConfig{Enabled: cfg.OWin, OffListeners: cfg.OWinOffListeners, AccessTokenTTL: cfg.AccessTokenTTL, Now: cfg.Now},
+		Users:  users, Client: s.owin, AccessTokenStrategy: core, AccessTokenStorage: s.fs, Logger: logger,
 	}
 	oidcExplicit := &openid.OpenIDConnectExplicitHandler{
 		IDTokenHandleHelper: idHelper, OpenIDConnectRequestStorage: s.fs,
@@ -206,9 +214,11 @@ func New(cfg Config, st Store, interaction Interaction, users Users, rec audit.R
 	fc.AuthorizeEndpointHandlers.Append(explicit)
 	fc.AuthorizeEndpointHandlers.Append(oidcExplicit)
 	fc.AuthorizeEndpointHandlers.Append(pkceHandler)
-	fc.TokenEndpointHandlers.Append(explicit)
+	fc.TokenEndpointHandlers.Append(codeGrant)
 	fc.TokenEndpointHandlers.Append(refresh)
 	fc.TokenEndpointHandlers.Append(clientCreds)
+	fc.TokenEndpointHandlers.Append(owin)
+	fc.TokenEndpointHandlers.Append(launchContextResponse{})
 	fc.TokenEndpointHandlers.Append(oidcExplicit)
 	fc.TokenEndpointHandlers.Append(oidcRefresh)
 	fc.TokenEndpointHandlers.Append(pkceHandler)
@@ -217,10 +227,6 @@ func New(cfg Config, st Store, interaction Interaction, users Users, rec audit.R
 	s.provider = fosite.NewOAuth2Provider(s.fs, conf)
 	return s, nil
 }
-
-// SetLaunchResolver enables EHR launch (the launch parameter). Call it
-// before the server handles requests.
-func (s *Server) SetLaunchResolver(l LaunchResolver) { s.launches = l }
 
 // coreStrategy: JWT access tokens, HMAC codes and refresh tokens.
 type coreStrategy struct {

@@ -120,16 +120,6 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.as, err = authz.New(authz.Config{
-		BaseURLs:       []string{e.ts.URL},
-		FHIRBaseURLs:   []string{e.ts.URL + "/fhir", altFHIRBase},
-		ScopeStrategy:  smart.ScopeStrategy,
-		SmartStylePath: stylePath,
-		Now:            e.clock.Now,
-	}, db, pages, userDirectory{db}, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	e.launch, err = launch.New(launch.Config{Store: db, Clients: db, Resources: db, Pages: pages, Assets: e.assets,
 		StylePath: stylePath, Now: e.clock.Now, Actor: func(ctx context.Context) string {
 			if u, ok := web.UserFrom(ctx); ok {
@@ -140,7 +130,17 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.as.SetLaunchResolver(e.launch)
+	e.as, err = authz.New(authz.Config{
+		BaseURLs:       []string{e.ts.URL},
+		FHIRBaseURLs:   []string{e.ts.URL + "/fhir", altFHIRBase},
+		ScopeStrategy:  smart.ScopeStrategy,
+		SmartStylePath: stylePath,
+		Launches:       e.launch,
+		Now:            e.clock.Now,
+	}, db, pages, userDirectory{db}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	fhirSrv := fhir.New(fhir.Config{Auth: bearer.New(verifier{e.as}, reg, bearer.Options{Now: e.clock.Now}),
 		Registry: reg, Now: e.clock.Now}, db, nil)
 	static, _ := fs.Sub(e.assets, "static")

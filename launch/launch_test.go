@@ -146,10 +146,14 @@ func TestC15_LaunchValueIsURLSafe(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rows.Close()
+	stored := 0
 	for rows.Next() {
 		var h []byte
 		var c string
-		rows.Scan(&h, &c)
+		if err := rows.Scan(&h, &c); err != nil {
+			t.Fatal(err)
+		}
+		stored++
 		if len(h) != 32 {
 			t.Fatalf("stored key is %d bytes, want a SHA-256", len(h))
 		}
@@ -158,6 +162,12 @@ func TestC15_LaunchValueIsURLSafe(t *testing.T) {
 				t.Fatal("a raw launch value is stored")
 			}
 		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if stored != len(seen) {
+		t.Fatalf("%d launches checked in the database, %d issued", stored, len(seen))
 	}
 }
 

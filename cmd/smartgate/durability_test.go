@@ -160,9 +160,15 @@ func inFlight(t *testing.T, base string) int {
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
 		if v, ok := strings.CutPrefix(sc.Text(), "smartgate_http_requests_in_flight "); ok {
-			f, _ := strconv.ParseFloat(v, 64)
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("in-flight gauge %q: %v", v, err)
+			}
 			return int(f)
 		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatalf("reading /metrics: %v", err)
 	}
 	t.Fatal("no in-flight gauge in /metrics")
 	return 0

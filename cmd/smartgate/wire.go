@@ -115,6 +115,17 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 	if err != nil {
 		return nil, err
 	}
+	launches, err := launch.New(launch.Config{Store: db, Clients: db, Resources: db, Pages: pages, Assets: assets,
+		StylePath: stylePath, Audit: rec, Logger: logger.With("component", "launch"),
+		Actor: func(ctx context.Context) string {
+			if u, ok := web.UserFrom(ctx); ok {
+				return u.ID
+			}
+			return ""
+		}})
+	if err != nil {
+		return nil, fmt.Errorf("EHR launch: %w", err)
+	}
 	baseURLs := listenerURLs(cfg)
 	fhirBases := make([]string, 0, len(baseURLs))
 	for _, b := range baseURLs {
@@ -140,24 +151,13 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 		SmartStylePath:       stylePath,
 		// web's encounter picker (Config.Encounters above).
 		ExtraCapabilities: []string{"context-standalone-encounter"},
+		Launches:          launches,
 	}, db, pages, userDirectory{db: db, passwords: passwords}, rec, logger.With("component", "authz"))
 	if err != nil {
 		return nil, fmt.Errorf("authorization server: %w", err)
 	}
 	revoker.target = as
 	logout.target = as
-	launches, err := launch.New(launch.Config{Store: db, Clients: db, Resources: db, Pages: pages, Assets: assets,
-		StylePath: stylePath, Audit: rec, Logger: logger.With("component", "launch"),
-		Actor: func(ctx context.Context) string {
-			if u, ok := web.UserFrom(ctx); ok {
-				return u.ID
-			}
-			return ""
-		}})
-	if err != nil {
-		return nil, fmt.Errorf("EHR launch: %w", err)
-	}
-	as.SetLaunchResolver(launches)
 	go as.Maintain(ctx, time.Hour)
 
 	var fhirAuth fhir.Authenticator = bearer.New(tokenVerifier{as: as, users: userDirectory{db: db, passwords: passwords}}, reg,

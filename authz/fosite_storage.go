@@ -18,8 +18,8 @@ import (
 	"github.com/smartgate/smartgate/store"
 )
 
-// fositeStore adapts Store to fosite's storage interfaces. Keys are hashed
-// before they reach the store.
+// fositeStore adapts Store (store_interface.go) to fosite's storage
+// interfaces. Keys are hashed before they reach the store.
 type fositeStore struct {
 	st      Store
 	clients func(ctx context.Context, id string) (*fositeClient, error)
@@ -34,10 +34,6 @@ var (
 	_ pkce.PKCERequestStorage            = (*fositeStore)(nil)
 	_ openid.OpenIDConnectRequestStorage = (*fositeStore)(nil)
 )
-
-// errCodeRace: the code was redeemed by a concurrent request between our
-// check and our invalidation.
-var errCodeRace = errors.New("authz: authorization code already used")
 
 func hashKey(s string) string {
 	h := sha256.Sum256([]byte(s))
@@ -172,7 +168,10 @@ func (fs *fositeStore) GetAuthorizeCodeSession(ctx context.Context, code string,
 		return nil, err
 	}
 	if rec.State != StateActive {
-		return req, fosite.ErrInvalidatedAuthorizeCode
+		// Not fosite's ErrInvalidatedAuthorizeCode: its handler would
+		// revoke the grant ignoring a failure; authorizeCodeGrant revokes
+		// failing closed (flow_code.go).
+		return req, &codeReusedError{requestID: req.GetID()}
 	}
 	return req, nil
 }

@@ -5,15 +5,17 @@ import (
 	"time"
 )
 
-// Store is everything authz needs from storage. store/sqlite implements it;
+// Store is everything authz needs from a storage backend (store/sqlite
+// implements it; fosite reaches it through fositeStore, fosite_storage.go);
 // every method returns store.ErrNotFound / store.ErrConflict as documented.
 type Store interface {
 	ClientStore
 	TokenStore
 	JTIStore
 	KeyStore
-	// Setting and SettingOrCreate hold the HMAC secret for codes and
-	// refresh tokens.
+	// SettingOrCreate returns the setting key, storing the value of create
+	// on first use (one value wins when processes race). authz keeps the
+	// HMAC secret of codes and refresh tokens there.
 	SettingOrCreate(ctx context.Context, key string, create func() ([]byte, error)) ([]byte, error)
 }
 

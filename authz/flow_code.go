@@ -1,0 +1,130 @@
+package authz
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/handler/oauth2"
+)
+
+// errCodeRace: the code was redeemed by a concurrent request between our
+// check and our invalidation.
+var errCodeRace = errors.New("authz: authorization code already used")
+
+// codeReusedError is what the fosite storage adapter answers for a code
+// that was already redeemed (instead of fosite.ErrInvalidatedAuthorizeCode,
+// on which fosite's handler revokes the grant but ignores a failure):
+// authorizeCodeGrant then revokes the grant's tokens, failing closed.
+type codeReusedError struct{ requestID string }
+
+func (e *codeReusedError) Error() string { return "authz: authorization code already used" }
+
+// revokeAttempts and revokePause bound the retries of a reused code's
+// revocation within one request.
+const (
+	revokeAttempts = 3
+	revokePause    = 20 * time.Millisecond
+)
+
+// authorizeCodeGrant is fosite's authorization_code token handler with
+// code reuse failing closed (RFC 6749 §4.1.2, RFC 9700 §4.2.4): a reused
+// code (also one lost in a race with a concurrent redemption) revokes
+// every access and refresh token of its grant and is answered
+// invalid_grant. When the revocation fails (after revokeAttempts tries)
+// that is logged at error level, with the grant's request id only, and
+// answered server_error (or temporarily_unavailable): the code stays used,
+// so the client's retry revokes again.
+type authorizeCodeGrant struct {
+	*oauth2.AuthorizeExplicitGrantHandler
+	Revocations oauth2.TokenRevocationStorage
+	Logger      *slog.Logger
+}
+
+var _ fosite.TokenEndpointHandler = (*authorizeCodeGrant)(nil)
+
+// HandleTokenEndpointRequest is fosite's, with code reuse failing closed.
+func (g *authorizeCodeGrant) HandleTokenEndpointRequest(ctx context.Context, ar fosite.AccessRequester) error {
+	return g.failClosed(ctx, ar, g.AuthorizeExplicitGrantHandler.HandleTokenEndpointRequest(ctx, ar))
+}
+
+// PopulateTokenEndpointResponse is fosite's, with a lost redemption race
+// failing closed.
+func (g *authorizeCodeGrant) PopulateTokenEndpointResponse(ctx context.Context, ar fosite.AccessRequester, resp fosite.AccessResponder) error {
+	return g.failClosed(ctx, ar, g.AuthorizeExplicitGrantHandler.PopulateTokenEndpointResponse(ctx, ar, resp))
+}
+
+// failClosed passes err through unless it says the code was used already.
+func (g *authorizeCodeGrant) failClosed(ctx context.Context, ar fosite.AccessRequester, err error) error {
+	var reused *codeReusedError
+	var requestID string
+	switch {
+	case errors.As(err, &reused):
+		requestID = reused.requestID
+	case errors.Is(err, errCodeRace):
+		requestID = ar.GetID()
+	default:
+		return err
+	}
+	if err := g.revokeGrant(ctx, requestID); err != nil {
+		g.Logger.ErrorContext(ctx, "authorization code reused: its grant's tokens could not be revoked",
+			"request_id", requestID, "err", err)
+		return unavailable(fosite.ErrServerError.WithDescription("The reused authorization code's tokens could not be revoked; try again.").
+			WithWrap(err))
+	}
+	return fosite.ErrInvalidGrant.WithHint("The authorization code has already been used.")
+}
+
+// revokeGrant revokes the access and refresh tokens of a grant, trying
+// again on failure.
+func (g *authorizeCodeGrant) revokeGrant(ctx context.Context, requestID string) error {
+	var err error
+	for i := range revokeAttempts {
+		if i > 0 {
+			g.Logger.WarnContext(ctx, "revoking a reused authorization code's tokens, again", "request_id", requestID, "err", err)
+			select {
+			case <-ctx.Done():
+				return errors.Join(err, ctx.Err())
+			case <-time.After(time.Duration(i) * revokePause):
+			}
+		}
+		err = errors.Join(g.Revocations.RevokeAccessToken(ctx, requestID), g.Revocations.RevokeRefreshToken(ctx, requestID))
+		if err == nil {
+			return nil
+		}
+	}
+	return err
+}
+
+// launchContextResponse adds the SMART launch context (patient, encounter,
+// need_patient_banner, …) of the grant to the token response of an
+// authorization (authorization_code) and of its refreshes. It checks
+// nothing; the OWin and client_credentials answers carry no context.
+type launchContextResponse struct{}
+
+var _ fosite.TokenEndpointHandler = launchContextResponse{}
+
+func (launchContextResponse) CanHandleTokenEndpointRequest(_ context.Context, ar fosite.AccessRequester) bool {
+	return ar.GetGrantTypes().ExactOne("authorization_code") || ar.GetGrantTypes().ExactOne("refresh_token")
+}
+
+func (launchContextResponse) CanSkipClientAuth(context.Context, fosite.AccessRequester) bool {
+	return false
+}
+
+func (launchContextResponse) HandleTokenEndpointRequest(context.Context, fosite.AccessRequester) error {
+	return fosite.ErrUnknownRequest
+}
+
+func (h launchContextResponse) PopulateTokenEndpointResponse(ctx context.Context, ar fosite.AccessRequester, resp fosite.AccessResponder) error {
+	sess, ok := ar.GetSession().(*Session)
+	if !h.CanHandleTokenEndpointRequest(ctx, ar) || !ok {
+		return fosite.ErrUnknownRequest
+	}
+	for k, v := range sess.contextFields() {
+		resp.SetExtra(k, v)
+	}
+	return nil
+}

@@ -1,0 +1,96 @@
+package authz
+
+import (
+	"context"
+	"net/http"
+	"strings"
+
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/handler/oauth2"
+
+	"github.com/smartgate/smartgate/audit"
+)
+
+// refreshGrant is fosite's refresh_token handler (rotation, reuse
+// detection: fositeStore) with RFC 6749 §6 scope narrowing.
+type refreshGrant struct {
+	*oauth2.RefreshTokenGrantHandler
+}
+
+var _ fosite.TokenEndpointHandler = (*refreshGrant)(nil)
+
+// HandleTokenEndpointRequest is fosite's, then the scope parameter.
+func (g *refreshGrant) HandleTokenEndpointRequest(ctx context.Context, ar fosite.AccessRequester) error {
+	if err := g.RefreshTokenGrantHandler.HandleTokenEndpointRequest(ctx, ar); err != nil {
+		return err
+	}
+	scope := ar.GetRequestForm().Get("scope")
+	if scope == "" {
+		return nil
+	}
+	if err := narrowRefreshScopes(ar, strings.Fields(scope)); err != nil {
+		actor := ""
+		if sess, ok := ar.GetSession().(*Session); ok {
+			actor = sess.Subject
+		}
+		return err.WithWrap(&refusal{outcome: audit.Failure, detail: err.ErrorField, actor: actor})
+	}
+	return nil
+}
+
+// narrowRefreshScopes applies a refresh request's scope parameter (RFC 6749
+// §6): every scope must have been granted originally (else invalid_scope);
+// the new tokens carry only the requested ones, plus the refresh-permitting
+// offline_access / online_access so that the grant can still be refreshed.
+func narrowRefreshScopes(ar fosite.AccessRequester, requested []string) *fosite.RFC6749Error {
+	original := ar.GetGrantedScopes()
+	keep := fosite.Arguments{}
+	for _, sc := range requested {
+		if !original.Has(sc) {
+			return fosite.ErrInvalidScope.WithHintf("The scope %q was not originally granted.", sc)
+		}
+		if !keep.Has(sc) {
+			keep = append(keep, sc)
+		}
+	}
+	for _, sc := range []string{"offline_access", "online_access"} {
+		if original.Has(sc) && !keep.Has(sc) {
+			keep = append(keep, sc)
+		}
+	}
+	req, ok := ar.(*fosite.AccessRequest)
+	if !ok {
+		return fosite.ErrServerError.WithDebugf("unexpected access request type %T", ar)
+	}
+	req.GrantedScope = keep
+	return nil
+}
+
+// identifyPublicRefresh fills in client_id for a refresh request that
+// names no client at all, when the refresh token belongs to a public
+// client. RFC 6749 requires client_id from unauthenticated clients only in
+// the authorization_code grant (§3.2.1); §6 asks for authentication only
+// from confidential clients, and the SMART JavaScript client refreshes
+// without it. The token stays bound to its client: only that client's id
+// is filled in, and a confidential client must still authenticate.
+func (s *Server) identifyPublicRefresh(r *http.Request) {
+	f := r.PostForm
+	if f.Get("client_id") != "" || f.Get("client_assertion") != "" || r.Header.Get("Authorization") != "" {
+		return
+	}
+	tok := f.Get("refresh_token")
+	if tok == "" || s.refreshSig == nil {
+		return
+	}
+	ctx := r.Context()
+	rec, err := s.st.GetToken(ctx, KindRefresh, hashKey(s.refreshSig.RefreshTokenSignature(ctx, tok)))
+	if err != nil {
+		return
+	}
+	c, err := s.st.GetClient(ctx, rec.ClientID)
+	if err != nil || !c.Public || c.Disabled {
+		return
+	}
+	f.Set("client_id", c.ID)
+	r.Form.Set("client_id", c.ID)
+}
