@@ -14,6 +14,16 @@ import (
 	"github.com/smartgate/smartgate/store"
 )
 
+// RunFHIR tests the FHIR resource store: versions, history, search. Its
+// transaction and concurrency tests are in RunTransactions.
+func RunFHIR(t *testing.T, open func(t *testing.T) Backend) {
+	run(t, open, []test{
+		{"Versions", testFHIRVersions},
+		{"History", testFHIRHistory},
+		{"Search", testFHIRSearch},
+	})
+}
+
 var fhirT0 = time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
 
 func fhirWrite(typ, id string, version int64, body string, idx []search.Entry, patients ...string) *fhir.Write {
@@ -56,7 +66,7 @@ func testFHIRVersions(t *testing.T, b Backend) {
 		t.Fatalf("current = %+v, %v; want deleted version 3", cur, err)
 	}
 	old, err := b.ReadResourceVersion(ctx, "Patient", "p1", 1)
-	if err != nil || string(old.JSON) != v1 || !old.LastUpdated.Equal(fhirT0.Add(time.Minute)) {
+	if err != nil || string(old.JSON) != v1 || !SameInstant(old.LastUpdated, fhirT0.Add(time.Minute)) {
 		t.Fatalf("version 1 = %+v, %v", old, err)
 	}
 	if _, err := b.ReadResourceVersion(ctx, "Patient", "p1", 9); !errors.Is(err, store.ErrNotFound) {
