@@ -4,9 +4,12 @@
 // readers use a separate pool and see committed snapshots (WAL).
 //
 // Each domain's methods live in their own file (users.go, oauth.go, fhir.go,
-// …) and implement the interfaces that the consuming packages declare.
-// Schema changes are numbered SQL files under migrations/, applied in order at
-// Open; a database written by a newer binary is refused.
+// …) and implement the interfaces that the consuming packages declare, under
+// the rules of package store; store/storetest checks them. Timestamps are
+// INTEGER Unix microseconds (timestamp.go). Schema changes are numbered SQL
+// files under migrations/ (this backend's dialect), applied in order at
+// Open; a database written by a newer binary is refused. inspect.go answers
+// tests' questions about what is stored.
 package sqlite
 
 import (
