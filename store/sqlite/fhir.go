@@ -67,8 +67,10 @@ func (db *DB) ResourceHistory(ctx context.Context, q fhir.HistoryQuery) (*fhir.H
 		}
 	}
 	if !q.Since.IsZero() {
+		// At the millisecond, as FHIR instants are written and as _since
+		// compared before last_updated kept microseconds.
 		where = append(where, "h.last_updated >= ?")
-		args = append(args, encodeTime(q.Since))
+		args = append(args, encodeTime(q.Since.Truncate(time.Millisecond)))
 	}
 	if q.Patients != nil {
 		if len(q.Patients) == 0 {

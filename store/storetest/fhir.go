@@ -298,6 +298,11 @@ func testFHIRLastUpdated(t *testing.T, b Backend) {
 			t.Fatalf("%s last updated %+v, %v; want %v", id, r, err, want)
 		}
 	}
+	// History since an instant compares at the millisecond too.
+	since := at["lb"].Add(500 * time.Microsecond)
+	if h, err := b.ResourceHistory(ctx, fhir.HistoryQuery{Since: since}); err != nil || h.Total != 2 {
+		t.Errorf("history since %v: %+v, %v; want lb and lc", since, h, err)
+	}
 	for q, want := range map[string]string{
 		"_lastUpdated=2024-03-01T12:01:00.123Z":                       "[lb lc]",
 		"_lastUpdated=gt2024-03-01T12:01:00.000Z":                     "[lb lc]",
