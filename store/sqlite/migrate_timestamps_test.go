@@ -90,6 +90,13 @@ func TestMigrationToMicrosecondTimestamps(t *testing.T) {
 		t.Fatalf("audit events %v, %v", evs, err)
 	}
 	same("audit at", evs[0].At, oldNano)
+	// The rebuilt audit table goes on numbering after the copied rows.
+	if err := db.InsertAudit(ctx, []audit.Event{{Kind: "logout", Outcome: "success"}}); err != nil {
+		t.Fatal(err)
+	}
+	if evs, err := db.AuditEvents(ctx, audit.Filter{}); err != nil || len(evs) != 2 || evs[0].Kind != "logout" {
+		t.Fatalf("audit events after a new one: %+v, %v", evs, err)
+	}
 
 	u, err := db.User(ctx, "u1")
 	if err != nil {
