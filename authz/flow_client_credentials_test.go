@@ -1,6 +1,7 @@
 package authz_test
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
@@ -213,8 +214,7 @@ func TestClientCredentialsGrantPolicy(t *testing.T) {
 	if life := claims["exp"].(float64) - claims["iat"].(float64); life < 110 || life > 120 {
 		t.Errorf("token lifetime %vs, want 120", life)
 	}
-	var n int
-	if err := e.db.Reader().QueryRow(`SELECT COUNT(*) FROM oauth_tokens WHERE client_id = ?`, c.ID).Scan(&n); err != nil || n != 0 {
+	if n, err := e.db.CountTokens(context.Background(), c.ID); err != nil || n != 0 {
 		t.Errorf("%d stored records for a stateless token (%v)", n, err)
 	}
 }

@@ -20,8 +20,7 @@ func TestV6_RevokedBackendTokenRefusedWithinBound(t *testing.T) {
 	fhirSrv := h.fhirWithClock(clock, bound)
 
 	tok := h.backendToken("system/Patient.rs")
-	var n int
-	if err := h.db.Reader().QueryRow(`SELECT COUNT(*) FROM oauth_tokens WHERE client_id = ?`, h.backend).Scan(&n); err != nil || n != 0 {
+	if n, err := h.db.CountTokens(t.Context(), h.backend); err != nil || n != 0 {
 		t.Fatalf("oauth_tokens rows of the backend client: %d, %v; want none", n, err)
 	}
 	own := h.patients["Lind"]

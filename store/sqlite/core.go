@@ -21,10 +21,10 @@ func (db *DB) Setting(ctx context.Context, key string) ([]byte, error) {
 
 // PutSetting stores value under key, replacing any previous value.
 func (db *DB) PutSetting(ctx context.Context, key string, value []byte) error {
-	return db.Write(ctx, func(tx *sql.Tx) error {
+	return db.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO settings(key, value, updated_at) VALUES(?,?,?)
 			ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
-			key, value, time.Now().UTC().Format(time.RFC3339Nano))
+			key, value, encodeTime(time.Now()))
 		return err
 	})
 }
@@ -37,7 +37,7 @@ func (db *DB) SettingOrCreate(ctx context.Context, key string, create func() ([]
 		return v, nil
 	}
 	var out []byte
-	err := db.Write(ctx, func(tx *sql.Tx) error {
+	err := db.write(ctx, func(tx *sql.Tx) error {
 		err := tx.QueryRowContext(ctx, "SELECT value FROM settings WHERE key = ?", key).Scan(&out)
 		if err == nil {
 			return nil
@@ -51,7 +51,7 @@ func (db *DB) SettingOrCreate(ctx context.Context, key string, create func() ([]
 		}
 		out = v
 		_, err = tx.ExecContext(ctx, "INSERT INTO settings(key, value, updated_at) VALUES(?,?,?)",
-			key, v, time.Now().UTC().Format(time.RFC3339Nano))
+			key, v, encodeTime(time.Now()))
 		return err
 	})
 	if err != nil {
@@ -66,14 +66,14 @@ func (db *DB) InsertAudit(ctx context.Context, evs []audit.Event) error {
 	if len(evs) == 0 {
 		return nil
 	}
-	return db.Write(ctx, func(tx *sql.Tx) error {
+	return db.write(ctx, func(tx *sql.Tx) error {
 		stmt := tx.StmtContext(ctx, db.stmts.insertAudit)
 		defer stmt.Close()
 		for _, e := range evs {
 			if e.At.IsZero() {
 				e.At = time.Now()
 			}
-			if _, err := stmt.ExecContext(ctx, e.At.UTC().Format(time.RFC3339Nano), e.Kind, e.Actor, e.ClientID,
+			if _, err := stmt.ExecContext(ctx, encodeTime(e.At), e.Kind, e.Actor, e.ClientID,
 				e.Patient, e.Action, e.Resource, e.Scopes, e.Outcome, e.Detail, e.Address, e.RequestID); err != nil {
 				return err
 			}
@@ -90,10 +90,7 @@ func (db *DB) AuditEvents(ctx context.Context, f audit.Filter) ([]audit.Event, e
 	q := `SELECT at, kind, actor, client_id, patient, action, resource, scopes, outcome, detail, address, request_id
 		FROM audit_events WHERE (? = '' OR kind = ?) AND (? = '' OR actor = ?) AND at >= ?
 		ORDER BY id DESC LIMIT ?`
-	since := ""
-	if !f.Since.IsZero() {
-		since = f.Since.UTC().Format(time.RFC3339Nano)
-	}
+	since := encodeTime(f.Since)
 	rows, err := db.r.QueryContext(ctx, q, f.Kind, f.Kind, f.Actor, f.Actor, since, f.Limit)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: audit events: %w", mapErr(err))
@@ -102,12 +99,12 @@ func (db *DB) AuditEvents(ctx context.Context, f audit.Filter) ([]audit.Event, e
 	var out []audit.Event
 	for rows.Next() {
 		var e audit.Event
-		var at string
+		var at int64
 		if err := rows.Scan(&at, &e.Kind, &e.Actor, &e.ClientID, &e.Patient, &e.Action, &e.Resource, &e.Scopes,
 			&e.Outcome, &e.Detail, &e.Address, &e.RequestID); err != nil {
 			return nil, fmt.Errorf("sqlite: audit events: %w", err)
 		}
-		e.At, _ = time.Parse(time.RFC3339Nano, at)
+		e.At = decodeTime(at)
 		out = append(out, e)
 	}
 	return out, rows.Err()

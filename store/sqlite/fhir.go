@@ -19,12 +19,12 @@ const resourceCols = "rid, type, id, version, last_updated, deleted, json"
 
 func scanResource(sc interface{ Scan(...any) error }) (*fhir.Resource, error) {
 	var r fhir.Resource
-	var ms int64
+	var us int64
 	var deleted int
-	if err := sc.Scan(&r.Row, &r.Type, &r.ID, &r.Version, &ms, &deleted, &r.JSON); err != nil {
+	if err := sc.Scan(&r.Row, &r.Type, &r.ID, &r.Version, &us, &deleted, &r.JSON); err != nil {
 		return nil, err
 	}
-	r.LastUpdated = time.UnixMilli(ms).UTC()
+	r.LastUpdated = decodeTime(us)
 	r.Deleted = deleted != 0
 	return &r, nil
 }
@@ -41,15 +41,15 @@ func (db *DB) ReadResource(ctx context.Context, typ, id string) (*fhir.Resource,
 // ReadResourceVersion returns one version of a resource.
 func (db *DB) ReadResourceVersion(ctx context.Context, typ, id string, version int64) (*fhir.Resource, error) {
 	var r fhir.Resource
-	var ms int64
+	var us int64
 	var deleted int
 	err := db.r.QueryRowContext(ctx, `SELECT seq, type, id, version, last_updated, deleted, json
 		FROM fhir_history WHERE type = ? AND id = ? AND version = ?`, typ, id, version).
-		Scan(&r.Row, &r.Type, &r.ID, &r.Version, &ms, &deleted, &r.JSON)
+		Scan(&r.Row, &r.Type, &r.ID, &r.Version, &us, &deleted, &r.JSON)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: read %s/%s/_history/%d: %w", typ, id, version, mapErr(err))
 	}
-	r.LastUpdated = time.UnixMilli(ms).UTC()
+	r.LastUpdated = decodeTime(us)
 	r.Deleted = deleted != 0
 	return &r, nil
 }
@@ -67,8 +67,10 @@ func (db *DB) ResourceHistory(ctx context.Context, q fhir.HistoryQuery) (*fhir.H
 		}
 	}
 	if !q.Since.IsZero() {
+		// At the millisecond, as FHIR instants are written and as _since
+		// compared before last_updated kept microseconds.
 		where = append(where, "h.last_updated >= ?")
-		args = append(args, q.Since.UnixMilli())
+		args = append(args, encodeTime(q.Since.Truncate(time.Millisecond)))
 	}
 	if q.Patients != nil {
 		if len(q.Patients) == 0 {
@@ -90,7 +92,7 @@ func (db *DB) ResourceHistory(ctx context.Context, q fhir.HistoryQuery) (*fhir.H
 		count = search.DefaultCount
 	}
 	page := &fhir.HistoryPage{}
-	err := db.Read(ctx, func(tx *sql.Tx) error {
+	err := db.read(ctx, func(tx *sql.Tx) error {
 		if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM fhir_history h WHERE "+cond, args...).Scan(&page.Total); err != nil {
 			return err
 		}
@@ -108,13 +110,13 @@ func (db *DB) ResourceHistory(ctx context.Context, q fhir.HistoryQuery) (*fhir.H
 		defer rows.Close()
 		for rows.Next() {
 			var e fhir.HistoryEntry
-			var ms int64
+			var us int64
 			var deleted int
-			if err := rows.Scan(&e.Seq, &e.Type, &e.ID, &e.Version, &ms, &deleted, &e.JSON, &e.Method); err != nil {
+			if err := rows.Scan(&e.Seq, &e.Type, &e.ID, &e.Version, &us, &deleted, &e.JSON, &e.Method); err != nil {
 				return err
 			}
 			e.Row = e.Seq
-			e.LastUpdated = time.UnixMilli(ms).UTC()
+			e.LastUpdated = decodeTime(us)
 			e.Deleted = deleted != 0
 			page.Entries = append(page.Entries, e)
 		}
@@ -132,7 +134,7 @@ func (db *DB) ResourceHistory(ctx context.Context, q fhir.HistoryQuery) (*fhir.H
 
 // TransactResources runs fn in one write transaction.
 func (db *DB) TransactResources(ctx context.Context, fn func(tx fhir.Tx) error) error {
-	err := db.Write(ctx, func(tx *sql.Tx) error {
+	err := db.write(ctx, func(tx *sql.Tx) error {
 		// 16 MiB holds the index pages a large import keeps touching; a
 		// larger cache made `fhir import` slower (about a fifth more CPU,
 		// most of it in freeing the pages again at close).
@@ -285,17 +287,17 @@ func (t *fhirTx) Put(ctx context.Context, w *fhir.Write) error {
 		return err
 	}
 	ctx = context.WithoutCancel(ctx)
-	ms := w.LastUpdated.UnixMilli()
+	us := encodeTime(w.LastUpdated)
 	deleted := 0
 	var body []byte = w.JSON
 	if w.Deleted {
 		deleted, body = 1, nil
 	}
 	var rid int64
-	if err := t.upsert.QueryRowContext(ctx, w.Type, w.ID, w.Version, ms, deleted, body).Scan(&rid); err != nil {
+	if err := t.upsert.QueryRowContext(ctx, w.Type, w.ID, w.Version, us, deleted, body).Scan(&rid); err != nil {
 		return fmt.Errorf("sqlite: put %s/%s: %w", w.Type, w.ID, err)
 	}
-	if _, err := t.hist.ExecContext(ctx, w.Type, w.ID, w.Version, ms, w.Method, deleted, body); err != nil {
+	if _, err := t.hist.ExecContext(ctx, w.Type, w.ID, w.Version, us, w.Method, deleted, body); err != nil {
 		return fmt.Errorf("sqlite: put %s/%s history: %w", w.Type, w.ID, mapErr(err))
 	}
 	w.Row = rid

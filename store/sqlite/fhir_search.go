@@ -221,8 +221,10 @@ func clauseSQL(c search.Clause, types []string, a string, now time.Time, chains 
 		return a + ".id " + op + " (" + strings.Join(ors, ",") + ")", args
 	case "_lastUpdated":
 		var ors []string
+		// last_updated is Unix microseconds, search ranges Unix milliseconds.
+		ms := "(" + a + ".last_updated / 1000)"
 		for _, v := range c.Values {
-			cond, vargs := rangeCond(v, a+".last_updated", a+".last_updated", now)
+			cond, vargs := rangeCond(v, ms, ms, now)
 			ors = append(ors, cond)
 			args = append(args, vargs...)
 		}
@@ -486,7 +488,7 @@ func (db *DB) SearchResources(ctx context.Context, req fhir.SearchRequest) (*fhi
 		now = time.Now()
 	}
 	res := &fhir.SearchResult{}
-	err := db.Read(ctx, func(tx *sql.Tx) error {
+	err := db.read(ctx, func(tx *sql.Tx) error {
 		res.Snapshot = q.Snapshot
 		if res.Snapshot == 0 {
 			if err := tx.QueryRowContext(ctx, "SELECT COALESCE(MAX(rid), 0) FROM fhir_resources").Scan(&res.Snapshot); err != nil {

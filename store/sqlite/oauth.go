@@ -14,25 +14,6 @@ import (
 
 var _ authz.Store = (*DB)(nil)
 
-// tsFormat is a fixed-width UTC timestamp, so that text comparison in SQL
-// orders like time.
-const tsFormat = "2006-01-02T15:04:05.000000000Z"
-
-func ts(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format(tsFormat)
-}
-
-func parseTS(s string) time.Time {
-	if s == "" {
-		return time.Time{}
-	}
-	t, _ := time.Parse(tsFormat, s)
-	return t
-}
-
 func jsonList(v []string) string {
 	if v == nil {
 		v = []string{}
@@ -62,15 +43,16 @@ func clientArgs(c *authz.Client) []any {
 	}
 	return []any{c.ID, c.Name, c.SecretHash, jsonList(c.RedirectURIs), jsonList(c.GrantTypes), jsonList(c.ResponseTypes),
 		jsonList(c.Scopes), c.TokenEndpointAuthMethod, c.JWKS, c.JWKSURI, c.LaunchURI, c.LogoURI, c.ClientURI,
-		boolInt(c.RequirePKCE), boolInt(c.Public), boolInt(c.Disabled), ts(c.CreatedAt),
+		boolInt(c.RequirePKCE), boolInt(c.Public), boolInt(c.Disabled), encodeTime(c.CreatedAt),
 		jsonList(c.Contacts), c.TOSURI, c.PolicyURI, jsonList(c.PostLogoutRedirectURIs), c.SoftwareID, c.SoftwareVersion,
 		c.RegistrationTokenHash, policy, c.Owner, boolInt(c.Pending),
-		jsonList(c.Ceiling.Scopes), jsonList(c.Ceiling.GrantTypes), c.Ceiling.AuthMethod, ts(c.RegistrationTokenExpiresAt), boolInt(c.IntrospectAll)}
+		jsonList(c.Ceiling.Scopes), jsonList(c.Ceiling.GrantTypes), c.Ceiling.AuthMethod, encodeTime(c.RegistrationTokenExpiresAt), boolInt(c.IntrospectAll)}
 }
 
 func scanClient(s scanner) (*authz.Client, error) {
 	var c authz.Client
-	var ru, gt, rt, sc, created, contacts, plru, csc, cgt, ratExp string
+	var ru, gt, rt, sc, contacts, plru, csc, cgt string
+	var created, ratExp int64
 	var pkce, pub, dis, pending, all int
 	if err := s.Scan(&c.ID, &c.Name, &c.SecretHash, &ru, &gt, &rt, &sc, &c.TokenEndpointAuthMethod, &c.JWKS, &c.JWKSURI,
 		&c.LaunchURI, &c.LogoURI, &c.ClientURI, &pkce, &pub, &dis, &created,
@@ -88,13 +70,13 @@ func scanClient(s scanner) (*authz.Client, error) {
 		}
 	}
 	c.RequirePKCE, c.Public, c.Disabled, c.Pending, c.IntrospectAll = pkce != 0, pub != 0, dis != 0, pending != 0, all != 0
-	c.CreatedAt, c.RegistrationTokenExpiresAt = parseTS(created), parseTS(ratExp)
+	c.CreatedAt, c.RegistrationTokenExpiresAt = decodeTime(created), decodeTime(ratExp)
 	return &c, nil
 }
 
 // CreateClient stores a new OAuth client.
 func (db *DB) CreateClient(ctx context.Context, c *authz.Client) error {
-	err := db.Write(ctx, func(tx *sql.Tx) error {
+	err := db.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO oauth_clients (`+clientCols+`)
 			VALUES (`+clientPlaceholders+`)`, clientArgs(c)...)
 		return err
@@ -120,7 +102,7 @@ func (db *DB) GetClient(ctx context.Context, id string) (*authz.Client, error) {
 // lock (BEGIN IMMEDIATE) from the read to the write, so no other change to
 // the row can land in between.
 func (db *DB) UpdateClient(ctx context.Context, id string, update func(old authz.Client) (authz.Client, error)) error {
-	err := db.Write(ctx, func(tx *sql.Tx) error {
+	err := db.write(ctx, func(tx *sql.Tx) error {
 		old, err := scanClient(tx.QueryRowContext(ctx, `SELECT `+clientCols+` FROM oauth_clients WHERE id = ?`, id))
 		if err != nil {
 			return err // sql.ErrNoRows: mapped to ErrNotFound
@@ -152,7 +134,7 @@ func (db *DB) UpdateClient(ctx context.Context, id string, update func(old authz
 // and OpenID Connect sessions) and the consents people gave it, so that an
 // id reused later inherits nothing.
 func (db *DB) DeleteClient(ctx context.Context, id string, at time.Time) error {
-	err := db.Write(ctx, func(tx *sql.Tx) error {
+	err := db.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM oauth_clients WHERE id = ?`, id)
 		if err != nil {
 			return err
@@ -162,7 +144,7 @@ func (db *DB) DeleteClient(ctx context.Context, id string, at time.Time) error {
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE oauth_tokens SET state = ?, state_at = ?
 			WHERE client_id = ? AND kind IN (?, ?) AND state <> ?`,
-			string(authz.StateRevoked), ts(at), id, string(authz.KindAccess), string(authz.KindRefresh), string(authz.StateRevoked)); err != nil {
+			string(authz.StateRevoked), encodeTime(at), id, string(authz.KindAccess), string(authz.KindRefresh), string(authz.StateRevoked)); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM oauth_tokens WHERE client_id = ? AND kind NOT IN (?, ?)`,
@@ -201,10 +183,10 @@ func (db *DB) CreateToken(ctx context.Context, r authz.TokenRecord) error {
 	if r.State == "" {
 		r.State = authz.StateActive
 	}
-	err := db.Write(ctx, func(tx *sql.Tx) error {
+	err := db.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.StmtContext(ctx, db.stmts.createToken).ExecContext(ctx,
 			string(r.Kind), r.Signature, r.RequestID, r.ClientID, r.Subject, r.AccessSignature, r.SessionID, string(r.State),
-			ts(r.StateAt), ts(r.RequestedAt), ts(r.ExpiresAt), r.Data)
+			encodeTime(r.StateAt), encodeTime(r.RequestedAt), encodeTime(r.ExpiresAt), r.Data)
 		return err
 	})
 	if err != nil {
@@ -216,19 +198,20 @@ func (db *DB) CreateToken(ctx context.Context, r authz.TokenRecord) error {
 // GetToken returns a token record in any state.
 func (db *DB) GetToken(ctx context.Context, kind authz.TokenKind, sig string) (authz.TokenRecord, error) {
 	r := authz.TokenRecord{Kind: kind, Signature: sig}
-	var state, stateAt, req, exp string
+	var state string
+	var stateAt, req, exp int64
 	err := db.stmts.getToken.QueryRowContext(ctx, string(kind), sig).
 		Scan(&r.RequestID, &r.ClientID, &r.Subject, &r.AccessSignature, &r.SessionID, &state, &stateAt, &req, &exp, &r.Data)
 	if err != nil {
 		return r, fmt.Errorf("sqlite: get %s token: %w", kind, mapErr(err))
 	}
-	r.State, r.StateAt, r.RequestedAt, r.ExpiresAt = authz.TokenState(state), parseTS(stateAt), parseTS(req), parseTS(exp)
+	r.State, r.StateAt, r.RequestedAt, r.ExpiresAt = authz.TokenState(state), decodeTime(stateAt), decodeTime(req), decodeTime(exp)
 	return r, nil
 }
 
 // DeleteToken removes a token record (no error when absent).
 func (db *DB) DeleteToken(ctx context.Context, kind authz.TokenKind, sig string) error {
-	err := db.Write(ctx, func(tx *sql.Tx) error {
+	err := db.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `DELETE FROM oauth_tokens WHERE kind = ? AND signature = ?`, string(kind), sig)
 		return err
 	})
@@ -240,10 +223,10 @@ func (db *DB) DeleteToken(ctx context.Context, kind authz.TokenKind, sig string)
 
 // SetTokenState changes the state of one token record.
 func (db *DB) SetTokenState(ctx context.Context, kind authz.TokenKind, sig string, from, state authz.TokenState, at time.Time) error {
-	err := db.Write(ctx, func(tx *sql.Tx) error {
+	err := db.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE oauth_tokens SET state = ?, state_at = ?
 			WHERE kind = ? AND signature = ? AND (? = '' OR state = ?)`,
-			string(state), ts(at), string(kind), sig, string(from), string(from))
+			string(state), encodeTime(at), string(kind), sig, string(from), string(from))
 		if err != nil {
 			return err
 		}
@@ -265,15 +248,15 @@ func (db *DB) SetTokenState(ctx context.Context, kind authz.TokenKind, sig strin
 // RotateRefreshToken marks the presented refresh token rotated and revokes
 // the grant's other active refresh tokens.
 func (db *DB) RotateRefreshToken(ctx context.Context, requestID, sig string, at time.Time) error {
-	err := db.Write(ctx, func(tx *sql.Tx) error {
+	err := db.write(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE oauth_tokens SET state = ?, state_at = ?
 			WHERE kind = ? AND signature = ? AND state = ?`,
-			string(authz.StateRotated), ts(at), string(authz.KindRefresh), sig, string(authz.StateActive)); err != nil {
+			string(authz.StateRotated), encodeTime(at), string(authz.KindRefresh), sig, string(authz.StateActive)); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `UPDATE oauth_tokens SET state = ?, state_at = ?
 			WHERE kind = ? AND request_id = ? AND state = ? AND signature <> ?`,
-			string(authz.StateRevoked), ts(at), string(authz.KindRefresh), requestID, string(authz.StateActive), sig)
+			string(authz.StateRevoked), encodeTime(at), string(authz.KindRefresh), requestID, string(authz.StateActive), sig)
 		return err
 	})
 	if err != nil {
@@ -284,10 +267,10 @@ func (db *DB) RotateRefreshToken(ctx context.Context, requestID, sig string, at 
 
 // RevokeTokens revokes every token of kind belonging to a grant.
 func (db *DB) RevokeTokens(ctx context.Context, kind authz.TokenKind, requestID string, at time.Time) error {
-	err := db.Write(ctx, func(tx *sql.Tx) error {
+	err := db.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `UPDATE oauth_tokens SET state = ?, state_at = ?
 			WHERE kind = ? AND request_id = ? AND state <> ?`,
-			string(authz.StateRevoked), ts(at), string(kind), requestID, string(authz.StateRevoked))
+			string(authz.StateRevoked), encodeTime(at), string(kind), requestID, string(authz.StateRevoked))
 		return err
 	})
 	if err != nil {
@@ -301,10 +284,10 @@ func (db *DB) RevokeSessionTokens(ctx context.Context, sessionID string, at time
 	if sessionID == "" {
 		return nil
 	}
-	err := db.Write(ctx, func(tx *sql.Tx) error {
+	err := db.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `UPDATE oauth_tokens SET state = ?, state_at = ?
 			WHERE session_id = ? AND kind IN (?, ?) AND state <> ?`,
-			string(authz.StateRevoked), ts(at), sessionID, string(authz.KindAccess), string(authz.KindRefresh), string(authz.StateRevoked))
+			string(authz.StateRevoked), encodeTime(at), sessionID, string(authz.KindAccess), string(authz.KindRefresh), string(authz.StateRevoked))
 		return err
 	})
 	if err != nil {
@@ -315,10 +298,10 @@ func (db *DB) RevokeSessionTokens(ctx context.Context, sessionID string, at time
 
 // RevokeSubjectTokens revokes a subject's access and refresh tokens.
 func (db *DB) RevokeSubjectTokens(ctx context.Context, subject, clientID string, at time.Time) error {
-	err := db.Write(ctx, func(tx *sql.Tx) error {
+	err := db.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `UPDATE oauth_tokens SET state = ?, state_at = ?
 			WHERE subject = ? AND (? = '' OR client_id = ?) AND kind IN (?, ?) AND state <> ?`,
-			string(authz.StateRevoked), ts(at), subject, clientID, clientID,
+			string(authz.StateRevoked), encodeTime(at), subject, clientID, clientID,
 			string(authz.KindAccess), string(authz.KindRefresh), string(authz.StateRevoked))
 		return err
 	})
@@ -331,16 +314,16 @@ func (db *DB) RevokeSubjectTokens(ctx context.Context, subject, clientID string,
 // DeleteExpiredTokens removes token records that expired before before.
 func (db *DB) DeleteExpiredTokens(ctx context.Context, before time.Time) (int64, error) {
 	var n int64
-	err := db.Write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM oauth_tokens WHERE expires_at <> '' AND expires_at < ?`, ts(before))
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM oauth_tokens WHERE expires_at <> 0 AND expires_at < ?`, encodeTime(before))
 		if err != nil {
 			return err
 		}
 		n, _ = res.RowsAffected()
-		if _, err = tx.ExecContext(ctx, `DELETE FROM oauth_jti WHERE expires_at < ?`, ts(before)); err != nil {
+		if _, err = tx.ExecContext(ctx, `DELETE FROM oauth_jti WHERE expires_at < ?`, encodeTime(before)); err != nil {
 			return err
 		}
-		res, err = tx.ExecContext(ctx, `DELETE FROM oauth_revoked_access WHERE expires_at < ?`, ts(before))
+		res, err = tx.ExecContext(ctx, `DELETE FROM oauth_revoked_access WHERE expires_at < ?`, encodeTime(before))
 		if err != nil {
 			return err
 		}
@@ -357,9 +340,9 @@ func (db *DB) DeleteExpiredTokens(ctx context.Context, before time.Time) (int64,
 // RevokeAccessJTI records the jti of a revoked stateless access token
 // (client_credentials) until exp; revoking it again is not an error.
 func (db *DB) RevokeAccessJTI(ctx context.Context, jti, clientID string, exp time.Time) error {
-	err := db.Write(ctx, func(tx *sql.Tx) error {
+	err := db.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO oauth_revoked_access (jti, client_id, expires_at) VALUES (?, ?, ?)
-			ON CONFLICT (jti) DO NOTHING`, jti, clientID, ts(exp))
+			ON CONFLICT (jti) DO NOTHING`, jti, clientID, encodeTime(exp))
 		return err
 	})
 	if err != nil {
@@ -383,11 +366,11 @@ func (db *DB) AccessJTIRevoked(ctx context.Context, jti string) (bool, error) {
 
 // UseJTI records a client-assertion id; store.ErrConflict on replay.
 func (db *DB) UseJTI(ctx context.Context, jti string, exp, now time.Time) error {
-	err := db.Write(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM oauth_jti WHERE expires_at < ?`, ts(now)); err != nil {
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM oauth_jti WHERE expires_at < ?`, encodeTime(now)); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO oauth_jti (jti, expires_at) VALUES (?, ?)`, jti, ts(exp))
+		_, err := tx.ExecContext(ctx, `INSERT INTO oauth_jti (jti, expires_at) VALUES (?, ?)`, jti, encodeTime(exp))
 		return err
 	})
 	if err != nil {
@@ -407,11 +390,11 @@ func (db *DB) SigningKeys(ctx context.Context) ([]authz.SigningKey, error) {
 	var out []authz.SigningKey
 	for rows.Next() {
 		var k authz.SigningKey
-		var c, r string
+		var c, r int64
 		if err := rows.Scan(&k.ID, &k.Alg, &k.PrivateDER, &c, &r); err != nil {
 			return nil, fmt.Errorf("sqlite: signing keys: %w", err)
 		}
-		k.CreatedAt, k.RetiredAt = parseTS(c), parseTS(r)
+		k.CreatedAt, k.RetiredAt = decodeTime(c), decodeTime(r)
 		out = append(out, k)
 	}
 	return out, rows.Err()
@@ -419,22 +402,22 @@ func (db *DB) SigningKeys(ctx context.Context) ([]authz.SigningKey, error) {
 
 // AddSigningKey stores a new key and retires the active ones of its algorithm.
 func (db *DB) AddSigningKey(ctx context.Context, k authz.SigningKey, onlyIfNone bool) error {
-	err := db.Write(ctx, func(tx *sql.Tx) error {
+	err := db.write(ctx, func(tx *sql.Tx) error {
 		if onlyIfNone {
 			var n int
-			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM oauth_keys WHERE alg = ? AND retired_at = ''`, k.Alg).Scan(&n); err != nil {
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM oauth_keys WHERE alg = ? AND retired_at = 0`, k.Alg).Scan(&n); err != nil {
 				return err
 			}
 			if n > 0 {
 				return store.ErrConflict
 			}
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE oauth_keys SET retired_at = ? WHERE alg = ? AND retired_at = ''`,
-			ts(k.CreatedAt), k.Alg); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE oauth_keys SET retired_at = ? WHERE alg = ? AND retired_at = 0`,
+			encodeTime(k.CreatedAt), k.Alg); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO oauth_keys (kid, alg, private_key, created_at, retired_at) VALUES (?,?,?,?,'')`,
-			k.ID, k.Alg, k.PrivateDER, ts(k.CreatedAt))
+		_, err := tx.ExecContext(ctx, `INSERT INTO oauth_keys (kid, alg, private_key, created_at, retired_at) VALUES (?,?,?,?,0)`,
+			k.ID, k.Alg, k.PrivateDER, encodeTime(k.CreatedAt))
 		return err
 	})
 	if err != nil {
@@ -445,8 +428,8 @@ func (db *DB) AddSigningKey(ctx context.Context, k authz.SigningKey, onlyIfNone 
 
 // DeleteSigningKeys removes keys retired before retiredBefore.
 func (db *DB) DeleteSigningKeys(ctx context.Context, retiredBefore time.Time) error {
-	err := db.Write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `DELETE FROM oauth_keys WHERE retired_at <> '' AND retired_at < ?`, ts(retiredBefore))
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM oauth_keys WHERE retired_at <> 0 AND retired_at < ?`, encodeTime(retiredBefore))
 		return err
 	})
 	if err != nil {

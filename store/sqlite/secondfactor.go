@@ -13,22 +13,6 @@ import (
 
 var _ account.SecondFactorStore = (*DB)(nil)
 
-// microsOrZero is t as stored in second_factors (Unix microseconds; 0 for the
-// zero time), and timeOfMicros its reading.
-func microsOrZero(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMicro()
-}
-
-func timeOfMicros(us int64) time.Time {
-	if us == 0 {
-		return time.Time{}
-	}
-	return time.UnixMicro(us).UTC()
-}
-
 // SecondFactor returns the user's enrolment, or store.ErrNotFound.
 func (db *DB) SecondFactor(ctx context.Context, userID string) (*account.SecondFactor, error) {
 	f := account.SecondFactor{UserID: userID}
@@ -38,7 +22,7 @@ func (db *DB) SecondFactor(ctx context.Context, userID string) (*account.SecondF
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: second factor of %q: %w", userID, mapErr(err))
 	}
-	f.Created, f.Confirmed, f.LastStep = timeOfMicros(created), timeOfMicros(confirmed), uint64(last)
+	f.Created, f.Confirmed, f.LastStep = decodeTime(created), decodeTime(confirmed), uint64(last)
 	return &f, nil
 }
 
@@ -49,7 +33,7 @@ func (db *DB) BeginSecondFactor(ctx context.Context, f *account.SecondFactor) er
 	if len(f.Secret) == 0 {
 		return fmt.Errorf("sqlite: begin second factor of %q: empty secret", f.UserID)
 	}
-	err := db.Write(ctx, func(tx *sql.Tx) error {
+	err := db.write(ctx, func(tx *sql.Tx) error {
 		var confirmed int64
 		err := tx.QueryRowContext(ctx, `SELECT confirmed FROM second_factors WHERE user_id = ?`, f.UserID).Scan(&confirmed)
 		switch {
@@ -67,7 +51,7 @@ func (db *DB) BeginSecondFactor(ctx context.Context, f *account.SecondFactor) er
 			return err
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO second_factors (user_id, secret, created) VALUES (?,?,?)`,
-			f.UserID, f.Secret, microsOrZero(f.Created))
+			f.UserID, f.Secret, encodeTime(f.Created))
 		return err
 	})
 	if err != nil {
@@ -91,9 +75,9 @@ func (db *DB) ConfirmSecondFactor(ctx context.Context, userID string, secret []b
 	if at.IsZero() {
 		at = time.Now()
 	}
-	err := db.Write(ctx, func(tx *sql.Tx) error {
+	err := db.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE second_factors SET confirmed = ?, last_step = ?
-			WHERE user_id = ? AND confirmed = 0 AND secret = ?`, microsOrZero(at), int64(step), userID, secret)
+			WHERE user_id = ? AND confirmed = 0 AND secret = ?`, encodeTime(at), int64(step), userID, secret)
 		if err != nil {
 			return err
 		}
@@ -126,7 +110,7 @@ func putRecovery(ctx context.Context, tx *sql.Tx, userID string, hashes [][]byte
 // changed.
 func (db *DB) execAffected(ctx context.Context, query string, args ...any) (int64, error) {
 	var n int64
-	err := db.Write(ctx, func(tx *sql.Tx) error {
+	err := db.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, query, args...)
 		if err != nil {
 			return err
@@ -182,7 +166,7 @@ func (db *DB) UseRecoveryCode(ctx context.Context, userID string, hash []byte) (
 // ReplaceRecoveryCodes replaces the user's recovery codes; store.ErrNotFound
 // when the user has no confirmed enrolment.
 func (db *DB) ReplaceRecoveryCodes(ctx context.Context, userID string, hashes [][]byte) error {
-	err := db.Write(ctx, func(tx *sql.Tx) error {
+	err := db.write(ctx, func(tx *sql.Tx) error {
 		var one int
 		err := tx.QueryRowContext(ctx, `SELECT 1 FROM second_factors WHERE user_id = ? AND confirmed != 0`, userID).Scan(&one)
 		if err != nil {

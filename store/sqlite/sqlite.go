@@ -4,9 +4,12 @@
 // readers use a separate pool and see committed snapshots (WAL).
 //
 // Each domain's methods live in their own file (users.go, oauth.go, fhir.go,
-// …) and implement the interfaces that the consuming packages declare.
-// Schema changes are numbered SQL files under migrations/, applied in order at
-// Open; a database written by a newer binary is refused.
+// …) and implement the interfaces that the consuming packages declare, under
+// the rules of package store; store/storetest checks them. Timestamps are
+// INTEGER Unix microseconds (timestamp.go). Schema changes are numbered SQL
+// files under migrations/ (this backend's dialect), applied in order at
+// Open; a database written by a newer binary is refused. inspect.go answers
+// tests' questions about what is stored.
 package sqlite
 
 import (
@@ -261,25 +264,25 @@ func (db *DB) Close() error {
 	return errors.Join(errs...)
 }
 
-// Write runs fn in an IMMEDIATE transaction on the writer connection and
-// commits it when fn returns nil; Write returns only once that commit is
+// write runs fn in an IMMEDIATE transaction on the writer connection and
+// commits it when fn returns nil; write returns only once that commit is
 // durable. Concurrent calls share one transaction and one commit (group
 // commit, see write.go), each fn inside its own savepoint: an error from fn
 // undoes fn's statements only and is returned to its caller only. fn runs
 // on the writer goroutine; a panic in it is re-raised in the caller. fn must
-// not call Write itself (it would wait for itself), nor end the transaction.
+// not call write itself (it would wait for itself), nor end the transaction.
 // Driver errors are translated into the store sentinels.
-func (db *DB) Write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+//
+// write, read and mapErr are this package's own: callers see only the
+// domain methods, whose contract package storetest states for every
+// backend.
+func (db *DB) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return db.wr.submit(ctx, fn)
 }
 
-// Reader returns the pool for read-only queries. Statements on it see the
-// last committed state; writes through it fail (query_only).
-func (db *DB) Reader() *sql.DB { return db.r }
-
-// Read runs fn in a read transaction, so that several queries see one
-// consistent snapshot.
-func (db *DB) Read(ctx context.Context, fn func(tx *sql.Tx) error) error {
+// read runs fn in a read transaction, so that several queries see one
+// consistent snapshot of the last committed state.
+func (db *DB) read(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: db.r != db.w})
 	if err != nil {
 		return mapErr(err)
@@ -374,10 +377,6 @@ func mapErr(err error) error {
 	return err
 }
 
-// MapErr is mapErr for the domain files of this package's callers that run
-// their own statements on Reader().
-func MapErr(err error) error { return mapErr(err) }
-
 func describe(err error) error {
 	var se *sqlite.Error
 	if errors.As(err, &se) {
@@ -427,36 +426,85 @@ func loadMigrations() []migration {
 
 func latestVersion() int { return len(loadMigrations()) }
 
-func (db *DB) migrate(ctx context.Context) error {
-	ms := loadMigrations()
-	err := db.Write(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-			version INTEGER PRIMARY KEY,
-			name TEXT NOT NULL,
-			applied_at TEXT NOT NULL)`); err != nil {
-			return err
+// migrate applies the pending migrations in one IMMEDIATE transaction on
+// the writer connection, with foreign keys off while they run, as SQLite's
+// procedure for changing a table's definition requires (a rebuilt parent
+// table must not cascade its DROP into the tables that reference it); the
+// foreign keys are checked before the commit and switched back on after it.
+func (db *DB) migrate(ctx context.Context) (err error) {
+	defer func() {
+		if err != nil {
+			err = fmt.Errorf("sqlite: migrate %s: %w", db.path, describe(err))
 		}
-		var cur int
-		if err := tx.QueryRowContext(ctx, "SELECT COALESCE(MAX(version),0) FROM schema_migrations").Scan(&cur); err != nil {
-			return err
-		}
-		if cur > len(ms) {
-			return fmt.Errorf("sqlite: database %s has schema version %d, newer than this binary knows (%d); refusing to open it", db.path, cur, len(ms))
-		}
-		for _, m := range ms[cur:] {
-			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-				return fmt.Errorf("sqlite: migration %d (%s): %w", m.version, m.name, err)
-			}
-			if _, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations(version, name, applied_at) VALUES(?,?,?)",
-				m.version, m.name, time.Now().UTC().Format(time.RFC3339)); err != nil {
-				return err
-			}
-			db.logger.Info("applied migration", "version", m.version, "name", m.name)
-		}
-		return nil
-	})
+	}()
+	conn, err := db.w.Conn(ctx) // the one writer connection; nothing else runs yet
 	if err != nil {
-		return fmt.Errorf("sqlite: migrate %s: %w", db.path, describe(err))
+		return err
 	}
-	return nil
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "PRAGMA foreign_keys = OFF"); err != nil {
+		return err
+	}
+	defer func() {
+		if _, ferr := conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA foreign_keys = ON"); ferr != nil && err == nil {
+			err = ferr
+		}
+	}()
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return mapErr(err)
+	}
+	defer tx.Rollback()
+	if err := db.applyMigrations(ctx, tx); err != nil {
+		return err
+	}
+	return mapErr(tx.Commit())
+}
+
+func (db *DB) applyMigrations(ctx context.Context, tx *sql.Tx) error {
+	ms := loadMigrations()
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version INTEGER PRIMARY KEY,
+		name TEXT NOT NULL,
+		applied_at TEXT NOT NULL)`); err != nil {
+		return err
+	}
+	var cur int
+	if err := tx.QueryRowContext(ctx, "SELECT COALESCE(MAX(version),0) FROM schema_migrations").Scan(&cur); err != nil {
+		return err
+	}
+	if cur > len(ms) {
+		return fmt.Errorf("sqlite: database %s has schema version %d, newer than this binary knows (%d); refusing to open it", db.path, cur, len(ms))
+	}
+	for _, m := range ms[cur:] {
+		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+			return fmt.Errorf("sqlite: migration %d (%s): %w", m.version, m.name, err)
+		}
+		if _, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations(version, name, applied_at) VALUES(?,?,?)",
+			m.version, m.name, time.Now().UTC().Format(time.RFC3339)); err != nil {
+			return err
+		}
+		db.logger.Info("applied migration", "version", m.version, "name", m.name)
+	}
+	return checkForeignKeys(ctx, tx)
+}
+
+// checkForeignKeys fails when a row references a missing parent (what the
+// foreign keys, off while migrations run, would have refused).
+func checkForeignKeys(ctx context.Context, tx *sql.Tx) error {
+	rows, err := tx.QueryContext(ctx, "PRAGMA foreign_key_check")
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	if rows.Next() {
+		var table, parent string
+		var rowid sql.NullInt64
+		var fk int
+		if err := rows.Scan(&table, &rowid, &parent, &fk); err != nil {
+			return err
+		}
+		return fmt.Errorf("sqlite: after migrating, a row of %s references a missing %s", table, parent)
+	}
+	return rows.Err()
 }

@@ -17,25 +17,36 @@ import (
 )
 
 func TestConformanceFile(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) storetest.Backend {
-		db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "smartgate.db"), sqlite.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		return db
-	})
+	conformance(t, func(t *testing.T) string { return filepath.Join(t.TempDir(), "smartgate.db") })
 }
 
 func TestConformanceMemory(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) storetest.Backend {
-		db, err := sqlite.Open(context.Background(), sqlite.Memory, sqlite.Options{})
+	conformance(t, func(*testing.T) string { return sqlite.Memory })
+}
+
+// conformance runs every entry point of the suite on databases at path(t).
+func conformance(t *testing.T, path func(t *testing.T) string) {
+	open := func(t *testing.T) storetest.Backend {
+		db, err := sqlite.Open(context.Background(), path(t), sqlite.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { db.Close() })
 		return db
-	})
+	}
+	for _, domain := range []struct {
+		name string
+		run  func(*testing.T, func(*testing.T) storetest.Backend)
+	}{
+		{"Settings", storetest.RunSettings}, {"Audit", storetest.RunAudit},
+		{"Accounts", storetest.RunAccounts}, {"Sessions", storetest.RunSessions},
+		{"Clients", storetest.RunClients}, {"Tokens", storetest.RunTokens},
+		{"Launch", storetest.RunLaunch}, {"FHIR", storetest.RunFHIR},
+		{"SecondFactors", storetest.RunSecondFactors},
+		{"Transactions", storetest.RunTransactions},
+	} {
+		t.Run(domain.name, func(t *testing.T) { domain.run(t, open) })
+	}
 }
 
 func TestOpenRefusesGarbageFileAndLeavesItUntouched(t *testing.T) {

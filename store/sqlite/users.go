@@ -18,21 +18,6 @@ var (
 	_ account.Pendings = (*DB)(nil)
 )
 
-func fmtTime(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format(time.RFC3339Nano)
-}
-
-func parseTime(s string) time.Time {
-	if s == "" {
-		return time.Time{}
-	}
-	t, _ := time.Parse(time.RFC3339Nano, s)
-	return t
-}
-
 func splitSpace(s string) []string {
 	if s == "" {
 		return nil
@@ -48,14 +33,14 @@ func (db *DB) CreateUser(ctx context.Context, u *account.User) error {
 	if u.ID == "" {
 		u.ID = account.NewID()
 	}
-	now := time.Now().UTC()
+	now := storedTime(time.Now())
 	meta := account.Meta{Created: now, LastModified: now, Version: 1}
-	err := db.Write(ctx, func(tx *sql.Tx) error {
+	err := db.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO users (id, user_name, given_name, family_name, formatted_name,
 			display_name, active, password_hash, fhir_user, roles, created, last_modified, version)
 			VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 			u.ID, u.UserName, u.Name.GivenName, u.Name.FamilyName, u.Name.Formatted, u.DisplayName, u.Active,
-			u.PasswordHash, u.FHIRUser, strings.Join(u.Roles, " "), fmtTime(meta.Created), fmtTime(meta.LastModified),
+			u.PasswordHash, u.FHIRUser, strings.Join(u.Roles, " "), encodeTime(meta.Created), encodeTime(meta.LastModified),
 			meta.Version)
 		if err != nil {
 			return err
@@ -87,13 +72,14 @@ const userColumns = `id, user_name, given_name, family_name, formatted_name, dis
 
 func scanUser(s scanner) (*account.User, error) {
 	var u account.User
-	var roles, created, modified string
+	var roles string
+	var created, modified int64
 	if err := s.Scan(&u.ID, &u.UserName, &u.Name.GivenName, &u.Name.FamilyName, &u.Name.Formatted, &u.DisplayName,
 		&u.Active, &u.PasswordHash, &u.FHIRUser, &roles, &created, &modified, &u.Meta.Version); err != nil {
 		return nil, err
 	}
 	u.Roles = splitSpace(roles)
-	u.Meta.Created, u.Meta.LastModified = parseTime(created), parseTime(modified)
+	u.Meta.Created, u.Meta.LastModified = decodeTime(created), decodeTime(modified)
 	return &u, nil
 }
 
@@ -123,7 +109,7 @@ func (db *DB) loadEmails(ctx context.Context, q interface {
 
 func (db *DB) userWhere(ctx context.Context, what, where string, arg any) (*account.User, error) {
 	var u *account.User
-	err := db.Read(ctx, func(tx *sql.Tx) error {
+	err := db.read(ctx, func(tx *sql.Tx) error {
 		var err error
 		u, err = scanUser(tx.QueryRowContext(ctx, "SELECT "+userColumns+" FROM users WHERE "+where, arg))
 		if err != nil {
@@ -169,7 +155,7 @@ func (db *DB) Users(ctx context.Context, q account.ListQuery) ([]account.User, e
 		name = n
 	}
 	var out []account.User
-	err := db.Read(ctx, func(tx *sql.Tx) error {
+	err := db.read(ctx, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, "SELECT "+userColumns+` FROM users WHERE (? = '' OR user_name = ?)
 			ORDER BY user_name LIMIT ? OFFSET ?`, name, name, q.Limit, q.Offset)
 		if err != nil {
@@ -207,13 +193,13 @@ func (db *DB) UpdateUser(ctx context.Context, u *account.User) error {
 	if err := u.Validate(); err != nil {
 		return fmt.Errorf("sqlite: update user: %w", err)
 	}
-	now := time.Now().UTC()
-	err := db.Write(ctx, func(tx *sql.Tx) error {
+	now := storedTime(time.Now())
+	err := db.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE users SET user_name=?, given_name=?, family_name=?, formatted_name=?,
 			display_name=?, active=?, password_hash=?, fhir_user=?, roles=?, last_modified=?, version=version+1
 			WHERE id=? AND version=?`,
 			u.UserName, u.Name.GivenName, u.Name.FamilyName, u.Name.Formatted, u.DisplayName, u.Active,
-			u.PasswordHash, u.FHIRUser, strings.Join(u.Roles, " "), fmtTime(now), u.ID, u.Meta.Version)
+			u.PasswordHash, u.FHIRUser, strings.Join(u.Roles, " "), encodeTime(now), u.ID, u.Meta.Version)
 		if err != nil {
 			return err
 		}
@@ -225,8 +211,8 @@ func (db *DB) UpdateUser(ctx context.Context, u *account.User) error {
 			return fmt.Errorf("%w: version %d, stored %d", store.ErrConflict, u.Meta.Version, v)
 		}
 		if !u.Active {
-			if _, err := tx.ExecContext(ctx, "UPDATE web_sessions SET ended_at=? WHERE user_id=? AND ended_at=''",
-				fmtTime(now), u.ID); err != nil {
+			if _, err := tx.ExecContext(ctx, "UPDATE web_sessions SET ended_at=? WHERE user_id=? AND ended_at=0",
+				encodeTime(now), u.ID); err != nil {
 				return err
 			}
 		}
@@ -242,8 +228,8 @@ func (db *DB) UpdateUser(ctx context.Context, u *account.User) error {
 
 // DeactivateUser sets active=false and ends the user's sessions.
 func (db *DB) DeactivateUser(ctx context.Context, id string) error {
-	now := fmtTime(time.Now())
-	err := db.Write(ctx, func(tx *sql.Tx) error {
+	now := encodeTime(time.Now())
+	err := db.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, "UPDATE users SET active=0, last_modified=?, version=version+1 WHERE id=?", now, id)
 		if err != nil {
 			return err
@@ -251,7 +237,7 @@ func (db *DB) DeactivateUser(ctx context.Context, id string) error {
 		if n, _ := res.RowsAffected(); n == 0 {
 			return store.ErrNotFound
 		}
-		_, err = tx.ExecContext(ctx, "UPDATE web_sessions SET ended_at=? WHERE user_id=? AND ended_at=''", now, id)
+		_, err = tx.ExecContext(ctx, "UPDATE web_sessions SET ended_at=? WHERE user_id=? AND ended_at=0", now, id)
 		return err
 	})
 	if err != nil {
@@ -272,23 +258,24 @@ func (db *DB) CountUsers(ctx context.Context) (int, error) {
 // Consent returns the consent of userID for clientID.
 func (db *DB) Consent(ctx context.Context, userID, clientID string) (*account.Consent, error) {
 	c := account.Consent{UserID: userID, ClientID: clientID}
-	var scopes, created, updated string
+	var scopes string
+	var created, updated int64
 	err := db.r.QueryRowContext(ctx, "SELECT scopes, created, updated FROM consents WHERE user_id=? AND client_id=?",
 		userID, clientID).Scan(&scopes, &created, &updated)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: consent of %q for %q: %w", userID, clientID, mapErr(err))
 	}
-	c.Scopes, c.Created, c.Updated = splitSpace(scopes), parseTime(created), parseTime(updated)
+	c.Scopes, c.Created, c.Updated = splitSpace(scopes), decodeTime(created), decodeTime(updated)
 	return &c, nil
 }
 
 // PutConsent creates or replaces a consent.
 func (db *DB) PutConsent(ctx context.Context, c *account.Consent) error {
-	now := time.Now().UTC()
-	err := db.Write(ctx, func(tx *sql.Tx) error {
+	now := storedTime(time.Now())
+	err := db.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO consents (user_id, client_id, scopes, created, updated) VALUES (?,?,?,?,?)
 			ON CONFLICT(user_id, client_id) DO UPDATE SET scopes=excluded.scopes, updated=excluded.updated`,
-			c.UserID, c.ClientID, strings.Join(c.Scopes, " "), fmtTime(now), fmtTime(now))
+			c.UserID, c.ClientID, strings.Join(c.Scopes, " "), encodeTime(now), encodeTime(now))
 		return err
 	})
 	if err != nil {
@@ -312,11 +299,12 @@ func (db *DB) Consents(ctx context.Context, userID string) ([]account.Consent, e
 	var out []account.Consent
 	for rows.Next() {
 		c := account.Consent{UserID: userID}
-		var scopes, created, updated string
+		var scopes string
+		var created, updated int64
 		if err := rows.Scan(&c.ClientID, &scopes, &created, &updated); err != nil {
 			return nil, fmt.Errorf("sqlite: consents of %q: %w", userID, err)
 		}
-		c.Scopes, c.Created, c.Updated = splitSpace(scopes), parseTime(created), parseTime(updated)
+		c.Scopes, c.Created, c.Updated = splitSpace(scopes), decodeTime(created), decodeTime(updated)
 		out = append(out, c)
 	}
 	return out, mapErr(rows.Err())
@@ -324,7 +312,7 @@ func (db *DB) Consents(ctx context.Context, userID string) ([]account.Consent, e
 
 // DeleteConsent removes a consent; store.ErrNotFound when there was none.
 func (db *DB) DeleteConsent(ctx context.Context, userID, clientID string) error {
-	err := db.Write(ctx, func(tx *sql.Tx) error {
+	err := db.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, "DELETE FROM consents WHERE user_id=? AND client_id=?", userID, clientID)
 		if err != nil {
 			return err
@@ -343,18 +331,18 @@ func (db *DB) DeleteConsent(ctx context.Context, userID, clientID string) error 
 // CreateSession stores a new log-in session.
 func (db *DB) CreateSession(ctx context.Context, s *account.Session) error {
 	if s.Created.IsZero() {
-		s.Created = time.Now().UTC()
+		s.Created = storedTime(time.Now())
 	}
-	err := db.Write(ctx, func(tx *sql.Tx) error {
+	err := db.write(ctx, func(tx *sql.Tx) error {
 		// Sessions that expired over a day ago are of no further use
 		// (SessionLive is false for missing ones too): drop them.
 		if _, err := tx.ExecContext(ctx, "DELETE FROM web_sessions WHERE expires_at < ?",
-			fmtTime(time.Now().Add(-24*time.Hour))); err != nil {
+			encodeTime(time.Now().Add(-24*time.Hour))); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO web_sessions (id, user_id, auth_time, amr, created, expires_at, ended_at)
-			VALUES (?,?,?,?,?,?,?)`, s.ID, s.UserID, fmtTime(s.AuthTime), strings.Join(s.AMR, " "), fmtTime(s.Created),
-			fmtTime(s.ExpiresAt), fmtTime(s.EndedAt))
+			VALUES (?,?,?,?,?,?,?)`, s.ID, s.UserID, encodeTime(s.AuthTime), strings.Join(s.AMR, " "), encodeTime(s.Created),
+			encodeTime(s.ExpiresAt), encodeTime(s.EndedAt))
 		return err
 	})
 	if err != nil {
@@ -366,21 +354,22 @@ func (db *DB) CreateSession(ctx context.Context, s *account.Session) error {
 // Session returns a session, ended or not.
 func (db *DB) Session(ctx context.Context, id string) (*account.Session, error) {
 	s := account.Session{ID: id}
-	var auth, amr, created, expires, ended string
+	var amr string
+	var auth, created, expires, ended int64
 	err := db.r.QueryRowContext(ctx, "SELECT user_id, auth_time, amr, created, expires_at, ended_at FROM web_sessions WHERE id=?", id).
 		Scan(&s.UserID, &auth, &amr, &created, &expires, &ended)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: session: %w", mapErr(err))
 	}
-	s.AuthTime, s.AMR, s.Created = parseTime(auth), splitSpace(amr), parseTime(created)
-	s.ExpiresAt, s.EndedAt = parseTime(expires), parseTime(ended)
+	s.AuthTime, s.AMR, s.Created = decodeTime(auth), splitSpace(amr), decodeTime(created)
+	s.ExpiresAt, s.EndedAt = decodeTime(expires), decodeTime(ended)
 	return &s, nil
 }
 
 // EndSession marks a session ended at at (the first end wins).
 func (db *DB) EndSession(ctx context.Context, id string, at time.Time) error {
-	err := db.Write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, "UPDATE web_sessions SET ended_at=? WHERE id=? AND ended_at=''", fmtTime(at), id)
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, "UPDATE web_sessions SET ended_at=? WHERE id=? AND ended_at=0", encodeTime(at), id)
 		if err != nil {
 			return err
 		}
@@ -398,8 +387,8 @@ func (db *DB) EndSession(ctx context.Context, id string, at time.Time) error {
 
 // ExtendSession sets the expiry of a session that has not ended.
 func (db *DB) ExtendSession(ctx context.Context, id string, expiresAt time.Time) error {
-	err := db.Write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, "UPDATE web_sessions SET expires_at=? WHERE id=? AND ended_at=''", fmtTime(expiresAt), id)
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, "UPDATE web_sessions SET expires_at=? WHERE id=? AND ended_at=0", encodeTime(expiresAt), id)
 		if err != nil {
 			return err
 		}
@@ -417,18 +406,18 @@ func (db *DB) ExtendSession(ctx context.Context, id string, expiresAt time.Time)
 // PutPending creates or replaces a pending authorization request and drops
 // expired ones.
 func (db *DB) PutPending(ctx context.Context, p *account.Pending) error {
-	now := time.Now().UTC()
+	now := storedTime(time.Now())
 	if p.Created.IsZero() {
 		p.Created = now
 	}
-	err := db.Write(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, "DELETE FROM pending_authorizations WHERE expires_at < ?", fmtTime(now)); err != nil {
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, "DELETE FROM pending_authorizations WHERE expires_at < ?", encodeTime(now)); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO pending_authorizations (browser_id, request_id, request, decision, created, expires_at)
 			VALUES (?,?,?,?,?,?) ON CONFLICT(browser_id, request_id) DO UPDATE SET request=excluded.request,
 			decision=excluded.decision, created=excluded.created, expires_at=excluded.expires_at`,
-			p.BrowserID, p.RequestID, p.Request, p.Decision, fmtTime(p.Created), fmtTime(p.ExpiresAt))
+			p.BrowserID, p.RequestID, p.Request, p.Decision, encodeTime(p.Created), encodeTime(p.ExpiresAt))
 		return err
 	})
 	if err != nil {
@@ -438,11 +427,11 @@ func (db *DB) PutPending(ctx context.Context, p *account.Pending) error {
 }
 
 func scanPending(s scanner, p *account.Pending) error {
-	var created, expires string
+	var created, expires int64
 	if err := s.Scan(&p.Request, &p.Decision, &created, &expires); err != nil {
 		return err
 	}
-	p.Created, p.ExpiresAt = parseTime(created), parseTime(expires)
+	p.Created, p.ExpiresAt = decodeTime(created), decodeTime(expires)
 	return nil
 }
 
@@ -450,7 +439,7 @@ func scanPending(s scanner, p *account.Pending) error {
 func (db *DB) Pending(ctx context.Context, browserID, requestID string) (*account.Pending, error) {
 	p := account.Pending{BrowserID: browserID, RequestID: requestID}
 	err := scanPending(db.r.QueryRowContext(ctx, `SELECT request, decision, created, expires_at FROM pending_authorizations
-		WHERE browser_id=? AND request_id=? AND expires_at >= ?`, browserID, requestID, fmtTime(time.Now())), &p)
+		WHERE browser_id=? AND request_id=? AND expires_at >= ?`, browserID, requestID, encodeTime(time.Now())), &p)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: pending request: %w", mapErr(err))
 	}
@@ -460,10 +449,10 @@ func (db *DB) Pending(ctx context.Context, browserID, requestID string) (*accoun
 // TakePending returns and deletes a live pending authorization request.
 func (db *DB) TakePending(ctx context.Context, browserID, requestID string) (*account.Pending, error) {
 	p := account.Pending{BrowserID: browserID, RequestID: requestID}
-	err := db.Write(ctx, func(tx *sql.Tx) error {
+	err := db.write(ctx, func(tx *sql.Tx) error {
 		return scanPending(tx.QueryRowContext(ctx, `DELETE FROM pending_authorizations
 			WHERE browser_id=? AND request_id=? AND expires_at >= ?
-			RETURNING request, decision, created, expires_at`, browserID, requestID, fmtTime(time.Now())), &p)
+			RETURNING request, decision, created, expires_at`, browserID, requestID, encodeTime(time.Now())), &p)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: take pending request: %w", err)

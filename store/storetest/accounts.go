@@ -11,6 +11,29 @@ import (
 	"github.com/smartgate/smartgate/store"
 )
 
+// RunAccounts tests local accounts: create, read, update with a version
+// check, deactivate, list, and the first administrator.
+func RunAccounts(t *testing.T, open func(t *testing.T) Backend) {
+	run(t, open, []test{
+		{"UsersCRUD", testUsersCRUD},
+		{"UserNameCaseInsensitiveUnique", testUserNameUnique},
+		{"UserUpdateVersionConflict", testUserUpdateConflict},
+		{"UserDeactivateEndsSessions", testDeactivateEndsSessions},
+		{"UsersListAndCount", testUsersList},
+		{"BootstrapAdminOnlyWhenEmpty", testBootstrap},
+	})
+}
+
+// RunSessions tests what a browser's log-in leaves behind: remembered
+// consents, log-in sessions and pending authorization requests.
+func RunSessions(t *testing.T, open func(t *testing.T) Backend) {
+	run(t, open, []test{
+		{"Consents", testConsents},
+		{"Sessions", testSessions},
+		{"PendingSingleUse", testPendingSingleUse},
+	})
+}
+
 func newUser(name string) *account.User {
 	return &account.User{
 		UserName:    name,
@@ -38,7 +61,7 @@ func testUsersCRUD(t *testing.T, b Backend) {
 	}
 	if got.UserName != "ada" || got.Name != u.Name || got.DisplayName != "Ada" || !got.Active ||
 		got.FHIRUser != "Patient/p1" || !slices.Equal(got.Roles, u.Roles) || !slices.Equal(got.Emails, u.Emails) ||
-		got.Meta.Version != 1 || !got.Meta.Created.Equal(u.Meta.Created) {
+		got.Meta.Version != 1 || !SameInstant(got.Meta.Created, u.Meta.Created) {
 		t.Fatalf("User = %+v, want %+v", got, u)
 	}
 	byName, err := b.UserByName(ctx, "ADA")
@@ -209,7 +232,7 @@ func testSessions(t *testing.T, b Backend) {
 		t.Fatal(err)
 	}
 	got, err := b.Session(ctx, "sess")
-	if err != nil || got.UserID != u.ID || !got.AuthTime.Equal(now) || !slices.Equal(got.AMR, []string{"pwd"}) || !got.Active(now) {
+	if err != nil || got.UserID != u.ID || !SameInstant(got.AuthTime, now) || !slices.Equal(got.AMR, []string{"pwd"}) || !got.Active(now) {
 		t.Fatalf("Session = %+v, %v", got, err)
 	}
 	if err := b.CreateSession(ctx, s); !errors.Is(err, store.ErrConflict) {
@@ -219,7 +242,7 @@ func testSessions(t *testing.T, b Backend) {
 	if err := b.ExtendSession(ctx, "sess", later); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ = b.Session(ctx, "sess"); !got.ExpiresAt.Equal(later) {
+	if got, _ = b.Session(ctx, "sess"); !SameInstant(got.ExpiresAt, later) {
 		t.Fatalf("extended session expires %v, want %v", got.ExpiresAt, later)
 	}
 	if err := b.EndSession(ctx, "sess", now); err != nil {
@@ -229,7 +252,7 @@ func testSessions(t *testing.T, b Backend) {
 		t.Fatalf("ExtendSession(ended) = %v, want ErrNotFound", err)
 	}
 	got, _ = b.Session(ctx, "sess")
-	if got.Active(now) || !got.EndedAt.Equal(now) {
+	if got.Active(now) || !SameInstant(got.EndedAt, now) {
 		t.Fatalf("ended session = %+v", got)
 	}
 	if err := b.EndSession(ctx, "sess", now.Add(time.Minute)); err != nil {

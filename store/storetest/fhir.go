@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,17 @@ import (
 	"github.com/smartgate/smartgate/fhir/search"
 	"github.com/smartgate/smartgate/store"
 )
+
+// RunFHIR tests the FHIR resource store: versions, history, search. Its
+// transaction and concurrency tests are in RunTransactions.
+func RunFHIR(t *testing.T, open func(t *testing.T) Backend) {
+	run(t, open, []test{
+		{"Versions", testFHIRVersions},
+		{"History", testFHIRHistory},
+		{"Search", testFHIRSearch},
+		{"LastUpdated", testFHIRLastUpdated},
+	})
+}
 
 var fhirT0 = time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
 
@@ -56,7 +68,7 @@ func testFHIRVersions(t *testing.T, b Backend) {
 		t.Fatalf("current = %+v, %v; want deleted version 3", cur, err)
 	}
 	old, err := b.ReadResourceVersion(ctx, "Patient", "p1", 1)
-	if err != nil || string(old.JSON) != v1 || !old.LastUpdated.Equal(fhirT0.Add(time.Minute)) {
+	if err != nil || string(old.JSON) != v1 || !SameInstant(old.LastUpdated, fhirT0.Add(time.Minute)) {
 		t.Fatalf("version 1 = %+v, %v", old, err)
 	}
 	if _, err := b.ReadResourceVersion(ctx, "Patient", "p1", 9); !errors.Is(err, store.ErrNotFound) {
@@ -258,5 +270,70 @@ func testFHIRSearch(t *testing.T, b Backend) {
 	put(t, b, del)
 	if res := run("Observation", "code=2-2", nil); res.Total != 0 {
 		t.Fatalf("deleted resource still matches")
+	}
+}
+
+// testFHIRLastUpdated: last_updated keeps the microsecond, and _lastUpdated
+// searches compare at the millisecond (FHIR instants as the API shows them),
+// with every prefix and precision.
+func testFHIRLastUpdated(t *testing.T, b Backend) {
+	ctx := context.Background()
+	reg, err := search.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := map[string]time.Time{
+		"la": time.Date(2024, 3, 1, 12, 1, 0, 0, time.UTC),
+		"lb": time.Date(2024, 3, 1, 12, 1, 0, 123_000_000, time.UTC),
+		"lc": time.Date(2024, 3, 1, 12, 1, 0, 123_456_000, time.UTC),
+	}
+	for _, id := range []string{"la", "lb", "lc"} {
+		w := fhirWrite("Patient", id, 1, `{"resourceType":"Patient","id":"`+id+`"}`, nil, id)
+		w.LastUpdated = at[id]
+		put(t, b, w)
+	}
+	for id, want := range at {
+		r, err := b.ReadResource(ctx, "Patient", id)
+		if err != nil || !SameInstant(r.LastUpdated, want) {
+			t.Fatalf("%s last updated %+v, %v; want %v", id, r, err, want)
+		}
+	}
+	// History since an instant compares at the millisecond too.
+	since := at["lb"].Add(500 * time.Microsecond)
+	if h, err := b.ResourceHistory(ctx, fhir.HistoryQuery{Since: since}); err != nil || h.Total != 2 {
+		t.Errorf("history since %v: %+v, %v; want lb and lc", since, h, err)
+	}
+	for q, want := range map[string]string{
+		"_lastUpdated=2024-03-01T12:01:00.123Z":                       "[lb lc]",
+		"_lastUpdated=gt2024-03-01T12:01:00.000Z":                     "[lb lc]",
+		"_lastUpdated=ge2024-03-01T12:01:00.000Z":                     "[la lb lc]",
+		"_lastUpdated=lt2024-03-01T12:01:00.123Z":                     "[la]",
+		"_lastUpdated=le2024-03-01T12:01:00.123Z":                     "[la lb lc]",
+		"_lastUpdated=ne2024-03-01T12:01:00.123Z":                     "[la]",
+		"_lastUpdated=2024-03-01T12:01:00Z":                           "[la lb lc]",
+		"_lastUpdated=2024-03-01T12:01:01Z":                           "[]",
+		"_lastUpdated=gt2024-03-01T12:01:00.123Z":                     "[]",
+		"_lastUpdated=2024-03-01":                                     "[la lb lc]",
+		"_lastUpdated=ge2024-03-01T12:01:00.001Z&_sort=-_lastUpdated": "[lc lb]",
+	} {
+		v, _ := url.ParseQuery(q)
+		pq, err := reg.ParseQuery("Patient", v, false)
+		if err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		res, err := b.SearchResources(ctx, fhir.SearchRequest{Query: pq})
+		if err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		got := []string{}
+		for _, m := range res.Matches {
+			got = append(got, m.ID)
+		}
+		if !strings.Contains(q, "_sort") {
+			slices.Sort(got)
+		}
+		if fmt.Sprint(got) != want {
+			t.Errorf("Patient?%s = %v, want %s", q, got, want)
+		}
 	}
 }
