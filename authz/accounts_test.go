@@ -23,6 +23,20 @@ func accountsDB(t *testing.T) (*sqlite.DB, *account.Hasher) {
 	return db, account.NewHasher(account.Params{Memory: 8 * 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 2)
 }
 
+// createAccount stores a new local account; change adjusts it first.
+func createAccount(t *testing.T, db *sqlite.DB, h *account.Hasher, name, role, fhirUser string, change func(*account.User)) *account.User {
+	t.Helper()
+	u, err := account.NewLocalUser(context.Background(), h, name, name+"'s long password", []string{role}, fhirUser)
+	if err != nil {
+		t.Fatal(err)
+	}
+	change(u)
+	if err := db.CreateUser(context.Background(), u); err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
 // TestAccountsMapsAccountErrors (was cmd/smartgate's
 // TestUserDirectoryMapsAccountErrors): the adapter between the accounts
 // code and authz turns a wrong password into authz.ErrInvalidCredentials
@@ -31,13 +45,7 @@ func accountsDB(t *testing.T) (*sqlite.DB, *account.Hasher) {
 func TestAccountsMapsAccountErrors(t *testing.T) {
 	ctx := context.Background()
 	db, h := accountsDB(t)
-	u, err := account.NewLocalUser(ctx, h, "carol", "carol's long password", []string{account.RolePractitioner}, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.CreateUser(ctx, u); err != nil {
-		t.Fatal(err)
-	}
+	u := createAccount(t, db, h, "carol", account.RolePractitioner, "", func(*account.User) {})
 	now := time.Now()
 	throttle := account.NewThrottle(account.ThrottleConfig{MaxPerAccount: 2, Now: func() time.Time { return now }})
 	d := authz.Accounts{Store: db, Passwords: account.NewAuthenticator(db, h, throttle)}
@@ -66,15 +74,10 @@ func TestAccountsMapsAccountErrors(t *testing.T) {
 func TestAccountsClaims(t *testing.T) {
 	ctx := context.Background()
 	db, h := accountsDB(t)
-	u, err := account.NewLocalUser(ctx, h, "dana", "dana's long password", []string{account.RolePatient}, "Patient/p1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.DisplayName = "Dana D."
-	u.Emails = []account.Email{{Value: "first@example.org"}, {Value: "primary@example.org", Primary: true}, {Value: "last@example.org"}}
-	if err := db.CreateUser(ctx, u); err != nil {
-		t.Fatal(err)
-	}
+	u := createAccount(t, db, h, "dana", account.RolePatient, "Patient/p1", func(u *account.User) {
+		u.DisplayName = "Dana D."
+		u.Emails = []account.Email{{Value: "first@example.org"}, {Value: "primary@example.org", Primary: true}, {Value: "last@example.org"}}
+	})
 	d := authz.Accounts{Store: db}
 	c, err := d.Claims(ctx, u.ID)
 	want := authz.UserClaims{Subject: u.ID, Username: "dana", Name: "Dana D.", Email: "primary@example.org", FHIRUser: "Patient/p1"}

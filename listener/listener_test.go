@@ -11,6 +11,26 @@ import (
 	"github.com/smartgate/smartgate/listener"
 )
 
+// serve answers one GET /x by h on a real loopback server (TLS when
+// secure) and returns the body and the server's URL.
+func serve(t *testing.T, h http.Handler, secure bool) (body, url string) {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(h)
+	if secure {
+		srv.StartTLS()
+	} else {
+		srv.Start()
+	}
+	defer srv.Close()
+	resp, err := srv.Client().Get(srv.URL + "/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return string(b), srv.URL
+}
+
 func TestWithAndFrom(t *testing.T) {
 	if _, ok := listener.From(context.Background()); ok {
 		t.Fatal("From of a bare context found info")
@@ -40,21 +60,8 @@ func TestMiddlewareOverHTTP(t *testing.T) {
 		{"https", listener.Info{Name: "https", BaseURL: "https://gate.example//", Secure: true}, true, "true|https|true|https://gate.example"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var srv *httptest.Server
-			if tc.tls {
-				srv = httptest.NewTLSServer(listener.Middleware(tc.info, show))
-			} else {
-				srv = httptest.NewServer(listener.Middleware(tc.info, show))
-			}
-			defer srv.Close()
-			resp, err := srv.Client().Get(srv.URL + "/x")
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if string(b) != tc.want {
-				t.Fatalf("got %q, want %q", b, tc.want)
+			if got, _ := serve(t, listener.Middleware(tc.info, show), tc.tls); got != tc.want {
+				t.Fatalf("got %q, want %q", got, tc.want)
 			}
 		})
 	}
@@ -74,21 +81,8 @@ func TestBaseURLWithoutInfo(t *testing.T) {
 		{"info without a base URL", listener.Middleware(listener.Info{Name: "http"}, show), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var srv *httptest.Server
-			if tc.tls {
-				srv = httptest.NewTLSServer(tc.h)
-			} else {
-				srv = httptest.NewServer(tc.h)
-			}
-			defer srv.Close()
-			resp, err := srv.Client().Get(srv.URL + "/a/b")
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if string(b) != srv.URL {
-				t.Fatalf("BaseURL = %q, want %q", b, srv.URL)
+			if got, url := serve(t, tc.h, tc.tls); got != url {
+				t.Fatalf("BaseURL = %q, want %q", got, url)
 			}
 		})
 	}

@@ -48,52 +48,27 @@ func (d *Directory) SearchPatients(ctx context.Context, q string, limit int) ([]
 	if q = strings.TrimSpace(q); q != "" {
 		vals.Set("name", q)
 	}
-	res, err := d.search(ctx, "Patient", vals)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]web.PatientSummary, 0, len(res.Matches))
-	for _, m := range res.Matches {
-		out = append(out, PatientSummary(m))
-	}
-	return out, nil
+	return summaries(ctx, d, "Patient", vals, PatientSummary)
 }
 
 // Patient returns one patient, or an error wrapping store.ErrNotFound.
 func (d *Directory) Patient(ctx context.Context, id string) (*web.PatientSummary, error) {
-	r, err := d.read(ctx, "Patient", id)
-	if err != nil {
-		return nil, err
-	}
-	s := PatientSummary(*r)
-	return &s, nil
+	return summary(ctx, d, "Patient", id, PatientSummary)
 }
 
 // EncountersOf returns up to limit encounters of the patient, newest first.
 func (d *Directory) EncountersOf(ctx context.Context, patient string, limit int) ([]web.EncounterSummary, error) {
 	vals := url.Values{"patient": {"Patient/" + patient}, "_count": {fmt.Sprint(limit)}, "_sort": {"-date"}}
-	res, err := d.search(ctx, "Encounter", vals)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]web.EncounterSummary, 0, len(res.Matches))
-	for _, m := range res.Matches {
-		out = append(out, EncounterSummary(m))
-	}
-	return out, nil
+	return summaries(ctx, d, "Encounter", vals, EncounterSummary)
 }
 
 // Encounter returns one encounter, or an error wrapping store.ErrNotFound.
 func (d *Directory) Encounter(ctx context.Context, id string) (*web.EncounterSummary, error) {
-	r, err := d.read(ctx, "Encounter", id)
-	if err != nil {
-		return nil, err
-	}
-	s := EncounterSummary(*r)
-	return &s, nil
+	return summary(ctx, d, "Encounter", id, EncounterSummary)
 }
 
-func (d *Directory) search(ctx context.Context, typ string, vals url.Values) (*fhir.SearchResult, error) {
+// summaries runs a search of typ and summarises each match.
+func summaries[T any](ctx context.Context, d *Directory, typ string, vals url.Values, summarise func(fhir.Resource) T) ([]T, error) {
 	query, err := d.reg.ParseQuery(typ, vals, true)
 	if err != nil {
 		return nil, fmt.Errorf("picker: %s search: %w", typ, err)
@@ -102,11 +77,16 @@ func (d *Directory) search(ctx context.Context, typ string, vals url.Values) (*f
 	if err != nil {
 		return nil, fmt.Errorf("picker: %s search: %w", typ, err)
 	}
-	return res, nil
+	out := make([]T, 0, len(res.Matches))
+	for _, m := range res.Matches {
+		out = append(out, summarise(m))
+	}
+	return out, nil
 }
 
-// read returns the current version of typ/id; a deleted one is not found.
-func (d *Directory) read(ctx context.Context, typ, id string) (*fhir.Resource, error) {
+// summary reads the current version of typ/id and summarises it; a
+// deleted one is not found.
+func summary[T any](ctx context.Context, d *Directory, typ, id string, summarise func(fhir.Resource) T) (*T, error) {
 	r, err := d.st.ReadResource(ctx, typ, id)
 	if err != nil {
 		return nil, fmt.Errorf("picker: read %s/%s: %w", typ, id, err)
@@ -114,7 +94,8 @@ func (d *Directory) read(ctx context.Context, typ, id string) (*fhir.Resource, e
 	if r.Deleted {
 		return nil, fmt.Errorf("picker: %s/%s was deleted: %w", typ, id, store.ErrNotFound)
 	}
-	return r, nil
+	s := summarise(*r)
+	return &s, nil
 }
 
 // PatientSummary is the picker row of a Patient: its id, its first name
