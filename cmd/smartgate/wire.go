@@ -75,15 +75,16 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 	passwords := account.NewAuthenticator(db, account.NewHasher(account.Params{}, runtime.GOMAXPROCS(0)), account.NewThrottle(account.ThrottleConfig{}))
 	users := authz.Accounts{Store: db, Passwords: passwords}
 	directory := picker.New(db, reg)
-	late := &lateAuthz{}
+	revoker := &lateRevoker{}
+	logout := &lateLogout{}
 	pages, err := web.New(ctx, web.Config{
 		Logger:        logger.With("component", "web"),
 		Assets:        assets,
 		Store:         db,
 		Passwords:     passwords,
 		Audit:         rec,
-		Revoker:       late,
-		SessionGrants: late,
+		Revoker:       revoker,
+		SessionGrants: revoker,
 		SessionTTL:    cfg.SessionTTL,
 		SessionIdle:   cfg.SessionIdleLimit(),
 		Patients:      directory,
@@ -96,7 +97,7 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 			return id
 		},
 		RequestID:                 server.RequestID,
-		PostLogoutRedirectAllowed: late.PostLogoutRedirectAllowed,
+		PostLogoutRedirectAllowed: logout.allowed,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("pages: %w", err)
@@ -134,7 +135,8 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 	if err != nil {
 		return nil, fmt.Errorf("authorization server: %w", err)
 	}
-	late.as = as
+	revoker.target = as
+	logout.target = as
 	launches, err := launch.New(launch.Config{Store: db, Clients: db, Resources: db, Pages: pages, Assets: assets,
 		StylePath: stylePath, Audit: rec, Logger: logger.With("component", "launch"),
 		Actor: func(ctx context.Context) string {
@@ -158,7 +160,7 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 	fhirSrv := fhir.New(fhir.Config{
 		Auth:            fhirAuth,
 		MaxBodyBytes:    cfg.MaxBodyBytes,
-		OAuthURIs:       func(r *http.Request) map[string]string { return as.OAuthURIs(listener.BaseURL(r)) },
+		OAuthURIs:       func(r *http.Request) map[string]string { return as.OAuthURIs(baseURL(r)) },
 		Registry:        reg,
 		SoftwareVersion: version,
 		Audit:           rec,
@@ -211,35 +213,31 @@ func listenerURLs(cfg *config.Config) []string {
 	return out
 }
 
-// lateAuthz forwards the pages' calls to the authorization server: the two
-// need each other (the pages are authz's Interaction; they revoke grants on
-// withdrawal and log-out, and check post-logout redirects), so one of them
-// is built first and the other is bound here once it exists.
-type lateAuthz struct{ as *authz.Server }
+// lateRevoker forwards to the authorization server, which is built after
+// the pages (each needs the other).
+type lateRevoker struct{ target *authz.Server }
 
-var (
-	_ web.TokenRevoker   = (*lateAuthz)(nil)
-	_ web.SessionRevoker = (*lateAuthz)(nil)
-)
-
-var errAuthzNotReady = errors.New("authorization server not ready")
-
-func (l *lateAuthz) RevokeAll(ctx context.Context, subject, clientID string) error {
-	if l.as == nil {
-		return errAuthzNotReady
+func (l *lateRevoker) RevokeAll(ctx context.Context, subject, clientID string) error {
+	if l.target == nil {
+		return errors.New("authorization server not ready")
 	}
-	return l.as.RevokeGrants(ctx, subject, clientID)
+	return l.target.RevokeGrants(ctx, subject, clientID)
 }
 
-func (l *lateAuthz) RevokeSession(ctx context.Context, sessionID string) error {
-	if l.as == nil {
-		return errAuthzNotReady
+// RevokeSession ends the online_access grants of a log-in session (log-out).
+func (l *lateRevoker) RevokeSession(ctx context.Context, sessionID string) error {
+	if l.target == nil {
+		return errors.New("authorization server not ready")
 	}
-	return l.as.RevokeSession(ctx, sessionID)
+	return l.target.RevokeSession(ctx, sessionID)
 }
 
-func (l *lateAuthz) PostLogoutRedirectAllowed(ctx context.Context, clientID, idTokenHint, uri string) bool {
-	return l.as != nil && l.as.PostLogoutRedirectAllowed(ctx, clientID, idTokenHint, uri)
+// lateLogout forwards the post-logout redirect check to the authorization
+// server, built after the pages.
+type lateLogout struct{ target *authz.Server }
+
+func (l *lateLogout) allowed(ctx context.Context, clientID, idTokenHint, uri string) bool {
+	return l.target != nil && l.target.PostLogoutRedirectAllowed(ctx, clientID, idTokenHint, uri)
 }
 
 // originCache answers "is this the origin of a registered client's
@@ -280,3 +278,6 @@ func (o *originCache) allowed(ctx context.Context, origin string) bool {
 	_, found := slices.BinarySearch(o.origins, origin)
 	return found
 }
+
+// baseURL is the public base URL of the listener that served r.
+func baseURL(r *http.Request) string { return listener.BaseURL(r) }
