@@ -73,10 +73,10 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 	// throttle (10 per account, 30 per address per 15 minutes, counted
 	// before the check) serves the log-in page and the OWin grant alike.
 	passwords := account.NewAuthenticator(db, account.NewHasher(account.Params{}, runtime.GOMAXPROCS(0)), account.NewThrottle(account.ThrottleConfig{}))
-	users := authz.Accounts{Store: db, Passwords: passwords}
-	directory := picker.New(db, reg)
 	revoker := &lateRevoker{}
 	logout := &lateLogout{}
+	users := authz.Accounts{Store: db, Passwords: passwords}
+	directory := picker.New(db, reg)
 	pages, err := web.New(ctx, web.Config{
 		Logger:        logger.With("component", "web"),
 		Assets:        assets,
