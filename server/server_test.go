@@ -17,6 +17,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -503,5 +504,30 @@ func TestStartErrors(t *testing.T) {
 	}
 	if _, err := New(Options{}); err == nil {
 		t.Fatal("New without a handler succeeded")
+	}
+}
+
+// TestTooLargeIsLoggedAndCounted: a request refused for its declared body
+// size is in the access log and the metrics like any other answer.
+func TestTooLargeIsLoggedAndCounted(t *testing.T) {
+	var logs bytes.Buffer
+	m := NewMetrics()
+	h := Wrap(http.NotFoundHandler(), slog.New(slog.NewTextHandler(&logs, nil)), m, 16, nil)
+	s := startServer(t, Options{HTTPAddr: "127.0.0.1:0", Handler: h})
+	resp, err := http.Post("http://"+s.Addr("http")+"/fhir/Patient", "application/json", strings.NewReader(strings.Repeat("x", 17)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge || resp.Header.Get("X-Request-Id") == "" {
+		t.Fatalf("%d, X-Request-Id %q; want 413 with a request id", resp.StatusCode, resp.Header.Get("X-Request-Id"))
+	}
+	if !strings.Contains(logs.String(), "status=413") || !strings.Contains(logs.String(), "path=/fhir/Patient") {
+		t.Fatalf("access log lacks the 413: %q", logs.String())
+	}
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	if !strings.Contains(rec.Body.String(), `smartgate_http_requests_total{code="413",method="POST",route="unmatched"} 1`) {
+		t.Fatalf("metrics lack the 413: %.3000s", rec.Body.String())
 	}
 }
