@@ -87,3 +87,21 @@ func (s *Server) handleSMARTConfiguration(w http.ResponseWriter, r *http.Request
 	w.Header().Set("Cache-Control", "public, max-age=300")
 	writeJSON(w, http.StatusOK, d, false)
 }
+
+// OAuthURIs are the endpoints of the CapabilityStatement's oauth-uris
+// extension (authorize, token, register, manage, introspect, revoke),
+// keyed by its sub-extension urls: the same URLs as SMARTConfiguration of
+// base (checklist B4). Endpoints that are off are left out.
+func (s *Server) OAuthURIs(base string) map[string]string {
+	d := s.SMARTConfiguration(base)
+	out := map[string]string{}
+	for key, field := range map[string]string{
+		"authorize": "authorization_endpoint", "token": "token_endpoint", "register": "registration_endpoint",
+		"manage": "management_endpoint", "introspect": "introspection_endpoint", "revoke": "revocation_endpoint",
+	} {
+		if v, ok := d[field].(string); ok && v != "" {
+			out[key] = v
+		}
+	}
+	return out
+}

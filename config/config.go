@@ -533,3 +533,12 @@ func IsLoopbackAddr(addr string) bool {
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
 }
+
+// SessionIdleLimit is SessionIdle for settings whose zero means "the
+// default" (web.Config.SessionIdle): negative when there is no idle limit.
+func (c *Config) SessionIdleLimit() time.Duration {
+	if c.SessionIdle == 0 {
+		return -1
+	}
+	return c.SessionIdle
+}

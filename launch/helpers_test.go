@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"html"
 	"io"
 	"io/fs"
@@ -175,33 +174,24 @@ func (e *env) client(nc authz.NewClient) *authz.Client {
 	return c
 }
 
-// userDirectory gives authz the accounts (as cmd/smartgate does).
+// userDirectory gives authz the accounts as cmd/smartgate does
+// (authz.Accounts), without password log-ins.
 type userDirectory struct{ db *sqlite.DB }
 
-func (d userDirectory) Authenticate(context.Context, string, string, string) (authz.UserClaims, error) {
-	return authz.UserClaims{}, authz.ErrInvalidCredentials
+func (d userDirectory) Authenticate(ctx context.Context, username, password, address string) (authz.UserClaims, error) {
+	return authz.Accounts{Store: d.db}.Authenticate(ctx, username, password, address)
 }
 
 func (d userDirectory) Claims(ctx context.Context, subject string) (authz.UserClaims, error) {
-	u, err := d.db.User(ctx, subject)
-	if err != nil {
-		return authz.UserClaims{}, err
-	}
-	return authz.UserClaims{Subject: u.ID, Username: u.UserName, Name: u.Label(), FHIRUser: u.FHIRUser, Roles: u.Roles}, nil
+	return authz.Accounts{Store: d.db}.Claims(ctx, subject)
 }
 
-// verifier turns authz's token view into the FHIR principal (as
-// cmd/smartgate does).
+// verifier is the FHIR endpoint's verifier as cmd/smartgate wires it
+// (bearer.AuthzVerifier), over the authorization server alone.
 type verifier struct{ as *authz.Server }
 
 func (v verifier) Verify(ctx context.Context, token string) (*access.Principal, time.Time, error) {
-	ti, err := v.as.VerifyAccessToken(ctx, token)
-	if err != nil {
-		return nil, time.Time{}, fmt.Errorf("%w: %w", bearer.ErrInactive, err)
-	}
-	scopes, _ := smart.ParseScopes(strings.Join(ti.Scopes, " "))
-	return &access.Principal{Subject: ti.Subject, ClientID: ti.ClientID, Scopes: scopes, Patient: ti.Patient(),
-		FHIRUser: ti.FHIRUser, Roles: ti.Roles}, ti.ExpiresAt, nil
+	return bearer.AuthzVerifier{Tokens: v.as}.Verify(ctx, token)
 }
 
 // patients is the picker's view of the FHIR store.

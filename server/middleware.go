@@ -135,10 +135,6 @@ func Wrap(h http.Handler, logger *slog.Logger, m *Metrics, maxBody int64, truste
 		ctx := reqctx.With(r.Context(), id, client)
 		r = r.WithContext(ctx)
 		w.Header().Set("X-Request-Id", id)
-		if r.ContentLength > maxBody {
-			http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
-			return
-		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 		sw := &statusWriter{ResponseWriter: w}
 		if m != nil {
@@ -178,6 +174,12 @@ func Wrap(h http.Handler, logger *slog.Logger, m *Metrics, maxBody int64, truste
 				slog.Int64("bytes", sw.bytes), slog.Duration("duration", d),
 				slog.String("remote", r.RemoteAddr), slog.String("client", client))
 		}()
+		if r.ContentLength > maxBody {
+			// Refused before any handler, but logged and counted like
+			// every other answer.
+			http.Error(sw, "request body too large", http.StatusRequestEntityTooLarge)
+			return
+		}
 		h.ServeHTTP(sw, r)
 	})
 }

@@ -48,6 +48,16 @@ func Describe(s Scope) string {
 	return ""
 }
 
+// DescribeScope is Describe of the scope written s, for pages that hold
+// scopes as strings; a string that is not a scope is shown as it is.
+func DescribeScope(s string) string {
+	sc, err := ParseScope(s)
+	if err != nil {
+		return s
+	}
+	return Describe(sc)
+}
+
 func describeResource(s Scope) string {
 	readOnly := s.perms == v1Read || s.perms == Read
 	var b strings.Builder

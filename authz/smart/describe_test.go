@@ -44,3 +44,18 @@ func TestDescribe(t *testing.T) {
 		})
 	}
 }
+
+// TestDescribeScope: a scope string reads as Describe of its parse; what
+// does not parse is shown unchanged.
+func TestDescribeScope(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"offline_access", "Keep access after you close the app, until you revoke it"},
+		{"patient/Observation.r", "Read your Observation records"},
+		{"patient/Observation.xyz", "patient/Observation.xyz"},
+		{"", ""},
+	} {
+		if got := smart.DescribeScope(tc.in); got != tc.want {
+			t.Errorf("DescribeScope(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}

@@ -38,7 +38,7 @@ func (noPages) Authorize(http.ResponseWriter, *http.Request, *authz.AuthorizeReq
 }
 
 // backendStack wires authz, the FHIR endpoint, fhir/bearer and this
-// package's tokenVerifier the way newApp does, over one SQLite database.
+// bearer.AuthzVerifier the way newApp does, over one SQLite database.
 type backendStack struct {
 	base string
 	db   *sqlite.DB
@@ -70,7 +70,7 @@ func newBackendStack(t *testing.T) *backendStack {
 		t.Fatal(err)
 	}
 	as.Register(mux)
-	fhir.New(fhir.Config{Auth: bearer.New(tokenVerifier{as: as}, reg, bearer.Options{}), Registry: reg}, db, logger).Register(mux)
+	fhir.New(fhir.Config{Auth: bearer.New(bearer.AuthzVerifier{Tokens: as}, reg, bearer.Options{}), Registry: reg}, db, logger).Register(mux)
 
 	// Seed one patient through an endpoint without access control.
 	seed := http.NewServeMux()

@@ -18,6 +18,7 @@ import (
 	"github.com/smartgate/smartgate/demoapp"
 	"github.com/smartgate/smartgate/fhir"
 	"github.com/smartgate/smartgate/fhir/demo"
+	"github.com/smartgate/smartgate/fhir/picker"
 	"github.com/smartgate/smartgate/fhir/search"
 	"github.com/smartgate/smartgate/store"
 	"github.com/smartgate/smartgate/store/sqlite"
@@ -187,7 +188,7 @@ func firstDemoPatient(ctx context.Context, db *sqlite.DB, reg *search.Registry) 
 			if len(res.Matches) == 0 {
 				return "", "", fmt.Errorf("demo patient %s not found after import", ident)
 			}
-			s := summarize(res.Matches[0])
+			s := picker.PatientSummary(res.Matches[0])
 			return res.Matches[0].ID, s.Name, nil
 		}
 	}

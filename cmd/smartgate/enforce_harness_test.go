@@ -554,7 +554,7 @@ func (h *harness) fhirWithClock(clock *testclock.Clock, bound time.Duration) *ht
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	auth := bearer.New(tokenVerifier{as: h.app.authz, users: userDirectory{db: h.db}}, reg,
+	auth := bearer.New(bearer.AuthzVerifier{Tokens: h.app.authz, Accounts: authz.Accounts{Store: h.db}}, reg,
 		bearer.Options{Now: clock.Now, Revalidate: bound, Audiences: []string{h.baseA + "/fhir", h.baseB + "/fhir"}})
 	srv := fhir.New(fhir.Config{Auth: auth, Registry: reg}, h.db, nil)
 	mux := http.NewServeMux()

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -13,11 +12,6 @@ import (
 	"testing"
 
 	"github.com/smartgate/smartgate/config"
-	"github.com/smartgate/smartgate/fhir"
-	"github.com/smartgate/smartgate/fhir/search"
-	"github.com/smartgate/smartgate/store"
-	"github.com/smartgate/smartgate/store/sqlite"
-	"github.com/smartgate/smartgate/web"
 )
 
 // TestA11_EHRLaunchWired: the wired server has the EHR launch resolver
@@ -76,46 +70,5 @@ func TestA11_EHRLaunchWired(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/login?") {
 		t.Fatalf("GET /admin/launch anonymously: %d %s", resp.StatusCode, resp.Header.Get("Location"))
-	}
-}
-
-func TestE2_EncounterDirectory(t *testing.T) {
-	ctx := context.Background()
-	db, err := sqlite.Open(ctx, sqlite.Memory, sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	reg, err := search.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	const bundle = `{"resourceType":"Bundle","type":"collection","entry":[
- {"resource":{"resourceType":"Patient","id":"p1"}},
- {"resource":{"resourceType":"Patient","id":"p2"}},
- {"resource":{"resourceType":"Encounter","id":"e1","status":"finished","class":{"code":"AMB"},"subject":{"reference":"Patient/p1"},
-  "type":[{"coding":[{"display":"Check-up"}]}],"period":{"start":"2020-01-01","end":"2020-01-01"}}},
- {"resource":{"resourceType":"Encounter","id":"e3","status":"finished","class":{"code":"AMB"},"subject":{"reference":"Patient/p1"},
-  "type":[{"text":"Follow-up"}],"period":{"start":"2021-01-01","end":"2021-01-01"}}},
- {"resource":{"resourceType":"Encounter","id":"e2","status":"finished","class":{"code":"AMB"},"subject":{"reference":"Patient/p2"}}}]}`
-	if _, err := fhir.Import(ctx, db, strings.NewReader(bundle), fhir.ImportOptions{Registry: reg}); err != nil {
-		t.Fatal(err)
-	}
-	d := &encounterDirectory{st: db, reg: reg}
-	list, err := d.EncountersOf(ctx, "p1", 10)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []web.EncounterSummary{{ID: "e3", Patient: "p1", Label: "Follow-up", Date: "2021-01-01"},
-		{ID: "e1", Patient: "p1", Label: "Check-up", Date: "2020-01-01"}}
-	if !slices.Equal(list, want) {
-		t.Fatalf("EncountersOf(p1) = %+v, want %+v", list, want)
-	}
-	e, err := d.Encounter(ctx, "e2")
-	if err != nil || e.Patient != "p2" {
-		t.Fatalf("Encounter(e2) = %+v, %v", e, err)
-	}
-	if _, err := d.Encounter(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("Encounter(nope) = %v", err)
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"runtime"
 	"strings"
 	"time"
@@ -20,13 +19,12 @@ import (
 	"github.com/smartgate/smartgate/config"
 	"github.com/smartgate/smartgate/demoapp"
 	"github.com/smartgate/smartgate/fhir"
-	"github.com/smartgate/smartgate/fhir/access"
 	"github.com/smartgate/smartgate/fhir/bearer"
+	"github.com/smartgate/smartgate/fhir/picker"
 	"github.com/smartgate/smartgate/fhir/search"
 	"github.com/smartgate/smartgate/launch"
 	"github.com/smartgate/smartgate/listener"
 	"github.com/smartgate/smartgate/server"
-	"github.com/smartgate/smartgate/store"
 	"github.com/smartgate/smartgate/store/sqlite"
 	"github.com/smartgate/smartgate/web"
 	"github.com/smartgate/smartgate/web/clients"
@@ -81,6 +79,8 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 	factors := &account.SecondFactors{Store: db, Throttle: throttle}
 	revoker := &lateRevoker{}
 	logout := &lateLogout{}
+	users := authz.Accounts{Store: db, Passwords: passwords}
+	directory := picker.New(db, reg)
 	pages, err := web.New(ctx, web.Config{
 		Logger:        logger.With("component", "web"),
 		Assets:        assets,
@@ -90,14 +90,14 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 		Revoker:       revoker,
 		SessionGrants: revoker,
 		SessionTTL:    cfg.SessionTTL,
-		SessionIdle:   sessionIdle(cfg.SessionIdle),
+		SessionIdle:   cfg.SessionIdleLimit(),
 		SecondFactor:  factors,
 		SecondFactorRequired: func(u *account.User) bool {
 			return cfg.AdminSecondFactor == config.SecondFactorRequired && u.HasRole(account.RoleAdmin)
 		},
-		Patients:      &patientDirectory{st: db, reg: reg},
-		Encounters:    &encounterDirectory{st: db, reg: reg},
-		DescribeScope: describeScope,
+		Patients:      directory,
+		Encounters:    directory,
+		DescribeScope: smart.DescribeScope,
 		ClientName: func(ctx context.Context, id string) string {
 			if c, err := db.GetClient(ctx, id); err == nil && c.Name != "" {
 				return c.Name
@@ -152,7 +152,7 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 		// web's encounter picker (Config.Encounters above).
 		ExtraCapabilities: []string{"context-standalone-encounter"},
 		Launches:          launches,
-	}, db, pages, userDirectory{db: db, passwords: passwords}, rec, logger.With("component", "authz"))
+	}, db, pages, users, rec, logger.With("component", "authz"))
 	if err != nil {
 		return nil, fmt.Errorf("authorization server: %w", err)
 	}
@@ -160,7 +160,7 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 	logout.target = as
 	go as.Maintain(ctx, time.Hour)
 
-	var fhirAuth fhir.Authenticator = bearer.New(tokenVerifier{as: as, users: userDirectory{db: db, passwords: passwords}}, reg,
+	var fhirAuth fhir.Authenticator = bearer.New(bearer.AuthzVerifier{Tokens: as, Accounts: users}, reg,
 		bearer.Options{Logger: logger, Audiences: fhirBases})
 	if cfg.HTTPAuth == "none" {
 		fhirAuth = devHTTPAuth{inner: fhirAuth}
@@ -169,7 +169,7 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 	fhirSrv := fhir.New(fhir.Config{
 		Auth:            fhirAuth,
 		MaxBodyBytes:    cfg.MaxBodyBytes,
-		OAuthURIs:       oauthURIs(as),
+		OAuthURIs:       func(r *http.Request) map[string]string { return as.OAuthURIs(baseURL(r)) },
 		Registry:        reg,
 		SoftwareVersion: version,
 		Audit:           rec,
@@ -222,33 +222,6 @@ func listenerURLs(cfg *config.Config) []string {
 	return out
 }
 
-func describeScope(s string) string {
-	sc, err := smart.ParseScope(s)
-	if err != nil {
-		return s
-	}
-	return smart.Describe(sc)
-}
-
-// oauthURIs gives the CapabilityStatement's oauth-uris extension the same
-// URLs as the SMART configuration of the listener that served r (B4).
-func oauthURIs(as *authz.Server) func(r *http.Request) map[string]string {
-	return func(r *http.Request) map[string]string {
-		base := baseURL(r)
-		d := as.SMARTConfiguration(base)
-		out := map[string]string{}
-		for key, field := range map[string]string{
-			"authorize": "authorization_endpoint", "token": "token_endpoint", "register": "registration_endpoint",
-			"manage": "management_endpoint", "introspect": "introspection_endpoint", "revoke": "revocation_endpoint",
-		} {
-			if v, ok := d[field].(string); ok && v != "" {
-				out[key] = v
-			}
-		}
-		return out
-	}
-}
-
 // lateRevoker forwards to the authorization server, which is built after
 // the pages (each needs the other).
 type lateRevoker struct{ target *authz.Server }
@@ -268,238 +241,12 @@ func (l *lateRevoker) RevokeSession(ctx context.Context, sessionID string) error
 	return l.target.RevokeSession(ctx, sessionID)
 }
 
-// sessionIdle turns the setting (0: no idle limit) into web.Config's
-// SessionIdle (negative: no idle limit).
-func sessionIdle(d time.Duration) time.Duration {
-	if d == 0 {
-		return -1
-	}
-	return d
-}
-
 // lateLogout forwards the post-logout redirect check to the authorization
 // server, built after the pages.
 type lateLogout struct{ target *authz.Server }
 
 func (l *lateLogout) allowed(ctx context.Context, clientID, idTokenHint, uri string) bool {
 	return l.target != nil && l.target.PostLogoutRedirectAllowed(ctx, clientID, idTokenHint, uri)
-}
-
-// userDirectory gives authz what it needs to know about local accounts.
-type userDirectory struct {
-	db        *sqlite.DB
-	passwords *account.Authenticator
-}
-
-func claimsOf(u *account.User) authz.UserClaims {
-	c := authz.UserClaims{Subject: u.ID, Username: u.UserName, Name: u.Label(), FHIRUser: u.FHIRUser, Roles: u.Roles}
-	for _, e := range u.Emails {
-		if e.Primary || c.Email == "" {
-			c.Email = e.Value
-		}
-	}
-	return c
-}
-
-func (d userDirectory) Authenticate(ctx context.Context, username, password, address string) (authz.UserClaims, error) {
-	u, err := d.passwords.Authenticate(ctx, username, password, address)
-	switch {
-	case errors.Is(err, account.ErrBadCredentials), errors.Is(err, account.ErrInvalidUserName):
-		return authz.UserClaims{}, fmt.Errorf("%w: %w", authz.ErrInvalidCredentials, err)
-	case errors.Is(err, account.ErrThrottled):
-		return authz.UserClaims{}, fmt.Errorf("%w: %w", authz.ErrAccountLocked, err)
-	case err != nil:
-		return authz.UserClaims{}, err
-	}
-	return claimsOf(u), nil
-}
-
-func (d userDirectory) Claims(ctx context.Context, subject string) (authz.UserClaims, error) {
-	u, err := d.db.User(ctx, subject)
-	if err != nil {
-		return authz.UserClaims{}, err
-	}
-	if !u.Active {
-		return authz.UserClaims{}, fmt.Errorf("user %s is not active: %w", subject, store.ErrNotFound)
-	}
-	return claimsOf(u), nil
-}
-
-// tokenVerifier turns authz's view of an access token into the FHIR
-// endpoint's principal. For a token that speaks for a local account, the
-// account's current roles and fhirUser decide what user/ scopes reach (the
-// token carries roles only for OWin), and a deactivated or deleted account's
-// tokens stop working (within the bearer cache bound).
-type tokenVerifier struct {
-	as    *authz.Server
-	users interface {
-		Claims(ctx context.Context, subject string) (authz.UserClaims, error)
-	}
-}
-
-func (v tokenVerifier) Verify(ctx context.Context, token string) (*access.Principal, time.Time, error) {
-	ti, err := v.as.VerifyAccessToken(ctx, token)
-	if err != nil {
-		if errors.Is(err, store.ErrUnavailable) {
-			return nil, time.Time{}, err
-		}
-		return nil, time.Time{}, fmt.Errorf("%w: %w", bearer.ErrInactive, err)
-	}
-	scopes, _ := smart.ParseScopes(strings.Join(ti.Scopes, " "))
-	p := &access.Principal{
-		Subject:  ti.Subject,
-		ClientID: ti.ClientID,
-		Scopes:   scopes,
-		Patient:  ti.Patient(),
-		FHIRUser: ti.FHIRUser,
-		Roles:    ti.Roles,
-		System:   ti.Grant == "client_credentials",
-		Audience: ti.Audience,
-	}
-	if !p.System && v.users != nil {
-		uc, err := v.users.Claims(ctx, ti.Subject)
-		switch {
-		case errors.Is(err, store.ErrUnavailable):
-			return nil, time.Time{}, err
-		case err != nil:
-			return nil, time.Time{}, fmt.Errorf("%w: account: %w", bearer.ErrInactive, err)
-		}
-		p.Roles = uc.Roles
-		if p.FHIRUser == "" {
-			p.FHIRUser = uc.FHIRUser
-		}
-	}
-	return p, ti.ExpiresAt, nil
-}
-
-// patientDirectory lets the patient picker search Patient resources.
-type patientDirectory struct {
-	st  fhir.Store
-	reg *search.Registry
-}
-
-func (d *patientDirectory) SearchPatients(ctx context.Context, q string, limit int) ([]web.PatientSummary, error) {
-	vals := url.Values{"_count": {fmt.Sprint(limit)}, "_sort": {"family,given"}}
-	if q = strings.TrimSpace(q); q != "" {
-		vals.Set("name", q)
-	}
-	query, err := d.reg.ParseQuery("Patient", vals, true)
-	if err != nil {
-		return nil, fmt.Errorf("patient search: %w", err)
-	}
-	res, err := d.st.SearchResources(ctx, fhir.SearchRequest{Query: query, Now: time.Now()})
-	if err != nil {
-		return nil, err
-	}
-	out := make([]web.PatientSummary, 0, len(res.Matches))
-	for _, m := range res.Matches {
-		out = append(out, summarize(m))
-	}
-	return out, nil
-}
-
-func (d *patientDirectory) Patient(ctx context.Context, id string) (*web.PatientSummary, error) {
-	r, err := d.st.ReadResource(ctx, "Patient", id)
-	if err != nil {
-		return nil, err
-	}
-	if r.Deleted {
-		return nil, fmt.Errorf("patient %s was deleted: %w", id, store.ErrNotFound)
-	}
-	s := summarize(*r)
-	return &s, nil
-}
-
-// encounterDirectory lets the encounter picker list a patient's encounters.
-type encounterDirectory struct {
-	st  fhir.Store
-	reg *search.Registry
-}
-
-func (d *encounterDirectory) EncountersOf(ctx context.Context, patient string, limit int) ([]web.EncounterSummary, error) {
-	vals := url.Values{"patient": {"Patient/" + patient}, "_count": {fmt.Sprint(limit)}, "_sort": {"-date"}}
-	query, err := d.reg.ParseQuery("Encounter", vals, true)
-	if err != nil {
-		return nil, fmt.Errorf("encounter search: %w", err)
-	}
-	res, err := d.st.SearchResources(ctx, fhir.SearchRequest{Query: query, Now: time.Now()})
-	if err != nil {
-		return nil, err
-	}
-	out := make([]web.EncounterSummary, 0, len(res.Matches))
-	for _, m := range res.Matches {
-		out = append(out, summarizeEncounter(m))
-	}
-	return out, nil
-}
-
-func (d *encounterDirectory) Encounter(ctx context.Context, id string) (*web.EncounterSummary, error) {
-	r, err := d.st.ReadResource(ctx, "Encounter", id)
-	if err != nil {
-		return nil, err
-	}
-	if r.Deleted {
-		return nil, fmt.Errorf("encounter %s was deleted: %w", id, store.ErrNotFound)
-	}
-	s := summarizeEncounter(*r)
-	return &s, nil
-}
-
-func summarizeEncounter(r fhir.Resource) web.EncounterSummary {
-	s := web.EncounterSummary{ID: r.ID}
-	m, err := search.Decode(r.JSON)
-	if err != nil {
-		return s
-	}
-	if subj, ok := m["subject"].(map[string]any); ok {
-		ref, _ := subj["reference"].(string)
-		if i := strings.LastIndex(ref, "Patient/"); i >= 0 && (i == 0 || ref[i-1] == '/') {
-			s.Patient = ref[i+len("Patient/"):]
-		}
-	}
-	if types, ok := m["type"].([]any); ok && len(types) > 0 {
-		if t, ok := types[0].(map[string]any); ok {
-			s.Label, _ = t["text"].(string)
-			if codings, ok := t["coding"].([]any); ok && len(codings) > 0 && s.Label == "" {
-				if c, ok := codings[0].(map[string]any); ok {
-					s.Label, _ = c["display"].(string)
-				}
-			}
-		}
-	}
-	if p, ok := m["period"].(map[string]any); ok {
-		s.Date, _ = p["start"].(string)
-	}
-	return s
-}
-
-func summarize(r fhir.Resource) web.PatientSummary {
-	s := web.PatientSummary{ID: r.ID}
-	m, err := search.Decode(r.JSON)
-	if err != nil {
-		return s
-	}
-	s.BirthDate, _ = m["birthDate"].(string)
-	if names, ok := m["name"].([]any); ok && len(names) > 0 {
-		if n, ok := names[0].(map[string]any); ok {
-			var parts []string
-			if given, ok := n["given"].([]any); ok {
-				for _, g := range given {
-					if gs, ok := g.(string); ok {
-						parts = append(parts, gs)
-					}
-				}
-			}
-			if f, ok := n["family"].(string); ok {
-				parts = append(parts, f)
-			}
-			s.Name = strings.Join(parts, " ")
-			if t, ok := n["text"].(string); ok && s.Name == "" {
-				s.Name = t
-			}
-		}
-	}
-	return s
 }
 
 // baseURL is the public base URL of the listener that served r.

@@ -9,6 +9,10 @@ import (
 	"github.com/smartgate/smartgate/listener"
 )
 
+// What each network listener lets through beyond the common handler: the
+// development HTTP listener without tokens (--http-auth=none) and the
+// HTTPS listener's client-certificate policy (--client-cert-policy).
+
 // devHTTPAuth implements --http-auth=none: on the HTTP listener (which
 // config allows only on loopback) a FHIR request without an Authorization
 // header may do everything; a request that carries a token is still checked.
