@@ -79,25 +79,26 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 	// the log-in throttle, so that an address's wrong passwords and codes
 	// add up.
 	factors := &account.SecondFactors{Store: db, Throttle: throttle}
+	secondFactorRequired := func(u *account.User) bool {
+		return cfg.AdminSecondFactor == config.SecondFactorRequired && u.HasRole(account.RoleAdmin)
+	}
 	revoker := &lateRevoker{}
 	logout := &lateLogout{}
 	pages, err := web.New(ctx, web.Config{
-		Logger:        logger.With("component", "web"),
-		Assets:        assets,
-		Store:         db,
-		Passwords:     passwords,
-		Audit:         rec,
-		Revoker:       revoker,
-		SessionGrants: revoker,
-		SessionTTL:    cfg.SessionTTL,
-		SessionIdle:   sessionIdle(cfg.SessionIdle),
-		SecondFactor:  factors,
-		SecondFactorRequired: func(u *account.User) bool {
-			return cfg.AdminSecondFactor == config.SecondFactorRequired && u.HasRole(account.RoleAdmin)
-		},
-		Patients:      &patientDirectory{st: db, reg: reg},
-		Encounters:    &encounterDirectory{st: db, reg: reg},
-		DescribeScope: describeScope,
+		Logger:               logger.With("component", "web"),
+		Assets:               assets,
+		Store:                db,
+		Passwords:            passwords,
+		Audit:                rec,
+		Revoker:              revoker,
+		SessionGrants:        revoker,
+		SessionTTL:           cfg.SessionTTL,
+		SessionIdle:          sessionIdle(cfg.SessionIdle),
+		SecondFactor:         factors,
+		SecondFactorRequired: secondFactorRequired,
+		Patients:             &patientDirectory{st: db, reg: reg},
+		Encounters:           &encounterDirectory{st: db, reg: reg},
+		DescribeScope:        describeScope,
 		ClientName: func(ctx context.Context, id string) string {
 			if c, err := db.GetClient(ctx, id); err == nil && c.Name != "" {
 				return c.Name
@@ -152,6 +153,8 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 		// web's encounter picker (Config.Encounters above).
 		ExtraCapabilities: []string{"context-standalone-encounter"},
 		Launches:          launches,
+		// The OWin grant asks for the same second factor, by the same rule.
+		SecondFactor: owinSecondFactor{db: db, factors: factors, required: secondFactorRequired},
 	}, db, pages, userDirectory{db: db, passwords: passwords}, rec, logger.With("component", "authz"))
 	if err != nil {
 		return nil, fmt.Errorf("authorization server: %w", err)
@@ -323,6 +326,43 @@ func (d userDirectory) Claims(ctx context.Context, subject string) (authz.UserCl
 		return authz.UserClaims{}, fmt.Errorf("user %s is not active: %w", subject, store.ErrNotFound)
 	}
 	return claimsOf(u), nil
+}
+
+// owinSecondFactor is the second factor as the OWin grant sees it: the
+// pages' SecondFactors (and so their throttle) and their rule of who must
+// have one.
+type owinSecondFactor struct {
+	db       *sqlite.DB
+	factors  *account.SecondFactors
+	required func(u *account.User) bool
+}
+
+func (f owinSecondFactor) SecondFactorNeed(ctx context.Context, subject string) (authz.SecondFactorNeed, error) {
+	u, err := f.db.User(ctx, subject)
+	if err != nil {
+		return authz.SecondFactorNone, fmt.Errorf("second factor of %s: %w", subject, err)
+	}
+	enrolled, err := f.factors.Enrolled(ctx, u.ID)
+	switch {
+	case err != nil:
+		return authz.SecondFactorNone, err
+	case enrolled:
+		return authz.SecondFactorEnrolled, nil
+	case f.required(u):
+		return authz.SecondFactorMissing, nil
+	}
+	return authz.SecondFactorNone, nil
+}
+
+func (f owinSecondFactor) VerifySecondFactor(ctx context.Context, subject, code, address string) error {
+	err := f.factors.Verify(ctx, subject, code, address)
+	switch {
+	case errors.Is(err, account.ErrBadCredentials):
+		return fmt.Errorf("%w: %w", authz.ErrInvalidCredentials, err)
+	case errors.Is(err, account.ErrThrottled):
+		return fmt.Errorf("%w: %w", authz.ErrAccountLocked, err)
+	}
+	return err
 }
 
 // tokenVerifier turns authz's view of an access token into the FHIR
