@@ -52,7 +52,7 @@ func TestIssue10OWinSecondFactor_Handler(t *testing.T) {
 		outcome, detail       string
 	}{
 		{name: "Enrolled/NoCode", user: "alice", pass: "alice-pw", status: 400, code: "invalid_grant",
-			desc: "This account uses a second factor: send its code (or a recovery code) in the otp parameter.",
+			desc:    "This account uses a second factor: send its code (or a recovery code) in the otp parameter.",
 			outcome: audit.Failure, detail: "second factor missing"},
 		{name: "Enrolled/WrongCode", user: "alice", pass: "alice-pw", otp: "135791", status: 400, code: "invalid_grant",
 			desc: "The second-factor code is wrong.", outcome: audit.Failure, detail: "bad second factor"},
