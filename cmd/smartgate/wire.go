@@ -306,15 +306,23 @@ func claimsOf(u *account.User) authz.UserClaims {
 
 func (d userDirectory) Authenticate(ctx context.Context, username, password, address string) (authz.UserClaims, error) {
 	u, err := d.passwords.Authenticate(ctx, username, password, address)
-	switch {
-	case errors.Is(err, account.ErrBadCredentials), errors.Is(err, account.ErrInvalidUserName):
-		return authz.UserClaims{}, fmt.Errorf("%w: %w", authz.ErrInvalidCredentials, err)
-	case errors.Is(err, account.ErrThrottled):
-		return authz.UserClaims{}, fmt.Errorf("%w: %w", authz.ErrAccountLocked, err)
-	case err != nil:
-		return authz.UserClaims{}, err
+	if err != nil {
+		return authz.UserClaims{}, credentialError(err)
 	}
 	return claimsOf(u), nil
+}
+
+// credentialError is a password or second-factor check's error of package
+// account as authz knows it: ErrInvalidCredentials for wrong credentials,
+// ErrAccountLocked for a throttled check, anything else as it is.
+func credentialError(err error) error {
+	switch {
+	case errors.Is(err, account.ErrBadCredentials), errors.Is(err, account.ErrInvalidUserName):
+		return fmt.Errorf("%w: %w", authz.ErrInvalidCredentials, err)
+	case errors.Is(err, account.ErrThrottled):
+		return fmt.Errorf("%w: %w", authz.ErrAccountLocked, err)
+	}
+	return err
 }
 
 func (d userDirectory) Claims(ctx context.Context, subject string) (authz.UserClaims, error) {
@@ -355,14 +363,10 @@ func (f owinSecondFactor) SecondFactorNeed(ctx context.Context, subject string) 
 }
 
 func (f owinSecondFactor) VerifySecondFactor(ctx context.Context, subject, code, address string) error {
-	err := f.factors.Verify(ctx, subject, code, address)
-	switch {
-	case errors.Is(err, account.ErrBadCredentials):
-		return fmt.Errorf("%w: %w", authz.ErrInvalidCredentials, err)
-	case errors.Is(err, account.ErrThrottled):
-		return fmt.Errorf("%w: %w", authz.ErrAccountLocked, err)
+	if err := f.factors.Verify(ctx, subject, code, address); err != nil {
+		return credentialError(err)
 	}
-	return err
+	return nil
 }
 
 // tokenVerifier turns authz's view of an access token into the FHIR
