@@ -38,15 +38,61 @@ func (a Accounts) Authenticate(ctx context.Context, username, password, address 
 		return UserClaims{}, fmt.Errorf("%w: no password log-in", ErrInvalidCredentials)
 	}
 	u, err := a.Passwords.Authenticate(ctx, username, password, address)
-	switch {
-	case errors.Is(err, account.ErrBadCredentials), errors.Is(err, account.ErrInvalidUserName):
-		return UserClaims{}, fmt.Errorf("%w: %w", ErrInvalidCredentials, err)
-	case errors.Is(err, account.ErrThrottled):
-		return UserClaims{}, fmt.Errorf("%w: %w", ErrAccountLocked, err)
-	case err != nil:
-		return UserClaims{}, err
+	if err != nil {
+		return UserClaims{}, credentialError(err)
 	}
 	return ClaimsOf(u), nil
+}
+
+// credentialError is a password or second-factor check's error of package
+// account as authz knows it: ErrInvalidCredentials for wrong credentials,
+// ErrAccountLocked for a throttled check, anything else as it is.
+func credentialError(err error) error {
+	switch {
+	case errors.Is(err, account.ErrBadCredentials), errors.Is(err, account.ErrInvalidUserName):
+		return fmt.Errorf("%w: %w", ErrInvalidCredentials, err)
+	case errors.Is(err, account.ErrThrottled):
+		return fmt.Errorf("%w: %w", ErrAccountLocked, err)
+	}
+	return err
+}
+
+// AccountSecondFactors implements SecondFactorChecker over the pages'
+// account.SecondFactors (and so their throttle) and their rule of who must
+// have one, so that the OWin grant asks for the same second factor.
+type AccountSecondFactors struct {
+	Store    AccountReader
+	Factors  *account.SecondFactors
+	Required func(u *account.User) bool
+}
+
+var _ SecondFactorChecker = AccountSecondFactors{}
+
+// SecondFactorNeed says whether subject has a confirmed second factor, must
+// have one and has none, or needs none.
+func (f AccountSecondFactors) SecondFactorNeed(ctx context.Context, subject string) (SecondFactorNeed, error) {
+	u, err := f.Store.User(ctx, subject)
+	if err != nil {
+		return SecondFactorNone, fmt.Errorf("authz: second factor of %s: %w", subject, err)
+	}
+	enrolled, err := f.Factors.Enrolled(ctx, u.ID)
+	switch {
+	case err != nil:
+		return SecondFactorNone, err
+	case enrolled:
+		return SecondFactorEnrolled, nil
+	case f.Required != nil && f.Required(u):
+		return SecondFactorMissing, nil
+	}
+	return SecondFactorNone, nil
+}
+
+// VerifySecondFactor checks a TOTP or recovery code under the throttle.
+func (f AccountSecondFactors) VerifySecondFactor(ctx context.Context, subject, code, address string) error {
+	if err := f.Factors.Verify(ctx, subject, code, address); err != nil {
+		return credentialError(err)
+	}
+	return nil
 }
 
 // Claims returns the claims of an active account; a deactivated one is

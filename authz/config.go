@@ -57,6 +57,10 @@ type Config struct {
 	// OWinOffListeners turns the password grant off on the named listeners
 	// (listener.Info.Name: "http", "https") while OWin is on.
 	OWinOffListeners []string
+	// SecondFactor is the second factor of accounts (nil: none): the OWin
+	// grant asks for its code in the otp parameter when an account has
+	// one enrolled or must have one.
+	SecondFactor SecondFactorChecker
 
 	// KeyRotation rotates the signing keys when the active ones are older
 	// (default 90 days; negative disables scheduled rotation).

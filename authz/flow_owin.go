@@ -25,6 +25,10 @@ const grantPassword = "password"
 // seconds: the log-in lockout (account.DefaultLockout).
 const owinRetryAfter = "900"
 
+// owinLockedDescription answers a throttled password or second-factor
+// check.
+const owinLockedDescription = "Too many failed attempts; try again later."
+
 // owinScopes are the scopes of an OWin token for a role: an OWin token
 // carries its account's rights (admin: everything; practitioner: all data
 // the user may see; patient: their own compartment, with the patient
@@ -63,6 +67,12 @@ type owinConfig struct {
 // before anything is checked (skipClientAuthForOWin keeps fosite from
 // authenticating it).
 //
+// An account with a confirmed second factor, or one that must have one
+// (SecondFactor decides, by the pages' rule), must also send its code, a
+// TOTP or a recovery code, in otp; it is checked after the password and
+// throttled with it (a throttled code is answered like a throttled
+// password).
+//
 // The Users authenticator throttles (the one log-in throttle of package
 // account, shared with the log-in page: the attempt is counted before the
 // password is checked, per account and per client address); its lockout
@@ -72,6 +82,9 @@ type owinConfig struct {
 type owinGrantHandler struct {
 	Config owinConfig
 	Users  PasswordAuthenticator // nil: the grant is off
+	// SecondFactor asks for the second factor after the password (nil:
+	// none).
+	SecondFactor SecondFactorChecker
 	// Client is the client that OWin tokens carry (owinClientID).
 	Client fosite.Client
 	// AccessTokenStrategy and AccessTokenStorage issue and store the token.
@@ -95,7 +108,8 @@ func (h *owinGrantHandler) CanSkipClientAuth(ctx context.Context, ar fosite.Acce
 // HandleTokenEndpointRequest checks that the grant is on here, that no
 // client is named, and the password; it fills in the session (the
 // account, its role scopes, a patient's context) and deletes the password
-// from the form before anything can persist it.
+// and the second-factor code from the form before anything can persist
+// them.
 func (h *owinGrantHandler) HandleTokenEndpointRequest(ctx context.Context, requester fosite.AccessRequester) error {
 	if !h.CanHandleTokenEndpointRequest(ctx, requester) {
 		return fosite.ErrUnknownRequest
@@ -108,9 +122,10 @@ func (h *owinGrantHandler) HandleTokenEndpointRequest(ctx context.Context, reque
 	}
 	ar.Client = h.Client
 	form := ar.GetRequestForm()
-	username, password := form.Get("username"), form.Get("password")
+	username, password, otp := form.Get("username"), form.Get("password"), form.Get(owinSecondFactorParam)
 	// Credentials must not be passed around, nor reach the database.
 	delete(form, "password")
+	delete(form, owinSecondFactorParam)
 	deny := func(e *fosite.RFC6749Error, rf refusal, desc string) error {
 		rf.actor = username
 		return owinError(e, desc, &rf)
@@ -135,7 +150,7 @@ func (h *owinGrantHandler) HandleTokenEndpointRequest(ctx context.Context, reque
 			"The username or password is wrong.")
 	case errors.Is(err, ErrAccountLocked):
 		return deny(fosite.ErrInvalidGrant, refusal{outcome: audit.Denied, detail: "locked", retryAfter: owinRetryAfter},
-			"Too many failed attempts; try again later.")
+			owinLockedDescription)
 	default:
 		// The caller went away, or the store failed: not the person's fault,
 		// so nothing is counted against the account or the address.
@@ -144,6 +159,9 @@ func (h *owinGrantHandler) HandleTokenEndpointRequest(ctx context.Context, reque
 		}
 		return deny(fosite.ErrTemporarilyUnavailable, refusal{outcome: audit.Failure, detail: "unavailable", retryAfter: "5"},
 			"The password could not be checked now; try again.")
+	}
+	if d := h.checkSecondFactor(ctx, uc.Subject, otp, reqctx.ClientAddress(r)); d != nil {
+		return deny(d.err, d.rf, d.desc)
 	}
 	h.grant(ar, sess, uc)
 	return nil

@@ -64,7 +64,7 @@ func (fs *fositeStore) record(kind TokenKind, key string, req fosite.Requester, 
 	form := url.Values{}
 	for k, v := range req.GetRequestForm() {
 		switch k {
-		case "client_secret", "client_assertion", "password", "code", "refresh_token", "code_verifier":
+		case "client_secret", "client_assertion", "password", "otp", "code", "refresh_token", "code_verifier":
 			continue
 		}
 		form[k] = v

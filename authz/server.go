@@ -195,7 +195,7 @@ func New(cfg Config, st Store, interaction Interaction, users Users, rec audit.R
 	}
 	owin := &owinGrantHandler{
 		Config: owinConfig{Enabled: cfg.OWin, OffListeners: cfg.OWinOffListeners, AccessTokenTTL: cfg.AccessTokenTTL, Now: cfg.Now},
-		Users:  users, Client: s.owin, AccessTokenStrategy: core, AccessTokenStorage: s.fs, Logger: logger,
+		Users:  users, SecondFactor: cfg.SecondFactor, Client: s.owin, AccessTokenStrategy: core, AccessTokenStorage: s.fs, Logger: logger,
 	}
 	oidcExplicit := &openid.OpenIDConnectExplicitHandler{
 		IDTokenHandleHelper: idHelper, OpenIDConnectRequestStorage: s.fs,

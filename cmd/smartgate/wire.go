@@ -77,27 +77,28 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 	// the log-in throttle, so that an address's wrong passwords and codes
 	// add up.
 	factors := &account.SecondFactors{Store: db, Throttle: throttle}
+	secondFactorRequired := func(u *account.User) bool {
+		return cfg.AdminSecondFactor == config.SecondFactorRequired && u.HasRole(account.RoleAdmin)
+	}
 	revoker := &lateRevoker{}
 	logout := &lateLogout{}
 	users := authz.Accounts{Store: db, Passwords: passwords}
 	directory := picker.New(db, reg)
 	pages, err := web.New(ctx, web.Config{
-		Logger:        logger.With("component", "web"),
-		Assets:        assets,
-		Store:         db,
-		Passwords:     passwords,
-		Audit:         rec,
-		Revoker:       revoker,
-		SessionGrants: revoker,
-		SessionTTL:    cfg.SessionTTL,
-		SessionIdle:   cfg.SessionIdleLimit(),
-		SecondFactor:  factors,
-		SecondFactorRequired: func(u *account.User) bool {
-			return cfg.AdminSecondFactor == config.SecondFactorRequired && u.HasRole(account.RoleAdmin)
-		},
-		Patients:      directory,
-		Encounters:    directory,
-		DescribeScope: smart.DescribeScope,
+		Logger:               logger.With("component", "web"),
+		Assets:               assets,
+		Store:                db,
+		Passwords:            passwords,
+		Audit:                rec,
+		Revoker:              revoker,
+		SessionGrants:        revoker,
+		SessionTTL:           cfg.SessionTTL,
+		SessionIdle:          cfg.SessionIdleLimit(),
+		SecondFactor:         factors,
+		SecondFactorRequired: secondFactorRequired,
+		Patients:             directory,
+		Encounters:           directory,
+		DescribeScope:        smart.DescribeScope,
 		ClientName: func(ctx context.Context, id string) string {
 			if c, err := db.GetClient(ctx, id); err == nil && c.Name != "" {
 				return c.Name
@@ -152,6 +153,8 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 		// web's encounter picker (Config.Encounters above).
 		ExtraCapabilities: []string{"context-standalone-encounter"},
 		Launches:          launches,
+		// The OWin grant asks for the same second factor, by the same rule.
+		SecondFactor: authz.AccountSecondFactors{Store: db, Factors: factors, Required: secondFactorRequired},
 	}, db, pages, users, rec, logger.With("component", "authz"))
 	if err != nil {
 		return nil, fmt.Errorf("authorization server: %w", err)
