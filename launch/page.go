@@ -249,7 +249,8 @@ func (s *Service) exists(ctx context.Context, typ, id string) error {
 	return err
 }
 
-// encounterOf checks that Encounter/id exists and its subject is the patient.
+// encounterOf checks that Encounter/id exists and its subject is the patient
+// (account.PatientOf: a relative reference, as the access rules read it).
 func (s *Service) encounterOf(ctx context.Context, id, patient string) error {
 	m, err := s.read(ctx, "Encounter", id)
 	if err != nil {
@@ -257,7 +258,7 @@ func (s *Service) encounterOf(ctx context.Context, id, patient string) error {
 	}
 	subj, _ := m["subject"].(map[string]any)
 	ref, _ := subj["reference"].(string)
-	if ref != "Patient/"+patient && !strings.HasSuffix(ref, "/Patient/"+patient) {
+	if own, ok := account.PatientOf(ref); !ok || own != patient {
 		return badInput(fmt.Sprintf("Encounter %s is not an encounter of Patient %s.", id, patient))
 	}
 	return nil

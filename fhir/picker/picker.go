@@ -7,6 +7,7 @@ package picker
 import (
 	"context"
 	"fmt"
+	"github.com/smartgate/smartgate/account"
 	"net/url"
 	"strings"
 	"time"
@@ -131,7 +132,8 @@ func PatientSummary(r fhir.Resource) web.PatientSummary {
 }
 
 // EncounterSummary is the picker row of an Encounter: its id, the bare id
-// of its subject Patient (a reference ending in Patient/<id>), a label (the
+// of its subject Patient (account.PatientOf: a relative reference Patient/<id>, the
+// one reading the access rules use too), a label (the
 // first type's text, else its first coding's display) and the start of its
 // period. Content that does not decode yields the id alone.
 func EncounterSummary(r fhir.Resource) web.EncounterSummary {
@@ -142,9 +144,7 @@ func EncounterSummary(r fhir.Resource) web.EncounterSummary {
 	}
 	if subj, ok := m["subject"].(map[string]any); ok {
 		ref, _ := subj["reference"].(string)
-		if i := strings.LastIndex(ref, "Patient/"); i >= 0 && (i == 0 || ref[i-1] == '/') {
-			s.Patient = ref[i+len("Patient/"):]
-		}
+		s.Patient, _ = account.PatientOf(ref)
 	}
 	if types, ok := m["type"].([]any); ok && len(types) > 0 {
 		if t, ok := types[0].(map[string]any); ok {

@@ -140,7 +140,9 @@ func TestEncounterSummary(t *testing.T) {
 	}{
 		{"relative subject", `{"subject":{"reference":"Patient/a"},"type":[{"text":"T"}],"period":{"start":"2020"}}`,
 			web.EncounterSummary{ID: "x", Patient: "a", Label: "T", Date: "2020"}},
-		{"absolute subject", `{"subject":{"reference":"https://h.example/fhir/Patient/a"}}`, web.EncounterSummary{ID: "x", Patient: "a"}},
+		// An absolute reference is not read as a local patient (another
+		// host's Patient/a is not ours): the same rule as fhir/access.
+		{"absolute subject", `{"subject":{"reference":"https://h.example/fhir/Patient/a"}}`, web.EncounterSummary{ID: "x"}},
 		{"other type", `{"subject":{"reference":"Group/a"}}`, web.EncounterSummary{ID: "x"}},
 		{"no word boundary", `{"subject":{"reference":"XPatient/a"}}`, web.EncounterSummary{ID: "x"}},
 		{"coding display when no text", `{"type":[{"coding":[{"display":"D"}]}]}`, web.EncounterSummary{ID: "x", Label: "D"}},
