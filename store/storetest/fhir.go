@@ -121,10 +121,10 @@ func testFHIRHistory(t *testing.T, b Backend) {
 	put(t, b, fhirWrite("Patient", "pa", 1, `{"resourceType":"Patient"}`, nil, "pa"))
 
 	h, err := b.ResourceHistory(ctx, fhir.HistoryQuery{Type: "Observation", ID: "o1", Count: 2})
-	if err != nil || h.Total != 5 || len(h.Entries) != 2 || h.Entries[0].Version != 5 || h.Next == 0 {
+	if err != nil || h.Total != 5 || len(h.Entries) != 2 || h.Entries[0].Version != 5 || h.Next == "" {
 		t.Fatalf("instance history page 1: %+v, %v", h, err)
 	}
-	h2, err := b.ResourceHistory(ctx, fhir.HistoryQuery{Type: "Observation", ID: "o1", Count: 2, Before: h.Next})
+	h2, err := b.ResourceHistory(ctx, fhir.HistoryQuery{Type: "Observation", ID: "o1", Count: 2, Cursor: h.Next})
 	if err != nil || len(h2.Entries) != 2 || h2.Entries[0].Version != 3 {
 		t.Fatalf("instance history page 2: %+v, %v", h2, err)
 	}
@@ -229,7 +229,7 @@ func testFHIRSearch(t *testing.T, b Backend) {
 		t.Errorf("_revinclude: %+v", rev.Included)
 	}
 	page := run("Observation", "_count=1", nil)
-	if !page.HasNext || len(page.Matches) != 1 || page.Total != 2 {
+	if page.Next == "" || len(page.Matches) != 1 || page.Total != 2 {
 		t.Fatalf("page 1: %+v", page)
 	}
 	err = b.TransactResources(ctx, func(tx fhir.Tx) error {
