@@ -146,7 +146,16 @@ func (db *DB) ResourceHistory(ctx context.Context, q fhir.HistoryQuery) (*fhir.H
 	return page, nil
 }
 
-// TransactResources runs fn in one write transaction.
+// TransactResources runs fn in one write transaction (see fhir.Store).
+//
+// It is serialisable by SQLite's database lock, not by this process having
+// one writer connection: the writer's transactions are BEGIN IMMEDIATE
+// (_txlock=immediate in Open), which takes the write lock before fn's first
+// read and holds it to the commit, so a write from another connection or
+// process (a second DB on the same file) waits for it (busy_timeout) instead
+// of interleaving. Writes that the group commit batches into one
+// transaction run one after the other, each seeing the ones before it.
+// storetest.FHIRConditionalWrites checks it with two handles on one file.
 func (db *DB) TransactResources(ctx context.Context, fn func(tx fhir.Tx) error) error {
 	err := db.Write(ctx, func(tx *sql.Tx) error {
 		// 16 MiB holds the index pages a large import keeps touching; a
