@@ -253,7 +253,9 @@ func TestForgedCursors(t *testing.T) {
 	}
 	// Histories of a type and of the system page alike; searches page by
 	// row (default order) or by position (sorted).
-	kind := func(listing string) string { return strings.TrimPrefix(strings.TrimPrefix(listing, "type "), "system ") }
+	kind := func(listing string) string {
+		return strings.TrimPrefix(strings.TrimPrefix(listing, "type "), "system ")
+	}
 	cursors := map[string]string{}
 	for name, path := range listings {
 		cursors[name] = cursorOf(path)
