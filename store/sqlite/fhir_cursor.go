@@ -46,7 +46,7 @@ func encodeCursor(kind byte, vals ...int64) fhir.Cursor {
 // decodeCursor reads a cursor of kind with n values, each in [0, max[i]].
 func decodeCursor(c fhir.Cursor, kind byte, max ...int64) ([]int64, error) {
 	bad := func(why string) error { return fmt.Errorf("sqlite: cursor: %s: %w", why, fhir.ErrInvalidCursor) }
-	b, err := base64.RawURLEncoding.DecodeString(string(c))
+	b, err := base64.RawURLEncoding.Strict().DecodeString(string(c))
 	if err != nil {
 		return nil, bad("not base64url")
 	}
