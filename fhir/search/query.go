@@ -568,7 +568,7 @@ func Encode(q url.Values) url.Values {
 	out := url.Values{}
 	for k, v := range q {
 		switch k {
-		case "_cursor", "_offset", "_snapshot", "_format":
+		case "_cursor", "_format":
 			continue
 		}
 		out[k] = v
