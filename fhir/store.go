@@ -90,7 +90,9 @@ type ResourceReader interface {
 type HistoryQuery struct {
 	Type, ID string
 	Since    time.Time // zero: no lower bound
-	Count    int
+	// Count is the page size (search.DefaultCount when 0 or above
+	// search.MaxCount).
+	Count int
 	// Cursor continues a listing: HistoryPage.Next of the previous page
 	// ("": start at the newest).
 	Cursor Cursor
@@ -101,6 +103,7 @@ type HistoryQuery struct {
 
 // HistoryPage is one page of a history listing.
 type HistoryPage struct {
+	// Total counts the versions the query selects, on every page.
 	Total   int
 	Entries []HistoryEntry
 	// Next is the Cursor of the next page, "" when this is the last. Later
