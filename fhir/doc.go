@@ -4,7 +4,7 @@
 // batch and transaction Bundles, and the CapabilityStatement at /metadata.
 //
 // Every interaction asks an access decision through the Authenticator /
-// Principal seam (access.go) with the interaction, the resource type and
+// Principal seam (principal.go) with the interaction, the resource type and
 // id, and the Patient compartments of the resource content; searches and
 // type histories are restricted by the Principal's Restriction. SMART
 // scope enforcement plugs in there. Storage is the Store interface

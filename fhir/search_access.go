@@ -36,7 +36,7 @@ func (s *Server) authorizeSearch(ctx context.Context, p Principal, typ string, p
 	if err != nil {
 		return SearchRequest{}, err
 	}
-	req := SearchRequest{Query: q, Patients: restr.Patients, Now: s.now(), MaxIncluded: s.cfg.MaxIncluded}
+	req := SearchRequest{Query: q, Cursor: Cursor(q.Cursor), Patients: restr.Patients, Now: s.now(), MaxIncluded: s.cfg.MaxIncluded}
 	if req.AnyOf, err = s.anyOf(typ, restr); err != nil {
 		return SearchRequest{}, err
 	}

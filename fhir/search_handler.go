@@ -55,14 +55,9 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) error {
 		self[k] = v
 	}
 	links := []any{map[string]any{"relation": "self", "url": base + "/" + typ + "?" + self.Encode()}}
-	if res.HasNext {
+	if res.Next != "" {
 		next := search.Encode(params)
-		next.Set("_snapshot", strconv.FormatInt(res.Snapshot, 10))
-		if len(q.Sort) == 0 {
-			next.Set("_cursor", strconv.FormatInt(res.NextCursor, 10))
-		} else {
-			next.Set("_offset", strconv.Itoa(res.NextOffset))
-		}
+		next.Set("_cursor", string(res.Next))
 		links = append(links, map[string]any{"relation": "next", "url": base + "/" + typ + "?" + next.Encode()})
 	}
 	var entries []any
@@ -149,7 +144,7 @@ func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request) error {
 	qv := r.URL.Query()
 	for k := range qv {
 		switch k {
-		case "_count", "_since", "_before_seq", "_format", "_pretty":
+		case "_count", "_since", "_cursor", "_format", "_pretty":
 		default:
 			if !preferLenient(r) {
 				return errorf(http.StatusBadRequest, "not-supported", "history parameter %q is not supported", k)
@@ -170,12 +165,11 @@ func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request) error {
 		}
 		hq.Since = t
 	}
-	if v := qv.Get("_before_seq"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 1 {
-			return errorf(http.StatusBadRequest, "invalid", "_before_seq must be a positive integer")
+	if vs := qv["_cursor"]; len(vs) > 0 {
+		if len(vs) > 1 || vs[0] == "" {
+			return errorf(http.StatusBadRequest, "invalid", "_cursor must be the one value of a next link")
 		}
-		hq.Before = n
+		hq.Cursor = Cursor(vs[0])
 	}
 	// check decides each version listed (see below); nil lists all.
 	var check func(e HistoryEntry) bool
@@ -234,8 +228,8 @@ func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request) error {
 		self[k] = v
 	}
 	links := []any{map[string]any{"relation": "self", "url": path + "?" + self.Encode()}}
-	if page.Next > 0 {
-		self.Set("_before_seq", strconv.FormatInt(page.Next, 10))
+	if page.Next != "" {
+		self.Set("_cursor", string(page.Next))
 		links = append(links, map[string]any{"relation": "next", "url": path + "?" + self.Encode()})
 	}
 	var entries []any

@@ -156,6 +156,8 @@ func toHTTPError(err error) *httpError {
 		return errorf(http.StatusBadRequest, "invalid", "%s", se.Msg)
 	}
 	switch {
+	case errors.Is(err, ErrInvalidCursor):
+		return errorf(http.StatusBadRequest, "invalid", "_cursor is not a cursor of this listing: follow the next link as given")
 	case errors.Is(err, ErrNoToken):
 		e := errorf(http.StatusUnauthorized, "login", "authentication required")
 		e.header = http.Header{"Www-Authenticate": {`Bearer realm="fhir"`}}

@@ -2,6 +2,7 @@ package fhir
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/smartgate/smartgate/fhir/search"
@@ -18,9 +19,24 @@ type Resource struct {
 	// JSON is the resource as stored (meta.versionId and meta.lastUpdated
 	// set by the server); it is served as-is.
 	JSON []byte
-	// Row is the store's row number of the resource (search paging).
-	Row int64
 }
+
+// Cursor is a position in a listing (a search or a history), made and read
+// only by the store that returned it: this package carries it in the next
+// link (_cursor) and never looks inside, compares or computes with it, so a
+// backend encodes whatever it pages by (row numbers, sequence numbers, a
+// snapshot's high-water mark). The empty Cursor is the start of a listing.
+//
+// A cursor comes back from the client and may be forged. A store refuses
+// one it cannot read with an error wrapping ErrInvalidCursor (400), and
+// applies the request's access restriction (Patients, AnyOf, ChainReach,
+// Include) on every page whatever the cursor says: a cursor only says where
+// a listing continues, never what it may show.
+type Cursor string
+
+// ErrInvalidCursor: a Cursor the store did not make, or made for another
+// kind of listing (400).
+var ErrInvalidCursor = errors.New("fhir: invalid paging cursor")
 
 // Write is one new version to store.
 type Write struct {
@@ -37,8 +53,24 @@ type Write struct {
 type Store interface {
 	ResourceReader
 	Searcher
-	// TransactResources runs fn in one write transaction: every Put in it is stored,
-	// or none is (when fn or the commit fails).
+	// TransactResources runs fn once, in one write transaction: every Put
+	// in it is stored, or none is (when fn or the commit fails).
+	//
+	// The transaction is serialisable, and the store holds that, not its
+	// callers: what fn reads through the Tx (Current, Match, Compartments,
+	// LastContent) stays true until the commit, so that a decision fn
+	// makes on it and the Puts that follow are one atomic step. The
+	// conditional interactions rely on this: a conditional create
+	// (If-None-Exist) Matches and then Puts only when nothing matched,
+	// a conditional update or delete Matches to find its target, an
+	// If-Match update compares Current's version; of N concurrent
+	// conditional creates with the same criteria exactly one creates.
+	// fn is never run again (it is not idempotent), so a backend that runs
+	// write transactions concurrently cannot rely on retrying after a
+	// serialisation failure: it must order them by a lock, taken before
+	// the first read, on what fn may read or write (SQLite: BEGIN
+	// IMMEDIATE, one writer at a time; PostgreSQL: e.g. a transaction-level
+	// advisory lock per resource type taken by Match, Current and Put).
 	TransactResources(ctx context.Context, fn func(tx Tx) error) error
 }
 
@@ -58,10 +90,12 @@ type ResourceReader interface {
 type HistoryQuery struct {
 	Type, ID string
 	Since    time.Time // zero: no lower bound
-	Count    int
-	// Before continues a listing: only entries older than this sequence
-	// number (0: start at the newest).
-	Before int64
+	// Count is the page size (search.DefaultCount when 0 or above
+	// search.MaxCount).
+	Count int
+	// Cursor continues a listing: HistoryPage.Next of the previous page
+	// ("": start at the newest).
+	Cursor Cursor
 	// Patients, when non-nil, keeps only versions of resources currently in
 	// the compartment of one of these patients.
 	Patients []string
@@ -69,17 +103,19 @@ type HistoryQuery struct {
 
 // HistoryPage is one page of a history listing.
 type HistoryPage struct {
+	// Total counts the versions the query selects, on every page.
 	Total   int
 	Entries []HistoryEntry
-	// Next is the Before value of the next page, 0 when this is the last.
-	Next int64
+	// Next is the Cursor of the next page, "" when this is the last. Later
+	// pages hold only versions older than this page's: versions written
+	// meanwhile are left out, so that pages neither repeat nor skip one.
+	Next Cursor
 }
 
 // HistoryEntry is one version in a history listing.
 type HistoryEntry struct {
 	Resource
 	Method string
-	Seq    int64
 }
 
 // Searcher runs searches.
@@ -90,6 +126,9 @@ type Searcher interface {
 // SearchRequest is a parsed search with the access restriction to apply.
 type SearchRequest struct {
 	Query *search.Query
+	// Cursor continues a listing: SearchResult.Next of the previous page
+	// ("": the first page). Match ignores it.
+	Cursor Cursor
 	// Patients, when non-nil, keeps only resources in the compartment of one
 	// of these patients (an empty non-nil slice matches nothing).
 	Patients []string
@@ -127,12 +166,10 @@ type SearchResult struct {
 	// IncludedCut: more resources would have been included than
 	// SearchRequest.MaxIncluded.
 	IncludedCut bool
-	// NextCursor/NextOffset continue the listing (HasNext reports whether
-	// there is another page); Snapshot bounds later pages.
-	HasNext    bool
-	NextCursor int64
-	NextOffset int
-	Snapshot   int64
+	// Next is the Cursor of the next page, "" when this is the last. The
+	// first page fixes a snapshot: resources created after it are left out
+	// of later pages, so that pages do not shift while others write.
+	Next Cursor
 }
 
 // Tx is the view of a write transaction.
@@ -140,7 +177,9 @@ type Tx interface {
 	// Current is ReadResource inside the transaction.
 	Current(ctx context.Context, typ, id string) (*Resource, error)
 	// Match returns up to limit ids of current resources matching the
-	// search (for conditional interactions), with its restrictions.
+	// search (for conditional interactions and Bundle searches), with its
+	// restrictions, in the store's default order. The answer holds until
+	// the transaction ends (see TransactResources).
 	Match(ctx context.Context, req SearchRequest, limit int) ([]string, error)
 	// Compartments returns the patient compartments stored for a resource
 	// (for a deleted resource: those of its last content).
@@ -148,8 +187,8 @@ type Tx interface {
 	// LastContent returns the JSON of the newest version of a resource
 	// that has content (not a delete), or nil when there is none.
 	LastContent(ctx context.Context, typ, id string) ([]byte, error)
-	// Put stores a new version: the resource row, its history entry, and
-	// replaces its index values and compartment memberships. It returns the
-	// row number.
+	// Put stores a new version: the current version of the resource, its
+	// history entry, and replaces its index values and compartment
+	// memberships. A version that exists already is store.ErrConflict.
 	Put(ctx context.Context, w *Write) error
 }

@@ -128,7 +128,11 @@ func (s *Server) checkResource(m map[string]any, typ string) error {
 	return nil
 }
 
-// apply performs one write inside tx, deciding access with p.
+// apply performs one write inside tx, deciding access with p. Its checks
+// (If-None-Exist, the criteria of a conditional update or delete, If-Match)
+// and the Put that follows them are one atomic step: TransactResources is
+// serialisable (see Store), so what Match and Current answered still holds
+// at the commit, whatever other writers do.
 func (s *Server) apply(ctx context.Context, tx Tx, p Principal, op *writeOp, now time.Time) (*writeResult, error) {
 	switch op.method {
 	case http.MethodPost:

@@ -200,8 +200,11 @@ func newMatrix(t *testing.T, h *harness) *matrix {
 	puts = append(puts, bundleEntry("PUT", "Observation/"+m.anchor, anchor, ""))
 	m.adminBundle(t, puts...)
 	m.adminBundle(t, dels...)
-	// The newest version's sequence number, from the next link of a
-	// one-entry history page: the window ends there.
+	// The window ends below a marker written after the fixtures: the
+	// next link of a one-entry history page (the marker) continues with
+	// the versions before it. The cursor is opaque; no arithmetic on it.
+	m.adminBundle(t, bundleEntry("POST", "Basic", map[string]any{"resourceType": "Basic",
+		"code": map[string]any{"text": "sec9 window end"}}, ""))
 	r := h.do("GET", "_history?_count=1", m.admin, nil)
 	next := ""
 	links, _ := r.json["link"].([]any)
@@ -212,11 +215,11 @@ func newMatrix(t *testing.T, h *harness) *matrix {
 		}
 	}
 	u, err := url.Parse(next)
-	seq, err2 := strconv.ParseInt(u.Query().Get("_before_seq"), 10, 64)
-	if err != nil || err2 != nil {
-		t.Fatalf("history next link %q: %v %v", next, err, err2)
+	cursor := u.Query().Get("_cursor")
+	if err != nil || cursor == "" || !strings.Contains(string(r.body), `"Basic"`) {
+		t.Fatalf("history next link %q after the marker: %v %.300s", next, err, r.body)
 	}
-	m.window = url.Values{"_since": {since}, "_before_seq": {strconv.FormatInt(seq+1, 10)}, "_count": {"1000"}}.Encode()
+	m.window = url.Values{"_since": {since}, "_cursor": {cursor}, "_count": {"1000"}}.Encode()
 	return m
 }
 

@@ -17,6 +17,7 @@ const (
 	MaxCount     = 1000
 	maxValues    = 100 // OR values per parameter
 	maxClauses   = 64
+	maxCursor    = 256 // bytes of a _cursor value
 )
 
 // Query is a parsed search: Clauses are ANDed, the Values of a Clause ORed.
@@ -34,13 +35,9 @@ type Query struct {
 	Elements []string
 	// NoTotal is set by _total=none: the total is not counted.
 	NoTotal bool
-	// Paging state carried by next links: Cursor (resource row after which
-	// the page starts, default order), Offset (sorted order) and Snapshot
-	// (highest resource row seen by the first page; later rows are left out
-	// so that pages do not shift while others write).
-	Cursor   int64
-	Offset   int
-	Snapshot int64
+	// Cursor is the paging state carried by next links (_cursor): made and
+	// read by the store (fhir.Cursor), opaque to this package.
+	Cursor string
 	// Ignored names the parameters left out under lenient handling, with
 	// the reason.
 	Ignored []string
@@ -160,24 +157,15 @@ func (r *Registry) parseParam(out *Query, key, raw string) error {
 		}
 		out.Count = min(n, MaxCount)
 		return nil
-	case "_cursor", "_snapshot":
-		n, err := strconv.ParseInt(raw, 10, 64)
-		if err != nil || n < 0 {
-			return errorf("%s must be a non-negative integer", key)
+	case "_cursor":
+		if out.Cursor != "" || raw == "" || len(raw) > maxCursor {
+			return errorf("_cursor must be the one value of a next link")
 		}
-		if key == "_cursor" {
-			out.Cursor = n
-		} else {
-			out.Snapshot = n
-		}
+		out.Cursor = raw
 		return nil
-	case "_offset":
-		n, err := strconv.Atoi(raw)
-		if err != nil || n < 0 || n > 1_000_000 {
-			return errorf("_offset must be a non-negative integer")
-		}
-		out.Offset = n
-		return nil
+	case "_snapshot", "_offset":
+		// The paging state of next links made before _cursor became opaque.
+		return errorf("%s is no longer supported: follow the next link of a new search", key)
 	case "_summary":
 		switch raw {
 		case "count", "false", "data":
@@ -580,7 +568,7 @@ func Encode(q url.Values) url.Values {
 	out := url.Values{}
 	for k, v := range q {
 		switch k {
-		case "_cursor", "_offset", "_snapshot", "_format":
+		case "_cursor", "_format":
 			continue
 		}
 		out[k] = v

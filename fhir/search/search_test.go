@@ -157,10 +157,19 @@ func TestParseQuery(t *testing.T) {
 		"foo=1", "code:exact=x", "date=tomorrow", "_sort=nope", "_include=Patient:name", "subject.nope=1",
 		"name:missing=maybe", "_count=x", "_id=a/b", "_summary=true", "code=", "date:text=x", "value-quantity=abc",
 		"subject:Spaceship=1", "_include=Observation:subject:Spaceship",
+		"_cursor=", "_cursor=a&_cursor=b", "_cursor=" + strings.Repeat("A", maxCursor+1), "_snapshot=9", "_offset=2",
 	} {
 		if _, err := parse("Observation", bad, false); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
+	}
+	// A cursor is the store's: taken as written, left out of Encode.
+	q, err = parse("Observation", "code=x&_cursor=AWsJAw", false)
+	if err != nil || q.Cursor != "AWsJAw" {
+		t.Errorf("_cursor: %+v %v", q, err)
+	}
+	if enc := Encode(url.Values{"code": {"x"}, "_cursor": {"AWsJAw"}}); enc.Encode() != "code=x" {
+		t.Errorf("Encode kept the cursor: %v", enc)
 	}
 	q, err = parse("Observation", "foo=1&code=x", true)
 	if err != nil || len(q.Ignored) != 1 || len(q.Clauses) != 1 {

@@ -17,16 +17,32 @@ var _ fhir.Store = (*DB)(nil)
 
 const resourceCols = "rid, type, id, version, last_updated, deleted, json"
 
-func scanResource(sc interface{ Scan(...any) error }) (*fhir.Resource, error) {
-	var r fhir.Resource
+// row is a resource with its row number (rid), which this backend pages
+// and includes by; the row number never leaves the package.
+type row struct {
+	rid int64
+	fhir.Resource
+}
+
+// scanRow reads the resourceCols of a fhir_resources row.
+func scanRow(sc interface{ Scan(...any) error }) (row, error) {
+	var r row
 	var us int64
 	var deleted int
-	if err := sc.Scan(&r.Row, &r.Type, &r.ID, &r.Version, &us, &deleted, &r.JSON); err != nil {
-		return nil, err
+	if err := sc.Scan(&r.rid, &r.Type, &r.ID, &r.Version, &us, &deleted, &r.JSON); err != nil {
+		return row{}, err
 	}
 	r.LastUpdated = decodeTime(us)
 	r.Deleted = deleted != 0
-	return &r, nil
+	return r, nil
+}
+
+func scanResource(sc interface{ Scan(...any) error }) (*fhir.Resource, error) {
+	r, err := scanRow(sc)
+	if err != nil {
+		return nil, err
+	}
+	return &r.Resource, nil
 }
 
 // ReadResource returns the current version of a resource (see fhir.Store).
@@ -40,22 +56,21 @@ func (db *DB) ReadResource(ctx context.Context, typ, id string) (*fhir.Resource,
 
 // ReadResourceVersion returns one version of a resource.
 func (db *DB) ReadResourceVersion(ctx context.Context, typ, id string, version int64) (*fhir.Resource, error) {
-	var r fhir.Resource
-	var us int64
-	var deleted int
-	err := db.r.QueryRowContext(ctx, `SELECT seq, type, id, version, last_updated, deleted, json
-		FROM fhir_history WHERE type = ? AND id = ? AND version = ?`, typ, id, version).
-		Scan(&r.Row, &r.Type, &r.ID, &r.Version, &us, &deleted, &r.JSON)
+	r, err := scanResource(db.r.QueryRowContext(ctx, `SELECT seq, type, id, version, last_updated, deleted, json
+		FROM fhir_history WHERE type = ? AND id = ? AND version = ?`, typ, id, version))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: read %s/%s/_history/%d: %w", typ, id, version, mapErr(err))
 	}
-	r.LastUpdated = decodeTime(us)
-	r.Deleted = deleted != 0
-	return &r, nil
+	return r, nil
 }
 
-// ResourceHistory lists versions, newest first.
+// ResourceHistory lists versions, newest first, by seq: a page's cursor is
+// the oldest seq it shows, and the next page holds the versions below it.
 func (db *DB) ResourceHistory(ctx context.Context, q fhir.HistoryQuery) (*fhir.HistoryPage, error) {
+	before, err := historyCursor(q.Cursor)
+	if err != nil {
+		return nil, err
+	}
 	var where []string
 	var args []any
 	if q.Type != "" {
@@ -92,14 +107,15 @@ func (db *DB) ResourceHistory(ctx context.Context, q fhir.HistoryQuery) (*fhir.H
 		count = search.DefaultCount
 	}
 	page := &fhir.HistoryPage{}
-	err := db.read(ctx, func(tx *sql.Tx) error {
+	var oldest int64 // seq of the last entry read
+	err = db.read(ctx, func(tx *sql.Tx) error {
 		if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM fhir_history h WHERE "+cond, args...).Scan(&page.Total); err != nil {
 			return err
 		}
 		pcond, pargs := cond, append([]any(nil), args...)
-		if q.Before > 0 {
+		if before > 0 {
 			pcond += " AND h.seq < ?"
-			pargs = append(pargs, q.Before)
+			pargs = append(pargs, before)
 		}
 		pargs = append(pargs, count+1)
 		rows, err := tx.QueryContext(ctx, `SELECT seq, type, id, version, last_updated, deleted, json, method
@@ -112,10 +128,14 @@ func (db *DB) ResourceHistory(ctx context.Context, q fhir.HistoryQuery) (*fhir.H
 			var e fhir.HistoryEntry
 			var us int64
 			var deleted int
-			if err := rows.Scan(&e.Seq, &e.Type, &e.ID, &e.Version, &us, &deleted, &e.JSON, &e.Method); err != nil {
+			if len(page.Entries) == count {
+				// The extra row only tells that there is a next page.
+				page.Next = encodeCursor(cursorHistory, oldest)
+				break
+			}
+			if err := rows.Scan(&oldest, &e.Type, &e.ID, &e.Version, &us, &deleted, &e.JSON, &e.Method); err != nil {
 				return err
 			}
-			e.Row = e.Seq
 			e.LastUpdated = decodeTime(us)
 			e.Deleted = deleted != 0
 			page.Entries = append(page.Entries, e)
@@ -125,14 +145,19 @@ func (db *DB) ResourceHistory(ctx context.Context, q fhir.HistoryQuery) (*fhir.H
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: history: %w", err)
 	}
-	if len(page.Entries) > count {
-		page.Entries = page.Entries[:count]
-		page.Next = page.Entries[count-1].Seq
-	}
 	return page, nil
 }
 
-// TransactResources runs fn in one write transaction.
+// TransactResources runs fn in one write transaction (see fhir.Store).
+//
+// It is serialisable by SQLite's database lock, not by this process having
+// one writer connection: the writer's transactions are BEGIN IMMEDIATE
+// (_txlock=immediate in Open), which takes the write lock before fn's first
+// read and holds it to the commit, so a write from another connection or
+// process (a second DB on the same file) waits for it (busy_timeout) instead
+// of interleaving. Writes that the group commit batches into one
+// transaction run one after the other, each seeing the ones before it.
+// storetest.FHIRConditionalWrites checks it with two handles on one file.
 func (db *DB) TransactResources(ctx context.Context, fn func(tx fhir.Tx) error) error {
 	err := db.write(ctx, func(tx *sql.Tx) error {
 		// 16 MiB holds the index pages a large import keeps touching; a
@@ -300,7 +325,6 @@ func (t *fhirTx) Put(ctx context.Context, w *fhir.Write) error {
 	if _, err := t.hist.ExecContext(ctx, w.Type, w.ID, w.Version, us, w.Method, deleted, body); err != nil {
 		return fmt.Errorf("sqlite: put %s/%s history: %w", w.Type, w.ID, mapErr(err))
 	}
-	w.Row = rid
 	if key := w.Type + "/" + w.ID; t.absent[key] {
 		delete(t.absent, key)
 	} else {

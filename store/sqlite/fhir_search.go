@@ -487,24 +487,33 @@ func (db *DB) SearchResources(ctx context.Context, req fhir.SearchRequest) (*fhi
 	if now.IsZero() {
 		now = time.Now()
 	}
+	sorted := len(q.Sort) > 0
+	pos, err := searchCursor(req.Cursor, sorted)
+	if err != nil {
+		return nil, err
+	}
+	first := req.Cursor == ""
 	res := &fhir.SearchResult{}
-	err := db.read(ctx, func(tx *sql.Tx) error {
-		res.Snapshot = q.Snapshot
-		if res.Snapshot == 0 {
-			if err := tx.QueryRowContext(ctx, "SELECT COALESCE(MAX(rid), 0) FROM fhir_resources").Scan(&res.Snapshot); err != nil {
+	err = db.read(ctx, func(tx *sql.Tx) error {
+		if first {
+			// The snapshot: rows created after the first page are left
+			// out of every later one (their rids are higher).
+			if err := tx.QueryRowContext(ctx, "SELECT COALESCE(MAX(rid), 0) FROM fhir_resources").Scan(&pos.snapshot); err != nil {
 				return err
 			}
 		}
+		// The access restriction is the request's, applied to this page
+		// as to every other: the cursor only moves the window.
 		w := buildWhere(q, req.Patients, req.ChainReach, now, "r")
 		w.anyOf(req.AnyOf, q.Type, now)
 		w.where += " AND r.rid <= ?"
-		w.args = append(w.args, res.Snapshot)
+		w.args = append(w.args, pos.snapshot)
 		res.Total = -1
 		count := func() error {
 			if w.indexOnly {
 				// The candidates are the matches: count them without a
 				// look-up of each resource row.
-				args := append(append([]any(nil), w.candArgs...), res.Snapshot)
+				args := append(append([]any(nil), w.candArgs...), pos.snapshot)
 				return tx.QueryRowContext(ctx, "SELECT COUNT(DISTINCT d.rid) "+w.cand+" AND d.rid <= ?", args...).Scan(&res.Total)
 			}
 			return tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+w.from+" WHERE "+w.where, w.args...).Scan(&res.Total)
@@ -516,24 +525,24 @@ func (db *DB) SearchResources(ctx context.Context, req fhir.SearchRequest) (*fhi
 			}
 			return nil
 		}
-		if wantTotal && w.indexOnly && len(q.Sort) == 0 {
+		if wantTotal && w.indexOnly && !sorted {
 			// One pass over the index tables gives both the total and the
 			// page; only the page's rows are read from fhir_resources.
-			return pageFromIndex(ctx, tx, req, w, res)
+			return pageFromIndex(ctx, tx, req, w, pos, res)
 		}
 		where, args := w.where, append([]any(nil), w.args...)
 		var order string
 		var limitArgs []any
-		if len(q.Sort) == 0 {
+		if !sorted {
 			where += " AND r.rid > ?"
-			args = append(args, q.Cursor)
+			args = append(args, pos.after)
 			order = "r.rid ASC"
 			limitArgs = []any{q.Count + 1}
 		} else {
 			var oargs []any
 			order, oargs = orderBy(q)
 			args = append(args, oargs...)
-			limitArgs = []any{q.Count + 1, q.Offset}
+			limitArgs = []any{q.Count + 1, pos.offset}
 		}
 		sqlText := "SELECT r.rid, r.type, r.id, r.version, r.last_updated, r.deleted, r.json FROM " + w.from +
 			" WHERE " + where + " ORDER BY " + order + " LIMIT ?"
@@ -541,25 +550,20 @@ func (db *DB) SearchResources(ctx context.Context, req fhir.SearchRequest) (*fhi
 			sqlText += " OFFSET ?"
 		}
 		args = append(args, limitArgs...)
-		matches, err := queryResources(ctx, tx, sqlText, args...)
+		matches, err := queryRows(ctx, tx, sqlText, args...)
 		if err != nil {
 			return err
 		}
-		matches = cutPage(matches, q, res)
+		matches = cutPage(matches, q, pos, res)
 		if wantTotal {
-			if !res.HasNext && q.Cursor == 0 && q.Offset == 0 {
+			if res.Next == "" && first {
 				// A first page that holds every match is its own count.
 				res.Total = len(matches)
 			} else if err := count(); err != nil {
 				return err
 			}
 		}
-		res.Matches = matches
-		if len(matches) == 0 {
-			return nil
-		}
-		res.Included, res.IncludedCut, err = includes(ctx, tx, req, matches)
-		return err
+		return pageResult(ctx, tx, req, matches, res)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: search %s: %w", q.Type, err)
@@ -567,25 +571,34 @@ func (db *DB) SearchResources(ctx context.Context, req fhir.SearchRequest) (*fhi
 	return res, nil
 }
 
-// pageFromIndex fills res (Total, Matches, paging) for a search whose
-// candidates on the index tables are exactly its matches (w.indexOnly), in
-// the default order.
 // cutPage keeps the first q.Count of matches (fetched with one extra row
 // to tell whether there is a next page) and, when there were more, records
 // in res where the next page starts.
-func cutPage(matches []fhir.Resource, q *search.Query, res *fhir.SearchResult) []fhir.Resource {
+func cutPage(matches []row, q *search.Query, pos searchPos, res *fhir.SearchResult) []row {
 	if len(matches) > q.Count {
 		matches = matches[:q.Count]
-		res.HasNext = true
-		res.NextCursor = matches[len(matches)-1].Row
-		res.NextOffset = q.Offset + q.Count
+		res.Next = pos.next(len(q.Sort) > 0, matches[len(matches)-1].rid, q.Count)
 	}
 	return matches
 }
 
-func pageFromIndex(ctx context.Context, tx *sql.Tx, req fhir.SearchRequest, w sqlWhere, res *fhir.SearchResult) error {
+// pageResult sets res's matches and the resources they include.
+func pageResult(ctx context.Context, tx *sql.Tx, req fhir.SearchRequest, matches []row, res *fhir.SearchResult) error {
+	res.Matches = resources(matches)
+	if len(matches) == 0 {
+		return nil
+	}
+	var err error
+	res.Included, res.IncludedCut, err = includes(ctx, tx, req, matches)
+	return err
+}
+
+// pageFromIndex fills res (Total, Matches, paging) for a search whose
+// candidates on the index tables are exactly its matches (w.indexOnly), in
+// the default order.
+func pageFromIndex(ctx context.Context, tx *sql.Tx, req fhir.SearchRequest, w sqlWhere, pos searchPos, res *fhir.SearchResult) error {
 	q := req.Query
-	args := append(append([]any(nil), w.candArgs...), res.Snapshot)
+	args := append(append([]any(nil), w.candArgs...), pos.snapshot)
 	rows, err := tx.QueryContext(ctx, "SELECT DISTINCT d.rid "+w.cand+" AND d.rid <= ? ORDER BY d.rid", args...)
 	if err != nil {
 		return err
@@ -599,7 +612,7 @@ func pageFromIndex(ctx context.Context, tx *sql.Tx, req fhir.SearchRequest, w sq
 			return err
 		}
 		total++
-		if rid > q.Cursor && len(page) <= q.Count {
+		if rid > pos.after && len(page) <= q.Count {
 			page = append(page, rid)
 		}
 	}
@@ -611,35 +624,38 @@ func pageFromIndex(ctx context.Context, tx *sql.Tx, req fhir.SearchRequest, w sq
 	if len(page) == 0 {
 		return nil
 	}
-	matches, err := queryResources(ctx, tx, "SELECT "+resourceCols+" FROM fhir_resources WHERE rid IN ("+
+	matches, err := queryRows(ctx, tx, "SELECT "+resourceCols+" FROM fhir_resources WHERE rid IN ("+
 		placeholders(len(page))+") AND deleted = 0 ORDER BY rid", page...)
 	if err != nil {
 		return err
 	}
-	matches = cutPage(matches, q, res)
-	res.Matches = matches
-	if len(matches) == 0 {
-		return nil
-	}
-	res.Included, res.IncludedCut, err = includes(ctx, tx, req, matches)
-	return err
+	return pageResult(ctx, tx, req, cutPage(matches, q, pos, res), res)
 }
 
-func queryResources(ctx context.Context, tx *sql.Tx, query string, args ...any) ([]fhir.Resource, error) {
+func queryRows(ctx context.Context, tx *sql.Tx, query string, args ...any) ([]row, error) {
 	rows, err := tx.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []fhir.Resource
+	var out []row
 	for rows.Next() {
-		r, err := scanResource(rows)
+		r, err := scanRow(rows)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, *r)
+		out = append(out, r)
 	}
 	return out, rows.Err()
+}
+
+// resources drops the row numbers.
+func resources(rs []row) []fhir.Resource {
+	out := make([]fhir.Resource, len(rs))
+	for i, r := range rs {
+		out[i] = r.Resource
+	}
+	return out
 }
 
 // includer collects the resources of a search's includes: each admitted
@@ -652,41 +668,41 @@ type includer struct {
 	cut  bool
 }
 
-// add takes the rows of one include query; it returns the resources added.
-func (in *includer) add(ctx context.Context, tx *sql.Tx, query string, args ...any) ([]fhir.Resource, error) {
+// add takes the rows of one include query; it returns the rows added.
+func (in *includer) add(ctx context.Context, tx *sql.Tx, query string, args ...any) ([]row, error) {
 	rows, err := tx.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var added []fhir.Resource
+	var added []row
 	for rows.Next() {
-		r, err := scanResource(rows)
+		r, err := scanRow(rows)
 		if err != nil {
 			return nil, err
 		}
-		if in.seen[r.Row] {
+		if in.seen[r.rid] {
 			continue
 		}
-		in.seen[r.Row] = true
-		if in.req.Include != nil && !in.req.Include(*r) {
+		in.seen[r.rid] = true
+		if in.req.Include != nil && !in.req.Include(r.Resource) {
 			continue
 		}
 		if in.req.MaxIncluded > 0 && len(in.out) >= in.req.MaxIncluded {
 			in.cut = true
 			return added, nil
 		}
-		in.out = append(in.out, *r)
-		added = append(added, *r)
+		in.out = append(in.out, r.Resource)
+		added = append(added, r)
 	}
 	return added, rows.Err()
 }
 
-func includes(ctx context.Context, tx *sql.Tx, req fhir.SearchRequest, matches []fhir.Resource) ([]fhir.Resource, bool, error) {
+func includes(ctx context.Context, tx *sql.Tx, req fhir.SearchRequest, matches []row) ([]fhir.Resource, bool, error) {
 	q, patients := req.Query, req.Patients
 	in := &includer{req: req, seen: map[int64]bool{}}
 	for _, m := range matches {
-		in.seen[m.Row] = true
+		in.seen[m.rid] = true
 	}
 	restrict := func(alias string) (string, []any) {
 		if patients == nil {
@@ -705,7 +721,7 @@ func includes(ctx context.Context, tx *sql.Tx, req fhir.SearchRequest, matches [
 	// included, for a few rounds.
 	frontier := matches
 	for round := 0; round < 4 && len(frontier) > 0 && !in.cut; round++ {
-		var next []fhir.Resource
+		var next []row
 		for _, inc := range q.Includes {
 			if (round > 0 && !inc.Iterate) || in.cut {
 				continue
@@ -713,7 +729,7 @@ func includes(ctx context.Context, tx *sql.Tx, req fhir.SearchRequest, matches [
 			var rids []any
 			for _, m := range frontier {
 				if m.Type == inc.SourceType {
-					rids = append(rids, m.Row)
+					rids = append(rids, m.rid)
 				}
 			}
 			if len(rids) == 0 {

@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -133,10 +135,10 @@ func testFHIRHistory(t *testing.T, b Backend) {
 	put(t, b, fhirWrite("Patient", "pa", 1, `{"resourceType":"Patient"}`, nil, "pa"))
 
 	h, err := b.ResourceHistory(ctx, fhir.HistoryQuery{Type: "Observation", ID: "o1", Count: 2})
-	if err != nil || h.Total != 5 || len(h.Entries) != 2 || h.Entries[0].Version != 5 || h.Next == 0 {
+	if err != nil || h.Total != 5 || len(h.Entries) != 2 || h.Entries[0].Version != 5 || h.Next == "" {
 		t.Fatalf("instance history page 1: %+v, %v", h, err)
 	}
-	h2, err := b.ResourceHistory(ctx, fhir.HistoryQuery{Type: "Observation", ID: "o1", Count: 2, Before: h.Next})
+	h2, err := b.ResourceHistory(ctx, fhir.HistoryQuery{Type: "Observation", ID: "o1", Count: 2, Cursor: h.Next})
 	if err != nil || len(h2.Entries) != 2 || h2.Entries[0].Version != 3 {
 		t.Fatalf("instance history page 2: %+v, %v", h2, err)
 	}
@@ -241,7 +243,7 @@ func testFHIRSearch(t *testing.T, b Backend) {
 		t.Errorf("_revinclude: %+v", rev.Included)
 	}
 	page := run("Observation", "_count=1", nil)
-	if !page.HasNext || len(page.Matches) != 1 || page.Total != 2 {
+	if page.Next == "" || len(page.Matches) != 1 || page.Total != 2 {
 		t.Fatalf("page 1: %+v", page)
 	}
 	err = b.TransactResources(ctx, func(tx fhir.Tx) error {
@@ -336,4 +338,119 @@ func testFHIRLastUpdated(t *testing.T, b Backend) {
 			t.Errorf("Patient?%s = %v, want %s", q, got, want)
 		}
 	}
+}
+
+// FHIRConditionalWrites checks that TransactResources is serialisable, as
+// fhir.Store requires of it: the check-then-write of a conditional create
+// (Match, then Put only when nothing matched) and of a conditional update
+// (Match, then Put the next version of the one match, or create) holds
+// under concurrency, so that N concurrent conditional creates with the same
+// criteria create exactly one resource and N conditional updates make N
+// versions of it. open returns one or more handles on one fresh database;
+// the writers are spread over them, so a backend cannot pass by funnelling
+// its own writes through one connection only.
+func FHIRConditionalWrites(t *testing.T, open func(t *testing.T) []fhir.Store) {
+	reg, err := search.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 16
+	criteria := func(t *testing.T, value string) fhir.SearchRequest {
+		q, err := reg.ParseQuery("Patient", url.Values{"identifier": {"urn:storetest|" + value}}, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fhir.SearchRequest{Query: q}
+	}
+	write := func(id string, version int64, value string) *fhir.Write {
+		return fhirWrite("Patient", id, version, fmt.Sprintf(`{"resourceType":"Patient","id":%q}`, id),
+			[]search.Entry{{Param: "identifier", Type: search.TypeToken, System: "urn:storetest", Code: value}}, id)
+	}
+	// concurrently runs fn(i) for i < n at once on the stores, round robin.
+	concurrently := func(t *testing.T, stores []fhir.Store, fn func(s fhir.Store, i int) error) {
+		start := make(chan struct{})
+		errs := make(chan error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				errs <- fn(stores[i%len(stores)], i)
+			}()
+		}
+		close(start)
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Errorf("concurrent conditional write: %v", err)
+			}
+		}
+	}
+	matches := func(t *testing.T, s fhir.Store, value string) []fhir.Resource {
+		res, err := s.SearchResources(context.Background(), criteria(t, value))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Matches
+	}
+
+	t.Run("create", func(t *testing.T) {
+		stores := open(t)
+		req := criteria(t, "create")
+		var created atomic.Int32
+		concurrently(t, stores, func(s fhir.Store, i int) error {
+			made := false
+			err := s.TransactResources(context.Background(), func(tx fhir.Tx) error {
+				ctx := context.Background()
+				made = false
+				ids, err := tx.Match(ctx, req, 2)
+				if err != nil || len(ids) > 0 {
+					return err
+				}
+				made = true
+				return tx.Put(ctx, write(fmt.Sprintf("create-%d", i), 1, "create"))
+			})
+			if err == nil && made {
+				created.Add(1)
+			}
+			return err
+		})
+		if got := matches(t, stores[0], "create"); created.Load() != 1 || len(got) != 1 {
+			t.Fatalf("%d concurrent conditional creates created %d (%d stored), want exactly 1", n, created.Load(), len(got))
+		}
+	})
+
+	t.Run("update", func(t *testing.T) {
+		stores := open(t)
+		req := criteria(t, "update")
+		concurrently(t, stores, func(s fhir.Store, i int) error {
+			return s.TransactResources(context.Background(), func(tx fhir.Tx) error {
+				ctx := context.Background()
+				ids, err := tx.Match(ctx, req, 2)
+				switch {
+				case err != nil:
+					return err
+				case len(ids) == 0:
+					return tx.Put(ctx, write(fmt.Sprintf("update-%d", i), 1, "update"))
+				case len(ids) > 1:
+					return fmt.Errorf("conditional update matches %v", ids)
+				}
+				cur, err := tx.Current(ctx, "Patient", ids[0])
+				if err != nil {
+					return err
+				}
+				return tx.Put(ctx, write(cur.ID, cur.Version+1, "update"))
+			})
+		})
+		got := matches(t, stores[0], "update")
+		if len(got) != 1 || got[0].Version != n {
+			t.Fatalf("%d concurrent conditional updates left %d resources (%+v), want 1 at version %d", n, len(got), got, n)
+		}
+		h, err := stores[0].ResourceHistory(context.Background(), fhir.HistoryQuery{Type: "Patient", ID: got[0].ID})
+		if err != nil || h.Total != n {
+			t.Fatalf("history of the updated resource: %+v, %v; want %d versions", h, err, n)
+		}
+	})
 }
