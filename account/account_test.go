@@ -3,6 +3,7 @@ package account
 import (
 	"context"
 	"errors"
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -316,6 +317,27 @@ func TestThrottleBoundedMemory(t *testing.T) {
 	th := NewThrottle(ThrottleConfig{MaxEntries: 100})
 	for i := range 1000 {
 		fail(th, strings.Repeat("x", i%50)+string(rune(i)), "")
+	}
+	if n := len(th.entries); n > 100 {
+		t.Fatalf("%d entries, want <= 100", n)
+	}
+}
+
+// TestThrottleFloodKeepsLockout: filling the table with fresh keys (one
+// failure each, from many addresses) prunes them, never a running lockout.
+func TestThrottleFloodKeepsLockout(t *testing.T) {
+	th := NewThrottle(ThrottleConfig{MaxEntries: 100})
+	for range DefaultMaxPerAccount {
+		fail(th, "victim", "")
+	}
+	if err := check(th, "victim", ""); !errors.Is(err, ErrThrottled) {
+		t.Fatalf("victim before the flood: %v, want ErrThrottled", err)
+	}
+	for i := range 1000 {
+		fail(th, fmt.Sprintf("fresh-%d", i), fmt.Sprintf("10.0.%d.%d", i/250, i%250))
+	}
+	if err := check(th, "victim", ""); !errors.Is(err, ErrThrottled) {
+		t.Fatalf("victim after the flood: %v, want ErrThrottled (the lockout was pruned)", err)
 	}
 	if n := len(th.entries); n > 100 {
 		t.Fatalf("%d entries, want <= 100", n)

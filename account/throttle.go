@@ -275,19 +275,27 @@ func (a *Attempt) end(f func(i int, e *throttleEntry, now time.Time)) {
 
 // prune drops entries with nothing in flight whose window and lockout are
 // over, then, if still full, other entries with nothing in flight until a
-// quarter is free. Called with mu held.
+// quarter is free: first those with no failures, then those with failures
+// but no lockout. A running lockout is never dropped, so that filling the
+// table with fresh keys cannot lift one (or reset a second factor's failure
+// count before it). Called with mu held.
 func (t *Throttle) prune(now time.Time) {
 	for k, e := range t.entries {
 		if e.inflight == 0 && now.Sub(e.first) > t.cfg.Window && !now.Before(e.lockedUntil) {
 			delete(t.entries, k)
 		}
 	}
-	for k, e := range t.entries {
-		if len(t.entries) <= t.cfg.MaxEntries*3/4 {
-			break
-		}
-		if e.inflight == 0 {
-			delete(t.entries, k)
+	for _, spare := range []func(e *throttleEntry) bool{
+		func(e *throttleEntry) bool { return e.failures == 0 },
+		func(e *throttleEntry) bool { return true },
+	} {
+		for k, e := range t.entries {
+			if len(t.entries) <= t.cfg.MaxEntries*3/4 {
+				return
+			}
+			if e.inflight == 0 && !now.Before(e.lockedUntil) && spare(e) {
+				delete(t.entries, k)
+			}
 		}
 	}
 }

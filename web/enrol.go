@@ -188,13 +188,16 @@ func (s *Server) securityConfirm(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// securityRecovery replaces the recovery codes, given a current code (or a
+// recovery code): whoever holds only the session must not get codes that
+// outlive it (and would then turn the factor off or log in with them).
 func (s *Server) securityRecovery(w http.ResponseWriter, r *http.Request) {
 	b, ok := s.postedForm(w, r, "security")
 	if !ok {
 		return
 	}
 	u, _, ok := s.accountUser(w, r, b)
-	if !ok {
+	if !ok || !s.currentCode(w, r, b, u, "new recovery codes") {
 		return
 	}
 	codes, err := s.cfg.SecondFactor.RegenerateRecovery(r.Context(), u.ID)
@@ -208,6 +211,26 @@ func (s *Server) securityRecovery(w http.ResponseWriter, r *http.Request) {
 	}
 	s.record(r, audit.Event{Kind: "second-factor", Actor: u.ID, Action: "new recovery codes", Outcome: audit.Success})
 	s.render(w, r, http.StatusOK, "recovery", recoveryView{Codes: codes, Continue: SecurityPath})
+}
+
+// currentCode checks the posted code of an enrolled person before a change
+// to their second factor (action names it in the audit), answering the
+// page itself when the code is wrong, throttled or cannot be checked.
+func (s *Server) currentCode(w http.ResponseWriter, r *http.Request, b *browser, u *account.User, action string) bool {
+	err := s.cfg.SecondFactor.Verify(r.Context(), u.ID, r.PostFormValue("code"), reqctx.ClientAddress(r))
+	switch {
+	case errors.Is(err, account.ErrThrottled):
+		s.showSecurity(w, r, b, u, http.StatusTooManyRequests, msgThrottled)
+		return false
+	case errors.Is(err, account.ErrBadCredentials):
+		s.record(r, audit.Event{Kind: "second-factor", Actor: u.ID, Action: action, Outcome: audit.Failure, Detail: "bad code"})
+		s.showSecurity(w, r, b, u, http.StatusUnauthorized, msgBadCode)
+		return false
+	case err != nil:
+		s.fail(w, r, http.StatusServiceUnavailable, msgCodeFailed, err)
+		return false
+	}
+	return true
 }
 
 // securityDisable turns the second factor off, given a current code (or a
@@ -225,17 +248,7 @@ func (s *Server) securityDisable(w http.ResponseWriter, r *http.Request) {
 		s.showSecurity(w, r, b, u, http.StatusForbidden, "Your account must keep its second factor.")
 		return
 	}
-	err := s.cfg.SecondFactor.Verify(r.Context(), u.ID, r.PostFormValue("code"), reqctx.ClientAddress(r))
-	switch {
-	case errors.Is(err, account.ErrThrottled):
-		s.showSecurity(w, r, b, u, http.StatusTooManyRequests, msgThrottled)
-		return
-	case errors.Is(err, account.ErrBadCredentials):
-		s.record(r, audit.Event{Kind: "second-factor", Actor: u.ID, Action: "disable", Outcome: audit.Failure, Detail: "bad code"})
-		s.showSecurity(w, r, b, u, http.StatusUnauthorized, msgBadCode)
-		return
-	case err != nil:
-		s.fail(w, r, http.StatusServiceUnavailable, msgCodeFailed, err)
+	if !s.currentCode(w, r, b, u, "disable") {
 		return
 	}
 	if err := s.cfg.SecondFactor.Disable(r.Context(), u.ID); err != nil && !errors.Is(err, account.ErrNotEnrolled) {

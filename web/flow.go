@@ -130,6 +130,7 @@ func (f *flow) restartFor(subject string) {
 		return
 	}
 	f.Subject, f.Shown, f.Patient, f.Encounter, f.EncounterPicked = subject, nil, "", "", false
+	f.Context, f.Scopes = nil, nil
 	f.Decision, f.Reconsent = nil, false
 	f.Rev++
 }
@@ -160,7 +161,7 @@ type pickedPatient struct{ User, Patient string }
 type pickedEncounter struct{ User, Encounter string }
 
 // decided: the consent page was posted by User in Session. Rev is the
-// revision the page showed (0: not sent, not checked).
+// revision the page showed; it must be the record's.
 type decided struct {
 	User, Session string
 	Rev           int
@@ -195,11 +196,17 @@ func next(f flow, ev event) (flow, error) {
 			return f, illegal(f, ev)
 		}
 		f.Patient, f.Encounter, f.EncounterPicked = ev.Patient, "", false
+		// The launch context and scopes were the old patient's: until the
+		// next resume works them out again, no later step may use them
+		// (an encounter picked now would be checked against the old one).
+		f.Context, f.Scopes = nil, nil
 		f.clearDecision()
 		f.State, f.Rev = stateStart, f.Rev+1
 		return f, nil
 	case pickedEncounter:
-		if !f.mayGoBackTo(stateEncounter) || ev.User != f.Subject {
+		// An encounter belongs to the patient in context: none until
+		// resume has worked the context out (again, after a new pick).
+		if !f.mayGoBackTo(stateEncounter) || ev.User != f.Subject || f.patient() == "" {
 			return f, illegal(f, ev)
 		}
 		f.Encounter, f.EncounterPicked = ev.Encounter, true
@@ -207,7 +214,7 @@ func next(f flow, ev event) (flow, error) {
 		f.State, f.Rev = stateStart, f.Rev+1
 		return f, nil
 	case decided:
-		if f.State != stateConsent || ev.User != f.Subject || ev.Rev != 0 && ev.Rev != f.Rev {
+		if f.State != stateConsent || ev.User != f.Subject || ev.Rev != f.Rev {
 			return f, illegal(f, ev)
 		}
 		d := &decision{SessionID: ev.Session, Denied: ev.Denied}

@@ -182,6 +182,15 @@ func TestNext(t *testing.T) {
 			}},
 		{name: "re-posting the picker → start with the new patient", from: at(picker, stateStart, pickedA),
 			ev: pickedPatient{User: "doc", Patient: "B"}, want: stateStart, check: wantPicked("B")},
+		{refused: true, name: "encounter pick right after a new patient pick (the page not followed) → refused until resumed",
+			from: func() flow {
+				f, _ := next(at(encounter, stateEncounter, func(f *flow) {
+					pickedA(f)
+					f.Shown = append(f.Shown, stateEncounter)
+				}), pickedPatient{User: "doc", Patient: "B"})
+				return f
+			}(),
+			ev: pickedEncounter{User: "doc", Encounter: "eA"}, want: stateStart},
 		{name: "back to the picker from consent → start, encounter cleared",
 			from: at(encounter, stateConsent, func(f *flow) {
 				pickedA(f)
@@ -214,13 +223,13 @@ func TestNext(t *testing.T) {
 			ev: pickedPatient{User: "doc", Patient: ""}, want: statePatient},
 
 		// pick encounter
-		{name: "encounter picker → start with the encounter", from: at(encounter, stateEncounter, shown(statePatient, stateEncounter)),
+		{name: "encounter picker → start with the encounter", from: at(encounter, stateEncounter, inContext(shown(statePatient, stateEncounter))),
 			ev: pickedEncounter{User: "doc", Encounter: "e1"}, want: stateStart, check: func(t *testing.T, f flow) {
 				if f.Encounter != "e1" || !f.EncounterPicked {
 					t.Errorf("encounter %q", f.Encounter)
 				}
 			}},
-		{name: "encounter skipped → start, picked, none", from: at(encounter, stateEncounter, shown(stateEncounter)),
+		{name: "encounter skipped → start, picked, none", from: at(encounter, stateEncounter, inContext(shown(stateEncounter))),
 			ev: pickedEncounter{User: "doc"}, want: stateStart, check: func(t *testing.T, f flow) {
 				if f.Encounter != "" || !f.EncounterPicked {
 					t.Errorf("encounter %q picked %v", f.Encounter, f.EncounterPicked)
@@ -238,14 +247,14 @@ func TestNext(t *testing.T) {
 
 		// decide
 		{name: "consent approved → decided with the offered scopes ticked", from: at(picker, stateConsent, pickedA),
-			ev: decided{User: "doc", Session: "s1", Scopes: []string{"openid", "patient/*.rs", "patient/Other.rs"}}, want: stateDecided,
+			ev: decided{User: "doc", Session: "s1", Rev: 1, Scopes: []string{"openid", "patient/*.rs", "patient/Other.rs"}}, want: stateDecided,
 			check: func(t *testing.T, f flow) {
 				if d := f.Decision; d == nil || d.SessionID != "s1" || d.Denied || !slices.Equal(d.Scopes, []string{"openid", "patient/*.rs"}) {
 					t.Errorf("decision %+v", d)
 				}
 			}},
 		{name: "consent denied → decided, denied", from: at(picker, stateConsent, pickedA),
-			ev: decided{User: "doc", Session: "s1", Denied: true, Scopes: []string{"openid"}}, want: stateDecided,
+			ev: decided{User: "doc", Session: "s1", Rev: 1, Denied: true, Scopes: []string{"openid"}}, want: stateDecided,
 			check: func(t *testing.T, f flow) {
 				if d := f.Decision; d == nil || !d.Denied || d.Scopes != nil {
 					t.Errorf("decision %+v", d)
@@ -253,15 +262,17 @@ func TestNext(t *testing.T) {
 			}},
 		{name: "consent with the page's revision → decided", from: at(picker, stateConsent, pickedA),
 			ev: decided{User: "doc", Session: "s1", Rev: 1}, want: stateDecided},
+		{refused: true, name: "consent without the page's revision → refused", from: at(picker, stateConsent, pickedA),
+			ev: decided{User: "doc", Session: "s1"}, want: stateConsent},
 		{refused: true, name: "consent posted twice → refused", from: at(picker, stateDecided, decidedA),
-			ev: decided{User: "doc", Session: "s1"}, want: stateDecided},
+			ev: decided{User: "doc", Session: "s1", Rev: 1}, want: stateDecided},
 		{refused: true, name: "consent page from before a new pick → refused (state)", from: at(picker, stateStart, pickedA),
-			ev: decided{User: "doc", Session: "s1"}, want: stateStart},
+			ev: decided{User: "doc", Session: "s1", Rev: 1}, want: stateStart},
 		{refused: true, name: "consent page from before a new pick → refused (revision)",
 			from: at(picker, stateConsent, func(f *flow) { pickedA(f); f.Rev = 3 }),
 			ev:   decided{User: "doc", Session: "s1", Rev: 2}, want: stateConsent},
 		{refused: true, name: "consent by another person → refused", from: at(picker, stateConsent, pickedA),
-			ev: decided{User: "doc2", Session: "s2"}, want: stateConsent},
+			ev: decided{User: "doc2", Session: "s2", Rev: 1}, want: stateConsent},
 
 		// the end
 		{refused: true, name: "done takes nothing more", from: at(picker, stateDone, decidedA), ev: resume(doc, sess), want: stateDone},
@@ -300,11 +311,26 @@ func wantPatient(id string) func(*testing.T, flow) {
 	}
 }
 
+// inContext is set, then patient A in context (as resume leaves a record
+// that shows the encounter picker).
+func inContext(set func(*flow)) func(*flow) {
+	return func(f *flow) {
+		set(f)
+		f.Context = &authz.LaunchContext{Patient: "A"}
+	}
+}
+
 func wantPicked(id string) func(*testing.T, flow) {
 	return func(t *testing.T, f flow) {
 		t.Helper()
 		if f.Patient != id || f.Decision != nil {
 			t.Errorf("picked %q decision %+v, want %q and none", f.Patient, f.Decision, id)
+		}
+		// The old patient's launch context and scopes go too, so that
+		// nothing (an encounter pick) is checked against them before the
+		// next resume works them out for the new patient.
+		if f.Context != nil || f.Scopes != nil {
+			t.Errorf("context %+v scopes %v kept after a new pick", f.Context, f.Scopes)
 		}
 	}
 }

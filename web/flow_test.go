@@ -56,7 +56,7 @@ func TestF9_ConsentUntickedScopeMissingFromDecision(t *testing.T) {
 			t.Fatalf("consent page lacks %s", b)
 		}
 	}
-	form := url.Values{"csrf_token": {csrfOf(t, cp.body)}, "req": {hiddenValue(cp.body, "req")}, "decision": {"approve"},
+	form := url.Values{"csrf_token": {csrfOf(t, cp.body)}, "req": {hiddenValue(cp.body, "req")}, "rev": {hiddenValue(cp.body, "rev")}, "decision": {"approve"},
 		"scope": {"openid", "fhirUser", "launch/patient", "patient/Observation.rs", "patient/Unrequested.rs"}}
 	resume := location(t, e.post("/consent", form))
 	if resume != e.ts.URL+start {
@@ -94,7 +94,7 @@ func (e *env) approveAll(start string) {
 	consentAt := location(e.t, e.get(start))
 	cp := e.get(consentAt)
 	wantStatus(e.t, cp, 200)
-	form := url.Values{"csrf_token": {csrfOf(e.t, cp.body)}, "req": {hiddenValue(cp.body, "req")}, "decision": {"approve"}}
+	form := url.Values{"csrf_token": {csrfOf(e.t, cp.body)}, "req": {hiddenValue(cp.body, "req")}, "rev": {hiddenValue(cp.body, "rev")}, "decision": {"approve"}}
 	for _, m := range checkboxRE.FindAllStringSubmatch(cp.body, -1) {
 		form.Add("scope", m[1])
 	}
@@ -107,7 +107,7 @@ func TestC13_DenyGivesAccessDenied(t *testing.T) {
 	e.login("pat", start)
 	cp := e.get(location(t, e.get(start)))
 	resume := location(t, e.post("/consent", url.Values{"csrf_token": {csrfOf(t, cp.body)},
-		"req": {hiddenValue(cp.body, "req")}, "decision": {"deny"}, "scope": {"openid"}}))
+		"req": {hiddenValue(cp.body, "req")}, "rev": {hiddenValue(cp.body, "rev")}, "decision": {"deny"}, "scope": {"openid"}}))
 	r := e.get(resume)
 	if r.body != "error=access_denied" {
 		t.Fatalf("after deny: %d %q, want ErrAccessDenied", r.StatusCode, r.body)

@@ -420,14 +420,14 @@ func (s *Server) consentSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ev := decided{User: u.ID, Session: sess.ID, Scopes: r.PostForm["scope"]}
-	if rev := r.PostFormValue("rev"); rev != "" {
-		n, err := strconv.Atoi(rev)
-		if err != nil || n <= 0 {
-			s.fail(w, r, http.StatusBadRequest, "The form could not be read.", fmt.Errorf("consent: rev %q", rev))
-			return
-		}
-		ev.Rev = n
+	// The revision the page showed is required: a page shown before a
+	// later pick (another tab, the back button) must not decide.
+	n, err := strconv.Atoi(r.PostFormValue("rev"))
+	if err != nil || n <= 0 {
+		s.fail(w, r, http.StatusBadRequest, "The form could not be read.", fmt.Errorf("consent: rev %q", r.PostFormValue("rev")))
+		return
 	}
+	ev.Rev = n
 	switch r.PostFormValue("decision") {
 	case "approve":
 	case "deny":

@@ -100,7 +100,7 @@ func TestG6_GranularScopesInsteadOfResourceLevel(t *testing.T) {
 		t.Fatalf("checkboxes %q, want %q", shown, all)
 	}
 	keep := append([]string{"launch/patient", "openid", "fhirUser", "patient/Patient.rs"}, granular...)
-	resume := location(t, e.post("/consent", url.Values{"csrf_token": {csrfOf(t, cp.body)}, "req": {hiddenValue(cp.body, "req")},
+	resume := location(t, e.post("/consent", url.Values{"csrf_token": {csrfOf(t, cp.body)}, "req": {hiddenValue(cp.body, "req")}, "rev": {hiddenValue(cp.body, "rev")},
 		"decision": {"approve"}, "scope": keep}))
 	d := decodeDecision(t, e.get(resume))
 	if !slices.Equal(d.Scopes, keep) {

@@ -225,7 +225,7 @@ func TestSecondFactorPasswordOnlyCannotReachAdminOrConsent(t *testing.T) {
 	e.clock.Advance(time.Minute)
 	wantLocationPrefix(t, e.passwordLogin("root", "/admin"), SecondFactorPath)
 	wantLocationPrefix(t, e.get("/admin"), SecondFactorPath)
-	r := e.post("/consent", url.Values{"csrf_token": {csrfOf(t, e.get("/logout").body)}, "req": {hiddenValue(cp.body, "req")},
+	r := e.post("/consent", url.Values{"csrf_token": {csrfOf(t, e.get("/logout").body)}, "req": {hiddenValue(cp.body, "req")}, "rev": {hiddenValue(cp.body, "rev")},
 		"decision": {"approve"}, "scope": {"openid"}})
 	wantLocationPrefix(t, r, SecondFactorPath)
 	wantLocationPrefix(t, e.get(start), SecondFactorPath)
@@ -276,7 +276,12 @@ func TestAccountSecurityPage(t *testing.T) {
 		t.Fatalf("session amr %q", d)
 	}
 
-	again := e.post(SecurityPath+"/recovery", url.Values{"csrf_token": {csrf}})
+	// New recovery codes need a current code, not the session alone (a
+	// taken-over session must not mint codes that outlive it).
+	e.clock.Advance(time.Minute)
+	wantStatus(t, e.post(SecurityPath+"/recovery", url.Values{"csrf_token": {csrf}}), http.StatusUnauthorized)
+	wantStatus(t, e.post(SecurityPath+"/recovery", url.Values{"csrf_token": {csrf}, "code": {"000000"}}), http.StatusUnauthorized)
+	again := e.post(SecurityPath+"/recovery", url.Values{"csrf_token": {csrf}, "code": {e.code(secret)}})
 	wantStatus(t, again, http.StatusOK)
 	if n := len(recoveryRE.FindAllStringSubmatch(again.body, -1)); n != account.RecoveryCodeCount {
 		t.Fatalf("%d new recovery codes", n)

@@ -300,7 +300,7 @@ func TestS10_C18_RedirectsAfterPostAre303(t *testing.T) {
 		"return_to": {start}})
 	wantStatus(t, r, http.StatusSeeOther)
 	cp := e.get(location(t, e.get(start)))
-	r = e.post("/consent", url.Values{"csrf_token": {csrfOf(t, cp.body)}, "req": {hiddenValue(cp.body, "req")}, "decision": {"approve"}})
+	r = e.post("/consent", url.Values{"csrf_token": {csrfOf(t, cp.body)}, "req": {hiddenValue(cp.body, "req")}, "rev": {hiddenValue(cp.body, "rev")}, "decision": {"approve"}})
 	wantStatus(t, r, http.StatusSeeOther)
 }
 

@@ -449,6 +449,7 @@ func (tr tokenResponse) str(k string) string { s, _ := tr[k].(string); return s 
 var (
 	reCSRF     = regexp.MustCompile(`name="csrf_token" value="([^"]*)"`)
 	reReq      = regexp.MustCompile(`name="req" value="([^"]*)"`)
+	reRev      = regexp.MustCompile(`name="rev" value="([^"]*)"`)
 	reReturnTo = regexp.MustCompile(`name="return_to" value="([^"]*)"`)
 	reScope    = regexp.MustCompile(`name="scope" value="([^"]*)"`)
 )
@@ -554,7 +555,7 @@ func (h *harness) codeFlow(l codeLaunch) (tokenResponse, error) {
 				return nil, err
 			}
 		case resp.StatusCode == http.StatusOK && strings.Contains(string(body), `action="/consent"`):
-			f := url.Values{"csrf_token": {field(reCSRF, body)}, "req": {field(reReq, body)}, "decision": {"approve"}}
+			f := url.Values{"csrf_token": {field(reCSRF, body)}, "req": {field(reReq, body)}, "rev": {field(reRev, body)}, "decision": {"approve"}}
 			for _, m := range reScope.FindAllSubmatch(body, -1) {
 				f.Add("scope", html.UnescapeString(string(m[1])))
 			}

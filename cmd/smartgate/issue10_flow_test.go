@@ -59,7 +59,7 @@ func (b *flowBrowser) approve(p *response) *response {
 	if p.status != http.StatusOK || !strings.Contains(string(p.body), `action="/consent"`) {
 		b.h.t.Fatalf("not the consent page: %d %.300s", p.status, p.body)
 	}
-	f := url.Values{"csrf_token": {field(reCSRF, p.body)}, "req": {field(reReq, p.body)}, "decision": {"approve"}}
+	f := url.Values{"csrf_token": {field(reCSRF, p.body)}, "req": {field(reReq, p.body)}, "rev": {field(reRev, p.body)}, "decision": {"approve"}}
 	for _, m := range reScope.FindAllSubmatch(p.body, -1) {
 		f.Add("scope", html.UnescapeString(string(m[1])))
 	}

@@ -157,7 +157,7 @@ func (b *flowBrowser) authorize(r *flowRequest, user, password string) (*url.URL
 			p = b.send("POST", "/pick-patient", url.Values{"csrf_token": {field(reCSRF, p.body)},
 				"req": {field(reReq, p.body)}, "patient": {b.pick}})
 		case p.status == http.StatusOK && strings.Contains(body, `action="/consent"`):
-			f := url.Values{"csrf_token": {field(reCSRF, p.body)}, "req": {field(reReq, p.body)}, "decision": {"approve"}}
+			f := url.Values{"csrf_token": {field(reCSRF, p.body)}, "req": {field(reReq, p.body)}, "rev": {field(reRev, p.body)}, "decision": {"approve"}}
 			for _, m := range reScope.FindAllSubmatch(p.body, -1) {
 				f.Add("scope", html.UnescapeString(string(m[1])))
 			}
