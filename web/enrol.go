@@ -104,6 +104,13 @@ func (s *Server) confirm(w http.ResponseWriter, r *http.Request, u *account.User
 		return nil, false
 	}
 	s.record(r, audit.Event{Kind: "second-factor", Actor: u.ID, Action: "enrol", Outcome: audit.Success})
+	// Grants made on the password alone (by whoever had it before the
+	// second factor was set up) end: apps ask for a new log-in.
+	if s.cfg.Revoker != nil {
+		if err := s.cfg.Revoker.RevokeAll(r.Context(), u.ID, ""); err != nil {
+			s.log.Error("second factor enrolled: earlier grants not revoked", "user", u.ID, "err", err)
+		}
+	}
 	return codes, true
 }
 

@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -62,6 +63,13 @@ func (r *revokeLog) RevokeAll(_ context.Context, subject, clientID string) error
 	r.list = append(r.list, revocation{subject, clientID})
 	r.mu.Unlock()
 	return nil
+}
+
+// all is a copy of the revocations so far.
+func (r *revokeLog) all() []revocation {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.list)
 }
 
 // patients is a small in-test PatientSearch (the FHIR store is another

@@ -264,6 +264,10 @@ func TestAccountSecurityPage(t *testing.T) {
 	if len(first) != account.RecoveryCodeCount {
 		t.Fatalf("%d recovery codes", len(first))
 	}
+	// The grants made on the password alone end with the enrolment.
+	if got := e.revoked.all(); !slices.Contains(got, revocation{e.users["pat"].ID, ""}) {
+		t.Fatalf("revocations after enrolling: %v, want every grant of pat", got)
+	}
 	// Still logged in: the session records the second factor.
 	page = e.get(SecurityPath)
 	wantStatus(t, page, http.StatusOK)
