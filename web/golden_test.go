@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"flag"
+	"github.com/smartgate/smartgate/authz/smart"
 	"os"
 	"path/filepath"
 	"testing"
@@ -16,9 +17,9 @@ func TestGoldenPages(t *testing.T) {
 	e := newEnv(t)
 	const token = "CSRF-TOKEN"
 	scopes := []scopeView{
-		{Value: "openid", Description: DescribeScope("openid"), Checked: true},
-		{Value: "launch/patient", Description: DescribeScope("launch/patient"), Checked: true},
-		{Value: "patient/Observation.rs?category=laboratory", Description: DescribeScope("patient/Observation.rs?category=laboratory"), Checked: true},
+		{Value: "openid", Description: smart.DescribeScope("openid"), Checked: true},
+		{Value: "launch/patient", Description: smart.DescribeScope("launch/patient"), Checked: true},
+		{Value: "patient/Observation.rs?category=laboratory", Description: smart.DescribeScope("patient/Observation.rs?category=laboratory"), Checked: true},
 	}
 	pages := []struct {
 		name, tmpl string
@@ -72,24 +73,5 @@ func TestGoldenPages(t *testing.T) {
 				t.Errorf("%s differs from %s (run with -update after checking):\n%s", p.name, path, got)
 			}
 		})
-	}
-}
-
-func TestDescribeScope(t *testing.T) {
-	tests := map[string]string{
-		"openid":                       "Confirm who you are",
-		"patient/Observation.rs":       "Read and search observation records of the selected patient",
-		"user/MedicationRequest.cruds": "Create, read, change, delete and search medication request records that you can access",
-		"patient/*.read":               "Read all kinds of health records of the selected patient",
-		"system/Patient.write":         "Create and change patient records on the server, without a person present",
-		"patient/Condition.rs?category=problem-list-item": "Read and search condition records of the selected patient (limited to category=problem-list-item)",
-		"patient/Observation.rr":                          "patient/Observation.rr",
-		"nonsense":                                        "nonsense",
-		"foo/Bar.r":                                       "foo/Bar.r",
-	}
-	for in, want := range tests {
-		if got := DescribeScope(in); got != want {
-			t.Errorf("DescribeScope(%q) = %q, want %q", in, got, want)
-		}
 	}
 }

@@ -266,7 +266,7 @@ func TestV7_AppsPageListsAndWithdraws(t *testing.T) {
 	page := e.get("/account/apps")
 	wantStatus(t, page, 200)
 	for _, s := range []string{`data-client-id="app"`, `data-client-id="other"`, "Name of app", "patient/Observation.rs",
-		"Read and search observation records of the selected patient"} {
+		"Read and search your Observation records"} {
 		if !strings.Contains(page.body, s) {
 			t.Fatalf("apps page lacks %q:\n%s", s, page.body)
 		}

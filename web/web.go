@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/smartgate/smartgate/authz/smart"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -98,7 +99,7 @@ type Config struct {
 	// (enrolled at the log-in when missing); nil: nobody.
 	SecondFactorRequired func(u *account.User) bool
 	// DescribeScope explains a scope in plain words on the consent and apps
-	// pages (default: DescribeScope in this package).
+	// pages (default: smart.DescribeScope, the one wording of a scope).
 	DescribeScope func(scope string) string
 	// ClientName names a client on the apps page (default: the id).
 	ClientName func(ctx context.Context, clientID string) string
@@ -157,7 +158,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		cfg.Audit = discardAudit{}
 	}
 	if cfg.DescribeScope == nil {
-		cfg.DescribeScope = DescribeScope
+		cfg.DescribeScope = smart.DescribeScope
 	}
 	if cfg.ClientName == nil {
 		cfg.ClientName = func(_ context.Context, id string) string { return id }
