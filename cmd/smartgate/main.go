@@ -39,7 +39,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"serve", "run the server (the default)", runServe},
-		{"user", "manage local accounts: user add --username NAME --password-stdin [--role R] [--fhir-user Patient/ID]; user reset-second-factor --username NAME", runUser},
+		{"user", "manage local accounts: user add --username NAME --password-stdin [--role R] [--fhir-user Patient/ID]; user passwd --username NAME --password-stdin; user reset-second-factor --username NAME", runUser},
 		{"fhir", "FHIR data: fhir import FILE… (Bundles and NDJSON)", runFHIR},
 		{"keys", "signing keys: keys rotate", runKeys},
 		{"client", "register an OAuth client: client add [--name N] [--redirect-uri U]... [--scope S] [--grant-types a,b] [--auth-method M] [--jwks-file F | --jwks-uri U] [--launch-uri U] [--public] [--id ID] [--secret-stdin]", runClient},
