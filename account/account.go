@@ -52,7 +52,12 @@ type User struct {
 	// "Practitioner/abc" (the fhirUser claim), or empty.
 	FHIRUser string
 	Roles    []string
-	Meta     Meta
+	// ExternalID is the provisioning client's id for the person (SCIM
+	// externalId), or "".
+	ExternalID string
+	Profile    Profile
+	Enterprise Enterprise
+	Meta       Meta
 }
 
 // Name is the SCIM name complex attribute (the parts smartgate keeps).

@@ -1,0 +1,36 @@
+package scim
+
+import (
+	"errors"
+	"net/http"
+)
+
+// Caller is who a SCIM request speaks for.
+type Caller struct {
+	// Kind is how the caller authenticated: CallerClient (a bearer token
+	// with the scim scope, from a client an administrator allowed SCIM),
+	// CallerAdmin (an administrator's own token) or CallerProvisioning (a
+	// provisioning token issued on the clients page).
+	Kind     string
+	Subject  string // user id, or the client id
+	ClientID string
+}
+
+// Caller kinds.
+const (
+	CallerClient       = "client"
+	CallerAdmin        = "admin"
+	CallerProvisioning = "provisioning"
+)
+
+// Errors of an Authorizer: ErrNoCredentials answers 401 with
+// WWW-Authenticate, ErrForbidden 403; anything else 503 (store down).
+var (
+	ErrNoCredentials = errors.New("scim: no valid credentials")
+	ErrForbidden     = errors.New("scim: credentials do not allow SCIM")
+)
+
+// Authorizer decides who a SCIM request is, before anything else is done.
+type Authorizer interface {
+	AuthorizeSCIM(r *http.Request) (*Caller, error)
+}
