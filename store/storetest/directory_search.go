@@ -51,7 +51,9 @@ func seedPeople(t *testing.T, b Backend) people {
 	return p
 }
 
-func eq(attr string, v any) account.Compare { return account.Compare{Attr: attr, Op: account.OpEq, Value: v} }
+func eq(attr string, v any) account.Compare {
+	return account.Compare{Attr: attr, Op: account.OpEq, Value: v}
+}
 
 func op(attr string, o account.Op, v any) account.Compare {
 	return account.Compare{Attr: attr, Op: o, Value: v}
