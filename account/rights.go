@@ -74,7 +74,8 @@ func EffectiveRights(u *User, groups []Group) Rights {
 	}
 	r.Ceiling = BaseCeiling(r.Roles)
 	if limited {
-		r.Ceiling = smart.NarrowTo(r.Ceiling, union)
+		// Not nil even when empty: nil would mean the base ceiling.
+		r.Ceiling = append([]string{}, smart.NarrowTo(r.Ceiling, union)...)
 	}
 	return r
 }
