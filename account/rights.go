@@ -80,6 +80,15 @@ func EffectiveRights(u *User, groups []Group) Rights {
 	return r
 }
 
+// Limit is the most r allows: its Ceiling, or the base ceiling of its
+// roles when Ceiling is nil.
+func (r Rights) Limit() []string {
+	if r.Ceiling == nil {
+		return BaseCeiling(r.Roles)
+	}
+	return r.Ceiling
+}
+
 // ValidateCeiling checks a group's scope ceiling: each entry a SMART
 // resource scope (patient/…, user/…, system/…).
 func ValidateCeiling(ceiling []string) error {

@@ -146,8 +146,5 @@ func ClaimsOf(u *account.User, r account.Rights) UserClaims {
 
 // ceiling is c's Ceiling, or its roles' base ceiling when nil.
 func (c UserClaims) ceiling() []string {
-	if c.Ceiling == nil {
-		return account.BaseCeiling(c.Roles)
-	}
-	return c.Ceiling
+	return account.Rights{Roles: c.Roles, Ceiling: c.Ceiling}.Limit()
 }
