@@ -11,14 +11,17 @@ import (
 	"github.com/smartgate/smartgate/account"
 	"github.com/smartgate/smartgate/audit"
 	"github.com/smartgate/smartgate/store"
+	"github.com/smartgate/smartgate/store/sqlite"
 )
 
 // userPasswd sets a local account's password (interface.md: smartgate user
 // passwd --username NAME --password-stdin): the first line of standard
 // input, checked by the same policy and hashed with argon2id like every
-// other password, saved under the account's version (a concurrent change
-// is not overwritten) and recorded in the audit log. The password is never
-// taken on the command line and never printed.
+// other password (account.People), saved under the account's version (a
+// concurrent change is not overwritten) and recorded in the audit log.
+// Whoever knew the old password is out: the person's log-in sessions end
+// and their tokens are revoked. The password is never taken on the command
+// line and never printed.
 func userPasswd(ctx context.Context, e *env, args []string) error {
 	fs := flag.NewFlagSet("user passwd", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
@@ -47,14 +50,13 @@ func userPasswd(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := account.SetPassword(ctx, account.NewHasher(account.Params{}, 1), u, password); err != nil {
-		if errors.Is(err, account.ErrWeakPassword) {
+	people := account.NewPeople(account.PeopleConfig{Store: db, Hasher: account.NewHasher(account.Params{}, 1),
+		Revoke: func(ctx context.Context, userID string) error { return endEverything(ctx, db, userID) }})
+	if err := people.ResetPassword(ctx, u.ID, password); err != nil {
+		switch {
+		case errors.Is(err, account.ErrWeakPassword):
 			return usageError{err}
-		}
-		return err
-	}
-	if err := db.UpdateUser(ctx, u); err != nil {
-		if errors.Is(err, store.ErrConflict) {
+		case errors.Is(err, store.ErrConflict):
 			return fmt.Errorf("user %s changed while the password was set; try again: %w", u.UserName, err)
 		}
 		return err
@@ -65,4 +67,16 @@ func userPasswd(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "set the password of user %s\n", u.UserName)
 	return nil
+}
+
+// endEverything is the command line's account.PeopleConfig.Revoke: it
+// revokes every token of the person userID in the database (introspection
+// and the FHIR endpoint of a running server read that state) and ends
+// their log-in sessions.
+func endEverything(ctx context.Context, db *sqlite.DB, userID string) error {
+	now := time.Now()
+	if err := db.RevokeSubjectTokens(ctx, userID, "", now); err != nil {
+		return err
+	}
+	return db.EndUserSessions(ctx, userID, "", now)
 }
