@@ -76,7 +76,12 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 	if err := throttle.Restore(ctx); err != nil {
 		return nil, err
 	}
-	passwords := account.NewAuthenticator(db, account.NewHasher(account.Params{}, runtime.GOMAXPROCS(0)), throttle)
+	hasher := account.NewHasher(account.Params{}, runtime.GOMAXPROCS(0))
+	passwords := account.NewAuthenticator(db, hasher, throttle)
+	// People is the one place people change (passwords included): the
+	// same policy and hashing as everywhere.
+	people := account.NewPeople(account.PeopleConfig{Store: db, Hasher: hasher,
+		Revoke: func(ctx context.Context, userID string) error { return endEverything(ctx, db, userID) }})
 	// The second factor: optional for everyone, required for administrators
 	// with --admin-second-factor required; its code checks count against
 	// the log-in throttle, so that an address's wrong passwords and codes
@@ -94,6 +99,7 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 		Assets:               assets,
 		Store:                db,
 		Passwords:            passwords,
+		PasswordSetter:       people,
 		Audit:                rec,
 		Revoker:              revoker,
 		SessionGrants:        revoker,
