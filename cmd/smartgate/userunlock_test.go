@@ -8,11 +8,16 @@ package main
 
 import (
 	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/smartgate/smartgate/account"
 	"github.com/smartgate/smartgate/audit"
+	"github.com/smartgate/smartgate/listener"
 )
 
 // lockOut sends wrong passwords for user until the server refuses the right
@@ -79,5 +84,32 @@ func TestUserUnlockLiftsARunningServersLockout(t *testing.T) {
 	}
 	if n != 2 {
 		t.Fatalf("%d unlock audit events, want 2: %+v", n, events)
+	}
+}
+
+// TestLockoutSurvivesARestart: a server started on the database after
+// another locked an account (the same database, a new newApp: what a
+// restart builds) refuses the right password, until user unlock.
+func TestLockoutSurvivesARestart(t *testing.T) {
+	h := newHarness(t)
+	h.lockOut("doc")
+	ctx := context.Background()
+	restarted, err := newApp(ctx, h.cfg, h.db, slog.New(slog.DiscardHandler), h.env())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(listener.Middleware(listener.Info{Name: "http", BaseURL: h.baseB, Loopback: true}, restarted.handler))
+	t.Cleanup(func() { srv.Close(); restarted.close() })
+	owin := func() *response {
+		return h.postForm(srv.URL+"/oauth/token", url.Values{"grant_type": {"password"}, "username": {"doc"}, "password": {userPassword}}, srv.Client())
+	}
+	if r := owin(); r.status != http.StatusBadRequest || !strings.Contains(string(r.body), "Too many failed attempts") {
+		t.Fatalf("right password after the restart: %d %s, want the lockout kept", r.status, r.body)
+	}
+	if _, _, code := runInProcess(t, h.cfg.DataDir, "", "user", "unlock", "--username", "doc"); code != 0 {
+		t.Fatalf("user unlock: exit %d", code)
+	}
+	if r := owin(); r.status != http.StatusOK {
+		t.Fatalf("right password after user unlock: %d %s", r.status, r.body)
 	}
 }
