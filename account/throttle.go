@@ -62,10 +62,10 @@ type ThrottleConfig struct {
 // the store (see there); Unlock lifts one in this process and in the store.
 //
 // Limits: the counts (and, without Lockouts, the lockouts) live in one
-// process and are lost on restart; a
-// distributed attacker with many addresses is held back only by the
-// per-account limit, which in turn lets anyone lock an account out for
-// Lockout (the usual trade-off; Lockout is short on purpose). Log-ins in
+// process and are lost on restart; a distributed attacker with many
+// addresses is held back only by the per-account limit, which in turn
+// lets anyone lock an account out for Lockout (the usual trade-off;
+// Lockout is short on purpose, and an administrator can Unlock). Log-ins in
 // flight from one address count against it too, so more than MaxPerAddress
 // people behind one address logging in at the very same moment wait for
 // each other (and see the throttled answer after MaxWait).

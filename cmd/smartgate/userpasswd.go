@@ -65,7 +65,7 @@ func userPasswd(ctx context.Context, e *env, args []string) error {
 		Action: "set password", Outcome: audit.Success, Detail: "command line"}}); err != nil {
 		return fmt.Errorf("the password was set, but the audit record failed: %w", err)
 	}
-	fmt.Fprintf(e.stdout, "set the password of user %s\n", u.UserName)
+	fmt.Fprintf(e.stdout, "set the password of user %s; their log-in sessions and tokens have ended\n", u.UserName)
 	return nil
 }
 
