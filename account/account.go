@@ -297,6 +297,10 @@ type Sessions interface {
 	// are still returned, with EndedAt set).
 	Session(ctx context.Context, id string) (*Session, error)
 	EndSession(ctx context.Context, id string, at time.Time) error
+	// EndUserSessions ends every live session of the user userID at at,
+	// but except (an id; may be empty): a new password ends the log-ins
+	// made with the old one.
+	EndUserSessions(ctx context.Context, userID, except string, at time.Time) error
 	// ExtendSession sets the expiry of a session that has not ended
 	// (store.ErrNotFound when there is none).
 	ExtendSession(ctx context.Context, id string, expiresAt time.Time) error

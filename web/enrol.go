@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"net/http"
 
@@ -106,12 +107,20 @@ func (s *Server) confirm(w http.ResponseWriter, r *http.Request, u *account.User
 	s.record(r, audit.Event{Kind: "second-factor", Actor: u.ID, Action: "enrol", Outcome: audit.Success})
 	// Grants made on the password alone (by whoever had it before the
 	// second factor was set up) end: apps ask for a new log-in.
-	if s.cfg.Revoker != nil {
-		if err := s.cfg.Revoker.RevokeAll(r.Context(), u.ID, ""); err != nil {
-			s.log.Error("second factor enrolled: earlier grants not revoked", "user", u.ID, "err", err)
-		}
-	}
+	s.revokeEarlierGrants(r.Context(), u, "second factor enrolled")
 	return codes, true
+}
+
+// revokeEarlierGrants ends every grant u holds (all apps' tokens) after a
+// change to how u logs in (why, for the log): whoever logged in before it,
+// perhaps someone else, must log in again.
+func (s *Server) revokeEarlierGrants(ctx context.Context, u *account.User, why string) {
+	if s.cfg.Revoker == nil {
+		return
+	}
+	if err := s.cfg.Revoker.RevokeAll(ctx, u.ID, ""); err != nil {
+		s.log.Error(why+": earlier grants not revoked", "user", u.ID, "err", err)
+	}
 }
 
 type securityView struct {
@@ -120,18 +129,24 @@ type securityView struct {
 	Enrolled bool
 	Required bool
 	Error    string
+	Password bool // links PasswordPath
 }
 
 // accountUser is the logged-in user of an account page, or (ok=false) the
 // browser sent to log in on the way back to SecurityPath.
 func (s *Server) accountUser(w http.ResponseWriter, r *http.Request, b *browser) (*account.User, *account.Session, bool) {
+	return s.accountUserAt(w, r, b, SecurityPath)
+}
+
+// accountUserAt is accountUser for the account page at back.
+func (s *Server) accountUserAt(w http.ResponseWriter, r *http.Request, b *browser, back string) (*account.User, *account.Session, bool) {
 	u, sess, err := s.current(r.Context(), b)
 	if err != nil {
 		s.fail(w, r, http.StatusInternalServerError, "", err)
 		return nil, nil, false
 	}
 	if u == nil {
-		s.toLogin(w, r, b, SecurityPath)
+		s.toLogin(w, r, b, back)
 		return nil, nil, false
 	}
 	return u, sess, true
@@ -159,7 +174,7 @@ func (s *Server) showSecurity(w http.ResponseWriter, r *http.Request, b *browser
 		return
 	}
 	s.render(w, r, status, "security", securityView{CSRF: b.CSRF, User: u.Label(), Enrolled: enrolled,
-		Required: s.secondFactorRequired(u), Error: msg})
+		Required: s.secondFactorRequired(u), Error: msg, Password: s.cfg.PasswordSetter != nil})
 }
 
 func (s *Server) securityEnrol(w http.ResponseWriter, r *http.Request) {

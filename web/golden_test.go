@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"flag"
+	"github.com/smartgate/smartgate/account"
 	"github.com/smartgate/smartgate/authz/smart"
 	"os"
 	"path/filepath"
@@ -47,6 +48,11 @@ func TestGoldenPages(t *testing.T) {
 		{"recovery", "recovery", recoveryView{Codes: []string{"abcd-efgh-ijkl", "mnop-qrst-uvwx"}, Continue: "/admin"}},
 		{"security_enrolled", "security", securityView{CSRF: token, User: "Pat Patient", Enrolled: true}},
 		{"security_required", "security", securityView{CSRF: token, User: "Admin", Required: true, Error: msgBadCode}},
+		{"password", "password", passwordView{CSRF: token, User: "Pat Patient", MinLength: account.MinPasswordLength, Security: true}},
+		{"password_errors", "password", passwordView{CSRF: token, User: "Pat Patient", MinLength: account.MinPasswordLength,
+			CurrentError: msgBadCurrent, NewError: "This password does not meet the rules: at least 12 characters.", ConfirmError: msgPasswordsDiffer}},
+		{"password_changed", "password", passwordView{CSRF: token, User: "Pat Patient", MinLength: account.MinPasswordLength, Changed: true}},
+		{"password_federated", "password", passwordView{CSRF: token, User: "Pat Patient", Federated: true}},
 		{"error", "error", errorView{Status: 400, Message: "This authorization request has expired.", RequestID: "0123456789abcdef"}},
 	}
 	for _, p := range pages {

@@ -17,7 +17,7 @@ type pageTemplate = template.Template
 // pageNames are the templates/<name>.html files, each executed together
 // with templates/base.html.
 var pageNames = []string{"login", "consent", "logout", "loggedout", "apps", "pick", "pick-encounter", "error",
-	"second-factor", "enrol", "recovery", "security"}
+	"second-factor", "enrol", "recovery", "security", "password"}
 
 func parseTemplates(fsys fs.FS) (map[string]*pageTemplate, error) {
 	funcs := template.FuncMap{

@@ -97,7 +97,10 @@ type Config struct {
 	Store  Store
 	// Passwords checks local log-ins.
 	Passwords PasswordChecker
-	Audit     audit.Recorder
+	// PasswordSetter enables PasswordPath, where people change their own
+	// password (nil: no such page).
+	PasswordSetter PasswordSetter
+	Audit          audit.Recorder
 	// Revoker is told when the person withdraws an app (may be nil).
 	Revoker TokenRevoker
 	// SessionGrants is told when the person logs out, so that the
@@ -240,6 +243,7 @@ func (s *Server) Register(mux *http.ServeMux) {
 		mux.Handle("POST /pick-encounter", h(s.pickEncounterSubmit))
 	}
 	s.registerSecondFactor(mux, h)
+	s.registerPassword(mux, h)
 }
 
 // maxForm bounds a page form's body.

@@ -24,11 +24,18 @@ func newPeople(db *sqlite.DB, hasher *account.Hasher, revoke func(ctx context.Co
 	return account.NewPeople(account.PeopleConfig{Store: db, Hasher: hasher, Revoke: revoke})
 }
 
-// storeRevoke revokes every access and refresh token of a person in the
-// store (what authz.Server.RevokeGrants does in the server).
+// storeRevoke is the command line's PeopleConfig.Revoke: it revokes every
+// access and refresh token of the person in the database (introspection and
+// the FHIR endpoint of a running server read that state, what
+// authz.Server.RevokeGrants does in the server) and ends their log-in
+// sessions.
 func storeRevoke(db *sqlite.DB) func(ctx context.Context, userID string) error {
 	return func(ctx context.Context, userID string) error {
-		return db.RevokeSubjectTokens(ctx, userID, "", time.Now())
+		now := time.Now()
+		if err := db.RevokeSubjectTokens(ctx, userID, "", now); err != nil {
+			return err
+		}
+		return db.EndUserSessions(ctx, userID, "", now)
 	}
 }
 
@@ -50,7 +57,7 @@ func (p *personRevoker) revoke(ctx context.Context, userID string) error {
 	}
 	var err error
 	if p.tokens != nil {
-		err = p.tokens.RevokeGrants(ctx, userID, "")
+		err = errors.Join(p.tokens.RevokeGrants(ctx, userID, ""), p.db.EndUserSessions(ctx, userID, "", time.Now()))
 	} else {
 		err = storeRevoke(p.db)(ctx, userID)
 	}

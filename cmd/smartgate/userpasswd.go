@@ -16,9 +16,11 @@ import (
 // userPasswd sets a local account's password (interface.md: smartgate user
 // passwd --username NAME --password-stdin): the first line of standard
 // input, checked by the same policy and hashed with argon2id like every
-// other password, saved under the account's version (a concurrent change
-// is not overwritten) and recorded in the audit log. The password is never
-// taken on the command line and never printed.
+// other password (account.People), saved under the account's version (a
+// concurrent change is not overwritten) and recorded in the audit log.
+// Whoever knew the old password is out: the person's log-in sessions end
+// and their tokens are revoked. The password is never taken on the command
+// line and never printed.
 func userPasswd(ctx context.Context, e *env, args []string) error {
 	fs := flag.NewFlagSet("user passwd", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
@@ -47,11 +49,11 @@ func userPasswd(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := newPeople(db, account.NewHasher(account.Params{}, 1), nil).SetPassword(ctx, u.ID, password); err != nil {
-		if errors.Is(err, account.ErrWeakPassword) {
+	if err := newPeople(db, account.NewHasher(account.Params{}, 1), nil).ResetPassword(ctx, u.ID, password); err != nil {
+		switch {
+		case errors.Is(err, account.ErrWeakPassword):
 			return usageError{err}
-		}
-		if errors.Is(err, store.ErrConflict) {
+		case errors.Is(err, store.ErrConflict):
 			return fmt.Errorf("user %s changed while the password was set; try again: %w", u.UserName, err)
 		}
 		return err
@@ -60,6 +62,6 @@ func userPasswd(ctx context.Context, e *env, args []string) error {
 		Action: "set password", Outcome: audit.Success, Detail: "command line"}}); err != nil {
 		return fmt.Errorf("the password was set, but the audit record failed: %w", err)
 	}
-	fmt.Fprintf(e.stdout, "set the password of user %s\n", u.UserName)
+	fmt.Fprintf(e.stdout, "set the password of user %s; their log-in sessions and tokens have ended\n", u.UserName)
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -86,5 +87,35 @@ func TestUserPasswd(t *testing.T) {
 	}
 	if !found {
 		t.Fatalf("no audit event for the password change: %+v", events)
+	}
+}
+
+// TestUserPasswdEndsSessionsAndTokens: after `smartgate user passwd`, run
+// against a running server's database, whoever knew the old password is
+// out: the person's log-in session on the pages has ended, their token is
+// refused at the FHIR endpoint, and the old password no longer works.
+func TestUserPasswdEndsSessionsAndTokens(t *testing.T) {
+	h := newHarness(t)
+	browser := h.pageSession("doc", userPassword)
+	if r := h.page(browser, "GET", h.baseA+"/account/apps", nil); r.status != http.StatusOK {
+		t.Fatalf("/account/apps before: %d", r.status)
+	}
+	old := h.owin("doc", userPassword)
+	const next = "a brand new password for doc"
+	out, errOut, code := runInProcess(t, h.cfg.DataDir, next+"\n", "user", "passwd", "--username", "doc", "--password-stdin")
+	if code != 0 || !strings.Contains(out, "set the password of user doc") {
+		t.Fatalf("user passwd: exit %d, %q %q", code, out, errOut)
+	}
+	if r := h.page(browser, "GET", h.baseA+"/account/apps", nil); r.status != http.StatusSeeOther || !strings.Contains(r.header.Get("Location"), "/login") {
+		t.Fatalf("/account/apps after user passwd: %d %q, want a redirect to log in", r.status, r.header.Get("Location"))
+	}
+	if r := h.do("GET", h.baseA+"/fhir/Practitioner?_count=1", old, nil); r.status != http.StatusUnauthorized {
+		t.Fatalf("FHIR with the token from before: %d, want 401", r.status)
+	}
+	if o, err := h.try(guess{user: "doc", password: userPassword}, nil, ""); err != nil || o != verified {
+		t.Fatalf("OWin with the old password: %v %v, want it refused", o, err)
+	}
+	if r := h.do("GET", h.baseA+"/fhir/Practitioner?_count=1", h.owin("doc", next), nil); r.status != http.StatusOK {
+		t.Fatalf("FHIR with a token from the new password: %d %.200s", r.status, r.body)
 	}
 }

@@ -79,8 +79,13 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 
 	// The one log-in throttle (10 per account, 30 per address per 15
 	// minutes, counted before the check) serves the log-in page and the
-	// OWin grant alike.
-	throttle := account.NewThrottle(account.ThrottleConfig{})
+	// OWin grant alike. Its account lockouts are recorded in the database:
+	// they survive a restart, and `smartgate user unlock` lifts one this
+	// process holds.
+	throttle := account.NewThrottle(account.ThrottleConfig{Lockouts: db, Users: db})
+	if err := throttle.Restore(ctx); err != nil {
+		return nil, err
+	}
 	passwords := account.NewAuthenticator(db, hasher, throttle)
 	// The second factor: optional for everyone, required for administrators
 	// with --admin-second-factor required; its code checks count against
@@ -107,6 +112,7 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 		Assets:               assets,
 		Store:                db,
 		Passwords:            passwords,
+		PasswordSetter:       people,
 		Audit:                rec,
 		Revoker:              revoker,
 		SessionGrants:        revoker,

@@ -475,6 +475,19 @@ func (db *DB) Session(ctx context.Context, id string) (*account.Session, error) 
 	return &s, nil
 }
 
+// EndUserSessions ends every live session of userID but except at at.
+func (db *DB) EndUserSessions(ctx context.Context, userID, except string, at time.Time) error {
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, "UPDATE web_sessions SET ended_at=? WHERE user_id=? AND id<>? AND ended_at=0",
+			encodeTime(at), userID, except)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: end sessions of %q: %w", userID, err)
+	}
+	return nil
+}
+
 // EndSession marks a session ended at at (the first end wins).
 func (db *DB) EndSession(ctx context.Context, id string, at time.Time) error {
 	err := db.write(ctx, func(tx *sql.Tx) error {

@@ -30,6 +30,7 @@ func RunSessions(t *testing.T, open func(t *testing.T) Backend) {
 	run(t, open, []test{
 		{"Consents", testConsents},
 		{"Sessions", testSessions},
+		{"EndUserSessions", testEndUserSessions},
 		{"PendingSingleUse", testPendingSingleUse},
 	})
 }
@@ -322,5 +323,41 @@ func testBootstrap(t *testing.T, b Backend) {
 	}
 	if n, _ := b.CountUsers(ctx); n != 1 {
 		t.Fatalf("users after bootstrap = %d", n)
+	}
+}
+
+func testEndUserSessions(t *testing.T, b Backend) {
+	ctx := context.Background()
+	u, other := newUser("fay"), newUser("gil")
+	for _, x := range []*account.User{u, other} {
+		if err := b.CreateUser(ctx, x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := time.Now()
+	for id, owner := range map[string]string{"keep": u.ID, "end1": u.ID, "end2": u.ID, "others": other.ID} {
+		s := &account.Session{ID: id, UserID: owner, AuthTime: now, AMR: []string{"pwd"}, ExpiresAt: now.Add(time.Hour)}
+		if err := b.CreateSession(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.EndSession(ctx, "end2", now.Add(-time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	at := now.Add(time.Second)
+	if err := b.EndUserSessions(ctx, u.ID, "keep", at); err != nil {
+		t.Fatal(err)
+	}
+	for id, want := range map[string]time.Time{"keep": {}, "end1": at, "end2": now.Add(-time.Minute), "others": {}} {
+		s, err := b.Session(ctx, id)
+		if err != nil || !SameInstant(s.EndedAt, want) {
+			t.Fatalf("session %s after EndUserSessions: %+v, %v; want ended at %v", id, s, err, want)
+		}
+	}
+	if err := b.EndUserSessions(ctx, u.ID, "", at); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := b.Session(ctx, "keep"); err != nil || s.Active(now) {
+		t.Fatalf("session keep after EndUserSessions without an exception: %+v, %v; want ended", s, err)
 	}
 }
