@@ -27,6 +27,7 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 
+	"github.com/smartgate/smartgate/account"
 	"github.com/smartgate/smartgate/audit"
 	"github.com/smartgate/smartgate/authz"
 	"github.com/smartgate/smartgate/scim"
@@ -398,4 +399,55 @@ func (h *harness) provisioningRows() []string {
 func hexSHA256(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return strings.ToUpper(hex.EncodeToString(sum[:]))
+}
+
+// TestIssue11SCIMAuthorizerExpiredDemotedDeactivated: an administrator's
+// expired token, the token of an administrator who was demoted, and of one
+// whose account was deactivated, are refused.
+func TestIssue11SCIMAuthorizerExpiredDemotedDeactivated(t *testing.T) {
+	h := newHarness(t, "--access-token-ttl", "2s")
+	ctx := context.Background()
+	hasher := account.NewHasher(account.Params{Memory: 8 * 1024, Time: 1, Threads: 1}, 2)
+	tokens := map[string]string{}
+	for _, name := range []string{"demoted", "gone"} {
+		u, err := account.NewLocalUser(ctx, hasher, name, userPassword, []string{account.RoleAdmin}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := h.db.CreateUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+		tokens[name] = h.owin(name, userPassword)
+		if c, err := h.scimCaller("Bearer " + tokens[name]); err != nil || c.Kind != scim.CallerAdmin {
+			t.Fatalf("%s before the change: %+v, %v", name, c, err)
+		}
+	}
+	expiring := h.owin("admin", adminPassword)
+
+	u, err := h.db.UserByName(ctx, "demoted")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Roles = []string{account.RolePractitioner}
+	if err := h.db.UpdateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := h.scimCaller("Bearer " + tokens["demoted"]); !errors.Is(err, scim.ErrForbidden) {
+		t.Errorf("demoted administrator: %+v, %v; want ErrForbidden", c, err)
+	}
+	g, err := h.db.UserByName(ctx, "gone")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.db.DeactivateUser(ctx, g.ID); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := h.scimCaller("Bearer " + tokens["gone"]); !errors.Is(err, scim.ErrNoCredentials) {
+		t.Errorf("deactivated administrator: %+v, %v; want ErrNoCredentials", c, err)
+	}
+
+	time.Sleep(2100 * time.Millisecond)
+	if c, err := h.scimCaller("Bearer " + expiring); !errors.Is(err, scim.ErrNoCredentials) {
+		t.Errorf("expired administrator token: %+v, %v; want ErrNoCredentials", c, err)
+	}
 }
