@@ -14,6 +14,7 @@ import (
 	"github.com/smartgate/smartgate/account"
 	"github.com/smartgate/smartgate/authz"
 	"github.com/smartgate/smartgate/config"
+	"github.com/smartgate/smartgate/scim/scimauth"
 	"github.com/smartgate/smartgate/server"
 	"github.com/smartgate/smartgate/store/sqlite"
 )
@@ -147,7 +148,10 @@ type app struct {
 	handler http.Handler
 	authz   *authz.Server
 	// people is the one account.People of the server (newPeople).
-	people   *account.People
+	people *account.People
+	// scimAuth decides who may call /scim/v2 (the SCIM handler's
+	// scim.Authorizer).
+	scimAuth *scimauth.Authorizer
 	closers  []func()
 	messages []string
 }
