@@ -9,15 +9,17 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/smartgate/smartgate/scim/schema"
 )
 
 // Schema URNs of the resources (RFC 7643 §8.7 and smartgate's extensions).
 const (
-	URNUser       = "urn:ietf:params:scim:schemas:core:2.0:User"
-	URNGroup      = "urn:ietf:params:scim:schemas:core:2.0:Group"
-	URNEnterprise = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-	URNSmartUser  = "urn:ietf:params:scim:schemas:extension:smartgate:2.0:User"
-	URNSmartGroup = "urn:ietf:params:scim:schemas:extension:smartgate:2.0:Group"
+	URNUser       = schema.UserURN
+	URNGroup      = schema.GroupURN
+	URNEnterprise = schema.EnterpriseUserURN
+	URNSmartUser  = schema.SmartgateUserURN
+	URNSmartGroup = schema.SmartgateGroupURN
 )
 
 // flexBool is a SCIM boolean that also accepts the strings "true" and

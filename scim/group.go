@@ -4,7 +4,6 @@ import (
 	"net/http"
 
 	"github.com/smartgate/smartgate/account"
-	"github.com/smartgate/smartgate/authz/smart"
 )
 
 // groupJSON is a Group as SCIM sends and receives it (RFC 7643 §4.2) with
@@ -79,10 +78,8 @@ func (j *groupJSON) toGroup() (*groupIn, error) {
 			}
 		}
 		if sg.Ceiling != nil {
-			for _, sc := range sg.Ceiling {
-				if _, err := smart.ParseScope(sc); err != nil {
-					return nil, errorf(http.StatusBadRequest, typeInvalidValue, "ceiling: %q is not a SMART scope", sc)
-				}
+			if err := account.ValidateCeiling(sg.Ceiling); err != nil {
+				return nil, errorf(http.StatusBadRequest, typeInvalidValue, "ceiling: %v", err)
 			}
 			in.group.Ceiling = append([]string{}, sg.Ceiling...)
 		}

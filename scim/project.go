@@ -2,125 +2,112 @@ package scim
 
 import (
 	"strings"
+
+	"github.com/smartgate/smartgate/scim/schema"
 )
 
 // projection is what the attributes and excludedAttributes parameters ask
-// for (RFC 7644 §3.4.2.5, §3.9): a list of attributes to return (instead
-// of the default set) or to leave out. Attributes returned "always" (id,
-// schemas) stay either way; password is never in a rendered resource.
+// for (RFC 7644 §3.4.2.5, §3.9): a list of attributes to return instead
+// of the default set, or to leave out of it. The schema table's returned
+// rules hold either way: "always" attributes (id) and schemas stay,
+// "never" (password) is never rendered at all.
 type projection struct {
-	include []attrRef
-	exclude []attrRef
+	include [][]string // key paths into the rendered resource
+	exclude [][]string
+	always  []string
 }
 
-// attrRef names an attribute of a rendered resource: a top-level key
-// (a core attribute or an extension's URN) and an optional sub-attribute.
-type attrRef struct{ top, sub string }
-
-// alwaysReturned are the attributes returned whatever was asked
-// (RFC 7643 §3.1 and §7: id and schemas are "returned": "always").
-var alwaysReturned = []string{"id", "schemas"}
-
-// parseProjection reads the two parameters for a resource with the core
-// schema core and its extensions. An entry may be schema-qualified
-// ("urn:…:User:userName", "urn:…:enterprise:2.0:User:department") or an
-// extension's URN alone (the whole extension). Entries naming attributes
-// that do not exist select nothing.
-func parseProjection(attributes, excluded string, core string, extensions ...string) projection {
-	return projection{
-		include: parseAttrList(attributes, core, extensions),
-		exclude: parseAttrList(excluded, core, extensions),
+// parseProjection reads the two parameters against the resource type r.
+// An entry may be schema-qualified ("urn:…:User:userName",
+// "urn:…:enterprise:2.0:User:department") or an extension's URN alone
+// (the whole extension). An entry the schema does not know selects
+// nothing (RFC 7644 does not make it an error).
+func parseProjection(r *schema.Resource, attributes, excluded string) projection {
+	p := projection{
+		include: parseAttrList(r, attributes),
+		exclude: parseAttrList(r, excluded),
+		always:  []string{"schemas"},
 	}
+	for _, a := range append(append([]schema.Attribute{}, r.Common...), r.Core.Attributes...) {
+		if a.Returned == schema.Always {
+			p.always = append(p.always, a.Name)
+		}
+	}
+	return p
 }
 
-func parseAttrList(list, core string, extensions []string) []attrRef {
-	var out []attrRef
+func parseAttrList(r *schema.Resource, list string) [][]string {
+	var out [][]string
 	for _, item := range strings.Split(list, ",") {
 		item = strings.TrimSpace(item)
 		if item == "" {
 			continue
 		}
-		out = append(out, parseAttrRef(item, core, extensions))
+		if ext, ok := r.Extension(item); ok {
+			out = append(out, []string{ext.ID})
+			continue
+		}
+		f, err := r.Lookup(item)
+		if err != nil {
+			continue
+		}
+		var keys []string
+		if f.Schema != nil && f.Schema.ID != r.Core.ID {
+			keys = append(keys, f.Schema.ID)
+		}
+		if f.Parent != nil {
+			keys = append(keys, f.Parent.Name)
+		}
+		out = append(out, append(keys, f.Attribute.Name))
 	}
 	return out
 }
 
-func parseAttrRef(item, core string, extensions []string) attrRef {
-	for _, ext := range extensions {
-		if strings.EqualFold(item, ext) {
-			return attrRef{top: ext}
-		}
-		if len(item) > len(ext) && strings.EqualFold(item[:len(ext)+1], ext+":") {
-			return attrRef{top: ext, sub: item[len(ext)+1:]}
-		}
-	}
-	if len(item) > len(core) && strings.EqualFold(item[:len(core)+1], core+":") {
-		item = item[len(core)+1:]
-	}
-	top, sub, _ := strings.Cut(item, ".")
-	return attrRef{top: top, sub: sub}
-}
-
 // wants reports whether the projection returns the top-level attribute
-// name (to skip loading what will not be shown: a user's groups, a
+// name, so that what will not be shown is not loaded (a user's groups, a
 // group's members).
 func (p projection) wants(name string) bool {
 	if len(p.include) > 0 {
-		for _, a := range p.include {
-			if strings.EqualFold(a.top, name) {
+		for _, keys := range p.include {
+			if strings.EqualFold(keys[0], name) {
 				return true
 			}
 		}
 		return false
 	}
-	for _, a := range p.exclude {
-		if strings.EqualFold(a.top, name) && a.sub == "" {
+	for _, keys := range p.exclude {
+		if len(keys) == 1 && strings.EqualFold(keys[0], name) {
 			return false
 		}
 	}
 	return true
 }
 
-// apply returns doc as projected; doc is changed in place.
+// apply returns doc as projected; doc may be changed in place.
 func (p projection) apply(doc map[string]any) map[string]any {
 	if len(p.include) > 0 {
-		out := make(map[string]any, len(p.include)+2)
-		for _, k := range alwaysReturned {
-			if v, ok := doc[k]; ok {
-				out[k] = v
+		out := make(map[string]any, len(p.include)+len(p.always))
+		for _, k := range p.always {
+			if key, v, ok := lookupFold(doc, k); ok {
+				out[key] = v
 			}
 		}
-		for _, a := range p.include {
-			key, v, ok := lookupFold(doc, a.top)
-			if !ok {
-				continue
-			}
-			if a.sub == "" {
-				out[key] = v
-				continue
-			}
-			if merged := pickSub(v, out[key], a.sub); merged != nil {
-				out[key] = merged
-			}
+		for _, keys := range p.include {
+			pickPath(doc, keys, out)
 		}
 		return out
 	}
-	for _, a := range p.exclude {
-		key, v, ok := lookupFold(doc, a.top)
-		if !ok || isAlways(key) {
+	for _, keys := range p.exclude {
+		if len(keys) == 1 && p.isAlways(keys[0]) {
 			continue
 		}
-		if a.sub == "" {
-			delete(doc, key)
-			continue
-		}
-		dropSub(v, a.sub)
+		dropPath(doc, keys)
 	}
 	return doc
 }
 
-func isAlways(key string) bool {
-	for _, k := range alwaysReturned {
+func (p projection) isAlways(key string) bool {
+	for _, k := range p.always {
 		if strings.EqualFold(k, key) {
 			return true
 		}
@@ -141,31 +128,39 @@ func lookupFold(doc map[string]any, key string) (string, any, bool) {
 	return "", nil, false
 }
 
-// pickSub adds sub-attribute sub of v (an object, or an array of objects)
-// to what was already picked of it (have), and returns the result, or nil
-// when v has no such sub-attribute.
-func pickSub(v, have any, sub string) any {
-	switch x := v.(type) {
+// pickPath copies what keys names in src (an object, through arrays of
+// objects) into dst, merging with what dst already holds, and returns the
+// result (dst unchanged when src has nothing there).
+func pickPath(src any, keys []string, dst any) any {
+	if len(keys) == 0 {
+		return src
+	}
+	switch x := src.(type) {
 	case map[string]any:
-		k, sv, ok := lookupFold(x, sub)
+		k, v, ok := lookupFold(x, keys[0])
 		if !ok {
-			return have
+			return dst
 		}
-		m, _ := have.(map[string]any)
+		m, _ := dst.(map[string]any)
 		if m == nil {
 			m = map[string]any{}
 		}
-		m[k] = sv
+		if r := pickPath(v, keys[1:], m[k]); r != nil {
+			m[k] = r
+		}
+		if len(m) == 0 {
+			return dst
+		}
 		return m
 	case []any:
-		prev, _ := have.([]any)
+		prev, _ := dst.([]any)
 		out := make([]any, len(x))
 		for i, el := range x {
 			var h any
 			if i < len(prev) {
 				h = prev[i]
 			}
-			if r := pickSub(el, h, sub); r != nil {
+			if r := pickPath(el, keys, h); r != nil {
 				out[i] = r
 			} else {
 				out[i] = map[string]any{}
@@ -173,20 +168,26 @@ func pickSub(v, have any, sub string) any {
 		}
 		return out
 	}
-	return have
+	return dst
 }
 
-// dropSub removes sub-attribute sub from v (an object or an array of
+// dropPath removes what keys names from src (an object, through arrays of
 // objects).
-func dropSub(v any, sub string) {
-	switch x := v.(type) {
+func dropPath(src any, keys []string) {
+	switch x := src.(type) {
 	case map[string]any:
-		if k, _, ok := lookupFold(x, sub); ok {
-			delete(x, k)
+		k, v, ok := lookupFold(x, keys[0])
+		if !ok {
+			return
 		}
+		if len(keys) == 1 {
+			delete(x, k)
+			return
+		}
+		dropPath(v, keys[1:])
 	case []any:
 		for _, el := range x {
-			dropSub(el, sub)
+			dropPath(el, keys)
 		}
 	}
 }

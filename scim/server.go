@@ -11,16 +11,17 @@ import (
 	"github.com/smartgate/smartgate/account"
 	"github.com/smartgate/smartgate/audit"
 	"github.com/smartgate/smartgate/internal/reqctx"
+	"github.com/smartgate/smartgate/scim/schema"
 )
 
 // Media types and message URNs of RFC 7644.
 const (
 	ContentType = "application/scim+json; charset=utf-8"
 
-	URNError        = "urn:ietf:params:scim:api:messages:2.0:Error"
-	URNListResponse = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
-	URNPatchOp      = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-	URNSearch       = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
+	URNError        = schema.ErrorURN
+	URNListResponse = schema.ListResponseURN
+	URNPatchOp      = schema.PatchOpURN
+	URNSearch       = schema.SearchRequestURN
 )
 
 // Prefix is where the server is mounted.
