@@ -2,6 +2,7 @@ package scim
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -83,14 +84,11 @@ type page struct {
 	proj       projection
 }
 
-// kind is a resource type: its schema table and its filter schema.
-type kind struct {
-	res    *schema.Resource
-	filter *filter.Schema
-}
+// kind is a resource type: its schema table.
+type kind struct{ res *schema.Resource }
 
-func userKind() kind  { return kind{res: schema.User(), filter: filter.Users} }
-func groupKind() kind { return kind{res: schema.Group(), filter: filter.Groups} }
+func userKind() kind  { return kind{res: schema.User()} }
+func groupKind() kind { return kind{res: schema.Group()} }
 
 // page checks p against the resource type k: the filter (invalidFilter),
 // sortBy and sortOrder, and the paging (startIndex below 1 is 1, count
@@ -105,21 +103,19 @@ func (p listParams) page(k kind, maxResults int) (page, error) {
 	}
 	pg.query.Offset = pg.startIndex - 1
 	if strings.TrimSpace(p.Filter) != "" {
-		f, err := filter.Parse(k.filter, p.Filter)
+		f, err := filter.Parse(k.res, p.Filter)
 		if err != nil {
 			return pg, filterError(err)
 		}
 		pg.query.Filter = f
 	}
 	if p.SortBy != "" {
-		path, err := filter.ParsePath(k.filter, p.SortBy)
-		if err != nil || path.Filter != nil {
-			return pg, errorf(http.StatusBadRequest, typeInvalidValue, "sortBy %q is not an attribute that can be sorted on", p.SortBy)
+		by, err := filter.ParseSortBy(k.res, p.SortBy)
+		if err != nil {
+			return pg, &Error{Status: http.StatusBadRequest, SCIMType: typeInvalidValue,
+				Detail: fmt.Sprintf("sortBy %q is not an attribute that can be sorted on", p.SortBy), cause: err}
 		}
-		pg.query.SortBy = path.Attr
-		if path.Sub != "" {
-			pg.query.SortBy += "." + path.Sub
-		}
+		pg.query.SortBy = by
 		switch strings.ToLower(p.SortOrder) {
 		case "", "ascending":
 		case "descending":
