@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -84,7 +85,8 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 		Hasher: account.NewHasher(account.Params{Memory: 64, Time: 1}, 2),
 		Revoke: func(_ context.Context, id string) error { e.revoked <- id; return nil },
 	})
-	cfg := scim.Config{Store: db, People: e.people, Auth: tokenAuth{}, Audit: e.audit, MaxResults: 50}
+	cfg := scim.Config{Store: db, People: e.people, Auth: tokenAuth{}, Audit: e.audit, MaxResults: 50,
+		Logger: slog.New(slog.NewTextHandler(testLog{t}, nil))}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -216,3 +218,11 @@ func get(m map[string]any, path string) any {
 }
 
 func mustJSON(v any) []byte { b, _ := json.Marshal(v); return b }
+
+// testLog writes the server's log into the test's.
+type testLog struct{ t *testing.T }
+
+func (l testLog) Write(p []byte) (int, error) {
+	l.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}

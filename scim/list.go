@@ -280,4 +280,3 @@ func (s *Server) searchAll(q *request) error {
 	return writeJSON(q.w, http.StatusOK, listResponse{Schemas: []string{URNListResponse}, TotalResults: total,
 		StartIndex: pg.startIndex, ItemsPerPage: len(res), Resources: res})
 }
-

@@ -55,11 +55,11 @@ type nameJSON struct {
 }
 
 type enterpriseJSON struct {
-	EmployeeNumber string     `json:"employeeNumber,omitempty"`
-	CostCenter     string     `json:"costCenter,omitempty"`
-	Organization   string     `json:"organization,omitempty"`
-	Division       string     `json:"division,omitempty"`
-	Department     string     `json:"department,omitempty"`
+	EmployeeNumber string       `json:"employeeNumber,omitempty"`
+	CostCenter     string       `json:"costCenter,omitempty"`
+	Organization   string       `json:"organization,omitempty"`
+	Division       string       `json:"division,omitempty"`
+	Department     string       `json:"department,omitempty"`
 	Manager        *managerJSON `json:"manager,omitempty"`
 }
 
