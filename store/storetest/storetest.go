@@ -1,7 +1,7 @@
 // Package storetest is the one conformance suite that every storage backend
 // must pass (the dex storage/conformance pattern). It has one entry point per
 // domain — RunSettings, RunAudit, RunAccounts, RunSessions, RunClients,
-// RunTokens, RunLaunch, RunFHIR, RunDirectory — each a table of named subtests run on a
+// RunTokens, RunLaunch, RunFHIR, RunDirectory, RunProvisioningTokens — each a table of named subtests run on a
 // fresh store, and a separate entry point, RunTransactions, for the tests
 // that race goroutines against one store (lock and transaction behaviour,
 // the part where backends differ most and fail worst). A backend's test file
@@ -24,6 +24,7 @@ import (
 	"github.com/smartgate/smartgate/authz"
 	"github.com/smartgate/smartgate/fhir"
 	"github.com/smartgate/smartgate/launch"
+	"github.com/smartgate/smartgate/scim/scimauth"
 	"github.com/smartgate/smartgate/store"
 )
 
@@ -44,6 +45,7 @@ type Backend interface {
 	authz.Store
 	fhir.Store
 	launch.Store
+	scimauth.TokenStore
 }
 
 // test is one named subtest of an entry point.
