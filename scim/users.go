@@ -66,7 +66,9 @@ func (s *Server) createUser(q *request) error {
 		return err
 	}
 	u := &in.user
-	err = s.cfg.People.Create(q.Context(), u, in.password)
+	if err = checkUserAdmin(q, nil, u); err == nil {
+		err = s.cfg.People.Create(q.Context(), u, in.password)
+	}
 	if err != nil {
 		err = storeError(err, what{kind: "User"})
 		s.recordChange(q, "create User", "Users", err)
@@ -119,6 +121,9 @@ func (s *Server) saveUser(q *request, old *account.User, in *userIn) (*account.U
 	}
 	if !in.active {
 		u.Active = old.Active
+	}
+	if err := checkUserAdmin(q, old, u); err != nil {
+		return nil, err
 	}
 	err := s.cfg.People.Replace(q.Context(), u, in.password)
 	if errors.Is(err, store.ErrConflict) {
