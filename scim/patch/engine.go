@@ -37,8 +37,9 @@ func (e *engine) apply(op Operation) error {
 }
 
 // applyValue applies a path-less add or replace: each key of the value
-// object is an attribute path (dotted, URN-qualified, or an extension's
-// URN holding an object of its attributes).
+// object is an attribute path (dotted, URN-qualified, with a value
+// filter as Entra ID sends "emails[type eq \"work\"].value", or an
+// extension's URN holding an object of its attributes).
 func (e *engine) applyValue(kind opKind, v any, has bool) error {
 	obj, ok := v.(map[string]any)
 	if !has || !ok {
@@ -69,10 +70,10 @@ func (e *engine) applyValue(kind opKind, v any, has bool) error {
 
 func (e *engine) applyKey(kind opKind, key string, v any) error {
 	p, err := filter.ParsePath(e.res, key)
-	if err != nil || p.Filter != nil {
+	if err != nil {
 		return fail(InvalidValue, "unknown attribute %q", key)
 	}
-	if p.Target.Attribute.Mutability == schema.ReadOnly && e.unchanged(p, v) {
+	if p.Filter == nil && p.Target.Attribute.Mutability == schema.ReadOnly && e.unchanged(p, v) {
 		return nil // Okta sends the group's id along with a new displayName
 	}
 	return e.applyPath(kind, p, v, v != nil)

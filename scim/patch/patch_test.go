@@ -140,6 +140,7 @@ func TestApply(t *testing.T) {
 		{"entra path-less dotted and URN keys", schema.User(), bjensen,
 			`{"op":"Add","value":{"name.givenName":"Babs","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber":"701984","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager":"26118915"}}`,
 			[]any{enterprise}, `{"employeeNumber":"701984","manager":{"value":"26118915"}}`},
+		{"entra path-less filtered key", schema.User(), bjensen, `{"op":"replace","value":{"emails[type eq \"work\"].value":"w@x.org","name.familyName":"J"}}`, []any{"emails", 0, "value"}, `"w@x.org"`},
 		{"entra manager by path", schema.User(), bjensen, `{"op":"Add","path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager","value":"26118915"}`, []any{enterprise, "manager"}, `{"value":"26118915"}`},
 		{"entra add a work email where there is none", schema.User(), `{"id":"1","userName":"u"}`, `{"op":"Add","path":"emails[type eq \"work\"].value","value":"u@example.com"}`, []any{"emails"}, `[{"type":"work","value":"u@example.com"}]`},
 		{"entra add mobile phone", schema.User(), bjensen, `{"op":"Add","path":"phoneNumbers[type eq \"mobile\"].value","value":"+1 555"}`, []any{"phoneNumbers"}, `[{"type":"mobile","value":"+1 555"}]`},
