@@ -282,3 +282,27 @@ func TestIssue11DeactivateEndsTokensAtOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestIssue11GroupAdmin: the admin role through a group opens the
+// administrators' pages, and makes the second factor required when
+// --admin-second-factor=required asks it of administrators.
+func TestIssue11GroupAdmin(t *testing.T) {
+	h := newHarness(t)
+	admins := h.rightsGroup("administrators", []string{account.RoleAdmin}, nil)
+	h.person("r-groupadmin", nil, "", admins)
+	h.person("r-plain", []string{account.RolePractitioner}, "")
+	if st := h.page(h.pageSession("r-groupadmin", userPassword), "GET", h.baseA+"/admin/launch", nil).status; st != http.StatusOK {
+		t.Errorf("group administrator on /admin/launch: %d, want 200", st)
+	}
+	if st := h.page(h.pageSession("r-plain", userPassword), "GET", h.baseA+"/admin/launch", nil).status; st != http.StatusForbidden {
+		t.Errorf("practitioner on /admin/launch: %d, want 403", st)
+	}
+
+	h2 := newHarness(t, "--admin-second-factor", "required")
+	admins2 := h2.rightsGroup("administrators", []string{account.RoleAdmin}, nil)
+	h2.person("r-groupadmin", nil, "", admins2)
+	if o := h2.owinGrant("r-groupadmin", userPassword, ""); o.status != http.StatusBadRequest ||
+		!strings.Contains(o.json["error_description"].(string), "must use a second factor") {
+		t.Errorf("OWin of a group administrator without the required second factor: %d %s", o.status, o.body)
+	}
+}
