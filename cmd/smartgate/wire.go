@@ -25,6 +25,7 @@ import (
 	"github.com/smartgate/smartgate/fhir/search"
 	"github.com/smartgate/smartgate/launch"
 	"github.com/smartgate/smartgate/listener"
+	"github.com/smartgate/smartgate/scim"
 	"github.com/smartgate/smartgate/scim/scimauth"
 	"github.com/smartgate/smartgate/server"
 	"github.com/smartgate/smartgate/store/sqlite"
@@ -220,6 +221,10 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 		Logger: logger.With("component", "scimauth")}); err != nil {
 		return nil, fmt.Errorf("SCIM authorization: %w", err)
 	}
+	// SCIM 2.0 at /scim/v2 on both listeners; locations name the listener
+	// the request came through.
+	scimSrv := scim.New(scim.Config{Store: db, People: people, Auth: a.scimAuth, BaseURL: baseURL, Audit: rec,
+		MaxBodyBytes: scim.DefaultMaxBodyBytes, Logger: logger.With("component", "scim")})
 
 	demo, err := demoapp.New(static, demoapp.Config{})
 	if err != nil {
@@ -241,6 +246,7 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 	clientPages.Register(mux)
 	launches.Register(mux)
 	fhirSrv.Register(mux)
+	scimSrv.Register(mux)
 	demo.Register(mux)
 
 	h := server.CORSPolicy{OriginAllowed: clientCache.OriginAllowed, Logger: logger}.Wrap(clientCertPolicy(cfg, mux))
