@@ -2,8 +2,6 @@ package account
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 
@@ -135,11 +133,9 @@ func Bootstrap(ctx context.Context, st BootstrapStore, password string) (generat
 		return "", false, nil
 	}
 	if password == "" {
-		b := make([]byte, 18)
-		if _, err := rand.Read(b); err != nil {
+		if password, err = RandomPassword(); err != nil {
 			return "", false, fmt.Errorf("account: bootstrap: %w", err)
 		}
-		password = base64.RawURLEncoding.EncodeToString(b)
 		generated = password
 	} else if err := CheckPassword(AdminUserName, password); err != nil {
 		return "", false, fmt.Errorf("account: bootstrap: administrator password: %w", err)

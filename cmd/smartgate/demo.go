@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -82,7 +80,10 @@ func setupDemo(ctx context.Context, cfg *config.Config, db *sqlite.DB, reg *sear
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return nil, err
 		}
-		password := randomPassword()
+		password, err := account.RandomPassword()
+		if err != nil {
+			return nil, err
+		}
 		u, err := account.NewLocalUser(ctx, hasher, acct.name, password, []string{acct.role}, acct.fhirUser)
 		if err != nil {
 			return nil, err
@@ -195,8 +196,3 @@ func firstDemoPatient(ctx context.Context, db *sqlite.DB, reg *search.Registry) 
 	return "", "", errors.New("no Patient in the demo bundles")
 }
 
-func randomPassword() string {
-	b := make([]byte, 15)
-	rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
