@@ -209,4 +209,7 @@ type Lockouts interface {
 	Lockout(ctx context.Context, key string) (time.Time, error)
 	// DeleteLockout lifts key's lockout (no error when there is none).
 	DeleteLockout(ctx context.Context, key string) error
+	// ActiveLockouts returns the lockouts that end after now, by key (for
+	// Throttle.Restore at start).
+	ActiveLockouts(ctx context.Context, now time.Time) (map[string]time.Time, error)
 }

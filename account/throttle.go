@@ -29,6 +29,16 @@ type ThrottleConfig struct {
 	MaxEntries int
 	// Now is the clock (default time.Now); tests inject one.
 	Now func() time.Time
+	// Lockouts, when set, records each account's lockout (of its password
+	// or of its second factor) when it starts, so that a restart keeps it
+	// (Restore) and another process (smartgate user unlock) can lift it:
+	// while this process holds a recorded lockout, each refused attempt
+	// looks it up there once, and an attempt after it was deleted is let
+	// through. Address limits stay in this process.
+	Lockouts Lockouts
+	// Users finds the account id of a user name for Unlock, which lifts
+	// the second-factor lockout too; Unlock needs it.
+	Users UserLookup
 }
 
 // Throttle limits password checks, and second-factor codes (counted per
@@ -48,7 +58,11 @@ type ThrottleConfig struct {
 // checked for one account, and no more than MaxPerAddress from one address,
 // per window.
 //
-// Limits: the counts live in one process and are lost on restart; a
+// With ThrottleConfig.Lockouts, an account's lockout is also recorded in
+// the store (see there); Unlock lifts one in this process and in the store.
+//
+// Limits: the counts (and, without Lockouts, the lockouts) live in one
+// process and are lost on restart; a
 // distributed attacker with many addresses is held back only by the
 // per-account limit, which in turn lets anyone lock an account out for
 // Lockout (the usual trade-off; Lockout is short on purpose). Log-ins in
@@ -67,6 +81,7 @@ type throttleEntry struct {
 	inflight    int // reserved, not yet ended
 	first       time.Time
 	lockedUntil time.Time
+	recorded    bool // lockedUntil is in cfg.Lockouts: confirm it there before refusing
 }
 
 // NewThrottle returns a Throttle with cfg's settings.
@@ -103,29 +118,32 @@ const (
 	DefaultLockout        = 15 * time.Minute
 )
 
-func accountKey(userName string) string { return "u\x00" + userName }
+// The keys of the entries, one kind per prefix (limit reads it); the account
+// keys are also those of ThrottleConfig.Lockouts.
+func accountKey(userName string) string { return "u:" + userName }
 
 // secondFactorKey counts second-factor codes of the account with id userID
 // apart from its passwords, so that a right password (which forgets the
 // account's password failures) does not also forget failed codes.
-func secondFactorKey(userID string) string { return "f\x00" + userID }
+func secondFactorKey(userID string) string { return "f:" + userID }
 
 // addressKey groups IPv6 addresses by /64 (one subscriber usually holds a
 // whole /64, so per-address counting would be trivial to evade).
 func addressKey(addr string) string {
 	if ip, err := netip.ParseAddr(addr); err == nil && ip.Is6() && !ip.Is4In6() {
 		if p, err := ip.Prefix(64); err == nil {
-			return "a\x00" + p.String()
+			return "a:" + p.String()
 		}
 	}
-	return "a\x00" + addr
+	return "a:" + addr
 }
 
 // Attempt is a reserved password check; end it with exactly one of
 // Succeeded, Failed or Abandoned (later calls do nothing).
 type Attempt struct {
 	t     *Throttle
-	keys  []string // account key first, then the address key if any
+	ctx   context.Context // of Reserve, to record a lockout that this attempt starts
+	keys  []string        // account key first, then the address key if any
 	ended bool
 }
 
@@ -146,8 +164,18 @@ func (t *Throttle) reserve(ctx context.Context, account, address string) (*Attem
 		t.mu.Lock()
 		a, busy, err := t.tryReserve(account, address)
 		ended := t.ended
+		var recorded time.Time
+		if err != nil {
+			recorded = t.recordedLockout(account)
+		}
 		t.mu.Unlock()
+		if err != nil && !recorded.IsZero() && t.lifted(ctx, account, recorded) {
+			continue // lifted elsewhere: try again
+		}
 		if !busy {
+			if a != nil {
+				a.ctx = ctx
+			}
 			return a, err
 		}
 		if timeout == nil {
@@ -243,11 +271,19 @@ func (a *Attempt) Failed() {
 func (a *Attempt) Abandoned() { a.end(func(int, *throttleEntry, time.Time) {}) }
 
 func (a *Attempt) end(f func(i int, e *throttleEntry, now time.Time)) {
+	if until := a.endLocked(f); !until.IsZero() {
+		a.t.record(a.ctx, a.keys[0], until)
+	}
+}
+
+// endLocked ends the attempt under mu; it returns the end of the account's
+// lockout when the attempt started one that is to be recorded.
+func (a *Attempt) endLocked(f func(i int, e *throttleEntry, now time.Time)) (record time.Time) {
 	t := a.t
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if a.ended {
-		return
+		return time.Time{}
 	}
 	a.ended = true
 	close(t.ended)
@@ -266,11 +302,16 @@ func (a *Attempt) end(f func(i int, e *throttleEntry, now time.Time)) {
 			e.lockedUntil = now.Add(t.cfg.Lockout)
 			e.failures = 0
 			e.first = now
+			e.recorded = false
+			if i == 0 && t.persisted(k) {
+				record = e.lockedUntil
+			}
 		}
 		if e.failures == 0 && e.inflight == 0 && !now.Before(e.lockedUntil) {
 			delete(t.entries, k)
 		}
 	}
+	return record
 }
 
 // prune drops entries with nothing in flight whose window and lockout are

@@ -66,8 +66,11 @@ func runUser(ctx context.Context, e *env, args []string) error {
 	if len(args) > 0 && args[0] == "passwd" {
 		return userPasswd(ctx, e, args[1:])
 	}
+	if len(args) > 0 && args[0] == "unlock" {
+		return userUnlock(ctx, e, args[1:])
+	}
 	if len(args) == 0 || args[0] != "add" {
-		return usageError{errors.New("usage: smartgate user add --username NAME --password-stdin [--role admin|practitioner|patient] [--fhir-user Patient/ID]\n       smartgate user passwd --username NAME --password-stdin\n       smartgate user reset-second-factor --username NAME")}
+		return usageError{errors.New("usage: smartgate user add --username NAME --password-stdin [--role admin|practitioner|patient] [--fhir-user Patient/ID]\n       smartgate user passwd --username NAME --password-stdin\n       smartgate user unlock --username NAME\n       smartgate user reset-second-factor --username NAME")}
 	}
 	fs := flag.NewFlagSet("user add", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)

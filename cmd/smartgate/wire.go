@@ -70,7 +70,12 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 	// flight than cores only add memory, never throughput. The one log-in
 	// throttle (10 per account, 30 per address per 15 minutes, counted
 	// before the check) serves the log-in page and the OWin grant alike.
-	throttle := account.NewThrottle(account.ThrottleConfig{})
+	// Its account lockouts are recorded in the database: they survive a
+	// restart, and `smartgate user unlock` lifts one this process holds.
+	throttle := account.NewThrottle(account.ThrottleConfig{Lockouts: db, Users: db})
+	if err := throttle.Restore(ctx); err != nil {
+		return nil, err
+	}
 	passwords := account.NewAuthenticator(db, account.NewHasher(account.Params{}, runtime.GOMAXPROCS(0)), throttle)
 	// The second factor: optional for everyone, required for administrators
 	// with --admin-second-factor required; its code checks count against

@@ -42,7 +42,7 @@ func conformance(t *testing.T, path func(t *testing.T) string) {
 		{"Accounts", storetest.RunAccounts}, {"Sessions", storetest.RunSessions},
 		{"Clients", storetest.RunClients}, {"Tokens", storetest.RunTokens},
 		{"Launch", storetest.RunLaunch}, {"FHIR", storetest.RunFHIR},
-		{"SecondFactors", storetest.RunSecondFactors},
+		{"SecondFactors", storetest.RunSecondFactors}, {"Lockouts", storetest.RunLockouts},
 		{"Directory", storetest.RunDirectory},
 		{"Transactions", storetest.RunTransactions},
 	} {

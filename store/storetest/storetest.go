@@ -41,6 +41,7 @@ type Backend interface {
 	account.Sessions
 	account.Pendings
 	account.SecondFactorStore
+	account.Lockouts
 	authz.Store
 	fhir.Store
 	launch.Store

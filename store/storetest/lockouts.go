@@ -1,0 +1,94 @@
+package storetest
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+// RunLockouts tests the recorded log-in lockouts (account.Lockouts): put,
+// replace, look up, delete, the running ones, and the pruning of ended ones.
+func RunLockouts(t *testing.T, open func(t *testing.T) Backend) {
+	run(t, open, []test{
+		{"PutLookupDelete", testLockoutPutLookupDelete},
+		{"ActiveOnly", testLockoutsActive},
+		{"EndedPrunedOnPut", testLockoutsPruned},
+	})
+}
+
+func testLockoutPutLookupDelete(t *testing.T, b Backend) {
+	ctx := context.Background()
+	until := time.Now().Add(10 * time.Minute).Add(123 * time.Nanosecond)
+	if got, err := b.Lockout(ctx, "u:ann"); err != nil || !got.IsZero() {
+		t.Fatalf("Lockout(none) = %v, %v; want the zero time", got, err)
+	}
+	if err := b.PutLockout(ctx, "u:ann", until); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := b.Lockout(ctx, "u:ann"); err != nil || !SameInstant(got, until) {
+		t.Fatalf("Lockout = %v, %v; want %v", got, err, until)
+	}
+	later := until.Add(time.Hour)
+	if err := b.PutLockout(ctx, "u:ann", later); err != nil {
+		t.Fatalf("PutLockout again (replace): %v", err)
+	}
+	if got, err := b.Lockout(ctx, "u:ann"); err != nil || !SameInstant(got, later) {
+		t.Fatalf("Lockout after replace = %v, %v; want %v", got, err, later)
+	}
+	if err := b.PutLockout(ctx, "f:id-1", until); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.DeleteLockout(ctx, "u:ann"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := b.Lockout(ctx, "u:ann"); err != nil || !got.IsZero() {
+		t.Fatalf("Lockout after delete = %v, %v; want the zero time", got, err)
+	}
+	if err := b.DeleteLockout(ctx, "u:ann"); err != nil {
+		t.Fatalf("DeleteLockout of none: %v, want nil", err)
+	}
+	if got, err := b.Lockout(ctx, "f:id-1"); err != nil || !SameInstant(got, until) {
+		t.Fatalf("other key after delete = %v, %v; want %v (untouched)", got, err, until)
+	}
+}
+
+func testLockoutsActive(t *testing.T, b Backend) {
+	ctx := context.Background()
+	now := time.Now()
+	for key, until := range map[string]time.Time{
+		"u:running": now.Add(time.Minute), "f:running": now.Add(2 * time.Minute), "u:ends-now": now,
+	} {
+		if err := b.PutLockout(ctx, key, until); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := b.ActiveLockouts(ctx, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || !SameInstant(got["u:running"], now.Add(time.Minute)) || !SameInstant(got["f:running"], now.Add(2*time.Minute)) {
+		t.Fatalf("ActiveLockouts = %v, want u:running and f:running", got)
+	}
+	if got, err := b.ActiveLockouts(ctx, now.Add(90*time.Second)); err != nil || len(got) != 1 {
+		t.Fatalf("ActiveLockouts later = %v, %v; want f:running only", got, err)
+	}
+}
+
+func testLockoutsPruned(t *testing.T, b Backend) {
+	ctx := context.Background()
+	if err := b.PutLockout(ctx, "u:old", time.Now().Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := b.Lockout(ctx, "u:old"); err != nil || got.IsZero() {
+		t.Fatalf("Lockout(ended, before a prune) = %v, %v; want it stored as put", got, err)
+	}
+	if err := b.PutLockout(ctx, "u:new", time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := b.Lockout(ctx, "u:old"); err != nil || !got.IsZero() {
+		t.Fatalf("ended lockout after the next put = %v, %v; want it pruned", got, err)
+	}
+	if got, err := b.Lockout(ctx, "u:new"); err != nil || got.IsZero() {
+		t.Fatalf("running lockout = %v, %v; want it kept", got, err)
+	}
+}
