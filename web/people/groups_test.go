@@ -42,7 +42,7 @@ func TestGroupsRefuseAnyoneButAdministrators(t *testing.T) {
 	gid := e.login("root").createGroup(url.Values{"displayName": {"nurses"}})
 	for _, who := range []string{"doc", "pat"} {
 		b := e.login(who)
-		token := csrfOf(t, b.get("/account/apps").body)
+		token := csrfOf(t, b.get("/logout").body)
 		for _, p := range []string{"/admin/groups", "/admin/groups/new", "/admin/groups/" + gid, "/admin/groups/" + gid + "/delete"} {
 			if r := b.get(p); r.status != http.StatusForbidden {
 				t.Errorf("%s GET %s: %d", who, p, r.status)

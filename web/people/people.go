@@ -69,7 +69,11 @@ type People interface {
 	Groups
 }
 
-var _ People = (*account.People)(nil)
+var (
+	_ People      = (*account.People)(nil)
+	_ Unlocker    = (*account.Throttle)(nil)
+	_ LockChecker = (*account.Throttle)(nil)
+)
 
 // Unlocker lifts the log-in lockout of the account userName (the
 // normalised user name): (*account.Throttle).Unlock.

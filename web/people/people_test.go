@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"html"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -53,7 +54,8 @@ func newEnv(t *testing.T) *env {
 	}
 	t.Cleanup(func() { db.Close() })
 	e := &env{t: t, db: db, hasher: account.NewHasher(account.Params{Memory: 64, Time: 1, Threads: 1}, 4),
-		throttle: account.NewThrottle(account.ThrottleConfig{MaxPerAccount: 3})}
+		}
+	e.throttle = account.NewThrottle(account.ThrottleConfig{MaxPerAccount: 3, Users: db, Lockouts: db})
 	hash, err := e.hasher.Hash(ctx, password)
 	if err != nil {
 		t.Fatal(err)
@@ -69,7 +71,7 @@ func newEnv(t *testing.T) *env {
 		}
 	}
 	assets := smartgate.Assets("")
-	pages, err := web.New(ctx, web.Config{Assets: assets, Store: db,
+	pages, err := web.New(ctx, web.Config{Assets: assets, Store: db, Logger: slog.New(slog.NewTextHandler(tlog{t}, nil)),
 		Passwords: account.NewAuthenticator(db, e.hasher, e.throttle)})
 	if err != nil {
 		t.Fatal(err)
@@ -89,6 +91,15 @@ func newEnv(t *testing.T) *env {
 	e.ts = httptest.NewServer(mux)
 	t.Cleanup(e.ts.Close)
 	return e
+}
+
+// tlog sends the pages' log to the test's.
+type tlog struct{ t *testing.T }
+
+func (l tlog) Write(p []byte) (int, error) {
+	l.t.Helper()
+	l.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
 }
 
 type browser struct {
@@ -262,7 +273,7 @@ func TestPeoplePagesRefuseAnyoneButAdministrators(t *testing.T) {
 	}
 	for _, who := range []string{"doc", "pat"} {
 		b := e.login(who)
-		token := csrfOf(t, b.get("/account/apps").body)
+		token := csrfOf(t, b.get("/logout").body)
 		for _, p := range gets {
 			if r := b.get(p); r.status != http.StatusForbidden {
 				t.Errorf("%s GET %s: %d, want 403", who, p, r.status)
@@ -582,7 +593,9 @@ func TestResetAPassword(t *testing.T) {
 	if !slices.Contains(e.revoked, pat.ID) {
 		t.Error("a reset did not revoke the person's tokens")
 	}
-	e.login("pat") // the shared password is gone…
+	if _, r := e.loginAs("pat", password); r.status == http.StatusSeeOther {
+		t.Error("the old password still logs in")
+	}
 	if _, r := e.loginAs("pat", "a brand new secret"); r.status != http.StatusSeeOther {
 		t.Errorf("log-in with the new password: %d", r.status)
 	}
