@@ -28,6 +28,7 @@ import (
 	"github.com/smartgate/smartgate/store/sqlite"
 	"github.com/smartgate/smartgate/web"
 	"github.com/smartgate/smartgate/web/clients"
+	peoplepages "github.com/smartgate/smartgate/web/people"
 )
 
 // newApp wires every package onto one mux. It is the only place that knows
@@ -76,7 +77,8 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 	if err := throttle.Restore(ctx); err != nil {
 		return nil, err
 	}
-	passwords := account.NewAuthenticator(db, account.NewHasher(account.Params{}, runtime.GOMAXPROCS(0)), throttle)
+	hasher := account.NewHasher(account.Params{}, runtime.GOMAXPROCS(0))
+	passwords := account.NewAuthenticator(db, hasher, throttle)
 	// The second factor: optional for everyone, required for administrators
 	// with --admin-second-factor required; its code checks count against
 	// the log-in throttle, so that an address's wrong passwords and codes
@@ -190,6 +192,16 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 		return nil, fmt.Errorf("client pages: %w", err)
 	}
 
+	// The one account.People of the process: every change of a person or a
+	// group goes through it (its lock keeps the last-administrator rule).
+	people := account.NewPeople(account.PeopleConfig{Store: db, Hasher: hasher,
+		Revoke: func(ctx context.Context, userID string) error { return revoker.RevokeAll(ctx, userID, "") }})
+	peoplePages, err := peoplepages.New(peoplepages.Config{Pages: pages, Directory: db, People: people, Unlocker: throttle,
+		Assets: assets, Audit: rec, Logger: logger.With("component", "people")})
+	if err != nil {
+		return nil, fmt.Errorf("people pages: %w", err)
+	}
+
 	demo, err := demoapp.New(static, demoapp.Config{})
 	if err != nil {
 		return nil, fmt.Errorf("demo app: %w", err)
@@ -208,6 +220,7 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 	as.Register(mux)
 	pages.Register(mux)
 	clientPages.Register(mux)
+	peoplePages.Register(mux)
 	launches.Register(mux)
 	fhirSrv.Register(mux)
 	demo.Register(mux)
