@@ -195,4 +195,3 @@ func firstDemoPatient(ctx context.Context, db *sqlite.DB, reg *search.Registry) 
 	}
 	return "", "", errors.New("no Patient in the demo bundles")
 }
-

@@ -223,8 +223,13 @@ func (s *Server) changeGroup(w http.ResponseWriter, r *http.Request, v page, g *
 		return false
 	}
 	if errors.Is(err, store.ErrConflict) {
-		if now, err := s.cfg.Directory.Group(r.Context(), g.ID); err == nil && now.Meta.Version != version {
-			field, msg, g = "", msgStale, now
+		// A taken name (only an edit renames), or someone else's change in
+		// between.
+		if now, err := s.cfg.Directory.Group(r.Context(), g.ID); form == nil || err == nil && now.Meta.Version != version {
+			field, msg = "", msgStale
+			if err == nil {
+				g = now
+			}
 		}
 	}
 	if field != "" && form != nil {

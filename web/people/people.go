@@ -241,12 +241,12 @@ type page struct {
 	Password string // a generated password, shown once
 	// PasswordError is shown next to the reset form's password field.
 	PasswordError string
-	Groups   []groupRow
-	Group    *groupRow
-	GForm    groupForm
-	Members  []account.Member
-	Confirm  *confirm
-	Unlock   bool // an Unlocker is configured
+	Groups        []groupRow
+	Group         *groupRow
+	GForm         groupForm
+	Members       []account.Member
+	Confirm       *confirm
+	Unlock        bool // an Unlocker is configured
 }
 
 // confirm is the confirmation step of a deletion.

@@ -53,8 +53,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	e := &env{t: t, db: db, hasher: account.NewHasher(account.Params{Memory: 64, Time: 1, Threads: 1}, 4),
-		}
+	e := &env{t: t, db: db, hasher: account.NewHasher(account.Params{Memory: 64, Time: 1, Threads: 1}, 4)}
 	e.throttle = account.NewThrottle(account.ThrottleConfig{MaxPerAccount: 3, Users: db, Lockouts: db})
 	hash, err := e.hasher.Hash(ctx, password)
 	if err != nil {
@@ -426,10 +425,10 @@ func TestSearchAndPagesOfPeople(t *testing.T) {
 	b := e.login("root")
 	// By family name, case-insensitively; by two words; by e-mail.
 	for q, want := range map[string][]string{
-		"hopper":       {"grace"},
-		"GRACE hop":    {"grace"},
-		"n14@ward":     {"nurse014"},
-		"dr. doc":      {"doc"},
+		"hopper":        {"grace"},
+		"GRACE hop":     {"grace"},
+		"n14@ward":      {"nurse014"},
+		"dr. doc":       {"doc"},
 		"nobody-at-all": nil,
 	} {
 		r := b.get("/admin/users?q=" + url.QueryEscape(q))

@@ -391,9 +391,13 @@ func (s *Server) change(w http.ResponseWriter, r *http.Request, v page, u *accou
 		return false
 	}
 	if errors.Is(err, store.ErrConflict) {
-		// A taken user name, or someone else's change in between.
-		if now, err := s.cfg.Directory.User(r.Context(), u.ID); err == nil && now.Meta.Version != version {
-			field, msg, u = "", msgStale, now
+		// A taken user name (only an edit renames), or someone else's
+		// change in between.
+		if now, err := s.cfg.Directory.User(r.Context(), u.ID); form == nil || err == nil && now.Meta.Version != version {
+			field, msg = "", msgStale
+			if err == nil {
+				u = now
+			}
 		}
 	}
 	if field != "" && form != nil {
