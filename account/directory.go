@@ -2,6 +2,7 @@ package account
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -155,6 +156,14 @@ type Query struct {
 	Offset     int
 	Limit      int // 0: no rows, only the total
 }
+
+// ErrInvalidQuery is wrapped by SearchUsers and SearchGroups when the store
+// cannot run a Query: an attribute it does not know or cannot sort by, an
+// operator the attribute's type has no meaning for (gt on a boolean), or a
+// value of the wrong type. The SCIM layer answers it with 400 invalidFilter
+// (or invalidValue for sortBy); its parser should have refused such a query
+// first.
+var ErrInvalidQuery = errors.New("account: invalid query")
 
 // Directory is the store of people and groups behind SCIM and the people
 // pages; store/sqlite implements it. Filtering, sorting and paging run in
