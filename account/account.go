@@ -101,8 +101,12 @@ func (u *User) MayActForOthers() bool { return MayActForOthers(u.Roles) }
 // MayActFor reports whether u may act for the patient with the bare id
 // patient: anyone who may act for others, or the patient whose own record
 // it is.
-func (u *User) MayActFor(patient string) bool {
-	if u.MayActForOthers() {
+func (u *User) MayActFor(patient string) bool { return u.MayActForWith(u.Roles, patient) }
+
+// MayActForWith is MayActFor with roles in place of u's own: its effective
+// roles, held directly or through a group (EffectiveRights).
+func (u *User) MayActForWith(roles []string, patient string) bool {
+	if MayActForOthers(roles) {
 		return true
 	}
 	own, ok := u.PatientID()
@@ -140,6 +144,10 @@ func (u *User) Label() string {
 
 // ErrInvalidUserName is returned for user names that cannot be normalised.
 var ErrInvalidUserName = errors.New("account: invalid user name")
+
+// ErrInvalidUser is wrapped by Validate's refusal of a role or a fhirUser
+// (a bad user name is ErrInvalidUserName).
+var ErrInvalidUser = errors.New("account: invalid user")
 
 // NormalizeUserName maps a user name to its stored, comparable form with the
 // PRECIS UsernameCaseMapped profile (RFC 8265 §3.3: width mapping, case
@@ -188,11 +196,11 @@ func (u *User) Validate() error {
 	}
 	for _, r := range u.Roles {
 		if !ValidRole(r) {
-			return fmt.Errorf("account: unknown role %q", r)
+			return fmt.Errorf("%w: unknown role %q", ErrInvalidUser, r)
 		}
 	}
 	if !ValidFHIRUser(u.FHIRUser) {
-		return fmt.Errorf("account: fhirUser %q is not a relative reference to a person", u.FHIRUser)
+		return fmt.Errorf("%w: fhirUser %q is not a relative reference to a person", ErrInvalidUser, u.FHIRUser)
 	}
 	return nil
 }

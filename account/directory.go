@@ -201,8 +201,9 @@ type Directory interface {
 
 // Rights are what a person may be given: the roles they hold directly or
 // through a group, and their scope ceiling (nil: the roles' own ceiling
-// only). EffectiveRights computes them; consent, refresh and the OWin
-// grant apply them.
+// only, BaseCeiling; empty: no resource scope at all). EffectiveRights
+// computes them (always with the ceiling filled in); consent, refresh and
+// the OWin grant apply them (smart.NarrowTo).
 type Rights struct {
 	Roles   []string
 	Ceiling []string

@@ -74,21 +74,32 @@ func EffectiveRights(u *User, groups []Group) Rights {
 	}
 	r.Ceiling = BaseCeiling(r.Roles)
 	if limited {
-		r.Ceiling = smart.NarrowTo(r.Ceiling, union)
+		// Not nil even when empty: nil would mean the base ceiling.
+		r.Ceiling = append([]string{}, smart.NarrowTo(r.Ceiling, union)...)
 	}
 	return r
 }
 
+// Limit is the most r allows: its Ceiling, or the base ceiling of its
+// roles when Ceiling is nil.
+func (r Rights) Limit() []string {
+	if r.Ceiling == nil {
+		return BaseCeiling(r.Roles)
+	}
+	return r.Ceiling
+}
+
 // ValidateCeiling checks a group's scope ceiling: each entry a SMART
-// resource scope (patient/…, user/…, system/…).
+// resource scope (patient/…, user/…, system/…); an error wraps
+// ErrInvalidUser.
 func ValidateCeiling(ceiling []string) error {
 	for _, s := range ceiling {
 		sc, err := smart.ParseScope(s)
 		if err != nil {
-			return fmt.Errorf("account: ceiling: %w", err)
+			return fmt.Errorf("%w: ceiling: %w", ErrInvalidUser, err)
 		}
 		if sc.Kind() != smart.KindResource {
-			return fmt.Errorf("account: ceiling: %q is not a SMART resource scope", s)
+			return fmt.Errorf("%w: ceiling: %q is not a SMART resource scope", ErrInvalidUser, s)
 		}
 	}
 	return nil

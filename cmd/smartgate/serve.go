@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 
+	"github.com/smartgate/smartgate/account"
 	"github.com/smartgate/smartgate/authz"
 	"github.com/smartgate/smartgate/config"
 	"github.com/smartgate/smartgate/server"
@@ -143,8 +144,10 @@ func runServe(ctx context.Context, e *env, args []string) error {
 
 // app is the wired server: every package's handlers on one mux.
 type app struct {
-	handler  http.Handler
-	authz    *authz.Server
+	handler http.Handler
+	authz   *authz.Server
+	// people is the one account.People of the server (newPeople).
+	people   *account.People
 	closers  []func()
 	messages []string
 }
