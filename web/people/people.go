@@ -300,17 +300,24 @@ func (s *Server) record(r *http.Request, actor, kind, resource, action, detail s
 		Action: action, Outcome: audit.Success, Detail: detail, Address: reqctx.ClientAddress(r), RequestID: reqctx.ID(r.Context())})
 }
 
+// Bounds on what a list's URL may ask for: the search's length in bytes,
+// and the page number (so that the offset stays an int).
+const (
+	maxQuery = 200
+	maxPage  = 1_000_000
+)
+
 // pageOf reads the list's search and page number (1-based) from r.
 func pageOf(r *http.Request) (string, int) {
 	q := strings.TrimSpace(r.URL.Query().Get("q"))
-	if len(q) > 200 {
-		q = q[:200]
+	if len(q) > maxQuery {
+		q = strings.ToValidUTF8(q[:maxQuery], "")
 	}
 	n, err := strconv.Atoi(r.URL.Query().Get("page"))
 	if err != nil || n < 1 {
 		n = 1
 	}
-	return q, n
+	return q, min(n, maxPage)
 }
 
 // paging fills v's previous and next links for page n of total rows,

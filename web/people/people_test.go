@@ -437,6 +437,15 @@ func TestSearchAndPagesOfPeople(t *testing.T) {
 			t.Errorf("q=%q: rows %v, want %v", q, got, want)
 		}
 	}
+	// A page number past the end, or absurd, shows no rows (one that is
+	// not a number is the first page).
+	for _, p := range []string{"99", "9223372036854775807"} {
+		r := b.get("/admin/users?q=nurse&page=" + p)
+		wantStatus(t, r, http.StatusOK)
+		if got := rowsOf(r.body); len(got) != 0 {
+			t.Errorf("page %s: rows %v", p, got)
+		}
+	}
 	// 120 nurses: 50, 50, 20, with the search kept in the links.
 	r := b.get("/admin/users?q=nurse")
 	if got := rowsOf(r.body); len(got) != people.PageSize || got[0] != "nurse000" {
