@@ -1,6 +1,7 @@
 package people
 
 import (
+	"fmt"
 	"net/http/httptest"
 	"net/url"
 	"strings"
@@ -66,4 +67,14 @@ func countCompares(t *testing.T, f account.Filter) int {
 	}
 	t.Fatalf("unexpected node %T", f)
 	return 0
+}
+
+func TestInvalidMessageKeepsTheReason(t *testing.T) {
+	err := fmt.Errorf("account: create: %w", fmt.Errorf("%w: unknown role %q", account.ErrInvalidUser, "x"))
+	if got, want := invalidMessage(err), `The change was refused: unknown role "x".`; got != want {
+		t.Errorf("%q, want %q", got, want)
+	}
+	if got := invalidMessage(account.ErrInvalidUser); got != "The change was refused as invalid." {
+		t.Errorf("%q", got)
+	}
 }

@@ -92,6 +92,8 @@ func groupChangeError(err error) (status int, field, msg string) {
 		return http.StatusConflict, "displayName", "A group of this name exists."
 	case errors.Is(err, store.ErrNotFound):
 		return http.StatusNotFound, "", "There is no such group or member."
+	case errors.Is(err, account.ErrInvalidUser):
+		return http.StatusBadRequest, "", invalidMessage(err)
 	}
 	return http.StatusInternalServerError, "", ""
 }

@@ -296,8 +296,20 @@ func (s *Server) userChangeError(err error) (status int, field, msg string) {
 		return http.StatusConflict, "userName", "This user name is taken."
 	case errors.Is(err, store.ErrNotFound):
 		return http.StatusNotFound, "", "There is no such person."
+	case errors.Is(err, account.ErrInvalidUser):
+		return http.StatusBadRequest, "", invalidMessage(err)
 	}
 	return http.StatusInternalServerError, "", ""
+}
+
+// invalidMessage words a refusal of account.People's validation that the
+// form's own checks did not catch (account.ErrInvalidUser with its reason).
+func invalidMessage(err error) string {
+	_, reason, _ := strings.Cut(err.Error(), account.ErrInvalidUser.Error()+": ")
+	if reason == "" {
+		return "The change was refused as invalid."
+	}
+	return "The change was refused: " + reason + "."
 }
 
 // --- the person's page ------------------------------------------------------
