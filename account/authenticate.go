@@ -2,8 +2,6 @@ package account
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 
@@ -148,11 +146,9 @@ func bootstrap(ctx context.Context, st interface {
 		return "", false, nil
 	}
 	if password == "" {
-		b := make([]byte, 18)
-		if _, err := rand.Read(b); err != nil {
+		if password, err = RandomPassword(); err != nil {
 			return "", false, fmt.Errorf("account: bootstrap: %w", err)
 		}
-		password = base64.RawURLEncoding.EncodeToString(b)
 		generated = password
 	}
 	u := &User{UserName: AdminUserName, DisplayName: "Administrator", Active: true, Roles: []string{RoleAdmin}}

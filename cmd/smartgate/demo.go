@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -81,7 +79,10 @@ func setupDemo(ctx context.Context, cfg *config.Config, db *sqlite.DB, people *a
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return nil, err
 		}
-		password := randomPassword()
+		password, err := account.RandomPassword()
+		if err != nil {
+			return nil, err
+		}
 		u := &account.User{UserName: acct.name, Active: true, Roles: []string{acct.role}, FHIRUser: acct.fhirUser,
 			Name: account.Name{GivenName: acct.given, FamilyName: acct.family, Formatted: strings.TrimSpace(acct.given + " " + acct.family)}}
 		u.DisplayName = u.Name.Formatted
@@ -189,10 +190,4 @@ func firstDemoPatient(ctx context.Context, db *sqlite.DB, reg *search.Registry) 
 		}
 	}
 	return "", "", errors.New("no Patient in the demo bundles")
-}
-
-func randomPassword() string {
-	b := make([]byte, 15)
-	rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)
 }

@@ -31,6 +31,7 @@ import (
 	"github.com/smartgate/smartgate/store/sqlite"
 	"github.com/smartgate/smartgate/web"
 	"github.com/smartgate/smartgate/web/clients"
+	peoplepages "github.com/smartgate/smartgate/web/people"
 )
 
 // newApp wires every package onto one mux. It is the only place that knows
@@ -226,6 +227,13 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 	scimSrv := scim.New(scim.Config{Store: db, People: people, Auth: a.scimAuth, BaseURL: baseURL, Audit: rec,
 		MaxBodyBytes: scim.DefaultMaxBodyBytes, Logger: logger.With("component", "scim")})
 
+	// The people pages change people through the one People above.
+	peoplePages, err := peoplepages.New(peoplepages.Config{Pages: pages, Directory: db, People: people, Unlocker: throttle,
+		Assets: assets, Audit: rec, Logger: logger.With("component", "people")})
+	if err != nil {
+		return nil, fmt.Errorf("people pages: %w", err)
+	}
+
 	demo, err := demoapp.New(static, demoapp.Config{})
 	if err != nil {
 		return nil, fmt.Errorf("demo app: %w", err)
@@ -244,6 +252,7 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 	as.Register(mux)
 	pages.Register(mux)
 	clientPages.Register(mux)
+	peoplePages.Register(mux)
 	launches.Register(mux)
 	fhirSrv.Register(mux)
 	scimSrv.Register(mux)
