@@ -40,7 +40,7 @@ func TestAuthzVerifierPrincipal(t *testing.T) {
 	})
 	t.Run("client_credentials token speaks for the client", func(t *testing.T) {
 		c, secret, err := authz.CreateClient(ctx, s.db, authz.NewClient{Name: "Lab", GrantTypes: []string{"client_credentials"},
-			Scopes: []string{"system/*.rs"}}, time.Now())
+			Scopes: []string{"system/*.rs"}, AllowSystemScopes: true}, time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
