@@ -31,8 +31,21 @@ type PhoneNumber struct {
 	Primary bool
 }
 
+// Address is one entry of the SCIM addresses attribute (RFC 7643 §4.1.2):
+// a physical mailing address, whole (Formatted) or in components.
+type Address struct {
+	Formatted     string // the full address, for display or a mailing label; may hold newlines
+	StreetAddress string // may hold newlines
+	Locality      string // city
+	Region        string // state or region
+	PostalCode    string
+	Country       string
+	Type          string // work, home or other
+	Primary       bool
+}
+
 // Profile holds the SCIM core User attributes that smartgate keeps but
-// does not act on (RFC 7643 §4.1.1).
+// does not act on (RFC 7643 §4.1.1, §4.1.2).
 type Profile struct {
 	NickName          string
 	ProfileURL        string
@@ -46,6 +59,8 @@ type Profile struct {
 	HonorificPrefix string
 	HonorificSuffix string
 	PhoneNumbers    []PhoneNumber
+	// Addresses are kept but not filterable.
+	Addresses []Address
 }
 
 // Group is a SCIM Group (RFC 7643 §4.2) with smartgate's rights: the roles

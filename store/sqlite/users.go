@@ -100,6 +100,20 @@ type userAttrs struct {
 	Locale            string          `json:"locale,omitempty"`
 	Timezone          string          `json:"timezone,omitempty"`
 	Enterprise        *enterpriseJSON `json:"enterprise,omitempty"`
+	Addresses         []addressJSON   `json:"addresses,omitempty"`
+}
+
+// addressJSON is one of a person's addresses (account.Address); they are
+// not filterable, so no query reads these keys.
+type addressJSON struct {
+	Formatted     string `json:"formatted,omitempty"`
+	StreetAddress string `json:"streetAddress,omitempty"`
+	Locality      string `json:"locality,omitempty"`
+	Region        string `json:"region,omitempty"`
+	PostalCode    string `json:"postalCode,omitempty"`
+	Country       string `json:"country,omitempty"`
+	Type          string `json:"type,omitempty"`
+	Primary       bool   `json:"primary,omitempty"`
 }
 
 type enterpriseJSON struct {
@@ -120,6 +134,9 @@ func encodeAttrs(u *account.User) (string, error) {
 		a.Enterprise = &enterpriseJSON{EmployeeNumber: e.EmployeeNumber, CostCenter: e.CostCenter,
 			Organization: e.Organization, Division: e.Division, Department: e.Department, Manager: e.Manager}
 	}
+	for _, ad := range p.Addresses {
+		a.Addresses = append(a.Addresses, addressJSON(ad))
+	}
 	b, err := json.Marshal(a)
 	if err != nil {
 		return "", fmt.Errorf("encode attributes: %w", err)
@@ -138,6 +155,9 @@ func decodeAttrs(s string, u *account.User) error {
 	if e := a.Enterprise; e != nil {
 		u.Enterprise = account.Enterprise{EmployeeNumber: e.EmployeeNumber, CostCenter: e.CostCenter,
 			Organization: e.Organization, Division: e.Division, Department: e.Department, Manager: e.Manager}
+	}
+	for _, ad := range a.Addresses {
+		u.Profile.Addresses = append(u.Profile.Addresses, account.Address(ad))
 	}
 	return nil
 }

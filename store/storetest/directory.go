@@ -18,6 +18,7 @@ import (
 func RunDirectory(t *testing.T, open func(t *testing.T) Backend) {
 	run(t, open, []test{
 		{"UserSCIMAttributesRoundTrip", testUserSCIMRoundTrip},
+		{"UserAddressesRoundTrip", testUserAddresses},
 		{"DeleteUser", testDeleteUser},
 		{"GroupsCRUD", testGroupsCRUD},
 		{"GroupCeilingNilIsNotEmpty", testGroupCeiling},
@@ -40,7 +41,11 @@ func fullUser(name string) *account.User {
 	u.Profile = account.Profile{NickName: "Countess", ProfileURL: "https://example.org/" + name, Title: "Analyst",
 		UserType: "Employee", PreferredLanguage: "en-GB", Locale: "en-GB", Timezone: "Europe/London",
 		MiddleName: "King", HonorificPrefix: "Lady", HonorificSuffix: "FRS",
-		PhoneNumbers: []account.PhoneNumber{{Value: "+44 20 7946 0000", Type: "work", Primary: true}, {Value: "+44 7700 900000", Type: "mobile"}}}
+		PhoneNumbers: []account.PhoneNumber{{Value: "+44 20 7946 0000", Type: "work", Primary: true}, {Value: "+44 7700 900000", Type: "mobile"}},
+		Addresses: []account.Address{
+			{StreetAddress: "12 St James's Square\nFlat 2", Locality: "London", PostalCode: "SW1Y 4JH", Country: "GB", Type: "work", Primary: true},
+			{Formatted: "Ockham Park\nSurrey, England", Type: "home"},
+		}}
 	u.Enterprise = account.Enterprise{EmployeeNumber: "1815", CostCenter: "CC-7", Organization: "Analytical Engines",
 		Division: "Research", Department: "Mathematics", Manager: "manager-id"}
 	return u
@@ -105,6 +110,54 @@ func testUserSCIMRoundTrip(t *testing.T, b Backend) {
 		t.Fatal(err)
 	}
 	sameUser(t, "bare user", gotBare, bare)
+}
+
+// testUserAddresses: a person's addresses are kept whole and in order,
+// replaced by an update and cleared by one without them.
+func testUserAddresses(t *testing.T, b Backend) {
+	ctx := context.Background()
+	u := mustCreateUser(t, b, newUser("grace"))
+	u.Profile.Addresses = []account.Address{
+		{Type: "other", Region: "Île-de-France", Locality: "Paris", Country: "France"},
+		{Formatted: "1 Main St, Springfield", StreetAddress: "1 Main St", Locality: "Springfield", Region: "IL",
+			PostalCode: "62701", Country: "US", Type: "work", Primary: true},
+	}
+	if err := b.UpdateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	got, err := b.User(ctx, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameUser(t, "User with addresses", got, u)
+	if list, _, err := b.SearchUsers(ctx, account.Query{Filter: account.Compare{Attr: "userName", Op: account.OpEq, Value: "grace"}, Limit: 10}); err != nil || len(list) != 1 {
+		t.Fatalf("SearchUsers = %d, %v", len(list), err)
+	} else {
+		sameUser(t, "SearchUsers", &list[0], u)
+	}
+
+	got.Profile.Addresses = got.Profile.Addresses[1:]
+	got.Profile.Addresses[0].Primary = false
+	if err := b.UpdateUser(ctx, got); err != nil {
+		t.Fatal(err)
+	}
+	again, err := b.User(ctx, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameUser(t, "User after replacing addresses", again, got)
+
+	again.Profile.Addresses = nil
+	if err := b.UpdateUser(ctx, again); err != nil {
+		t.Fatal(err)
+	}
+	cleared, err := b.User(ctx, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cleared.Profile.Addresses != nil {
+		t.Errorf("addresses after clearing: %+v", cleared.Profile.Addresses)
+	}
 }
 
 func testDeleteUser(t *testing.T, b Backend) {
