@@ -31,9 +31,16 @@
 //     missing or unknown schema URN in schemas: 400 invalidSyntax. An
 //     attribute the schema does not have, or a value of the wrong type:
 //     400 invalidValue. The core User attributes smartgate does not keep
-//     (addresses, ims, photos, entitlements, roles, x509Certificates) are
-//     accepted in POST and PUT bodies and dropped, because provisioning
-//     clients send them by default (Entra ID sends "roles":[]).
+//     (ims, photos, entitlements, roles, x509Certificates) are accepted
+//     in POST and PUT bodies and dropped, never returned, because
+//     provisioning clients send them by default (Entra ID sends
+//     "roles":[]); they are not in the schema, so a PATCH path naming
+//     them is 400 invalidPath.
+//   - addresses (RFC 7643 §4.1.2) are kept, returned, replaced by PUT and
+//     changed by PATCH (Entra ID's `addresses[type eq "work"].locality`),
+//     but not filterable or sortable (400 invalidFilter). An address with
+//     no component (only a type or primary, as a PATCH that removes its
+//     last component leaves it) is no address and is not kept.
 //   - The last active administrator (ErrLastAdmin) is 409 without a
 //     scimType: the request conflicts with the current state.
 //   - A duplicate userName or group displayName is 409 uniqueness; a

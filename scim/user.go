@@ -30,6 +30,7 @@ type userJSON struct {
 	Password          string          `json:"password,omitempty"`
 	Emails            []multiJSON     `json:"emails,omitempty"`
 	PhoneNumbers      []multiJSON     `json:"phoneNumbers,omitempty"`
+	Addresses         []addressJSON   `json:"addresses,omitempty"`
 	Groups            []multiJSON     `json:"groups,omitempty"`
 	Enterprise        *enterpriseJSON `json:"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User,omitempty"`
 	Smartgate         *smartUserJSON  `json:"urn:ietf:params:scim:schemas:extension:smartgate:2.0:User,omitempty"`
@@ -37,7 +38,6 @@ type userJSON struct {
 
 	// Core attributes smartgate does not keep: accepted (provisioning
 	// clients send them by default) and dropped, never returned.
-	Addresses        json.RawMessage `json:"addresses,omitempty"`
 	IMs              json.RawMessage `json:"ims,omitempty"`
 	Photos           json.RawMessage `json:"photos,omitempty"`
 	Entitlements     json.RawMessage `json:"entitlements,omitempty"`
@@ -52,6 +52,33 @@ type nameJSON struct {
 	MiddleName      string `json:"middleName,omitempty"`
 	HonorificPrefix string `json:"honorificPrefix,omitempty"`
 	HonorificSuffix string `json:"honorificSuffix,omitempty"`
+}
+
+// addressJSON is one of the User's addresses (RFC 7643 §4.1.2).
+type addressJSON struct {
+	Formatted     string    `json:"formatted,omitempty"`
+	StreetAddress string    `json:"streetAddress,omitempty"`
+	Locality      string    `json:"locality,omitempty"`
+	Region        string    `json:"region,omitempty"`
+	PostalCode    string    `json:"postalCode,omitempty"`
+	Country       string    `json:"country,omitempty"`
+	Type          string    `json:"type,omitempty"`
+	Primary       *flexBool `json:"primary,omitempty"`
+}
+
+// toAddress converts a to an account.Address; ok is false when a has no
+// component (only a type or primary, as a PATCH that removed the last
+// component leaves it): that is no address, and is not kept.
+func (a addressJSON) toAddress() (account.Address, bool) {
+	ad := account.Address{Formatted: a.Formatted, StreetAddress: a.StreetAddress, Locality: a.Locality,
+		Region: a.Region, PostalCode: a.PostalCode, Country: a.Country, Type: a.Type,
+		Primary: a.Primary != nil && bool(*a.Primary)}
+	return ad, ad.Formatted != "" || ad.StreetAddress != "" || ad.Locality != "" || ad.Region != "" || ad.PostalCode != "" || ad.Country != ""
+}
+
+func renderAddress(a account.Address) addressJSON {
+	return addressJSON{Formatted: a.Formatted, StreetAddress: a.StreetAddress, Locality: a.Locality,
+		Region: a.Region, PostalCode: a.PostalCode, Country: a.Country, Type: a.Type, Primary: flex(a.Primary)}
 }
 
 type enterpriseJSON struct {
@@ -140,6 +167,11 @@ func (j *userJSON) toUser() (*userIn, error) {
 		}
 		u.Profile.PhoneNumbers = append(u.Profile.PhoneNumbers, account.PhoneNumber{Value: p.Value, Type: p.Type, Primary: p.primary()})
 	}
+	for _, a := range j.Addresses {
+		if ad, ok := a.toAddress(); ok {
+			u.Profile.Addresses = append(u.Profile.Addresses, ad)
+		}
+	}
 	if e := j.Enterprise; e != nil {
 		u.Enterprise = account.Enterprise{EmployeeNumber: e.EmployeeNumber, CostCenter: e.CostCenter,
 			Organization: e.Organization, Division: e.Division, Department: e.Department}
@@ -201,6 +233,9 @@ func renderUser(u *account.User, groups []account.Group, base string) *userJSON 
 	}
 	for _, p := range u.Profile.PhoneNumbers {
 		j.PhoneNumbers = append(j.PhoneNumbers, multiJSON{Value: p.Value, Type: p.Type, Primary: flex(p.Primary)})
+	}
+	for _, a := range u.Profile.Addresses {
+		j.Addresses = append(j.Addresses, renderAddress(a))
 	}
 	for _, g := range groups {
 		j.Groups = append(j.Groups, multiJSON{Value: g.ID, Display: g.DisplayName, Type: "direct", Ref: base + "/Groups/" + g.ID})

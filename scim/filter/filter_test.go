@@ -143,12 +143,13 @@ func TestParseRefused(t *testing.T) {
 		`userName pr "x"`, `[type eq "x"]`, `"userName" eq "x"`,
 		// Unknown attributes.
 		`nope eq "x"`, `name.nope eq "x"`, `department eq "x"`, `enterprise.department eq "x"`,
-		`urn:x:y:userName eq "x"`, `emails[nope eq "x"]`, `emails[emails.type eq "x"]`, `addresses pr`,
+		`urn:x:y:userName eq "x"`, `emails[nope eq "x"]`, `emails[emails.type eq "x"]`, `ims pr`,
 		// password anywhere.
 		`password eq "secret"`, `password pr`, `userName eq "x" or password sw "a"`, `password[value eq "x"]`,
 		`urn:ietf:params:scim:schemas:core:2.0:User:password eq "x"`,
 		// Not filterable in the store.
 		`name.honorificPrefix eq "Dr"`, `phoneNumbers[primary eq true]`, `meta.version eq "1"`, `name eq "x"`, `name pr`, `meta pr`,
+		`addresses pr`, `addresses.locality eq "Hollywood"`, `addresses[type eq "work"]`, `addresses eq "x"`,
 		// Booleans compare with eq and ne only.
 		`active gt true`, `active ge false`, `active lt true`, `active le true`, `active co true`, `active sw true`, `active ew true`,
 		// Wrong value types.

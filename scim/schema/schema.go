@@ -5,9 +5,11 @@
 // documents all read it; nothing else describes an attribute.
 //
 // The table lists the attributes smartgate keeps, not every attribute of
-// the RFC: core User attributes such as addresses, ims, photos,
-// entitlements, roles (the core complex one) and x509Certificates are
-// absent, so a request naming them is refused as unknown.
+// the RFC: the core User attributes ims, photos, entitlements, roles (the
+// core complex one) and x509Certificates are absent, so a filter, a
+// PATCH path or an attributes parameter naming them is refused or selects
+// nothing as unknown (POST and PUT bodies may carry them: package scim
+// drops them).
 package schema
 
 import (

@@ -28,6 +28,8 @@ func TestLookup(t *testing.T) {
 		{User(), "meta.lastModified", "meta.lastModified", "meta", DateTime},
 		{User(), "active", "active", "active", Boolean},
 		{User(), "groups.value", "groups.value", "groups", String},
+		{User(), "Addresses.StreetAddress", "addresses.streetAddress", "addresses", String},
+		{User(), "urn:ietf:params:scim:schemas:core:2.0:User:addresses", "addresses", "addresses", Complex},
 		{User(), "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department", "enterprise.department", "enterprise.department", String},
 		{User(), "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager", "enterprise.manager", "enterprise.manager", Complex},
 		{User(), "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value", "enterprise.manager.value", "enterprise.manager", String},
@@ -56,7 +58,7 @@ func TestLookupUnknown(t *testing.T) {
 		"enterprise.department", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
 		"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:", "urn:x:y:department",
 		"urn:ietf:params:scim:schemas:extension:enterprise:2.0:Userdepartment",
-		"urn:ietf:params:scim:schemas:core:2.0:Group:userName", "members.value", "addresses",
+		"urn:ietf:params:scim:schemas:core:2.0:Group:userName", "members.value", "ims", "addresses.nope",
 		"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:id",
 	} {
 		if f, err := User().Lookup(in); !errors.Is(err, ErrUnknown) {
@@ -140,6 +142,20 @@ func TestRFCCharacteristics(t *testing.T) {
 	}
 	if a := get("emails.type"); !slices.Equal(a.CanonicalValues, []string{"work", "home", "other"}) {
 		t.Errorf("emails.type canonical values %v", a.CanonicalValues)
+	}
+	if a := get("addresses"); !a.MultiValued || a.Type != Complex || a.Mutability != ReadWrite || a.Filterable {
+		t.Errorf("addresses: %+v", a)
+	}
+	if a := get("addresses.type"); !slices.Equal(a.CanonicalValues, []string{"work", "home", "other"}) {
+		t.Errorf("addresses.type canonical values %v", a.CanonicalValues)
+	}
+	for _, sub := range []string{"formatted", "streetAddress", "locality", "region", "postalCode", "country"} {
+		if a := get("addresses." + sub); a.Type != String || a.CaseExact || a.Filterable {
+			t.Errorf("addresses.%s: %+v", sub, a)
+		}
+	}
+	if get("addresses.primary").Type != Boolean {
+		t.Error("addresses.primary must be a boolean")
 	}
 	m, _ := Group().Lookup("members.value")
 	if m.Attribute.Mutability != Immutable || !m.Parent.MultiValued {

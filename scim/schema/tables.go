@@ -115,8 +115,25 @@ func userAttributes() []Attribute {
 			canonical(filterable(str("type", "A label indicating the attribute's function, e.g., 'work', 'home', 'mobile'.")), "work", "home", "mobile", "fax", "pager", "other"),
 			primary("A Boolean value indicating the 'primary' or preferred attribute value for this attribute."),
 		)),
+		addresses(),
 		groups,
 	}
+}
+
+// addresses is the User's addresses attribute (RFC 7643 §4.1.2, §8.7.1;
+// primary as §4.1.2 and §2.4 give every multi-valued attribute). It is
+// kept but not filterable.
+func addresses() Attribute {
+	return multi(complexOf("addresses", "A physical mailing address for this User. Canonical type values of 'work', 'home', and 'other'.",
+		str("formatted", "The full mailing address, formatted for display or use with a mailing label. This attribute MAY contain newlines."),
+		str("streetAddress", "The full street address component, which may include house number, street name, P.O. box, and multi-line extended street address information. This attribute MAY contain newlines."),
+		str("locality", "The city or locality component."),
+		str("region", "The state or region component."),
+		str("postalCode", "The zip code or postal code component."),
+		str("country", "The country name component."),
+		canonical(str("type", "A label indicating the attribute's function, e.g., 'work' or 'home'."), "work", "home", "other"),
+		primary("A Boolean value indicating the 'primary' or preferred attribute value for this attribute, e.g., the preferred mailing address or the primary email address."),
+	))
 }
 
 func enterpriseAttributes() []Attribute {
