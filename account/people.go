@@ -3,7 +3,12 @@ package account
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
+	"sync"
 	"time"
+
+	"github.com/smartgate/smartgate/store"
 )
 
 // ErrLastAdmin refuses a change that would leave no active administrator:
@@ -26,52 +31,263 @@ type PeopleConfig struct {
 // pages, the CLI, the first start and federation all call it, so the rules
 // (validation, the password policy and argon2id, the last administrator,
 // revocation on deactivation) exist once.
+//
+// Changes that may touch the administrators are serialised within the
+// process, so that two concurrent demotions cannot both pass the last
+// administrator check; another process (the CLI) is not.
 type People struct {
 	cfg PeopleConfig
+	mu  sync.Mutex
 }
 
-// NewPeople returns People over cfg.
+// NewPeople returns People over cfg. A nil Hasher is the default one.
 func NewPeople(cfg PeopleConfig) *People {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Hasher == nil {
+		cfg.Hasher = NewHasher(DefaultParams, 1)
+	}
 	return &People{cfg: cfg}
 }
 
-var errNotBuilt = errors.New("account: people: not built yet (issue 11)")
+// prepare normalises u's user name, validates u, and sets password (when
+// not empty) through the policy and the Hasher.
+func (p *People) prepare(ctx context.Context, u *User, password string) error {
+	n, err := NormalizeUserName(u.UserName)
+	if err != nil {
+		return err
+	}
+	u.UserName = n
+	if err := u.Validate(); err != nil {
+		return err
+	}
+	if password != "" {
+		return SetPassword(ctx, p.cfg.Hasher, u, password)
+	}
+	return nil
+}
 
 // Create validates u (normalising its user name) and stores it; a
-// non-empty password goes through CheckPassword and the Hasher.
-func (p *People) Create(ctx context.Context, u *User, password string) error { return errNotBuilt }
+// non-empty password goes through CheckPassword and the Hasher. A taken
+// user name is store.ErrConflict.
+func (p *People) Create(ctx context.Context, u *User, password string) error {
+	if err := p.prepare(ctx, u, password); err != nil {
+		return err
+	}
+	if err := p.cfg.Store.CreateUser(ctx, u); err != nil {
+		return fmt.Errorf("account: create %q: %w", u.UserName, err)
+	}
+	return nil
+}
 
 // Replace stores u over the stored record when u.Meta.Version matches
 // (store.ErrConflict otherwise); a non-empty password is set as by
 // Create, an empty one keeps the stored hash. It refuses ErrLastAdmin,
-// and revokes (PeopleConfig.Revoke) when u turns inactive.
-func (p *People) Replace(ctx context.Context, u *User, password string) error { return errNotBuilt }
+// and revokes (PeopleConfig.Revoke) when u turns inactive; the store ends
+// the log-in sessions of an inactive account.
+func (p *People) Replace(ctx context.Context, u *User, password string) error {
+	if err := p.prepare(ctx, u, password); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	old, err := p.cfg.Store.User(ctx, u.ID)
+	if err != nil {
+		return fmt.Errorf("account: replace %s: %w", u.ID, err)
+	}
+	if old.Meta.Version != u.Meta.Version {
+		return fmt.Errorf("account: replace %s: %w: version %d, stored %d", u.ID, store.ErrConflict, u.Meta.Version, old.Meta.Version)
+	}
+	if password == "" {
+		u.PasswordHash = old.PasswordHash
+	}
+	if err := p.keepAdmin(ctx, old, u); err != nil {
+		return err
+	}
+	if err := p.cfg.Store.UpdateUser(ctx, u); err != nil {
+		return fmt.Errorf("account: replace %s: %w", u.ID, err)
+	}
+	if old.Active && !u.Active {
+		return p.revoke(ctx, u.ID)
+	}
+	return nil
+}
 
 // Delete removes user id when version is 0 or matches; ErrLastAdmin for
 // the last active administrator; revokes.
-func (p *People) Delete(ctx context.Context, id string, version int64) error { return errNotBuilt }
+func (p *People) Delete(ctx context.Context, id string, version int64) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	old, err := p.cfg.Store.User(ctx, id)
+	if err != nil {
+		return fmt.Errorf("account: delete %s: %w", id, err)
+	}
+	if version != 0 && version != old.Meta.Version {
+		return fmt.Errorf("account: delete %s: %w: version %d, stored %d", id, store.ErrConflict, version, old.Meta.Version)
+	}
+	if err := p.keepAdmin(ctx, old, nil); err != nil {
+		return err
+	}
+	if err := p.cfg.Store.DeleteUser(ctx, id); err != nil {
+		return fmt.Errorf("account: delete %s: %w", id, err)
+	}
+	return p.revoke(ctx, id)
+}
 
-// SetPassword sets user id's password through the policy and the Hasher.
-func (p *People) SetPassword(ctx context.Context, id, password string) error { return errNotBuilt }
+// SetPassword sets user id's password through the policy and the Hasher,
+// saved under the version it was read at (store.ErrConflict when the
+// account changed meanwhile).
+func (p *People) SetPassword(ctx context.Context, id, password string) error {
+	u, err := p.cfg.Store.User(ctx, id)
+	if err != nil {
+		return fmt.Errorf("account: set password of %s: %w", id, err)
+	}
+	if err := SetPassword(ctx, p.cfg.Hasher, u, password); err != nil {
+		return err
+	}
+	if err := p.cfg.Store.UpdateUser(ctx, u); err != nil {
+		return fmt.Errorf("account: set password of %s: %w", id, err)
+	}
+	return nil
+}
+
+// ResetPassword is SetPassword by someone else (an administrator): the
+// person's tokens are revoked (PeopleConfig.Revoke), since whoever knew the
+// old password may hold them.
+func (p *People) ResetPassword(ctx context.Context, id, password string) error {
+	if err := p.SetPassword(ctx, id, password); err != nil {
+		return err
+	}
+	return p.revoke(ctx, id)
+}
+
+// revoke calls PeopleConfig.Revoke for userID.
+func (p *People) revoke(ctx context.Context, userID string) error {
+	if p.cfg.Revoke == nil {
+		return nil
+	}
+	if err := p.cfg.Revoke(ctx, userID); err != nil {
+		return fmt.Errorf("account: revoke the tokens of %s: %w", userID, err)
+	}
+	return nil
+}
+
+// validateGroup checks a group's name, roles and ceiling.
+func validateGroup(g *Group) error {
+	if g.DisplayName == "" {
+		return errors.New("account: a group needs a displayName")
+	}
+	for _, r := range g.Roles {
+		if !ValidRole(r) {
+			return fmt.Errorf("account: unknown role %q", r)
+		}
+	}
+	return ValidateCeiling(g.Ceiling)
+}
 
 // CreateGroup, ReplaceGroup, ChangeMembers and DeleteGroup change groups
 // after validating roles and ceiling; a change that would leave no active
 // administrator (a group giving admin) is refused with ErrLastAdmin.
-func (p *People) CreateGroup(ctx context.Context, g *Group) error { return errNotBuilt }
+func (p *People) CreateGroup(ctx context.Context, g *Group) error {
+	if err := validateGroup(g); err != nil {
+		return err
+	}
+	if err := p.cfg.Store.CreateGroup(ctx, g); err != nil {
+		return fmt.Errorf("account: create group %q: %w", g.DisplayName, err)
+	}
+	return nil
+}
 
 // ReplaceGroup: see CreateGroup.
-func (p *People) ReplaceGroup(ctx context.Context, g *Group) error { return errNotBuilt }
+func (p *People) ReplaceGroup(ctx context.Context, g *Group) error {
+	if err := validateGroup(g); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	old, err := p.cfg.Store.Group(ctx, g.ID)
+	if err != nil {
+		return fmt.Errorf("account: replace group %s: %w", g.ID, err)
+	}
+	if old.Meta.Version != g.Meta.Version {
+		return fmt.Errorf("account: replace group %s: %w: version %d, stored %d", g.ID, store.ErrConflict, g.Meta.Version, old.Meta.Version)
+	}
+	err = p.keepGroupAdmin(ctx, old, func(ctx context.Context) (bool, error) {
+		if !slices.Contains(g.Roles, RoleAdmin) {
+			return false, nil
+		}
+		return p.anyActive(ctx, memberIDs(g.Members))
+	})
+	if err != nil {
+		return err
+	}
+	if err := p.cfg.Store.UpdateGroup(ctx, g); err != nil {
+		return fmt.Errorf("account: replace group %s: %w", g.ID, err)
+	}
+	return nil
+}
 
 // ChangeMembers: see CreateGroup and Directory.ChangeMembers.
 func (p *People) ChangeMembers(ctx context.Context, id string, version int64, add, remove []string) (Meta, error) {
-	return Meta{}, errNotBuilt
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(remove) > 0 {
+		old, err := p.cfg.Store.Group(ctx, id)
+		if err != nil {
+			return Meta{}, fmt.Errorf("account: change members of %s: %w", id, err)
+		}
+		err = p.keepGroupAdmin(ctx, old, func(ctx context.Context) (bool, error) {
+			if ok, err := p.anyActive(ctx, add); ok || err != nil {
+				return ok, err
+			}
+			return p.activeMemberOf(ctx, id, remove)
+		})
+		if err != nil {
+			return Meta{}, err
+		}
+	}
+	m, err := p.cfg.Store.ChangeMembers(ctx, id, version, add, remove)
+	if err != nil {
+		return Meta{}, fmt.Errorf("account: change members of %s: %w", id, err)
+	}
+	return m, nil
 }
 
 // DeleteGroup: see CreateGroup.
-func (p *People) DeleteGroup(ctx context.Context, id string, version int64) error { return errNotBuilt }
+func (p *People) DeleteGroup(ctx context.Context, id string, version int64) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	old, err := p.cfg.Store.Group(ctx, id)
+	if err != nil {
+		return fmt.Errorf("account: delete group %s: %w", id, err)
+	}
+	if version != 0 && version != old.Meta.Version {
+		return fmt.Errorf("account: delete group %s: %w: version %d, stored %d", id, store.ErrConflict, version, old.Meta.Version)
+	}
+	err = p.keepGroupAdmin(ctx, old, func(context.Context) (bool, error) { return false, nil })
+	if err != nil {
+		return err
+	}
+	if err := p.cfg.Store.DeleteGroup(ctx, id); err != nil {
+		return fmt.Errorf("account: delete group %s: %w", id, err)
+	}
+	return nil
+}
 
 // Rights returns u's effective rights (EffectiveRights over u's groups).
-func (p *People) Rights(ctx context.Context, u *User) (Rights, error) { return Rights{}, errNotBuilt }
+func (p *People) Rights(ctx context.Context, u *User) (Rights, error) {
+	groups, err := p.cfg.Store.GroupsOf(ctx, u.ID)
+	if err != nil {
+		return Rights{}, fmt.Errorf("account: groups of %s: %w", u.ID, err)
+	}
+	return EffectiveRights(u, groups), nil
+}
+
+func memberIDs(ms []Member) []string {
+	out := make([]string, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, m.Value)
+	}
+	return out
+}

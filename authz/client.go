@@ -80,6 +80,41 @@ type Client struct {
 	// Pending is set while a self-registered client awaits an
 	// administrator's approval (it is also Disabled until then).
 	Pending bool
+	// AllowSystemScopes lets a client that authenticates with a secret be
+	// granted the system/ scopes of its Scopes (client_credentials). SMART
+	// Backend Services authenticate with keys (private_key_jwt), and
+	// without this flag a secret client's system/ scopes are never
+	// granted. Only an administrator sets it (the edit page, the CLI);
+	// registration requests and RFC 7592 updates never change it.
+	AllowSystemScopes bool
+	// AllowSCIM lets the client be granted the scim scope (ScopeSCIM) and
+	// hold provisioning tokens: it may call /scim/v2. Administrators only,
+	// like AllowSystemScopes.
+	AllowSCIM bool
+}
+
+// ScopeSCIM is the scope of a token that may call the SCIM API: granted
+// only to clients an administrator allowed SCIM (Client.AllowSCIM). It is
+// not advertised in scopes_supported.
+const ScopeSCIM = "scim"
+
+// GrantableScopes is the part of c.Scopes that c may be granted now:
+// without scim unless an administrator allowed SCIM, and without system/
+// scopes for a client that authenticates with a secret unless an
+// administrator allowed them (SMART system/ scopes are for key- or
+// certificate-authenticated clients). fosite checks every request
+// (authorize, client_credentials, refresh) against it.
+func (c *Client) GrantableScopes() []string {
+	out := make([]string, 0, len(c.Scopes))
+	for _, sc := range c.Scopes {
+		switch {
+		case sc == ScopeSCIM && !c.AllowSCIM:
+		case strings.HasPrefix(sc, "system/") && UsesSecret(c.TokenEndpointAuthMethod) && !c.AllowSystemScopes:
+		default:
+			out = append(out, sc)
+		}
+	}
+	return out
 }
 
 // Ceiling is what a client may be without an administrator: its scopes,
@@ -150,6 +185,8 @@ type NewClient struct {
 	Ceiling *Ceiling
 	// IntrospectAll: see Client.IntrospectAll (administrators only).
 	IntrospectAll bool
+	// AllowSystemScopes, AllowSCIM: see Client (administrators only).
+	AllowSystemScopes, AllowSCIM bool
 	// Pending registers the client disabled, awaiting approval.
 	Pending bool
 
@@ -211,6 +248,7 @@ func CreateClient(ctx context.Context, st ClientStore, nc NewClient, now time.Ti
 		Disabled:                nc.Pending,
 	}
 	c.RegistrationTokenExpiresAt, c.IntrospectAll = nc.RegistrationTokenExpiresAt.UTC(), nc.IntrospectAll
+	c.AllowSystemScopes, c.AllowSCIM = nc.AllowSystemScopes, nc.AllowSCIM
 	if c.Policy == "" {
 		c.Policy = PolicyAdmin
 	}

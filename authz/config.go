@@ -185,7 +185,7 @@ func (f *fositeClient) GetHashedSecret() []byte            { return f.c.SecretHa
 func (f *fositeClient) GetRedirectURIs() []string          { return f.c.RedirectURIs }
 func (f *fositeClient) GetGrantTypes() fosite.Arguments    { return f.c.GrantTypes }
 func (f *fositeClient) GetResponseTypes() fosite.Arguments { return f.c.ResponseTypes }
-func (f *fositeClient) GetScopes() fosite.Arguments        { return f.c.Scopes }
+func (f *fositeClient) GetScopes() fosite.Arguments        { return f.c.GrantableScopes() }
 func (f *fositeClient) IsPublic() bool                     { return f.c.Public }
 func (f *fositeClient) GetAudience() fosite.Arguments      { return f.audience }
 

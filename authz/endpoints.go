@@ -147,6 +147,11 @@ func hasRole(roles []string, role string) bool {
 	return false
 }
 
+// BearerToken returns the RFC 6750 §2.1 bearer token of r's Authorization
+// header, and whether there was one (other resource servers of this
+// process, such as the SCIM endpoint, read it the same way).
+func BearerToken(r *http.Request) (string, bool) { return bearer(r) }
+
 func bearer(r *http.Request) (string, bool) {
 	h := r.Header.Get("Authorization")
 	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {

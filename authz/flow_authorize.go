@@ -143,7 +143,7 @@ func (s *Server) dropDisallowedScopes(ctx context.Context, form url.Values) {
 	}
 	var kept []string
 	for _, sc := range strings.Fields(form.Get("scope")) {
-		if s.cfg.ScopeStrategy(fc.c.Scopes, sc) && !slices.Contains(kept, sc) {
+		if s.cfg.ScopeStrategy(fc.GetScopes(), sc) && !slices.Contains(kept, sc) {
 			kept = append(kept, sc)
 		}
 	}

@@ -21,7 +21,7 @@ type clientCredentialsConfig struct {
 // clientCredentialsGrant is fosite's client_credentials handler with the
 // SMART Backend Services policy: a backend-service token speaks for no
 // person and no patient, so it carries system/ scopes only (checklist
-// K14, R10), every one requested is granted (fosite has already checked
+// K14, R10), and scim for a client an administrator allowed SCIM, every one requested is granted (fosite has already checked
 // each against the client's ceiling, K9: excess → invalid_scope), its
 // subject is the client and it lives Config.TokenTTL. Its access tokens
 // are stateless (stateless.go).
@@ -38,8 +38,8 @@ func (g *clientCredentialsGrant) HandleTokenEndpointRequest(ctx context.Context,
 		return err
 	}
 	for _, sc := range ar.GetRequestedScopes() {
-		if !strings.HasPrefix(sc, "system/") {
-			return fosite.ErrInvalidScope.WithHintf("The client_credentials grant takes system/ scopes only, not %q.", sc)
+		if !strings.HasPrefix(sc, "system/") && sc != ScopeSCIM {
+			return fosite.ErrInvalidScope.WithHintf("The client_credentials grant takes system/ scopes (and scim) only, not %q.", sc)
 		}
 	}
 	for _, sc := range ar.GetRequestedScopes() {

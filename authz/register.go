@@ -47,11 +47,16 @@ func defaultScopesFor(grants []string) smart.Scopes {
 }
 
 // AdminPolicy is the registration policy of an administrator (initial
-// access token, the admin pages): confidential clients, any valid scope
-// (checklist DCR7). m is the request, whose grant types choose the default
-// scopes.
+// access token, the admin pages, the CLI): confidential clients, any valid
+// scope (checklist DCR7), and client_credentials with a client secret (RFC
+// 6749 §4.4) for provisioning clients and resource servers that are not
+// SMART Backend Services; such a client's system/ scopes are granted only
+// when an administrator also sets Client.AllowSystemScopes
+// (GrantableScopes). m is the request, whose grant types choose the
+// default scopes.
 func AdminPolicy(m registration.Metadata) registration.Policy {
-	return registration.Policy{AnyScope: true, AllowConfidential: true, DefaultScopes: defaultScopesFor(m.GrantTypes)}
+	return registration.Policy{AnyScope: true, AllowConfidential: true, DefaultScopes: defaultScopesFor(m.GrantTypes),
+		AllowSymmetricBackend: true}
 }
 
 // CeilingPolicy is the policy of a registration capped by ceiling (open
@@ -95,7 +100,7 @@ func UpdatePolicy(c *Client) registration.Policy {
 		GrantTypes:        append([]string{}, ceil.GrantTypes...), // never nil: nil would allow every grant
 		AllowConfidential: ceil.AuthMethod != AuthNone,
 		AuthMethods:       updateMethods(ceil.AuthMethod),
-		// A symmetric backend only exists because the CLI made it.
+		// A symmetric backend only exists because an administrator made it.
 		AllowSymmetricBackend: UsesSecret(ceil.AuthMethod) && slices.Contains(ceil.GrantTypes, registration.GrantClientCredentials),
 	}
 }

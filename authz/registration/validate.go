@@ -60,9 +60,11 @@ type Policy struct {
 	// (RFC 7592 updates under a client's ceiling.)
 	AuthMethods []string
 	// AllowSymmetricBackend lets client_credentials use client_secret_basic
-	// or client_secret_post. Only for administrator tools (the CLI: load
-	// tests, legacy backends); SMART Backend Services requires
-	// private_key_jwt (checklist K13), and registration requests never get it.
+	// or client_secret_post (RFC 6749 §4.4). Only for administrators (the
+	// pages, an RFC 7591 request with an administrator's token, the CLI):
+	// provisioning clients and resource servers that are not SMART Backend
+	// Services, which require private_key_jwt (checklist K13). Open and
+	// self-service registrations never get it.
 	AllowSymmetricBackend bool
 }
 

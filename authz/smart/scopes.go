@@ -348,3 +348,39 @@ func ScopeStrategy(haystack []string, needle string) bool {
 	}
 	return false
 }
+
+// NarrowTo is the one rule of a person's scope ceiling (their roles' and
+// groups' rights): of each requested scope it keeps what the ceiling allows.
+// A resource scope becomes Narrow of it under the ceiling (nothing when the
+// ceiling allows none of it; contexts never cross; a granular request under
+// a wider ceiling stays as requested, a wider request under a granular
+// ceiling becomes the ceiling's granular scope); every other scope (openid,
+// fhirUser, launch/patient, offline_access, scim, …) passes unchanged, since
+// a ceiling speaks of data only. Tokens that are not valid scopes are
+// dropped (they grant nothing); invalid ceiling entries are ignored. The
+// result keeps the request's order, without repeats.
+func NarrowTo(requested, ceiling []string) []string {
+	ceil, _ := ParseScopes(strings.Join(ceiling, " "))
+	var (
+		out  []string
+		seen dedup
+	)
+	add := func(s string) {
+		if !seen.seen(s) {
+			out = append(out, s)
+		}
+	}
+	for _, tok := range requested {
+		sc, err := ParseScope(tok)
+		switch {
+		case err != nil:
+		case sc.kind != KindResource:
+			add(tok)
+		default:
+			for _, n := range Narrow(sc, ceil) {
+				add(n.String())
+			}
+		}
+	}
+	return out
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -27,12 +28,12 @@ func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
 // runClient is `smartgate client add`: an administrator registers a client
 // without a browser. The metadata is validated with registration.Validate
-// under the administrator's policy, with one exception the registration
-// endpoint and the pages never make: client_credentials may use a client
-// secret (client_secret_basic / _post). SMART Backend Services requires
-// private_key_jwt, but load tests and legacy backends run by the same
-// administrator need a shared secret, and whoever runs this command has the
-// database anyway.
+// under the administrator's policy (which lets client_credentials use a
+// client secret, as the admin pages do), and a symmetric backend registered
+// here may use its system/ scopes (authz.Client.AllowSystemScopes; on the
+// pages an administrator ticks that separately): load tests and legacy
+// backends run by the same administrator need a shared secret, and whoever
+// runs this command has the database anyway.
 func runClient(ctx context.Context, e *env, args []string) error {
 	if len(args) == 0 || args[0] != "add" {
 		return usageError{errors.New(clientUsage)}
@@ -79,9 +80,7 @@ func runClient(ctx context.Context, e *env, args []string) error {
 		}
 		m.JWKS = b
 	}
-	policy := authz.AdminPolicy(m)
-	policy.AllowSymmetricBackend = true
-	out, err := registration.Validate(m, policy)
+	out, err := registration.Validate(m, authz.AdminPolicy(m))
 	if err != nil {
 		var re *registration.Error
 		if errors.As(err, &re) {
@@ -103,6 +102,9 @@ func runClient(ctx context.Context, e *env, args []string) error {
 	}
 	nc := authz.NewClientFrom(out)
 	nc.ID, nc.Secret, nc.Policy, nc.IntrospectAll = *id, secret, authz.PolicyAdmin, *introspectAll
+	// The operator asked for this client: a symmetric backend made here
+	// may use its system/ scopes, as it always could from the CLI.
+	nc.AllowSystemScopes = authz.UsesSecret(out.TokenEndpointAuthMethod) && slices.Contains(out.GrantTypes, registration.GrantClientCredentials)
 	if *introspectAll && out.TokenEndpointAuthMethod == authz.AuthNone {
 		return usageError{errors.New("--introspect-all needs a confidential client: a public one cannot call introspection")}
 	}

@@ -12,6 +12,7 @@ import (
 	"runtime/debug"
 
 	"github.com/smartgate/smartgate/authz"
+	"github.com/smartgate/smartgate/scim/scimauth"
 	"github.com/smartgate/smartgate/config"
 	"github.com/smartgate/smartgate/server"
 	"github.com/smartgate/smartgate/store/sqlite"
@@ -145,6 +146,9 @@ func runServe(ctx context.Context, e *env, args []string) error {
 type app struct {
 	handler  http.Handler
 	authz    *authz.Server
+	// scimAuth decides who may call /scim/v2 (the SCIM handler's
+	// scim.Authorizer).
+	scimAuth *scimauth.Authorizer
 	closers  []func()
 	messages []string
 }

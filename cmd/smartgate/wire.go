@@ -24,6 +24,7 @@ import (
 	"github.com/smartgate/smartgate/fhir/search"
 	"github.com/smartgate/smartgate/launch"
 	"github.com/smartgate/smartgate/listener"
+	"github.com/smartgate/smartgate/scim/scimauth"
 	"github.com/smartgate/smartgate/server"
 	"github.com/smartgate/smartgate/store/sqlite"
 	"github.com/smartgate/smartgate/web"
@@ -179,10 +180,17 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 		AllowOrigin:     func(o string) bool { return clientCache.OriginAllowed(context.Background(), o) },
 	}, db, logger.With("component", "fhir"))
 
-	clientPages, err := clients.New(clients.Config{Pages: pages, Store: db, Clients: clientCache, Assets: assets, Audit: rec,
+	clientPages, err := clients.New(clients.Config{Pages: pages, Store: db, Clients: clientCache, Tokens: db, Assets: assets, Audit: rec,
 		Logger: logger.With("component", "clients")})
 	if err != nil {
 		return nil, fmt.Errorf("client pages: %w", err)
+	}
+
+	// Who may call SCIM: provisioning tokens, scim-scoped tokens of clients
+	// allowed SCIM, administrators' tokens (scim/scimauth).
+	if a.scimAuth, err = scimauth.New(scimauth.Config{Tokens: db, Clients: clientCache, Verifier: as, Audit: rec,
+		Logger: logger.With("component", "scimauth")}); err != nil {
+		return nil, fmt.Errorf("SCIM authorization: %w", err)
 	}
 
 	demo, err := demoapp.New(static, demoapp.Config{})

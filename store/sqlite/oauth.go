@@ -32,9 +32,10 @@ func boolInt(b bool) int {
 const clientCols = `id, name, secret_hash, redirect_uris, grant_types, response_types, scopes,
 	token_endpoint_auth_method, jwks, jwks_uri, launch_uri, logo_uri, client_uri, require_pkce, public, disabled, created_at,
 	contacts, tos_uri, policy_uri, post_logout_redirect_uris, software_id, software_version, registration_token_hash,
-	policy, owner, pending, ceiling_scopes, ceiling_grant_types, ceiling_auth_method, registration_token_expires_at, introspect_all`
+	policy, owner, pending, ceiling_scopes, ceiling_grant_types, ceiling_auth_method, registration_token_expires_at, introspect_all,
+	allow_system_scopes, allow_scim`
 
-const clientPlaceholders = `?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?`
+const clientPlaceholders = `?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?`
 
 func clientArgs(c *authz.Client) []any {
 	policy := c.Policy
@@ -46,18 +47,19 @@ func clientArgs(c *authz.Client) []any {
 		boolInt(c.RequirePKCE), boolInt(c.Public), boolInt(c.Disabled), encodeTime(c.CreatedAt),
 		jsonList(c.Contacts), c.TOSURI, c.PolicyURI, jsonList(c.PostLogoutRedirectURIs), c.SoftwareID, c.SoftwareVersion,
 		c.RegistrationTokenHash, policy, c.Owner, boolInt(c.Pending),
-		jsonList(c.Ceiling.Scopes), jsonList(c.Ceiling.GrantTypes), c.Ceiling.AuthMethod, encodeTime(c.RegistrationTokenExpiresAt), boolInt(c.IntrospectAll)}
+		jsonList(c.Ceiling.Scopes), jsonList(c.Ceiling.GrantTypes), c.Ceiling.AuthMethod, encodeTime(c.RegistrationTokenExpiresAt), boolInt(c.IntrospectAll),
+		boolInt(c.AllowSystemScopes), boolInt(c.AllowSCIM)}
 }
 
 func scanClient(s scanner) (*authz.Client, error) {
 	var c authz.Client
 	var ru, gt, rt, sc, contacts, plru, csc, cgt string
 	var created, ratExp int64
-	var pkce, pub, dis, pending, all int
+	var pkce, pub, dis, pending, all, sys, scim int
 	if err := s.Scan(&c.ID, &c.Name, &c.SecretHash, &ru, &gt, &rt, &sc, &c.TokenEndpointAuthMethod, &c.JWKS, &c.JWKSURI,
 		&c.LaunchURI, &c.LogoURI, &c.ClientURI, &pkce, &pub, &dis, &created,
 		&contacts, &c.TOSURI, &c.PolicyURI, &plru, &c.SoftwareID, &c.SoftwareVersion, &c.RegistrationTokenHash,
-		&c.Policy, &c.Owner, &pending, &csc, &cgt, &c.Ceiling.AuthMethod, &ratExp, &all); err != nil {
+		&c.Policy, &c.Owner, &pending, &csc, &cgt, &c.Ceiling.AuthMethod, &ratExp, &all, &sys, &scim); err != nil {
 		return nil, err
 	}
 	for _, p := range []struct {
@@ -70,6 +72,7 @@ func scanClient(s scanner) (*authz.Client, error) {
 		}
 	}
 	c.RequirePKCE, c.Public, c.Disabled, c.Pending, c.IntrospectAll = pkce != 0, pub != 0, dis != 0, pending != 0, all != 0
+	c.AllowSystemScopes, c.AllowSCIM = sys != 0, scim != 0
 	c.CreatedAt, c.RegistrationTokenExpiresAt = decodeTime(created), decodeTime(ratExp)
 	return &c, nil
 }
@@ -119,7 +122,8 @@ func (db *DB) UpdateClient(ctx context.Context, id string, update func(old authz
 			client_uri=?, require_pkce=?, public=?, disabled=?, created_at=?,
 			contacts=?, tos_uri=?, policy_uri=?, post_logout_redirect_uris=?, software_id=?, software_version=?,
 			registration_token_hash=?, policy=?, owner=?, pending=?,
-			ceiling_scopes=?, ceiling_grant_types=?, ceiling_auth_method=?, registration_token_expires_at=?, introspect_all=?
+			ceiling_scopes=?, ceiling_grant_types=?, ceiling_auth_method=?, registration_token_expires_at=?, introspect_all=?,
+			allow_system_scopes=?, allow_scim=?
 			WHERE id=?`, append(clientArgs(&c)[1:], id)...)
 		return err
 	})
@@ -131,8 +135,9 @@ func (db *DB) UpdateClient(ctx context.Context, id string, update func(old authz
 
 // DeleteClient removes a client and, in the same transaction, revokes its
 // access and refresh tokens, drops its other token records (codes, PKCE
-// and OpenID Connect sessions) and the consents people gave it, so that an
-// id reused later inherits nothing.
+// and OpenID Connect sessions), the consents people gave it and (by the
+// foreign key's cascade) its provisioning tokens, so that an id reused
+// later inherits nothing.
 func (db *DB) DeleteClient(ctx context.Context, id string, at time.Time) error {
 	err := db.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM oauth_clients WHERE id = ?`, id)

@@ -43,6 +43,8 @@ func conformance(t *testing.T, path func(t *testing.T) string) {
 		{"Clients", storetest.RunClients}, {"Tokens", storetest.RunTokens},
 		{"Launch", storetest.RunLaunch}, {"FHIR", storetest.RunFHIR},
 		{"SecondFactors", storetest.RunSecondFactors},
+		{"Directory", storetest.RunDirectory},
+		{"ProvisioningTokens", storetest.RunProvisioningTokens},
 		{"Transactions", storetest.RunTransactions},
 	} {
 		t.Run(domain.name, func(t *testing.T) { domain.run(t, open) })

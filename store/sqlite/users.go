@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -30,22 +31,26 @@ func (db *DB) CreateUser(ctx context.Context, u *account.User) error {
 	if err := u.Validate(); err != nil {
 		return fmt.Errorf("sqlite: create user: %w", err)
 	}
+	attrs, err := encodeAttrs(u)
+	if err != nil {
+		return fmt.Errorf("sqlite: create user: %w", err)
+	}
 	if u.ID == "" {
 		u.ID = account.NewID()
 	}
 	now := storedTime(time.Now())
 	meta := account.Meta{Created: now, LastModified: now, Version: 1}
-	err := db.write(ctx, func(tx *sql.Tx) error {
+	err = db.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO users (id, user_name, given_name, family_name, formatted_name,
-			display_name, active, password_hash, fhir_user, roles, created, last_modified, version)
-			VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+			display_name, active, password_hash, fhir_user, roles, external_id, attrs, created, last_modified, version)
+			VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 			u.ID, u.UserName, u.Name.GivenName, u.Name.FamilyName, u.Name.Formatted, u.DisplayName, u.Active,
-			u.PasswordHash, u.FHIRUser, strings.Join(u.Roles, " "), encodeTime(meta.Created), encodeTime(meta.LastModified),
-			meta.Version)
+			u.PasswordHash, u.FHIRUser, strings.Join(u.Roles, " "), u.ExternalID, attrs,
+			encodeTime(meta.Created), encodeTime(meta.LastModified), meta.Version)
 		if err != nil {
 			return err
 		}
-		return putEmails(ctx, tx, u.ID, u.Emails)
+		return putValues(ctx, tx, u.ID, u.Emails, u.Profile.PhoneNumbers, false)
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite: create user %q: %w", u.UserName, err)
@@ -54,9 +59,15 @@ func (db *DB) CreateUser(ctx context.Context, u *account.User) error {
 	return nil
 }
 
-func putEmails(ctx context.Context, tx *sql.Tx, id string, emails []account.Email) error {
-	if _, err := tx.ExecContext(ctx, "DELETE FROM user_emails WHERE user_id = ?", id); err != nil {
-		return err
+// putValues stores the e-mails and phone numbers of user id, replacing the
+// stored ones when replace is set.
+func putValues(ctx context.Context, tx *sql.Tx, id string, emails []account.Email, phones []account.PhoneNumber, replace bool) error {
+	if replace {
+		for _, q := range []string{"DELETE FROM user_emails WHERE user_id = ?", "DELETE FROM user_phone_numbers WHERE user_id = ?"} {
+			if _, err := tx.ExecContext(ctx, q, id); err != nil {
+				return err
+			}
+		}
 	}
 	for i, e := range emails {
 		if _, err := tx.ExecContext(ctx, "INSERT INTO user_emails (user_id, position, value, type, is_primary) VALUES (?,?,?,?,?)",
@@ -64,18 +75,85 @@ func putEmails(ctx context.Context, tx *sql.Tx, id string, emails []account.Emai
 			return err
 		}
 	}
+	for i, p := range phones {
+		if _, err := tx.ExecContext(ctx, "INSERT INTO user_phone_numbers (user_id, position, value, type, is_primary) VALUES (?,?,?,?,?)",
+			id, i, p.Value, p.Type, p.Primary); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// userAttrs is the JSON form of the users.attrs column: the SCIM attributes
+// kept but rarely filtered on (migration 0012). The keys are the paths the
+// filter compiler reads with json_extract (userAttrSQL); an absent key is
+// an empty value.
+type userAttrs struct {
+	MiddleName        string          `json:"middleName,omitempty"`
+	HonorificPrefix   string          `json:"honorificPrefix,omitempty"`
+	HonorificSuffix   string          `json:"honorificSuffix,omitempty"`
+	NickName          string          `json:"nickName,omitempty"`
+	ProfileURL        string          `json:"profileUrl,omitempty"`
+	Title             string          `json:"title,omitempty"`
+	UserType          string          `json:"userType,omitempty"`
+	PreferredLanguage string          `json:"preferredLanguage,omitempty"`
+	Locale            string          `json:"locale,omitempty"`
+	Timezone          string          `json:"timezone,omitempty"`
+	Enterprise        *enterpriseJSON `json:"enterprise,omitempty"`
+}
+
+type enterpriseJSON struct {
+	EmployeeNumber string `json:"employeeNumber,omitempty"`
+	CostCenter     string `json:"costCenter,omitempty"`
+	Organization   string `json:"organization,omitempty"`
+	Division       string `json:"division,omitempty"`
+	Department     string `json:"department,omitempty"`
+	Manager        string `json:"manager,omitempty"`
+}
+
+func encodeAttrs(u *account.User) (string, error) {
+	p := u.Profile
+	a := userAttrs{MiddleName: p.MiddleName, HonorificPrefix: p.HonorificPrefix, HonorificSuffix: p.HonorificSuffix,
+		NickName: p.NickName, ProfileURL: p.ProfileURL, Title: p.Title, UserType: p.UserType,
+		PreferredLanguage: p.PreferredLanguage, Locale: p.Locale, Timezone: p.Timezone}
+	if e := u.Enterprise; e != (account.Enterprise{}) {
+		a.Enterprise = &enterpriseJSON{EmployeeNumber: e.EmployeeNumber, CostCenter: e.CostCenter,
+			Organization: e.Organization, Division: e.Division, Department: e.Department, Manager: e.Manager}
+	}
+	b, err := json.Marshal(a)
+	if err != nil {
+		return "", fmt.Errorf("encode attributes: %w", err)
+	}
+	return string(b), nil
+}
+
+func decodeAttrs(s string, u *account.User) error {
+	var a userAttrs
+	if err := json.Unmarshal([]byte(s), &a); err != nil {
+		return fmt.Errorf("decode attributes of user %q: %w", u.ID, err)
+	}
+	u.Profile = account.Profile{MiddleName: a.MiddleName, HonorificPrefix: a.HonorificPrefix, HonorificSuffix: a.HonorificSuffix,
+		NickName: a.NickName, ProfileURL: a.ProfileURL, Title: a.Title, UserType: a.UserType,
+		PreferredLanguage: a.PreferredLanguage, Locale: a.Locale, Timezone: a.Timezone}
+	if e := a.Enterprise; e != nil {
+		u.Enterprise = account.Enterprise{EmployeeNumber: e.EmployeeNumber, CostCenter: e.CostCenter,
+			Organization: e.Organization, Division: e.Division, Department: e.Department, Manager: e.Manager}
+	}
 	return nil
 }
 
 const userColumns = `id, user_name, given_name, family_name, formatted_name, display_name, active, password_hash,
-	fhir_user, roles, created, last_modified, version`
+	fhir_user, roles, external_id, attrs, created, last_modified, version`
 
 func scanUser(s scanner) (*account.User, error) {
 	var u account.User
-	var roles string
+	var roles, attrs string
 	var created, modified int64
 	if err := s.Scan(&u.ID, &u.UserName, &u.Name.GivenName, &u.Name.FamilyName, &u.Name.Formatted, &u.DisplayName,
-		&u.Active, &u.PasswordHash, &u.FHIRUser, &roles, &created, &modified, &u.Meta.Version); err != nil {
+		&u.Active, &u.PasswordHash, &u.FHIRUser, &roles, &u.ExternalID, &attrs, &created, &modified, &u.Meta.Version); err != nil {
+		return nil, err
+	}
+	if err := decodeAttrs(attrs, &u); err != nil {
 		return nil, err
 	}
 	u.Roles = splitSpace(roles)
@@ -83,21 +161,46 @@ func scanUser(s scanner) (*account.User, error) {
 	return &u, nil
 }
 
-func (db *DB) loadEmails(ctx context.Context, q interface {
+// queryer is a *sql.Tx or *sql.DB.
+type queryer interface {
 	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
-}, users ...*account.User) error {
+}
+
+// loadValues fills in the e-mails and phone numbers of users, with one
+// query per table whatever their number.
+func loadValues(ctx context.Context, q queryer, users ...*account.User) error {
+	if len(users) == 0 {
+		return nil
+	}
+	byID := make(map[string]*account.User, len(users))
+	ids := make([]string, 0, len(users))
 	for _, u := range users {
-		rows, err := q.QueryContext(ctx, "SELECT value, type, is_primary FROM user_emails WHERE user_id = ? ORDER BY position", u.ID)
+		byID[u.ID] = u
+		ids = append(ids, u.ID)
+	}
+	idsJSON, err := json.Marshal(ids)
+	if err != nil {
+		return err
+	}
+	for _, table := range []string{"user_emails", "user_phone_numbers"} {
+		rows, err := q.QueryContext(ctx, "SELECT user_id, value, type, is_primary FROM "+table+
+			" WHERE user_id IN (SELECT value FROM json_each(?)) ORDER BY user_id, position", string(idsJSON))
 		if err != nil {
 			return err
 		}
 		for rows.Next() {
-			var e account.Email
-			if err := rows.Scan(&e.Value, &e.Type, &e.Primary); err != nil {
+			var id, value, typ string
+			var primary bool
+			if err := rows.Scan(&id, &value, &typ, &primary); err != nil {
 				rows.Close()
 				return err
 			}
-			u.Emails = append(u.Emails, e)
+			u := byID[id]
+			if table == "user_emails" {
+				u.Emails = append(u.Emails, account.Email{Value: value, Type: typ, Primary: primary})
+			} else {
+				u.Profile.PhoneNumbers = append(u.Profile.PhoneNumbers, account.PhoneNumber{Value: value, Type: typ, Primary: primary})
+			}
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
@@ -105,6 +208,32 @@ func (db *DB) loadEmails(ctx context.Context, q interface {
 		}
 	}
 	return nil
+}
+
+// scanUsers reads the users of rows and then their e-mails and phone
+// numbers.
+func scanUsers(ctx context.Context, q queryer, rows *sql.Rows) ([]account.User, error) {
+	var ptrs []*account.User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			rows.Close()
+			return nil, err
+		}
+		ptrs = append(ptrs, u)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if err := loadValues(ctx, q, ptrs...); err != nil {
+		return nil, err
+	}
+	out := make([]account.User, 0, len(ptrs))
+	for _, u := range ptrs {
+		out = append(out, *u)
+	}
+	return out, nil
 }
 
 func (db *DB) userWhere(ctx context.Context, what, where string, arg any) (*account.User, error) {
@@ -115,7 +244,7 @@ func (db *DB) userWhere(ctx context.Context, what, where string, arg any) (*acco
 		if err != nil {
 			return err
 		}
-		return db.loadEmails(ctx, tx, u)
+		return loadValues(ctx, tx, u)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: user %s: %w", what, err)
@@ -161,26 +290,8 @@ func (db *DB) Users(ctx context.Context, q account.ListQuery) ([]account.User, e
 		if err != nil {
 			return err
 		}
-		var ptrs []*account.User
-		for rows.Next() {
-			u, err := scanUser(rows)
-			if err != nil {
-				rows.Close()
-				return err
-			}
-			ptrs = append(ptrs, u)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		if err := db.loadEmails(ctx, tx, ptrs...); err != nil {
-			return err
-		}
-		for _, u := range ptrs {
-			out = append(out, *u)
-		}
-		return nil
+		out, err = scanUsers(ctx, tx, rows)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list users: %w", err)
@@ -193,13 +304,17 @@ func (db *DB) UpdateUser(ctx context.Context, u *account.User) error {
 	if err := u.Validate(); err != nil {
 		return fmt.Errorf("sqlite: update user: %w", err)
 	}
+	attrs, err := encodeAttrs(u)
+	if err != nil {
+		return fmt.Errorf("sqlite: update user: %w", err)
+	}
 	now := storedTime(time.Now())
-	err := db.write(ctx, func(tx *sql.Tx) error {
+	err = db.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE users SET user_name=?, given_name=?, family_name=?, formatted_name=?,
-			display_name=?, active=?, password_hash=?, fhir_user=?, roles=?, last_modified=?, version=version+1
-			WHERE id=? AND version=?`,
+			display_name=?, active=?, password_hash=?, fhir_user=?, roles=?, external_id=?, attrs=?, last_modified=?,
+			version=version+1 WHERE id=? AND version=?`,
 			u.UserName, u.Name.GivenName, u.Name.FamilyName, u.Name.Formatted, u.DisplayName, u.Active,
-			u.PasswordHash, u.FHIRUser, strings.Join(u.Roles, " "), encodeTime(now), u.ID, u.Meta.Version)
+			u.PasswordHash, u.FHIRUser, strings.Join(u.Roles, " "), u.ExternalID, attrs, encodeTime(now), u.ID, u.Meta.Version)
 		if err != nil {
 			return err
 		}
@@ -216,7 +331,7 @@ func (db *DB) UpdateUser(ctx context.Context, u *account.User) error {
 				return err
 			}
 		}
-		return putEmails(ctx, tx, u.ID, u.Emails)
+		return putValues(ctx, tx, u.ID, u.Emails, u.Profile.PhoneNumbers, true)
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite: update user %q: %w", u.ID, err)

@@ -1,7 +1,7 @@
 // Package storetest is the one conformance suite that every storage backend
 // must pass (the dex storage/conformance pattern). It has one entry point per
 // domain — RunSettings, RunAudit, RunAccounts, RunSessions, RunClients,
-// RunTokens, RunLaunch, RunFHIR — each a table of named subtests run on a
+// RunTokens, RunLaunch, RunFHIR, RunDirectory, RunProvisioningTokens — each a table of named subtests run on a
 // fresh store, and a separate entry point, RunTransactions, for the tests
 // that race goroutines against one store (lock and transaction behaviour,
 // the part where backends differ most and fail worst). A backend's test file
@@ -24,6 +24,7 @@ import (
 	"github.com/smartgate/smartgate/authz"
 	"github.com/smartgate/smartgate/fhir"
 	"github.com/smartgate/smartgate/launch"
+	"github.com/smartgate/smartgate/scim/scimauth"
 	"github.com/smartgate/smartgate/store"
 )
 
@@ -36,7 +37,7 @@ type Backend interface {
 	SettingOrCreate(ctx context.Context, key string, create func() ([]byte, error)) ([]byte, error)
 	InsertAudit(ctx context.Context, evs []audit.Event) error
 	AuditEvents(ctx context.Context, f audit.Filter) ([]audit.Event, error)
-	account.Users
+	account.Directory // includes account.Users
 	account.Consents
 	account.Sessions
 	account.Pendings
@@ -44,6 +45,7 @@ type Backend interface {
 	authz.Store
 	fhir.Store
 	launch.Store
+	scimauth.TokenStore
 }
 
 // test is one named subtest of an entry point.

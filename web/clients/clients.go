@@ -35,6 +35,7 @@ import (
 	"github.com/smartgate/smartgate/authz"
 	"github.com/smartgate/smartgate/authz/registration"
 	"github.com/smartgate/smartgate/internal/reqctx"
+	"github.com/smartgate/smartgate/scim/scimauth"
 	"github.com/smartgate/smartgate/store"
 	"github.com/smartgate/smartgate/web"
 )
@@ -61,10 +62,13 @@ type Config struct {
 	// server's authz.ClientCache, so that its client and CORS caches see
 	// every change at once. Nil means Store (tests, a process without one).
 	Clients authz.ClientStore
-	Assets  fs.FS // templates/ (smartgate.Assets)
-	Audit   audit.Recorder
-	Logger  *slog.Logger
-	Now     func() time.Time
+	// Tokens keeps the provisioning tokens of SCIM clients; nil leaves
+	// their section off the edit page.
+	Tokens scimauth.TokenStore
+	Assets fs.FS // templates/ (smartgate.Assets)
+	Audit  audit.Recorder
+	Logger *slog.Logger
+	Now    func() time.Time
 }
 
 // Server serves the client pages.
@@ -73,6 +77,9 @@ type Server struct {
 	log     *slog.Logger
 	pages   map[string]*template.Template
 	reveals *reveals
+	// tokenReveals holds just-issued provisioning tokens (a handle of one
+	// never shows a client secret, nor the other way round).
+	tokenReveals *reveals
 }
 
 // Page files (templates/<name>.html), each executed with base.html and the
@@ -94,8 +101,8 @@ func New(cfg Config) (*Server, error) {
 		cfg.Clients = cfg.Store
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, pages: map[string]*template.Template{},
-		reveals: &reveals{m: map[string]reveal{}, now: cfg.Now}}
-	funcs := template.FuncMap{"join": strings.Join}
+		reveals: &reveals{m: map[string]reveal{}, now: cfg.Now}, tokenReveals: &reveals{m: map[string]reveal{}, now: cfg.Now}}
+	funcs := template.FuncMap{"join": strings.Join, "when": when}
 	for _, name := range pageNames {
 		t, err := template.New(name).Funcs(funcs).ParseFS(cfg.Assets, "templates/base.html", "templates/clients_form.html", "templates/"+name+".html")
 		if err != nil {
@@ -127,6 +134,10 @@ func (s *Server) Register(mux *http.ServeMux) {
 	mux.Handle("POST "+AdminPath+"/{id}/enable", admin(s.setState(false)))
 	mux.Handle("POST "+AdminPath+"/{id}/approve", admin(s.setState(false)))
 	mux.Handle("POST "+AdminPath+"/{id}/delete", admin(s.remove))
+	if s.cfg.Tokens != nil {
+		mux.Handle("POST "+AdminPath+"/{id}/provisioning-tokens", admin(s.issueToken))
+		mux.Handle("POST "+AdminPath+"/{id}/provisioning-tokens/{token}/revoke", admin(s.revokeToken))
+	}
 	mux.Handle("GET "+MinePath, anyone(s.mine))
 	mux.Handle("POST "+MinePath, anyone(s.createMine))
 }
@@ -265,11 +276,40 @@ type formView struct {
 	LogoURI      string
 	ClientURI    string
 	Contacts     string
-	// IntrospectAll: the client is a resource server that may introspect
-	// every client's tokens (administrators only).
-	IntrospectAll bool
+	// Flags are the administrator-only permissions (shown when Admin).
+	Flags adminFlags
 	// Admin shows the fields only administrators may use.
 	Admin bool
+}
+
+// adminFlags are the client permissions only an administrator sets (on
+// these pages; never by registration requests or the registration access
+// token).
+type adminFlags struct {
+	// IntrospectAll: the client is a resource server that may introspect
+	// every client's tokens.
+	IntrospectAll bool
+	// AllowSystemScopes: a client with a secret may use its system/ scopes.
+	AllowSystemScopes bool
+	// AllowSCIM: the client may be granted the scim scope and hold
+	// provisioning tokens.
+	AllowSCIM bool
+}
+
+func flagsOf(c *authz.Client) adminFlags {
+	return adminFlags{IntrospectAll: c.IntrospectAll, AllowSystemScopes: c.AllowSystemScopes, AllowSCIM: c.AllowSCIM}
+}
+
+// apply sets the flags on c.
+func (f adminFlags) apply(c *authz.Client) {
+	c.IntrospectAll, c.AllowSystemScopes, c.AllowSCIM = f.IntrospectAll, f.AllowSystemScopes, f.AllowSCIM
+}
+
+// flagsFrom reads the administrator's checkboxes.
+func flagsFrom(r *http.Request) adminFlags {
+	f := r.PostForm
+	return adminFlags{IntrospectAll: f.Get("introspect_all") != "", AllowSystemScopes: f.Get("allow_system_scopes") != "",
+		AllowSCIM: f.Get("allow_scim") != ""}
 }
 
 func formOf(m registration.Metadata) formView {
@@ -280,14 +320,11 @@ func formOf(m registration.Metadata) formView {
 
 // adminForm is the form of an administrator's page: formOf(m) with the
 // fields only administrators see.
-func adminForm(m registration.Metadata, introspectAll bool) formView {
+func adminForm(m registration.Metadata, flags adminFlags) formView {
 	f := formOf(m)
-	f.Admin, f.IntrospectAll = true, introspectAll
+	f.Admin, f.Flags = true, flags
 	return f
 }
-
-// introspectAllFrom reads the administrator's introspect_all checkbox.
-func introspectAllFrom(r *http.Request) bool { return r.PostForm.Get("introspect_all") != "" }
 
 // HasGrant is used by the template's checkboxes.
 func (f formView) HasGrant(g string) bool { return slices.Contains(f.GrantTypes, g) }
@@ -304,6 +341,8 @@ type page struct {
 	Action   string
 	Message  string
 	Approval bool
+	// Provisioning is the edit page's provisioning-token section, or nil.
+	Provisioning *provisioningView
 }
 
 // lines splits a textarea into its non-empty lines.
@@ -434,7 +473,9 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 	var secret string
 	if err == nil {
 		nc := authz.NewClientFrom(out)
-		nc.Policy, nc.IntrospectAll = authz.PolicyAdmin, introspectAllFrom(r)
+		flags := flagsFrom(r)
+		nc.Policy, nc.IntrospectAll = authz.PolicyAdmin, flags.IntrospectAll
+		nc.AllowSystemScopes, nc.AllowSCIM = flags.AllowSystemScopes, flags.AllowSCIM
 		c, secret, err = authz.CreateClient(r.Context(), s.cfg.Clients, nc, s.cfg.Now())
 	}
 	if err != nil {
@@ -442,7 +483,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 			s.cfg.Pages.Fail(w, r, http.StatusInternalServerError, "", err)
 			return
 		}
-		v.Error, v.Form, v.Action = describe(err), adminForm(m, introspectAllFrom(r)), AdminPath+"/new"
+		v.Error, v.Form, v.Action = describe(err), adminForm(m, flagsFrom(r)), AdminPath+"/new"
 		s.render(w, r, http.StatusBadRequest, "clients_new", v)
 		return
 	}
@@ -483,11 +524,14 @@ func (s *Server) edit(w http.ResponseWriter, r *http.Request) {
 	}
 	row := rowOf(c)
 	v.Client = &row
-	v.Form = adminForm(authz.ClientMetadata(c), c.IntrospectAll)
+	v.Form = adminForm(authz.ClientMetadata(c), flagsOf(c))
 	v.Action = AdminPath + "/" + url.PathEscape(c.ID)
 	v.Secret = s.reveals.take(r.URL.Query().Get("reveal"), c.ID, user)
 	if r.URL.Query().Get("created") != "" {
 		v.Message = "The client is registered."
+	}
+	if !s.loadProvisioning(w, r, &v, c, user) {
+		return
 	}
 	s.render(w, r, http.StatusOK, "clients_edit", v)
 }
@@ -517,6 +561,10 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request) {
 		policy = authz.CeilingPolicy(authz.DefaultOpenRegistrationScopes(), false)
 	}
 	out, err := registration.Validate(m, policy)
+	if flags := flagsFrom(r); err == nil && c.Policy != authz.PolicyAdmin && (flags.AllowSCIM || flags.AllowSystemScopes) {
+		err = &registration.Error{Code: registration.CodeInvalidClientMetadata,
+			Description: "Only clients an administrator registered may use SCIM or system/ scopes with a secret; register a new client for that."}
+	}
 	var secret string
 	if err == nil {
 		// On the client as it is when the store writes (a disable that
@@ -529,7 +577,7 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request) {
 			// An administrator's edit is the client's new ceiling for its
 			// registration access token (issue 9 D4).
 			old.SetCeiling()
-			old.IntrospectAll = introspectAllFrom(r)
+			flagsFrom(r).apply(&old)
 			return old, nil
 		})
 		if invalid != nil {
@@ -546,7 +594,10 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		row := rowOf(c)
-		v.Client, v.Error, v.Form, v.Action = &row, describe(err), adminForm(m, introspectAllFrom(r)), AdminPath+"/"+url.PathEscape(c.ID)
+		v.Client, v.Error, v.Form, v.Action = &row, describe(err), adminForm(m, flagsFrom(r)), AdminPath+"/"+url.PathEscape(c.ID)
+		if !s.loadProvisioning(w, r, &v, c, user) {
+			return
+		}
 		s.render(w, r, http.StatusBadRequest, "clients_edit", v)
 		return
 	}

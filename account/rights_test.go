@@ -1,0 +1,65 @@
+package account
+
+import (
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestEffectiveRights(t *testing.T) {
+	nurses := Group{DisplayName: "nurses", Ceiling: []string{"user/*.rs"}}
+	lab := Group{DisplayName: "lab", Ceiling: []string{"user/Observation.cruds", "patient/Observation.rs"}}
+	clinicians := Group{DisplayName: "clinicians", Roles: []string{RolePractitioner}}
+	admins := Group{DisplayName: "admins", Roles: []string{RoleAdmin}}
+	for _, tc := range []struct {
+		name         string
+		roles        []string
+		groups       []Group
+		wantRoles    string
+		wantCeiling  string
+		mayActOthers bool
+	}{
+		{"no role, no group", nil, nil, "", "patient/*.cruds user/*.cruds", false},
+		{"patient", []string{RolePatient}, nil, "patient", "patient/*.cruds user/*.cruds", false},
+		{"practitioner", []string{RolePractitioner}, nil, "practitioner", "user/*.cruds patient/*.cruds", true},
+		{"admin", []string{RoleAdmin}, nil, "admin", "system/*.cruds user/*.cruds patient/*.cruds", true},
+		{"practitioner in nurses", []string{RolePractitioner}, []Group{nurses}, "practitioner", "user/*.rs", true},
+		{"practitioner in nurses and lab", []string{RolePractitioner}, []Group{nurses, lab}, "practitioner",
+			"user/*.rs user/Observation.cruds patient/Observation.rs", true},
+		{"group without ceiling does not widen", []string{RolePractitioner}, []Group{nurses, clinicians}, "practitioner",
+			"user/*.rs", true},
+		{"patient in a group granting practitioner", []string{RolePatient}, []Group{clinicians}, "patient practitioner",
+			"patient/*.cruds user/*.cruds", true},
+		{"no role, group granting practitioner, nurses", nil, []Group{clinicians, nurses}, "practitioner", "user/*.rs", true},
+		{"admin through a group", nil, []Group{admins}, "admin", "system/*.cruds user/*.cruds patient/*.cruds", true},
+		{"admin ceiling narrowed", []string{RoleAdmin}, []Group{lab}, "admin", "user/Observation.cruds patient/Observation.rs", true},
+		{"empty ceiling grants nothing", []string{RolePractitioner}, []Group{{DisplayName: "none", Ceiling: []string{}}},
+			"practitioner", "", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := EffectiveRights(&User{Roles: tc.roles}, tc.groups)
+			if got := strings.Join(r.Roles, " "); got != tc.wantRoles {
+				t.Errorf("roles %q, want %q", got, tc.wantRoles)
+			}
+			if !slices.Equal(r.Ceiling, strings.Fields(tc.wantCeiling)) {
+				t.Errorf("ceiling %q, want %q", r.Ceiling, tc.wantCeiling)
+			}
+			if got := MayActForOthers(r.Roles); got != tc.mayActOthers {
+				t.Errorf("MayActForOthers %v, want %v", got, tc.mayActOthers)
+			}
+		})
+	}
+}
+
+func TestValidateCeiling(t *testing.T) {
+	for _, ok := range [][]string{nil, {"user/*.rs"}, {"patient/Observation.rs?category=laboratory", "system/*.read"}} {
+		if err := ValidateCeiling(ok); err != nil {
+			t.Errorf("%q: %v", ok, err)
+		}
+	}
+	for _, bad := range [][]string{{"openid"}, {"user/*.xyz"}, {"scim"}, {""}, {"launch/patient"}} {
+		if err := ValidateCeiling(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
