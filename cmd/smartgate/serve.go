@@ -12,8 +12,8 @@ import (
 	"runtime/debug"
 
 	"github.com/smartgate/smartgate/authz"
-	"github.com/smartgate/smartgate/scim/scimauth"
 	"github.com/smartgate/smartgate/config"
+	"github.com/smartgate/smartgate/scim/scimauth"
 	"github.com/smartgate/smartgate/server"
 	"github.com/smartgate/smartgate/store/sqlite"
 )
@@ -144,8 +144,8 @@ func runServe(ctx context.Context, e *env, args []string) error {
 
 // app is the wired server: every package's handlers on one mux.
 type app struct {
-	handler  http.Handler
-	authz    *authz.Server
+	handler http.Handler
+	authz   *authz.Server
 	// scimAuth decides who may call /scim/v2 (the SCIM handler's
 	// scim.Authorizer).
 	scimAuth *scimauth.Authorizer
