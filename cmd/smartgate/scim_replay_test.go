@@ -113,7 +113,7 @@ func replayVendor(t *testing.T, file string) {
 	h := newHarness(t)
 	// More people than one page of 100, as an importer meets them.
 	h.seedPeople(150)
-	r := &replayer{h: h, t: t, token: h.provisioningToken(fx.Vendor), headers: fx.Headers,
+	r := &replayer{h: h, t: t, token: h.provisioningToken(strings.TrimSuffix(file, ".json")), headers: fx.Headers,
 		vars: map[string]string{"base": h.baseA + "/scim/v2"}}
 	for i, st := range fx.Steps {
 		if !r.step(i+1, st) {
