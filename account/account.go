@@ -101,8 +101,12 @@ func (u *User) MayActForOthers() bool { return MayActForOthers(u.Roles) }
 // MayActFor reports whether u may act for the patient with the bare id
 // patient: anyone who may act for others, or the patient whose own record
 // it is.
-func (u *User) MayActFor(patient string) bool {
-	if u.MayActForOthers() {
+func (u *User) MayActFor(patient string) bool { return u.MayActForWith(u.Roles, patient) }
+
+// MayActForWith is MayActFor with roles in place of u's own: its effective
+// roles, held directly or through a group (EffectiveRights).
+func (u *User) MayActForWith(roles []string, patient string) bool {
+	if MayActForOthers(roles) {
 		return true
 	}
 	own, ok := u.PatientID()

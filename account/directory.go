@@ -2,6 +2,7 @@ package account
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -156,6 +157,14 @@ type Query struct {
 	Limit      int // 0: no rows, only the total
 }
 
+// ErrInvalidQuery is wrapped by SearchUsers and SearchGroups when the store
+// cannot run a Query: an attribute it does not know or cannot sort by, an
+// operator the attribute's type has no meaning for (gt on a boolean), or a
+// value of the wrong type. The SCIM layer answers it with 400 invalidFilter
+// (or invalidValue for sortBy); its parser should have refused such a query
+// first.
+var ErrInvalidQuery = errors.New("account: invalid query")
+
 // Directory is the store of people and groups behind SCIM and the people
 // pages; store/sqlite implements it. Filtering, sorting and paging run in
 // the store; the total is of all matches.
@@ -192,8 +201,9 @@ type Directory interface {
 
 // Rights are what a person may be given: the roles they hold directly or
 // through a group, and their scope ceiling (nil: the roles' own ceiling
-// only). EffectiveRights computes them; consent, refresh and the OWin
-// grant apply them.
+// only, BaseCeiling; empty: no resource scope at all). EffectiveRights
+// computes them (always with the ceiling filled in); consent, refresh and
+// the OWin grant apply them (smart.NarrowTo).
 type Rights struct {
 	Roles   []string
 	Ceiling []string

@@ -74,9 +74,19 @@ func EffectiveRights(u *User, groups []Group) Rights {
 	}
 	r.Ceiling = BaseCeiling(r.Roles)
 	if limited {
-		r.Ceiling = smart.NarrowTo(r.Ceiling, union)
+		// Not nil even when empty: nil would mean the base ceiling.
+		r.Ceiling = append([]string{}, smart.NarrowTo(r.Ceiling, union)...)
 	}
 	return r
+}
+
+// Limit is the most r allows: its Ceiling, or the base ceiling of its
+// roles when Ceiling is nil.
+func (r Rights) Limit() []string {
+	if r.Ceiling == nil {
+		return BaseCeiling(r.Roles)
+	}
+	return r.Ceiling
 }
 
 // ValidateCeiling checks a group's scope ceiling: each entry a SMART

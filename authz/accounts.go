@@ -20,12 +20,34 @@ type AccountPasswords interface {
 	Authenticate(ctx context.Context, userName, password, address string) (*account.User, error)
 }
 
+// AccountRights computes a person's effective rights (*account.People
+// implements it).
+type AccountRights interface {
+	Rights(ctx context.Context, u *account.User) (account.Rights, error)
+}
+
 // Accounts implements Users over smartgate's local accounts: the one
 // adapter between package account and authz's UserClaims.
 type Accounts struct {
 	Store AccountReader
 	// Passwords checks OWin log-ins; nil refuses every password.
 	Passwords AccountPasswords
+	// Rights gives the roles and ceiling of a person with their groups;
+	// nil: their own roles and the roles' base ceiling
+	// (account.EffectiveRights without groups).
+	Rights AccountRights
+}
+
+// claims are the claims of u with its effective rights.
+func (a Accounts) claims(ctx context.Context, u *account.User) (UserClaims, error) {
+	if a.Rights == nil {
+		return ClaimsOf(u, account.EffectiveRights(u, nil)), nil
+	}
+	r, err := a.Rights.Rights(ctx, u)
+	if err != nil {
+		return UserClaims{}, fmt.Errorf("authz: rights of %s: %w", u.ID, err)
+	}
+	return ClaimsOf(u, r), nil
 }
 
 var _ Users = Accounts{}
@@ -41,7 +63,7 @@ func (a Accounts) Authenticate(ctx context.Context, username, password, address 
 	if err != nil {
 		return UserClaims{}, credentialError(err)
 	}
-	return ClaimsOf(u), nil
+	return a.claims(ctx, u)
 }
 
 // credentialError is a password or second-factor check's error of package
@@ -105,17 +127,24 @@ func (a Accounts) Claims(ctx context.Context, subject string) (UserClaims, error
 	if !u.Active {
 		return UserClaims{}, fmt.Errorf("authz: user %s is not active: %w", subject, store.ErrNotFound)
 	}
-	return ClaimsOf(u), nil
+	return a.claims(ctx, u)
 }
 
-// ClaimsOf is what authz knows of an account: its id, user name, label,
-// e-mail (the primary one, else the first), fhirUser and roles.
-func ClaimsOf(u *account.User) UserClaims {
-	c := UserClaims{Subject: u.ID, Username: u.UserName, Name: u.Label(), FHIRUser: u.FHIRUser, Roles: u.Roles}
+// ClaimsOf is what authz knows of an account with rights r: its id, user
+// name, label, e-mail (the primary one, else the first), fhirUser, and its
+// effective roles and ceiling (r).
+func ClaimsOf(u *account.User, r account.Rights) UserClaims {
+	c := UserClaims{Subject: u.ID, Username: u.UserName, Name: u.Label(), FHIRUser: u.FHIRUser, Roles: r.Roles,
+		Ceiling: r.Ceiling}
 	for _, e := range u.Emails {
 		if e.Primary || c.Email == "" {
 			c.Email = e.Value
 		}
 	}
 	return c
+}
+
+// ceiling is c's Ceiling, or its roles' base ceiling when nil.
+func (c UserClaims) ceiling() []string {
+	return account.Rights{Roles: c.Roles, Ceiling: c.Ceiling}.Limit()
 }

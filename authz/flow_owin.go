@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/ory/fosite"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/smartgate/smartgate/account"
 	"github.com/smartgate/smartgate/audit"
+	"github.com/smartgate/smartgate/authz/smart"
 	"github.com/smartgate/smartgate/internal/reqctx"
 	"github.com/smartgate/smartgate/listener"
 )
@@ -29,20 +31,21 @@ const owinRetryAfter = "900"
 // check.
 const owinLockedDescription = "Too many failed attempts; try again later."
 
-// owinScopes are the scopes of an OWin token for a role: an OWin token
-// carries its account's rights (admin: everything; practitioner: all data
-// the user may see; patient: their own compartment, with the patient
-// context set from their fhirUser).
-func owinScopes(role string) []string {
-	switch role {
-	case account.RoleAdmin:
-		return []string{"system/*.cruds", "user/*.cruds"}
-	case account.RolePractitioner:
-		return []string{"user/*.cruds"}
-	case account.RolePatient:
-		return []string{"patient/*.cruds"}
+// owinScopes are the scopes an OWin token gets for a role, read from the
+// one table of role ceilings (account.RoleCeiling): an OWin token carries
+// its account's rights. It has no launch, so each role acts in its own
+// context: a patient in the patient context (set from their fhirUser: the
+// patient/ scopes, and none without a linked record), every other role
+// outside it (its user/ and system/ scopes).
+func owinScopes(role string, patientContext bool) []string {
+	var out []string
+	for _, sc := range account.RoleCeiling(role) {
+		if strings.HasPrefix(sc, "patient/") == (role == account.RolePatient) &&
+			(role != account.RolePatient || patientContext) {
+			out = append(out, sc)
+		}
 	}
-	return nil
+	return out
 }
 
 // owinConfig is all of the server's configuration the OWin grant reads.
@@ -187,7 +190,8 @@ func namesClient(r *http.Request, form url.Values) bool {
 
 // grant fills in the session and the scopes of an authenticated account.
 // The scope and audience parameters are ignored: an OWin token carries
-// its account's rights, for the FHIR bases.
+// its account's rights, for the FHIR bases: the scopes of its effective
+// roles (owinScopes) within its ceiling (smart.NarrowTo), and those roles.
 func (h *owinGrantHandler) grant(ar *fosite.AccessRequest, sess *Session, uc UserClaims) {
 	now := h.Config.Now().UTC()
 	sess.Subject = uc.Subject
@@ -200,21 +204,19 @@ func (h *owinGrantHandler) grant(ar *fosite.AccessRequest, sess *Session, uc Use
 	ar.RequestedScope = fosite.Arguments{}
 	ar.RequestedAudience = fosite.Arguments{}
 	ar.GrantedScope = fosite.Arguments{}
-	for _, role := range uc.Roles {
-		for _, sc := range owinScopes(role) {
-			if !ar.GrantedScope.Has(sc) {
-				ar.GrantScope(sc)
-			}
-		}
-		if role == account.RolePatient {
-			if id, ok := account.PatientOf(uc.FHIRUser); ok {
-				sess.Launch = &LaunchContext{Patient: id}
-			}
-		}
+	// An account with no role counts as a patient (account.MayActForOthers).
+	roles := account.EffectiveRoles(uc.Roles)
+	pid, linked := account.PatientOf(uc.FHIRUser)
+	patientContext := linked && slices.Contains(roles, account.RolePatient)
+	if patientContext {
+		sess.Launch = &LaunchContext{Patient: pid}
 	}
-	if hasRole(uc.Roles, account.RolePatient) && sess.Launch == nil {
-		// A patient account without a Patient record gets no FHIR rights.
-		ar.GrantedScope = fosite.Arguments{}
+	var scopes []string
+	for _, role := range roles {
+		scopes = append(scopes, owinScopes(role, patientContext)...)
+	}
+	for _, sc := range smart.NarrowTo(scopes, uc.ceiling()) {
+		ar.GrantScope(sc)
 	}
 }
 

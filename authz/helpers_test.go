@@ -92,7 +92,7 @@ func (u users) Claims(ctx context.Context, subject string) (authz.UserClaims, er
 			return e.claims, nil
 		}
 	}
-	return authz.UserClaims{}, errors.New("no such user")
+	return authz.UserClaims{}, fmt.Errorf("no such user: %w", store.ErrNotFound)
 }
 
 func testUsers() users {
@@ -115,12 +115,15 @@ func (r recorder) Record(ctx context.Context, ev audit.Event) {
 
 // clock is a settable test clock.
 type env struct {
-	t      testing.TB
-	srv    *httptest.Server
-	as     *authz.Server
-	db     *sqlite.DB
-	ia     *approver
-	clock  *testclock.Clock
+	t     testing.TB
+	srv   *httptest.Server
+	as    *authz.Server
+	db    *sqlite.DB
+	ia    *approver
+	clock *testclock.Clock
+	// users are the accounts the server sees (change them between
+	// requests, never during one).
+	users  users
 	base   string
 	fhir   string
 	public *authz.Client // public SPA/native client, PKCE
@@ -171,7 +174,8 @@ func newEnvWith(t testing.TB, deps envDeps, mod ...func(*authz.Config)) *env {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	as, err := authz.New(cfg, st, e.ia, throttledUsers{testUsers(), th}, recorder{db}, logger)
+	e.users = testUsers()
+	as, err := authz.New(cfg, st, e.ia, throttledUsers{e.users, th}, recorder{db}, logger)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,7 +31,14 @@ type UserClaims struct {
 	Email    string
 	// FHIRUser is a relative reference such as Patient/123 or Practitioner/9.
 	FHIRUser string
-	Roles    []string // admin, practitioner, patient
+	// Roles are the effective roles (admin, practitioner, patient): held
+	// directly or through a group (account.EffectiveRights).
+	Roles []string
+	// Ceiling is the most the person may be granted (account.Rights), SMART
+	// resource scopes; the consent, the refresh and the OWin grant narrow
+	// to it (smart.NarrowTo). Nil is the base ceiling of Roles
+	// (account.BaseCeiling); empty grants no resource scope.
+	Ceiling []string
 }
 
 // ErrInvalidCredentials is what a PasswordAuthenticator returns for an
@@ -183,7 +190,7 @@ func New(cfg Config, st Store, interaction Interaction, users Users, rec audit.R
 		CoreStorage: s.fs, TokenRevocationStorage: s.fs, Config: conf,
 	}
 	codeGrant := &authorizeCodeGrant{AuthorizeExplicitGrantHandler: explicit, Revocations: s.fs, Logger: logger}
-	refresh := &refreshGrant{RefreshTokenGrantHandler: &oauth2.RefreshTokenGrantHandler{
+	refresh := &refreshGrant{Users: users, RefreshTokenGrantHandler: &oauth2.RefreshTokenGrantHandler{
 		AccessTokenStrategy: core, RefreshTokenStrategy: core, TokenRevocationStorage: s.fs, Config: conf,
 	}}
 	clientCreds := &clientCredentialsGrant{

@@ -84,6 +84,9 @@ type flow struct {
 	// the launch context and the scopes that may be granted.
 	Context *authz.LaunchContext `json:"context,omitempty"`
 	Scopes  []string             `json:"scopes,omitempty"`
+	// Unavailable are the requested scopes the person's rights do not
+	// allow as asked (left out, or narrowed to what Scopes offers).
+	Unavailable []string `json:"unavailable,omitempty"`
 	// Failure describes why the request was refused (state failed).
 	Failure string `json:"failure,omitempty"`
 	// Granted are the scopes of the outcome (state done); Denied when the
@@ -130,7 +133,7 @@ func (f *flow) restartFor(subject string) {
 		return
 	}
 	f.Subject, f.Shown, f.Patient, f.Encounter, f.EncounterPicked = subject, nil, "", "", false
-	f.Context, f.Scopes = nil, nil
+	f.Context, f.Scopes, f.Unavailable = nil, nil, nil
 	f.Decision, f.Reconsent = nil, false
 	f.Rev++
 }
@@ -143,10 +146,12 @@ type event interface{ name() string }
 type resumed struct {
 	Now time.Time
 	// User and Session are the browser's log-in (nil: none); Login is how
-	// far that log-in has got (sessionStep).
+	// far that log-in has got (sessionStep); Rights are User's effective
+	// rights (roles through groups included, and the scope ceiling).
 	User    *account.User
 	Session *account.Session
 	Login   state
+	Rights  account.Rights
 	// Consent is the person's remembered consent for the client (or nil).
 	Consent *account.Consent
 	// Patients and Encounters report whether the pickers are configured.
@@ -251,14 +256,14 @@ func resume(f flow, ev resumed) flow {
 		return f
 	}
 	f.restartFor(ev.User.ID)
-	launch, scopes, picker, err := launchStep(ev.User, f, ev.Patients)
+	launch, scopes, picker, err := launchStep(ev.User, ev.Rights, f, ev.Patients)
 	if err != nil {
 		var de *authz.DeniedError
 		errors.As(err, &de)
 		f.State, f.Failure = stateFailed, de.Description
 		return f
 	}
-	f.Context, f.Scopes = launch, scopes
+	f.Context, f.Scopes, f.Unavailable = launch, scopes, unavailable(f.Req.Scopes, scopes)
 	if picker {
 		f.show(statePatient)
 		return f
@@ -283,6 +288,17 @@ func resume(f flow, ev resumed) flow {
 	}
 	f.show(stateConsent)
 	return f
+}
+
+// unavailable are the requested scopes not offered as asked.
+func unavailable(requested, offered []string) []string {
+	var out []string
+	for _, sc := range requested {
+		if !slices.Contains(offered, sc) {
+			out = append(out, sc)
+		}
+	}
+	return out
 }
 
 // loginStep is where the browser's log-in stands for f: a log-in (none, or

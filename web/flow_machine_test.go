@@ -48,7 +48,11 @@ func TestNext(t *testing.T) {
 		f.Decision = &decision{SessionID: "s1", Scopes: []string{"openid", "patient/*.rs"}}
 	}
 	resume := func(u *account.User, s *account.Session) resumed {
-		return resumed{Now: t0.Add(time.Minute), User: u, Session: s, Login: stateDone, Patients: true, Encounters: true}
+		ev := resumed{Now: t0.Add(time.Minute), User: u, Session: s, Login: stateDone, Patients: true, Encounters: true}
+		if u != nil {
+			ev.Rights = account.EffectiveRights(u, nil)
+		}
+		return ev
 	}
 	with := func(ev resumed, mod func(*resumed)) resumed { mod(&ev); return ev }
 	consent := func(scope ...string) *account.Consent {

@@ -15,6 +15,7 @@ import (
 	"github.com/smartgate/smartgate/account"
 	"github.com/smartgate/smartgate/audit"
 	"github.com/smartgate/smartgate/authz"
+	"github.com/smartgate/smartgate/authz/smart"
 	"github.com/smartgate/smartgate/store"
 )
 
@@ -98,6 +99,9 @@ func (s *Server) resumeEvent(ctx context.Context, b *browser, clientID string) (
 		return ev, err
 	}
 	ev.User, ev.Session, ev.Login = u, sess, step
+	if ev.Rights, err = s.rights(ctx, u); err != nil {
+		return ev, err
+	}
 	c, err := s.cfg.Store.Consent(ctx, u.ID, clientID)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return ev, wrap("load consent", err)
@@ -185,23 +189,26 @@ const (
 		"its patient, may use it."
 )
 
-// launchStep decides the launch context of request f for user u (a step
-// of resume), with the scopes that may then be granted:
+// launchStep decides the launch context of request f for user u with
+// effective rights r (a step of resume), with the scopes that may then be
+// granted:
+//   - the requested scopes narrowed to r's ceiling (smart.NarrowTo), so
+//     that the consent page offers only what may be granted;
 //   - an EHR launch, if u may redeem it (mayRedeem), else access denied;
 //   - when a patient is wanted and the launch names none: a patient user's
 //     own record (PatientID), or the patient u picked if u may act for
-//     other patients (picker is true until u has picked; with no picker
-//     configured, no context);
+//     other patients by r's roles (picker is true until u has picked; with
+//     no picker configured, no context);
 //   - a patient without a linked record gets no patient context: access
 //     denied when launch/patient was asked, else the patient/ scopes are
 //     dropped.
 //
 // It reads only its arguments (D1 of issue 9).
-func launchStep(u *account.User, f flow, pickerOn bool) (launch *authz.LaunchContext, scopes []string, picker bool, err error) {
-	scopes = f.Req.Scopes
+func launchStep(u *account.User, r account.Rights, f flow, pickerOn bool) (launch *authz.LaunchContext, scopes []string, picker bool, err error) {
+	scopes = smart.NarrowTo(f.Req.Scopes, r.Limit())
 	if f.Req.Launch != nil {
 		c := *f.Req.Launch
-		if !mayRedeem(u, &c) {
+		if !mayRedeem(u, r, &c) {
 			return nil, nil, false, &authz.DeniedError{Description: msgForeignLaunch}
 		}
 		launch = &c
@@ -212,7 +219,7 @@ func launchStep(u *account.User, f flow, pickerOn bool) (launch *authz.LaunchCon
 	if pid, ok := u.PatientID(); ok {
 		return withPatient(launch, pid), scopes, false, nil
 	}
-	if u.MayActForOthers() {
+	if account.MayActForOthers(r.Roles) {
 		switch {
 		case !pickerOn:
 			return launch, scopes, false, nil // no picker configured: no context
@@ -227,10 +234,11 @@ func launchStep(u *account.User, f flow, pickerOn bool) (launch *authz.LaunchCon
 	return launch, withoutPatientScopes(scopes), false, nil
 }
 
-// mayRedeem reports whether u may use the EHR launch lc: the person who
-// launched it, or one who may act for its patient.
-func mayRedeem(u *account.User, lc *authz.LaunchContext) bool {
-	return lc.LaunchedBy != "" && lc.LaunchedBy == u.ID || u.MayActFor(lc.Patient)
+// mayRedeem reports whether u, with effective rights r, may use the EHR
+// launch lc: the person who launched it, or one who may act for its
+// patient with r's roles (account.User.MayActForWith).
+func mayRedeem(u *account.User, r account.Rights, lc *authz.LaunchContext) bool {
+	return lc.LaunchedBy != "" && lc.LaunchedBy == u.ID || u.MayActForWith(r.Roles, lc.Patient)
 }
 
 func withPatient(l *authz.LaunchContext, id string) *authz.LaunchContext {
@@ -359,6 +367,9 @@ type consentView struct {
 	Patient     string
 	PatientName string
 	Scopes      []scopeView
+	// Unavailable are requested scopes that the person's rights do not
+	// allow as asked (left out, or offered narrowed in Scopes).
+	Unavailable []scopeView
 }
 
 func (s *Server) consentPage(w http.ResponseWriter, r *http.Request) {
@@ -389,6 +400,9 @@ func (s *Server) consentPage(w http.ResponseWriter, r *http.Request) {
 	v.Initials = Initials(v.ClientName)
 	for _, sc := range f.Scopes {
 		v.Scopes = append(v.Scopes, scopeView{Value: sc, Description: s.describe(sc), Checked: true})
+	}
+	for _, sc := range f.Unavailable {
+		v.Unavailable = append(v.Unavailable, scopeView{Value: sc, Description: s.describe(sc)})
 	}
 	s.render(w, r, http.StatusOK, "consent", v)
 }

@@ -69,11 +69,17 @@ func (s *Server) pickSubmit(w http.ResponseWriter, r *http.Request) {
 	s.move(w, r, p, g, err)
 }
 
-// mayPick lets only users who may act for other patients use the picker
+// mayPick lets only users who may act for other patients (by their
+// effective roles: a group may grant it) use the picker
 // (a forged picker form from a patient is refused); otherwise it answers
 // 403 and returns false.
 func (s *Server) mayPick(w http.ResponseWriter, r *http.Request, u *account.User) bool {
-	if u.MayActForOthers() {
+	rights, err := s.rights(r.Context(), u)
+	if err != nil {
+		s.fail(w, r, http.StatusInternalServerError, "", err)
+		return false
+	}
+	if account.MayActForOthers(rights.Roles) {
 		return true
 	}
 	s.fail(w, r, http.StatusForbidden, "Your account may not choose a patient.",

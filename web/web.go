@@ -34,6 +34,24 @@ type PasswordChecker interface {
 	Authenticate(ctx context.Context, userName, password, address string) (*account.User, error)
 }
 
+// Rights computes a person's effective rights: roles held directly or
+// through a group, and the scope ceiling (*account.People implements it).
+type Rights interface {
+	Rights(ctx context.Context, u *account.User) (account.Rights, error)
+}
+
+// rights are u's effective rights (Config.Rights).
+func (s *Server) rights(ctx context.Context, u *account.User) (account.Rights, error) {
+	if s.cfg.Rights == nil {
+		return account.EffectiveRights(u, nil), nil
+	}
+	r, err := s.cfg.Rights.Rights(ctx, u)
+	if err != nil {
+		return account.Rights{}, wrap("rights", err)
+	}
+	return r, nil
+}
+
 // TokenRevoker ends the tokens a client holds for a subject; authz
 // implements it. It is called when the person withdraws an app's access.
 type TokenRevoker interface {
@@ -92,6 +110,10 @@ type Config struct {
 	// launch/encounter (may be nil: no picker, no encounter context).
 	Encounters EncounterSearch
 	Providers  []Provider
+	// Rights gives a person's effective roles and scope ceiling (with
+	// their groups; *account.People implements it). Nil: their own roles
+	// and the roles' base ceiling.
+	Rights Rights
 	// SecondFactor is the second factor of log-ins (nil: none): asked after
 	// the password of an enrolled account, enrolled on SecurityPath.
 	SecondFactor SecondFactors

@@ -24,6 +24,7 @@ import (
 	"github.com/smartgate/smartgate/fhir/search"
 	"github.com/smartgate/smartgate/launch"
 	"github.com/smartgate/smartgate/listener"
+	"github.com/smartgate/smartgate/scim"
 	"github.com/smartgate/smartgate/scim/scimauth"
 	"github.com/smartgate/smartgate/server"
 	"github.com/smartgate/smartgate/store/sqlite"
@@ -72,7 +73,8 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 	// throttle (10 per account, 30 per address per 15 minutes, counted
 	// before the check) serves the log-in page and the OWin grant alike.
 	throttle := account.NewThrottle(account.ThrottleConfig{})
-	passwords := account.NewAuthenticator(db, account.NewHasher(account.Params{}, runtime.GOMAXPROCS(0)), throttle)
+	hasher := account.NewHasher(account.Params{}, runtime.GOMAXPROCS(0))
+	passwords := account.NewAuthenticator(db, hasher, throttle)
 	// The second factor: optional for everyone, required for administrators
 	// with --admin-second-factor required; its code checks count against
 	// the log-in throttle, so that an address's wrong passwords and codes
@@ -192,6 +194,14 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 		Logger: logger.With("component", "scimauth")}); err != nil {
 		return nil, fmt.Errorf("SCIM authorization: %w", err)
 	}
+	// People is the one place people and groups change; deactivating or
+	// deleting someone revokes their tokens.
+	people := account.NewPeople(account.PeopleConfig{Store: db, Hasher: hasher,
+		Revoke: func(ctx context.Context, userID string) error { return revoker.RevokeAll(ctx, userID, "") }})
+	// SCIM 2.0 at /scim/v2 on both listeners; locations name the listener
+	// the request came through.
+	scimSrv := scim.New(scim.Config{Store: db, People: people, Auth: a.scimAuth, BaseURL: baseURL, Audit: rec,
+		MaxBodyBytes: scim.DefaultMaxBodyBytes, Logger: logger.With("component", "scim")})
 
 	demo, err := demoapp.New(static, demoapp.Config{})
 	if err != nil {
@@ -213,6 +223,7 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 	clientPages.Register(mux)
 	launches.Register(mux)
 	fhirSrv.Register(mux)
+	scimSrv.Register(mux)
 	demo.Register(mux)
 
 	h := server.CORSPolicy{OriginAllowed: clientCache.OriginAllowed, Logger: logger}.Wrap(clientCertPolicy(cfg, mux))

@@ -6,7 +6,8 @@
 // but never longer than Options.Revalidate (default 5 s): a token revoked
 // at the authorization server stops working on the FHIR endpoint within that
 // bound, while a busy app does not pay a signature check and a store lookup
-// on every request. Nothing else about the token is kept.
+// on every request; ForgetSubject ends that trust at once for one account.
+// Nothing else about the token is kept.
 package bearer
 
 import (
@@ -165,6 +166,24 @@ func (a *Authenticator) principal(ctx context.Context, tok string) (*access.Prin
 	a.cache[key] = cached{p: p, until: until}
 	a.mu.Unlock()
 	return p, nil
+}
+
+// ForgetSubject drops every cached verification of tokens that speak for
+// the account subject (not a client's own tokens), so that the next
+// request with one asks the Verifier again: call it when the account is
+// deactivated or deleted, or its tokens revoked, so that they are refused
+// at once rather than within Options.Revalidate.
+func (a *Authenticator) ForgetSubject(subject string) {
+	if subject == "" {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for k, c := range a.cache {
+		if !c.p.System && c.p.Subject == subject {
+			delete(a.cache, k)
+		}
+	}
 }
 
 // audienceOK reports whether aud names one of Options.Audiences (compared

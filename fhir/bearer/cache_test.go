@@ -184,3 +184,28 @@ func TestRefusalsAreNotCached(t *testing.T) {
 		t.Fatalf("%d verifier calls, want 3", v.total())
 	}
 }
+
+// TestForgetSubject: after ForgetSubject, the next request with a token of
+// that subject asks the verifier again; other subjects' tokens stay cached.
+func TestForgetSubject(t *testing.T) {
+	clock := testclock.New(time.Unix(1_900_000_000, 0))
+	v := &countingVerifier{expires: clock.Now().Add(time.Hour)}
+	a := bearer.New(v, nil, bearer.Options{Now: clock.Now})
+	for _, tok := range []string{"a", "b", "a", "b"} {
+		if err := authenticate(a, tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a.ForgetSubject("s-a")
+	a.ForgetSubject("")
+	for _, tok := range []string{"a", "b"} {
+		if err := authenticate(a, tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.calls["a"] != 2 || v.calls["b"] != 1 {
+		t.Fatalf("verifier calls %v, want a twice (forgotten), b once", v.calls)
+	}
+}

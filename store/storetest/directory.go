@@ -26,6 +26,10 @@ func RunDirectory(t *testing.T, open func(t *testing.T) Backend) {
 		{"ChangeMembers", testChangeMembers},
 		{"GroupsOf", testGroupsOf},
 		{"DeleteUserLeavesGroups", testDeleteUserLeavesGroups},
+		{"SearchUsersFilters", testSearchUsersFilters},
+		{"SearchUsersPagesAndOrder", testSearchUsersPagesAndOrder},
+		{"SearchInvalid", testSearchInvalid},
+		{"SearchGroups", testSearchGroups},
 	})
 }
 
