@@ -208,15 +208,15 @@ func (r *replayer) step(n int, st replayStep) bool {
 }
 
 // check holds resp to the step's expectations and the general rules, and
-// captures.
+// captures. It reports false (stop the replay) only when the status is not
+// one expected or nothing could be captured: later steps do not depend on
+// the other checks, so their failures are all reported.
 func (r *replayer) check(n int, st replayStep, resp *response) bool {
 	t := r.t
 	t.Helper()
 	where := fmt.Sprintf("step %d %q: %s", n, st.Name, st.Request.Method)
-	ok := true
 	fail := func(format string, args ...any) {
 		t.Errorf("%s: %s\n  answer %d %s", where, fmt.Sprintf(format, args...), resp.status, trimBody(resp.body))
-		ok = false
 	}
 	var want []int
 	if err := json.Unmarshal(st.Response.Status, &want); err != nil {
@@ -234,6 +234,28 @@ func (r *replayer) check(n int, st replayStep, resp *response) bool {
 	for _, e := range scimResponseRules(resp) {
 		fail("%s", e)
 	}
+	var doc any
+	if len(resp.body) > 0 {
+		if err := json.Unmarshal(resp.body, &doc); err != nil {
+			fail("body is not JSON: %v", err)
+			return false
+		}
+	}
+	for name, from := range st.Response.Capture {
+		var v any
+		var found bool
+		if h, isHeader := strings.CutPrefix(from, "header:"); isHeader {
+			v, found = resp.header.Get(h), resp.header.Get(h) != ""
+		} else {
+			v, found = jsonAt(doc, from)
+		}
+		s, isString := v.(string)
+		if !found || !isString || s == "" {
+			fail("nothing to capture as %s at %s", name, from)
+			return false
+		}
+		r.vars[name] = s
+	}
 	for k, v := range st.Response.Headers {
 		got := resp.header.Get(k)
 		if v == "*" {
@@ -249,13 +271,6 @@ func (r *replayer) check(n int, st replayStep, resp *response) bool {
 		}
 		if got != exp {
 			fail("%s: %q, want %q", k, got, exp)
-		}
-	}
-	var doc any
-	if len(resp.body) > 0 {
-		if err := json.Unmarshal(resp.body, &doc); err != nil {
-			fail("body is not JSON: %v", err)
-			return false
 		}
 	}
 	if len(st.Response.Body) > 0 && resp.status != http.StatusNoContent {
@@ -285,22 +300,7 @@ func (r *replayer) check(n int, st replayStep, resp *response) bool {
 			fail("%s has %d elements, want %d", p, len(arr), want)
 		}
 	}
-	for name, from := range st.Response.Capture {
-		var v any
-		var found bool
-		if h, isHeader := strings.CutPrefix(from, "header:"); isHeader {
-			v, found = resp.header.Get(h), resp.header.Get(h) != ""
-		} else {
-			v, found = jsonAt(doc, from)
-		}
-		s, isString := v.(string)
-		if !found || !isString || s == "" {
-			fail("nothing to capture as %s at %s", name, from)
-			return false
-		}
-		r.vars[name] = s
-	}
-	return ok
+	return true
 }
 
 // paginate lists like an importer (Okta): startIndex 1, 1+count, … until
