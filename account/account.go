@@ -145,6 +145,10 @@ func (u *User) Label() string {
 // ErrInvalidUserName is returned for user names that cannot be normalised.
 var ErrInvalidUserName = errors.New("account: invalid user name")
 
+// ErrInvalidUser is wrapped by Validate's refusal of a role or a fhirUser
+// (a bad user name is ErrInvalidUserName).
+var ErrInvalidUser = errors.New("account: invalid user")
+
 // NormalizeUserName maps a user name to its stored, comparable form with the
 // PRECIS UsernameCaseMapped profile (RFC 8265 §3.3: width mapping, case
 // folding to lower case, NFC), so that "Alice" and "alice" are one account.
@@ -192,11 +196,11 @@ func (u *User) Validate() error {
 	}
 	for _, r := range u.Roles {
 		if !ValidRole(r) {
-			return fmt.Errorf("account: unknown role %q", r)
+			return fmt.Errorf("%w: unknown role %q", ErrInvalidUser, r)
 		}
 	}
 	if !ValidFHIRUser(u.FHIRUser) {
-		return fmt.Errorf("account: fhirUser %q is not a relative reference to a person", u.FHIRUser)
+		return fmt.Errorf("%w: fhirUser %q is not a relative reference to a person", ErrInvalidUser, u.FHIRUser)
 	}
 	return nil
 }

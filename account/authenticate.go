@@ -127,6 +127,19 @@ const AdminUserName = "admin"
 // prints it once). created is false, and nothing changes, when any user
 // exists already. A configured password must meet the policy.
 func Bootstrap(ctx context.Context, st BootstrapStore, password string) (generated string, created bool, err error) {
+	create := func(ctx context.Context, u *User, password string) error {
+		if err := prepareUser(ctx, NewHasher(DefaultParams, 1), u, password); err != nil {
+			return err
+		}
+		return st.CreateUser(ctx, u)
+	}
+	return bootstrap(ctx, st, create, password)
+}
+
+// bootstrap is Bootstrap with create storing the account (People.Create).
+func bootstrap(ctx context.Context, st interface {
+	CountUsers(ctx context.Context) (int, error)
+}, create func(ctx context.Context, u *User, password string) error, password string) (generated string, created bool, err error) {
 	n, err := st.CountUsers(ctx)
 	if err != nil {
 		return "", false, fmt.Errorf("account: bootstrap: %w", err)
@@ -141,18 +154,14 @@ func Bootstrap(ctx context.Context, st BootstrapStore, password string) (generat
 		}
 		password = base64.RawURLEncoding.EncodeToString(b)
 		generated = password
-	} else if err := CheckPassword(AdminUserName, password); err != nil {
-		return "", false, fmt.Errorf("account: bootstrap: administrator password: %w", err)
 	}
-	hash, err := NewHasher(DefaultParams, 1).Hash(ctx, password)
-	if err != nil {
-		return "", false, fmt.Errorf("account: bootstrap: %w", err)
-	}
-	u := &User{UserName: AdminUserName, DisplayName: "Administrator", Active: true, PasswordHash: hash,
-		Roles: []string{RoleAdmin}}
-	if err := st.CreateUser(ctx, u); err != nil {
-		if errors.Is(err, store.ErrConflict) {
+	u := &User{UserName: AdminUserName, DisplayName: "Administrator", Active: true, Roles: []string{RoleAdmin}}
+	if err := create(ctx, u, password); err != nil {
+		switch {
+		case errors.Is(err, store.ErrConflict):
 			return "", false, nil // created concurrently
+		case errors.Is(err, ErrWeakPassword):
+			return "", false, fmt.Errorf("account: bootstrap: administrator password: %w", err)
 		}
 		return "", false, fmt.Errorf("account: bootstrap: %w", err)
 	}

@@ -211,15 +211,11 @@ func (h *Hasher) NeedsRehash(encoded string) bool {
 // name is normalised, the password checked against the policy and hashed,
 // roles and fhirUser validated. The caller stores it (Users.CreateUser).
 func NewLocalUser(ctx context.Context, h *Hasher, userName, password string, roles []string, fhirUser string) (*User, error) {
-	name, err := NormalizeUserName(userName)
-	if err != nil {
-		return nil, err
+	u := &User{UserName: userName, Active: true, Roles: roles, FHIRUser: fhirUser}
+	if password == "" {
+		return nil, CheckPassword(userName, password)
 	}
-	u := &User{UserName: name, Active: true, Roles: roles, FHIRUser: fhirUser}
-	if err := u.Validate(); err != nil {
-		return nil, err
-	}
-	if err := SetPassword(ctx, h, u, password); err != nil {
+	if err := prepareUser(ctx, h, u, password); err != nil {
 		return nil, err
 	}
 	return u, nil

@@ -54,6 +54,13 @@ func NewPeople(cfg PeopleConfig) *People {
 // prepare normalises u's user name, validates u, and sets password (when
 // not empty) through the policy and the Hasher.
 func (p *People) prepare(ctx context.Context, u *User, password string) error {
+	return prepareUser(ctx, p.cfg.Hasher, u, password)
+}
+
+// prepareUser is the one check of a person before it is stored: the user
+// name normalised, Validate, and a non-empty password through the policy
+// and h.
+func prepareUser(ctx context.Context, h *Hasher, u *User, password string) error {
 	n, err := NormalizeUserName(u.UserName)
 	if err != nil {
 		return err
@@ -63,7 +70,7 @@ func (p *People) prepare(ctx context.Context, u *User, password string) error {
 		return err
 	}
 	if password != "" {
-		return SetPassword(ctx, p.cfg.Hasher, u, password)
+		return SetPassword(ctx, h, u, password)
 	}
 	return nil
 }
@@ -79,6 +86,11 @@ func (p *People) Create(ctx context.Context, u *User, password string) error {
 		return fmt.Errorf("account: create %q: %w", u.UserName, err)
 	}
 	return nil
+}
+
+// Bootstrap is the first start (account.Bootstrap) through Create.
+func (p *People) Bootstrap(ctx context.Context, password string) (generated string, created bool, err error) {
+	return bootstrap(ctx, p.cfg.Store, p.Create, password)
 }
 
 // Replace stores u over the stored record when u.Meta.Version matches
@@ -176,11 +188,11 @@ func (p *People) revoke(ctx context.Context, userID string) error {
 // validateGroup checks a group's name, roles and ceiling.
 func validateGroup(g *Group) error {
 	if g.DisplayName == "" {
-		return errors.New("account: a group needs a displayName")
+		return fmt.Errorf("%w: a group needs a displayName", ErrInvalidUser)
 	}
 	for _, r := range g.Roles {
 		if !ValidRole(r) {
-			return fmt.Errorf("account: unknown role %q", r)
+			return fmt.Errorf("%w: unknown role %q of group %q", ErrInvalidUser, r, g.DisplayName)
 		}
 	}
 	return ValidateCeiling(g.Ceiling)

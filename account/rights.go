@@ -90,15 +90,16 @@ func (r Rights) Limit() []string {
 }
 
 // ValidateCeiling checks a group's scope ceiling: each entry a SMART
-// resource scope (patient/…, user/…, system/…).
+// resource scope (patient/…, user/…, system/…); an error wraps
+// ErrInvalidUser.
 func ValidateCeiling(ceiling []string) error {
 	for _, s := range ceiling {
 		sc, err := smart.ParseScope(s)
 		if err != nil {
-			return fmt.Errorf("account: ceiling: %w", err)
+			return fmt.Errorf("%w: ceiling: %w", ErrInvalidUser, err)
 		}
 		if sc.Kind() != smart.KindResource {
-			return fmt.Errorf("account: ceiling: %q is not a SMART resource scope", s)
+			return fmt.Errorf("%w: ceiling: %q is not a SMART resource scope", ErrInvalidUser, s)
 		}
 	}
 	return nil

@@ -35,7 +35,7 @@ const (
 // patient account (linked to the first patient) and a demo practitioner
 // account, and registers the demo SMART app. It returns what to print:
 // the demo app's URL and, the first time, the demo log-ins.
-func setupDemo(ctx context.Context, cfg *config.Config, db *sqlite.DB, reg *search.Registry) ([]string, error) {
+func setupDemo(ctx context.Context, cfg *config.Config, db *sqlite.DB, people *account.People, reg *search.Registry) ([]string, error) {
 	var msgs []string
 	if _, err := db.Setting(ctx, demoLoadedSetting); errors.Is(err, store.ErrNotFound) {
 		n := 0
@@ -70,7 +70,6 @@ func setupDemo(ctx context.Context, cfg *config.Config, db *sqlite.DB, reg *sear
 	if err != nil {
 		return nil, err
 	}
-	hasher := account.NewHasher(account.Params{}, 1)
 	for _, acct := range []struct {
 		name, role, fhirUser, given, family string
 	}{
@@ -83,13 +82,10 @@ func setupDemo(ctx context.Context, cfg *config.Config, db *sqlite.DB, reg *sear
 			return nil, err
 		}
 		password := randomPassword()
-		u, err := account.NewLocalUser(ctx, hasher, acct.name, password, []string{acct.role}, acct.fhirUser)
-		if err != nil {
-			return nil, err
-		}
-		u.Name = account.Name{GivenName: acct.given, FamilyName: acct.family, Formatted: strings.TrimSpace(acct.given + " " + acct.family)}
+		u := &account.User{UserName: acct.name, Active: true, Roles: []string{acct.role}, FHIRUser: acct.fhirUser,
+			Name: account.Name{GivenName: acct.given, FamilyName: acct.family, Formatted: strings.TrimSpace(acct.given + " " + acct.family)}}
 		u.DisplayName = u.Name.Formatted
-		if err := db.CreateUser(ctx, u); err != nil {
+		if err := people.Create(ctx, u, password); err != nil {
 			return nil, err
 		}
 		msgs = append(msgs, fmt.Sprintf("demo log-in (%s): user %s password %s", acct.role, acct.name, password))

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 
+	"github.com/smartgate/smartgate/account"
 	"github.com/smartgate/smartgate/authz"
 	"github.com/smartgate/smartgate/config"
 	"github.com/smartgate/smartgate/scim/scimauth"
@@ -149,6 +150,8 @@ type app struct {
 	// scimAuth decides who may call /scim/v2 (the SCIM handler's
 	// scim.Authorizer).
 	scimAuth *scimauth.Authorizer
+	// people is the one account.People of the server (newPeople).
+	people   *account.People
 	closers  []func()
 	messages []string
 }

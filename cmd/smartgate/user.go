@@ -96,11 +96,8 @@ func runUser(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer db.Close()
-	u, err := account.NewLocalUser(ctx, account.NewHasher(account.Params{}, 1), *username, password, roles, *fhirUser)
-	if err != nil {
-		return usageError{err}
-	}
-	u.Name = account.Name{GivenName: *given, FamilyName: *family}
+	u := &account.User{UserName: *username, Active: true, Roles: roles, FHIRUser: *fhirUser,
+		Name: account.Name{GivenName: *given, FamilyName: *family}}
 	if *given != "" || *family != "" {
 		u.Name.Formatted = strings.TrimSpace(*given + " " + *family)
 		u.DisplayName = u.Name.Formatted
@@ -108,9 +105,18 @@ func runUser(ctx context.Context, e *env, args []string) error {
 	if *email != "" {
 		u.Emails = []account.Email{{Value: *email, Primary: true, Type: "work"}}
 	}
-	if err := db.CreateUser(ctx, u); err != nil {
+	if password == "" {
+		// People.Create takes an empty password as none; a CLI account logs
+		// in with one.
+		return usageError{fmt.Errorf("%w: at least %d characters", account.ErrWeakPassword, account.MinPasswordLength)}
+	}
+	if err := newPeople(db, account.NewHasher(account.Params{}, 1), nil).Create(ctx, u, password); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return fmt.Errorf("a user named %q exists already", u.UserName)
+		}
+		if errors.Is(err, account.ErrInvalidUserName) || errors.Is(err, account.ErrInvalidUser) ||
+			errors.Is(err, account.ErrWeakPassword) {
+			return usageError{err}
 		}
 		return err
 	}
@@ -165,7 +171,7 @@ func resetSecondFactor(ctx context.Context, e *env, args []string) error {
 // bootstrapAdmin creates the administrator on first start: the password
 // comes from --admin-password-file, else SMARTGATE_ADMIN_PASSWORD, else it
 // is generated and returned to be printed once.
-func bootstrapAdmin(ctx context.Context, cfg *config.Config, db account.BootstrapStore, getenv func(string) string) (string, error) {
+func bootstrapAdmin(ctx context.Context, cfg *config.Config, people *account.People, getenv func(string) string) (string, error) {
 	password := getenv("SMARTGATE_ADMIN_PASSWORD")
 	if cfg.AdminPasswordFile != "" {
 		b, err := os.ReadFile(cfg.AdminPasswordFile)
@@ -174,7 +180,7 @@ func bootstrapAdmin(ctx context.Context, cfg *config.Config, db account.Bootstra
 		}
 		password = strings.TrimRight(string(b), "\r\n")
 	}
-	generated, created, err := account.Bootstrap(ctx, db, password)
+	generated, created, err := people.Bootstrap(ctx, password)
 	if err != nil {
 		return "", fmt.Errorf("creating the administrator account: %w", err)
 	}

@@ -42,7 +42,17 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 	rec := audit.NewBatcher(db.InsertAudit, 8192, logger)
 	a.closers = append(a.closers, rec.Close)
 
-	msg, err := bootstrapAdmin(ctx, cfg, db, e.getenv)
+	// Each argon2id check holds 19 MiB and a full core: more checks in
+	// flight than cores only add memory, never throughput.
+	hasher := account.NewHasher(account.Params{}, runtime.GOMAXPROCS(0))
+	// The one People of the server: every change of people and groups
+	// (first start, demo accounts, SCIM, the people pages) goes through it,
+	// and a deactivation or deletion ends the person's tokens at once.
+	revokePerson := &personRevoker{db: db}
+	people := newPeople(db, hasher, revokePerson.revoke)
+	a.people = people
+
+	msg, err := bootstrapAdmin(ctx, cfg, people, e.getenv)
 	if err != nil {
 		return nil, err
 	}
@@ -61,19 +71,17 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 	}
 	clientCache := authz.NewClientCache(db, nil)
 	if cfg.Demo {
-		msgs, err := setupDemo(ctx, cfg, db, reg)
+		msgs, err := setupDemo(ctx, cfg, db, people, reg)
 		if err != nil {
 			return nil, fmt.Errorf("demo: %w", err)
 		}
 		a.messages = append(a.messages, msgs...)
 	}
 
-	// Each argon2id check holds 19 MiB and a full core: more checks in
-	// flight than cores only add memory, never throughput. The one log-in
-	// throttle (10 per account, 30 per address per 15 minutes, counted
-	// before the check) serves the log-in page and the OWin grant alike.
+	// The one log-in throttle (10 per account, 30 per address per 15
+	// minutes, counted before the check) serves the log-in page and the
+	// OWin grant alike.
 	throttle := account.NewThrottle(account.ThrottleConfig{})
-	hasher := account.NewHasher(account.Params{}, runtime.GOMAXPROCS(0))
 	passwords := account.NewAuthenticator(db, hasher, throttle)
 	// The second factor: optional for everyone, required for administrators
 	// with --admin-second-factor required; its code checks count against
@@ -85,7 +93,9 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 	}
 	revoker := &lateRevoker{}
 	logout := &lateLogout{}
-	users := authz.Accounts{Store: db, Passwords: passwords}
+	// Tokens, the FHIR endpoint and the pages see a person's effective
+	// rights: roles and scope ceiling through their groups.
+	users := authz.Accounts{Store: db, Passwords: passwords, Rights: people}
 	directory := picker.New(db, reg)
 	pages, err := web.New(ctx, web.Config{
 		Logger:               logger.With("component", "web"),
@@ -101,6 +111,7 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 		SecondFactorRequired: secondFactorRequired,
 		Patients:             directory,
 		Encounters:           directory,
+		Rights:               people,
 		DescribeScope:        smart.DescribeScope,
 		ClientName: func(ctx context.Context, id string) string {
 			if c, err := db.GetClient(ctx, id); err == nil && c.Name != "" {
@@ -164,10 +175,13 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 	}
 	revoker.target = as
 	logout.target = as
+	revokePerson.tokens = as
 	go as.Maintain(ctx, time.Hour)
 
-	var fhirAuth fhir.Authenticator = bearer.New(bearer.AuthzVerifier{Tokens: as, Accounts: users}, reg,
+	fhirBearer := bearer.New(bearer.AuthzVerifier{Tokens: as, Accounts: users}, reg,
 		bearer.Options{Logger: logger, Audiences: fhirBases})
+	revokePerson.fhir = fhirBearer
+	var fhirAuth fhir.Authenticator = fhirBearer
 	if cfg.HTTPAuth == "none" {
 		fhirAuth = devHTTPAuth{inner: fhirAuth}
 		logger.Warn("http-auth=none: FHIR requests without a token on the loopback HTTP listener are not authenticated (development only)")
@@ -194,10 +208,6 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 		Logger: logger.With("component", "scimauth")}); err != nil {
 		return nil, fmt.Errorf("SCIM authorization: %w", err)
 	}
-	// People is the one place people and groups change; deactivating or
-	// deleting someone revokes their tokens.
-	people := account.NewPeople(account.PeopleConfig{Store: db, Hasher: hasher,
-		Revoke: func(ctx context.Context, userID string) error { return revoker.RevokeAll(ctx, userID, "") }})
 	// SCIM 2.0 at /scim/v2 on both listeners; locations name the listener
 	// the request came through.
 	scimSrv := scim.New(scim.Config{Store: db, People: people, Auth: a.scimAuth, BaseURL: baseURL, Audit: rec,

@@ -65,6 +65,9 @@ type Authenticator struct {
 
 	mu    sync.Mutex
 	cache map[[32]byte]cached
+	// forgets counts ForgetSubject calls: a verification that began
+	// before one is not cached (it may predate the revocation).
+	forgets uint64
 }
 
 type cached struct {
@@ -131,6 +134,7 @@ func (a *Authenticator) principal(ctx context.Context, tok string) (*access.Prin
 	now := a.opts.Now()
 	a.mu.Lock()
 	c, ok := a.cache[key]
+	forgets := a.forgets
 	a.mu.Unlock()
 	if ok && now.Before(c.until) {
 		return c.p, nil
@@ -153,6 +157,10 @@ func (a *Authenticator) principal(ctx context.Context, tok string) (*access.Prin
 		until = exp
 	}
 	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.forgets != forgets {
+		return p, nil // answered, but not trusted for later requests
+	}
 	if len(a.cache) >= a.opts.MaxEntries {
 		for k, v := range a.cache {
 			if !now.Before(v.until) || len(a.cache) >= a.opts.MaxEntries {
@@ -164,7 +172,6 @@ func (a *Authenticator) principal(ctx context.Context, tok string) (*access.Prin
 		}
 	}
 	a.cache[key] = cached{p: p, until: until}
-	a.mu.Unlock()
 	return p, nil
 }
 
@@ -179,6 +186,7 @@ func (a *Authenticator) ForgetSubject(subject string) {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	a.forgets++
 	for k, c := range a.cache {
 		if !c.p.System && c.p.Subject == subject {
 			delete(a.cache, k)
