@@ -11,18 +11,13 @@ import (
 	"github.com/smartgate/smartgate/store"
 )
 
-// The scimType keywords of RFC 7644 §3.12 (Table 9) that smartgate uses.
+// The scimType keywords of RFC 7644 §3.12 (Table 9) this layer gives;
+// package patch gives mutability, invalidPath and noTarget.
 const (
 	typeInvalidFilter = "invalidFilter"
-	typeTooMany       = "tooMany"
 	typeUniqueness    = "uniqueness"
-	typeMutability    = "mutability"
 	typeInvalidSyntax = "invalidSyntax"
-	typeInvalidPath   = "invalidPath"
-	typeNoTarget      = "noTarget"
 	typeInvalidValue  = "invalidValue"
-	typeInvalidVers   = "invalidVers"
-	typeSensitive     = "sensitive"
 )
 
 // Error is an answer in the RFC 7644 §3.12 error format: an HTTP status,

@@ -73,8 +73,14 @@ type envOption func(*scim.Config)
 
 func newEnv(t *testing.T, opts ...envOption) *env {
 	t.Helper()
+	return newEnvOn(t, sqlite.Options{Synchronous: "NORMAL"}, opts...)
+}
+
+// newEnvOn is newEnv on a database opened with dbOpts.
+func newEnvOn(t *testing.T, dbOpts sqlite.Options, opts ...envOption) *env {
+	t.Helper()
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "smartgate.db"), sqlite.Options{Synchronous: "NORMAL"})
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "smartgate.db"), dbOpts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,14 +1,19 @@
 package scim_test
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/smartgate/smartgate/account"
 	"github.com/smartgate/smartgate/scim"
+	"github.com/smartgate/smartgate/store"
+	"github.com/smartgate/smartgate/store/sqlite"
 )
 
 const aliceBody = `{
@@ -257,5 +262,28 @@ func TestLastAdministrator(t *testing.T) {
 	u, err := e.db.User(context.Background(), id)
 	if err != nil || !u.Active || !u.HasRole(account.RoleAdmin) || u.Meta.Version != 1 {
 		t.Errorf("the last administrator changed: %+v %v", u, err)
+	}
+}
+
+func TestStoreUnavailable(t *testing.T) {
+	e := newEnvOn(t, sqlite.Options{MaxSizeBytes: 256 << 10})
+	e.user("before")
+	blob := bytes.Repeat([]byte("x"), 8<<10)
+	for i := 0; ; i++ {
+		err := e.db.PutSetting(context.Background(), "fill"+strconv.Itoa(i), blob)
+		if errors.Is(err, store.ErrUnavailable) {
+			break
+		}
+		if err != nil || i > 1000 {
+			t.Fatalf("filling the database: %v", err)
+		}
+	}
+	r := e.do("POST", "/scim/v2/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"after","displayName":"`+strings.Repeat("y", 9000)+`"}`)
+	r.wantError(t, http.StatusServiceUnavailable, "")
+	if r.header.Get("Retry-After") == "" {
+		t.Error("no Retry-After")
+	}
+	if _, err := e.db.UserByName(context.Background(), "after"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the failed create left a user: %v", err)
 	}
 }

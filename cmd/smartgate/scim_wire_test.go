@@ -15,7 +15,9 @@ func TestSCIMWired(t *testing.T) {
 	scimJSON := http.Header{"Content-Type": {"application/scim+json"}}
 
 	r := h.fhirRequest(t, "POST", h.baseA+"/scim/v2/Users", admin,
-		`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"wired","password":"Wired-password-1"}`, scimJSON)
+		`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User","urn:ietf:params:scim:schemas:extension:smartgate:2.0:User"],
+		"userName":"wired","password":"Wired-password-1",
+		"urn:ietf:params:scim:schemas:extension:smartgate:2.0:User":{"roles":["practitioner"],"fhirUser":"Practitioner/wired"}}`, scimJSON)
 	if r.status != http.StatusCreated {
 		t.Fatalf("POST /scim/v2/Users: %d %s", r.status, r.body)
 	}
@@ -31,8 +33,22 @@ func TestSCIMWired(t *testing.T) {
 		t.Errorf("GET on the http listener: %d %s", r.status, r.body)
 	}
 	// The account SCIM made is the one the log-in uses.
-	if tok := h.owin("wired", "Wired-password-1"); tok == "" {
-		t.Error("no OWin token for the SCIM-made account")
+	tok := h.owin("wired", "Wired-password-1")
+	if r := h.do("GET", "metadata", tok, nil); r.status != http.StatusOK {
+		t.Fatalf("FHIR with the SCIM-made account's token: %d", r.status)
+	}
+	if r := h.do("GET", "Patient?_count=1", tok, nil); r.status != http.StatusOK {
+		t.Fatalf("FHIR search with the SCIM-made account's token: %d %s", r.status, r.body)
+	}
+	// Deactivated over SCIM (Entra ID's form): the token is refused on the
+	// next FHIR request.
+	r = h.fhirRequest(t, "PATCH", h.baseA+"/scim/v2/Users/"+id, admin,
+		`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"Replace","path":"active","value":"False"}]}`, scimJSON)
+	if r.status != http.StatusOK || r.json["active"] != false {
+		t.Fatalf("PATCH active False: %d %s", r.status, r.body)
+	}
+	if r := h.do("GET", "Patient?_count=1", tok, nil); r.status != http.StatusUnauthorized {
+		t.Errorf("FHIR with a deactivated account's token: %d, want 401", r.status)
 	}
 
 	for _, base := range []string{h.baseA, h.baseB} {
