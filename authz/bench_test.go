@@ -37,7 +37,7 @@ func benchPost(b *testing.B, u string, form url.Values, user, pass string) map[s
 // (client_secret_basic, ES256 signing, one stored record).
 func BenchmarkClientCredentials(b *testing.B) {
 	e := newEnv(b)
-	c, secret := e.createClient(authz.NewClient{Name: "bench", GrantTypes: []string{"client_credentials"}, Scopes: []string{"system/*.rs"}})
+	c, secret := e.createClient(authz.NewClient{Name: "bench", GrantTypes: []string{"client_credentials"}, Scopes: []string{"system/*.rs"}, AllowSystemScopes: true})
 	form := url.Values{"grant_type": {"client_credentials"}, "scope": {"system/*.rs"}}
 	b.ResetTimer()
 	for b.Loop() {
@@ -48,7 +48,7 @@ func BenchmarkClientCredentials(b *testing.B) {
 // BenchmarkIntrospection measures RFC 7662 introspection of an active token.
 func BenchmarkIntrospection(b *testing.B) {
 	e := newEnv(b)
-	c, secret := e.createClient(authz.NewClient{Name: "bench", GrantTypes: []string{"client_credentials"}, Scopes: []string{"system/*.rs"}})
+	c, secret := e.createClient(authz.NewClient{Name: "bench", GrantTypes: []string{"client_credentials"}, Scopes: []string{"system/*.rs"}, AllowSystemScopes: true})
 	tok := benchPost(b, e.base+"/oauth/token", url.Values{"grant_type": {"client_credentials"}, "scope": {"system/*.rs"}}, c.ID, secret)
 	form := url.Values{"token": {tok["access_token"].(string)}}
 	b.ResetTimer()

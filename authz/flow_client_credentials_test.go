@@ -149,8 +149,11 @@ func TestK9_ScopeWithinClientCeiling(t *testing.T) {
 // TestK13_SymmetricClientsAndClientCredentials documents the decision: a
 // client_secret client gets client_credentials only when an administrator
 // registered it with that grant explicitly (e.g. a resource server that
-// introspects, or the benchmark client). The default grants of a secret
-// client exclude it, and dynamic registration (authz/registration) refuses
+// introspects, a SCIM provisioning client, or the benchmark client), and
+// its system/ scopes only when an administrator also allowed them
+// (Client.AllowSystemScopes; issue 11: SMART system/ scopes are for key- or
+// certificate-authenticated clients). The default grants of a secret
+// client exclude it, and open and self-service registration refuse
 // client_credentials without private_key_jwt.
 func TestK13_SymmetricClientsAndClientCredentials(t *testing.T) {
 	e := newEnv(t)
@@ -160,7 +163,11 @@ func TestK13_SymmetricClientsAndClientCredentials(t *testing.T) {
 	wantError(t, resp, m, []int{400}, "unauthorized_client", "invalid_scope") // no system/ scope in its ceiling either
 	resp, m = e.postForm("/oauth/token", url.Values{"grant_type": {"client_credentials"}}, e.conf.ID, e.secret)
 	wantError(t, resp, m, []int{400}, "unauthorized_client")
-	explicit, secret := e.createClient(authz.NewClient{Name: "rs", GrantTypes: []string{"client_credentials"}, Scopes: []string{"system/Patient.rs"}})
+	notAllowed, nasecret := e.createClient(authz.NewClient{Name: "rs", GrantTypes: []string{"client_credentials"}, Scopes: []string{"system/Patient.rs"}})
+	resp, m = e.postForm("/oauth/token", form, notAllowed.ID, nasecret)
+	wantError(t, resp, m, []int{400}, "invalid_scope")
+	explicit, secret := e.createClient(authz.NewClient{Name: "rs", GrantTypes: []string{"client_credentials"}, Scopes: []string{"system/Patient.rs"},
+		AllowSystemScopes: true})
 	if resp, m := e.postForm("/oauth/token", form, explicit.ID, secret); resp.StatusCode != http.StatusOK {
 		t.Fatalf("explicitly registered secret client: %d %v", resp.StatusCode, m)
 	}

@@ -80,7 +80,7 @@ func TestI7_IntrospectionNeedsAuthentication(t *testing.T) {
 
 func TestI6_ResourceServerIntrospectsWithBackendToken(t *testing.T) {
 	e := newEnv(t)
-	rs, secret := e.createClient(authz.NewClient{Name: "rs", GrantTypes: []string{"client_credentials"}, Scopes: []string{"system/*.rs"},
+	rs, secret := e.createClient(authz.NewClient{Name: "rs", GrantTypes: []string{"client_credentials"}, Scopes: []string{"system/*.rs"}, AllowSystemScopes: true,
 		IntrospectAll: true})
 	resp, cc := e.postForm("/oauth/token", url.Values{"grant_type": {"client_credentials"}, "scope": {"system/*.rs"}}, rs.ID, secret)
 	if resp.StatusCode != 200 {

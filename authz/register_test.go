@@ -223,9 +223,8 @@ func TestDCR4_InconsistentGrantAndResponseTypes(t *testing.T) {
 	for name, body := range map[string]map[string]any{
 		"code without authorization_code": {"grant_types": []string{"client_credentials"}, "response_types": []string{"code"},
 			"token_endpoint_auth_method": "private_key_jwt", "jwks": json.RawMessage(k.jwks())},
-		"refresh_token alone":       {"grant_types": []string{"refresh_token"}, "redirect_uris": []string{"https://a.example/cb"}},
-		"token response type":       {"response_types": []string{"token"}, "redirect_uris": []string{"https://a.example/cb"}},
-		"secret client_credentials": {"grant_types": []string{"client_credentials"}, "token_endpoint_auth_method": "client_secret_basic"},
+		"refresh_token alone": {"grant_types": []string{"refresh_token"}, "redirect_uris": []string{"https://a.example/cb"}},
+		"token response type": {"response_types": []string{"token"}, "redirect_uris": []string{"https://a.example/cb"}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			resp, m := e.register(admin, body)

@@ -177,7 +177,7 @@ func TestSec9D4_RegistrationTokenExpires(t *testing.T) {
 func TestSec9T_IntrospectOnlyOwnTokens(t *testing.T) {
 	e := newEnv(t)
 	other, otherSecret := e.createClient(authz.NewClient{Name: "Other App", RedirectURIs: []string{"https://other.example/cb"}, Scopes: stdScopes})
-	rs, rsSecret := e.createClient(authz.NewClient{Name: "rs", GrantTypes: []string{"client_credentials"}, Scopes: []string{"system/*.rs"}})
+	rs, rsSecret := e.createClient(authz.NewClient{Name: "rs", GrantTypes: []string{"client_credentials"}, Scopes: []string{"system/*.rs"}, AllowSystemScopes: true})
 	theirs := e.tokens("openid", "offline_access")
 	code, v := e.codeFor(other, []string{"openid"})
 	_, own := e.exchange(other, otherSecret, code, v)

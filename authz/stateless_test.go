@@ -22,7 +22,7 @@ import (
 // ccClient registers a client_credentials client (client_secret_basic).
 func (e *env) ccClient(name string) (*authz.Client, string) {
 	e.t.Helper()
-	return e.createClient(authz.NewClient{Name: name, GrantTypes: []string{"client_credentials"}, Scopes: []string{"system/*.rs"}})
+	return e.createClient(authz.NewClient{Name: name, GrantTypes: []string{"client_credentials"}, Scopes: []string{"system/*.rs"}, AllowSystemScopes: true})
 }
 
 // ccToken gets a client_credentials access token for c.

@@ -35,6 +35,7 @@ func TestDescribe(t *testing.T) {
 		{"offline_access", "Keep access after you close the app, until you revoke it"},
 		{"online_access", "Keep access while you stay signed in, until you sign out"},
 		{"email", "See your email address"},
+		{"scim", "Manage the people and groups who may sign in (SCIM), with your administrator's rights"},
 		{"__dark.mode", "Use the additional permission \u201c__dark.mode\u201d"},
 	} {
 		t.Run(tc.scope, func(t *testing.T) {

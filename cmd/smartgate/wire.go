@@ -204,7 +204,7 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 
 	// Who may call SCIM: provisioning tokens, scim-scoped tokens of clients
 	// allowed SCIM, administrators' tokens (scim/scimauth).
-	if a.scimAuth, err = scimauth.New(scimauth.Config{Tokens: db, Clients: clientCache, Verifier: as, Audit: rec,
+	if a.scimAuth, err = scimauth.New(scimauth.Config{Tokens: db, Clients: clientCache, Verifier: as, Accounts: users, Audit: rec,
 		Logger: logger.With("component", "scimauth")}); err != nil {
 		return nil, fmt.Errorf("SCIM authorization: %w", err)
 	}

@@ -42,12 +42,19 @@ type Clients interface {
 	GetClient(ctx context.Context, id string) (*authz.Client, error)
 }
 
+// Accounts reads the current claims of an active account
+// (authz.Accounts): store.ErrNotFound for one that is gone or deactivated.
+type Accounts interface {
+	Claims(ctx context.Context, subject string) (authz.UserClaims, error)
+}
+
 // Config holds an Authorizer's dependencies; all but Audit, Logger and Now
 // are required.
 type Config struct {
 	Tokens   TokenStore
 	Clients  Clients
 	Verifier Verifier
+	Accounts Accounts
 	Audit    audit.Recorder
 	Logger   *slog.Logger
 	Now      func() time.Time
@@ -62,8 +69,8 @@ var _ scim.Authorizer = (*Authorizer)(nil)
 
 // New returns an Authorizer.
 func New(cfg Config) (*Authorizer, error) {
-	if cfg.Tokens == nil || cfg.Clients == nil || cfg.Verifier == nil {
-		return nil, errors.New("scimauth: Tokens, Clients and Verifier are required")
+	if cfg.Tokens == nil || cfg.Clients == nil || cfg.Verifier == nil || cfg.Accounts == nil {
+		return nil, errors.New("scimauth: Tokens, Clients, Verifier and Accounts are required")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -86,9 +93,11 @@ func New(cfg Config) (*Authorizer, error) {
 //     whole rights, interface.md), or a user token with the scim scope of
 //     an account with the admin role, from a client (still) allowed SCIM.
 //     Not any token of an administrator: a SMART app an administrator once
-//     used holds a token with the admin role too, and must not manage
-//     people. The roles are the token's (those of its issuing; an
-//     account that is disabled or demoted has its tokens revoked).
+//     used holds a token of that account too, and must not manage people.
+//     The account must be an active administrator now as well: an OWin
+//     token's roles are those of its issuing, and a user token of the
+//     authorization code flow carries none, so the account's current
+//     roles decide (a demoted administrator's tokens stop at once).
 //
 // No, an unknown, expired or revoked token, a provisioning token of a
 // disabled or deleted client: scim.ErrNoCredentials. A valid token without
@@ -125,12 +134,11 @@ const (
 // accessCaller is the caller of a verified access token, or
 // scim.ErrForbidden.
 func (a *Authorizer) accessCaller(ctx context.Context, ti *authz.TokenInfo) (*scim.Caller, error) {
-	admin := slices.Contains(ti.Roles, account.RoleAdmin)
 	if ti.Grant == grantOWin {
-		if !admin {
+		if !slices.Contains(ti.Roles, account.RoleAdmin) {
 			return nil, scim.ErrForbidden
 		}
-		return &scim.Caller{Kind: scim.CallerAdmin, Subject: ti.Subject, ClientID: ti.ClientID}, nil
+		return a.adminCaller(ctx, ti)
 	}
 	if !slices.Contains(ti.Scopes, authz.ScopeSCIM) {
 		return nil, scim.ErrForbidden
@@ -138,13 +146,26 @@ func (a *Authorizer) accessCaller(ctx context.Context, ti *authz.TokenInfo) (*sc
 	if err := a.clientAllowed(ctx, ti.ClientID); err != nil {
 		return nil, err
 	}
-	switch {
-	case ti.Grant == grantClientCredentials:
+	if ti.Grant == grantClientCredentials {
 		return &scim.Caller{Kind: scim.CallerClient, Subject: ti.ClientID, ClientID: ti.ClientID}, nil
-	case admin:
-		return &scim.Caller{Kind: scim.CallerAdmin, Subject: ti.Subject, ClientID: ti.ClientID}, nil
 	}
-	return nil, scim.ErrForbidden
+	return a.adminCaller(ctx, ti)
+}
+
+// adminCaller is CallerAdmin when the token's account is an active
+// administrator now: scim.ErrNoCredentials for an account gone or
+// deactivated, scim.ErrForbidden for one without the admin role.
+func (a *Authorizer) adminCaller(ctx context.Context, ti *authz.TokenInfo) (*scim.Caller, error) {
+	uc, err := a.cfg.Accounts.Claims(ctx, ti.Subject)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, scim.ErrNoCredentials
+	case err != nil:
+		return nil, fmt.Errorf("scimauth: account of the token: %w", err)
+	case !slices.Contains(uc.Roles, account.RoleAdmin):
+		return nil, scim.ErrForbidden
+	}
+	return &scim.Caller{Kind: scim.CallerAdmin, Subject: ti.Subject, ClientID: ti.ClientID}, nil
 }
 
 // clientAllowed checks that client id exists, is enabled and is allowed
