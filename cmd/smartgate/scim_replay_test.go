@@ -428,7 +428,7 @@ func jsonSubset(at string, expected, actual any) error {
 		}
 		for k, ev := range e {
 			av, found := lookupKey(a, k)
-			if !found {
+			if empty, isArray := ev.([]any); !found && !(isArray && len(empty) == 0) {
 				return fmt.Errorf("%s: missing", join(at, k))
 			}
 			if err := jsonSubset(join(at, k), ev, av); err != nil {
