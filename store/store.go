@@ -6,7 +6,8 @@
 // The interfaces that say what a package needs from storage are declared by
 // that package, each with only the methods it calls: account.Users,
 // account.Consents, account.Sessions and account.Pendings (local accounts
-// and the browser's log-in), authz.Store (clients, token records, the
+// and the browser's log-in), account.Directory (people and groups as SCIM
+// and the people pages search them), authz.Store (clients, token records, the
 // client-assertion jti cache, signing keys, settings), launch.Store (EHR
 // launches), fhir.Store (FHIR resources, history and search) and the
 // audit sink (InsertAudit, see audit.Sink). The backends implement all of
@@ -17,7 +18,8 @@
 //   - store/postgres: later (issue 16); the same method sets, its own SQL.
 //   - store/storetest: the conformance suite every backend passes, one
 //     entry point per domain (RunSettings, RunAudit, RunAccounts,
-//     RunSessions, RunClients, RunTokens, RunLaunch, RunFHIR) and
+//     RunSessions, RunClients, RunTokens, RunLaunch, RunFHIR,
+//     RunDirectory) and
 //     RunTransactions for the tests that race concurrent callers. A
 //     backend's test file calls each entry point with a function that
 //     opens an empty store; a backend on an outside database skips itself

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -261,6 +262,22 @@ func (c *compiler) present(path string) (string, error) {
 	if m, ok := c.s.multis[path]; ok && c.elem == "" {
 		return fmt.Sprintf(m.wrap, "1"), nil
 	}
+	if _, ok := c.s.attrs[path]; !ok && c.elem == "" {
+		if parts := c.s.subAttrs(path); len(parts) > 0 {
+			// A singular complex attribute (name, enterprise.manager) is
+			// present when one of its sub-attributes is (RFC 7644
+			// §3.4.2.2: "a non-empty node").
+			var conds []string
+			for _, p := range parts {
+				cond, err := c.present(p)
+				if err != nil {
+					return "", err
+				}
+				conds = append(conds, cond)
+			}
+			return "(" + strings.Join(conds, " OR ") + ")", nil
+		}
+	}
 	a, wrap, err := c.lookup(path)
 	if err != nil {
 		return "", err
@@ -278,6 +295,19 @@ func (c *compiler) present(path string) (string, error) {
 		return fmt.Sprintf(wrap, cond), nil
 	}
 	return cond, nil
+}
+
+// subAttrs are the sub-attributes of the singular complex attribute path
+// (name: name.givenName, …), in a stable order.
+func (s *schema) subAttrs(path string) []string {
+	var out []string
+	for p, a := range s.attrs {
+		if a.in == "" && strings.HasPrefix(p, path+".") {
+			out = append(out, p)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 func (c *compiler) compare(cm account.Compare) (string, error) {

@@ -25,39 +25,72 @@ func (s *schema) searchSQL(cols, from string, q account.Query) (count, page stri
 }
 
 // search runs one page of a query on the resource of schema s (scanned by
-// scan, unless q.Limit is 0) and counts all matches, in one read
-// transaction so that both see the same data. The filter compiles to SQL
-// (filter.go); nothing is filtered in Go.
-func (db *DB) search(ctx context.Context, s *schema, cols, from string, q account.Query, scan func(tx *sql.Tx, rows *sql.Rows) error) (int, error) {
+// scan, which returns the number of rows) and counts all matches, in one
+// read transaction so that both see the same data. The filter compiles to
+// SQL (filter.go); nothing is filtered in Go. The page is read first: when
+// it is the first and not full, its length is the total and the count is
+// not run.
+func (db *DB) search(ctx context.Context, s *schema, cols, from string, q account.Query,
+	scan func(tx *sql.Tx, rows *sql.Rows) (int, error)) (int, error) {
 	count, page, args, err := s.searchSQL(cols, from, q)
 	if err != nil {
 		return 0, err
 	}
+	countStmt, err := db.searchStmt(ctx, count)
+	if err != nil {
+		return 0, mapErr(err)
+	}
+	pageStmt, err := db.searchStmt(ctx, page)
+	if err != nil {
+		return 0, mapErr(err)
+	}
 	offset, limit := max(q.Offset, 0), max(q.Limit, 0)
 	var total int
 	err = db.read(ctx, func(tx *sql.Tx) error {
-		if err := tx.QueryRowContext(ctx, count, args...).Scan(&total); err != nil {
-			return err
+		if limit > 0 {
+			st, err := txStmt(ctx, tx, pageStmt, page)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			rows, err := st.QueryContext(ctx, append(args, limit, offset)...)
+			if err != nil {
+				return err
+			}
+			n, err := scan(tx, rows)
+			if err != nil {
+				return err
+			}
+			if offset == 0 && n < limit {
+				total = n
+				return nil
+			}
 		}
-		if limit == 0 || offset >= total {
-			return nil
-		}
-		rows, err := tx.QueryContext(ctx, page, append(args, limit, offset)...)
+		st, err := txStmt(ctx, tx, countStmt, count)
 		if err != nil {
 			return err
 		}
-		return scan(tx, rows)
+		defer st.Close()
+		return st.QueryRowContext(ctx, args...).Scan(&total)
 	})
 	return total, err
+}
+
+// txStmt is kept (when not nil) for use in tx, else query prepared in tx.
+func txStmt(ctx context.Context, tx *sql.Tx, kept *sql.Stmt, query string) (*sql.Stmt, error) {
+	if kept != nil {
+		return tx.StmtContext(ctx, kept), nil
+	}
+	return tx.PrepareContext(ctx, query)
 }
 
 // SearchUsers returns one page of the users matching q and their number.
 func (db *DB) SearchUsers(ctx context.Context, q account.Query) ([]account.User, int, error) {
 	var out []account.User
-	total, err := db.search(ctx, &usersSchema, userColumns, "users u", q, func(tx *sql.Tx, rows *sql.Rows) error {
+	total, err := db.search(ctx, &usersSchema, userColumns, "users u", q, func(tx *sql.Tx, rows *sql.Rows) (int, error) {
 		var err error
-		out, err = scanUsers(ctx, tx, rows)
-		return err
+		out, err = db.scanUsers(ctx, tx, rows)
+		return len(out), err
 	})
 	if err != nil {
 		return nil, 0, fmt.Errorf("sqlite: search users: %w", err)
@@ -69,10 +102,10 @@ func (db *DB) SearchUsers(ctx context.Context, q account.Query) ([]account.User,
 // with their members when withMembers is set.
 func (db *DB) SearchGroups(ctx context.Context, q account.Query, withMembers bool) ([]account.Group, int, error) {
 	var out []account.Group
-	total, err := db.search(ctx, &groupsSchema, groupColumns, "groups g", q, func(tx *sql.Tx, rows *sql.Rows) error {
+	total, err := db.search(ctx, &groupsSchema, groupColumns, "groups g", q, func(tx *sql.Tx, rows *sql.Rows) (int, error) {
 		var err error
 		out, err = scanGroups(ctx, tx, rows, withMembers)
-		return err
+		return len(out), err
 	})
 	if err != nil {
 		return nil, 0, fmt.Errorf("sqlite: search groups: %w", err)

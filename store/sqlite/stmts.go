@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync"
 )
 
 // stmts are the statements of the hot paths (token issue and
@@ -18,7 +19,18 @@ type stmts struct {
 	jtiRevoked  *sql.Stmt // reader
 	readRes     *sql.Stmt // reader
 	insertAudit *sql.Stmt // writer; use through tx.StmtContext
+	userValues  *sql.Stmt // reader; use through tx.StmtContext
+
+	// searches are the directory's search statements (search.go), prepared
+	// on first use and kept until Close: a filter's SQL depends only on its
+	// shape, and provisioning clients send a few shapes over and over.
+	// Beyond maxSearchStmts shapes new ones are prepared for each use, so
+	// that odd filters cannot grow the cache without bound.
+	searchMu sync.Mutex
+	searches map[string]*sql.Stmt
 }
+
+const maxSearchStmts = 64
 
 const (
 	sqlGetClient = `SELECT ` + clientCols + ` FROM oauth_clients WHERE id = ?`
@@ -29,7 +41,13 @@ const (
 		VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`
 	sqlJTIRevoked = `SELECT 1 FROM oauth_revoked_access WHERE jti = ?`
 	sqlReadRes    = "SELECT " + resourceCols + " FROM fhir_resources WHERE type = ? AND id = ?"
-	sqlAudit      = `INSERT INTO audit_events
+	// sqlUserValues reads the e-mails (0) and phone numbers (1) of the
+	// users whose ids are the JSON array ?1.
+	sqlUserValues = `SELECT 0, user_id, position, value, type, is_primary FROM user_emails
+		WHERE user_id IN (SELECT value FROM json_each(?1))
+		UNION ALL SELECT 1, user_id, position, value, type, is_primary FROM user_phone_numbers
+		WHERE user_id IN (SELECT value FROM json_each(?1)) ORDER BY 2, 1, 3`
+	sqlAudit = `INSERT INTO audit_events
 		(at, kind, actor, client_id, patient, action, resource, scopes, outcome, detail, address, request_id)
 		VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`
 )
@@ -51,6 +69,8 @@ func (db *DB) prepare(ctx context.Context) error {
 		jtiRevoked:  p(db.r, sqlJTIRevoked),
 		readRes:     p(db.r, sqlReadRes),
 		insertAudit: p(db.w, sqlAudit),
+		userValues:  p(db.r, sqlUserValues),
+		searches:    map[string]*sql.Stmt{},
 	}
 	if err != nil {
 		db.stmts.close()
@@ -61,10 +81,48 @@ func (db *DB) prepare(ctx context.Context) error {
 
 func (s *stmts) close() error {
 	var errs []error
-	for _, st := range []*sql.Stmt{s.getClient, s.getToken, s.createToken, s.jtiRevoked, s.readRes, s.insertAudit} {
+	all := []*sql.Stmt{s.getClient, s.getToken, s.createToken, s.jtiRevoked, s.readRes, s.insertAudit, s.userValues}
+	s.searchMu.Lock()
+	for _, st := range s.searches {
+		all = append(all, st)
+	}
+	s.searches = nil
+	s.searchMu.Unlock()
+	for _, st := range all {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// searchStmt returns the kept statement of query, preparing it on the
+// reader pool on first use, or nil when maxSearchStmts are kept already
+// (the caller then prepares query in its transaction). It must be called
+// outside a transaction: an in-memory database has a single connection.
+func (db *DB) searchStmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	s := &db.stmts
+	s.searchMu.Lock()
+	st, ok := s.searches[query]
+	full := s.searches == nil || len(s.searches) >= maxSearchStmts
+	s.searchMu.Unlock()
+	if ok || full {
+		return st, nil
+	}
+	st, err := db.r.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	s.searchMu.Lock()
+	defer s.searchMu.Unlock()
+	if prev, ok := s.searches[query]; ok { // prepared meanwhile
+		st.Close()
+		return prev, nil
+	}
+	if s.searches == nil || len(s.searches) >= maxSearchStmts {
+		st.Close()
+		return nil, nil
+	}
+	s.searches[query] = st
+	return st, nil
 }

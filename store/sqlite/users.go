@@ -167,8 +167,8 @@ type queryer interface {
 }
 
 // loadValues fills in the e-mails and phone numbers of users, with one
-// query per table whatever their number.
-func loadValues(ctx context.Context, q queryer, users ...*account.User) error {
+// prepared query whatever their number.
+func (db *DB) loadValues(ctx context.Context, tx *sql.Tx, users ...*account.User) error {
 	if len(users) == 0 {
 		return nil
 	}
@@ -182,37 +182,31 @@ func loadValues(ctx context.Context, q queryer, users ...*account.User) error {
 	if err != nil {
 		return err
 	}
-	for _, table := range []string{"user_emails", "user_phone_numbers"} {
-		rows, err := q.QueryContext(ctx, "SELECT user_id, value, type, is_primary FROM "+table+
-			" WHERE user_id IN (SELECT value FROM json_each(?)) ORDER BY user_id, position", string(idsJSON))
-		if err != nil {
+	rows, err := tx.StmtContext(ctx, db.stmts.userValues).QueryContext(ctx, string(idsJSON))
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var table, position int
+		var id, value, typ string
+		var primary bool
+		if err := rows.Scan(&table, &id, &position, &value, &typ, &primary); err != nil {
 			return err
 		}
-		for rows.Next() {
-			var id, value, typ string
-			var primary bool
-			if err := rows.Scan(&id, &value, &typ, &primary); err != nil {
-				rows.Close()
-				return err
-			}
-			u := byID[id]
-			if table == "user_emails" {
-				u.Emails = append(u.Emails, account.Email{Value: value, Type: typ, Primary: primary})
-			} else {
-				u.Profile.PhoneNumbers = append(u.Profile.PhoneNumbers, account.PhoneNumber{Value: value, Type: typ, Primary: primary})
-			}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
+		u := byID[id]
+		if table == 0 {
+			u.Emails = append(u.Emails, account.Email{Value: value, Type: typ, Primary: primary})
+		} else {
+			u.Profile.PhoneNumbers = append(u.Profile.PhoneNumbers, account.PhoneNumber{Value: value, Type: typ, Primary: primary})
 		}
 	}
-	return nil
+	return rows.Err()
 }
 
 // scanUsers reads the users of rows and then their e-mails and phone
 // numbers.
-func scanUsers(ctx context.Context, q queryer, rows *sql.Rows) ([]account.User, error) {
+func (db *DB) scanUsers(ctx context.Context, tx *sql.Tx, rows *sql.Rows) ([]account.User, error) {
 	var ptrs []*account.User
 	for rows.Next() {
 		u, err := scanUser(rows)
@@ -226,7 +220,7 @@ func scanUsers(ctx context.Context, q queryer, rows *sql.Rows) ([]account.User, 
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	if err := loadValues(ctx, q, ptrs...); err != nil {
+	if err := db.loadValues(ctx, tx, ptrs...); err != nil {
 		return nil, err
 	}
 	out := make([]account.User, 0, len(ptrs))
@@ -244,7 +238,7 @@ func (db *DB) userWhere(ctx context.Context, what, where string, arg any) (*acco
 		if err != nil {
 			return err
 		}
-		return loadValues(ctx, tx, u)
+		return db.loadValues(ctx, tx, u)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: user %s: %w", what, err)
@@ -290,7 +284,7 @@ func (db *DB) Users(ctx context.Context, q account.ListQuery) ([]account.User, e
 		if err != nil {
 			return err
 		}
-		out, err = scanUsers(ctx, tx, rows)
+		out, err = db.scanUsers(ctx, tx, rows)
 		return err
 	})
 	if err != nil {

@@ -125,6 +125,8 @@ func testSearchUsersFilters(t *testing.T, b Backend) {
 		{"active eq true", eq("active", true), []string{"alice", "carol", "dave"}},
 		{"active eq false", eq("active", false), []string{"bob"}},
 		{"active ne true", op("active", account.OpNe, true), []string{"bob"}},
+		{"name pr", account.Present{Attr: "name"}, []string{"alice", "carol"}},
+		{"not name pr", account.Not{X: account.Present{Attr: "name"}}, []string{"bob", "dave"}},
 		{"active pr", account.Present{Attr: "active"}, []string{"alice", "bob", "carol", "dave"}},
 		{"emails.value eq case-insensitive", eq("emails.value", "ALICE@WORK.EXAMPLE"), []string{"alice"}},
 		{"emails.value co", op("emails.value", account.OpCo, "@home"), []string{"alice", "bob"}},
