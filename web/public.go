@@ -63,7 +63,7 @@ func (s *Server) CSRFToken(w http.ResponseWriter, r *http.Request) (string, erro
 
 // RequireRole wraps page handlers (e.g. /admin/…): cross-origin
 // protection, a body limit, the page headers, a logged-in user holding one of
-// roles (none given: any user), and on unsafe methods a valid csrf_token form
+// roles, directly or through a group (none given: any user), and on unsafe methods a valid csrf_token form
 // field. Not logged in: 303 to /login; lacking the role: 403 error page. The
 // user is in the request context (UserFrom).
 func (s *Server) RequireRole(next http.Handler, roles ...string) http.Handler {
@@ -89,9 +89,17 @@ func (s *Server) RequireRole(next http.Handler, roles ...string) http.Handler {
 			s.fail(w, r, http.StatusInternalServerError, "", err)
 			return
 		}
-		if len(roles) > 0 && !slices.ContainsFunc(roles, u.HasRole) {
-			s.fail(w, r, http.StatusForbidden, "Your account may not open this page.", errors.New("missing role"))
-			return
+		if len(roles) > 0 {
+			// Effective roles: a group may grant one.
+			rights, err := s.rights(r.Context(), u)
+			if err != nil {
+				s.fail(w, r, http.StatusInternalServerError, "", err)
+				return
+			}
+			if !slices.ContainsFunc(roles, func(role string) bool { return slices.Contains(rights.Roles, role) }) {
+				s.fail(w, r, http.StatusForbidden, "Your account may not open this page.", errors.New("missing role"))
+				return
+			}
 		}
 		switch r.Method {
 		case http.MethodGet, http.MethodHead, http.MethodOptions:

@@ -36,8 +36,10 @@ type flowBrowser struct {
 	visited []string
 	// pick is what the patient picker chooses.
 	pick string
-	// last is the last page the browser received.
-	last []byte
+	// last is the last page the browser received; consent the last
+	// consent page authorize answered.
+	last    []byte
+	consent []byte
 }
 
 func (h *harness) browser() *flowBrowser {
@@ -157,6 +159,7 @@ func (b *flowBrowser) authorize(r *flowRequest, user, password string) (*url.URL
 			p = b.send("POST", "/pick-patient", url.Values{"csrf_token": {field(reCSRF, p.body)},
 				"req": {field(reReq, p.body)}, "patient": {b.pick}})
 		case p.status == http.StatusOK && strings.Contains(body, `action="/consent"`):
+			b.consent = p.body
 			f := url.Values{"csrf_token": {field(reCSRF, p.body)}, "req": {field(reReq, p.body)}, "rev": {field(reRev, p.body)}, "decision": {"approve"}}
 			for _, m := range reScope.FindAllSubmatch(p.body, -1) {
 				f.Add("scope", html.UnescapeString(string(m[1])))

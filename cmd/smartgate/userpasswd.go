@@ -47,13 +47,10 @@ func userPasswd(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := account.SetPassword(ctx, account.NewHasher(account.Params{}, 1), u, password); err != nil {
+	if err := newPeople(db, account.NewHasher(account.Params{}, 1), nil).SetPassword(ctx, u.ID, password); err != nil {
 		if errors.Is(err, account.ErrWeakPassword) {
 			return usageError{err}
 		}
-		return err
-	}
-	if err := db.UpdateUser(ctx, u); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return fmt.Errorf("user %s changed while the password was set; try again: %w", u.UserName, err)
 		}

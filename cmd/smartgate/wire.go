@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -89,7 +90,13 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 	// add up.
 	factors := &account.SecondFactors{Store: db, Throttle: throttle}
 	secondFactorRequired := func(u *account.User) bool {
-		return cfg.AdminSecondFactor == config.SecondFactorRequired && u.HasRole(account.RoleAdmin)
+		if cfg.AdminSecondFactor != config.SecondFactorRequired {
+			return false
+		}
+		// An administrator through a group too; when the groups cannot be
+		// read, the factor is required (fail closed).
+		r, err := people.Rights(context.Background(), u)
+		return err != nil || slices.Contains(r.Roles, account.RoleAdmin)
 	}
 	revoker := &lateRevoker{}
 	logout := &lateLogout{}
