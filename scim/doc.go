@@ -21,6 +21,11 @@
 //     ResourceTypes and Schemas, which are public (RFC 7644 §4 allows it:
 //     they describe the server, not its people). Unknown paths are
 //     authorized first too, so they reveal nothing without a token.
+//   - Every authorized caller may read and provision, but only an
+//     administrator's own token (CallerAdmin) may give or take the admin
+//     role, on a person or through a group (its roles, or the members of
+//     a group that gives it): 403 otherwise. A provisioning credential
+//     does not mint administrators.
 //   - Errors are RFC 7644 §3.12 bodies everywhere, 404 and 405 (with
 //     Allow) included. Malformed JSON, a body that is not one object, a
 //     missing or unknown schema URN in schemas: 400 invalidSyntax. An

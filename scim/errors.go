@@ -99,6 +99,8 @@ func storeError(err error, w what) *Error {
 		return &Error{Status: http.StatusBadRequest, SCIMType: typeInvalidValue, Detail: "password: " + err.Error(), cause: err}
 	case errors.Is(err, account.ErrInvalidUserName):
 		return &Error{Status: http.StatusBadRequest, SCIMType: typeInvalidValue, Detail: "userName: " + err.Error(), cause: err}
+	case errors.Is(err, account.ErrInvalidUser):
+		return &Error{Status: http.StatusBadRequest, SCIMType: typeInvalidValue, Detail: err.Error(), cause: err}
 	}
 	return &Error{Status: http.StatusInternalServerError, Detail: "internal error", cause: err}
 }

@@ -72,6 +72,9 @@ func (s *Server) doCreateGroup(q *request) (*account.Group, error) {
 		return nil, err
 	}
 	g := &in.group
+	if err := checkGroupAdmin(q, nil, g); err != nil {
+		return nil, err
+	}
 	if err := s.cfg.People.CreateGroup(q.Context(), g); err != nil {
 		return nil, memberError(err, "")
 	}
@@ -128,6 +131,9 @@ func (s *Server) saveGroup(q *request, old *account.Group, in *groupIn) (*accoun
 	g.ID, g.Meta = old.ID, old.Meta
 	if !in.smartgate {
 		g.Roles, g.Ceiling = old.Roles, old.Ceiling
+	}
+	if err := checkGroupAdmin(q, old, g); err != nil {
+		return nil, err
 	}
 	err := s.cfg.People.ReplaceGroup(q.Context(), g)
 	if errors.Is(err, store.ErrConflict) {

@@ -158,6 +158,9 @@ func (s *Server) doPatchGroup(q *request) (*account.Group, account.Meta, error) 
 // changeMembers changes a group's members through People.
 func (s *Server) changeMembers(q *request, version int64, add, remove []string) (account.Meta, error) {
 	id := q.seg[1]
+	if err := s.checkMembersAdmin(q, id); err != nil {
+		return account.Meta{}, err
+	}
 	meta, err := s.cfg.People.ChangeMembers(q.Context(), id, version, add, remove)
 	switch {
 	case err == nil:

@@ -304,7 +304,7 @@ func (s *Server) recordChange(q *request, action, resource string, err error) {
 		e = storeError(err, what{})
 	}
 	outcome := audit.Failure
-	if e.Status == http.StatusConflict || e.Status == http.StatusPreconditionFailed {
+	if e.Status == http.StatusConflict || e.Status == http.StatusPreconditionFailed || e.Status == http.StatusForbidden {
 		outcome = audit.Denied
 	}
 	s.record(q, action, resource, outcome, http.StatusText(e.Status)+": "+e.Detail)

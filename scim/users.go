@@ -14,11 +14,12 @@ func userProjection(q *request) projection {
 	return parseProjection(userKind().res, v.Get("attributes"), v.Get("excludedAttributes"))
 }
 
-// writeUser answers u (with its groups when they are shown).
-func (s *Server) writeUser(q *request, status int, u *account.User, location bool) error {
+// writeUser answers u (with its groups when they are shown). A created
+// user has no groups yet, and is answered with its Location.
+func (s *Server) writeUser(q *request, status int, u *account.User, created bool) error {
 	proj := userProjection(q)
 	var groups []account.Group
-	if proj.wants("groups") {
+	if proj.wants("groups") && !created {
 		var err error
 		if groups, err = s.cfg.Store.GroupsOf(q.Context(), u.ID); err != nil {
 			return storeError(err, what{kind: "User", id: u.ID})
@@ -26,7 +27,7 @@ func (s *Server) writeUser(q *request, status int, u *account.User, location boo
 	}
 	j := renderUser(u, groups, s.baseURL(q))
 	loc := ""
-	if location {
+	if created {
 		loc = j.Meta.Location
 	}
 	return writeResource(q, status, u.Meta.Version, loc, j, proj)
@@ -65,7 +66,9 @@ func (s *Server) createUser(q *request) error {
 		return err
 	}
 	u := &in.user
-	err = s.cfg.People.Create(q.Context(), u, in.password)
+	if err = checkUserAdmin(q, nil, u); err == nil {
+		err = s.cfg.People.Create(q.Context(), u, in.password)
+	}
 	if err != nil {
 		err = storeError(err, what{kind: "User"})
 		s.recordChange(q, "create User", "Users", err)
@@ -118,6 +121,9 @@ func (s *Server) saveUser(q *request, old *account.User, in *userIn) (*account.U
 	}
 	if !in.active {
 		u.Active = old.Active
+	}
+	if err := checkUserAdmin(q, old, u); err != nil {
+		return nil, err
 	}
 	err := s.cfg.People.Replace(q.Context(), u, in.password)
 	if errors.Is(err, store.ErrConflict) {

@@ -287,3 +287,35 @@ func TestStoreUnavailable(t *testing.T) {
 		t.Errorf("the failed create left a user: %v", err)
 	}
 }
+
+// TestVendorBodies: the create and replace bodies of Entra ID's and
+// Okta's published examples are accepted as they are.
+func TestVendorBodies(t *testing.T) {
+	e := newEnv(t)
+	// Entra ID (Microsoft Learn, "Understand the Microsoft Entra SCIM
+	// implementation": Create User).
+	_, r := e.createUser(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
+		"externalId":"0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef","userName":"Test_User_ab6490ee-1e48-479e-a20b-2d77186b5dd1","active":true,
+		"emails":[{"primary":true,"type":"work","value":"Test_User_fd0ea19b-0777-472c-9f96-4f70d2226f2e@testuser.com"}],
+		"meta":{"resourceType":"User"},"name":{"formatted":"givenName familyName","familyName":"familyName","givenName":"givenName"},
+		"roles":[],"addresses":[{"type":"work","formatted":"1 Main St","primary":true}]}`)
+	m := r.json(t)
+	if m["userName"] != "test_user_ab6490ee-1e48-479e-a20b-2d77186b5dd1" || m["roles"] != nil || m["addresses"] != nil {
+		t.Errorf("Entra ID create: %s", r.body)
+	}
+	// Okta (developer.okta.com SCIM 2.0 reference: Create the User, then
+	// a PUT of the whole user).
+	id, r := e.createUser(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"test.user@okta.local",
+		"name":{"givenName":"Test","familyName":"User"},"emails":[{"primary":true,"value":"test.user@okta.local","type":"work"}],
+		"displayName":"Test User","locale":"en-US","externalId":"00ujl29u0le5T6Aj10h7","groups":[],"password":"Sekr3t-pass-okta","active":true}`)
+	if r.json(t)["locale"] != "en-US" {
+		t.Errorf("Okta create: %s", r.body)
+	}
+	e.do("PUT", "/scim/v2/Users/"+id, `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"id":"`+id+`","userName":"test.user@okta.local",
+		"name":{"givenName":"Another","familyName":"User"},"emails":[{"primary":true,"value":"test.user@okta.local","type":"work"}],
+		"displayName":"Another User","locale":"en-US","groups":[],"active":true,"meta":{"resourceType":"User"}}`).want(t, http.StatusOK)
+	m = e.do("GET", "/scim/v2/Users?filter=userName%20eq%20%22test.user%40okta.local%22&startIndex=1&count=100", "").want(t, http.StatusOK).json(t)
+	if m["totalResults"] != float64(1) || get(m["Resources"].([]any)[0].(map[string]any), "name.givenName") != "Another" {
+		t.Errorf("Okta list: %v", m)
+	}
+}
