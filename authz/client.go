@@ -104,13 +104,19 @@ const ScopeSCIM = "scim"
 // administrator allowed them (SMART system/ scopes are for key- or
 // certificate-authenticated clients). fosite checks every request
 // (authorize, client_credentials, refresh) against it.
+// The result is c.Scopes itself when nothing is withheld (the token
+// endpoint's hot path); callers must not change it.
 func (c *Client) GrantableScopes() []string {
+	withheld := func(sc string) bool {
+		return sc == ScopeSCIM && !c.AllowSCIM ||
+			strings.HasPrefix(sc, "system/") && UsesSecret(c.TokenEndpointAuthMethod) && !c.AllowSystemScopes
+	}
+	if !slices.ContainsFunc(c.Scopes, withheld) {
+		return c.Scopes
+	}
 	out := make([]string, 0, len(c.Scopes))
 	for _, sc := range c.Scopes {
-		switch {
-		case sc == ScopeSCIM && !c.AllowSCIM:
-		case strings.HasPrefix(sc, "system/") && UsesSecret(c.TokenEndpointAuthMethod) && !c.AllowSystemScopes:
-		default:
+		if !withheld(sc) {
 			out = append(out, sc)
 		}
 	}
