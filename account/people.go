@@ -76,9 +76,11 @@ func prepareUser(ctx context.Context, h *Hasher, u *User, password string) error
 }
 
 // Create validates u (normalising its user name) and stores it; a
-// non-empty password goes through CheckPassword and the Hasher. A taken
-// user name is store.ErrConflict.
+// non-empty password goes through CheckPassword and the Hasher, an empty
+// one leaves the account without a password (a hash the caller put in u
+// is never stored). A taken user name is store.ErrConflict.
 func (p *People) Create(ctx context.Context, u *User, password string) error {
+	u.PasswordHash = ""
 	if err := p.prepare(ctx, u, password); err != nil {
 		return err
 	}
