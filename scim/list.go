@@ -3,6 +3,7 @@ package scim
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -47,6 +48,14 @@ func queryParams(q *request) (listParams, error) {
 			continue
 		}
 		i, err := strconv.Atoi(s)
+		if errors.Is(err, strconv.ErrRange) {
+			// An integer too large to hold is still an integer: capped
+			// like any other.
+			i, err = math.MaxInt32, nil
+			if strings.HasPrefix(s, "-") {
+				i = -1
+			}
+		}
 		if err != nil {
 			return p, errorf(http.StatusBadRequest, typeInvalidValue, "%s must be an integer, not %q", n.name, s)
 		}

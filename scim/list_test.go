@@ -53,6 +53,9 @@ func TestListUsersPaging(t *testing.T) {
 		{"?count=0", 7, 1, 0, ""},
 		{"?count=-3", 7, 1, 0, ""},
 		{"?count=1000000&sortBy=userName", 7, 1, 7, "user0"},
+		{"?count=99999999999999999999999&sortBy=userName", 7, 1, 7, "user0"},
+		{"?count=-99999999999999999999999", 7, 1, 0, ""},
+		{"?startIndex=99999999999999999999999", 7, 2147483647, 0, ""},
 		{"?sortBy=userName&sortOrder=descending&count=1", 7, 1, 1, "user6"},
 		{"?sortBy=name.givenName&sortOrder=DESCENDING&count=1", 7, 1, 1, "user6"},
 	} {

@@ -93,6 +93,9 @@ func (s *Server) doPatchUser(q *request) (*account.User, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The patched document holds the extension unless the PATCH removed
+	// it: only a PUT's omission keeps it.
+	in.smartgate = true
 	return s.saveUser(q, old, in)
 }
 
@@ -148,6 +151,7 @@ func (s *Server) doPatchGroup(q *request) (*account.Group, account.Meta, error) 
 	if err != nil {
 		return nil, account.Meta{}, err
 	}
+	in.smartgate = true // as for a User
 	g, err := s.saveGroup(q, old, in)
 	if err != nil {
 		return nil, account.Meta{}, err

@@ -103,3 +103,18 @@ func TestPatchUserErrors(t *testing.T) {
 	}
 	e.do("PATCH", "/scim/v2/Users/nope", patchBody(`{"op":"replace","path":"displayName","value":"x"}`)).wantError(t, 404, "")
 }
+
+// TestPatchRemovesExtension: a PATCH that removes the smartgate
+// extension's attributes clears them (only a PUT's omission keeps them).
+func TestPatchRemovesExtension(t *testing.T) {
+	e := newEnv(t)
+	id, _ := e.createUser(aliceBody)
+	e.do("PATCH", "/scim/v2/Users/"+id, patchBody(
+		`{"op":"remove","path":"urn:ietf:params:scim:schemas:extension:smartgate:2.0:User:fhirUser"}`,
+		`{"op":"remove","path":"urn:ietf:params:scim:schemas:extension:smartgate:2.0:User:roles"}`)).
+		want(t, http.StatusOK)
+	u, err := e.db.User(context.Background(), id)
+	if err != nil || u.FHIRUser != "" || len(u.Roles) != 0 {
+		t.Errorf("after removing the extension: %q %v %v", u.FHIRUser, u.Roles, err)
+	}
+}

@@ -129,9 +129,19 @@ func TestCreateUserBadInput(t *testing.T) {
 			e.do("POST", "/scim/v2/Users", c.body).wantError(t, c.status, c.scimType)
 		})
 	}
-	// Nothing was half-created.
+	// Nothing was half-created; every refusal is audited, the duplicate
+	// as denied.
 	if n, err := e.db.CountUsers(context.Background()); err != nil || n != 1 {
 		t.Errorf("%d users (%v), want 1", n, err)
+	}
+	outcomes := map[string]int{}
+	for _, ev := range e.audit.all() {
+		if ev.Action == "create User" {
+			outcomes[ev.Outcome]++
+		}
+	}
+	if outcomes["success"] != 1 || outcomes["failure"] != 14 || outcomes["denied"] != 1 {
+		t.Errorf("audited outcomes %v, want 1 success, 14 failures, 1 denied", outcomes)
 	}
 	e.do("POST", "/scim/v2/Users", `{`+core+`,"userName":"dave"}`, "Content-Type", "text/plain").wantError(t, http.StatusUnsupportedMediaType, "")
 	e.do("POST", "/scim/v2/Users", `{`+core+`,"userName":"dave"}`, "Content-Type", "application/json").want(t, http.StatusCreated)

@@ -184,3 +184,30 @@ func TestNewNeedsItsParts(t *testing.T) {
 		t.Fatal("New without a store succeeded")
 	}
 }
+
+// TestProvisioningTokenFollowsClientFlag: a provisioning token of a client
+// whose SCIM permission an administrator withdrew is valid but forbidden,
+// and works again when it is given back.
+func TestProvisioningTokenFollowsClientFlag(t *testing.T) {
+	db := openDB(t)
+	ctx := context.Background()
+	secret, tk := issue(t, db, time.Now())
+	a, err := scimauth.New(scimauth.Config{Tokens: db, Clients: db, Verifier: noVerifier{t}, Accounts: noAccounts{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := func(allowed bool) {
+		t.Helper()
+		if err := db.UpdateClient(ctx, tk.ClientID, func(c authz.Client) (authz.Client, error) { c.AllowSCIM = allowed; return c, nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	set(false)
+	if c, err := authorize(a, secret); !errors.Is(err, scim.ErrForbidden) {
+		t.Fatalf("client no longer allowed SCIM: %+v, %v; want ErrForbidden", c, err)
+	}
+	set(true)
+	if c, err := authorize(a, secret); err != nil || c.Kind != scim.CallerProvisioning {
+		t.Fatalf("allowed again: %+v, %v", c, err)
+	}
+}
