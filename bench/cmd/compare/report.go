@@ -240,5 +240,15 @@ func (e *env) scimReport() string {
 			w("| %s | %d | %s | %s | %s | %s | %s | %s |\n", sc, c, s.rpsCell(), s.latCell(), f.rpsCell(), f.latCell(), f2(r), goal)
 		}
 	}
+	w("\nPeak RSS (VmHWM after all runs): smartgate-scim %s, floor-scim %s.\n", mib(e.peakKiB, "smartgate-scim"), mib(e.peakKiB, "floor-scim"))
 	return b.String()
+}
+
+// mib is peak[name] in MiB, or "pending".
+func mib(peak map[string]int64, name string) string {
+	kib, ok := peak[name]
+	if !ok {
+		return "pending"
+	}
+	return fmt.Sprintf("%.1f MiB", float64(kib)/1024)
 }

@@ -215,7 +215,7 @@ func (e *env) runAll(ctx context.Context) (string, error) {
 		if port, err = freePort(); err != nil {
 			return "", err
 		}
-		if sgp, sgBase, err = smartgateServe(ctx, e.procs, e.s.out, e.smartgate, sgDir, port, e.s.sgArgs); err != nil {
+		if sgp, sgBase, err = smartgateServe(ctx, e.procs, "smartgate", e.s.out, e.smartgate, sgDir, port, e.s.sgArgs); err != nil {
 			return "", err
 		}
 	}

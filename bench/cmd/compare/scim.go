@@ -204,7 +204,7 @@ func (e *env) runSCIM(ctx context.Context) error {
 		if port, err = freePort(); err != nil {
 			return err
 		}
-		if sgp, sgBase, err = smartgateServe(ctx, e.procs, e.s.out, e.smartgate, dir, port, e.s.sgArgs); err != nil {
+		if sgp, sgBase, err = smartgateServe(ctx, e.procs, "smartgate-scim", e.s.out, e.smartgate, dir, port, e.s.sgArgs); err != nil {
 			return err
 		}
 		sgBase += "/scim/v2"
