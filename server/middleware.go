@@ -7,6 +7,7 @@ import (
 	"crypto/subtle"
 	"encoding/base32"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"regexp"
@@ -177,11 +178,34 @@ func Wrap(h http.Handler, logger *slog.Logger, m *Metrics, maxBody int64, truste
 		if r.ContentLength > maxBody {
 			// Refused before any handler, but logged and counted like
 			// every other answer.
-			http.Error(sw, "request body too large", http.StatusRequestEntityTooLarge)
+			tooLarge(sw, r.URL.Path)
 			return
 		}
 		h.ServeHTTP(sw, r)
 	})
+}
+
+// tooLarge answers 413 in the format of the protocol that path belongs to
+// (FHIR OperationOutcome, RFC 7644 SCIM error, else an OAuth-style JSON
+// error), never plain text to an API client.
+func tooLarge(w http.ResponseWriter, path string) {
+	const msg = "request body too large"
+	var ct, body string
+	switch {
+	case path == "/fhir" || strings.HasPrefix(path, "/fhir/"):
+		ct = "application/fhir+json"
+		body = `{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"too-long","diagnostics":"` + msg + `"}]}`
+	case path == "/scim/v2" || strings.HasPrefix(path, "/scim/"):
+		ct = "application/scim+json; charset=utf-8"
+		body = `{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"413","detail":"` + msg + `"}`
+	default:
+		ct = "application/json"
+		body = `{"error":"invalid_request","error_description":"` + msg + `"}`
+	}
+	w.Header().Set("Content-Type", ct)
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusRequestEntityTooLarge)
+	io.WriteString(w, body)
 }
 
 // Pinger reports whether a dependency (the store) is ready.

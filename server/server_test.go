@@ -9,6 +9,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -529,5 +530,36 @@ func TestTooLargeIsLoggedAndCounted(t *testing.T) {
 	m.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
 	if !strings.Contains(rec.Body.String(), `smartgate_http_requests_total{code="413",method="POST",route="unmatched"} 1`) {
 		t.Fatalf("metrics lack the 413: %.3000s", rec.Body.String())
+	}
+}
+
+// TestBodyLimitAnswersInTheProtocolsFormat: a declared body over the limit
+// is refused in the format of the endpoint it was sent to (FHIR
+// OperationOutcome, RFC 7644 §3.12 SCIM error, OAuth-style JSON), never as
+// plain text.
+func TestBodyLimitAnswersInTheProtocolsFormat(t *testing.T) {
+	const limit = 16
+	h := Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Errorf("handler reached for %s", r.URL.Path)
+	}), slog.New(slog.DiscardHandler), nil, limit, nil)
+	s := startServer(t, Options{HTTPAddr: "127.0.0.1:0", Handler: h})
+	base := "http://" + s.Addr("http")
+	for _, tc := range []struct{ path, ct, field, want string }{
+		{"/fhir/Patient", "application/fhir+json", "resourceType", "OperationOutcome"},
+		{"/scim/v2/Users", "application/scim+json; charset=utf-8", "status", "413"},
+		{"/oauth/token", "application/json", "error", "invalid_request"},
+	} {
+		resp, err := http.Post(base+tc.path, "application/json", bytes.NewReader(make([]byte, limit+1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body map[string]any
+		err = json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusRequestEntityTooLarge || resp.Header.Get("Content-Type") != tc.ct || err != nil ||
+			body[tc.field] != tc.want {
+			t.Errorf("%s: %d %q %v (%v), want 413 %q with %s=%s", tc.path, resp.StatusCode, resp.Header.Get("Content-Type"),
+				body, err, tc.ct, tc.field, tc.want)
+		}
 	}
 }

@@ -38,6 +38,10 @@ type Request struct {
 	Paths   []string
 	Header  http.Header
 	Body    []byte
+	// NextBody, when not nil, gives each request its own body instead of
+	// Body (a create that must not repeat a name); it is called from every
+	// worker at once.
+	NextBody func() []byte
 }
 
 // Check classifies a response: it returns "" for a success, otherwise a
@@ -292,7 +296,9 @@ func do(ctx context.Context, client *http.Client, cfg *Config, i int, buf *bytes
 		u += rq.Paths[i%len(rq.Paths)]
 	}
 	var body io.Reader
-	if rq.Body != nil {
+	if rq.NextBody != nil {
+		body = bytes.NewReader(rq.NextBody())
+	} else if rq.Body != nil {
 		body = bytes.NewReader(rq.Body)
 	}
 	req, err := http.NewRequestWithContext(ctx, rq.Method, u, body)

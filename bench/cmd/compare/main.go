@@ -16,6 +16,9 @@
 //	BENCH_SYNTHEA      bundle folder (default ../shared/fhir/synthea from the repo root,
 //	                   or the nearest shared/fhir/synthea above it, for worktrees)
 //	BENCH_OUT          folder for results.jsonl and server logs (default a temp folder)
+//	BENCH_ONLY         a list of scenarios (import, issue, introspect, owin, read, search,
+//	                   refused, scimfilter, scimcreate; "scim" is both SCIM ones)
+//	BENCH_SCIM_PEOPLE  people in the SCIM stores (default 100000)
 //	BENCH_MAX_TOTAL    hard limit for the whole comparison (default 60m)
 //	BENCH_SMARTGATE_BIN  a prebuilt smartgate binary instead of go build ./cmd/smartgate
 //	BENCH_SMARTGATE_ARGS extra arguments for smartgate serve (default "--log-level warn")
@@ -54,7 +57,21 @@ type settings struct {
 }
 
 // scenarios are the names BENCH_ONLY accepts.
-var scenarios = []string{"import", "issue", "introspect", "owin", "read", "search", "refused"}
+var scenarios = []string{"import", "issue", "introspect", "owin", "read", "search", "refused", "scimfilter", "scimcreate"}
+
+// onlySCIM reports whether BENCH_ONLY names SCIM scenarios and nothing else
+// (then the FHIR data, the OAuth floor and the shared smartgate are skipped).
+func (s settings) onlySCIM() bool {
+	if s.only == nil {
+		return false
+	}
+	for name := range s.only {
+		if !slices.Contains(scimScenarios, name) {
+			return false
+		}
+	}
+	return true
+}
 
 // want reports whether scenario is to be measured in this run.
 func (s settings) want(scenario string) bool { return s.only == nil || s.only[scenario] }
@@ -113,6 +130,12 @@ func loadSettings() (settings, error) {
 		s.only = map[string]bool{}
 		for f := range strings.SplitSeq(v, ",") {
 			f = strings.TrimSpace(f)
+			if f == "scim" {
+				for _, sc := range scimScenarios {
+					s.only[sc] = true
+				}
+				continue
+			}
 			if !slices.Contains(scenarios, f) {
 				return s, fmt.Errorf("BENCH_ONLY %q: want a list of %s", v, strings.Join(scenarios, ","))
 			}
@@ -187,6 +210,9 @@ func run() error {
 		return err
 	}
 	if e.floorFHIR, err = build(ctx, work, "floor-fhir", "./bench/floor/fhir"); err != nil {
+		return err
+	}
+	if e.floorSCIM, err = build(ctx, work, "floor-scim", "./bench/floor/scim"); err != nil {
 		return err
 	}
 	if bin := os.Getenv("BENCH_SMARTGATE_BIN"); bin != "" && !s.floorsOnly {

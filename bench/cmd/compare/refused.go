@@ -73,7 +73,7 @@ func (e *env) refusedBodies(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	p, base, err := smartgateServe(ctx, e.procs, e.s.out, e.smartgate, dir, port, e.s.sgArgs)
+	p, base, err := smartgateServe(ctx, e.procs, "smartgate", e.s.out, e.smartgate, dir, port, e.s.sgArgs)
 	if err != nil {
 		return err
 	}

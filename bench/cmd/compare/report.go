@@ -110,6 +110,10 @@ func (e *env) report() string {
 		"req/s is the median (min–max) over repetitions, p50/p99 the medians of the per-run percentiles, "+
 		"ratios the median of the per-repetition ratios. The load driver runs on the same cores.\n\n",
 		e.s.reps, e.s.duration, e.s.warmup)
+	if e.s.onlySCIM() {
+		w("%s", e.scimReport())
+		return b.String()
+	}
 
 	w("### OAuth: client_credentials issuance and JWT introspection (client_secret_basic, ES256)\n\n")
 	w("| scenario | conc | smartgate req/s | smartgate p50 / p99 ms | floor req/s | floor p50 / p99 ms | smartgate / floor | target (c=8) |\n")
@@ -199,5 +203,52 @@ func (e *env) report() string {
 		w("| %s | %s | %s |\n", name, cell, tgt)
 	}
 	w("%s", e.refusedReport())
+	w("%s", e.scimReport())
 	return b.String()
+}
+
+// scimReport is the SCIM section: filter and create against their floor,
+// with the issue's goals (filter p99 < 10 ms at c=8; create ≥ 0.25 of the
+// insert floor).
+func (e *env) scimReport() string {
+	if !e.s.want("scimfilter") && !e.s.want("scimcreate") {
+		return ""
+	}
+	var b strings.Builder
+	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+	w("\n### SCIM (a store of %d people; floor: bare SQLite insert / indexed select, `bench/floor/scim`)\n\n", e.scimPeople)
+	w("| scenario | conc | smartgate req/s | smartgate p50 / p99 ms | floor req/s | floor p50 / p99 ms | smartgate / floor | goal |\n")
+	w("|---|---|---|---|---|---|---|---|\n")
+	for _, sc := range scimScenarios {
+		if !e.s.want(sc) {
+			continue
+		}
+		for _, c := range e.s.concs {
+			s, f := e.get(sc, sg, c), e.get(sc, floor, c)
+			r := ratio(s, f)
+			goal := ""
+			switch {
+			case sc == "scimfilter" && c == 8 && s != nil && len(s.p99) > 0:
+				p99 := loadgen.Median(s.p99)
+				goal = fmt.Sprintf("p99 < 10 ms: **met** (%.2f)", p99)
+				if p99 >= 10 {
+					goal = fmt.Sprintf("p99 < 10 ms: **NOT met** (%.2f)", p99)
+				}
+			case sc == "scimcreate":
+				goal = verdict(r, 0.25)
+			}
+			w("| %s | %d | %s | %s | %s | %s | %s | %s |\n", sc, c, s.rpsCell(), s.latCell(), f.rpsCell(), f.latCell(), f2(r), goal)
+		}
+	}
+	w("\nPeak RSS (VmHWM after all runs): smartgate-scim %s, floor-scim %s.\n", mib(e.peakKiB, "smartgate-scim"), mib(e.peakKiB, "floor-scim"))
+	return b.String()
+}
+
+// mib is peak[name] in MiB, or "pending".
+func mib(peak map[string]int64, name string) string {
+	kib, ok := peak[name]
+	if !ok {
+		return "pending"
+	}
+	return fmt.Sprintf("%.1f MiB", float64(kib)/1024)
 }

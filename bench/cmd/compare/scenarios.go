@@ -39,7 +39,8 @@ type env struct {
 	password string
 	results  *os.File
 
-	floorOAuth, floorFHIR, smartgate string
+	floorOAuth, floorFHIR, floorSCIM, smartgate string
+	scimPeople                                  int
 
 	cells    map[key]*series
 	peakKiB  map[string]int64 // server name -> max VmHWM seen
@@ -116,6 +117,12 @@ func (e *env) interleave(ctx context.Context, scenario string, check loadgen.Che
 
 func (e *env) runAll(ctx context.Context) (string, error) {
 	e.startEnv = describeEnv()
+	if e.s.onlySCIM() {
+		if err := e.runSCIM(ctx); err != nil {
+			return "", err
+		}
+		return e.report(), nil
+	}
 	refs, err := fhirdata.Refs(e.s.synthea)
 	if err != nil {
 		return "", fmt.Errorf("FHIR bundles (BENCH_SYNTHEA): %w", err)
@@ -208,7 +215,7 @@ func (e *env) runAll(ctx context.Context) (string, error) {
 		if port, err = freePort(); err != nil {
 			return "", err
 		}
-		if sgp, sgBase, err = smartgateServe(ctx, e.procs, e.s.out, e.smartgate, sgDir, port, e.s.sgArgs); err != nil {
+		if sgp, sgBase, err = smartgateServe(ctx, e.procs, "smartgate", e.s.out, e.smartgate, sgDir, port, e.s.sgArgs); err != nil {
 			return "", err
 		}
 	}
@@ -301,6 +308,9 @@ func (e *env) runAll(ctx context.Context) (string, error) {
 		if err != nil {
 			return "", err
 		}
+	}
+	if err := e.runSCIM(ctx); err != nil {
+		return "", err
 	}
 	return e.report(), nil
 }

@@ -90,11 +90,13 @@ func smartgateImport(ctx context.Context, bin, dataDir string, files []string) (
 //
 // EXTRA is BENCH_SMARTGATE_ARGS split on spaces, by default "--log-level warn"
 // (as the anchors ran Hydra: per-request logging is measured only on request).
-func smartgateServe(ctx context.Context, ps *procSet, logDir, bin, dataDir string, port int, extra []string) (*proc, string, error) {
+//
+// name names the process (its log, NAME.log, and its peak RSS in the report).
+func smartgateServe(ctx context.Context, ps *procSet, name, logDir, bin, dataDir string, port int, extra []string) (*proc, string, error) {
 	base := "http://127.0.0.1:" + strconv.Itoa(port)
 	args := []string{"serve", "--data", dataDir, "--http-addr", "127.0.0.1:" + strconv.Itoa(port),
 		"--https-addr", "", "--http-url", base}
-	p, err := ps.start("smartgate", logDir, bin, append(args, extra...), sgEnv(dataDir))
+	p, err := ps.start(name, logDir, bin, append(args, extra...), sgEnv(dataDir))
 	if err != nil {
 		return nil, "", err
 	}
