@@ -1,0 +1,259 @@
+package main
+
+// Security review of issue 11 (branch review11): attacks on the SCIM server,
+// its authorisation, the rights of groups and deactivation, on the real
+// server with real tokens. Each test names what it tries; a failing one is
+// a finding of the review.
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+const review11Takeover = "a passphrase the attacker chose 0666"
+
+// reviewUserID is the SCIM id of the account name.
+func (h *harness) reviewUserID(name string) string {
+	h.t.Helper()
+	u, err := h.db.UserByName(context.Background(), name)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return u.ID
+}
+
+// owinStatus is the status of an OWin password grant for user.
+func (h *harness) owinStatus(user, password string) int {
+	h.t.Helper()
+	return h.postForm(h.baseA+"/oauth/token", url.Values{"grant_type": {"password"}, "username": {user},
+		"password": {password}}, nil).status
+}
+
+// A provisioning client (a machine credential, which may not give or take
+// the admin role) must not be able to set an administrator's password: it
+// would log in as the administrator and hold every right, including SCIM
+// as CallerAdmin.
+func TestReview11ProvisioningCannotSetAdminPassword(t *testing.T) {
+	for name, set := range map[string]func(h *harness, tok, id string) *response{
+		"PUT": func(h *harness, tok, id string) *response {
+			cur := h.scimDo("GET", "/Users/"+id, tok, nil)
+			if cur.status != http.StatusOK {
+				h.t.Fatalf("GET: %d %s", cur.status, cur.body)
+			}
+			cur.json["password"] = review11Takeover
+			return h.scimDo("PUT", "/Users/"+id, tok, cur.json)
+		},
+		"PATCH_path": func(h *harness, tok, id string) *response {
+			return h.scimDo("PATCH", "/Users/"+id, tok, map[string]any{"schemas": []string{scimPatchOpURN},
+				"Operations": []any{map[string]any{"op": "replace", "path": "password", "value": review11Takeover}}})
+		},
+		"PATCH_pathless": func(h *harness, tok, id string) *response {
+			return h.scimDo("PATCH", "/Users/"+id, tok, map[string]any{"schemas": []string{scimPatchOpURN},
+				"Operations": []any{map[string]any{"op": "Replace", "value": map[string]any{"password": review11Takeover}}}})
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t)
+			tok := h.provisioningToken("Okta")
+			id := h.reviewUserID("admin")
+			r := set(h, tok, id)
+			if r.status != http.StatusForbidden {
+				t.Errorf("provisioning token set the admin's password: %d %.300s, want 403", r.status, r.body)
+			}
+			if st := h.owinStatus("admin", review11Takeover); st == http.StatusOK {
+				t.Errorf("the attacker's password logs in as admin (OWin 200): administrator taken over")
+			}
+			if st := h.owinStatus("admin", adminPassword); st != http.StatusOK {
+				t.Errorf("the admin's own password no longer works: OWin %d", st)
+			}
+		})
+	}
+}
+
+// A provisioning client must not take over an administrator by renaming
+// them either: the userName is what the log-in asks for.
+func TestReview11ProvisioningCannotRenameAdmin(t *testing.T) {
+	h := newHarness(t)
+	tok := h.provisioningToken("Okta")
+	id := h.reviewUserID("admin")
+	r := h.scimDo("PATCH", "/Users/"+id, tok, map[string]any{"schemas": []string{scimPatchOpURN},
+		"Operations": []any{map[string]any{"op": "replace", "path": "userName", "value": "not-the-admin-any-more"}}})
+	if r.status != http.StatusForbidden {
+		t.Errorf("provisioning token renamed the administrator: %d %.300s, want 403", r.status, r.body)
+	}
+}
+
+// A password set over SCIM by a provisioning client is set by someone
+// else (PeopleConfig.Revoke): what the person held must end, as with an
+// administrator's reset on the pages.
+func TestReview11SCIMPasswordSetRevokes(t *testing.T) {
+	h := newHarness(t)
+	tok := h.provisioningToken("Okta")
+	id := h.scimCreatePerson(tok)
+	app := h.confidentialClient("SCIM person's app")
+	tr := h.scimLogin(app)
+	r := h.scimDo("PATCH", "/Users/"+id, tok, map[string]any{"schemas": []string{scimPatchOpURN},
+		"Operations": []any{map[string]any{"op": "replace", "path": "password", "value": "a new passphrase from the IdP 77"}}})
+	if r.status != http.StatusOK {
+		t.Fatalf("PATCH password: %d %s", r.status, r.body)
+	}
+	if _, st := h.tokenRequest(app, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tr.str("refresh_token")}}); st == http.StatusOK {
+		t.Errorf("the refresh token from before the SCIM password change still refreshes")
+	}
+	if r := h.do("GET", "Patient/"+h.patients["Gerhold"], tr.str("access_token"), nil); r.status != http.StatusUnauthorized {
+		t.Errorf("FHIR with the access token from before the SCIM password change: %d, want 401", r.status)
+	}
+}
+
+// untilConsent drives r through the log-in to the consent page and returns
+// it, without approving.
+func (b *flowBrowser) untilConsent(r *flowRequest, user, password string) *response {
+	b.h.t.Helper()
+	p := b.send("GET", r.url(b.h.baseA), nil)
+	for range 12 {
+		body := string(p.body)
+		switch {
+		case p.status == http.StatusSeeOther || p.status == http.StatusFound:
+			loc := p.header.Get("Location")
+			if strings.HasPrefix(loc, r.client.redirect) {
+				b.h.t.Fatalf("left for the app before consent: %s", loc)
+			}
+			if !strings.HasPrefix(loc, "http") {
+				loc = b.h.baseA + loc
+			}
+			p = b.send("GET", loc, nil)
+		case p.status == http.StatusOK && strings.Contains(body, `action="/login"`):
+			p = b.send("POST", "/login", url.Values{"csrf_token": {field(reCSRF, p.body)},
+				"return_to": {field(reReturnTo, p.body)}, "username": {user}, "password": {password}})
+		case p.status == http.StatusOK && strings.Contains(body, `action="/consent"`):
+			return p
+		default:
+			b.h.t.Fatalf("unexpected answer %d: %.400s", p.status, p.body)
+		}
+	}
+	b.h.t.Fatal("no consent page")
+	return nil
+}
+
+func (h *harness) scimDeactivate(tok, id string) {
+	h.t.Helper()
+	r := h.scimDo("PATCH", "/Users/"+id, tok, map[string]any{"schemas": []string{scimPatchOpURN},
+		"Operations": []any{map[string]any{"op": "replace", "value": map[string]any{"active": false}}}})
+	if r.status != http.StatusOK {
+		h.t.Fatalf("deactivate: %d %s", r.status, r.body)
+	}
+}
+
+// A deactivation in the middle of an authorization: a consent page
+// submitted after it, and a code issued before it and redeemed after, must
+// give the person nothing.
+func TestReview11DeactivationMidFlow(t *testing.T) {
+	t.Run("PendingConsent", func(t *testing.T) {
+		h := newHarness(t)
+		tok := h.provisioningToken("Okta")
+		id := h.scimCreatePerson(tok)
+		app := h.confidentialClient("app")
+		b := h.browser()
+		req := b.request(app, scimPersonScopes, "")
+		consent := b.untilConsent(req, scimPersonName, scimPersonSecret)
+		h.scimDeactivate(tok, id)
+		r := b.approve(consent)
+		loc, _ := url.Parse(r.header.Get("Location"))
+		if loc != nil && loc.Query().Get("code") != "" {
+			tr, st := h.tokenRequest(app, url.Values{"grant_type": {"authorization_code"}, "code": {loc.Query().Get("code")},
+				"redirect_uri": {app.redirect}, "code_verifier": {req.verifier}})
+			if st == http.StatusOK {
+				t.Errorf("a consent submitted after deactivation gave tokens: %v", tr)
+			}
+		}
+	})
+	t.Run("CodeBeforeDeactivation", func(t *testing.T) {
+		h := newHarness(t)
+		tok := h.provisioningToken("Okta")
+		id := h.scimCreatePerson(tok)
+		app := h.confidentialClient("app")
+		b := h.browser()
+		req := b.request(app, scimPersonScopes, "")
+		back, err := b.authorize(req, scimPersonName, scimPersonSecret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.scimDeactivate(tok, id)
+		tr, st := h.tokenRequest(app, url.Values{"grant_type": {"authorization_code"}, "code": {back.Query().Get("code")},
+			"redirect_uri": {app.redirect}, "code_verifier": {req.verifier}})
+		if st == http.StatusOK {
+			t.Errorf("a code issued before deactivation, redeemed after, gave tokens: scope %q", tr.str("scope"))
+			if r := h.do("GET", "Patient/"+h.patients["Gerhold"], tr.str("access_token"), nil); r.status == http.StatusOK {
+				t.Errorf("and its access token reads the record at /fhir: %d", r.status)
+			}
+			if in, _ := h.clientPost(app, "/oauth/introspect", url.Values{"token": {tr.str("access_token")}}); in["active"] == true {
+				t.Errorf("and introspection calls it active")
+			}
+		}
+	})
+}
+
+// Re-activating a person does not bring their old tokens back.
+func TestReview11ReactivationKeepsOldTokensDead(t *testing.T) {
+	h := newHarness(t)
+	tok := h.provisioningToken("Okta")
+	id := h.scimCreatePerson(tok)
+	app := h.confidentialClient("app")
+	tr := h.scimLogin(app)
+	owin := h.owin(scimPersonName, scimPersonSecret)
+	h.scimDeactivate(tok, id)
+	r := h.scimDo("PATCH", "/Users/"+id, tok, map[string]any{"schemas": []string{scimPatchOpURN},
+		"Operations": []any{map[string]any{"op": "replace", "path": "active", "value": "True"}}})
+	if r.status != http.StatusOK {
+		t.Fatalf("re-activate: %d %s", r.status, r.body)
+	}
+	own := "Patient/" + h.patients["Gerhold"]
+	for kind, tk := range map[string]string{"access": tr.str("access_token"), "owin": owin} {
+		if r := h.do("GET", own, tk, nil); r.status != http.StatusUnauthorized {
+			t.Errorf("FHIR with the old %s token after re-activation: %d, want 401", kind, r.status)
+		}
+		if in, _ := h.clientPost(app, "/oauth/introspect", url.Values{"token": {tk}}); in["active"] != false {
+			t.Errorf("introspection of the old %s token after re-activation: %v", kind, in)
+		}
+	}
+	if _, st := h.tokenRequest(app, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tr.str("refresh_token")}}); st == http.StatusOK {
+		t.Errorf("the old refresh token refreshes after re-activation")
+	}
+	if st := h.owinStatus(scimPersonName, scimPersonSecret); st != http.StatusOK {
+		t.Errorf("the re-activated person cannot log in: OWin %d", st)
+	}
+}
+
+// Renaming a person to a taken userName is 409 uniqueness, by PUT and by
+// PATCH, with and without If-Match; a stale If-Match is 412 and nothing
+// changes.
+func TestReview11RenameToTakenName(t *testing.T) {
+	h := newHarness(t)
+	tok := h.provisioningToken("Okta")
+	id := h.reviewUserID("lind")
+	cur := h.scimDo("GET", "/Users/"+id, tok, nil)
+	etag := cur.header.Get("ETag")
+	cur.json["userName"] = "YUNDT"
+	for name, r := range map[string]*response{
+		"PUT": h.scimDo("PUT", "/Users/"+id, tok, cur.json),
+		"PATCH": h.scimDo("PATCH", "/Users/"+id, tok, map[string]any{"schemas": []string{scimPatchOpURN},
+			"Operations": []any{map[string]any{"op": "replace", "path": "userName", "value": "yundt"}}}),
+		"PATCH_IfMatch": h.fhirRequest(t, "PATCH", h.baseA+"/scim/v2/Users/"+id, tok, `{"schemas":["`+scimPatchOpURN+`"],"Operations":[{"op":"replace","path":"userName","value":"yundt"}]}`,
+			http.Header{"Content-Type": {scimMediaType}, "If-Match": {etag}}),
+	} {
+		if r.status != http.StatusConflict || r.json["scimType"] != "uniqueness" || !strings.HasPrefix(r.header.Get("Content-Type"), scimMediaType) {
+			t.Errorf("%s rename to a taken userName: %d %s %.300s, want 409 uniqueness", name, r.status, r.header.Get("Content-Type"), r.body)
+		}
+	}
+	stale := h.fhirRequest(t, "PATCH", h.baseA+"/scim/v2/Users/"+id, tok, `{"schemas":["`+scimPatchOpURN+`"],"Operations":[{"op":"replace","path":"displayName","value":"changed"}]}`,
+		http.Header{"Content-Type": {scimMediaType}, "If-Match": {`W/"999"`}})
+	if stale.status != http.StatusPreconditionFailed {
+		t.Errorf("stale If-Match: %d %.300s, want 412", stale.status, stale.body)
+	}
+	if u, _ := h.db.UserByName(context.Background(), "lind"); u == nil || u.DisplayName == "changed" {
+		t.Errorf("a stale If-Match changed the person: %+v", u)
+	}
+}
