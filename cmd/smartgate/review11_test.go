@@ -9,8 +9,11 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/smartgate/smartgate/account"
 )
 
 const review11Takeover = "a passphrase the attacker chose 0666"
@@ -255,5 +258,145 @@ func TestReview11RenameToTakenName(t *testing.T) {
 	}
 	if u, _ := h.db.UserByName(context.Background(), "lind"); u == nil || u.DisplayName == "changed" {
 		t.Errorf("a stale If-Match changed the person: %+v", u)
+	}
+}
+
+const scimSmartGroupURN = "urn:ietf:params:scim:schemas:extension:smartgate:2.0:Group"
+
+func patchOps(ops ...map[string]any) map[string]any {
+	list := make([]any, len(ops))
+	for i, o := range ops {
+		list[i] = o
+	}
+	return map[string]any{"schemas": []string{scimPatchOpURN}, "Operations": list}
+}
+
+// A provisioning client may not give or take the admin role (scim/admin.go):
+// every way of giving it is refused, and nothing is stored.
+func TestReview11ProvisioningCannotGiveAdmin(t *testing.T) {
+	h := newHarness(t)
+	tok := h.provisioningToken("Okta")
+	admins := h.rightsGroup("administrators", []string{account.RoleAdmin}, nil)
+	nurses := h.rightsGroup("nurses", []string{account.RolePractitioner}, []string{"user/*.rs"})
+	doc := h.reviewUserID("doc")
+	user := func(roles ...string) map[string]any {
+		return map[string]any{"schemas": []string{scimCoreUserURN, scimSmartgateURN}, "userName": "mallory",
+			scimSmartgateURN: map[string]any{"roles": roles}}
+	}
+	docJSON := h.scimDo("GET", "/Users/"+doc, tok, nil).json
+	docJSON[scimSmartgateURN] = map[string]any{"roles": []string{"practitioner", "admin"}}
+	nursesJSON := h.scimDo("GET", "/Groups/"+nurses.ID, tok, nil).json
+	nursesJSON[scimSmartGroupURN] = map[string]any{"roles": []string{"admin"}}
+	adminsJSON := h.scimDo("GET", "/Groups/"+admins.ID, tok, nil).json
+	adminsJSON["members"] = []any{map[string]any{"value": doc}}
+	for name, try := range map[string]func() *response{
+		"CreateAdmin":          func() *response { return h.scimDo("POST", "/Users", tok, user("admin")) },
+		"CreateAdminMixedCase": func() *response { return h.scimDo("POST", "/Users", tok, user("patient", "Admin")) },
+		"PatchPathRoles": func() *response {
+			return h.scimDo("PATCH", "/Users/"+doc, tok, patchOps(map[string]any{"op": "add", "path": scimSmartgateURN + ":roles", "value": []string{"admin"}}))
+		},
+		"PatchPathlessURN": func() *response {
+			return h.scimDo("PATCH", "/Users/"+doc, tok, patchOps(map[string]any{"op": "Replace", "value": map[string]any{scimSmartgateURN + ":roles": []string{"admin"}}}))
+		},
+		"PatchPathlessNested": func() *response {
+			return h.scimDo("PATCH", "/Users/"+doc, tok, patchOps(map[string]any{"op": "Replace", "value": map[string]any{scimSmartgateURN: map[string]any{"roles": []string{"admin"}}}}))
+		},
+		"PutUser": func() *response { return h.scimDo("PUT", "/Users/"+doc, tok, docJSON) },
+		"CreateAdminGroup": func() *response {
+			return h.scimDo("POST", "/Groups", tok, map[string]any{"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:Group", scimSmartGroupURN}, "displayName": "evil", "members": []any{map[string]any{"value": doc}}, scimSmartGroupURN: map[string]any{"roles": []string{"admin"}}})
+		},
+		"PutGroupRolesAdmin": func() *response { return h.scimDo("PUT", "/Groups/"+nurses.ID, tok, nursesJSON) },
+		"PatchGroupRoles": func() *response {
+			return h.scimDo("PATCH", "/Groups/"+nurses.ID, tok, patchOps(map[string]any{"op": "add", "path": scimSmartGroupURN + ":roles", "value": []string{"admin"}}))
+		},
+		"PatchGroupPathless": func() *response {
+			return h.scimDo("PATCH", "/Groups/"+nurses.ID, tok, patchOps(map[string]any{"op": "replace", "value": map[string]any{scimSmartGroupURN + ":roles": []string{"admin"}}}))
+		},
+		"AddMemberToAdminGroup": func() *response {
+			return h.scimDo("PATCH", "/Groups/"+admins.ID, tok, patchOps(map[string]any{"op": "Add", "path": "members", "value": []any{map[string]any{"value": doc}}}))
+		},
+		"AddMemberToAdminGroupPathless": func() *response {
+			return h.scimDo("PATCH", "/Groups/"+admins.ID, tok, patchOps(map[string]any{"op": "add", "value": map[string]any{"members": []any{map[string]any{"value": doc}}}}))
+		},
+		"PutAdminGroupMembers": func() *response { return h.scimDo("PUT", "/Groups/"+admins.ID, tok, adminsJSON) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := try()
+			if r.status != http.StatusForbidden && r.status != http.StatusBadRequest {
+				t.Errorf("%d %.300s, want 403 (or 400)", r.status, r.body)
+			}
+		})
+	}
+	ctx := context.Background()
+	if _, err := h.db.UserByName(ctx, "mallory"); err == nil {
+		t.Errorf("mallory was created")
+	}
+	u, err := h.db.User(ctx, doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rights, err := h.app.people.Rights(ctx, u); err != nil || slices.Contains(rights.Roles, account.RoleAdmin) {
+		t.Errorf("doc's rights after the attempts: %+v %v", rights, err)
+	}
+}
+
+// A provisioning client may not take the admin role either: not by
+// deleting the group that gives it, nor by setting the password of an
+// administrator through a group. (That it may deactivate or delete an
+// administrator who is not the last is a policy question, reported as an
+// observation.)
+func TestReview11ProvisioningCannotTakeAdmin(t *testing.T) {
+	for name, try := range map[string]func(h *harness, tok, second string, admins *account.Group) *response{
+		"DeleteAdminGroup": func(h *harness, tok, _ string, admins *account.Group) *response {
+			return h.scimDo("DELETE", "/Groups/"+admins.ID, tok, nil)
+		},
+		"PasswordOfGroupAdmin": func(h *harness, tok, _ string, _ *account.Group) *response {
+			return h.scimDo("PATCH", "/Users/"+h.reviewUserID("r-groupadmin"), tok, patchOps(map[string]any{"op": "replace", "path": "password", "value": review11Takeover}))
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t)
+			tok := h.provisioningToken("Okta")
+			admins := h.rightsGroup("administrators", []string{account.RoleAdmin}, nil)
+			h.person("r-groupadmin", nil, "", admins)
+			second := h.person("admin2", []string{account.RoleAdmin}, "")
+			if r := try(h, tok, second.ID, admins); r.status != http.StatusForbidden {
+				t.Errorf("%d %.300s, want 403", r.status, r.body)
+			}
+		})
+	}
+}
+
+// The last active administrator survives every SCIM way of deactivating or
+// deleting them, also two concurrent deactivations of the last two.
+func TestReview11LastAdminOverSCIM(t *testing.T) {
+	h := newHarness(t)
+	tok := h.provisioningToken("Okta")
+	id := h.reviewUserID("admin")
+	cur := h.scimDo("GET", "/Users/"+id, tok, nil).json
+	cur["active"] = false
+	for name, r := range map[string]*response{
+		"PATCH":         h.scimDo("PATCH", "/Users/"+id, tok, patchOps(map[string]any{"op": "replace", "path": "active", "value": "False"})),
+		"PATCHPathless": h.scimDo("PATCH", "/Users/"+id, tok, patchOps(map[string]any{"op": "replace", "value": map[string]any{"active": false}})),
+		"PUT":           h.scimDo("PUT", "/Users/"+id, tok, cur),
+		"DELETE":        h.scimDo("DELETE", "/Users/"+id, tok, nil),
+	} {
+		if r.status < 400 || r.status >= 500 || !strings.HasPrefix(r.header.Get("Content-Type"), scimMediaType) {
+			t.Errorf("%s of the last administrator: %d %s %.200s, want a 4xx SCIM error", name, r.status, r.header.Get("Content-Type"), r.body)
+		}
+	}
+	second := h.person("admin2", []string{account.RoleAdmin}, "")
+	done := make(chan int, 2)
+	for _, u := range []string{id, second.ID} {
+		go func() {
+			done <- h.scimDo("PATCH", "/Users/"+u, tok, patchOps(map[string]any{"op": "replace", "path": "active", "value": false})).status
+		}()
+	}
+	a, b := <-done, <-done
+	if a == http.StatusOK && b == http.StatusOK {
+		t.Errorf("two concurrent deactivations of the last two administrators both passed")
+	}
+	if st := h.owinStatus("admin", adminPassword); st != http.StatusOK && (a == http.StatusOK) == (b == http.StatusOK) {
+		t.Errorf("no administrator left: %d %d", a, b)
 	}
 }
