@@ -10,10 +10,13 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/smartgate/smartgate/account"
+	"github.com/smartgate/smartgate/authz"
 )
 
 const review11Takeover = "a passphrase the attacker chose 0666"
@@ -398,5 +401,146 @@ func TestReview11LastAdminOverSCIM(t *testing.T) {
 	}
 	if st := h.owinStatus("admin", adminPassword); st != http.StatusOK && (a == http.StatusOK) == (b == http.StatusOK) {
 		t.Errorf("no administrator left: %d %d", a, b)
+	}
+}
+
+// Every SCIM path and method, unknown ones included, answers a caller
+// without the right to SCIM 401 or 403 in the SCIM error format, before
+// anything is read or changed.
+func TestReview11SCIMRoutesAuthorizeFirst(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	c, secret, err := authz.CreateClient(ctx, h.db, authz.NewClient{Name: "Entra", GrantTypes: []string{"client_credentials"},
+		Scopes: []string{"scim", "system/*.rs"}, AllowSCIM: true, AllowSystemScopes: true}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens := map[string]struct {
+		tok  string
+		want int
+	}{
+		"None":             {"", http.StatusUnauthorized},
+		"Garbage":          {"garbage", http.StatusUnauthorized},
+		"GarbageSGP":       {"sgp_" + strings.Repeat("A", 43), http.StatusUnauthorized},
+		"PractitionerOWin": {h.owin("doc", userPassword), http.StatusForbidden},
+		"PatientOWin":      {h.owin("lind", userPassword), http.StatusForbidden},
+		"AdminCodeNoSCIM":  {h.code(codeLaunch{user: "admin", password: adminPassword, scope: "openid fhirUser user/*.rs"}).str("access_token"), http.StatusForbidden},
+		"ClientNoSCIM":     {h.mustSecretToken(c.ID, secret, "system/*.rs"), http.StatusForbidden},
+	}
+	lind := h.reviewUserID("lind")
+	paths := []string{"/Users", "/Users/" + lind, "/Users/.search", "/Groups", "/Groups/x", "/Groups/.search", "/.search", "/Me", "/Bulk", "/Users/" + lind + "/x", ""}
+	body := `{"schemas":["` + scimCoreUserURN + `"],"userName":"created-without-right","Operations":[{"op":"replace","path":"active","value":false}]}`
+	for name, tk := range tokens {
+		for _, p := range paths {
+			for _, m := range []string{"GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"} {
+				var b any
+				if m != "GET" && m != "HEAD" {
+					b = body
+				}
+				r := h.fhirRequest(t, m, h.baseA+"/scim/v2"+p, tk.tok, b, http.Header{"Content-Type": {scimMediaType}})
+				if r.status != tk.want {
+					t.Errorf("%s %s %s: %d, want %d", name, m, p, r.status, tk.want)
+					continue
+				}
+				if m != "HEAD" && (r.json["status"] != strconv.Itoa(tk.want) || !strings.HasPrefix(r.header.Get("Content-Type"), scimMediaType)) {
+					t.Errorf("%s %s %s: not a SCIM error: %s %.200s", name, m, p, r.header.Get("Content-Type"), r.body)
+				}
+				if tk.want == http.StatusUnauthorized && r.header.Get("WWW-Authenticate") == "" {
+					t.Errorf("%s %s %s: 401 without WWW-Authenticate", name, m, p)
+				}
+			}
+		}
+	}
+	if _, err := h.db.UserByName(ctx, "created-without-right"); err == nil {
+		t.Errorf("a user was created without the right to SCIM")
+	}
+	if u, err := h.db.User(ctx, lind); err != nil || !u.Active {
+		t.Errorf("lind changed without the right to SCIM: %+v %v", u, err)
+	}
+	// A body over the limit, without a token: refused, and not read.
+	big := `{"userName":"` + strings.Repeat("x", 2<<20) + `"}`
+	if r := h.fhirRequest(t, "POST", h.baseA+"/scim/v2/Users", "", big, http.Header{"Content-Type": {scimMediaType}}); r.status != http.StatusUnauthorized && r.status != http.StatusRequestEntityTooLarge {
+		t.Errorf("oversized body without a token: %d", r.status)
+	}
+}
+
+// reviewTooWide reports the scopes of granted that go beyond a user/*.rs
+// ceiling: a write permission (c, u, d, v1 write or *), a system/ or
+// patient/ scope with write, or scim.
+func reviewTooWide(granted string) []string {
+	var out []string
+	for _, s := range strings.Fields(granted) {
+		ctx, rest, ok := strings.Cut(s, "/")
+		if !ok {
+			if strings.EqualFold(s, "scim") {
+				out = append(out, s)
+			}
+			continue
+		}
+		rest, _, _ = strings.Cut(rest, "?")
+		_, perm, _ := strings.Cut(rest, ".")
+		if perm == "read" {
+			perm = "rs"
+		}
+		if strings.EqualFold(ctx, "system") || perm == "*" || perm == "write" || strings.ContainsAny(perm, "cudCUD") {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// A practitioner in a group with the ceiling user/*.rs asks for scopes in
+// odd forms; whatever is granted, at consent, refresh and OWin, stays
+// within user/*.rs, and a write is refused at /fhir.
+func TestReview11CeilingOddScopes(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	app, appSecret, err := authz.CreateClient(ctx, h.db, authz.NewClient{Name: "SCIM-allowed app", RedirectURIs: []string{redirectURI},
+		TokenEndpointAuthMethod: authz.AuthClientSecretBasic, AllowSCIM: true, AllowSystemScopes: true,
+		Scopes: []string{"openid", "fhirUser", "offline_access", "scim", "user/*.cruds", "patient/*.cruds", "system/*.cruds", "user/*.*", "user/Observation.write",
+			"USER/*.CRUDS", "user/Observation.rs?category=" + labCategory, "launch/patient"}}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fc := flowClient{id: app.ID, secret: appSecret, redirect: redirectURI}
+	nurses := h.rightsGroup("nurses", nil, []string{"user/*.rs"})
+	h.person("r-nurse", []string{account.RolePractitioner}, "Practitioner/n1", nurses)
+	obs := map[string]any{"resourceType": "Observation", "status": "final", "code": map[string]any{"text": "t"},
+		"subject": map[string]any{"reference": "Patient/" + h.patients["Lind"]}}
+	for _, odd := range []string{"user/*.*", "user/Observation.write", "USER/*.CRUDS", "user/*.cruds user/*.cruds",
+		"patient/*.cruds", "system/*.rs", "system/*.cruds", "scim", "user/Observation.rs?category=" + labCategory, "user/Observation.cruds?category=" + labCategory} {
+		t.Run(odd, func(t *testing.T) {
+			b := h.browser()
+			r := b.request(fc, "openid offline_access "+odd, "")
+			back, err := b.authorize(r, "r-nurse", userPassword)
+			if err != nil {
+				t.Logf("refused: %v", err)
+				return
+			}
+			if back.Query().Get("code") == "" {
+				t.Logf("refused: %s", back.Query().Get("error"))
+				return
+			}
+			tr := b.exchange(r, back)
+			if w := reviewTooWide(tr.str("scope")); len(w) > 0 {
+				t.Errorf("consent granted %q beyond the ceiling user/*.rs (%q)", w, tr.str("scope"))
+			}
+			if st := h.do("POST", "Observation", tr.str("access_token"), obs).status; st != http.StatusForbidden && st != http.StatusUnauthorized {
+				t.Errorf("write with the token: %d, want 403", st)
+			}
+			if tr.str("refresh_token") != "" {
+				rt, st := h.tokenRequest(fc, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tr.str("refresh_token")}})
+				if w := reviewTooWide(rt.str("scope")); st == http.StatusOK && len(w) > 0 {
+					t.Errorf("refresh granted %q", w)
+				}
+			}
+		})
+	}
+	o := h.owinGrant("r-nurse", userPassword, "")
+	if o.status != http.StatusOK {
+		t.Fatalf("OWin: %d", o.status)
+	}
+	if st := h.do("POST", "Observation", o.json["access_token"].(string), obs).status; st != http.StatusForbidden {
+		t.Errorf("OWin write of a nurse: %d, want 403", st)
 	}
 }
