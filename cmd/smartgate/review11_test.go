@@ -544,3 +544,43 @@ func TestReview11CeilingOddScopes(t *testing.T) {
 		t.Errorf("OWin write of a nurse: %d, want 403", st)
 	}
 }
+
+// A person who may act for other patients only through a group picks a
+// patient; after leaving the group, a refresh must not keep that
+// patient's record open to them, and the picker must not appear again.
+func TestReview11PickedPatientAfterLeavingGroup(t *testing.T) {
+	h := newHarness(t)
+	app := h.rightsClient()
+	clinicians := h.rightsGroup("clinicians", []string{account.RolePractitioner}, nil)
+	u := h.person("r-locum", nil, "", clinicians)
+	lind := h.patients["Lind"]
+	b := h.browser()
+	b.pick = lind
+	const scope = "openid offline_access launch/patient patient/*.rs"
+	r := b.request(app, scope, "")
+	back, err := b.authorize(r, "r-locum", userPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := b.exchange(r, back)
+	if tr.str("patient") != lind {
+		t.Fatalf("token patient %q, want %q", tr.str("patient"), lind)
+	}
+	if _, err := h.app.people.ChangeMembers(context.Background(), clinicians.ID, 0, nil, []string{u.ID}); err != nil {
+		t.Fatal(err)
+	}
+	rt, st := h.tokenRequest(app, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tr.str("refresh_token")}})
+	if st == http.StatusOK {
+		if r := h.do("GET", "Patient/"+lind, rt.str("access_token"), nil); r.status == http.StatusOK {
+			t.Errorf("after leaving the group, the refreshed token (scope %q, patient %q) still reads the picked patient's record", rt.str("scope"), rt.str("patient"))
+		}
+	}
+	b2 := h.browser()
+	b2.pick = lind
+	r2 := b2.request(app, scope, "")
+	if back, err := b2.authorize(r2, "r-locum", userPassword); err == nil && back.Query().Get("code") != "" {
+		if tr2 := b2.exchange(r2, back); tr2.str("patient") == lind {
+			t.Errorf("after leaving the group, the picker still gave %q", lind)
+		}
+	}
+}
