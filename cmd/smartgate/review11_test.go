@@ -584,3 +584,52 @@ func TestReview11PickedPatientAfterLeavingGroup(t *testing.T) {
 		}
 	}
 }
+
+// /account/password ends the person's earlier tokens at /fhir on the very
+// next request, also those the FHIR endpoint verified (and cached) just
+// before the change: whoever stole the old password may hold them.
+func TestReview11PasswordPageEndsCachedTokens(t *testing.T) {
+	h := newHarness(t)
+	mine := h.pageSession("lind", userPassword)
+	token := h.owin("lind", userPassword)
+	own := "Patient/" + h.patients["Lind"]
+	if r := h.do("GET", own, token, nil); r.status != http.StatusOK {
+		t.Fatalf("FHIR before: %d", r.status)
+	}
+	page := h.page(mine, "GET", h.baseA+"/account/password", nil)
+	const next = "lind's brand new password"
+	r := h.page(mine, "POST", h.baseA+"/account/password", url.Values{"csrf_token": {field(reCSRF, page.body)},
+		"current_password": {userPassword}, "new_password": {next}, "confirm_password": {next}})
+	if r.status != http.StatusSeeOther {
+		t.Fatalf("POST /account/password: %d %.300s", r.status, r.body)
+	}
+	if r := h.do("GET", own, token, nil); r.status != http.StatusUnauthorized {
+		t.Errorf("FHIR with the (verified, cached) token from before the change: %d, want 401", r.status)
+	}
+}
+
+// /account/password without the current password, with a stolen session:
+// refused, and the guesses are throttled like the log-in's. Without the
+// form's CSRF token: refused.
+func TestReview11PasswordPageStolenSession(t *testing.T) {
+	h := newHarness(t)
+	thief := h.pageSession("lind", userPassword)
+	page := h.page(thief, "GET", h.baseA+"/account/password", nil)
+	const next = "the thief's new password 1234"
+	if r := h.page(thief, "POST", h.baseA+"/account/password", url.Values{"current_password": {userPassword},
+		"new_password": {next}, "confirm_password": {next}}); r.status < 400 {
+		t.Errorf("without the CSRF token: %d", r.status)
+	}
+	var statuses []int
+	for i := range 12 {
+		r := h.page(thief, "POST", h.baseA+"/account/password", url.Values{"csrf_token": {field(reCSRF, page.body)},
+			"current_password": {"guess " + strconv.Itoa(i)}, "new_password": {next}, "confirm_password": {next}})
+		statuses = append(statuses, r.status)
+	}
+	if !slices.Contains(statuses, http.StatusTooManyRequests) {
+		t.Errorf("12 wrong current passwords were never throttled: %v", statuses)
+	}
+	if st := h.owinStatus("lind", next); st == http.StatusOK {
+		t.Errorf("the thief's password works")
+	}
+}
