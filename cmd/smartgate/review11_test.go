@@ -633,3 +633,106 @@ func TestReview11PasswordPageStolenSession(t *testing.T) {
 		t.Errorf("the thief's password works")
 	}
 }
+
+// scimErr checks that r is an RFC 7644 §3.12 error of status want.
+func scimErr(t *testing.T, what string, r *response, want int) {
+	t.Helper()
+	if r.status != want || r.json["status"] != strconv.Itoa(want) || !strings.HasPrefix(r.header.Get("Content-Type"), scimMediaType) {
+		t.Errorf("%s: %d %s %.300s, want a %d SCIM error", what, r.status, r.header.Get("Content-Type"), r.body, want)
+	}
+}
+
+// Hostile SCIM input: bounded in time and answered in the SCIM error
+// format, never a 500.
+func TestReview11SCIMHostileInput(t *testing.T) {
+	h := newHarness(t)
+	tok := h.provisioningToken("Okta")
+	timed := func(what string, f func() *response) *response {
+		t.Helper()
+		start := time.Now()
+		r := f()
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("%s took %v", what, d)
+		}
+		if r.status >= 500 {
+			t.Errorf("%s: %d %.300s", what, r.status, r.body)
+		}
+		return r
+	}
+	emails := strings.Repeat(`{"value":"a"},`, 70000)
+	r := timed("70k emails", func() *response {
+		return h.scimDo("POST", "/Users", tok, `{"schemas":["`+scimCoreUserURN+`"],"userName":"many-emails","emails":[`+emails+`{"value":"b"}]}`)
+	})
+	t.Logf("70k emails: %d", r.status)
+	members := strings.Repeat(`{"value":"00000000-0000-0000-0000-000000000000"},`, 20000)
+	r = timed("20k members", func() *response {
+		return h.scimDo("POST", "/Groups", tok, `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"many","members":[`+members+`{"value":"x"}]}`)
+	})
+	t.Logf("20k unknown members: %d %.200s", r.status, r.body)
+	scimErr(t, "deep JSON", timed("deep JSON", func() *response {
+		return h.scimDo("POST", "/Users", tok, strings.Repeat("[", 400000)+strings.Repeat("]", 400000))
+	}), http.StatusBadRequest)
+	or := strings.TrimSuffix(strings.Repeat(`userName eq "x" or `, 210), " or ")
+	r = timed("210 ORs", func() *response {
+		return h.scimDo("POST", "/Users/.search", tok, map[string]any{"schemas": []string{"urn:ietf:params:scim:api:messages:2.0:SearchRequest"}, "filter": or})
+	})
+	t.Logf("210 ORs: %d %.200s", r.status, r.body)
+	co := strings.TrimSuffix(strings.Repeat(`emails co "%_%" or `, 200), " or ")
+	r = timed("200 co on emails", func() *response {
+		return h.scimDo("POST", "/Users/.search", tok, map[string]any{"schemas": []string{"urn:ietf:params:scim:api:messages:2.0:SearchRequest"}, "filter": co})
+	})
+	t.Logf("200 co: %d %.200s", r.status, r.body)
+	nested := strings.Repeat("(", 2000) + `userName eq "x"` + strings.Repeat(")", 2000)
+	r = timed("2000 parentheses", func() *response {
+		return h.scimDo("POST", "/Users/.search", tok, map[string]any{"schemas": []string{"urn:ietf:params:scim:api:messages:2.0:SearchRequest"}, "filter": nested})
+	})
+	t.Logf("2000 parentheses: %d %.200s", r.status, r.body)
+	notnot := strings.Repeat("not (", 680) + `userName eq "x"` + strings.Repeat(")", 680)
+	r = timed("680 nots", func() *response {
+		return h.scimDo("POST", "/Users/.search", tok, map[string]any{"schemas": []string{"urn:ietf:params:scim:api:messages:2.0:SearchRequest"}, "filter": notnot})
+	})
+	t.Logf("680 nots: %d %.200s", r.status, r.body)
+
+	for _, f := range []string{`userName co "%"`, `userName sw "_"`, `userName ew "%"`, `emails.value co "%"`, `userName co "\\"`, `userName eq "' OR 1=1 --"`} {
+		r := timed(f, func() *response { return h.scimDo("GET", "/Users?filter="+url.QueryEscape(f), tok, nil) })
+		if r.status != http.StatusOK || r.json["totalResults"] != float64(0) {
+			t.Errorf("filter %s: %d totalResults %v, want 200 and 0 (metacharacters taken literally)", f, r.status, r.json["totalResults"])
+		}
+	}
+	scimErr(t, "filter on password", h.scimDo("GET", "/Users?filter="+url.QueryEscape(`password pr`), tok, nil), http.StatusBadRequest)
+	scimErr(t, "filter on password sw", h.scimDo("GET", "/Users?filter="+url.QueryEscape(`password sw "$argon2id"`), tok, nil), http.StatusBadRequest)
+	for _, q := range []string{"attributes=password", "attributes=password,userName", "excludedAttributes=id,userName,meta", "sortBy=password", "sortBy=emails", "sortBy=meta.version",
+		"count=1000000", "startIndex=9223372036854775807", "startIndex=-5&count=-5", "count=1000000&startIndex=1"} {
+		r := timed(q, func() *response { return h.scimDo("GET", "/Users?"+q, tok, nil) })
+		if strings.Contains(string(r.body), "$argon2id") || strings.Contains(string(r.body), `"password"`) {
+			t.Errorf("%s: the answer holds a password: %.300s", q, r.body)
+		}
+		if r.status == http.StatusOK {
+			if n, _ := r.json["itemsPerPage"].(float64); n > 200 {
+				t.Errorf("%s: itemsPerPage %v over the documented maximum", q, n)
+			}
+			for _, res := range r.json["Resources"].([]any) {
+				if m := res.(map[string]any); m["id"] == nil {
+					t.Errorf("%s: a resource without id (returned: always)", q)
+				}
+			}
+		} else if !strings.HasPrefix(r.header.Get("Content-Type"), scimMediaType) {
+			t.Errorf("%s: %d not a SCIM error", q, r.status)
+		}
+		t.Logf("%s: %d", q, r.status)
+	}
+	// Confusables: a width or case variant of a taken name is the same
+	// name (PRECIS UsernameCaseMapped), so 409 uniqueness.
+	for _, n := range []string{"ＡＤＭＩＮ", "Admin", " admin "} {
+		r := h.scimDo("POST", "/Users", tok, map[string]any{"schemas": []string{scimCoreUserURN}, "userName": n})
+		if r.status != http.StatusConflict || r.json["scimType"] != "uniqueness" {
+			t.Errorf("create %q next to admin: %d %.200s, want 409 uniqueness", n, r.status, r.body)
+		}
+	}
+	for _, n := range []string{"admin\u200b", "ad\u0000min", "admin\u202e"} {
+		r := h.scimDo("POST", "/Users", tok, map[string]any{"schemas": []string{scimCoreUserURN}, "userName": n})
+		scimErr(t, "create "+strconv.Quote(n), r, http.StatusBadRequest)
+	}
+	r = h.scimDo("POST", "/Users", tok, map[string]any{"schemas": []string{scimCoreUserURN}, "userName": "аdmin"}) // Cyrillic а
+	t.Logf("Cyrillic confusable of admin: %d", r.status)
+}
