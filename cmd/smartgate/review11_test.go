@@ -9,6 +9,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -735,4 +736,97 @@ func TestReview11SCIMHostileInput(t *testing.T) {
 	}
 	r = h.scimDo("POST", "/Users", tok, map[string]any{"schemas": []string{scimCoreUserURN}, "userName": "аdmin"}) // Cyrillic а
 	t.Logf("Cyrillic confusable of admin: %d", r.status)
+}
+
+// The people and groups pages: every POST refuses a missing or forged CSRF
+// token and a non-administrator (with the form's own token); the
+// show-once password is shown to no other administrator; the last
+// administrator cannot be disabled on the page.
+func TestReview11PeoplePages(t *testing.T) {
+	h := newHarness(t)
+	admin := h.pageSession("admin", adminPassword)
+	lindID := h.reviewUserID("lind")
+	nurses := h.rightsGroup("nurses", nil, []string{"user/*.rs"})
+	lind, _ := h.db.User(context.Background(), lindID)
+	version := strconv.FormatInt(lind.Meta.Version, 10)
+	gversion := strconv.FormatInt(nurses.Meta.Version, 10)
+	posts := []string{"/admin/users/new", "/admin/users/" + lindID, "/admin/users/" + lindID + "/disable", "/admin/users/" + lindID + "/enable",
+		"/admin/users/" + lindID + "/password", "/admin/users/" + lindID + "/unlock", "/admin/users/" + lindID + "/delete",
+		"/admin/groups/new", "/admin/groups/" + nurses.ID, "/admin/groups/" + nurses.ID + "/members", "/admin/groups/" + nurses.ID + "/delete"}
+	form := func(csrf string) url.Values {
+		f := url.Values{"userName": {"eve"}, "version": {version}, "generate": {"1"}, "displayName": {"evil"}, "add": {"doc"},
+			"roles": {"admin"}, "active": {"1"}, "ceiling": {"user/*.cruds"}}
+		if csrf != "" {
+			f.Set("csrf_token", csrf)
+		}
+		return f
+	}
+	doc := h.pageSession("doc", userPassword)
+	docCSRF := field(reCSRF, h.page(doc, "GET", h.baseA+"/account/password", nil).body)
+	for _, p := range posts {
+		for name, try := range map[string]func() *response{
+			"NoCSRF":       func() *response { return h.page(admin, "POST", h.baseA+p, form("")) },
+			"ForgedCSRF":   func() *response { return h.page(admin, "POST", h.baseA+p, form("forged")) },
+			"OtherSession": func() *response { return h.page(admin, "POST", h.baseA+p, form(docCSRF)) },
+			"NonAdmin":     func() *response { return h.page(doc, "POST", h.baseA+p, form(docCSRF)) },
+		} {
+			if r := try(); r.status != http.StatusForbidden {
+				t.Errorf("%s POST %s: %d, want 403", name, p, r.status)
+			}
+		}
+	}
+	ctx := context.Background()
+	if u, err := h.db.User(ctx, lindID); err != nil || !u.Active || strconv.FormatInt(u.Meta.Version, 10) != version {
+		t.Errorf("lind changed: %+v %v", u, err)
+	}
+	if g, err := h.db.Group(ctx, nurses.ID); err != nil || len(g.Members) != 0 || strconv.FormatInt(g.Meta.Version, 10) != gversion {
+		t.Errorf("nurses changed: %+v %v", g, err)
+	}
+	if _, err := h.db.UserByName(ctx, "eve"); err == nil {
+		t.Errorf("eve was created")
+	}
+
+	// The generated password is for the administrator who generated it.
+	h.person("admin2", []string{account.RoleAdmin}, "")
+	admin2 := h.pageSession("admin2", userPassword)
+	r := h.adminPost(admin, "/admin/users/"+lindID, "/admin/users/"+lindID+"/password", url.Values{"generate": {"1"}, "version": {version}})
+	loc := r.header.Get("Location")
+	if r.status != http.StatusSeeOther || !strings.Contains(loc, "reveal=") {
+		t.Fatalf("generate: %d %q", r.status, loc)
+	}
+	other := h.page(admin2, "GET", h.baseA+loc, nil)
+	mine := h.page(admin, "GET", h.baseA+loc, nil)
+	re := regexp.MustCompile(`data-new-password="([^"]+)"`)
+	if re.Match(other.body) {
+		t.Errorf("another administrator sees the generated password")
+	}
+	if !re.Match(mine.body) {
+		t.Errorf("the generating administrator does not see the password: %.500s", mine.body)
+	}
+	if again := h.page(admin, "GET", h.baseA+loc, nil); re.Match(again.body) {
+		t.Errorf("the generated password is shown twice")
+	}
+
+	// The last administrator: disable admin2 first, then admin.
+	admin2ID := h.reviewUserID("admin2")
+	ver := func(id string) url.Values {
+		u, err := h.db.User(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return url.Values{"version": {strconv.FormatInt(u.Meta.Version, 10)}}
+	}
+	if r := h.adminPost(admin, "/admin/users/"+admin2ID, "/admin/users/"+admin2ID+"/disable", ver(admin2ID)); r.status != http.StatusSeeOther {
+		t.Fatalf("disable admin2: %d %.300s", r.status, r.body)
+	}
+	adminID := h.reviewUserID("admin")
+	if r := h.adminPost(admin, "/admin/users/"+adminID, "/admin/users/"+adminID+"/disable", ver(adminID)); r.status < 400 || r.status >= 500 {
+		t.Errorf("disable the last administrator on the page: %d", r.status)
+	}
+	if r := h.adminPost(admin, "/admin/users/"+adminID, "/admin/users/"+adminID+"/delete", ver(adminID)); r.status < 400 || r.status >= 500 {
+		t.Errorf("delete the last administrator on the page: %d", r.status)
+	}
+	if st := h.owinStatus("admin", adminPassword); st != http.StatusOK {
+		t.Errorf("the last administrator cannot log in: %d", st)
+	}
 }
