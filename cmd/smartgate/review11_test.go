@@ -830,3 +830,29 @@ func TestReview11PeoplePages(t *testing.T) {
 		t.Errorf("the last administrator cannot log in: %d", st)
 	}
 }
+
+// Lockouts: anyone may lock the administrator out (ten wrong passwords);
+// the people page's unlock lifts it. A well-formed name of no account is
+// not persisted (throttle.go "junk names do not fill the store").
+func TestReview11Lockouts(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	h.lockOut("admin")
+	if until, err := h.db.Lockout(ctx, "u:admin"); err != nil || !until.After(time.Now()) {
+		t.Errorf("the admin's lockout is not recorded: %v %v", until, err)
+	}
+	// Another administrator's page lifts it.
+	h.person("admin2", []string{account.RoleAdmin}, "")
+	admin2 := h.pageSession("admin2", userPassword)
+	adminID := h.reviewUserID("admin")
+	if r := h.adminPost(admin2, "/admin/users/"+adminID, "/admin/users/"+adminID+"/unlock", nil); r.status != http.StatusSeeOther {
+		t.Fatalf("unlock on the page: %d %.300s", r.status, r.body)
+	}
+	if st := h.owinStatus("admin", adminPassword); st != http.StatusOK {
+		t.Errorf("the admin after the page's unlock: OWin %d", st)
+	}
+	h.lockOut("no-such-person-4711")
+	if until, err := h.db.Lockout(ctx, "u:no-such-person-4711"); err == nil && until.After(time.Now()) {
+		t.Errorf("the lockout of a name of no account is stored (until %v): junk names fill login_lockouts", until)
+	}
+}
