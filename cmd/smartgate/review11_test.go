@@ -856,3 +856,31 @@ func TestReview11Lockouts(t *testing.T) {
 		t.Errorf("the lockout of a name of no account is stored (until %v): junk names fill login_lockouts", until)
 	}
 }
+
+// system/ scopes on a user flow: an administrator's authorization code
+// token, on an app allowed system/ scopes, carries no system/ scope (a
+// system/ scope is a client's own access, SMART Backend Services), and a
+// patient's none either.
+func TestReview11SystemScopesOnUserFlows(t *testing.T) {
+	h := newHarness(t)
+	app, secret, err := authz.CreateClient(context.Background(), h.db, authz.NewClient{Name: "app", RedirectURIs: []string{redirectURI},
+		TokenEndpointAuthMethod: authz.AuthClientSecretBasic, AllowSystemScopes: true,
+		Scopes: []string{"openid", "system/*.cruds", "system/*.rs", "user/*.rs"}}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fc := flowClient{id: app.ID, secret: secret, redirect: redirectURI}
+	for _, who := range []struct{ user, password string }{{"admin", adminPassword}, {"lind", userPassword}} {
+		b := h.browser()
+		r := b.request(fc, "openid system/*.cruds system/*.rs user/*.rs", "")
+		back, err := b.authorize(r, who.user, who.password)
+		if err != nil || back.Query().Get("code") == "" {
+			t.Logf("%s refused: %v %s", who.user, err, back)
+			continue
+		}
+		tr := b.exchange(r, back)
+		if strings.Contains(tr.str("scope"), "system/") {
+			t.Errorf("%s's authorization code token carries %q", who.user, tr.str("scope"))
+		}
+	}
+}
