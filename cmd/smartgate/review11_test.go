@@ -884,3 +884,42 @@ func TestReview11SystemScopesOnUserFlows(t *testing.T) {
 		}
 	}
 }
+
+// The admin page's disable ends access, refresh and OWin tokens at /fhir,
+// introspection and userinfo on the very next request, and the log-in.
+func TestReview11PageDisableEndsEverything(t *testing.T) {
+	h := newHarness(t)
+	tok := h.provisioningToken("Okta")
+	id := h.scimCreatePerson(tok)
+	app := h.confidentialClient("app")
+	tr := h.scimLogin(app)
+	owin := h.owin(scimPersonName, scimPersonSecret)
+	own := "Patient/" + h.patients["Gerhold"]
+	for _, tk := range []string{tr.str("access_token"), owin} {
+		if r := h.do("GET", own, tk, nil); r.status != http.StatusOK {
+			t.Fatalf("FHIR before: %d", r.status)
+		}
+	}
+	admin := h.pageSession("admin", adminPassword)
+	u, _ := h.db.User(context.Background(), id)
+	if r := h.adminPost(admin, "/admin/users/"+id, "/admin/users/"+id+"/disable", url.Values{"version": {strconv.FormatInt(u.Meta.Version, 10)}}); r.status != http.StatusSeeOther {
+		t.Fatalf("disable: %d %.300s", r.status, r.body)
+	}
+	for kind, tk := range map[string]string{"access": tr.str("access_token"), "owin": owin} {
+		if r := h.do("GET", own, tk, nil); r.status != http.StatusUnauthorized {
+			t.Errorf("FHIR with the %s token: %d", kind, r.status)
+		}
+		if in, _ := h.clientPost(app, "/oauth/introspect", url.Values{"token": {tk}}); in["active"] != false {
+			t.Errorf("introspection of the %s token: %v", kind, in)
+		}
+		if r := h.do("GET", h.baseA+"/oauth/userinfo", tk, nil); r.status != http.StatusUnauthorized {
+			t.Errorf("userinfo with the %s token: %d %.200s", kind, r.status, r.body)
+		}
+	}
+	if _, st := h.tokenRequest(app, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tr.str("refresh_token")}}); st == http.StatusOK {
+		t.Errorf("refresh after the page's disable")
+	}
+	if st := h.owinStatus(scimPersonName, scimPersonSecret); st == http.StatusOK {
+		t.Errorf("OWin log-in after the page's disable")
+	}
+}
