@@ -15,10 +15,11 @@ import (
 // on the attacker staying connected).
 const recordTimeout = 5 * time.Second
 
-// persisted reports whether the lockout of key goes to cfg.Lockouts: the
+// persisted reports whether the lockout of key may go to cfg.Lockouts: the
 // account keys of valid user names and of second factors. A name that
 // cannot be an account (Authenticate counts it all the same) is locked in
-// this process only, so that junk names do not fill the store.
+// this process only, so that junk names do not fill the store; record
+// also leaves out well-formed names of no account (accountExists).
 func (t *Throttle) persisted(key string) bool {
 	if t.cfg.Lockouts == nil {
 		return false
@@ -40,6 +41,9 @@ func (t *Throttle) record(ctx context.Context, key string, until time.Time) {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
+	if !t.accountExists(ctx, key) {
+		return
+	}
 	if err := t.cfg.Lockouts.PutLockout(ctx, key, until); err != nil {
 		return
 	}
@@ -48,6 +52,19 @@ func (t *Throttle) record(ctx context.Context, key string, until time.Time) {
 	if e := t.entries[key]; e != nil && e.lockedUntil.Equal(until) {
 		e.recorded = true
 	}
+}
+
+// accountExists reports whether the user-name key names an account (keys
+// of second factors always do). Only a lockout is looked up, never an
+// ordinary attempt; a failed lookup counts as an account, so that a store
+// hiccup keeps a real lockout recorded.
+func (t *Throttle) accountExists(ctx context.Context, key string) bool {
+	name, ok := strings.CutPrefix(key, "u:")
+	if !ok || t.cfg.Users == nil {
+		return true
+	}
+	_, err := t.cfg.Users.UserByName(ctx, name)
+	return !errors.Is(err, store.ErrNotFound)
 }
 
 // recordedLockout is the end of key's running lockout when it is recorded

@@ -263,3 +263,28 @@ func TestUnlockLiftsSecondFactor(t *testing.T) {
 		}
 	}
 }
+
+// A well-formed user name of no account is locked in this process only:
+// guessing names cannot fill the store's lockout table (found reviewing
+// issue 11), while a real account's lockout is recorded.
+func TestLockoutOfNoAccountNotRecorded(t *testing.T) {
+	ctx := context.Background()
+	e := newLockEnv(t)
+	_, a := e.process(t)
+	for range 3 {
+		if _, err := a.Authenticate(ctx, "nobody", "wrong", "10.0.0.1"); !errors.Is(err, account.ErrBadCredentials) {
+			t.Fatalf("wrong password of nobody: %v", err)
+		}
+	}
+	if _, err := a.Authenticate(ctx, "nobody", "wrong", "10.0.0.1"); !errors.Is(err, account.ErrThrottled) {
+		t.Fatalf("nobody after 3 failures: %v, want ErrThrottled (locked in this process)", err)
+	}
+	e.lockAnn(t, a)
+	got, err := e.db.ActiveLockouts(ctx, e.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := got["u:nobody"]; ok || len(got) != 1 {
+		t.Fatalf("recorded lockouts = %v, want only ann's", got)
+	}
+}
