@@ -15,8 +15,6 @@ package clients
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -28,7 +26,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/smartgate/smartgate/audit"
@@ -38,6 +35,7 @@ import (
 	"github.com/smartgate/smartgate/scim/scimauth"
 	"github.com/smartgate/smartgate/store"
 	"github.com/smartgate/smartgate/web"
+	"github.com/smartgate/smartgate/web/showonce"
 )
 
 // Pages is what this package needs from the web package's server.
@@ -76,10 +74,10 @@ type Server struct {
 	cfg     Config
 	log     *slog.Logger
 	pages   map[string]*template.Template
-	reveals *reveals
+	reveals *showonce.Store
 	// tokenReveals holds just-issued provisioning tokens (a handle of one
 	// never shows a client secret, nor the other way round).
-	tokenReveals *reveals
+	tokenReveals *showonce.Store
 }
 
 // Page files (templates/<name>.html), each executed with base.html and the
@@ -101,7 +99,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.Clients = cfg.Store
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, pages: map[string]*template.Template{},
-		reveals: &reveals{m: map[string]reveal{}, now: cfg.Now}, tokenReveals: &reveals{m: map[string]reveal{}, now: cfg.Now}}
+		reveals: showonce.New(cfg.Now), tokenReveals: showonce.New(cfg.Now)}
 	funcs := template.FuncMap{"join": strings.Join, "when": when}
 	for _, name := range pageNames {
 		t, err := template.New(name).Funcs(funcs).ParseFS(cfg.Assets, "templates/base.html", "templates/clients_form.html", "templates/"+name+".html")
@@ -174,57 +172,6 @@ func (s *Server) selfService(ctx context.Context) (SelfService, error) {
 		return SelfService{}, fmt.Errorf("clients: self-service policy: %w", err)
 	}
 	return p, nil
-}
-
-// --- one-time secret display ---------------------------------------------
-
-const revealTTL = 10 * time.Minute
-
-type reveal struct {
-	clientID, secret, user string
-	expires                time.Time
-}
-
-// reveals holds just-issued secrets until their page is shown once.
-type reveals struct {
-	mu  sync.Mutex
-	m   map[string]reveal
-	now func() time.Time
-}
-
-func (rv *reveals) put(clientID, secret, user string) string {
-	b := make([]byte, 32)
-	rand.Read(b)
-	h := base64.RawURLEncoding.EncodeToString(b)
-	rv.mu.Lock()
-	defer rv.mu.Unlock()
-	now := rv.now()
-	for k, v := range rv.m {
-		if now.After(v.expires) {
-			delete(rv.m, k)
-		}
-	}
-	rv.m[h] = reveal{clientID: clientID, secret: secret, user: user, expires: now.Add(revealTTL)}
-	return h
-}
-
-// take returns and forgets the secret of handle h, if it was issued to
-// user for clientID and has not expired.
-func (rv *reveals) take(h, clientID, user string) string {
-	if h == "" {
-		return ""
-	}
-	rv.mu.Lock()
-	defer rv.mu.Unlock()
-	v, ok := rv.m[h]
-	if !ok || v.clientID != clientID || v.user != user {
-		return ""
-	}
-	delete(rv.m, h)
-	if rv.now().After(v.expires) {
-		return ""
-	}
-	return v.secret
 }
 
 // --- views -------------------------------------------------------------
@@ -490,7 +437,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 	s.record(r, user, c.ID, "register")
 	loc := AdminPath + "/" + url.PathEscape(c.ID) + "?created=1"
 	if secret != "" {
-		loc += "&reveal=" + s.reveals.put(c.ID, secret, user)
+		loc += "&reveal=" + s.reveals.Put(c.ID, secret, user)
 	}
 	seeOther(w, loc)
 }
@@ -526,7 +473,7 @@ func (s *Server) edit(w http.ResponseWriter, r *http.Request) {
 	v.Client = &row
 	v.Form = adminForm(authz.ClientMetadata(c), flagsOf(c))
 	v.Action = AdminPath + "/" + url.PathEscape(c.ID)
-	v.Secret = s.reveals.take(r.URL.Query().Get("reveal"), c.ID, user)
+	v.Secret = s.reveals.Take(r.URL.Query().Get("reveal"), c.ID, user)
 	if r.URL.Query().Get("created") != "" {
 		v.Message = "The client is registered."
 	}
@@ -604,7 +551,7 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request) {
 	s.record(r, user, c.ID, "update")
 	loc := AdminPath + "/" + url.PathEscape(c.ID)
 	if secret != "" {
-		loc += "?reveal=" + s.reveals.put(c.ID, secret, user)
+		loc += "?reveal=" + s.reveals.Put(c.ID, secret, user)
 	}
 	seeOther(w, loc)
 }
@@ -624,7 +571,7 @@ func (s *Server) rotate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.record(r, u.ID, c.ID, "rotate secret")
-	seeOther(w, AdminPath+"/"+url.PathEscape(c.ID)+"?reveal="+s.reveals.put(c.ID, secret, u.ID))
+	seeOther(w, AdminPath+"/"+url.PathEscape(c.ID)+"?reveal="+s.reveals.Put(c.ID, secret, u.ID))
 }
 
 // setState disables, or enables (and approves) a client. A disabled client
@@ -703,7 +650,7 @@ func (s *Server) mine(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if id := r.URL.Query().Get("client"); id != "" {
-		v.Secret = s.reveals.take(r.URL.Query().Get("reveal"), id, user)
+		v.Secret = s.reveals.Take(r.URL.Query().Get("reveal"), id, user)
 		for i := range v.Clients {
 			if v.Clients[i].ID == id {
 				v.Client = &v.Clients[i]
@@ -769,7 +716,7 @@ func (s *Server) createMine(w http.ResponseWriter, r *http.Request) {
 	s.record(r, user, c.ID, "register own app")
 	loc := MinePath + "?client=" + url.QueryEscape(c.ID)
 	if secret != "" {
-		loc += "&reveal=" + s.reveals.put(c.ID, secret, user)
+		loc += "&reveal=" + s.reveals.Put(c.ID, secret, user)
 	}
 	seeOther(w, loc)
 }

@@ -62,7 +62,7 @@ func (s *Server) loadProvisioning(w http.ResponseWriter, r *http.Request, v *pag
 		s.cfg.Pages.Fail(w, r, http.StatusInternalServerError, "", err)
 		return false
 	}
-	pv := &provisioningView{Allowed: c.AllowSCIM, New: s.tokenReveals.take(r.URL.Query().Get("token"), c.ID, user)}
+	pv := &provisioningView{Allowed: c.AllowSCIM, New: s.tokenReveals.Take(r.URL.Query().Get("token"), c.ID, user)}
 	for _, t := range list {
 		pv.Tokens = append(pv.Tokens, tokenRow{ID: t.ID, Label: t.Label, Created: t.CreatedAt, LastUsed: t.LastUsedAt,
 			Revoked: t.RevokedAt, IsRevoked: t.Revoked()})
@@ -108,7 +108,7 @@ func (s *Server) issueToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.recordToken(r, u.ID, c.ID, "issue provisioning token", id)
-	seeOther(w, s.tokensLocation(c.ID, s.tokenReveals.put(c.ID, secret, u.ID)))
+	seeOther(w, s.tokensLocation(c.ID, s.tokenReveals.Put(c.ID, secret, u.ID)))
 }
 
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f }

@@ -18,8 +18,6 @@ package people
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"html/template"
@@ -29,13 +27,13 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/smartgate/smartgate/account"
 	"github.com/smartgate/smartgate/audit"
 	"github.com/smartgate/smartgate/internal/reqctx"
 	"github.com/smartgate/smartgate/web"
+	"github.com/smartgate/smartgate/web/showonce"
 )
 
 // Pages is what this package needs from the web package's server.
@@ -105,7 +103,7 @@ type Config struct {
 type Server struct {
 	cfg     Config
 	pages   map[string]*template.Template
-	reveals *reveals
+	reveals *showonce.Store
 }
 
 // Page files (templates/<name>.html), each executed with base.html and the
@@ -123,7 +121,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &Server{cfg: cfg, pages: map[string]*template.Template{}, reveals: &reveals{m: map[string]reveal{}, now: cfg.Now}}
+	s := &Server{cfg: cfg, pages: map[string]*template.Template{}, reveals: showonce.New(cfg.Now)}
 	funcs := template.FuncMap{"join": strings.Join}
 	for _, name := range pageNames {
 		t, err := template.New(name).Funcs(funcs).ParseFS(cfg.Assets, "templates/base.html",
@@ -168,57 +166,6 @@ func (s *Server) Register(mux *http.ServeMux) {
 	mux.Handle("POST "+GroupsPath+"/{id}/members", admin(s.changeMembers))
 	mux.Handle("GET "+GroupsPath+"/{id}/delete", admin(s.confirmDeleteGroup))
 	mux.Handle("POST "+GroupsPath+"/{id}/delete", admin(s.deleteGroup))
-}
-
-// --- one-time password display ----------------------------------------------
-
-const revealTTL = 10 * time.Minute
-
-type reveal struct {
-	userID, password, admin string
-	expires                 time.Time
-}
-
-// reveals holds just-generated passwords until their page is shown once.
-type reveals struct {
-	mu  sync.Mutex
-	m   map[string]reveal
-	now func() time.Time
-}
-
-func (rv *reveals) put(userID, password, admin string) string {
-	b := make([]byte, 32)
-	rand.Read(b)
-	h := base64.RawURLEncoding.EncodeToString(b)
-	rv.mu.Lock()
-	defer rv.mu.Unlock()
-	now := rv.now()
-	for k, v := range rv.m {
-		if now.After(v.expires) {
-			delete(rv.m, k)
-		}
-	}
-	rv.m[h] = reveal{userID: userID, password: password, admin: admin, expires: now.Add(revealTTL)}
-	return h
-}
-
-// take returns and forgets the password of handle h, if it was generated
-// by admin for userID and has not expired.
-func (rv *reveals) take(h, userID, admin string) string {
-	if h == "" {
-		return ""
-	}
-	rv.mu.Lock()
-	defer rv.mu.Unlock()
-	v, ok := rv.m[h]
-	if !ok || v.userID != userID || v.admin != admin {
-		return ""
-	}
-	delete(rv.m, h)
-	if rv.now().After(v.expires) {
-		return ""
-	}
-	return v.password
 }
 
 // --- shared page parts ------------------------------------------------------

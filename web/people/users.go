@@ -369,7 +369,7 @@ func (s *Server) editUser(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	v.Password = s.reveals.take(r.URL.Query().Get("reveal"), u.ID, admin)
+	v.Password = s.reveals.Take(r.URL.Query().Get("reveal"), u.ID, admin)
 	v.Message = doneMessage(r)
 	s.showPerson(w, r, v, http.StatusOK, u, nil)
 }
@@ -511,7 +511,7 @@ func (s *Server) resetPassword(w http.ResponseWriter, r *http.Request) {
 	}
 	if generate {
 		s.record(r, admin, "user", "User/"+u.ID, "generate password", "")
-		seeOther(w, UsersPath+"/"+url.PathEscape(u.ID)+"?reveal="+s.reveals.put(u.ID, password, admin))
+		seeOther(w, UsersPath+"/"+url.PathEscape(u.ID)+"?reveal="+s.reveals.Put(u.ID, password, admin))
 		return
 	}
 	s.record(r, admin, "user", "User/"+u.ID, "set password", "")
