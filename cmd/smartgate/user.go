@@ -15,6 +15,7 @@ import (
 	"github.com/smartgate/smartgate/audit"
 	"github.com/smartgate/smartgate/config"
 	"github.com/smartgate/smartgate/store"
+	"github.com/smartgate/smartgate/store/sqlite"
 )
 
 // splitFlags separates the command's own flags from the server settings
@@ -127,6 +128,24 @@ func runUser(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
+// openAccount opens the store of cfg and finds the account named userName,
+// for the commands that act on one account; the caller closes the store.
+func openAccount(ctx context.Context, cfg *config.Config, userName string) (*sqlite.DB, *account.User, error) {
+	db, err := openStore(ctx, cfg, newLogger(cfg, io.Discard))
+	if err != nil {
+		return nil, nil, err
+	}
+	u, err := db.UserByName(ctx, userName)
+	if err != nil {
+		db.Close()
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, nil, fmt.Errorf("there is no user named %q", userName)
+		}
+		return nil, nil, err
+	}
+	return db, u, nil
+}
+
 // resetSecondFactor removes an account's second factor and recovery codes
 // (the way back for someone, an administrator above all, who lost both the
 // device and the codes); the next log-in asks for a password only, or, when
@@ -143,18 +162,11 @@ func resetSecondFactor(ctx context.Context, e *env, args []string) error {
 	if *username == "" {
 		return usageError{errors.New("--username is required")}
 	}
-	db, err := openStore(ctx, cfg, newLogger(cfg, io.Discard))
+	db, u, err := openAccount(ctx, cfg, *username)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	u, err := db.UserByName(ctx, *username)
-	if errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("there is no user named %q", *username)
-	}
-	if err != nil {
-		return err
-	}
 	err = (&account.SecondFactors{Store: db}).Disable(ctx, u.ID)
 	if errors.Is(err, account.ErrNotEnrolled) {
 		fmt.Fprintf(e.stdout, "user %s has no second factor; nothing changed\n", u.UserName)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/smartgate/smartgate/account"
@@ -37,18 +36,11 @@ func userPasswd(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("reading the password: %w", err)
 	}
-	db, err := openStore(ctx, cfg, newLogger(cfg, io.Discard))
+	db, u, err := openAccount(ctx, cfg, *username)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	u, err := db.UserByName(ctx, *username)
-	if errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("there is no user named %q", *username)
-	}
-	if err != nil {
-		return err
-	}
 	if err := newPeople(db, account.NewHasher(account.Params{}, 1), nil).ResetPassword(ctx, u.ID, password); err != nil {
 		switch {
 		case errors.Is(err, account.ErrWeakPassword):

@@ -5,12 +5,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/smartgate/smartgate/account"
 	"github.com/smartgate/smartgate/audit"
-	"github.com/smartgate/smartgate/store"
 )
 
 // userUnlock lifts an account's log-in lockout (interface.md: smartgate
@@ -29,18 +27,11 @@ func userUnlock(ctx context.Context, e *env, args []string) error {
 	if *username == "" {
 		return usageError{errors.New("--username is required")}
 	}
-	db, err := openStore(ctx, cfg, newLogger(cfg, io.Discard))
+	db, u, err := openAccount(ctx, cfg, *username)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	u, err := db.UserByName(ctx, *username)
-	if errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("there is no user named %q", *username)
-	}
-	if err != nil {
-		return err
-	}
 	if err := account.NewThrottle(account.ThrottleConfig{Lockouts: db, Users: db}).Unlock(ctx, u.UserName); err != nil {
 		return err
 	}
