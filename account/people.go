@@ -298,6 +298,16 @@ func (p *People) Rights(ctx context.Context, u *User) (Rights, error) {
 	return EffectiveRights(u, groups), nil
 }
 
+// IsAdmin reports whether u is an administrator, directly or through a
+// group (Rights.Admin of Rights), active or not.
+func (p *People) IsAdmin(ctx context.Context, u *User) (bool, error) {
+	r, err := p.Rights(ctx, u)
+	if err != nil {
+		return false, err
+	}
+	return r.Admin(), nil
+}
+
 func memberIDs(ms []Member) []string {
 	out := make([]string, 0, len(ms))
 	for _, m := range ms {
