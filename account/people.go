@@ -98,10 +98,23 @@ func (p *People) Bootstrap(ctx context.Context, password string) (generated stri
 // Replace stores u over the stored record when u.Meta.Version matches
 // (store.ErrConflict otherwise); a non-empty password is set as by
 // Create, an empty one keeps the stored hash. It refuses ErrLastAdmin,
-// and revokes (PeopleConfig.Revoke) when u turns inactive; the store ends
-// the log-in sessions of an inactive account.
+// and revokes (PeopleConfig.Revoke) when u turns inactive and when the
+// password changes (someone else set it, as ResetPassword); the same
+// password again (a provisioning client's sync re-sends it) keeps the
+// stored hash and revokes nothing. The store ends the log-in sessions of
+// an inactive account.
 func (p *People) Replace(ctx context.Context, u *User, password string) error {
-	if err := p.prepare(ctx, u, password); err != nil {
+	if err := p.prepare(ctx, u, ""); err != nil {
+		return err
+	}
+	cur, err := p.cfg.Store.User(ctx, u.ID)
+	if err != nil {
+		return fmt.Errorf("account: replace %s: %w", u.ID, err)
+	}
+	// Hashing is slow: done before the lock, against the hash read now,
+	// which must still be the stored one under the lock.
+	changed, err := p.newPassword(ctx, u, cur.PasswordHash, password)
+	if err != nil {
 		return err
 	}
 	p.mu.Lock()
@@ -110,11 +123,8 @@ func (p *People) Replace(ctx context.Context, u *User, password string) error {
 	if err != nil {
 		return fmt.Errorf("account: replace %s: %w", u.ID, err)
 	}
-	if old.Meta.Version != u.Meta.Version {
+	if old.Meta.Version != u.Meta.Version || old.PasswordHash != cur.PasswordHash {
 		return fmt.Errorf("account: replace %s: %w: version %d, stored %d", u.ID, store.ErrConflict, u.Meta.Version, old.Meta.Version)
-	}
-	if password == "" {
-		u.PasswordHash = old.PasswordHash
 	}
 	if err := p.keepAdmin(ctx, old, u); err != nil {
 		return err
@@ -122,10 +132,34 @@ func (p *People) Replace(ctx context.Context, u *User, password string) error {
 	if err := p.cfg.Store.UpdateUser(ctx, u); err != nil {
 		return fmt.Errorf("account: replace %s: %w", u.ID, err)
 	}
-	if old.Active && !u.Active {
+	if changed || (old.Active && !u.Active) {
 		return p.revoke(ctx, u.ID)
 	}
 	return nil
+}
+
+// newPassword sets u.PasswordHash for Replace: stored when password is
+// empty or verifies against stored, else password through the policy and
+// the Hasher (changed is then true).
+func (p *People) newPassword(ctx context.Context, u *User, stored, password string) (changed bool, err error) {
+	u.PasswordHash = stored
+	if password == "" {
+		return false, nil
+	}
+	if stored != "" {
+		// A stored hash that does not decode counts as another password.
+		same, err := p.cfg.Hasher.Verify(ctx, password, stored)
+		if cerr := ctx.Err(); err != nil && cerr != nil {
+			return false, fmt.Errorf("account: replace %s: %w", u.ID, cerr)
+		}
+		if same && err == nil {
+			return false, nil
+		}
+	}
+	if err := SetPassword(ctx, p.cfg.Hasher, u, password); err != nil {
+		return false, err
+	}
+	return true, nil
 }
 
 // Delete removes user id when version is 0 or matches; ErrLastAdmin for
