@@ -32,10 +32,13 @@ const (
 	RolePatient      = "patient"
 )
 
-// ValidRole reports whether r is one of the known roles.
-func ValidRole(r string) bool {
-	return r == RoleAdmin || r == RolePractitioner || r == RolePatient
-}
+// Roles returns the known roles, in the order they are offered: the one
+// list that ValidRole, error messages, the pages and the SCIM schema's
+// canonicalValues read. Each call returns a fresh slice.
+func Roles() []string { return []string{RoleAdmin, RolePractitioner, RolePatient} }
+
+// ValidRole reports whether r is one of the known roles (Roles).
+func ValidRole(r string) bool { return slices.Contains(Roles(), r) }
 
 // User is a local account (SCIM core User plus the smartgate extension).
 type User struct {

@@ -68,7 +68,7 @@ func (f userForm) HasRole(r string) bool { return slices.Contains(f.Roles, r) }
 
 // AllRoles are the roles the form offers.
 func (userForm) AllRoles() []string {
-	return []string{account.RoleAdmin, account.RolePractitioner, account.RolePatient}
+	return account.Roles()
 }
 
 func formOfUser(u *account.User) userForm {
