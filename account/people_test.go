@@ -351,3 +351,28 @@ func TestPeopleReplacePasswordRevokes(t *testing.T) {
 		t.Errorf("refused password: revoked %v", e.revoked)
 	}
 }
+
+// TestPeopleMultiValuedCapped: more than MaxValues emails, phone numbers,
+// addresses or roles is ErrInvalidUser, on Create and Replace.
+func TestPeopleMultiValuedCapped(t *testing.T) {
+	e := newPeopleEnv(t)
+	n := account.MaxValues + 1
+	for name, u := range map[string]*account.User{
+		"emails":       {UserName: "e", Emails: make([]account.Email, n)},
+		"phoneNumbers": {UserName: "p", Profile: account.Profile{PhoneNumbers: make([]account.PhoneNumber, n)}},
+		"addresses":    {UserName: "a", Profile: account.Profile{Addresses: make([]account.Address, n)}},
+		"roles":        {UserName: "r", Roles: slices.Repeat([]string{account.RolePatient}, n)},
+	} {
+		if err := e.people.Create(e.ctx, u, ""); !errors.Is(err, account.ErrInvalidUser) {
+			t.Errorf("create with %d %s: %v, want ErrInvalidUser", n, name, err)
+		}
+	}
+	u := e.user("capped")
+	u.Emails = make([]account.Email, n)
+	if err := e.people.Replace(e.ctx, u, ""); !errors.Is(err, account.ErrInvalidUser) {
+		t.Errorf("replace with %d emails: %v, want ErrInvalidUser", n, err)
+	}
+	if got := e.reload(u.ID); len(got.Emails) != 0 {
+		t.Errorf("stored %d emails", len(got.Emails))
+	}
+}
