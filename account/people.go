@@ -15,6 +15,12 @@ import (
 // deactivating, deleting or demoting the last one.
 var ErrLastAdmin = errors.New("account: the last active administrator cannot be deactivated, deleted or demoted")
 
+// ErrPatientLinked refuses linking an account to a Patient (fhirUser
+// Patient/…) that another account is already linked to: the second would
+// read the first's chart. Only Patient references are unique; several
+// accounts may name the same Practitioner (or other person) resource.
+var ErrPatientLinked = errors.New("account: another account is linked to this Patient")
+
 // PeopleConfig holds what People needs.
 type PeopleConfig struct {
 	Store  Directory
@@ -78,11 +84,20 @@ func prepareUser(ctx context.Context, h *Hasher, u *User, password string) error
 // Create validates u (normalising its user name) and stores it; a
 // non-empty password goes through CheckPassword and the Hasher, an empty
 // one leaves the account without a password (a hash the caller put in u
-// is never stored). A taken user name is store.ErrConflict.
+// is never stored). A taken user name is store.ErrConflict; a Patient
+// fhirUser another account has is ErrPatientLinked.
 func (p *People) Create(ctx context.Context, u *User, password string) error {
 	u.PasswordHash = ""
 	if err := p.prepare(ctx, u, password); err != nil {
 		return err
+	}
+	if _, ok := PatientOf(u.FHIRUser); ok {
+		// Serialised, so that two creations cannot both pass the check.
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if err := p.patientFree(ctx, u); err != nil {
+			return err
+		}
 	}
 	if err := p.cfg.Store.CreateUser(ctx, u); err != nil {
 		return fmt.Errorf("account: create %q: %w", u.UserName, err)
@@ -97,12 +112,13 @@ func (p *People) Bootstrap(ctx context.Context, password string) (generated stri
 
 // Replace stores u over the stored record when u.Meta.Version matches
 // (store.ErrConflict otherwise); a non-empty password is set as by
-// Create, an empty one keeps the stored hash. It refuses ErrLastAdmin,
-// and revokes (PeopleConfig.Revoke) when u turns inactive and when the
-// password changes (someone else set it, as ResetPassword); the same
-// password again (a provisioning client's sync re-sends it) keeps the
-// stored hash and revokes nothing. The store ends the log-in sessions of
-// an inactive account.
+// Create, an empty one keeps the stored hash. It refuses ErrLastAdmin and
+// (for a changed fhirUser) ErrPatientLinked, and revokes
+// (PeopleConfig.Revoke) when u turns inactive and when the password
+// changes (someone else set it, as ResetPassword); the same password again
+// (a provisioning client's sync re-sends it) keeps the stored hash and
+// revokes nothing. The store ends the log-in sessions of an inactive
+// account.
 func (p *People) Replace(ctx context.Context, u *User, password string) error {
 	if err := p.prepare(ctx, u, ""); err != nil {
 		return err
@@ -128,6 +144,11 @@ func (p *People) Replace(ctx context.Context, u *User, password string) error {
 	}
 	if err := p.keepAdmin(ctx, old, u); err != nil {
 		return err
+	}
+	if u.FHIRUser != old.FHIRUser {
+		if err := p.patientFree(ctx, u); err != nil {
+			return err
+		}
 	}
 	if err := p.cfg.Store.UpdateUser(ctx, u); err != nil {
 		return fmt.Errorf("account: replace %s: %w", u.ID, err)
@@ -160,6 +181,25 @@ func (p *People) newPassword(ctx context.Context, u *User, stored, password stri
 		return false, err
 	}
 	return true, nil
+}
+
+// patientFree refuses (ErrPatientLinked) a Patient fhirUser of u that an
+// account other than u has. The caller holds p.mu.
+func (p *People) patientFree(ctx context.Context, u *User) error {
+	if _, ok := PatientOf(u.FHIRUser); !ok {
+		return nil
+	}
+	others, _, err := p.cfg.Store.SearchUsers(ctx, Query{Limit: 2,
+		Filter: Compare{Attr: "smartgate.fhirUser", Op: OpEq, Value: u.FHIRUser, CaseExact: true}})
+	if err != nil {
+		return fmt.Errorf("account: accounts of %s: %w", u.FHIRUser, err)
+	}
+	for _, o := range others {
+		if o.ID != u.ID {
+			return fmt.Errorf("%w: %s", ErrPatientLinked, u.FHIRUser)
+		}
+	}
+	return nil
 }
 
 // Delete removes user id when version is 0 or matches; ErrLastAdmin for

@@ -376,3 +376,39 @@ func TestPeopleMultiValuedCapped(t *testing.T) {
 		t.Errorf("stored %d emails", len(got.Emails))
 	}
 }
+
+// TestPeoplePatientLinkedOnce: a Patient fhirUser links one account only,
+// on Create and Replace (ErrPatientLinked); a Practitioner may be shared,
+// and a person keeps their own Patient on a Replace.
+func TestPeoplePatientLinkedOnce(t *testing.T) {
+	e := newPeopleEnv(t)
+	first := &account.User{UserName: "first", Active: true, FHIRUser: "Patient/x1"}
+	if err := e.people.Create(e.ctx, first, ""); err != nil {
+		t.Fatal(err)
+	}
+	second := &account.User{UserName: "second", Active: true, FHIRUser: "Patient/x1"}
+	if err := e.people.Create(e.ctx, second, ""); !errors.Is(err, account.ErrPatientLinked) {
+		t.Fatalf("second account on Patient/x1: %v, want ErrPatientLinked", err)
+	}
+	if _, err := e.db.UserByName(e.ctx, "second"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the second account was stored: %v", err)
+	}
+	other := e.user("other")
+	other.FHIRUser = "Patient/x1"
+	if err := e.people.Replace(e.ctx, other, ""); !errors.Is(err, account.ErrPatientLinked) {
+		t.Errorf("replace onto Patient/x1: %v, want ErrPatientLinked", err)
+	}
+	if got := e.reload(other.ID); got.FHIRUser != "" {
+		t.Errorf("stored fhirUser %q", got.FHIRUser)
+	}
+	same := e.reload(first.ID)
+	same.DisplayName = "First"
+	if err := e.people.Replace(e.ctx, same, ""); err != nil {
+		t.Errorf("replace keeping one's own Patient: %v", err)
+	}
+	for _, name := range []string{"doc1", "doc2"} {
+		if err := e.people.Create(e.ctx, &account.User{UserName: name, Active: true, FHIRUser: "Practitioner/p1"}, ""); err != nil {
+			t.Errorf("shared Practitioner/p1 (%s): %v", name, err)
+		}
+	}
+}

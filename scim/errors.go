@@ -96,6 +96,9 @@ func storeError(err error, w what) *Error {
 		return &Error{Status: http.StatusNotFound, Detail: fmt.Sprintf("%s %q not found", w.kind, w.id), cause: err}
 	case errors.Is(err, account.ErrLastAdmin):
 		return &Error{Status: http.StatusConflict, Detail: "the last active administrator cannot be deactivated, deleted or demoted", cause: err}
+	case errors.Is(err, account.ErrPatientLinked):
+		return &Error{Status: http.StatusConflict, SCIMType: typeUniqueness,
+			Detail: "another User is linked to this Patient (fhirUser): a Patient may be linked to one account only", cause: err}
 	case errors.Is(err, store.ErrConflict):
 		return &Error{Status: http.StatusConflict, SCIMType: typeUniqueness, Detail: conflictDetail(w.kind), cause: err}
 	case errors.Is(err, store.ErrUnavailable):
