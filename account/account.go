@@ -32,10 +32,13 @@ const (
 	RolePatient      = "patient"
 )
 
-// ValidRole reports whether r is one of the known roles.
-func ValidRole(r string) bool {
-	return r == RoleAdmin || r == RolePractitioner || r == RolePatient
-}
+// Roles returns the known roles, in the order they are offered: the one
+// list that ValidRole, error messages, the pages and the SCIM schema's
+// canonicalValues read. Each call returns a fresh slice.
+func Roles() []string { return []string{RoleAdmin, RolePractitioner, RolePatient} }
+
+// ValidRole reports whether r is one of the known roles (Roles).
+func ValidRole(r string) bool { return slices.Contains(Roles(), r) }
 
 // User is a local account (SCIM core User plus the smartgate extension).
 type User struct {
@@ -194,6 +197,9 @@ func (u *User) Validate() error {
 	if n != u.UserName {
 		return fmt.Errorf("%w: %q is not normalised", ErrInvalidUserName, u.UserName)
 	}
+	if err := u.checkCounts(); err != nil {
+		return err
+	}
 	for _, r := range u.Roles {
 		if !ValidRole(r) {
 			return fmt.Errorf("%w: unknown role %q", ErrInvalidUser, r)
@@ -201,6 +207,29 @@ func (u *User) Validate() error {
 	}
 	if !ValidFHIRUser(u.FHIRUser) {
 		return fmt.Errorf("%w: fhirUser %q is not a relative reference to a person", ErrInvalidUser, u.FHIRUser)
+	}
+	return nil
+}
+
+// MaxValues is the most entries a multi-valued attribute of a User
+// (emails, phoneNumbers, addresses, roles) may hold: a person's record
+// stays small, so that a page of a list does too. Group members are not
+// capped.
+const MaxValues = 100
+
+// checkCounts refuses a multi-valued attribute of u with more than
+// MaxValues entries.
+func (u *User) checkCounts() error {
+	for _, c := range []struct {
+		name string
+		n    int
+	}{
+		{"emails", len(u.Emails)}, {"phoneNumbers", len(u.Profile.PhoneNumbers)},
+		{"addresses", len(u.Profile.Addresses)}, {"roles", len(u.Roles)},
+	} {
+		if c.n > MaxValues {
+			return fmt.Errorf("%w: %s: %d entries, at most %d", ErrInvalidUser, c.name, c.n, MaxValues)
+		}
 	}
 	return nil
 }

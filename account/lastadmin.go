@@ -51,11 +51,7 @@ func (p *People) activeAdmin(ctx context.Context, u *User) (bool, error) {
 	if !u.Active {
 		return false, nil
 	}
-	r, err := p.Rights(ctx, u)
-	if err != nil {
-		return false, err
-	}
-	return slices.Contains(r.Roles, RoleAdmin), nil
+	return p.IsAdmin(ctx, u)
 }
 
 // keepGroupAdmin refuses (ErrLastAdmin) a change of group old that gives

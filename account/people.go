@@ -15,6 +15,12 @@ import (
 // deactivating, deleting or demoting the last one.
 var ErrLastAdmin = errors.New("account: the last active administrator cannot be deactivated, deleted or demoted")
 
+// ErrPatientLinked refuses linking an account to a Patient (fhirUser
+// Patient/…) that another account is already linked to: the second would
+// read the first's chart. Only Patient references are unique; several
+// accounts may name the same Practitioner (or other person) resource.
+var ErrPatientLinked = errors.New("account: another account is linked to this Patient")
+
 // PeopleConfig holds what People needs.
 type PeopleConfig struct {
 	Store  Directory
@@ -78,11 +84,20 @@ func prepareUser(ctx context.Context, h *Hasher, u *User, password string) error
 // Create validates u (normalising its user name) and stores it; a
 // non-empty password goes through CheckPassword and the Hasher, an empty
 // one leaves the account without a password (a hash the caller put in u
-// is never stored). A taken user name is store.ErrConflict.
+// is never stored). A taken user name is store.ErrConflict; a Patient
+// fhirUser another account has is ErrPatientLinked.
 func (p *People) Create(ctx context.Context, u *User, password string) error {
 	u.PasswordHash = ""
 	if err := p.prepare(ctx, u, password); err != nil {
 		return err
+	}
+	if _, ok := PatientOf(u.FHIRUser); ok {
+		// Serialised, so that two creations cannot both pass the check.
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if err := p.patientFree(ctx, u); err != nil {
+			return err
+		}
 	}
 	if err := p.cfg.Store.CreateUser(ctx, u); err != nil {
 		return fmt.Errorf("account: create %q: %w", u.UserName, err)
@@ -97,11 +112,25 @@ func (p *People) Bootstrap(ctx context.Context, password string) (generated stri
 
 // Replace stores u over the stored record when u.Meta.Version matches
 // (store.ErrConflict otherwise); a non-empty password is set as by
-// Create, an empty one keeps the stored hash. It refuses ErrLastAdmin,
-// and revokes (PeopleConfig.Revoke) when u turns inactive; the store ends
-// the log-in sessions of an inactive account.
+// Create, an empty one keeps the stored hash. It refuses ErrLastAdmin and
+// (for a changed fhirUser) ErrPatientLinked, and revokes
+// (PeopleConfig.Revoke) when u turns inactive and when the password
+// changes (someone else set it, as ResetPassword); the same password again
+// (a provisioning client's sync re-sends it) keeps the stored hash and
+// revokes nothing. The store ends the log-in sessions of an inactive
+// account.
 func (p *People) Replace(ctx context.Context, u *User, password string) error {
-	if err := p.prepare(ctx, u, password); err != nil {
+	if err := p.prepare(ctx, u, ""); err != nil {
+		return err
+	}
+	cur, err := p.cfg.Store.User(ctx, u.ID)
+	if err != nil {
+		return fmt.Errorf("account: replace %s: %w", u.ID, err)
+	}
+	// Hashing is slow: done before the lock, against the hash read now,
+	// which must still be the stored one under the lock.
+	changed, err := p.newPassword(ctx, u, cur.PasswordHash, password)
+	if err != nil {
 		return err
 	}
 	p.mu.Lock()
@@ -110,20 +139,65 @@ func (p *People) Replace(ctx context.Context, u *User, password string) error {
 	if err != nil {
 		return fmt.Errorf("account: replace %s: %w", u.ID, err)
 	}
-	if old.Meta.Version != u.Meta.Version {
+	if old.Meta.Version != u.Meta.Version || old.PasswordHash != cur.PasswordHash {
 		return fmt.Errorf("account: replace %s: %w: version %d, stored %d", u.ID, store.ErrConflict, u.Meta.Version, old.Meta.Version)
-	}
-	if password == "" {
-		u.PasswordHash = old.PasswordHash
 	}
 	if err := p.keepAdmin(ctx, old, u); err != nil {
 		return err
 	}
+	if u.FHIRUser != old.FHIRUser {
+		if err := p.patientFree(ctx, u); err != nil {
+			return err
+		}
+	}
 	if err := p.cfg.Store.UpdateUser(ctx, u); err != nil {
 		return fmt.Errorf("account: replace %s: %w", u.ID, err)
 	}
-	if old.Active && !u.Active {
+	if changed || (old.Active && !u.Active) {
 		return p.revoke(ctx, u.ID)
+	}
+	return nil
+}
+
+// newPassword sets u.PasswordHash for Replace: stored when password is
+// empty or verifies against stored, else password through the policy and
+// the Hasher (changed is then true).
+func (p *People) newPassword(ctx context.Context, u *User, stored, password string) (changed bool, err error) {
+	u.PasswordHash = stored
+	if password == "" {
+		return false, nil
+	}
+	if stored != "" {
+		// A stored hash that does not decode counts as another password.
+		same, err := p.cfg.Hasher.Verify(ctx, password, stored)
+		if cerr := ctx.Err(); err != nil && cerr != nil {
+			return false, fmt.Errorf("account: replace %s: %w", u.ID, cerr)
+		}
+		if same && err == nil {
+			return false, nil
+		}
+	}
+	if err := SetPassword(ctx, p.cfg.Hasher, u, password); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// patientFree refuses (ErrPatientLinked) a Patient fhirUser of u that an
+// account other than u has. The caller holds p.mu.
+func (p *People) patientFree(ctx context.Context, u *User) error {
+	if _, ok := PatientOf(u.FHIRUser); !ok {
+		return nil
+	}
+	others, _, err := p.cfg.Store.SearchUsers(ctx, Query{Limit: 2,
+		Filter: Compare{Attr: "smartgate.fhirUser", Op: OpEq, Value: u.FHIRUser, CaseExact: true}})
+	if err != nil {
+		return fmt.Errorf("account: accounts of %s: %w", u.FHIRUser, err)
+	}
+	for _, o := range others {
+		if o.ID != u.ID {
+			return fmt.Errorf("%w: %s", ErrPatientLinked, u.FHIRUser)
+		}
 	}
 	return nil
 }
@@ -296,6 +370,16 @@ func (p *People) Rights(ctx context.Context, u *User) (Rights, error) {
 		return Rights{}, fmt.Errorf("account: groups of %s: %w", u.ID, err)
 	}
 	return EffectiveRights(u, groups), nil
+}
+
+// IsAdmin reports whether u is an administrator, directly or through a
+// group (Rights.Admin of Rights), active or not.
+func (p *People) IsAdmin(ctx context.Context, u *User) (bool, error) {
+	r, err := p.Rights(ctx, u)
+	if err != nil {
+		return false, err
+	}
+	return r.Admin(), nil
 }
 
 func memberIDs(ms []Member) []string {

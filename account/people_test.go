@@ -140,9 +140,12 @@ func TestPeopleReplace(t *testing.T) {
 	if e.reload(u.ID).PasswordHash == hash {
 		t.Error("the new password was not set")
 	}
-	if len(e.revoked) != 0 {
-		t.Errorf("revoked %q without a deactivation", e.revoked)
+	// A new password is set by someone else: it revokes (see
+	// TestPeopleReplacePasswordRevokes).
+	if !slices.Equal(e.revoked, []string{u.ID}) {
+		t.Errorf("new password: revoked %q, want %q", e.revoked, u.ID)
 	}
+	e.revoked = nil
 	// Deactivation revokes, and ends the log-in sessions.
 	sess := &account.Session{ID: "s1", UserID: u.ID, AuthTime: cur.Meta.Created, Created: cur.Meta.Created,
 		ExpiresAt: cur.Meta.Created.Add(1 << 40)}
@@ -301,5 +304,111 @@ func TestPeopleGroupsAndRights(t *testing.T) {
 	}
 	if !slices.Equal(e.revoked, []string{nurse.ID}) {
 		t.Errorf("reset did not revoke: %q", e.revoked)
+	}
+}
+
+// TestPeopleReplacePasswordRevokes: a new password set by Replace (someone
+// else: a provisioning client, an administrator) revokes what the person
+// holds, as ResetPassword does; the same password again (a sync that
+// re-sends it) keeps the hash and revokes nothing.
+func TestPeopleReplacePasswordRevokes(t *testing.T) {
+	e := newPeopleEnv(t)
+	u := &account.User{UserName: "pat", Active: true}
+	if err := e.people.Create(e.ctx, u, longPassword); err != nil {
+		t.Fatal(err)
+	}
+	hash := e.reload(u.ID).PasswordHash
+	same := e.reload(u.ID)
+	if err := e.people.Replace(e.ctx, same, longPassword); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.reload(u.ID); len(e.revoked) != 0 || got.PasswordHash != hash {
+		t.Errorf("same password again: revoked %v, hash changed %v", e.revoked, got.PasswordHash != hash)
+	}
+	next := e.reload(u.ID)
+	if err := e.people.Replace(e.ctx, next, "another long password"); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.reload(u.ID); !slices.Equal(e.revoked, []string{u.ID}) || got.PasswordHash == hash {
+		t.Errorf("new password: revoked %v, hash changed %v", e.revoked, got.PasswordHash != hash)
+	}
+	// No password keeps the hash and revokes nothing more.
+	e.revoked = nil
+	kept := e.reload(u.ID)
+	kept.DisplayName = "Pat"
+	if err := e.people.Replace(e.ctx, kept, ""); err != nil {
+		t.Fatal(err)
+	}
+	if len(e.revoked) != 0 {
+		t.Errorf("no password: revoked %v", e.revoked)
+	}
+	// A password the policy refuses changes nothing.
+	bad := e.reload(u.ID)
+	if err := e.people.Replace(e.ctx, bad, "short"); err == nil {
+		t.Errorf("a too short password was accepted")
+	}
+	if len(e.revoked) != 0 {
+		t.Errorf("refused password: revoked %v", e.revoked)
+	}
+}
+
+// TestPeopleMultiValuedCapped: more than MaxValues emails, phone numbers,
+// addresses or roles is ErrInvalidUser, on Create and Replace.
+func TestPeopleMultiValuedCapped(t *testing.T) {
+	e := newPeopleEnv(t)
+	n := account.MaxValues + 1
+	for name, u := range map[string]*account.User{
+		"emails":       {UserName: "e", Emails: make([]account.Email, n)},
+		"phoneNumbers": {UserName: "p", Profile: account.Profile{PhoneNumbers: make([]account.PhoneNumber, n)}},
+		"addresses":    {UserName: "a", Profile: account.Profile{Addresses: make([]account.Address, n)}},
+		"roles":        {UserName: "r", Roles: slices.Repeat([]string{account.RolePatient}, n)},
+	} {
+		if err := e.people.Create(e.ctx, u, ""); !errors.Is(err, account.ErrInvalidUser) {
+			t.Errorf("create with %d %s: %v, want ErrInvalidUser", n, name, err)
+		}
+	}
+	u := e.user("capped")
+	u.Emails = make([]account.Email, n)
+	if err := e.people.Replace(e.ctx, u, ""); !errors.Is(err, account.ErrInvalidUser) {
+		t.Errorf("replace with %d emails: %v, want ErrInvalidUser", n, err)
+	}
+	if got := e.reload(u.ID); len(got.Emails) != 0 {
+		t.Errorf("stored %d emails", len(got.Emails))
+	}
+}
+
+// TestPeoplePatientLinkedOnce: a Patient fhirUser links one account only,
+// on Create and Replace (ErrPatientLinked); a Practitioner may be shared,
+// and a person keeps their own Patient on a Replace.
+func TestPeoplePatientLinkedOnce(t *testing.T) {
+	e := newPeopleEnv(t)
+	first := &account.User{UserName: "first", Active: true, FHIRUser: "Patient/x1"}
+	if err := e.people.Create(e.ctx, first, ""); err != nil {
+		t.Fatal(err)
+	}
+	second := &account.User{UserName: "second", Active: true, FHIRUser: "Patient/x1"}
+	if err := e.people.Create(e.ctx, second, ""); !errors.Is(err, account.ErrPatientLinked) {
+		t.Fatalf("second account on Patient/x1: %v, want ErrPatientLinked", err)
+	}
+	if _, err := e.db.UserByName(e.ctx, "second"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the second account was stored: %v", err)
+	}
+	other := e.user("other")
+	other.FHIRUser = "Patient/x1"
+	if err := e.people.Replace(e.ctx, other, ""); !errors.Is(err, account.ErrPatientLinked) {
+		t.Errorf("replace onto Patient/x1: %v, want ErrPatientLinked", err)
+	}
+	if got := e.reload(other.ID); got.FHIRUser != "" {
+		t.Errorf("stored fhirUser %q", got.FHIRUser)
+	}
+	same := e.reload(first.ID)
+	same.DisplayName = "First"
+	if err := e.people.Replace(e.ctx, same, ""); err != nil {
+		t.Errorf("replace keeping one's own Patient: %v", err)
+	}
+	for _, name := range []string{"doc1", "doc2"} {
+		if err := e.people.Create(e.ctx, &account.User{UserName: name, Active: true, FHIRUser: "Practitioner/p1"}, ""); err != nil {
+			t.Errorf("shared Practitioner/p1 (%s): %v", name, err)
+		}
 	}
 }

@@ -80,6 +80,11 @@ func EffectiveRights(u *User, groups []Group) Rights {
 	return r
 }
 
+// Admin reports whether r holds the admin role: the one test of "is this
+// person an administrator" (directly or through a group, when r comes
+// from EffectiveRights or People.Rights).
+func (r Rights) Admin() bool { return slices.Contains(r.Roles, RoleAdmin) }
+
 // Limit is the most r allows: its Ceiling, or the base ceiling of its
 // roles when Ceiling is nil.
 func (r Rights) Limit() []string {

@@ -34,10 +34,14 @@ func TestOnlyAdministratorsMakeAdministrators(t *testing.T) {
 	if g, err := e.db.Group(context.Background(), gid); err != nil || len(g.Members) != 0 {
 		t.Errorf("members of Admins: %+v %v", g, err)
 	}
-	// What a provisioning client does is allowed: a plain person, and
-	// renaming someone who is an administrator without touching the role.
+	// What a provisioning client does is allowed: a plain person. An
+	// administrator it may not change at all, not even their displayName
+	// (their password or userName would take them over), nor delete them
+	// or the group that gives the role.
 	e.user("provisioned")
-	e.do("PATCH", "/scim/v2/Users/"+root, patchBody(`{"op":"replace","path":"displayName","value":"Root"}`)).want(t, http.StatusOK)
+	e.do("PATCH", "/scim/v2/Users/"+root, patchBody(`{"op":"replace","path":"displayName","value":"Root"}`)).wantError(t, http.StatusForbidden, "")
+	e.do("DELETE", "/scim/v2/Users/"+root, "").wantError(t, http.StatusForbidden, "")
+	e.do("DELETE", "/scim/v2/Groups/"+gid, "").wantError(t, http.StatusForbidden, "")
 
 	// The administrator may.
 	e.token = "admin-token"

@@ -24,8 +24,22 @@
 //   - Every authorized caller may read and provision, but only an
 //     administrator's own token (CallerAdmin) may give or take the admin
 //     role, on a person or through a group (its roles, or the members of
-//     a group that gives it): 403 otherwise. A provisioning credential
-//     does not mint administrators.
+//     a group that gives it), and only it may change an administrator
+//     (directly or through a group: account.People.IsAdmin) at all — PUT,
+//     PATCH of any attribute (password, userName, active…), DELETE — or
+//     change or delete a group that gives the role: 403 otherwise. A
+//     provisioning credential neither mints nor takes over, deprovisions
+//     or demotes administrators.
+//   - A password set by PUT or PATCH is set by someone else: the person's
+//     tokens are revoked, unless it is the stored password again (a sync
+//     that re-sends it).
+//   - emails, phoneNumbers, addresses and the smartgate roles hold at
+//     most account.MaxValues (100) entries each (400 invalidValue); group
+//     members are not capped, and a list of groups reads them only when
+//     the answer shows them.
+//   - A Patient fhirUser links one User only (another is 409 uniqueness):
+//     the second would read the first's chart. Practitioner and other
+//     references may be shared.
 //   - Errors are RFC 7644 §3.12 bodies everywhere, 404 and 405 (with
 //     Allow) included. Malformed JSON, a body that is not one object, a
 //     missing or unknown schema URN in schemas: 400 invalidSyntax. An

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/smartgate/smartgate/account"
 	"github.com/smartgate/smartgate/store"
@@ -43,6 +44,11 @@ func (e *Error) Unwrap() error { return e.cause }
 // errorf returns an *Error with a formatted detail.
 func errorf(status int, scimType, format string, args ...any) *Error {
 	return &Error{Status: status, SCIMType: scimType, Detail: fmt.Sprintf(format, args...)}
+}
+
+// errUnknownRole is the answer to a role that is not one of account.Roles.
+func errUnknownRole(r string) *Error {
+	return errorf(http.StatusBadRequest, typeInvalidValue, "roles: unknown role %q (known: %s)", r, strings.Join(account.Roles(), ", "))
 }
 
 // errorBody is the JSON of an error answer.
@@ -90,6 +96,9 @@ func storeError(err error, w what) *Error {
 		return &Error{Status: http.StatusNotFound, Detail: fmt.Sprintf("%s %q not found", w.kind, w.id), cause: err}
 	case errors.Is(err, account.ErrLastAdmin):
 		return &Error{Status: http.StatusConflict, Detail: "the last active administrator cannot be deactivated, deleted or demoted", cause: err}
+	case errors.Is(err, account.ErrPatientLinked):
+		return &Error{Status: http.StatusConflict, SCIMType: typeUniqueness,
+			Detail: "another User is linked to this Patient (fhirUser): a Patient may be linked to one account only", cause: err}
 	case errors.Is(err, store.ErrConflict):
 		return &Error{Status: http.StatusConflict, SCIMType: typeUniqueness, Detail: conflictDetail(w.kind), cause: err}
 	case errors.Is(err, store.ErrUnavailable):

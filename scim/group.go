@@ -71,7 +71,7 @@ func (j *groupJSON) toGroup() (*groupIn, error) {
 	if sg := j.Smartgate; sg != nil {
 		for _, r := range sg.Roles {
 			if !account.ValidRole(r) {
-				return nil, errorf(http.StatusBadRequest, typeInvalidValue, "roles: unknown role %q (known: admin, practitioner, patient)", r)
+				return nil, errUnknownRole(r)
 			}
 			if !containsFold(in.group.Roles, r) {
 				in.group.Roles = append(in.group.Roles, r)

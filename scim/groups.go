@@ -72,7 +72,7 @@ func (s *Server) doCreateGroup(q *request) (*account.Group, error) {
 		return nil, err
 	}
 	g := &in.group
-	if err := checkGroupAdmin(q, nil, g); err != nil {
+	if err := checkGroupAdmin(q, g); err != nil {
 		return nil, err
 	}
 	if err := s.cfg.People.CreateGroup(q.Context(), g); err != nil {
@@ -107,6 +107,9 @@ func (s *Server) replaceGroup(q *request) error {
 }
 
 func (s *Server) doReplaceGroup(q *request) (*account.Group, error) {
+	if err := s.checkGroupTarget(q, q.seg[1]); err != nil {
+		return nil, err
+	}
 	old, err := s.loadGroup(q)
 	if err != nil {
 		return nil, err
@@ -132,7 +135,7 @@ func (s *Server) saveGroup(q *request, old *account.Group, in *groupIn) (*accoun
 	if !in.smartgate {
 		g.Roles, g.Ceiling = old.Roles, old.Ceiling
 	}
-	if err := checkGroupAdmin(q, old, g); err != nil {
+	if err := checkGroupAdmin(q, g); err != nil {
 		return nil, err
 	}
 	err := s.cfg.People.ReplaceGroup(q.Context(), g)
@@ -175,6 +178,9 @@ func (s *Server) deleteGroup(q *request) error {
 }
 
 func (s *Server) doDeleteGroup(q *request, id string) error {
+	if err := s.checkGroupTarget(q, id); err != nil {
+		return err
+	}
 	var version int64
 	if hasIfMatch(q) {
 		old, err := s.loadGroup(q)

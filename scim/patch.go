@@ -74,7 +74,7 @@ func (s *Server) patchUser(q *request) error {
 }
 
 func (s *Server) doPatchUser(q *request) (*account.User, error) {
-	old, err := s.loadUser(q)
+	old, err := s.loadUserToChange(q)
 	if err != nil {
 		return nil, err
 	}
@@ -126,6 +126,9 @@ func (s *Server) patchGroup(q *request) error {
 // loading the group, and returns only the new meta; any other is applied
 // to the whole group, which it returns.
 func (s *Server) doPatchGroup(q *request) (*account.Group, account.Meta, error) {
+	if err := s.checkGroupTarget(q, q.seg[1]); err != nil {
+		return nil, account.Meta{}, err
+	}
 	ops, err := s.patchOps(q)
 	if err != nil {
 		return nil, account.Meta{}, err
@@ -162,9 +165,6 @@ func (s *Server) doPatchGroup(q *request) (*account.Group, account.Meta, error) 
 // changeMembers changes a group's members through People.
 func (s *Server) changeMembers(q *request, version int64, add, remove []string) (account.Meta, error) {
 	id := q.seg[1]
-	if err := s.checkMembersAdmin(q, id); err != nil {
-		return account.Meta{}, err
-	}
 	meta, err := s.cfg.People.ChangeMembers(q.Context(), id, version, add, remove)
 	switch {
 	case err == nil:

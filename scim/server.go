@@ -58,6 +58,9 @@ type People interface {
 	ReplaceGroup(ctx context.Context, g *account.Group) error
 	ChangeMembers(ctx context.Context, id string, version int64, add, remove []string) (account.Meta, error)
 	DeleteGroup(ctx context.Context, id string, version int64) error
+	// IsAdmin reports whether u is an administrator, directly or through
+	// a group.
+	IsAdmin(ctx context.Context, u *account.User) (bool, error)
 }
 
 var (

@@ -183,7 +183,7 @@ func (j *userJSON) toUser() (*userIn, error) {
 		u.FHIRUser = sg.FHIRUser
 		for _, r := range sg.Roles {
 			if !account.ValidRole(r) {
-				return nil, errorf(http.StatusBadRequest, typeInvalidValue, "roles: unknown role %q (known: admin, practitioner, patient)", r)
+				return nil, errUnknownRole(r)
 			}
 			if !containsFold(u.Roles, r) {
 				u.Roles = append(u.Roles, r)

@@ -43,6 +43,19 @@ func (s *Server) loadUser(q *request) (*account.User, error) {
 	return u, nil
 }
 
+// loadUserToChange reads the user of the path for a change, refusing it
+// first when the caller may not change that person (checkUserTarget).
+func (s *Server) loadUserToChange(q *request) (*account.User, error) {
+	u, err := s.loadUser(q)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.checkUserTarget(q, u); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
 func (s *Server) getUser(q *request) error {
 	u, err := s.loadUser(q)
 	if err != nil {
@@ -66,7 +79,7 @@ func (s *Server) createUser(q *request) error {
 		return err
 	}
 	u := &in.user
-	if err = checkUserAdmin(q, nil, u); err == nil {
+	if err = checkUserAdmin(q, u); err == nil {
 		err = s.cfg.People.Create(q.Context(), u, in.password)
 	}
 	if err != nil {
@@ -90,7 +103,7 @@ func (s *Server) replaceUser(q *request) error {
 }
 
 func (s *Server) doReplaceUser(q *request) error {
-	old, err := s.loadUser(q)
+	old, err := s.loadUserToChange(q)
 	if err != nil {
 		return err
 	}
@@ -122,7 +135,7 @@ func (s *Server) saveUser(q *request, old *account.User, in *userIn) (*account.U
 	if !in.active {
 		u.Active = old.Active
 	}
-	if err := checkUserAdmin(q, old, u); err != nil {
+	if err := checkUserAdmin(q, u); err != nil {
 		return nil, err
 	}
 	err := s.cfg.People.Replace(q.Context(), u, in.password)
@@ -153,18 +166,18 @@ func (s *Server) deleteUser(q *request) error {
 }
 
 func (s *Server) doDeleteUser(q *request, id string) error {
+	old, err := s.loadUserToChange(q)
+	if err != nil {
+		return err
+	}
 	var version int64
 	if hasIfMatch(q) {
-		old, err := s.loadUser(q)
-		if err != nil {
-			return err
-		}
 		if err := ifMatch(q, old.Meta.Version); err != nil {
 			return err
 		}
 		version = old.Meta.Version
 	}
-	err := s.cfg.People.Delete(q.Context(), id, version)
+	err = s.cfg.People.Delete(q.Context(), id, version)
 	if errors.Is(err, store.ErrConflict) {
 		return preconditionOrConflict(q, "User")
 	}

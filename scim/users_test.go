@@ -331,3 +331,29 @@ func TestVendorBodies(t *testing.T) {
 		t.Errorf("Okta list: %v", m)
 	}
 }
+
+// TestPatientLinkedToOneUser: two Users with fhirUser Patient/X would let
+// the second read the first's chart: the second is 409 uniqueness, on
+// create, PUT and PATCH, and nothing is stored. A Practitioner may be
+// shared.
+func TestPatientLinkedToOneUser(t *testing.T) {
+	e := newEnv(t)
+	body := func(name, fhirUser string) string {
+		return `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User","urn:ietf:params:scim:schemas:extension:smartgate:2.0:User"],
+			"userName":"` + name + `","urn:ietf:params:scim:schemas:extension:smartgate:2.0:User":{"fhirUser":"` + fhirUser + `"}}`
+	}
+	e.createUser(body("first", "Patient/x1"))
+	e.do("POST", "/scim/v2/Users", body("second", "Patient/x1")).wantError(t, http.StatusConflict, "uniqueness")
+	if _, err := e.db.UserByName(context.Background(), "second"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("second: %v, want not stored", err)
+	}
+	other, _ := e.createUser(body("other", "Patient/x2"))
+	e.do("PUT", "/scim/v2/Users/"+other, body("other", "Patient/x1")).wantError(t, http.StatusConflict, "uniqueness")
+	e.do("PATCH", "/scim/v2/Users/"+other, patchBody(`{"op":"replace","path":"urn:ietf:params:scim:schemas:extension:smartgate:2.0:User:fhirUser","value":"Patient/x1"}`)).
+		wantError(t, http.StatusConflict, "uniqueness")
+	if u, err := e.db.User(context.Background(), other); err != nil || u.FHIRUser != "Patient/x2" || u.Meta.Version != 1 {
+		t.Errorf("other after the refused changes: %+v %v", u, err)
+	}
+	e.createUser(body("doc1", "Practitioner/p1"))
+	e.createUser(body("doc2", "Practitioner/p1"))
+}

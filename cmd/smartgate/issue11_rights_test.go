@@ -49,6 +49,27 @@ func (h *harness) person(name string, roles []string, fhirUser string, groups ..
 	return u
 }
 
+// unlinkPatient clears the fhirUser of the account linked to ref when ref
+// is a Patient, which links one account only (account.ErrPatientLinked).
+func (h *harness) unlinkPatient(ref string) {
+	h.t.Helper()
+	if _, ok := account.PatientOf(ref); !ok {
+		return
+	}
+	ctx := context.Background()
+	us, _, err := h.db.SearchUsers(ctx, account.Query{Limit: 2,
+		Filter: account.Compare{Attr: "smartgate.fhirUser", Op: account.OpEq, Value: ref, CaseExact: true}})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	for _, u := range us {
+		u.FHIRUser = ""
+		if err := h.app.people.Replace(ctx, &u, ""); err != nil {
+			h.t.Fatal(err)
+		}
+	}
+}
+
 // rightsGroup creates a group through People.
 func (h *harness) rightsGroup(name string, roles, ceiling []string) *account.Group {
 	h.t.Helper()
@@ -124,6 +145,7 @@ func TestIssue11RightsTable(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			name := "r-" + strings.ReplaceAll(tc.name, " ", "-")
+			h.unlinkPatient(tc.fhirUser)
 			h.person(name, tc.roles, tc.fhirUser, tc.groups...)
 			b := h.browser()
 			r := b.request(app, request, "")

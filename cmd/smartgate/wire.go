@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime"
-	"slices"
 	"strings"
 	"time"
 
@@ -102,7 +101,7 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 		// An administrator through a group too; when the groups cannot be
 		// read, the factor is required (fail closed).
 		r, err := people.Rights(context.Background(), u)
-		return err != nil || slices.Contains(r.Roles, account.RoleAdmin)
+		return err != nil || r.Admin()
 	}
 	revoker := &lateRevoker{}
 	logout := &lateLogout{}

@@ -1,5 +1,7 @@
 package schema
 
+import "github.com/smartgate/smartgate/account"
+
 // The attribute tables. Each call builds a fresh value, so callers may
 // not change what another sees.
 
@@ -155,7 +157,7 @@ func smartgateUserAttributes() []Attribute {
 	fhirUser := filterable(ref("fhirUser", "The FHIR resource the person is, such as \"Practitioner/123\" or \"Patient/abc\": the fhirUser claim of SMART App Launch.", "external"))
 	return []Attribute{
 		fhirUser,
-		canonical(filterable(exact(multi(str("roles", "smartgate roles held directly (groups may add more).")))), "admin", "practitioner", "patient"),
+		canonical(filterable(exact(multi(str("roles", "smartgate roles held directly (groups may add more).")))), account.Roles()...),
 	}
 }
 
@@ -179,7 +181,7 @@ func Group() *Resource {
 		Extensions: []Schema{{
 			ID: SmartgateGroupURN, Name: "SmartgateGroup", Description: "smartgate rights given by a Group", Alias: "smartgate",
 			Attributes: []Attribute{
-				canonical(filterable(exact(multi(str("roles", "smartgate roles given to every member.")))), "admin", "practitioner", "patient"),
+				canonical(filterable(exact(multi(str("roles", "smartgate roles given to every member.")))), account.Roles()...),
 				exact(multi(str("ceiling", "SMART scopes (such as \"user/*.rs\") that bound the members' tokens; absent: no ceiling."))),
 			},
 		}},

@@ -375,6 +375,7 @@ func TestCreateShowsEachMistakeNextToItsField(t *testing.T) {
 		{"bad email", url.Values{"userName": {"bob"}, "email": {"not an address"}}, "email", http.StatusBadRequest},
 		{"unknown role", url.Values{"userName": {"bob"}, "roles": {"superuser"}}, "roles", http.StatusBadRequest},
 		{"taken user name", url.Values{"userName": {"DOC"}}, "userName", http.StatusConflict},
+		{"patient linked to another account", url.Values{"userName": {"bob"}, "fhirUser": {"Patient/p1"}}, "fhirUser", http.StatusConflict},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := b.submit("/admin/users/new", "/admin/users/new", c.form)

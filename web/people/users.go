@@ -68,7 +68,7 @@ func (f userForm) HasRole(r string) bool { return slices.Contains(f.Roles, r) }
 
 // AllRoles are the roles the form offers.
 func (userForm) AllRoles() []string {
-	return []string{account.RoleAdmin, account.RolePractitioner, account.RolePatient}
+	return account.Roles()
 }
 
 func formOfUser(u *account.User) userForm {
@@ -292,6 +292,8 @@ func (s *Server) userChangeError(err error) (status int, field, msg string) {
 		return http.StatusBadRequest, "password", policyMessage(err)
 	case errors.Is(err, account.ErrInvalidUserName):
 		return http.StatusBadRequest, "userName", "This user name cannot be used."
+	case errors.Is(err, account.ErrPatientLinked):
+		return http.StatusConflict, "fhirUser", "Another person is already linked to this patient: a patient record may be linked to one account only."
 	case errors.Is(err, store.ErrConflict):
 		return http.StatusConflict, "userName", "This user name is taken."
 	case errors.Is(err, store.ErrNotFound):
