@@ -53,6 +53,8 @@ func TestDirectorySearchesUseAnIndex(t *testing.T) {
 			"INDEX sqlite_autoindex_users_2 (user_name=?)"},
 		{"externalId eq", &usersSchema, account.Compare{Attr: "externalId", Op: account.OpEq, Value: "x", CaseExact: true},
 			"INDEX users_external_id (external_id=?)"},
+		{"smartgate.fhirUser eq", &usersSchema, account.Compare{Attr: "smartgate.fhirUser", Op: account.OpEq, Value: "Patient/1", CaseExact: true},
+			"INDEX users_fhir_user (fhir_user=?)"},
 		{"emails.value eq", &usersSchema, account.Compare{Attr: "emails.value", Op: account.OpEq, Value: "a@example.org"},
 			"INDEX user_emails_value (value=?)"},
 		{"emails bracket", &usersSchema, account.ValuePath{Attr: "emails", Filter: account.And{
