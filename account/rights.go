@@ -13,6 +13,8 @@ import (
 // patients, a patient their own (a patient's user/ scopes reach only their
 // compartment: fhir/access). Every rule that needs a role's scopes
 // (EffectiveRights, the OWin grant) reads it. An unknown role has none.
+// The system/ scopes are the OWin grant's only: an app acting for a person
+// is never granted them (Rights.AppLimit).
 func RoleCeiling(role string) []string {
 	switch role {
 	case RoleAdmin:
@@ -92,6 +94,18 @@ func (r Rights) Limit() []string {
 		return BaseCeiling(r.Roles)
 	}
 	return r.Ceiling
+}
+
+// AppLimit is the most r allows an app that acts for the person (the
+// authorization code flow and its refreshes): Limit without the system/
+// scopes, which are a client's own access (SMART Backend Services), never
+// a person's to delegate. The OWin grant, the person's own token, has
+// Limit.
+func (r Rights) AppLimit() []string {
+	return slices.DeleteFunc(slices.Clone(r.Limit()), func(s string) bool {
+		sc, err := smart.ParseScope(s)
+		return err == nil && sc.Kind() == smart.KindResource && sc.Context() == smart.ContextSystem
+	})
 }
 
 // ValidateCeiling checks a group's scope ceiling: each entry a SMART

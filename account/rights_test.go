@@ -52,6 +52,28 @@ func TestEffectiveRights(t *testing.T) {
 	}
 }
 
+// An app acting for a person is never granted system/ scopes: AppLimit is
+// Limit without them, from the base ceiling and from a group's.
+func TestAppLimit(t *testing.T) {
+	for _, tc := range []struct {
+		name, limit string
+		r           Rights
+	}{
+		{"admin base", "user/*.cruds patient/*.cruds scim", Rights{Roles: []string{RoleAdmin}}},
+		{"practitioner base", "user/*.cruds patient/*.cruds", Rights{Roles: []string{RolePractitioner}}},
+		{"group ceiling with system", "user/*.rs", Rights{Roles: []string{RoleAdmin}, Ceiling: []string{"system/*.rs", "user/*.rs"}}},
+		{"empty", "", Rights{Roles: []string{RoleAdmin}, Ceiling: []string{}}},
+	} {
+		if got := tc.r.AppLimit(); !slices.Equal(got, strings.Fields(tc.limit)) {
+			t.Errorf("%s: AppLimit %q, want %q", tc.name, got, tc.limit)
+		}
+	}
+	r := Rights{Roles: []string{RoleAdmin}}
+	if !slices.Contains(r.Limit(), "system/*.cruds") {
+		t.Errorf("AppLimit changed Limit: %q", r.Limit())
+	}
+}
+
 func TestValidateCeiling(t *testing.T) {
 	for _, ok := range [][]string{nil, {"user/*.rs"}, {"patient/Observation.rs?category=laboratory", "system/*.read"}} {
 		if err := ValidateCeiling(ok); err != nil {
