@@ -8,15 +8,17 @@ import (
 )
 
 // RoleCeiling is the one table of what a role may be granted at most (its
-// base ceiling, issue 11 item 5): an administrator everything, a
-// practitioner all data of users and patients, a patient their own (a
-// patient's user/ scopes reach only their compartment: fhir/access). Every
-// rule that needs a role's scopes (EffectiveRights, the OWin grant) reads
-// it. An unknown role has none.
+// base ceiling, issue 11 item 5): an administrator everything, SCIM
+// included (smart.ScopeSCIM), a practitioner all data of users and
+// patients, a patient their own (a patient's user/ scopes reach only their
+// compartment: fhir/access). Every rule that needs a role's scopes
+// (EffectiveRights, the OWin grant) reads it. An unknown role has none.
+// The system/ scopes are the OWin grant's only: an app acting for a person
+// is never granted them (Rights.AppLimit).
 func RoleCeiling(role string) []string {
 	switch role {
 	case RoleAdmin:
-		return []string{"system/*.cruds", "user/*.cruds", "patient/*.cruds"}
+		return []string{"system/*.cruds", "user/*.cruds", "patient/*.cruds", smart.ScopeSCIM}
 	case RolePractitioner:
 		return []string{"user/*.cruds", "patient/*.cruds"}
 	case RolePatient:
@@ -74,6 +76,11 @@ func EffectiveRights(u *User, groups []Group) Rights {
 	}
 	r.Ceiling = BaseCeiling(r.Roles)
 	if limited {
+		// A group's ceiling speaks of data (ValidateCeiling): it does not
+		// take SCIM from an administrator.
+		if slices.Contains(r.Ceiling, smart.ScopeSCIM) {
+			union = append(union, smart.ScopeSCIM)
+		}
 		// Not nil even when empty: nil would mean the base ceiling.
 		r.Ceiling = append([]string{}, smart.NarrowTo(r.Ceiling, union)...)
 	}
@@ -92,6 +99,18 @@ func (r Rights) Limit() []string {
 		return BaseCeiling(r.Roles)
 	}
 	return r.Ceiling
+}
+
+// AppLimit is the most r allows an app that acts for the person (the
+// authorization code flow and its refreshes): Limit without the system/
+// scopes, which are a client's own access (SMART Backend Services), never
+// a person's to delegate. The OWin grant, the person's own token, has
+// Limit.
+func (r Rights) AppLimit() []string {
+	return slices.DeleteFunc(slices.Clone(r.Limit()), func(s string) bool {
+		sc, err := smart.ParseScope(s)
+		return err == nil && sc.Kind() == smart.KindResource && sc.Context() == smart.ContextSystem
+	})
 }
 
 // ValidateCeiling checks a group's scope ceiling: each entry a SMART

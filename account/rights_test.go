@@ -22,7 +22,7 @@ func TestEffectiveRights(t *testing.T) {
 		{"no role, no group", nil, nil, "", "patient/*.cruds user/*.cruds", false},
 		{"patient", []string{RolePatient}, nil, "patient", "patient/*.cruds user/*.cruds", false},
 		{"practitioner", []string{RolePractitioner}, nil, "practitioner", "user/*.cruds patient/*.cruds", true},
-		{"admin", []string{RoleAdmin}, nil, "admin", "system/*.cruds user/*.cruds patient/*.cruds", true},
+		{"admin", []string{RoleAdmin}, nil, "admin", "system/*.cruds user/*.cruds patient/*.cruds scim", true},
 		{"practitioner in nurses", []string{RolePractitioner}, []Group{nurses}, "practitioner", "user/*.rs", true},
 		{"practitioner in nurses and lab", []string{RolePractitioner}, []Group{nurses, lab}, "practitioner",
 			"user/*.rs user/Observation.cruds patient/Observation.rs", true},
@@ -31,8 +31,9 @@ func TestEffectiveRights(t *testing.T) {
 		{"patient in a group granting practitioner", []string{RolePatient}, []Group{clinicians}, "patient practitioner",
 			"patient/*.cruds user/*.cruds", true},
 		{"no role, group granting practitioner, nurses", nil, []Group{clinicians, nurses}, "practitioner", "user/*.rs", true},
-		{"admin through a group", nil, []Group{admins}, "admin", "system/*.cruds user/*.cruds patient/*.cruds", true},
-		{"admin ceiling narrowed", []string{RoleAdmin}, []Group{lab}, "admin", "user/Observation.cruds patient/Observation.rs", true},
+		{"admin through a group", nil, []Group{admins}, "admin", "system/*.cruds user/*.cruds patient/*.cruds scim", true},
+		{"admin ceiling narrowed, scim kept", []string{RoleAdmin}, []Group{lab}, "admin", "user/Observation.cruds patient/Observation.rs scim", true},
+		{"practitioner in admins, nurses", []string{RolePractitioner}, []Group{admins, nurses}, "practitioner admin", "user/*.rs scim", true},
 		{"empty ceiling grants nothing", []string{RolePractitioner}, []Group{{DisplayName: "none", Ceiling: []string{}}},
 			"practitioner", "", true},
 	} {
@@ -48,6 +49,28 @@ func TestEffectiveRights(t *testing.T) {
 				t.Errorf("MayActForOthers %v, want %v", got, tc.mayActOthers)
 			}
 		})
+	}
+}
+
+// An app acting for a person is never granted system/ scopes: AppLimit is
+// Limit without them, from the base ceiling and from a group's.
+func TestAppLimit(t *testing.T) {
+	for _, tc := range []struct {
+		name, limit string
+		r           Rights
+	}{
+		{"admin base", "user/*.cruds patient/*.cruds scim", Rights{Roles: []string{RoleAdmin}}},
+		{"practitioner base", "user/*.cruds patient/*.cruds", Rights{Roles: []string{RolePractitioner}}},
+		{"group ceiling with system", "user/*.rs", Rights{Roles: []string{RoleAdmin}, Ceiling: []string{"system/*.rs", "user/*.rs"}}},
+		{"empty", "", Rights{Roles: []string{RoleAdmin}, Ceiling: []string{}}},
+	} {
+		if got := tc.r.AppLimit(); !slices.Equal(got, strings.Fields(tc.limit)) {
+			t.Errorf("%s: AppLimit %q, want %q", tc.name, got, tc.limit)
+		}
+	}
+	r := Rights{Roles: []string{RoleAdmin}}
+	if !slices.Contains(r.Limit(), "system/*.cruds") {
+		t.Errorf("AppLimit changed Limit: %q", r.Limit())
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/smartgate/smartgate/authz/registration"
+	"github.com/smartgate/smartgate/authz/smart"
 )
 
 // Token endpoint authentication methods.
@@ -95,8 +96,9 @@ type Client struct {
 
 // ScopeSCIM is the scope of a token that may call the SCIM API: granted
 // only to clients an administrator allowed SCIM (Client.AllowSCIM). It is
-// not advertised in scopes_supported.
-const ScopeSCIM = "scim"
+// not advertised in scopes_supported. A person is granted it only when
+// their ceiling holds it (an administrator's: smart.NarrowTo).
+const ScopeSCIM = smart.ScopeSCIM
 
 // GrantableScopes is the part of c.Scopes that c may be granted now:
 // without scim unless an administrator allowed SCIM, and without system/

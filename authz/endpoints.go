@@ -15,7 +15,8 @@ import (
 // handleIntrospect is RFC 7662 introspection. The caller authenticates as
 // a confidential client (any method) or with a bearer token of a
 // client_credentials grant (a resource server). An unknown, expired or
-// revoked token answers 200 {"active":false}, and so does a token issued to
+// revoked token answers 200 {"active":false}, and so does a person's token
+// whose account is deactivated or deleted, and a token issued to
 // another client unless an administrator allowed the caller to introspect
 // every client's tokens (Client.IntrospectAll; RFC 7662 §4: no error, so
 // that the endpoint is no oracle for scanning tokens).
@@ -53,6 +54,15 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 	}
 	sess, ok := ar.GetSession().(*Session)
 	if !ok {
+		writeJSON(w, http.StatusOK, map[string]any{"active": false}, true)
+		return
+	}
+	// A person's token is inactive with its account (CurrentAccount), also
+	// if its revocation was missed.
+	if _, _, err := CurrentAccount(ctx, s.users, sess.Grant, sess.Subject); errors.Is(err, store.ErrUnavailable) {
+		writeOAuthError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "Please retry.")
+		return
+	} else if err != nil {
 		writeJSON(w, http.StatusOK, map[string]any{"active": false}, true)
 		return
 	}

@@ -37,10 +37,17 @@ const (
 // that is logged at error level, with the grant's request id only, and
 // answered server_error (or temporarily_unavailable): the code stays used,
 // so the client's retry revokes again.
+//
+// The exchange applies the person's current rights (grantRights): a code
+// of an account deactivated or deleted since the consent, or of one that
+// may no longer act for the code's patient, is invalid_grant, and the
+// tokens carry the consent's scopes narrowed to the ceiling now.
 type authorizeCodeGrant struct {
 	*oauth2.AuthorizeExplicitGrantHandler
 	Revocations oauth2.TokenRevocationStorage
 	Logger      *slog.Logger
+	// Users reads the account (nil: no accounts, nothing re-read).
+	Users Users
 }
 
 var _ fosite.TokenEndpointHandler = (*authorizeCodeGrant)(nil)
@@ -50,9 +57,18 @@ func (g *authorizeCodeGrant) HandleTokenEndpointRequest(ctx context.Context, ar 
 	return g.failClosed(ctx, ar, g.AuthorizeExplicitGrantHandler.HandleTokenEndpointRequest(ctx, ar))
 }
 
-// PopulateTokenEndpointResponse is fosite's, with a lost redemption race
-// failing closed.
+// PopulateTokenEndpointResponse is fosite's under the person's current
+// rights, with a lost redemption race failing closed.
 func (g *authorizeCodeGrant) PopulateTokenEndpointResponse(ctx context.Context, ar fosite.AccessRequester, resp fosite.AccessResponder) error {
+	if sess, ok := ar.GetSession().(*Session); ok && g.CanHandleTokenEndpointRequest(ctx, ar) {
+		ceiling, person, err := grantRights(ctx, g.Users, sess)
+		if err != nil {
+			return err
+		}
+		if person {
+			ar = narrowingRequester{AccessRequester: ar, ceiling: ceiling}
+		}
+	}
 	return g.failClosed(ctx, ar, g.AuthorizeExplicitGrantHandler.PopulateTokenEndpointResponse(ctx, ar, resp))
 }
 

@@ -36,10 +36,15 @@ const owinLockedDescription = "Too many failed attempts; try again later."
 // its account's rights. It has no launch, so each role acts in its own
 // context: a patient in the patient context (set from their fhirUser: the
 // patient/ scopes, and none without a linked record), every other role
-// outside it (its user/ and system/ scopes).
+// outside it (its user/ and system/ scopes). Only data scopes: an
+// administrator's OWin token calls SCIM by its role (scim/scimauth), not
+// by the scim scope of the table.
 func owinScopes(role string, patientContext bool) []string {
 	var out []string
 	for _, sc := range account.RoleCeiling(role) {
+		if !strings.Contains(sc, "/") {
+			continue
+		}
 		if strings.HasPrefix(sc, "patient/") == (role == account.RolePatient) &&
 			(role != account.RolePatient || patientContext) {
 			out = append(out, sc)

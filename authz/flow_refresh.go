@@ -2,7 +2,6 @@ package authz
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"strings"
 
@@ -11,14 +10,13 @@ import (
 
 	"github.com/smartgate/smartgate/audit"
 	"github.com/smartgate/smartgate/authz/smart"
-	"github.com/smartgate/smartgate/store"
 )
 
 // refreshGrant is fosite's refresh_token handler (rotation, reuse
 // detection: fositeStore) with RFC 6749 §6 scope narrowing, and the
-// person's current rights: a refresh re-reads the account (Users), refuses
-// a deactivated or deleted one, and narrows the new tokens to the
-// person's ceiling as it is now.
+// person's current rights (grantRights): a refresh re-reads the account
+// (Users), refuses a deactivated or deleted one, and narrows the new
+// tokens to the person's ceiling as it is now.
 type refreshGrant struct {
 	*oauth2.RefreshTokenGrantHandler
 	// Users reads the account (nil: no accounts, nothing re-read).
@@ -41,35 +39,24 @@ func (g *refreshGrant) HandleTokenEndpointRequest(ctx context.Context, ar fosite
 			return err.WithWrap(&refusal{outcome: audit.Failure, detail: err.ErrorField, actor: actor})
 		}
 	}
-	return g.applyRights(ctx, ar, actor)
+	return g.applyRights(ctx, ar)
 }
 
-// applyRights re-reads the account of a person's grant: a deactivated or
-// deleted one is invalid_grant; otherwise the granted scopes are narrowed
-// to the person's ceiling now (smart.NarrowTo: what a group took away since
-// the consent is not refreshed) and the roles a token carries are the
-// current effective ones. A client's own grant (client_credentials) has no
-// account.
-func (g *refreshGrant) applyRights(ctx context.Context, ar fosite.AccessRequester, actor string) error {
+// applyRights applies the person's current rights to a refresh
+// (grantRights): an account deactivated, deleted or no longer allowed the
+// grant's patient is refused, and the scopes are narrowed to the ceiling
+// now. A client's own grant (client_credentials) has no account.
+func (g *refreshGrant) applyRights(ctx context.Context, ar fosite.AccessRequester) error {
 	sess, ok := ar.GetSession().(*Session)
 	req, rok := ar.(*fosite.AccessRequest)
-	if g.Users == nil || !ok || !rok || sess.Grant == "client_credentials" || sess.Subject == "" {
+	if !ok || !rok {
 		return nil
 	}
-	uc, err := g.Users.Claims(ctx, sess.Subject)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return fosite.ErrInvalidGrant.WithHint("The account of this grant is no longer active.").
-			WithWrap(&refusal{outcome: audit.Denied, detail: "account inactive", actor: actor})
-	case errors.Is(err, store.ErrUnavailable):
-		return fosite.ErrTemporarilyUnavailable.WithWrap(err)
-	case err != nil:
-		return fosite.ErrServerError.WithWrap(err).WithDebugf("refresh: account: %v", err)
+	ceiling, person, err := grantRights(ctx, g.Users, sess)
+	if err != nil || !person {
+		return err
 	}
-	req.GrantedScope = fosite.Arguments(smart.NarrowTo(req.GrantedScope, uc.ceiling()))
-	if sess.Roles != nil {
-		sess.Roles = uc.Roles
-	}
+	req.GrantedScope = fosite.Arguments(smart.NarrowTo(req.GrantedScope, ceiling))
 	return nil
 }
 

@@ -189,7 +189,7 @@ func New(cfg Config, st Store, interaction Interaction, users Users, rec audit.R
 		AccessTokenStrategy: core, RefreshTokenStrategy: core, AuthorizeCodeStrategy: core,
 		CoreStorage: s.fs, TokenRevocationStorage: s.fs, Config: conf,
 	}
-	codeGrant := &authorizeCodeGrant{AuthorizeExplicitGrantHandler: explicit, Revocations: s.fs, Logger: logger}
+	codeGrant := &authorizeCodeGrant{AuthorizeExplicitGrantHandler: explicit, Revocations: s.fs, Logger: logger, Users: users}
 	refresh := &refreshGrant{Users: users, RefreshTokenGrantHandler: &oauth2.RefreshTokenGrantHandler{
 		AccessTokenStrategy: core, RefreshTokenStrategy: core, TokenRevocationStorage: s.fs, Config: conf,
 	}}

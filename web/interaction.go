@@ -192,8 +192,9 @@ const (
 // launchStep decides the launch context of request f for user u with
 // effective rights r (a step of resume), with the scopes that may then be
 // granted:
-//   - the requested scopes narrowed to r's ceiling (smart.NarrowTo), so
-//     that the consent page offers only what may be granted;
+//   - the requested scopes narrowed to r's ceiling for apps (smart.NarrowTo
+//     under Rights.AppLimit: no system/ scope), so that the consent page
+//     offers only what may be granted;
 //   - an EHR launch, if u may redeem it (mayRedeem), else access denied;
 //   - when a patient is wanted and the launch names none: a patient user's
 //     own record (PatientID), or the patient u picked if u may act for
@@ -205,7 +206,7 @@ const (
 //
 // It reads only its arguments (D1 of issue 9).
 func launchStep(u *account.User, r account.Rights, f flow, pickerOn bool) (launch *authz.LaunchContext, scopes []string, picker bool, err error) {
-	scopes = smart.NarrowTo(f.Req.Scopes, r.Limit())
+	scopes = smart.NarrowTo(f.Req.Scopes, r.AppLimit())
 	if f.Req.Launch != nil {
 		c := *f.Req.Launch
 		if !mayRedeem(u, r, &c) {

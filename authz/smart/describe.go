@@ -42,7 +42,7 @@ func Describe(s Scope) string {
 			return "See your phone number"
 		case "address":
 			return "See your postal address"
-		case "scim":
+		case ScopeSCIM:
 			return "Manage the people and groups who may sign in (SCIM), with your administrator's rights"
 		}
 		return "Use the additional permission \u201c" + s.name + "\u201d"

@@ -349,16 +349,25 @@ func ScopeStrategy(haystack []string, needle string) bool {
 	return false
 }
 
+// ScopeSCIM is the scope of a token that may call the SCIM API. Under a
+// ceiling it is a right like a resource scope: a person is granted it only
+// when their ceiling names it (an administrator's does: the role table of
+// package account).
+const ScopeSCIM = "scim"
+
 // NarrowTo is the one rule of a person's scope ceiling (their roles' and
 // groups' rights): of each requested scope it keeps what the ceiling allows.
 // A resource scope becomes Narrow of it under the ceiling (nothing when the
 // ceiling allows none of it; contexts never cross; a granular request under
 // a wider ceiling stays as requested, a wider request under a granular
-// ceiling becomes the ceiling's granular scope); every other scope (openid,
-// fhirUser, launch/patient, offline_access, scim, …) passes unchanged, since
-// a ceiling speaks of data only. Tokens that are not valid scopes are
-// dropped (they grant nothing); invalid ceiling entries are ignored. The
-// result keeps the request's order, without repeats.
+// ceiling becomes the ceiling's granular scope); scim is kept only when the
+// ceiling holds it; a token that spells a resource context in another case
+// (USER/*.cruds, Patient/*.rs: not a SMART scope, which are case-sensitive)
+// is dropped; every other scope (openid, fhirUser, launch/patient,
+// offline_access, …) passes unchanged, since a ceiling speaks of data
+// and SCIM only. Tokens that are not valid scopes are dropped (they grant
+// nothing); invalid ceiling entries are ignored. The result keeps the
+// request's order, without repeats.
 func NarrowTo(requested, ceiling []string) []string {
 	ceil, _ := ParseScopes(strings.Join(ceiling, " "))
 	var (
@@ -373,14 +382,27 @@ func NarrowTo(requested, ceiling []string) []string {
 	for _, tok := range requested {
 		sc, err := ParseScope(tok)
 		switch {
-		case err != nil:
-		case sc.kind != KindResource:
-			add(tok)
-		default:
+		case err != nil, sc.kind == KindOther && resourceLookalike(tok):
+		case sc.kind == KindResource:
 			for _, n := range Narrow(sc, ceil) {
 				add(n.String())
 			}
+		case tok == ScopeSCIM:
+			if slices.Contains(ceiling, ScopeSCIM) {
+				add(tok)
+			}
+		default:
+			add(tok)
 		}
 	}
 	return out
+}
+
+// resourceLookalike reports whether tok starts with a resource scope's
+// context in another case ("USER/", "Patient/"): ParseScope takes it for an
+// other scope, but under a ceiling it would pass as data access that no
+// ceiling allowed.
+func resourceLookalike(tok string) bool {
+	ctx, _, ok := strings.Cut(tok, "/")
+	return ok && (strings.EqualFold(ctx, "patient") || strings.EqualFold(ctx, "user") || strings.EqualFold(ctx, "system"))
 }

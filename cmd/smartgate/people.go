@@ -9,7 +9,9 @@ import (
 	"github.com/smartgate/smartgate/account"
 	"github.com/smartgate/smartgate/authz"
 	"github.com/smartgate/smartgate/fhir/bearer"
+	"github.com/smartgate/smartgate/store"
 	"github.com/smartgate/smartgate/store/sqlite"
+	"github.com/smartgate/smartgate/web"
 )
 
 // newPeople is the one account.People of a process over db: where people
@@ -39,35 +41,84 @@ func storeRevoke(db *sqlite.DB) func(ctx context.Context, userID string) error {
 	}
 }
 
-// personRevoker is the server's PeopleConfig.Revoke: every refresh and
-// access token of the person is revoked at the authorization server, and
-// the FHIR endpoint forgets its verifications of them, so that the next
-// request with one is refused (not after the bearer cache's bound). Its
-// parts are set once newApp has built them (the pages, built first, need
-// People's rights).
+// personRevoker is the server's one revocation of a person's tokens:
+// PeopleConfig.Revoke (revoke), and the pages' Revoker and SessionGrants
+// (a changed password or second factor, a withdrawn app, a log-out). Every
+// path revokes at the authorization server and then makes the FHIR
+// endpoint forget its verifications of the person's tokens, so that the
+// next request with one is refused (not after the bearer cache's bound).
+// Its parts are set once newApp has built them (the pages, built first,
+// need People's rights).
 type personRevoker struct {
 	db     *sqlite.DB
 	tokens *authz.Server
 	fhir   *bearer.Authenticator
 }
 
+var (
+	_ web.TokenRevoker   = (*personRevoker)(nil)
+	_ web.SessionRevoker = (*personRevoker)(nil)
+)
+
+// errNotReady answers a revocation asked before the authorization server
+// is built.
+var errNotReady = errors.New("authorization server not ready")
+
+// revoke ends everything userID holds: tokens and log-in sessions.
 func (p *personRevoker) revoke(ctx context.Context, userID string) error {
 	if userID == "" {
 		return errors.New("revoke: no person")
 	}
 	var err error
 	if p.tokens != nil {
-		err = errors.Join(p.tokens.RevokeGrants(ctx, userID, ""), p.db.EndUserSessions(ctx, userID, "", time.Now()))
+		err = errors.Join(p.RevokeAll(ctx, userID, ""), p.db.EndUserSessions(ctx, userID, "", time.Now()))
 	} else {
 		err = storeRevoke(p.db)(ctx, userID)
-	}
-	// Forget after the revocation: a verification made in between is not
-	// cached (bearer.Authenticator.ForgetSubject).
-	if p.fhir != nil {
-		p.fhir.ForgetSubject(userID)
+		p.forget(userID)
 	}
 	if err != nil {
 		return fmt.Errorf("revoking the tokens of %s: %w", userID, err)
 	}
 	return nil
+}
+
+// RevokeAll revokes every access and refresh token of subject (only
+// clientID's when not empty), then forgets their verifications.
+func (p *personRevoker) RevokeAll(ctx context.Context, subject, clientID string) error {
+	if p.tokens == nil {
+		return errNotReady
+	}
+	err := p.tokens.RevokeGrants(ctx, subject, clientID)
+	p.forget(subject)
+	return err
+}
+
+// RevokeSession ends the online_access grants of a log-in session
+// (log-out), then forgets the verifications of its person's tokens (the
+// FHIR endpoint caches them by person, not by session).
+func (p *personRevoker) RevokeSession(ctx context.Context, sessionID string) error {
+	if p.tokens == nil {
+		return errNotReady
+	}
+	if err := p.tokens.RevokeSession(ctx, sessionID); err != nil {
+		return err
+	}
+	s, err := p.db.Session(ctx, sessionID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil
+	case err != nil:
+		return fmt.Errorf("the person of session: %w", err)
+	}
+	p.forget(s.UserID)
+	return nil
+}
+
+// forget drops the FHIR endpoint's cached verifications of subject's
+// tokens; called after their revocation, so that a verification made in
+// between is not cached (bearer.Authenticator.ForgetSubject).
+func (p *personRevoker) forget(subject string) {
+	if p.fhir != nil {
+		p.fhir.ForgetSubject(subject)
+	}
 }

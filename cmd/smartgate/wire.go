@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -103,7 +102,6 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 		r, err := people.Rights(context.Background(), u)
 		return err != nil || r.Admin()
 	}
-	revoker := &lateRevoker{}
 	logout := &lateLogout{}
 	// Tokens, the FHIR endpoint and the pages see a person's effective
 	// rights: roles and scope ceiling through their groups.
@@ -116,8 +114,8 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 		Passwords:            passwords,
 		PasswordSetter:       people,
 		Audit:                rec,
-		Revoker:              revoker,
-		SessionGrants:        revoker,
+		Revoker:              revokePerson,
+		SessionGrants:        revokePerson,
 		SessionTTL:           cfg.SessionTTL,
 		SessionIdle:          cfg.SessionIdleLimit(),
 		SecondFactor:         factors,
@@ -186,7 +184,6 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 	if err != nil {
 		return nil, fmt.Errorf("authorization server: %w", err)
 	}
-	revoker.target = as
 	logout.target = as
 	revokePerson.tokens = as
 	go as.Maintain(ctx, time.Hour)
@@ -273,25 +270,6 @@ func listenerURLs(cfg *config.Config) []string {
 		out = append(out, strings.TrimRight(cfg.HTTPURL, "/"))
 	}
 	return out
-}
-
-// lateRevoker forwards to the authorization server, which is built after
-// the pages (each needs the other).
-type lateRevoker struct{ target *authz.Server }
-
-func (l *lateRevoker) RevokeAll(ctx context.Context, subject, clientID string) error {
-	if l.target == nil {
-		return errors.New("authorization server not ready")
-	}
-	return l.target.RevokeGrants(ctx, subject, clientID)
-}
-
-// RevokeSession ends the online_access grants of a log-in session (log-out).
-func (l *lateRevoker) RevokeSession(ctx context.Context, sessionID string) error {
-	if l.target == nil {
-		return errors.New("authorization server not ready")
-	}
-	return l.target.RevokeSession(ctx, sessionID)
 }
 
 // lateLogout forwards the post-logout redirect check to the authorization

@@ -71,15 +71,14 @@ func (v AuthzVerifier) Verify(ctx context.Context, token string) (*access.Princi
 		System:   ti.Grant == "client_credentials",
 		Audience: ti.Audience,
 	}
-	if p.System || v.Accounts == nil {
-		return p, ti.ExpiresAt, nil
-	}
-	uc, err := v.Accounts.Claims(ctx, ti.Subject)
+	uc, person, err := authz.CurrentAccount(ctx, v.Accounts, ti.Grant, ti.Subject)
 	switch {
 	case errors.Is(err, store.ErrUnavailable):
 		return nil, time.Time{}, err
 	case err != nil:
 		return nil, time.Time{}, fmt.Errorf("%w: account: %w", ErrInactive, err)
+	case !person:
+		return p, ti.ExpiresAt, nil
 	}
 	p.Roles = uc.Roles
 	if p.FHIRUser == "" {
