@@ -181,16 +181,21 @@ func (s *Server) userPage(q *request, pg page) ([]any, int, error) {
 	if err != nil {
 		return nil, 0, storeError(err, what{kind: "User"})
 	}
+	// The groups of the whole page in one query, and only when shown.
+	var groups map[string][]account.Group
+	if pg.proj.wants("groups") && len(users) > 0 {
+		ids := make([]string, len(users))
+		for i := range users {
+			ids[i] = users[i].ID
+		}
+		if groups, err = s.cfg.Store.GroupsOfUsers(q.Context(), ids); err != nil {
+			return nil, 0, storeError(err, what{kind: "User"})
+		}
+	}
 	res := make([]any, 0, len(users))
 	base := s.baseURL(q)
 	for i := range users {
-		var groups []account.Group
-		if pg.proj.wants("groups") {
-			if groups, err = s.cfg.Store.GroupsOf(q.Context(), users[i].ID); err != nil {
-				return nil, 0, storeError(err, what{kind: "User", id: users[i].ID})
-			}
-		}
-		doc, err := toDoc(renderUser(&users[i], groups, base))
+		doc, err := toDoc(renderUser(&users[i], groups[users[i].ID], base))
 		if err != nil {
 			return nil, 0, err
 		}

@@ -45,6 +45,7 @@ type Store interface {
 	Group(ctx context.Context, id string) (*account.Group, error)
 	SearchGroups(ctx context.Context, q account.Query, withMembers bool) ([]account.Group, int, error)
 	GroupsOf(ctx context.Context, userID string) ([]account.Group, error)
+	GroupsOfUsers(ctx context.Context, userIDs []string) (map[string][]account.Group, error)
 }
 
 // People is what the server changes people and groups through: the rules
