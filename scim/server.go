@@ -91,6 +91,9 @@ type Config struct {
 type Server struct {
 	cfg Config
 	log *slog.Logger
+	// users and groups are the resource types' schema tables, built once:
+	// building one costs more than a list request's parsing.
+	users, groups kind
 }
 
 // New returns the server over cfg.
@@ -108,7 +111,7 @@ func New(cfg Config) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Server{cfg: cfg, log: log}
+	return &Server{cfg: cfg, log: log, users: userKind(), groups: groupKind()}
 }
 
 // Register mounts the server on mux at /scim/v2 and below. The server
