@@ -212,6 +212,9 @@ type Directory interface {
 	SearchGroups(ctx context.Context, q Query, withMembers bool) ([]Group, int, error)
 	// GroupsOf returns the groups user id belongs to, without members.
 	GroupsOf(ctx context.Context, userID string) ([]Group, error)
+	// GroupsOfUsers is GroupsOf for several users at once (one list page),
+	// keyed by user id; a user in no group has no entry.
+	GroupsOfUsers(ctx context.Context, userIDs []string) (map[string][]Group, error)
 }
 
 // Rights are what a person may be given: the roles they hold directly or

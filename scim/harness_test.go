@@ -60,7 +60,7 @@ func (e *events) all() []audit.Event {
 
 // env is one SCIM server on a real SQLite file behind a real HTTP server.
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	db      *sqlite.DB
 	people  *account.People
 	srv     *httptest.Server
@@ -77,7 +77,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 }
 
 // newEnvOn is newEnv on a database opened with dbOpts.
-func newEnvOn(t *testing.T, dbOpts sqlite.Options, opts ...envOption) *env {
+func newEnvOn(t testing.TB, dbOpts sqlite.Options, opts ...envOption) *env {
 	t.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "smartgate.db"), dbOpts)
@@ -111,7 +111,7 @@ type resp struct {
 }
 
 // json decodes the body as an object.
-func (r *resp) json(t *testing.T) map[string]any {
+func (r *resp) json(t testing.TB) map[string]any {
 	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal(r.body, &m); err != nil {
@@ -169,7 +169,7 @@ func (e *env) do(method, path, body string, hdr ...string) *resp {
 }
 
 // want fails unless r has status.
-func (r *resp) want(t *testing.T, status int) *resp {
+func (r *resp) want(t testing.TB, status int) *resp {
 	t.Helper()
 	if r.status != status {
 		t.Fatalf("status %d, want %d\n%s", r.status, status, r.body)
@@ -178,7 +178,7 @@ func (r *resp) want(t *testing.T, status int) *resp {
 }
 
 // wantError checks an RFC 7644 §3.12 error answer.
-func (r *resp) wantError(t *testing.T, status int, scimType string) map[string]any {
+func (r *resp) wantError(t testing.TB, status int, scimType string) map[string]any {
 	t.Helper()
 	r.want(t, status)
 	m := r.json(t)
@@ -226,7 +226,7 @@ func get(m map[string]any, path string) any {
 func mustJSON(v any) []byte { b, _ := json.Marshal(v); return b }
 
 // testLog writes the server's log into the test's.
-type testLog struct{ t *testing.T }
+type testLog struct{ t testing.TB }
 
 func (l testLog) Write(p []byte) (int, error) {
 	l.t.Log(strings.TrimSpace(string(p)))

@@ -163,7 +163,7 @@ func (s *Server) searchUsers(q *request) error {
 }
 
 func (s *Server) findUsers(q *request, p listParams) error {
-	pg, err := p.page(userKind(), s.cfg.MaxResults)
+	pg, err := p.page(s.users, s.cfg.MaxResults)
 	if err != nil {
 		return err
 	}
@@ -181,16 +181,27 @@ func (s *Server) userPage(q *request, pg page) ([]any, int, error) {
 	if err != nil {
 		return nil, 0, storeError(err, what{kind: "User"})
 	}
+	// The groups of the whole page in one query, and only when shown.
+	var groups map[string][]account.Group
+	if pg.proj.wants("groups") && len(users) > 0 {
+		ids := make([]string, len(users))
+		for i := range users {
+			ids[i] = users[i].ID
+		}
+		if groups, err = s.cfg.Store.GroupsOfUsers(q.Context(), ids); err != nil {
+			return nil, 0, storeError(err, what{kind: "User"})
+		}
+	}
 	res := make([]any, 0, len(users))
 	base := s.baseURL(q)
 	for i := range users {
-		var groups []account.Group
-		if pg.proj.wants("groups") {
-			if groups, err = s.cfg.Store.GroupsOf(q.Context(), users[i].ID); err != nil {
-				return nil, 0, storeError(err, what{kind: "User", id: users[i].ID})
-			}
+		r := renderUser(&users[i], groups[users[i].ID], base)
+		if pg.proj.identity() {
+			// Nothing to take out: encoded once, with the page.
+			res = append(res, r)
+			continue
 		}
-		doc, err := toDoc(renderUser(&users[i], groups, base))
+		doc, err := toDoc(r)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -216,7 +227,7 @@ func (s *Server) searchGroups(q *request) error {
 }
 
 func (s *Server) findGroups(q *request, p listParams) error {
-	pg, err := p.page(groupKind(), s.cfg.MaxResults)
+	pg, err := p.page(s.groups, s.cfg.MaxResults)
 	if err != nil {
 		return err
 	}
@@ -238,7 +249,12 @@ func (s *Server) groupPage(q *request, pg page) ([]any, int, error) {
 	res := make([]any, 0, len(groups))
 	base := s.baseURL(q)
 	for i := range groups {
-		doc, err := toDoc(renderGroup(&groups[i], base))
+		r := renderGroup(&groups[i], base)
+		if pg.proj.identity() {
+			res = append(res, r)
+			continue
+		}
+		doc, err := toDoc(r)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -255,8 +271,8 @@ func (s *Server) searchAll(q *request) error {
 	if err != nil {
 		return err
 	}
-	up, uerr := p.page(userKind(), s.cfg.MaxResults)
-	gp, gerr := p.page(groupKind(), s.cfg.MaxResults)
+	up, uerr := p.page(s.users, s.cfg.MaxResults)
+	gp, gerr := p.page(s.groups, s.cfg.MaxResults)
 	if uerr != nil && gerr != nil {
 		return uerr
 	}

@@ -84,6 +84,10 @@ func (p projection) wants(name string) bool {
 }
 
 // apply returns doc as projected; doc may be changed in place.
+// identity reports whether apply returns every document unchanged (neither
+// parameter given, or both selecting nothing).
+func (p projection) identity() bool { return len(p.include) == 0 && len(p.exclude) == 0 }
+
 func (p projection) apply(doc map[string]any) map[string]any {
 	if len(p.include) > 0 {
 		out := make(map[string]any, len(p.include)+len(p.always))

@@ -45,6 +45,7 @@ type Store interface {
 	Group(ctx context.Context, id string) (*account.Group, error)
 	SearchGroups(ctx context.Context, q account.Query, withMembers bool) ([]account.Group, int, error)
 	GroupsOf(ctx context.Context, userID string) ([]account.Group, error)
+	GroupsOfUsers(ctx context.Context, userIDs []string) (map[string][]account.Group, error)
 }
 
 // People is what the server changes people and groups through: the rules
@@ -93,6 +94,9 @@ type Config struct {
 type Server struct {
 	cfg Config
 	log *slog.Logger
+	// users and groups are the resource types' schema tables, built once:
+	// building one costs more than a list request's parsing.
+	users, groups kind
 }
 
 // New returns the server over cfg.
@@ -110,7 +114,7 @@ func New(cfg Config) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Server{cfg: cfg, log: log}
+	return &Server{cfg: cfg, log: log, users: userKind(), groups: groupKind()}
 }
 
 // Register mounts the server on mux at /scim/v2 and below. The server

@@ -206,7 +206,10 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 		AllowOrigin:     func(o string) bool { return clientCache.OriginAllowed(context.Background(), o) },
 	}, db, logger.With("component", "fhir"))
 
-	clientPages, err := clients.New(clients.Config{Pages: pages, Store: db, Clients: clientCache, Tokens: db, Assets: assets, Audit: rec,
+	// Provisioning tokens are looked up through one cache, which the client
+	// pages' revocations empty at once (scimauth.TokenCache).
+	provTokens := scimauth.NewTokenCache(db, nil)
+	clientPages, err := clients.New(clients.Config{Pages: pages, Store: db, Clients: clientCache, Tokens: provTokens, Assets: assets, Audit: rec,
 		Logger: logger.With("component", "clients")})
 	if err != nil {
 		return nil, fmt.Errorf("client pages: %w", err)
@@ -214,7 +217,7 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 
 	// Who may call SCIM: provisioning tokens, scim-scoped tokens of clients
 	// allowed SCIM, administrators' tokens (scim/scimauth).
-	if a.scimAuth, err = scimauth.New(scimauth.Config{Tokens: db, Clients: clientCache, Verifier: as, Accounts: users, Audit: rec,
+	if a.scimAuth, err = scimauth.New(scimauth.Config{Tokens: provTokens, Clients: clientCache, Verifier: as, Accounts: users, Audit: rec,
 		Logger: logger.With("component", "scimauth")}); err != nil {
 		return nil, fmt.Errorf("SCIM authorization: %w", err)
 	}

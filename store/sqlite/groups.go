@@ -332,18 +332,52 @@ func (db *DB) DeleteGroup(ctx context.Context, id string) error {
 // GroupsOf returns the groups user userID belongs to, by display name,
 // without members.
 func (db *DB) GroupsOf(ctx context.Context, userID string) ([]account.Group, error) {
-	var out []account.Group
-	err := db.read(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, "SELECT "+groupColumns+` FROM group_members m JOIN groups g ON g.id = m.group_id
-			WHERE m.user_id = ? ORDER BY g.display_name COLLATE NOCASE, g.id`, userID)
-		if err != nil {
-			return err
-		}
-		out, err = scanGroups(ctx, tx, rows, false)
-		return err
-	})
+	by, err := db.GroupsOfUsers(ctx, []string{userID})
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: groups of %q: %w", userID, err)
+		return nil, err
+	}
+	return by[userID], nil
+}
+
+// GroupsOfUsers returns the groups of each of userIDs (GroupsOf of each),
+// with one prepared statement whatever their number; a user in no group
+// (or no user) has no entry. One statement reads one snapshot, so no
+// transaction is needed.
+func (db *DB) GroupsOfUsers(ctx context.Context, userIDs []string) (map[string][]account.Group, error) {
+	out := map[string][]account.Group{}
+	if len(userIDs) == 0 {
+		return out, nil
+	}
+	ids, err := json.Marshal(userIDs)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: groups of users: %w", err)
+	}
+	rows, err := db.stmts.groupsOf.QueryContext(ctx, string(ids))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: groups of users: %w", mapErr(err))
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var user string
+		g, err := scanGroup(prefixScanner{rows, &user})
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: groups of users: %w", mapErr(err))
+		}
+		out[user] = append(out[user], *g)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: groups of users: %w", mapErr(err))
 	}
 	return out, nil
+}
+
+// prefixScanner scans a row whose first column goes to first and whose
+// others are what the wrapped scanner's caller expects.
+type prefixScanner struct {
+	rows  *sql.Rows
+	first any
+}
+
+func (p prefixScanner) Scan(dest ...any) error {
+	return p.rows.Scan(append([]any{p.first}, dest...)...)
 }

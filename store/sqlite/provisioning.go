@@ -44,7 +44,7 @@ func (db *DB) CreateProvisioningToken(ctx context.Context, t scimauth.Token) err
 
 // ProvisioningTokenByHash returns the token whose SHA-256 is hash.
 func (db *DB) ProvisioningTokenByHash(ctx context.Context, hash []byte) (scimauth.Token, error) {
-	t, err := scanProvisioningToken(db.r.QueryRowContext(ctx, `SELECT `+provisioningCols+` FROM provisioning_tokens WHERE token_hash = ?`, hash))
+	t, err := scanProvisioningToken(db.stmts.provisioningToken.QueryRowContext(ctx, hash))
 	if err != nil {
 		return scimauth.Token{}, fmt.Errorf("sqlite: provisioning token: %w", mapErr(err))
 	}

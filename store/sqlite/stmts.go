@@ -9,7 +9,8 @@ import (
 )
 
 // stmts are the statements of the hot paths (token issue and
-// introspection, FHIR read by id, audit records), prepared once: parsing them on every call cost as much as
+// introspection, FHIR read by id, audit records, the SCIM provisioning
+// token and the groups of a list page), prepared once: parsing them on every call cost as much as
 // running them. database/sql prepares each on every reader connection it is
 // used on, once.
 type stmts struct {
@@ -20,6 +21,9 @@ type stmts struct {
 	readRes     *sql.Stmt // reader
 	insertAudit *sql.Stmt // writer; use through tx.StmtContext
 	userValues  *sql.Stmt // reader; use through tx.StmtContext
+	groupsOf    *sql.Stmt // reader
+	// provisioningToken is the SCIM provisioning token lookup, once a request.
+	provisioningToken *sql.Stmt // reader
 
 	// searches are the directory's search statements (search.go), prepared
 	// on first use and kept until Close: a filter's SQL depends only on its
@@ -47,7 +51,12 @@ const (
 		WHERE user_id IN (SELECT value FROM json_each(?1))
 		UNION ALL SELECT 1, user_id, position, value, type, is_primary FROM user_phone_numbers
 		WHERE user_id IN (SELECT value FROM json_each(?1)) ORDER BY 2, 1, 3`
-	sqlAudit = `INSERT INTO audit_events
+	// sqlGroupsOf reads the groups of the users whose ids are the JSON
+	// array ?1: each group row after its member's id, by display name.
+	sqlGroupsOf = `SELECT m.user_id, ` + groupColumns + ` FROM group_members m JOIN groups g ON g.id = m.group_id
+		WHERE m.user_id IN (SELECT value FROM json_each(?1)) ORDER BY m.user_id, g.display_name COLLATE NOCASE, g.id`
+	sqlProvisioningToken = `SELECT ` + provisioningCols + ` FROM provisioning_tokens WHERE token_hash = ?`
+	sqlAudit             = `INSERT INTO audit_events
 		(at, kind, actor, client_id, patient, action, resource, scopes, outcome, detail, address, request_id)
 		VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`
 )
@@ -63,14 +72,16 @@ func (db *DB) prepare(ctx context.Context) error {
 		return s
 	}
 	db.stmts = stmts{
-		getClient:   p(db.r, sqlGetClient),
-		getToken:    p(db.r, sqlGetToken),
-		createToken: p(db.w, sqlCreateToken),
-		jtiRevoked:  p(db.r, sqlJTIRevoked),
-		readRes:     p(db.r, sqlReadRes),
-		insertAudit: p(db.w, sqlAudit),
-		userValues:  p(db.r, sqlUserValues),
-		searches:    map[string]*sql.Stmt{},
+		getClient:         p(db.r, sqlGetClient),
+		getToken:          p(db.r, sqlGetToken),
+		createToken:       p(db.w, sqlCreateToken),
+		jtiRevoked:        p(db.r, sqlJTIRevoked),
+		readRes:           p(db.r, sqlReadRes),
+		insertAudit:       p(db.w, sqlAudit),
+		userValues:        p(db.r, sqlUserValues),
+		groupsOf:          p(db.r, sqlGroupsOf),
+		provisioningToken: p(db.r, sqlProvisioningToken),
+		searches:          map[string]*sql.Stmt{},
 	}
 	if err != nil {
 		db.stmts.close()
@@ -81,7 +92,7 @@ func (db *DB) prepare(ctx context.Context) error {
 
 func (s *stmts) close() error {
 	var errs []error
-	all := []*sql.Stmt{s.getClient, s.getToken, s.createToken, s.jtiRevoked, s.readRes, s.insertAudit, s.userValues}
+	all := []*sql.Stmt{s.getClient, s.getToken, s.createToken, s.jtiRevoked, s.readRes, s.insertAudit, s.userValues, s.groupsOf, s.provisioningToken}
 	s.searchMu.Lock()
 	for _, st := range s.searches {
 		all = append(all, st)

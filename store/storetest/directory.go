@@ -26,6 +26,7 @@ func RunDirectory(t *testing.T, open func(t *testing.T) Backend) {
 		{"GroupVersionConflict", testGroupVersionConflict},
 		{"ChangeMembers", testChangeMembers},
 		{"GroupsOf", testGroupsOf},
+		{"GroupsOfUsers", testGroupsOfUsers},
 		{"DeleteUserLeavesGroups", testDeleteUserLeavesGroups},
 		{"SearchUsersFilters", testSearchUsersFilters},
 		{"SearchUsersPagesAndOrder", testSearchUsersPagesAndOrder},
@@ -423,6 +424,43 @@ func testGroupsOf(t *testing.T, b Backend) {
 	}
 	if gs, err := b.GroupsOf(ctx, "no-such-user"); err != nil || len(gs) != 0 {
 		t.Errorf("GroupsOf(unknown) = %+v, %v", gs, err)
+	}
+}
+
+func testGroupsOfUsers(t *testing.T, b Backend) {
+	ctx := context.Background()
+	ada := mustCreateUser(t, b, newUser("ada"))
+	bob := mustCreateUser(t, b, newUser("bob"))
+	cy := mustCreateUser(t, b, newUser("cy"))
+	nurses := mustCreateGroup(t, b, &account.Group{DisplayName: "nurses", Members: []account.Member{{Value: ada.ID}, {Value: bob.ID}},
+		Ceiling: []string{"user/*.rs"}})
+	admins := mustCreateGroup(t, b, &account.Group{DisplayName: "Admins", Members: []account.Member{{Value: ada.ID}},
+		Roles: []string{account.RoleAdmin}})
+	by, err := b.GroupsOfUsers(ctx, []string{ada.ID, bob.ID, cy.ID, "no-such-user"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(by) != 2 {
+		t.Errorf("GroupsOfUsers has %d entries, want 2 (ada, bob): %+v", len(by), by)
+	}
+	for _, u := range []*account.User{ada, bob, cy} {
+		one, err := b.GroupsOf(ctx, u.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(by[u.ID], one) {
+			t.Errorf("GroupsOfUsers[%s] = %+v, GroupsOf = %+v", u.UserName, by[u.ID], one)
+		}
+	}
+	if gs := by[ada.ID]; len(gs) != 2 || gs[0].ID != admins.ID || gs[1].ID != nurses.ID || gs[0].Members != nil ||
+		!slices.Equal(gs[0].Roles, []string{account.RoleAdmin}) || !slices.Equal(gs[1].Ceiling, []string{"user/*.rs"}) {
+		t.Errorf("GroupsOfUsers[ada] = %+v, want Admins, nurses", gs)
+	}
+	if gs := by[bob.ID]; len(gs) != 1 || gs[0].ID != nurses.ID {
+		t.Errorf("GroupsOfUsers[bob] = %+v, want nurses", gs)
+	}
+	if by, err := b.GroupsOfUsers(ctx, nil); err != nil || len(by) != 0 {
+		t.Errorf("GroupsOfUsers(none) = %+v, %v", by, err)
 	}
 }
 
