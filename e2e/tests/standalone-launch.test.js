@@ -32,8 +32,10 @@ before(async () => {
   addUser(sg, { username: 'ada', password: PASSWORD, role: 'patient', fhirUser: `Patient/${ada.id}` });
   addUser(sg, { username: 'house', password: PASSWORD, role: 'practitioner', fhirUser: `Practitioner/${practitionerId}` });
   // A user who has approved nothing yet, so that the consent page is shown
-  // (an earlier approval of the same scopes is remembered and skips it).
-  addUser(sg, { username: 'ada-deny', password: PASSWORD, role: 'patient', fhirUser: `Patient/${ada.id}` });
+  // (an earlier approval of the same scopes is remembered and skips it). A
+  // Patient record links one account only, so this one has its own.
+  const augusta = await createPatientRecord(sg.httpURL, token, { given: 'Augusta', family: 'King' });
+  addUser(sg, { username: 'ada-deny', password: PASSWORD, role: 'patient', fhirUser: `Patient/${augusta.id}` });
   clientId = await registerPublicClient(sg.httpURL, token, {
     client_name: 'e2e standalone test app',
     redirect_uris: [host.callbackURL],
