@@ -109,13 +109,19 @@ const (
 // Required reports whether the policy requires a second factor.
 func (p SecondFactorPolicy) Required() bool { return p == SecondFactorRequired }
 
-// Provider configures one federated identity provider.
+// Provider configures one federated identity provider (the file's
+// providers: list; interface.md). Secrets come only from the environment
+// (ClientSecretEnv) or a file (ClientSecretFile), never inline.
 type Provider struct {
-	ID               string   `yaml:"id"`
-	Type             string   `yaml:"type"`
-	Preset           string   `yaml:"preset"`
-	Name             string   `yaml:"name"`
-	Issuer           string   `yaml:"issuer"`
+	ID     string `yaml:"id"`
+	Type   string `yaml:"type"`   // oidc | oauth2
+	Preset string `yaml:"preset"` // google | facebook | hl7 | none
+	// DisplayName is the button's label (default: the preset's name, or
+	// the id).
+	DisplayName string `yaml:"display_name"`
+	Issuer      string `yaml:"issuer"`
+	// AuthURL, TokenURL and UserInfoURL are the endpoints of an oauth2
+	// provider without a preset (OpenID Connect providers use discovery).
 	AuthURL          string   `yaml:"auth_url"`
 	TokenURL         string   `yaml:"token_url"`
 	UserInfoURL      string   `yaml:"userinfo_url"`
@@ -123,8 +129,15 @@ type Provider struct {
 	ClientSecretEnv  string   `yaml:"client_secret_env"`
 	ClientSecretFile string   `yaml:"client_secret_file"`
 	Scopes           []string `yaml:"scopes"`
-	Provisioning     string   `yaml:"provisioning"`
+	Provisioning     string   `yaml:"provisioning"` // auto | invite (default invite)
 	TrustedEmail     bool     `yaml:"trusted_email"`
+	// AllowedDomains, when set, admit only people whose verified domain
+	// (hd claim, or the verified email's domain) is one of them.
+	AllowedDomains []string `yaml:"allowed_domains"`
+	// Claims maps smartgate's names (email, email_verified, name,
+	// given_name, family_name, preferred_username, domain) to the
+	// provider's claim names.
+	Claims map[string]string `yaml:"claims"`
 }
 
 // Setting describes one setting: its three names, default and meaning.

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"github.com/smartgate/smartgate/account"
 	"github.com/smartgate/smartgate/authz/smart"
+	"github.com/smartgate/smartgate/idp"
 	"os"
 	"path/filepath"
 	"testing"
@@ -26,7 +27,7 @@ func TestGoldenPages(t *testing.T) {
 		name, tmpl string
 		data       any
 	}{
-		{"login", "login", loginView{CSRF: token, ReturnTo: "/oauth/authorize?client_id=app&scope=openid", Providers: []Provider{{ID: "google", Label: "Google"}, {ID: "hl7", Label: "HL7.org"}}}},
+		{"login", "login", loginView{CSRF: token, ReturnTo: "/oauth/authorize?client_id=app&scope=openid", Providers: []idp.Provider{{ID: "google", Name: "Google"}, {ID: "hl7", Name: "HL7.org"}}}},
 		{"login_error", "login", loginView{CSRF: token, ReturnTo: defaultLanding, Username: "pat", Error: msgBadLogin}},
 		{"consent", "consent", consentView{CSRF: token, ReqID: "req-1", User: "Pat Patient", ClientID: "app",
 			ClientName: `Growth <b>Chart</b> & "Co"`, ClientURI: "https://app.example/", Initials: Initials(`Growth <b>Chart</b> & "Co"`),

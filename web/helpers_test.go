@@ -23,6 +23,7 @@ import (
 	"github.com/smartgate/smartgate/account"
 	"github.com/smartgate/smartgate/audit"
 	"github.com/smartgate/smartgate/authz"
+	"github.com/smartgate/smartgate/idp"
 	"github.com/smartgate/smartgate/internal/testclock"
 	"github.com/smartgate/smartgate/store"
 	"github.com/smartgate/smartgate/store/sqlite"
@@ -148,7 +149,7 @@ func newEnv(t *testing.T, mods ...func(*Config)) *env {
 		Passwords: account.NewAuthenticator(db, hasher, throttle),
 		Audit:     e.audit,
 		Revoker:   e.revoked,
-		Providers: []Provider{{ID: "google", Label: "Google"}},
+		Providers: []idp.Provider{{ID: "google", Name: "Google"}},
 		Now:       e.clock.Now,
 		PostLogoutRedirectAllowed: func(_ context.Context, clientID, _, uri string) bool {
 			return clientID == "app" && uri == "https://app.example/bye"

@@ -8,6 +8,7 @@ import (
 
 	"github.com/smartgate/smartgate/account"
 	"github.com/smartgate/smartgate/audit"
+	"github.com/smartgate/smartgate/idp"
 	"github.com/smartgate/smartgate/internal/reqctx"
 )
 
@@ -38,7 +39,7 @@ type loginView struct {
 	ReturnTo  string
 	Username  string
 	Error     string
-	Providers []Provider
+	Providers []idp.Provider
 }
 
 func (s *Server) loginView(b *browser, returnTo, username, msg string) loginView {

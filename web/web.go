@@ -13,6 +13,8 @@ import (
 	"github.com/smartgate/smartgate/account"
 	"github.com/smartgate/smartgate/audit"
 	"github.com/smartgate/smartgate/authz"
+	"github.com/smartgate/smartgate/idp"
+	"github.com/smartgate/smartgate/idp/link"
 	"github.com/smartgate/smartgate/internal/reqctx"
 )
 
@@ -82,11 +84,20 @@ type PatientSummary struct {
 	BirthDate string
 }
 
-// Provider is a federated identity provider shown on the log-in page as a
-// link to /login/{ID}; the provider's own handlers live elsewhere.
-type Provider struct {
-	ID    string
-	Label string
+// Linker resolves a verified federated identity to a local account and
+// keeps the links (*link.Linker implements it).
+type Linker interface {
+	Resolve(ctx context.Context, p idp.Provider, id idp.Identity) (link.Outcome, error)
+	Link(ctx context.Context, userID string, p idp.Provider, id idp.Identity) error
+	Unlink(ctx context.Context, actor, userID, issuer, subject string) error
+	LinksOf(ctx context.Context, userID string) ([]account.Link, error)
+}
+
+// SignInCodeRedeemer redeems administrator-issued sign-in codes
+// (*account.SignInCodes implements it): the code's active account, or
+// account.ErrBadCredentials / account.ErrThrottled.
+type SignInCodeRedeemer interface {
+	Redeem(ctx context.Context, code, address string) (*account.User, error)
 }
 
 // Config holds the dependencies and settings of the pages.
@@ -112,7 +123,14 @@ type Config struct {
 	// Encounters enables the encounter picker for standalone launches with
 	// launch/encounter (may be nil: no picker, no encounter context).
 	Encounters EncounterSearch
-	Providers  []Provider
+	// Providers are the federated identity providers: a button (a link to
+	// /login/{ID}) each on the log-in page, /login/{ID} and its callback.
+	Providers []idp.Provider
+	// Linker turns a provider's verified identity into an account (nil:
+	// no federated log-in).
+	Linker Linker
+	// SignInCodes enables /login/code (nil: no such page).
+	SignInCodes SignInCodeRedeemer
 	// Rights gives a person's effective roles and scope ceiling (with
 	// their groups; *account.People implements it). Nil: their own roles
 	// and the roles' base ceiling.
