@@ -86,6 +86,13 @@ type StatusReporter interface {
 	Status() Status
 }
 
+// Checker is implemented by connectors that can fetch their upstream
+// metadata now (the providers page's "check now"); the result also shows
+// in Status.
+type Checker interface {
+	Check(ctx context.Context) error
+}
+
 // Status is the result of a connector's last upstream fetch.
 type Status struct {
 	// Checked is when the last fetch ended (zero: never tried).
@@ -105,12 +112,16 @@ type State struct {
 	State    string `json:"state"`
 	Nonce    string `json:"nonce"`
 	Verifier string `json:"verifier"`
+	// RedirectURI is the callback of the listener the log-in started on
+	// ({base}/login/{id}/callback), sent in the authorization request and
+	// again in the code exchange.
+	RedirectURI string `json:"redirect_uri"`
 }
 
-// NewState makes a fresh State: 256-bit random state and nonce, and a
-// PKCE verifier of 43 characters (RFC 7636 §4.1).
-func NewState() State {
-	return State{State: random(), Nonce: random(), Verifier: random()}
+// NewState makes a fresh State for redirectURI: 256-bit random state and
+// nonce, and a PKCE verifier of 43 characters (RFC 7636 §4.1).
+func NewState(redirectURI string) State {
+	return State{State: random(), Nonce: random(), Verifier: random(), RedirectURI: redirectURI}
 }
 
 // Challenge is the PKCE S256 code_challenge of st.Verifier.
