@@ -192,7 +192,11 @@ func protocolCases() []callbackCase {
 		{name: "iss wrong: mix-up", want: idp.ErrInvalidToken, msg: `iss "https://evil.example" is not`,
 			query: func(q url.Values) { q.Set("iss", "https://evil.example") }, check: noCalls("token")},
 		{name: "iss wrong on an error answer", want: idp.ErrInvalidToken, msg: "mix-up",
-			query: func(q url.Values) { q.Del("code"); q.Set("error", "access_denied"); q.Set("iss", "https://evil.example") }},
+			query: func(q url.Values) {
+				q.Del("code")
+				q.Set("error", "access_denied")
+				q.Set("iss", "https://evil.example")
+			}},
 		{name: "iss with a trailing slash is another issuer", want: idp.ErrInvalidToken, msg: "mix-up",
 			setup: func(t *testing.T, p *provider, c *Config) { p.set(func(p *provider) { p.issParam = true }) },
 			query: func(q url.Values) { q.Set("iss", q.Get("iss")+"/") }},
