@@ -85,7 +85,10 @@ func TestParseKeys(t *testing.T) {
 	}
 	small.priv = k1024
 	pub := func(k signKey) string { b, _ := k.public().MarshalJSON(); return string(b) }
-	priv := func(k signKey) string { b, _ := (&jose.JSONWebKey{Key: k.priv, KeyID: k.kid}).MarshalJSON(); return string(b) }
+	priv := func(k signKey) string {
+		b, _ := (&jose.JSONWebKey{Key: k.priv, KeyID: k.kid}).MarshalJSON()
+		return string(b)
+	}
 	cases := []struct {
 		name string
 		body string
