@@ -351,6 +351,35 @@ func claimCases() []callbackCase {
 			setup: userinfo(func(w http.ResponseWriter, g *grant) { w.WriteHeader(500) })},
 		{name: "userinfo not JSON", want: idp.ErrUnavailable, msg: "JSON",
 			setup: userinfo(func(w http.ResponseWriter, g *grant) { w.Write([]byte("<html>")) })},
+		{name: "signed userinfo (application/jwt)",
+			setup: func(t *testing.T, p *provider, c *Config) {
+				lean(t, p, c)
+				p.set(func(p *provider) {
+					p.userinfoFn = func(w http.ResponseWriter, g *grant) {
+						w.Header().Set("Content-Type", "application/jwt")
+						p.mu.Lock()
+						k := p.signing
+						p.mu.Unlock()
+						w.Write([]byte(sign(t, k, map[string]any{"sub": "alice-123", "email": "signed@example.org", "name": "S"})))
+					}
+				})
+			},
+			check: func(t *testing.T, p *provider, id idp.Identity) {
+				if id.Email != "signed@example.org" || id.Name != "S" {
+					t.Errorf("identity %+v", id)
+				}
+			}},
+		{name: "signed userinfo by another key", want: idp.ErrInvalidToken, msg: "signed userinfo",
+			setup: func(t *testing.T, p *provider, c *Config) {
+				lean(t, p, c)
+				rogue := ecKey(t, "k1")
+				p.set(func(p *provider) {
+					p.userinfoFn = func(w http.ResponseWriter, g *grant) {
+						w.Header().Set("Content-Type", "application/jwt")
+						w.Write([]byte(sign(t, rogue, map[string]any{"sub": "alice-123", "email": "x@example.org"})))
+					}
+				})
+			}},
 		{name: "userinfo does not override the id_token",
 			setup: func(t *testing.T, p *provider, c *Config) {
 				p.set(func(p *provider) {
