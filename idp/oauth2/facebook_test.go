@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -77,6 +78,13 @@ func TestFacebookLogIn(t *testing.T) {
 	// The code and the token are never logged.
 	if strings.Contains(logs.String(), q.Get("code")) || strings.Contains(logs.String(), "EAAG") {
 		t.Errorf("the log holds the code or a token:\n%s", logs.String())
+	}
+	if strings.Contains(fmt.Sprint(conn), fb.appSecret) {
+		t.Errorf("the connector prints its secret: %v", conn)
+	}
+	slog.New(slog.NewTextHandler(&logs, nil)).Info("opened", "conn", conn)
+	if strings.Contains(logs.String(), fb.appSecret) {
+		t.Errorf("the connector logs its secret:\n%s", logs.String())
 	}
 	// The fake refuses a code used twice.
 	if _, err := conn.HandleCallback(context.Background(), st, q); !errors.Is(err, idp.ErrUpstream) {

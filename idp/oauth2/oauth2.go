@@ -95,7 +95,22 @@ type Connector struct {
 	logger   *slog.Logger
 }
 
-var _ idp.CallbackConnector = (*Connector)(nil)
+var (
+	_ idp.CallbackConnector = (*Connector)(nil)
+	_ slog.LogValuer        = (*Connector)(nil)
+	_ fmt.Stringer          = (*Connector)(nil)
+)
+
+// String names the connector (never its secret).
+func (conn *Connector) String() string {
+	return fmt.Sprintf("oauth2 connector %q (preset %s, issuer %s)", conn.id, conn.preset, conn.issuer)
+}
+
+// LogValue is the connector in a log line, without its secret.
+func (conn *Connector) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("id", conn.id), slog.String("preset", conn.preset),
+		slog.String("issuer", conn.issuer))
+}
 
 // Open checks c and returns the connector of the provider id; every
 // problem is reported at once.
