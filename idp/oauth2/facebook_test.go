@@ -229,6 +229,32 @@ func TestFacebookHangingTokenEndpoint(t *testing.T) {
 	}
 }
 
+// TestFacebookHangingMe: a /me that does not answer is ErrUnavailable, and
+// neither the token nor its appsecret_proof (in /me's URL) is logged.
+func TestFacebookHangingMe(t *testing.T) {
+	fb := newFakeFacebook(t)
+	fb.with(func() { fb.hangMe = true })
+	var logs bytes.Buffer
+	cfg := fb.config()
+	cfg.HTTPClient = idp.HTTPClient(nil, 200*time.Millisecond, 0)
+	conn, err := cfg.Open("fb", slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, q := browse(t, conn)
+	_, err = conn.HandleCallback(context.Background(), st, q)
+	if !errors.Is(err, idp.ErrUnavailable) || !strings.Contains(err.Error(), "userinfo endpoint did not answer in time") {
+		t.Errorf("hanging /me: %v, want ErrUnavailable (did not answer in time)", err)
+	}
+	if !strings.Contains(logs.String(), "upstream call failed") {
+		t.Errorf("the failure is not logged:\n%s", logs.String())
+	}
+	if strings.Contains(logs.String(), "appsecret_proof") || strings.Contains(logs.String(), "EAAG") ||
+		strings.Contains(err.Error(), "appsecret_proof") {
+		t.Errorf("the log or the error holds the proof or the token:\n%s\n%v", logs.String(), err)
+	}
+}
+
 func TestFacebookTooLargeAnswer(t *testing.T) {
 	fb := newFakeFacebook(t)
 	fb.with(func() { fb.meBody = []byte(`{"id":"1","name":"` + strings.Repeat("a", 64<<10) + `"}`) })

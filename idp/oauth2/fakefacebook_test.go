@@ -40,6 +40,7 @@ type fakeFacebook struct {
 	user   map[string]any // the person /me describes
 	deny   bool           // the dialog answers access_denied
 	hang   bool           // the token endpoint never answers
+	hangMe bool           // /me never answers
 	meBody []byte         // when set, /me answers this instead
 	codes  map[string]fbGrant
 	tokens map[string]bool
@@ -138,6 +139,16 @@ func (fb *fakeFacebook) token(w http.ResponseWriter, r *http.Request) {
 }
 
 func (fb *fakeFacebook) me(w http.ResponseWriter, r *http.Request) {
+	fb.mu.Lock()
+	hang := fb.hangMe
+	fb.mu.Unlock()
+	if hang {
+		select {
+		case <-r.Context().Done():
+		case <-fb.quit:
+		}
+		return
+	}
 	fb.mu.Lock()
 	defer fb.mu.Unlock()
 	fb.meCalls++
