@@ -22,6 +22,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	xoauth2 "golang.org/x/oauth2"
@@ -155,7 +156,7 @@ func (c *Config) Open(id string, logger *slog.Logger) (*Connector, error) {
 		conn.client = idp.HTTPClient(nil, 0, 0)
 	}
 	conn.oauth = xoauth2.Config{ClientID: c.ClientID, ClientSecret: c.ClientSecret, Endpoint: endpoint,
-		Scopes: c.Scopes}
+		Scopes: slices.Clone(c.Scopes)}
 	if len(conn.oauth.Scopes) == 0 && preset == PresetFacebook {
 		conn.oauth.Scopes = []string{"email", "public_profile"}
 	}
