@@ -2,6 +2,9 @@ package web
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -274,6 +277,19 @@ func TestFederatedLogIn(t *testing.T) {
 	e := newFedEnv(t)
 	back := authorizeURL("app", "openid")
 	st := e.start(e.client, "acme", back)
+	// The log-in is kept as the shared decision says: bound to the
+	// browser id, keyed by the state's hash, 10 minutes.
+	bid := e.srv.browser(cookieRequest(e.env, e.client)).BID
+	sum := sha256.Sum256([]byte(st))
+	pe, err := e.db.Pending(context.Background(), bid, "idp:"+hex.EncodeToString(sum[:]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lg map[string]any
+	if err := json.Unmarshal(pe.Request, &lg); err != nil || lg["provider"] != "acme" || lg["return_to"] != back ||
+		lg["state"].(map[string]any)["state"] != st || lg["link_user"] != nil || pe.ExpiresAt.Sub(pe.Created) != 10*time.Minute {
+		t.Fatalf("pending %s (%v → %v)", pe.Request, pe.Created, pe.ExpiresAt)
+	}
 	r := e.callback(e.client, "acme", url.Values{"state": {st}, "code": {"c1"}})
 	if loc := location(t, r); loc != back {
 		t.Fatalf("after the callback: %q, want %q", loc, back)
