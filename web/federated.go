@@ -122,12 +122,19 @@ func (s *Server) provider(id string) (idp.Provider, bool) {
 	return idp.Provider{}, false
 }
 
-// loginProviders are the providers the log-in page offers.
+// loginProviders are the providers the log-in page offers (those
+// /login/{id} starts).
 func (s *Server) loginProviders() []idp.Provider {
 	if s.cfg.Linker == nil {
 		return nil
 	}
-	return s.cfg.Providers
+	var out []idp.Provider
+	for _, p := range s.cfg.Providers {
+		if p.Connector != nil {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // fedEvent is the audit record of a federated log-in through p.
@@ -300,7 +307,14 @@ func (s *Server) resolveLogin(w http.ResponseWriter, r *http.Request, b *browser
 		s.fail(w, r, http.StatusInternalServerError, "", err)
 		return
 	}
-	ev := fedEvent(p.ID, audit.Success, "")
+	why := ""
+	switch {
+	case out.Provisioned:
+		why = "account provisioned"
+	case out.LinkedByEmail:
+		why = "linked by trusted email"
+	}
+	ev := fedEvent(p.ID, audit.Success, why)
 	ev.Actor = u.ID
 	s.record(r, ev)
 	s.continueLogin(w, r, u, sess.AMR, lg.ReturnTo)

@@ -55,7 +55,8 @@ func TestGoldenPages(t *testing.T) {
 		{"password_changed", "password", passwordView{CSRF: token, User: "Pat Patient", MinLength: account.MinPasswordLength, Changed: true}},
 		{"password_federated", "password", passwordView{CSRF: token, User: "Pat Patient", Federated: true}},
 		{"login_federated", "login", loginView{CSRF: token, ReturnTo: "/oauth/authorize?client_id=app&scope=openid launch", SignInCode: true,
-			Providers: []idp.Provider{{ID: "google", Name: "Google"}, {ID: "facebook", Name: "Facebook"}, {ID: "hl7", Name: "HL7.org"}}}},
+			Providers: []idp.Provider{{ID: "google", Name: "Google"}, {ID: "facebook", Name: "Facebook"},
+				{ID: "hl7", Name: "HL7.org", Connector: downIdP{}}}}},
 		{"signin_code", "signin-code", signInCodeView{CSRF: token, ReturnTo: "/oauth/authorize?client_id=app", Error: msgBadSignInCode}},
 		{"needs_account", "needs-account", needsAccountView{Provider: "HL7.org", Email: "pat@example.org",
 			LoginURL: "/login?return_to=%2Flogin%2Flink", CodeURL: "/login/code?return_to=%2Flogin%2Flink"}},
@@ -93,3 +94,9 @@ func TestGoldenPages(t *testing.T) {
 		})
 	}
 }
+
+// downIdP is a connector whose last discovery failed (the log-in page says
+// so next to its button).
+type downIdP struct{ idp.CallbackConnector }
+
+func (downIdP) Status() idp.Status { return idp.Status{Err: "discovery: connection refused"} }
