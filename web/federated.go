@@ -31,9 +31,10 @@ const (
 // upstreamTTL bounds a log-in at a provider and a pending link.
 const upstreamTTL = 10 * time.Minute
 
-// callbackTimeout bounds all of a callback's upstream calls together (each
-// is bounded by idp.HTTPClient too).
-const callbackTimeout = 30 * time.Second
+// upstreamTimeout bounds the upstream calls of a start (discovery) or of a
+// callback (token, keys, userinfo) together; each is bounded by
+// idp.HTTPClient too.
+const upstreamTimeout = 30 * time.Second
 
 // pendingLinkID is the RequestID of a pending link in account.Pendings.
 const pendingLinkID = "idp-link"
@@ -161,7 +162,7 @@ func (s *Server) upstreamStart(w http.ResponseWriter, r *http.Request) {
 // account linkUser when not "") and sends the browser to the provider.
 func (s *Server) startUpstream(w http.ResponseWriter, r *http.Request, b *browser, p idp.Provider, returnTo, linkUser string) {
 	st := idp.NewState(listener.BaseURL(r) + "/login/" + p.ID + "/callback")
-	ctx, cancel := context.WithTimeout(r.Context(), callbackTimeout)
+	ctx, cancel := context.WithTimeout(r.Context(), upstreamTimeout)
 	defer cancel()
 	to, err := p.Connector.LoginURL(ctx, st)
 	if err != nil {
@@ -216,7 +217,7 @@ func (s *Server) upstreamCallback(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), callbackTimeout)
+	ctx, cancel := context.WithTimeout(r.Context(), upstreamTimeout)
 	ident, err := p.Connector.HandleCallback(ctx, lg.State, r.URL.Query())
 	cancel()
 	if err != nil {
@@ -264,16 +265,16 @@ func (s *Server) takeUpstream(w http.ResponseWriter, r *http.Request, b *browser
 // allowed, else 401, with a fixed message per kind (the provider's own
 // words are not shown: anyone can put them in a callback URL).
 func (s *Server) upstreamRefused(w http.ResponseWriter, r *http.Request, p idp.Provider, err error) {
-	status, msg, why := http.StatusUnauthorized, msgInvalid, "identity not verified"
+	status, msg, why, outcome := http.StatusUnauthorized, msgInvalid, "identity not verified", audit.Denied
 	switch {
 	case errors.Is(err, idp.ErrDomain):
 		status, msg, why = http.StatusForbidden, msgDomain, "domain not allowed"
 	case errors.Is(err, idp.ErrUpstream):
 		msg, why = msgUpstream, "provider error"
 	case errors.Is(err, idp.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded):
-		msg, why = msgUnavailable, "provider unavailable"
+		msg, why, outcome = msgUnavailable, "provider unavailable", audit.Failure
 	}
-	s.record(r, fedEvent(p.ID, audit.Denied, why))
+	s.record(r, fedEvent(p.ID, outcome, why))
 	s.fail(w, r, status, msg, err)
 }
 

@@ -84,6 +84,9 @@ type fakeLinker struct {
 	links   []account.Link
 	unlinks []string // actor/user of each Unlink
 	err     error    // of Resolve, when set
+	// provision: Resolve of an unlinked identity links it to this account
+	// and says Provisioned.
+	provision string
 }
 
 func (l *fakeLinker) find(issuer, subject string) int {
@@ -97,6 +100,11 @@ func (l *fakeLinker) Resolve(ctx context.Context, p idp.Provider, id idp.Identit
 		return link.Outcome{}, l.err
 	}
 	i := l.find(id.Issuer, id.Subject)
+	if i < 0 && l.provision != "" { // as provisioning auto would: a new account, linked
+		u, err := l.users.User(ctx, l.provision)
+		l.links = append(l.links, account.Link{Issuer: id.Issuer, Subject: id.Subject, UserID: l.provision, Provider: p.ID})
+		return link.Outcome{User: u, Provisioned: true}, err
+	}
 	if i < 0 {
 		return link.Outcome{NeedsAccount: true}, nil
 	}
@@ -441,7 +449,11 @@ func TestFederatedCallbackRefusals(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFedEnv(t)
 			r := tc.run(f)
-			f.wantRefused(t, f.client, r, tc.status, audit.Denied, tc.why, 1)
+			outcome := audit.Denied
+			if tc.why == "provider unavailable" {
+				outcome = audit.Failure
+			}
+			f.wantRefused(t, f.client, r, tc.status, outcome, tc.why, 1)
 			if strings.Contains(r.body, "555-SCAM") {
 				t.Fatal("the page shows the provider's words")
 			}
@@ -805,4 +817,18 @@ func FuzzCallbackState(f *testing.F) {
 			t.Fatalf("state %q id %q", st, upstreamID(st))
 		}
 	})
+}
+
+func TestFederatedLogInProvisioned(t *testing.T) {
+	f := newFedEnv(t)
+	f.links.provision = f.users["doc"].ID
+	f.acme.ident = idp.Identity{Issuer: acmeIssuer, Subject: "s-new"}
+	st := f.start(f.client, "acme", "/")
+	location(t, f.callback(f.client, "acme", url.Values{"state": {st}, "code": {"c"}}))
+	if id, _, _ := f.session(f.client); id != f.users["doc"].ID {
+		t.Fatalf("session %q", id)
+	}
+	if ev := f.fedAudit(audit.Success); len(ev) != 1 || ev[0].Detail != "provider acme: account provisioned" {
+		t.Fatalf("audit %+v", ev)
+	}
 }
