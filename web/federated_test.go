@@ -427,6 +427,7 @@ func TestFederatedCallbackRefusals(t *testing.T) {
 		}, 401, "provider error"},
 		{"ErrUpstream (code refused)", connectorErr(fmt.Errorf("%w: invalid_grant", idp.ErrUpstream)), 401, "provider error"},
 		{"ErrUnavailable (hanging provider)", connectorErr(fmt.Errorf("%w: token: timeout", idp.ErrUnavailable)), 401, "provider unavailable"},
+		{"a connector that gave up at the pages' deadline", connectorErr(fmt.Errorf("token: %w", context.DeadlineExceeded)), 401, "provider unavailable"},
 		{"ErrInvalidToken (bad signature, aud, iss, expiry, nonce)", connectorErr(fmt.Errorf("%w: signature", idp.ErrInvalidToken)), 401, "identity not verified"},
 		{"an unclassified connector error", connectorErr(errors.New("surprise")), 401, "identity not verified"},
 		{"ErrDomain", connectorErr(fmt.Errorf("%w: evil.example", idp.ErrDomain)), 403, "domain not allowed"},
