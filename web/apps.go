@@ -27,6 +27,8 @@ type appsView struct {
 	// Security links SecurityPath (when a second factor is configured),
 	// Password PasswordPath (when that page is).
 	Security, Password bool
+	// Links links LinksPath (when federated log-in is configured).
+	Links bool
 }
 
 // appsPage lists the apps the person has allowed (the SMART
@@ -52,7 +54,8 @@ func (s *Server) appsPage(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusInternalServerError, "", err)
 		return
 	}
-	v := appsView{CSRF: b.CSRF, User: u.Label(), Security: s.cfg.SecondFactor != nil, Password: s.cfg.PasswordSetter != nil}
+	v := appsView{CSRF: b.CSRF, User: u.Label(), Security: s.cfg.SecondFactor != nil, Password: s.cfg.PasswordSetter != nil,
+		Links: s.cfg.Linker != nil}
 	for _, c := range consents {
 		a := appView{ClientID: c.ClientID, ClientName: s.cfg.ClientName(ctx, c.ClientID), Updated: c.Updated.UTC().Format("2006-01-02 15:04 MST")}
 		for _, sc := range c.Scopes {

@@ -1,6 +1,8 @@
-// Package web serves smartgate's server-rendered pages: log-in, second
-// factor, patient and encounter pickers, consent, log-out, the list of
-// allowed apps and the person's log-in security, and implements
+// Package web serves smartgate's server-rendered pages: log-in (local,
+// federated through an idp.CallbackConnector, or an administrator's sign-in
+// code), second factor, patient and encounter pickers, consent, log-out,
+// the list of allowed apps, the person's linked accounts and log-in
+// security, and implements
 // authz.Interaction on top of them.
 //
 // Flow: an authorization request's interaction is one state machine

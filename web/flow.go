@@ -17,17 +17,18 @@ import (
 // pure: the handlers do the I/O first and pass what they learned in the
 // event.
 //
-//	                 ┌───────────── resume (no session, prompt=login, max_age) ───────────┐
-//	                 ▼                                                                    │
-//	start ──resume──▶ login ─(/login: password)─▶ second_factor ─(code)─┐                 │
-//	  │                  └──────────────────────▶ enrol ─(confirm)──────┤                 │
-//	  │ ◀──────────────────────────── resume ◀──────────────────────────┘                 │
-//	  ├──resume──▶ patient ──pick──▶ start                                                │
-//	  ├──resume──▶ encounter ──pick──▶ start                                              │
-//	  ├──resume──▶ consent ──decide──▶ decided ──resume (same session)──▶ done            │
-//	  ├──resume (remembered consent covers)──▶ done                                       │
-//	  └──resume (launch refused)──▶ failed                                                │
-//	encounter, consent, decided ──pick patient (back to the picker)──▶ start ─────────────┘
+//	                 ┌─────────────── resume (no session, prompt=login, max_age) ──────────────────┐
+//	                 ▼                                                                             │
+//	start ──resume──▶ login ─(/login: password, /login/code)─▶ second_factor ─(code)──────┐        │
+//	  │                  ├────────────────────────────────────▶ enrol ─(confirm)───────────┤        │
+//	  │                  └─(/login/{id})─▶ upstream ─(callback)─▶ second_factor/enrol/done ─┤        │
+//	  │ ◀──────────────────────────── resume ◀─────────────────────────────────────────────┘        │
+//	  ├──resume──▶ patient ──pick──▶ start                                                         │
+//	  ├──resume──▶ encounter ──pick──▶ start                                                       │
+//	  ├──resume──▶ consent ──decide──▶ decided ──resume (same session)──▶ done                     │
+//	  ├──resume (remembered consent covers)──▶ done                                                │
+//	  └──resume (launch refused)──▶ failed                                                         │
+//	encounter, consent, decided ──pick patient (back to the picker)──▶ start ──────────────────────┘
 //	consent, decided ──pick encounter (back to the encounter picker)──▶ start
 //
 // Every transition clears the fields of the later steps: another person
@@ -35,15 +36,24 @@ import (
 // and the decision; an encounter pick clears the decision. A decision
 // cleared by going back also stops a remembered consent (which is that very
 // decision, made for the other patient) from skipping the consent page.
-// The log-in states (login, second_factor, enrol) are where the browser's
-// log-in session stands (sessionStep); the session, not this record, holds
-// the log-in.
+// The log-in states (login, upstream, second_factor, enrol) are where the
+// browser's log-in session stands (sessionStep); the session, not this
+// record, holds the log-in. upstream is a log-in at a federated provider:
+// the browser is at the provider, its state (the state parameter, nonce
+// and PKCE verifier) is a Pending of its own bound to the browser
+// (federated.go), and the callback either starts a session with amr
+// ["fed"], which sessionStep takes on like a password's, or leaves the
+// browser at login. A request resumed while its browser is at upstream is
+// where a browser without a session is: login (its page is the log-in
+// page, loginLocation; a log-in at a provider is not resumed, the person
+// starts another).
 type state string
 
 // States of an authorization request's interaction.
 const (
 	stateStart        state = "start"         // received or changed: the authorization endpoint takes the next step
 	stateLogin        state = "login"         // waits for a log-in (/login)
+	stateUpstream     state = "upstream"      // waits for the provider's callback (/login/{id}/callback)
 	stateSecondFactor state = "second_factor" // waits for the second factor (/login/second-factor)
 	stateEnrol        state = "enrol"         // waits for the forced enrolment of a second factor (/login/enrol)
 	statePatient      state = "patient"       // waits for the patient picker (/pick-patient)

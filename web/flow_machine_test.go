@@ -21,6 +21,7 @@ func TestNext(t *testing.T) {
 	norec := &account.User{ID: "norec", Roles: []string{account.RolePatient}}
 	sess := &account.Session{ID: "s1", AuthTime: t0.Add(time.Second), AMR: []string{"pwd"}}
 	sess2 := &account.Session{ID: "s2", AuthTime: t0.Add(time.Second), AMR: []string{"pwd"}}
+	fed := &account.Session{ID: "s3", AuthTime: t0.Add(time.Second), AMR: []string{"fed"}}
 	old := &account.Session{ID: "s0", AuthTime: t0.Add(-time.Hour), AMR: []string{"pwd"}}
 
 	req := func(scope ...string) authz.AuthorizeRequest {
@@ -82,6 +83,20 @@ func TestNext(t *testing.T) {
 		{name: "login → log-in made → picker", from: at(picker, stateLogin, nil), ev: resume(doc, sess), want: statePatient},
 		{name: "second factor → code given → picker", from: at(picker, stateSecondFactor, nil), ev: resume(doc, sess), want: statePatient},
 		{name: "enrol → enrolled → picker", from: at(picker, stateEnrol, nil), ev: resume(doc, sess), want: statePatient},
+		// the upstream log-in: the browser is at a provider (no session
+		// yet); its callback makes a session with amr fed, which the
+		// second factor or its enrolment takes on like a password's.
+		{name: "upstream, resumed before the callback → login", from: at(picker, stateUpstream, nil), ev: resume(nil, nil), want: stateLogin},
+		{name: "upstream → callback (fed), enrolled → second factor", from: at(picker, stateUpstream, nil),
+			ev: with(resume(doc, fed), func(e *resumed) { e.Login = stateSecondFactor }), want: stateSecondFactor},
+		{name: "upstream → callback (fed), required, not enrolled → enrol", from: at(picker, stateUpstream, nil),
+			ev: with(resume(doc, fed), func(e *resumed) { e.Login = stateEnrol }), want: stateEnrol},
+		{name: "upstream → callback (fed), complete → picker", from: at(picker, stateUpstream, nil), ev: resume(doc, fed), want: statePatient},
+		{name: "upstream → callback (fed) before the request, prompt=login → login",
+			from: at(picker, stateUpstream, func(f *flow) { f.Req.Prompt = []string{"login"} }),
+			ev:   resume(doc, &account.Session{ID: "s0", AuthTime: t0.Add(-time.Hour), AMR: []string{"fed"}}), want: stateLogin},
+		{refused: true, name: "pick while at the provider → refused", from: at(picker, stateUpstream, shown(statePatient)),
+			ev: pickedPatient{User: "doc", Patient: "A"}, want: stateUpstream},
 		{name: "second factor still missing stays there", from: at(picker, stateSecondFactor, nil),
 			ev: with(resume(doc, sess), func(e *resumed) { e.Login = stateSecondFactor }), want: stateSecondFactor},
 
@@ -381,6 +396,27 @@ func TestSessionStep(t *testing.T) {
 	for _, tc := range tests {
 		if got := sessionStep(tc.amr, tc.enrolled, tc.required); got != tc.want {
 			t.Errorf("sessionStep(%q, enrolled=%v, required=%v) = %s, want %s", tc.amr, tc.enrolled, tc.required, got, tc.want)
+		}
+	}
+}
+
+// TestLoginStatePages: where each log-in state sends the browser, and what
+// prompt=none answers there (the upstream state's page is the log-in page:
+// a log-in at a provider is not resumed).
+func TestLoginStatePages(t *testing.T) {
+	back := "/oauth/authorize?client_id=app"
+	for st, want := range map[state]string{
+		stateLogin:        "/login?return_to=%2Foauth%2Fauthorize%3Fclient_id%3Dapp",
+		stateUpstream:     "/login?return_to=%2Foauth%2Fauthorize%3Fclient_id%3Dapp",
+		stateSecondFactor: SecondFactorPath + "?return_to=%2Foauth%2Fauthorize%3Fclient_id%3Dapp",
+		stateEnrol:        EnrolPath + "?return_to=%2Foauth%2Fauthorize%3Fclient_id%3Dapp",
+		stateDone:         back,
+	} {
+		if got := loginLocation(st, back); got != want {
+			t.Errorf("loginLocation(%s) = %q, want %q", st, got, want)
+		}
+		if st != stateDone && !errors.Is(promptNoneError(st), authz.ErrLoginRequired) {
+			t.Errorf("prompt=none in %s: %v", st, promptNoneError(st))
 		}
 	}
 }

@@ -54,6 +54,18 @@ func TestGoldenPages(t *testing.T) {
 			CurrentError: msgBadCurrent, NewError: "This password does not meet the rules: at least 12 characters.", ConfirmError: msgPasswordsDiffer}},
 		{"password_changed", "password", passwordView{CSRF: token, User: "Pat Patient", MinLength: account.MinPasswordLength, Changed: true}},
 		{"password_federated", "password", passwordView{CSRF: token, User: "Pat Patient", Federated: true}},
+		{"login_federated", "login", loginView{CSRF: token, ReturnTo: "/oauth/authorize?client_id=app&scope=openid launch", SignInCode: true,
+			Providers: []idp.Provider{{ID: "google", Name: "Google"}, {ID: "facebook", Name: "Facebook"},
+				{ID: "hl7", Name: "HL7.org", Connector: downIdP{}}}}},
+		{"signin_code", "signin-code", signInCodeView{CSRF: token, ReturnTo: "/oauth/authorize?client_id=app", Error: msgBadSignInCode}},
+		{"needs_account", "needs-account", needsAccountView{Provider: "HL7.org", Email: "pat@example.org",
+			LoginURL: "/login?return_to=%2Flogin%2Flink", CodeURL: "/login/code?return_to=%2Flogin%2Flink"}},
+		{"link", "link", linkView{CSRF: token, ReturnTo: "/account/links", Provider: "HL7.org", Email: "pat@example.org", User: "Pat <Patient>"}},
+		{"links", "links", linksView{CSRF: token, User: "Pat Patient", LastWay: true, Providers: []idp.Provider{{ID: "google", Name: "Google"}},
+			Links: []linkRow{{Provider: "HL7.org", Email: "pat@example.org", Created: "2026-01-02 03:04 UTC", LastLogin: "never",
+				Issuer: "https://id.hl7.org", Subject: "s-1"}}}},
+		{"links_empty", "links", linksView{CSRF: token, User: "Pat Patient"}},
+		{"apps_links", "apps", appsView{CSRF: token, User: "Pat Patient", Links: true, Security: true}},
 		{"error", "error", errorView{Status: 400, Message: "This authorization request has expired.", RequestID: "0123456789abcdef"}},
 	}
 	for _, p := range pages {
@@ -82,3 +94,9 @@ func TestGoldenPages(t *testing.T) {
 		})
 	}
 }
+
+// downIdP is a connector whose last discovery failed (the log-in page says
+// so next to its button).
+type downIdP struct{ idp.CallbackConnector }
+
+func (downIdP) Status() idp.Status { return idp.Status{Err: "discovery: connection refused"} }

@@ -81,7 +81,7 @@ func terminal(st state) bool { return st == stateDone || st == stateFailed }
 // in state st.
 func promptNoneError(st state) error {
 	switch st {
-	case stateLogin, stateSecondFactor, stateEnrol:
+	case stateLogin, stateUpstream, stateSecondFactor, stateEnrol:
 		return authz.ErrLoginRequired
 	case stateConsent:
 		return authz.ErrConsentRequired
@@ -115,7 +115,7 @@ func (s *Server) resumeEvent(ctx context.Context, b *browser, clientID string) (
 func (f *flow) location() string {
 	req := url.Values{"req": {f.Req.ID}}.Encode()
 	switch f.State {
-	case stateLogin:
+	case stateLogin, stateUpstream:
 		back := url.Values{"return_to": {resumePath(f.Req.ResumeURL)}}
 		if f.Req.LoginHint != "" {
 			back.Set("login_hint", f.Req.LoginHint)

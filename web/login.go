@@ -40,10 +40,13 @@ type loginView struct {
 	Username  string
 	Error     string
 	Providers []idp.Provider
+	// SignInCode links SignInCodePath (when sign-in codes are enabled).
+	SignInCode bool
 }
 
 func (s *Server) loginView(b *browser, returnTo, username, msg string) loginView {
-	return loginView{CSRF: b.CSRF, ReturnTo: returnTo, Username: username, Error: msg, Providers: s.cfg.Providers}
+	return loginView{CSRF: b.CSRF, ReturnTo: returnTo, Username: username, Error: msg, Providers: s.loginProviders(),
+		SignInCode: s.cfg.SignInCodes != nil}
 }
 
 func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
@@ -110,5 +113,5 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.record(r, audit.Event{Kind: "login", Actor: u.ID, Action: "password", Outcome: audit.Success})
-	s.continueLogin(w, r, u, sess.AMR, returnTo)
+	s.continueLogin(w, r, u, sess.AMR, s.afterLocalLogin(ctx, b, returnTo))
 }

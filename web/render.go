@@ -17,7 +17,7 @@ type pageTemplate = template.Template
 // pageNames are the templates/<name>.html files, each executed together
 // with templates/base.html.
 var pageNames = []string{"login", "consent", "logout", "loggedout", "apps", "pick", "pick-encounter", "error",
-	"second-factor", "enrol", "recovery", "security", "password"}
+	"second-factor", "enrol", "recovery", "security", "password", "needs-account", "link", "links", "signin-code"}
 
 func parseTemplates(fsys fs.FS) (map[string]*pageTemplate, error) {
 	funcs := template.FuncMap{

@@ -82,7 +82,7 @@ func (s *Server) secondFactorRequired(u *account.User) bool {
 func loginLocation(st state, returnTo string) string {
 	back := url.Values{"return_to": {returnTo}}.Encode()
 	switch st {
-	case stateLogin:
+	case stateLogin, stateUpstream: // a log-in at a provider is not resumed: another starts at /login
 		return "/login?" + back
 	case stateSecondFactor:
 		return SecondFactorPath + "?" + back

@@ -218,6 +218,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if err := checkProviders(cfg.Providers); err != nil {
+		return nil, err
+	}
 	pages, err := parseTemplates(cfg.Assets)
 	if err != nil {
 		return nil, err
@@ -239,9 +242,10 @@ type discardAudit struct{}
 
 func (discardAudit) Record(context.Context, audit.Event) {}
 
-// Register adds the pages to mux. The /login/{provider} routes belong to the
-// identity-provider handlers, and /static/ to cmd/smartgate (the style sheet
-// the pages link); neither is registered here.
+// Register adds the pages to mux: with a Linker the federated log-in's
+// (/login/{id}, its callback, LinkPath, LinksPath), with SignInCodes
+// SignInCodePath. /static/ belongs to cmd/smartgate (the style sheet the
+// pages link) and is not registered here.
 func (s *Server) Register(mux *http.ServeMux) {
 	h := func(f http.HandlerFunc) http.Handler { return s.cop.Handler(limitBody(f)) }
 	mux.Handle("GET /login", h(s.loginPage))
@@ -262,6 +266,8 @@ func (s *Server) Register(mux *http.ServeMux) {
 	}
 	s.registerSecondFactor(mux, h)
 	s.registerPassword(mux, h)
+	s.registerFederated(mux, h)
+	s.registerSignInCode(mux, h)
 }
 
 // maxForm bounds a page form's body.
