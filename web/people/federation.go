@@ -40,6 +40,8 @@ const LoginCodePath = "/login/code"
 
 // linkRow is a linked identity as the person's page shows it.
 type linkRow struct {
+	// Provider is the provider's name, or its id when it is no longer
+	// configured.
 	Provider, Issuer, Subject, Email string
 	Created, LastLogin               string // "" for never
 }
@@ -72,10 +74,20 @@ func (s *Server) links(ctx context.Context, v *page, u *account.User) error {
 	}
 	v.ShowLinks = true
 	for _, l := range ls {
-		v.Links = append(v.Links, linkRow{Provider: l.Provider, Issuer: l.Issuer, Subject: l.Subject, Email: l.Email,
+		v.Links = append(v.Links, linkRow{Provider: s.providerName(l.Provider), Issuer: l.Issuer, Subject: l.Subject, Email: l.Email,
 			Created: showTime(l.Created), LastLogin: showTime(l.LastLogin)})
 	}
 	return nil
+}
+
+// providerName is the name of the configured provider id, or id.
+func (s *Server) providerName(id string) string {
+	for _, p := range s.cfg.Providers {
+		if p.ID == id && p.Name != "" {
+			return p.Name
+		}
+	}
+	return id
 }
 
 // unlink removes one of the person's linked identities (issuer, subject

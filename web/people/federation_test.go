@@ -16,6 +16,7 @@ import (
 
 	"github.com/smartgate/smartgate/account"
 	"github.com/smartgate/smartgate/audit"
+	"github.com/smartgate/smartgate/idp"
 	"github.com/smartgate/smartgate/store"
 	"github.com/smartgate/smartgate/web/people"
 )
@@ -82,7 +83,10 @@ var fedTime = time.Date(2026, 5, 6, 7, 8, 0, 0, time.UTC)
 func newFedEnv(t *testing.T) (*env, *fakeLinker, *fakeIssuer) {
 	t.Helper()
 	fl, fi := &fakeLinker{}, &fakeIssuer{now: fedTime}
-	e := newEnv(t, func(c *people.Config) { c.Links, c.SignIn = fl, fi })
+	e := newEnv(t, func(c *people.Config) {
+		c.Links, c.SignIn = fl, fi
+		c.Providers = []idp.Provider{{ID: "google", Name: "Google Workspace", Issuer: idp.GoogleIssuer}}
+	})
 	pat := e.user("pat")
 	fl.links = []account.Link{
 		{Issuer: "https://accounts.google.com", Subject: "g-1", UserID: pat.ID, Provider: "google", Email: "pat@gmail.example",
@@ -102,7 +106,7 @@ func TestAdministratorSeesAndUnlinksIdentities(t *testing.T) {
 	page := b.get(path)
 	wantStatus(t, page, http.StatusOK)
 	for _, want := range []string{"Linked identities", `data-link-issuer="https://accounts.google.com" data-link-subject="g-1"`,
-		"google", "pat@gmail.example", "2026-05-06 07:08 UTC", "2026-05-06 08:08 UTC", "never",
+		"<td>Google Workspace</td>", "<td>facebook</td>", "pat@gmail.example", "2026-05-06 07:08 UTC", "2026-05-06 08:08 UTC", "never",
 		`data-link-issuer="https://www.facebook.com" data-link-subject="f-2"`, "&lt;script&gt;x&lt;/script&gt;",
 		`action="` + path + `/links/delete"`} {
 		if !strings.Contains(page.body, want) {

@@ -35,6 +35,7 @@ import (
 
 	"github.com/smartgate/smartgate/account"
 	"github.com/smartgate/smartgate/audit"
+	"github.com/smartgate/smartgate/idp"
 	"github.com/smartgate/smartgate/internal/reqctx"
 	"github.com/smartgate/smartgate/web"
 	"github.com/smartgate/smartgate/web/showonce"
@@ -100,6 +101,9 @@ type Config struct {
 	// Links shows a person's linked identities with an unlink button
 	// (*link.Linker); nil hides them.
 	Links Links
+	// Providers are the configured log-in providers: a link shows its
+	// provider's name (else the provider id it was made through).
+	Providers []idp.Provider
 	// SignIn issues one-time sign-in codes (*account.SignInCodes); nil
 	// hides the button.
 	SignIn SignInIssuer
