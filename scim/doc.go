@@ -1,7 +1,7 @@
 // Package scim is smartgate's SCIM 2.0 server (RFC 7643/7644) at
 // /scim/v2 over the local accounts: Users (core User, the enterprise
 // extension and urn:ietf:params:scim:schemas:extension:smartgate:2.0:User
-// with fhirUser and roles), Groups (members, and the smartgate Group
+// with fhirUser, roles and the read-only federated identities), Groups (members, and the smartgate Group
 // extension with roles and a scope ceiling), ServiceProviderConfig,
 // ResourceTypes, Schemas, and POST .search at the root and under each
 // resource type.
@@ -84,6 +84,15 @@
 //   - Bodies are limited to Config.MaxBodyBytes (default 1 MiB; 413).
 //     Requests must be application/scim+json or application/json (or
 //     carry no Content-Type); answers are application/scim+json.
+//   - The smartgate User extension's identities (the federated
+//     identities linked to the account: provider, issuer, subject,
+//     email, created, lastLogin) are readOnly, shown when Config.Links is
+//     set (one LinksOfUsers read per list page, none when the projection
+//     leaves them out). POST and PUT ignore them whatever they hold; a
+//     PATCH naming them is 400 mutability; links are made by logging in
+//     and removed on the users page. They cannot be filtered on (400
+//     invalidFilter "… cannot be filtered on"): the store's filters do not
+//     reach the links, and a person's issuer is not a provisioning key.
 //   - Every change, and every refused request, is audited (kind scim:
 //     caller, action, resource, outcome); never a password or token.
 package scim

@@ -33,7 +33,7 @@ func FuzzDecodeUser(f *testing.F) {
 			return
 		}
 		in.user.ID = "id"
-		out, err := json.Marshal(renderUser(&in.user, nil, "https://h/scim/v2"))
+		out, err := json.Marshal(renderUser(&in.user, nil, nil, "https://h/scim/v2"))
 		if err != nil {
 			t.Fatal(err)
 		}

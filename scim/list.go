@@ -192,10 +192,14 @@ func (s *Server) userPage(q *request, pg page) ([]any, int, error) {
 			return nil, 0, storeError(err, what{kind: "User"})
 		}
 	}
+	links, err := s.linksOfPage(q, pg.proj, users)
+	if err != nil {
+		return nil, 0, err
+	}
 	res := make([]any, 0, len(users))
 	base := s.baseURL(q)
 	for i := range users {
-		r := renderUser(&users[i], groups[users[i].ID], base)
+		r := renderUser(&users[i], groups[users[i].ID], links[users[i].ID], base)
 		if pg.proj.identity() {
 			// Nothing to take out: encoded once, with the page.
 			res = append(res, r)
@@ -208,6 +212,23 @@ func (s *Server) userPage(q *request, pg page) ([]any, int, error) {
 		res = append(res, pg.proj.apply(doc))
 	}
 	return res, total, nil
+}
+
+// linksOfPage reads the federated identities of a page of users in one
+// query, and only when a LinkReader is configured and they are shown.
+func (s *Server) linksOfPage(q *request, proj projection, users []account.User) (map[string][]account.Link, error) {
+	if s.cfg.Links == nil || len(users) == 0 || !proj.wantsIn(URNSmartUser, "identities") {
+		return nil, nil
+	}
+	ids := make([]string, len(users))
+	for i := range users {
+		ids[i] = users[i].ID
+	}
+	links, err := s.cfg.Links.LinksOfUsers(q.Context(), ids)
+	if err != nil {
+		return nil, storeError(err, what{kind: "User"})
+	}
+	return links, nil
 }
 
 func (s *Server) listGroups(q *request) error {

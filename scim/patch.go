@@ -85,7 +85,7 @@ func (s *Server) doPatchUser(q *request) (*account.User, error) {
 	if err != nil {
 		return nil, err
 	}
-	data, err := applyPatch(userKind(), renderUser(old, nil, s.baseURL(q)), ops)
+	data, err := applyPatch(userKind(), renderUser(old, nil, nil, s.baseURL(q)), ops)
 	if err != nil || data == nil {
 		return old, err
 	}

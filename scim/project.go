@@ -1,6 +1,7 @@
 package scim
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/smartgate/smartgate/scim/schema"
@@ -81,6 +82,19 @@ func (p projection) wants(name string) bool {
 		}
 	}
 	return true
+}
+
+// wantsIn reports whether the projection returns the attribute name of
+// the extension ext (its URN), so that what will not be shown is not
+// loaded (a user's identities).
+func (p projection) wantsIn(ext, name string) bool {
+	named := func(keys []string) bool {
+		return strings.EqualFold(keys[0], ext) && (len(keys) == 1 || strings.EqualFold(keys[1], name))
+	}
+	if len(p.include) > 0 {
+		return slices.ContainsFunc(p.include, named)
+	}
+	return !slices.ContainsFunc(p.exclude, func(keys []string) bool { return len(keys) <= 2 && named(keys) })
 }
 
 // apply returns doc as projected; doc may be changed in place.

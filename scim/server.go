@@ -64,15 +64,28 @@ type People interface {
 	IsAdmin(ctx context.Context, u *account.User) (bool, error)
 }
 
+// LinkReader reads the federated identities linked to accounts
+// (account.Links, implemented by store/sqlite): shown as the smartgate
+// extension's readOnly identities.
+type LinkReader interface {
+	LinksOf(ctx context.Context, userID string) ([]account.Link, error)
+	// LinksOfUsers reads a whole list page's links in one query.
+	LinksOfUsers(ctx context.Context, userIDs []string) (map[string][]account.Link, error)
+}
+
 var (
-	_ Store  = account.Directory(nil)
-	_ People = (*account.People)(nil)
+	_ Store      = account.Directory(nil)
+	_ People     = (*account.People)(nil)
+	_ LinkReader = account.Links(nil)
 )
 
 // Config configures the server.
 type Config struct {
 	Store  Store
 	People People
+	// Links reads the federated identities shown as the smartgate
+	// extension's identities; nil leaves the attribute out.
+	Links LinkReader
 	// Auth decides who a request is; every request but the discovery
 	// documents passes it before anything else is read.
 	Auth Authorizer

@@ -97,8 +97,41 @@ type managerJSON struct {
 }
 
 type smartUserJSON struct {
-	FHIRUser string   `json:"fhirUser,omitempty"`
-	Roles    []string `json:"roles,omitempty"`
+	FHIRUser   string         `json:"fhirUser,omitempty"`
+	Roles      []string       `json:"roles,omitempty"`
+	Identities identitiesJSON `json:"identities,omitempty"`
+}
+
+// identitiesJSON is the readOnly identities attribute: rendered from the
+// account's links, and ignored in POST and PUT bodies whatever it holds
+// (RFC 7643 §2.2: the server ignores values of readOnly attributes).
+type identitiesJSON []identityJSON
+
+// UnmarshalJSON ignores the value: identities is readOnly.
+func (*identitiesJSON) UnmarshalJSON([]byte) error { return nil }
+
+type identityJSON struct {
+	Provider  string `json:"provider,omitempty"`
+	Issuer    string `json:"issuer"`
+	Subject   string `json:"subject"`
+	Email     string `json:"email,omitempty"`
+	Created   string `json:"created,omitempty"`
+	LastLogin string `json:"lastLogin,omitempty"`
+}
+
+func renderIdentities(links []account.Link) identitiesJSON {
+	var out identitiesJSON
+	for _, l := range links {
+		j := identityJSON{Provider: l.Provider, Issuer: l.Issuer, Subject: l.Subject, Email: l.Email}
+		if !l.Created.IsZero() {
+			j.Created = timeString(l.Created)
+		}
+		if !l.LastLogin.IsZero() {
+			j.LastLogin = timeString(l.LastLogin)
+		}
+		out = append(out, j)
+	}
+	return out
 }
 
 // userIn is a decoded User body: the person, the password when one was
@@ -111,7 +144,8 @@ type userIn struct {
 }
 
 // decodeUser decodes and checks a POST or PUT body. readOnly attributes
-// (id, meta, groups) are ignored (RFC 7644 §3.5.1).
+// (id, meta, groups, the smartgate identities) are ignored (RFC 7644
+// §3.5.1).
 func decodeUser(data []byte) (*userIn, error) {
 	var j userJSON
 	if err := decodeStrict(data, &j); err != nil {
@@ -204,9 +238,9 @@ func flex(b bool) *flexBool { f := flexBool(b); return &f }
 // with attributes and the listener).
 func etag(version int64) string { return `W/"` + strconv.FormatInt(version, 10) + `"` }
 
-// renderUser renders u with its groups; base is the /scim/v2 URL of the
-// listener.
-func renderUser(u *account.User, groups []account.Group, base string) *userJSON {
+// renderUser renders u with its groups and its federated identities
+// (links); base is the /scim/v2 URL of the listener.
+func renderUser(u *account.User, groups []account.Group, links []account.Link, base string) *userJSON {
 	j := &userJSON{
 		Schemas:           []string{URNUser},
 		ID:                u.ID,
@@ -251,6 +285,6 @@ func renderUser(u *account.User, groups []account.Group, base string) *userJSON 
 	// The smartgate extension is always rendered, so that a client sees
 	// it exists (and a PATCH can address it).
 	j.Schemas = append(j.Schemas, URNSmartUser)
-	j.Smartgate = &smartUserJSON{FHIRUser: u.FHIRUser, Roles: u.Roles}
+	j.Smartgate = &smartUserJSON{FHIRUser: u.FHIRUser, Roles: u.Roles, Identities: renderIdentities(links)}
 	return j
 }

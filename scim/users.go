@@ -14,8 +14,9 @@ func userProjection(q *request) projection {
 	return parseProjection(userKind().res, v.Get("attributes"), v.Get("excludedAttributes"))
 }
 
-// writeUser answers u (with its groups when they are shown). A created
-// user has no groups yet, and is answered with its Location.
+// writeUser answers u (with its groups and identities when they are
+// shown). A created user has neither yet, and is answered with its
+// Location.
 func (s *Server) writeUser(q *request, status int, u *account.User, created bool) error {
 	proj := userProjection(q)
 	var groups []account.Group
@@ -25,7 +26,14 @@ func (s *Server) writeUser(q *request, status int, u *account.User, created bool
 			return storeError(err, what{kind: "User", id: u.ID})
 		}
 	}
-	j := renderUser(u, groups, s.baseURL(q))
+	var links []account.Link
+	if s.cfg.Links != nil && proj.wantsIn(URNSmartUser, "identities") && !created {
+		var err error
+		if links, err = s.cfg.Links.LinksOf(q.Context(), u.ID); err != nil {
+			return storeError(err, what{kind: "User", id: u.ID})
+		}
+	}
+	j := renderUser(u, groups, links, s.baseURL(q))
 	loc := ""
 	if created {
 		loc = j.Meta.Location

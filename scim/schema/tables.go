@@ -158,7 +158,24 @@ func smartgateUserAttributes() []Attribute {
 	return []Attribute{
 		fhirUser,
 		canonical(filterable(exact(multi(str("roles", "smartgate roles held directly (groups may add more).")))), account.Roles()...),
+		identities(),
 	}
+}
+
+// identities is the smartgate User's federated identities: the links of
+// (issuer, subject) at a provider to the account (account.Link). Every
+// part is readOnly (a link is made by logging in through the provider and
+// removed on the users page), and none is filterable: a filter on them is
+// 400 invalidFilter.
+func identities() Attribute {
+	return readOnly(multi(complexOf("identities", "The federated identities linked to the User: each an (issuer, subject) at a configured provider; read-only.",
+		readOnly(exact(str("provider", "The id of the configured provider the identity was linked through."))),
+		readOnly(exact(str("issuer", "The provider's issuer (the OpenID Connect iss, or the preset's fixed issuer)."))),
+		readOnly(exact(str("subject", "The provider's stable identifier of the person (sub)."))),
+		readOnly(str("email", "The e-mail address the provider gave when the identity was linked (never used to find the account).")),
+		readOnly(typed(str("created", "When the identity was linked."), DateTime)),
+		readOnly(typed(str("lastLogin", "The last log-in through the identity; absent before the first."), DateTime)),
+	)))
 }
 
 // Group returns the Group resource type: RFC 7643 §4.2 with the

@@ -1,7 +1,9 @@
 // Package people serves the administrators' people pages: /admin/users
 // (search, a paged list, create, edit, disable/enable, reset a password,
-// lift a log-in lockout, delete) and /admin/groups (search, a paged list,
-// create, edit the roles and scope ceiling a group gives, members, delete).
+// lift a log-in lockout, delete; the person's linked federated identities
+// with an unlink button, and an administrator-issued one-time sign-in
+// code) and /admin/groups (search, a paged list, create, edit the roles
+// and scope ceiling a group gives, members, delete).
 //
 // Every page goes through the web package's RequireRole with the admin role
 // (log-in, role, CSRF token on every POST, page headers); every POST that
@@ -14,6 +16,8 @@
 // generated password is shown once, as web/clients shows a client secret:
 // kept in memory under a random single-use handle bound to the
 // administrator; no password is ever put in a URL, a log or the audit trail.
+// A sign-in code is shown once the same way, on its own page
+// (/admin/users/{id}/signin-code), with its expiry and where to enter it.
 package people
 
 import (
@@ -31,6 +35,7 @@ import (
 
 	"github.com/smartgate/smartgate/account"
 	"github.com/smartgate/smartgate/audit"
+	"github.com/smartgate/smartgate/idp"
 	"github.com/smartgate/smartgate/internal/reqctx"
 	"github.com/smartgate/smartgate/web"
 	"github.com/smartgate/smartgate/web/showonce"
@@ -93,10 +98,19 @@ type Config struct {
 	People    People            // every change
 	// Unlocker lifts lockouts; nil hides the unlock button.
 	Unlocker Unlocker
-	Assets   fs.FS // templates/ (smartgate.Assets)
-	Audit    audit.Recorder
-	Logger   *slog.Logger
-	Now      func() time.Time
+	// Links shows a person's linked identities with an unlink button
+	// (*link.Linker); nil hides them.
+	Links Links
+	// Providers are the configured log-in providers: a link shows its
+	// provider's name (else the provider id it was made through).
+	Providers []idp.Provider
+	// SignIn issues one-time sign-in codes (*account.SignInCodes); nil
+	// hides the button.
+	SignIn SignInIssuer
+	Assets fs.FS // templates/ (smartgate.Assets)
+	Audit  audit.Recorder
+	Logger *slog.Logger
+	Now    func() time.Time
 }
 
 // Server serves the people pages.
@@ -108,7 +122,8 @@ type Server struct {
 
 // Page files (templates/<name>.html), each executed with base.html and the
 // shared forms.
-var pageNames = []string{"users_list", "users_new", "users_edit", "groups_list", "groups_new", "groups_edit", "people_confirm"}
+var pageNames = []string{"users_list", "users_new", "users_edit", "groups_list", "groups_new", "groups_edit", "people_confirm",
+	"users_signin_code"}
 
 // New parses the templates.
 func New(cfg Config) (*Server, error) {
@@ -155,6 +170,9 @@ func (s *Server) Register(mux *http.ServeMux) {
 	mux.Handle("POST "+UsersPath+"/{id}/enable", admin(s.setActive(true)))
 	mux.Handle("POST "+UsersPath+"/{id}/password", admin(s.resetPassword))
 	mux.Handle("POST "+UsersPath+"/{id}/unlock", admin(s.unlock))
+	mux.Handle("POST "+UsersPath+"/{id}/links/delete", admin(s.unlink))
+	mux.Handle("POST "+UsersPath+"/{id}/signin-code", admin(s.issueSignInCode))
+	mux.Handle("GET "+UsersPath+"/{id}/signin-code", admin(s.showSignInCode))
 	mux.Handle("GET "+UsersPath+"/{id}/delete", admin(s.confirmDeleteUser))
 	mux.Handle("POST "+UsersPath+"/{id}/delete", admin(s.deleteUser))
 
@@ -194,6 +212,12 @@ type page struct {
 	Members       []account.Member
 	Confirm       *confirm
 	Unlock        bool // an Unlocker is configured
+	// Links are the person's linked identities, shown when Links is
+	// configured (ShowLinks); SignIn: a SignInIssuer is configured.
+	Links      []linkRow
+	ShowLinks  bool
+	SignIn     bool
+	SignInCode *signInCode // the result page of issuing a code
 }
 
 // confirm is the confirmation step of a deletion.
@@ -234,7 +258,7 @@ func (s *Server) base(w http.ResponseWriter, r *http.Request, section string) (p
 		s.cfg.Pages.Fail(w, r, http.StatusInternalServerError, "", err)
 		return page{}, "", false
 	}
-	return page{CSRF: csrf, User: u.Label(), Section: section, Unlock: s.cfg.Unlocker != nil}, u.ID, true
+	return page{CSRF: csrf, User: u.Label(), Section: section, Unlock: s.cfg.Unlocker != nil, SignIn: s.cfg.SignIn != nil}, u.ID, true
 }
 
 // record writes the audit event of an administrator's change: who, what,
@@ -317,6 +341,7 @@ var done = map[string]string{
 	"password": "The new password is set.",
 	"unlocked": "The log-in lockout is lifted.",
 	"deleted":  "Deleted.",
+	"unlinked": "The identity is unlinked: it no longer logs in to this account.",
 	"members":  "The members are changed.",
 }
 

@@ -45,7 +45,7 @@ func (a auditDB) Record(ctx context.Context, ev audit.Event) {
 	}
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T, opts ...func(*people.Config)) *env {
 	t.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, sqlite.Memory, sqlite.Options{})
@@ -79,8 +79,11 @@ func newEnv(t *testing.T) *env {
 		e.revoked = append(e.revoked, id)
 		return nil
 	}})
-	srv, err := people.New(people.Config{Pages: pages, Directory: db, People: pp, Unlocker: e.throttle, Assets: assets,
-		Audit: auditDB{db}})
+	cfg := people.Config{Pages: pages, Directory: db, People: pp, Unlocker: e.throttle, Assets: assets, Audit: auditDB{db}}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	srv, err := people.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

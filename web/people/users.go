@@ -345,6 +345,10 @@ func (s *Server) showPerson(w http.ResponseWriter, r *http.Request, v page, stat
 	for i := range groups {
 		v.Groups = append(v.Groups, rowOfGroup(&groups[i]))
 	}
+	if err := s.links(r.Context(), &v, u); err != nil {
+		s.cfg.Pages.Fail(w, r, http.StatusInternalServerError, "", err)
+		return
+	}
 	v.Person = &row
 	if form != nil {
 		v.Form = *form
