@@ -198,6 +198,13 @@ const (
 	FacebookIssuer = "https://www.facebook.com"
 )
 
-// Reserved reports whether id may not name a provider: "code"
-// (/login/code) and "callback".
-func Reserved(id string) bool { return id == "code" || id == "callback" }
+// Reserved reports whether id may not name a provider: the pages' own
+// paths under /login/ (/login/code, /login/link, /login/second-factor,
+// /login/enrol) and "callback".
+func Reserved(id string) bool {
+	switch id {
+	case "code", "callback", "link", "second-factor", "enrol":
+		return true
+	}
+	return false
+}

@@ -77,22 +77,13 @@ func callbackState(q url.Values) (string, bool) {
 	return v[0], true
 }
 
-// webReserved are the /login/ paths of the pages, which no provider id may
-// take.
-var webReserved = []string{"code", "callback", "link", "second-factor", "enrol"}
-
-// checkProviders refuses provider ids that are not one path segment of
-// config's id syntax or that are one of the pages' own /login/ paths.
+// checkProviders refuses provider ids that are not one path segment, are
+// repeated, or are one of the pages' own /login/ paths (idp.Reserved).
 func checkProviders(ps []idp.Provider) error {
 	seen := map[string]bool{}
 	for _, p := range ps {
 		if p.ID == "" || url.PathEscape(p.ID) != p.ID || idp.Reserved(p.ID) || seen[p.ID] {
 			return fmt.Errorf("web: provider id %q is empty, reserved, repeated or not a path segment", p.ID)
-		}
-		for _, r := range webReserved {
-			if p.ID == r {
-				return fmt.Errorf("web: provider id %q is a page's path (/login/%s)", p.ID, r)
-			}
 		}
 		seen[p.ID] = true
 	}
