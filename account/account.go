@@ -416,3 +416,24 @@ func SessionLive(ctx context.Context, st Sessions, id string, now time.Time) (bo
 	}
 	return s.Active(now), nil
 }
+
+// PrimaryEmailIndex is the index in u.Emails of the person's e-mail: the
+// first marked primary, else the first; -1 when there is none. It is the
+// one rule of which address is "the" e-mail (claims, pages, log-ins).
+func (u *User) PrimaryEmailIndex() int {
+	if i := slices.IndexFunc(u.Emails, func(e Email) bool { return e.Primary }); i >= 0 {
+		return i
+	}
+	if len(u.Emails) > 0 {
+		return 0
+	}
+	return -1
+}
+
+// PrimaryEmail is the person's e-mail (PrimaryEmailIndex), or "".
+func (u *User) PrimaryEmail() string {
+	if i := u.PrimaryEmailIndex(); i >= 0 {
+		return u.Emails[i].Value
+	}
+	return ""
+}

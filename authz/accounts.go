@@ -135,12 +135,7 @@ func (a Accounts) Claims(ctx context.Context, subject string) (UserClaims, error
 // effective roles and ceiling (r).
 func ClaimsOf(u *account.User, r account.Rights) UserClaims {
 	c := UserClaims{Subject: u.ID, Username: u.UserName, Name: u.Label(), FHIRUser: u.FHIRUser, Roles: r.Roles,
-		Ceiling: r.Ceiling}
-	for _, e := range u.Emails {
-		if e.Primary || c.Email == "" {
-			c.Email = e.Value
-		}
-	}
+		Ceiling: r.Ceiling, Email: u.PrimaryEmail()}
 	return c
 }
 

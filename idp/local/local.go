@@ -62,11 +62,6 @@ func (c *Connector) Login(ctx context.Context, username, password, address strin
 
 func identityOf(u *account.User) idp.Identity {
 	id := idp.Identity{Subject: u.ID, Name: u.Label(), GivenName: u.Name.GivenName,
-		FamilyName: u.Name.FamilyName, PreferredUsername: u.UserName, AMR: []string{"pwd"}}
-	for _, e := range u.Emails {
-		if e.Primary || id.Email == "" {
-			id.Email = e.Value
-		}
-	}
+		FamilyName: u.Name.FamilyName, PreferredUsername: u.UserName, AMR: []string{"pwd"}, Email: u.PrimaryEmail()}
 	return id
 }

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"unicode"
 
 	xoauth2 "golang.org/x/oauth2"
 
@@ -23,12 +22,12 @@ func callbackError(q url.Values) error {
 	if code == "" {
 		return nil
 	}
-	msg := safeText(code, 64)
+	msg := idp.CleanText(code, 64)
 	if r := q.Get("error_reason"); r != "" {
-		msg += " (" + safeText(r, 64) + ")"
+		msg += " (" + idp.CleanText(r, 64) + ")"
 	}
 	if d := q.Get("error_description"); d != "" {
-		msg += ": " + safeText(d, 200)
+		msg += ": " + idp.CleanText(d, 200)
 	}
 	return fmt.Errorf("%w: %s", idp.ErrUpstream, msg)
 }
@@ -45,7 +44,7 @@ func (conn *Connector) exchange(ctx context.Context, code string, st idp.State) 
 	}
 	if t := tok.TokenType; t != "" && !strings.EqualFold(t, "bearer") {
 		return "", fmt.Errorf("%w: the token endpoint issued a %q token, not a bearer token", idp.ErrUnavailable,
-			safeText(t, 32))
+			idp.CleanText(t, 32))
 	}
 	return tok.AccessToken, nil
 }
@@ -62,14 +61,14 @@ func (conn *Connector) tokenError(ctx context.Context, err error) error {
 	if re.Response != nil {
 		status = re.Response.StatusCode
 	}
-	conn.logger.WarnContext(ctx, "token request refused", "status", status, "error", safeText(re.ErrorCode, 64),
-		"error_description", safeText(re.ErrorDescription, 200), "error_uri", safeText(re.ErrorURI, 200))
+	conn.logger.WarnContext(ctx, "token request refused", "status", status, "error", idp.CleanText(re.ErrorCode, 64),
+		"error_description", idp.CleanText(re.ErrorDescription, 200), "error_uri", idp.CleanText(re.ErrorURI, 200))
 	if status >= 500 {
 		return fmt.Errorf("%w: the token endpoint failed (HTTP %d)", idp.ErrUnavailable, status)
 	}
 	msg := "the token endpoint refused the code"
 	if re.ErrorCode != "" {
-		msg += ": " + safeText(re.ErrorCode, 64)
+		msg += ": " + idp.CleanText(re.ErrorCode, 64)
 	}
 	return fmt.Errorf("%w: %s", idp.ErrUpstream, msg)
 }
@@ -147,33 +146,14 @@ func errorMessage(body []byte) string {
 	}
 	var code string
 	if json.Unmarshal(e.Error, &code) == nil {
-		return safeText(strings.TrimSpace(code+" "+e.ErrorDescription), 200)
+		return idp.CleanText(strings.TrimSpace(code+" "+e.ErrorDescription), 200)
 	}
 	var graph struct {
 		Message string `json:"message"`
 		Type    string `json:"type"`
 	}
 	if json.Unmarshal(e.Error, &graph) == nil {
-		return safeText(strings.TrimSpace(graph.Type+" "+graph.Message), 200)
+		return idp.CleanText(strings.TrimSpace(graph.Type+" "+graph.Message), 200)
 	}
 	return ""
-}
-
-// safeText is s with its non-printable characters removed, cut to at most
-// limit runes: upstream text fit for a page or a log line.
-func safeText(s string, limit int) string {
-	var b strings.Builder
-	n := 0
-	for _, r := range s {
-		if !unicode.IsPrint(r) {
-			continue
-		}
-		if n == limit {
-			b.WriteString("…")
-			break
-		}
-		b.WriteRune(r)
-		n++
-	}
-	return b.String()
 }

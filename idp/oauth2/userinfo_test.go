@@ -65,10 +65,10 @@ func TestClaimMappingOverrides(t *testing.T) {
 }
 
 func TestSafeText(t *testing.T) {
-	if got := safeText("access_denied\r\n\x00<b>", 64); got != "access_denied<b>" {
+	if got := idp.CleanText("access_denied\r\n\x00<b>", 64); got != "access_denied<b>" {
 		t.Errorf("safeText = %q", got)
 	}
-	if got := safeText(strings.Repeat("é", 10), 3); got != "ééé…" {
+	if got := idp.CleanText(strings.Repeat("é", 10), 3); got != "ééé…" {
 		t.Errorf("safeText cut = %q", got)
 	}
 }

@@ -35,15 +35,15 @@ func parseCallback(q url.Values, issuer string) (code string, issSent bool, err 
 	if q.Has("iss") {
 		if iss := q.Get("iss"); iss != issuer {
 			return "", false, fmt.Errorf("%w: the answer's iss %q is not this provider's issuer (RFC 9207 mix-up defence)",
-				idp.ErrInvalidToken, clean(iss, 100))
+				idp.ErrInvalidToken, idp.CleanText(iss, 100))
 		}
 	}
 	if q.Has("error") {
-		msg := clean(q.Get("error"), 64)
+		msg := idp.CleanText(q.Get("error"), 64)
 		if msg == "" {
 			msg = "(no error code)"
 		}
-		if d := clean(q.Get("error_description"), 200); d != "" {
+		if d := idp.CleanText(q.Get("error_description"), 200); d != "" {
 			msg += ": " + d
 		}
 		return "", false, fmt.Errorf("%w: %s", idp.ErrUpstream, msg)
@@ -118,12 +118,12 @@ func exchangeError(err error) error {
 		case status >= 500:
 			return fmt.Errorf("%w: the token endpoint answered %d", idp.ErrUnavailable, status)
 		case re.ErrorCode != "":
-			return fmt.Errorf("%w: the code exchange was refused: %s", idp.ErrUpstream, clean(re.ErrorCode, 64))
+			return fmt.Errorf("%w: the code exchange was refused: %s", idp.ErrUpstream, idp.CleanText(re.ErrorCode, 64))
 		default:
 			return fmt.Errorf("%w: the token endpoint answered %d", idp.ErrUpstream, status)
 		}
 	}
-	return fmt.Errorf("%w: token endpoint: %s", idp.ErrUnavailable, clean(err.Error(), 300))
+	return fmt.Errorf("%w: token endpoint: %s", idp.ErrUnavailable, idp.CleanText(err.Error(), 300))
 }
 
 // verify checks the token response's id_token and returns it and its
@@ -139,7 +139,7 @@ func (c *Connector) verify(ctx context.Context, d *discovery, st idp.State, tok 
 		if note.err != nil {
 			return nil, nil, fmt.Errorf("%w: %s", idp.ErrUnavailable, note.err.Error())
 		}
-		return nil, nil, fmt.Errorf("%w: id_token: %s", idp.ErrInvalidToken, clean(err.Error(), 300))
+		return nil, nil, fmt.Errorf("%w: id_token: %s", idp.ErrInvalidToken, idp.CleanText(err.Error(), 300))
 	}
 	if subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(st.Nonce)) != 1 {
 		return nil, nil, fmt.Errorf("%w: the id_token's nonce is not this log-in's (replayed?)", idp.ErrInvalidToken)
@@ -149,7 +149,7 @@ func (c *Connector) verify(ctx context.Context, d *discovery, st idp.State, tok 
 	}
 	var claims map[string]json.RawMessage
 	if err := idt.Claims(&claims); err != nil {
-		return nil, nil, fmt.Errorf("%w: id_token claims: %s", idp.ErrInvalidToken, clean(err.Error(), 100))
+		return nil, nil, fmt.Errorf("%w: id_token claims: %s", idp.ErrInvalidToken, idp.CleanText(err.Error(), 100))
 	}
 	// OpenID Connect Core §3.1.3.7: several audiences need azp; an azp
 	// must be this client.
@@ -187,13 +187,13 @@ func (c *Connector) addUserinfo(ctx context.Context, d *discovery, accessToken, 
 	req.Header.Set("Accept", "application/json")
 	resp, err := c.client.Do(req)
 	if err != nil {
-		return fmt.Errorf("%w: userinfo: %s", idp.ErrUnavailable, clean(err.Error(), 300))
+		return fmt.Errorf("%w: userinfo: %s", idp.ErrUnavailable, idp.CleanText(err.Error(), 300))
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	switch {
 	case err != nil:
-		return fmt.Errorf("%w: userinfo: %s", idp.ErrUnavailable, clean(err.Error(), 100))
+		return fmt.Errorf("%w: userinfo: %s", idp.ErrUnavailable, idp.CleanText(err.Error(), 100))
 	case resp.StatusCode >= 500:
 		return fmt.Errorf("%w: the userinfo endpoint answered %d", idp.ErrUnavailable, resp.StatusCode)
 	case resp.StatusCode != http.StatusOK:
@@ -205,7 +205,7 @@ func (c *Connector) addUserinfo(ctx context.Context, d *discovery, accessToken, 
 			if note.err != nil {
 				return fmt.Errorf("%w: %s", idp.ErrUnavailable, note.err.Error())
 			}
-			return fmt.Errorf("%w: signed userinfo: %s", idp.ErrInvalidToken, clean(err.Error(), 200))
+			return fmt.Errorf("%w: signed userinfo: %s", idp.ErrInvalidToken, idp.CleanText(err.Error(), 200))
 		}
 	}
 	var ui map[string]json.RawMessage

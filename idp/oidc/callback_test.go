@@ -172,7 +172,7 @@ func protocolCases() []callbackCase {
 					t.Errorf("client authenticated by %s", p.auth)
 				}
 			}},
-		{name: "error=access_denied", want: idp.ErrUpstream, msg: "access_denied: The person said no??",
+		{name: "error=access_denied", want: idp.ErrUpstream, msg: "access_denied: The person said no",
 			query: func(q url.Values) {
 				q.Del("code")
 				q.Set("error", "access_denied")

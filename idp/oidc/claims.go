@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/smartgate/smartgate/idp"
 )
@@ -92,7 +90,7 @@ func checkDomain(id idp.Identity, allowed []string) error {
 		}
 	}
 	if !slices.Contains(allowed, d) {
-		return fmt.Errorf("%w: the %s %q is not one of the allowed domains", idp.ErrDomain, from, clean(d, 100))
+		return fmt.Errorf("%w: the %s %q is not one of the allowed domains", idp.ErrDomain, from, idp.CleanText(d, 100))
 	}
 	return nil
 }
@@ -104,23 +102,4 @@ func emailDomain(email string) string {
 		return ""
 	}
 	return strings.ToLower(email[at+1:])
-}
-
-// clean makes upstream text fit to show: printable characters only
-// (others become '?'), at most max runes (then "…").
-func clean(s string, max int) string {
-	var b strings.Builder
-	n := 0
-	for _, r := range s {
-		if n == max {
-			b.WriteString("…")
-			break
-		}
-		if r == utf8.RuneError || !unicode.IsPrint(r) {
-			r = '?'
-		}
-		b.WriteRune(r)
-		n++
-	}
-	return b.String()
 }

@@ -125,11 +125,11 @@ func statusText(err error) string {
 func (c *Connector) fetchOnce(ctx context.Context, old *discovery) (*discovery, error) {
 	p, err := oidc.NewProvider(oidc.ClientContext(ctx, c.client), c.issuer)
 	if err != nil {
-		return nil, fmt.Errorf("discovery of %s: %s", c.issuer, clean(err.Error(), 300))
+		return nil, fmt.Errorf("discovery of %s: %s", c.issuer, idp.CleanText(err.Error(), 300))
 	}
 	var x discoveryExtra
 	if err := p.Claims(&x); err != nil {
-		return nil, fmt.Errorf("discovery of %s: %s", c.issuer, clean(err.Error(), 300))
+		return nil, fmt.Errorf("discovery of %s: %s", c.issuer, idp.CleanText(err.Error(), 300))
 	}
 	ep := p.Endpoint()
 	d := &discovery{
@@ -140,11 +140,11 @@ func (c *Connector) fetchOnce(ctx context.Context, old *discovery) (*discovery, 
 		{"authorization_endpoint", d.authURL}, {"token_endpoint", d.tokenURL}, {"jwks_uri", d.jwksURL},
 	} {
 		if !upstreamURL(e.url) {
-			return nil, fmt.Errorf("discovery of %s: %s %q is not an https URL", c.issuer, e.name, clean(e.url, 100))
+			return nil, fmt.Errorf("discovery of %s: %s %q is not an https URL", c.issuer, e.name, idp.CleanText(e.url, 100))
 		}
 	}
 	if d.userinfoURL != "" && !upstreamURL(d.userinfoURL) {
-		return nil, fmt.Errorf("discovery of %s: userinfo_endpoint %q is not an https URL", c.issuer, clean(d.userinfoURL, 100))
+		return nil, fmt.Errorf("discovery of %s: userinfo_endpoint %q is not an https URL", c.issuer, idp.CleanText(d.userinfoURL, 100))
 	}
 	algs := signingAlgs(x.Algs)
 	if len(algs) == 0 {

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/smartgate/smartgate/idp"
 	"io"
 	"net/http"
 	"sync"
@@ -83,7 +84,7 @@ func (ks *keySet) VerifySignature(ctx context.Context, jwt string) ([]byte, erro
 		return payload, nil
 	}
 	if known {
-		return nil, fmt.Errorf("the signature does not verify with key %q", clean(h.KeyID, 64))
+		return nil, fmt.Errorf("the signature does not verify with key %q", idp.CleanText(h.KeyID, 64))
 	}
 	// Unknown kid (or no kid and no key verifies): perhaps the provider
 	// rotated its keys. Fetch them, unless another call has since.
@@ -97,13 +98,13 @@ func (ks *keySet) VerifySignature(ctx context.Context, jwt string) ([]byte, erro
 			noteFetch(ctx, last)
 			return nil, last
 		}
-		return nil, fmt.Errorf("no key %q in the provider's keys", clean(h.KeyID, 64))
+		return nil, fmt.Errorf("no key %q in the provider's keys", idp.CleanText(h.KeyID, 64))
 	}
 	keys, _, _ = ks.snapshot()
 	if payload, _, ok := verifyWith(jws, keys, h.KeyID, h.Algorithm); ok {
 		return payload, nil
 	}
-	return nil, fmt.Errorf("no key %q in the provider's keys verifies the signature", clean(h.KeyID, 64))
+	return nil, fmt.Errorf("no key %q in the provider's keys verifies the signature", idp.CleanText(h.KeyID, 64))
 }
 
 func (ks *keySet) snapshot() ([]jose.JSONWebKey, int, time.Time) {
@@ -210,15 +211,15 @@ func (ks *keySet) fetch(ctx context.Context) ([]jose.JSONWebKey, error) {
 	req.Header.Set("Accept", "application/json")
 	resp, err := ks.client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("keys: %s", clean(err.Error(), 300))
+		return nil, fmt.Errorf("keys: %s", idp.CleanText(err.Error(), 300))
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return nil, fmt.Errorf("keys: reading %s: %s", ks.url, clean(err.Error(), 100))
+		return nil, fmt.Errorf("keys: reading %s: %s", ks.url, idp.CleanText(err.Error(), 100))
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("keys: %s answered %s", ks.url, clean(resp.Status, 60))
+		return nil, fmt.Errorf("keys: %s answered %s", ks.url, idp.CleanText(resp.Status, 60))
 	}
 	keys, err := parseKeys(body)
 	if err != nil {
@@ -234,7 +235,7 @@ func parseKeys(body []byte) ([]jose.JSONWebKey, error) {
 		Keys []json.RawMessage `json:"keys"`
 	}
 	if err := json.Unmarshal(body, &set); err != nil {
-		return nil, fmt.Errorf("not a JSON key set: %s", clean(err.Error(), 100))
+		return nil, fmt.Errorf("not a JSON key set: %s", idp.CleanText(err.Error(), 100))
 	}
 	var keys []jose.JSONWebKey
 	for _, raw := range set.Keys {

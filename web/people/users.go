@@ -39,15 +39,7 @@ func primaryEmail(u *account.User) string {
 	return ""
 }
 
-func emailIndex(u *account.User) int {
-	if i := slices.IndexFunc(u.Emails, func(e account.Email) bool { return e.Primary }); i >= 0 {
-		return i
-	}
-	if len(u.Emails) > 0 {
-		return 0
-	}
-	return -1
-}
+func emailIndex(u *account.User) int { return u.PrimaryEmailIndex() }
 
 // userForm is the values of the create and edit forms (the field names are
 // the SCIM attribute names: userName, givenName, familyName, displayName,
