@@ -132,7 +132,9 @@ func secondFactorKey(userID string) string { return "f:" + userID }
 // address apart from its passwords, limited like an account
 // (MaxPerAccount): a code names no account before it is found. The
 // address's own key counts them too.
-func signInCodeKey(address string) string { return "c:" + strings.TrimPrefix(addressKey(address), "a:") }
+func signInCodeKey(address string) string {
+	return "c:" + strings.TrimPrefix(addressKey(address), "a:")
+}
 
 // addressKey groups IPv6 addresses by /64 (one subscriber usually holds a
 // whole /64, so per-address counting would be trivial to evade).
