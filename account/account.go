@@ -265,7 +265,9 @@ type Users interface {
 	// UpdateUser replaces the stored user when u.Meta.Version matches the
 	// stored version (else store.ErrConflict) and advances u.Meta.
 	UpdateUser(ctx context.Context, u *User) error
-	// DeactivateUser sets active=false and ends the user's sessions.
+	// DeactivateUser sets active=false, ends the user's sessions and
+	// drops their sign-in codes (as UpdateUser does for an account it
+	// turns inactive).
 	DeactivateUser(ctx context.Context, id string) error
 	CountUsers(ctx context.Context) (int, error)
 }

@@ -188,8 +188,9 @@ type Directory interface {
 	// SearchUsers returns one page of the users matching q and the total
 	// number of matches.
 	SearchUsers(ctx context.Context, q Query) ([]User, int, error)
-	// DeleteUser removes the user, their memberships, consents and
-	// sessions (store.ErrNotFound when there is none).
+	// DeleteUser removes the user, their memberships, consents,
+	// sessions, links and sign-in codes (store.ErrNotFound when there is
+	// none).
 	DeleteUser(ctx context.Context, id string) error
 
 	// CreateGroup stores g, setting g.ID when empty and g.Meta; a taken

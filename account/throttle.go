@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 )
@@ -126,6 +127,14 @@ func accountKey(userName string) string { return "u:" + userName }
 // apart from its passwords, so that a right password (which forgets the
 // account's password failures) does not also forget failed codes.
 func secondFactorKey(userID string) string { return "f:" + userID }
+
+// signInCodeKey counts the sign-in codes (SignInCodes.Redeem) tried from
+// address apart from its passwords, limited like an account
+// (MaxPerAccount): a code names no account before it is found. The
+// address's own key counts them too.
+func signInCodeKey(address string) string {
+	return "c:" + strings.TrimPrefix(addressKey(address), "a:")
+}
 
 // addressKey groups IPv6 addresses by /64 (one subscriber usually holds a
 // whole /64, so per-address counting would be trivial to evade).

@@ -18,12 +18,16 @@ package link
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/smartgate/smartgate/account"
 	"github.com/smartgate/smartgate/audit"
 	"github.com/smartgate/smartgate/idp"
+	"github.com/smartgate/smartgate/internal/reqctx"
+	"github.com/smartgate/smartgate/store"
 )
 
 // Store is what the linker needs from storage.
@@ -42,18 +46,28 @@ type Creator interface {
 type Config struct {
 	Store  Store
 	People Creator
+	// Audit records every link made or removed (nil: none).
 	Audit  audit.Recorder
-	Logger *slog.Logger
+	Logger *slog.Logger // nil: discarded
 	Now    func() time.Time
 }
 
 // Linker resolves identities to accounts and keeps the links.
 type Linker struct {
-	cfg Config
+	cfg          Config
+	provisioning sync.Mutex // see provision
 }
 
 // New returns a Linker.
-func New(cfg Config) *Linker { return &Linker{cfg: cfg} }
+func New(cfg Config) *Linker {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Linker{cfg: cfg}
+}
 
 // Outcome is the result of Resolve.
 type Outcome struct {
@@ -78,17 +92,139 @@ var (
 	ErrIncomplete = errors.New("link: the identity has no issuer or subject")
 )
 
-var errNotBuilt = errors.New("link: not built yet")
+// How a link was made (the audit record's detail).
+const (
+	howLogin = "login"         // Link: the person logged in to the account
+	howEmail = "trusted_email" // Resolve: a trusted provider's verified email
+	howAuto  = "auto"          // Resolve: the account was provisioned now
+)
 
-// Resolve finds or makes the account of id, which p verified.
+// Resolve finds or makes the account of id, which p verified, by the rule
+// of the package doc. It returns ErrIncomplete for an identity without
+// issuer or subject and ErrInactive when the linked account is
+// deactivated; Outcome.NeedsAccount when no account may be found or made.
 func (l *Linker) Resolve(ctx context.Context, p idp.Provider, id idp.Identity) (Outcome, error) {
-	return Outcome{}, errNotBuilt
+	if id.Issuer == "" || id.Subject == "" {
+		return Outcome{}, ErrIncomplete
+	}
+	if out, found, err := l.linked(ctx, id); found || err != nil {
+		return out, err
+	}
+	u, err := l.byTrustedEmail(ctx, p, id)
+	if err != nil {
+		return Outcome{}, err
+	}
+	if u != nil {
+		err := l.createLink(ctx, u.ID, p, id, howEmail)
+		if errors.Is(err, store.ErrConflict) { // linked meanwhile
+			return l.relinked(ctx, id)
+		}
+		if err != nil {
+			return Outcome{}, err
+		}
+		return Outcome{User: u, LinkedByEmail: true}, nil
+	}
+	if p.Provisioning == idp.ProvisionAuto {
+		return l.provision(ctx, p, id)
+	}
+	return Outcome{NeedsAccount: true}, nil
+}
+
+// linked is the account id is linked to (found), with its log-in recorded;
+// ErrInactive when that account is deactivated.
+func (l *Linker) linked(ctx context.Context, id idp.Identity) (out Outcome, found bool, err error) {
+	ln, err := l.cfg.Store.LinkOf(ctx, id.Issuer, id.Subject)
+	if errors.Is(err, store.ErrNotFound) {
+		return Outcome{}, false, nil
+	}
+	if err != nil {
+		return Outcome{}, false, fmt.Errorf("link: look up the link: %w", err)
+	}
+	u, err := l.cfg.Store.User(ctx, ln.UserID)
+	if err != nil {
+		return Outcome{}, true, fmt.Errorf("link: account %s of a link: %w", ln.UserID, err)
+	}
+	if !u.Active {
+		return Outcome{}, true, ErrInactive
+	}
+	if err := l.cfg.Store.TouchLink(ctx, id.Issuer, id.Subject, l.cfg.Now()); err != nil {
+		// The log-in stands; only its time on the pages is missed.
+		l.cfg.Logger.WarnContext(ctx, "link: recording a log-in through a link failed", "user", u.ID, "provider", ln.Provider, "err", err)
+	}
+	return Outcome{User: u}, true, nil
+}
+
+// relinked is Resolve's answer when its link lost a race to another one
+// made meanwhile: the account that one links.
+func (l *Linker) relinked(ctx context.Context, id idp.Identity) (Outcome, error) {
+	out, found, err := l.linked(ctx, id)
+	if err == nil && !found {
+		err = fmt.Errorf("link: the identity was linked and unlinked meanwhile: %w", store.ErrConflict)
+	}
+	return out, err
+}
+
+// byTrustedEmail is the account a trusted provider's verified email
+// names: the one active account with that email (compared without regard
+// to case), unless it is an administrator's (directly or through a
+// group). Otherwise nil.
+func (l *Linker) byTrustedEmail(ctx context.Context, p idp.Provider, id idp.Identity) (*account.User, error) {
+	if !p.TrustedEmail || !id.EmailVerified || id.Email == "" {
+		return nil, nil
+	}
+	users, total, err := l.cfg.Store.SearchUsers(ctx, account.Query{Limit: 2, Filter: account.And{
+		Left:  account.Compare{Attr: "emails.value", Op: account.OpEq, Value: id.Email},
+		Right: account.Compare{Attr: "active", Op: account.OpEq, Value: true},
+	}})
+	if err != nil {
+		return nil, fmt.Errorf("link: accounts with the identity's email: %w", err)
+	}
+	if total != 1 || len(users) != 1 {
+		if total > 1 {
+			l.cfg.Logger.InfoContext(ctx, "link: a trusted email names several accounts; none is linked", "provider", p.ID, "accounts", total)
+		}
+		return nil, nil
+	}
+	u := &users[0]
+	groups, err := l.cfg.Store.GroupsOf(ctx, u.ID)
+	if err != nil {
+		return nil, fmt.Errorf("link: groups of %s: %w", u.ID, err)
+	}
+	if account.EffectiveRights(u, groups).Admin() {
+		l.cfg.Logger.InfoContext(ctx, "link: a trusted email names an administrator, who links only by logging in", "provider", p.ID, "user", u.ID)
+		return nil, nil
+	}
+	return u, nil
 }
 
 // Link links id (verified by p) to the account userID, after that person
-// logged in to it in the same browser and confirmed.
+// logged in to it in the same browser and confirmed. An identity linked to
+// that account already is no error; linked to another one it is
+// ErrLinkedElsewhere. A deactivated account is ErrInactive, an identity
+// without issuer or subject ErrIncomplete.
 func (l *Linker) Link(ctx context.Context, userID string, p idp.Provider, id idp.Identity) error {
-	return errNotBuilt
+	if id.Issuer == "" || id.Subject == "" {
+		return ErrIncomplete
+	}
+	u, err := l.cfg.Store.User(ctx, userID)
+	if err != nil {
+		return fmt.Errorf("link: account %s: %w", userID, err)
+	}
+	if !u.Active {
+		return ErrInactive
+	}
+	err = l.createLink(ctx, userID, p, id, howLogin)
+	if !errors.Is(err, store.ErrConflict) {
+		return err
+	}
+	cur, lerr := l.cfg.Store.LinkOf(ctx, id.Issuer, id.Subject)
+	switch {
+	case lerr != nil:
+		return fmt.Errorf("link: the link that is in the way: %w", lerr)
+	case cur.UserID == userID:
+		return nil
+	}
+	return ErrLinkedElsewhere
 }
 
 // LinksOf returns userID's links (the person's own page, the users page).
@@ -97,7 +233,41 @@ func (l *Linker) LinksOf(ctx context.Context, userID string) ([]account.Link, er
 }
 
 // Unlink removes userID's link of (issuer, subject); actor is who did it
-// (the person or an administrator), for the audit trail.
+// (the person or an administrator), for the audit trail. A link that is
+// not userID's is store.ErrNotFound.
 func (l *Linker) Unlink(ctx context.Context, actor, userID, issuer, subject string) error {
-	return errNotBuilt
+	ln, err := l.cfg.Store.LinkOf(ctx, issuer, subject)
+	if err == nil && ln.UserID != userID {
+		err = store.ErrNotFound
+	}
+	if err == nil {
+		err = l.cfg.Store.DeleteLink(ctx, userID, issuer, subject)
+	}
+	if err != nil {
+		return fmt.Errorf("link: unlink from %s: %w", userID, err)
+	}
+	l.record(ctx, audit.Event{Actor: actor, Action: "delete", Resource: "User/" + userID, Detail: "provider=" + ln.Provider})
+	return nil
+}
+
+// createLink stores the link of id to userID, made how, and audits it;
+// store.ErrConflict when the identity is linked already.
+func (l *Linker) createLink(ctx context.Context, userID string, p idp.Provider, id idp.Identity, how string) error {
+	ln := &account.Link{Issuer: id.Issuer, Subject: id.Subject, UserID: userID, Provider: p.ID,
+		Email: boundedEmail(id.Email), Created: l.cfg.Now()}
+	if err := l.cfg.Store.CreateLink(ctx, ln); err != nil {
+		return fmt.Errorf("link: link an identity of %s to %s: %w", p.ID, userID, err)
+	}
+	l.record(ctx, audit.Event{Actor: userID, Action: "create", Resource: "User/" + userID,
+		Detail: "provider=" + p.ID + " how=" + how})
+	return nil
+}
+
+// record audits a change of links (Kind "link"); never a secret.
+func (l *Linker) record(ctx context.Context, ev audit.Event) {
+	if l.cfg.Audit == nil {
+		return
+	}
+	ev.At, ev.Kind, ev.Outcome, ev.RequestID = l.cfg.Now(), "link", audit.Success, reqctx.ID(ctx)
+	l.cfg.Audit.Record(ctx, ev)
 }

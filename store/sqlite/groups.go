@@ -15,7 +15,8 @@ import (
 var _ account.Directory = (*DB)(nil)
 
 // DeleteUser removes the user; the foreign keys remove their e-mails,
-// phone numbers, memberships, consents, sessions and second factor. The
+// phone numbers, memberships, consents, sessions, second factor, links of
+// federated identities and sign-in codes. The
 // groups they belonged to change (version and lastModified move on).
 func (db *DB) DeleteUser(ctx context.Context, id string) error {
 	now := encodeTime(time.Now())

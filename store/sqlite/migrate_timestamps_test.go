@@ -37,7 +37,8 @@ func oldTime(t *testing.T, s string) time.Time {
 	return v
 }
 
-// timestampColumns lists every timestamp column after migration 10.
+// timestampColumns lists every timestamp column after migration 10, and
+// those of the tables added since (17: identity_links; 18: signin_codes).
 var timestampColumns = map[string][]string{
 	"settings":               {"updated_at"},
 	"audit_events":           {"at"},
@@ -53,6 +54,8 @@ var timestampColumns = map[string][]string{
 	"oauth_revoked_access":   {"expires_at"},
 	"fhir_resources":         {"last_updated"},
 	"fhir_history":           {"last_updated"},
+	"identity_links":         {"created", "last_login"},
+	"signin_codes":           {"created", "expires"},
 }
 
 // TestMigrationToMicrosecondTimestamps builds a database at schema version 9
@@ -240,10 +243,11 @@ func TestMigrationToMicrosecondTimestamps(t *testing.T) {
 	checkTimestampsDeclaredInteger(t, db.r)
 	// Migration 10 rebuilds tables and must keep every index; later
 	// migrations add their own (11: fhir_history_instance; 12 and 13: the
-	// SCIM directory's; 14: provisioning_tokens_client; 16: users_fhir_user).
+	// SCIM directory's; 14: provisioning_tokens_client; 16: users_fhir_user;
+	// 17: identity_links_user; 18: signin_codes_user).
 	want := append(slices.Clone(indexesBefore), "fhir_history_instance",
 		"users_external_id", "users_created", "groups_display_name", "groups_external_id", "groups_created", "group_members_user",
-		"provisioning_tokens_client", "users_fhir_user")
+		"provisioning_tokens_client", "users_fhir_user", "identity_links_user", "signin_codes_user")
 	slices.Sort(want)
 	if got := indexes(t, db.r); !slices.Equal(got, want) {
 		t.Errorf("indexes after migrating: %v, want %v", got, want)
@@ -342,13 +346,13 @@ func indexes(t *testing.T, db *sql.DB) []string {
 }
 
 // checkTimestampsDeclaredInteger: every column whose name says it holds a
-// time (…_at, created, updated, last_…, auth_time) is declared INTEGER, in
-// every table, including those added after migration 10.
+// time (…_at, created, updated, last_…, auth_time, expires) is declared
+// INTEGER, in every table, including those added after migration 10.
 func checkTimestampsDeclaredInteger(t *testing.T, db *sql.DB) {
 	t.Helper()
 	rows, err := db.Query(`SELECT m.name, c.name, c.type FROM sqlite_schema m, pragma_table_info(m.name) c
 		WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name <> 'schema_migrations'
-		AND (c.name LIKE '%\_at' ESCAPE '\' OR c.name IN ('at', 'created', 'updated', 'last_modified', 'last_updated', 'auth_time'))`)
+		AND (c.name LIKE '%\_at' ESCAPE '\' OR c.name IN ('at', 'created', 'updated', 'last_modified', 'last_updated', 'last_login', 'auth_time', 'expires'))`)
 	if err != nil {
 		t.Fatal(err)
 	}

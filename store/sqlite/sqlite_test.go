@@ -44,6 +44,7 @@ func conformance(t *testing.T, path func(t *testing.T) string) {
 		{"Launch", storetest.RunLaunch}, {"FHIR", storetest.RunFHIR},
 		{"SecondFactors", storetest.RunSecondFactors}, {"Lockouts", storetest.RunLockouts},
 		{"Directory", storetest.RunDirectory}, {"ProvisioningTokens", storetest.RunProvisioningTokens},
+		{"Links", storetest.RunLinks}, {"SignInCodes", storetest.RunSignInCodes},
 		{"Transactions", storetest.RunTransactions},
 	} {
 		t.Run(domain.name, func(t *testing.T) { domain.run(t, open) })

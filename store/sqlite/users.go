@@ -313,7 +313,8 @@ func (db *DB) Users(ctx context.Context, q account.ListQuery) ([]account.User, e
 	return out, nil
 }
 
-// UpdateUser replaces the user when u.Meta.Version is the stored version.
+// UpdateUser replaces the user when u.Meta.Version is the stored version;
+// an inactive user loses their sessions and sign-in codes (endAccess).
 func (db *DB) UpdateUser(ctx context.Context, u *account.User) error {
 	if err := u.Validate(); err != nil {
 		return fmt.Errorf("sqlite: update user: %w", err)
@@ -340,8 +341,7 @@ func (db *DB) UpdateUser(ctx context.Context, u *account.User) error {
 			return fmt.Errorf("%w: version %d, stored %d", store.ErrConflict, u.Meta.Version, v)
 		}
 		if !u.Active {
-			if _, err := tx.ExecContext(ctx, "UPDATE web_sessions SET ended_at=? WHERE user_id=? AND ended_at=0",
-				encodeTime(now), u.ID); err != nil {
+			if err := endAccess(ctx, tx, u.ID, encodeTime(now)); err != nil {
 				return err
 			}
 		}
@@ -355,7 +355,8 @@ func (db *DB) UpdateUser(ctx context.Context, u *account.User) error {
 	return nil
 }
 
-// DeactivateUser sets active=false and ends the user's sessions.
+// DeactivateUser sets active=false, ends the user's sessions and drops
+// their sign-in codes.
 func (db *DB) DeactivateUser(ctx context.Context, id string) error {
 	now := encodeTime(time.Now())
 	err := db.write(ctx, func(tx *sql.Tx) error {
@@ -366,13 +367,23 @@ func (db *DB) DeactivateUser(ctx context.Context, id string) error {
 		if n, _ := res.RowsAffected(); n == 0 {
 			return store.ErrNotFound
 		}
-		_, err = tx.ExecContext(ctx, "UPDATE web_sessions SET ended_at=? WHERE user_id=? AND ended_at=0", now, id)
-		return err
+		return endAccess(ctx, tx, id, now)
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite: deactivate user %q: %w", id, err)
 	}
 	return nil
+}
+
+// endAccess is what an account turned inactive loses in the same
+// transaction: its log-in sessions end at now (Unix microseconds) and its
+// sign-in codes go.
+func endAccess(ctx context.Context, tx *sql.Tx, userID string, now int64) error {
+	if _, err := tx.ExecContext(ctx, "UPDATE web_sessions SET ended_at=? WHERE user_id=? AND ended_at=0", now, userID); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, "DELETE FROM signin_codes WHERE user_id=?", userID)
+	return err
 }
 
 // CountUsers returns the number of accounts.

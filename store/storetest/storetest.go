@@ -1,7 +1,8 @@
 // Package storetest is the one conformance suite that every storage backend
 // must pass (the dex storage/conformance pattern). It has one entry point per
 // domain — RunSettings, RunAudit, RunAccounts, RunSessions, RunClients,
-// RunTokens, RunLaunch, RunFHIR, RunDirectory, RunLockouts, RunProvisioningTokens — each a table of named subtests run on a
+// RunTokens, RunLaunch, RunFHIR, RunDirectory, RunLockouts, RunProvisioningTokens,
+// RunLinks, RunSignInCodes — each a table of named subtests run on a
 // fresh store, and a separate entry point, RunTransactions, for the tests
 // that race goroutines against one store (lock and transaction behaviour,
 // the part where backends differ most and fail worst). A backend's test file
@@ -43,6 +44,8 @@ type Backend interface {
 	account.Pendings
 	account.SecondFactorStore
 	account.Lockouts
+	account.Links
+	account.SignInCodeStore
 	authz.Store
 	fhir.Store
 	launch.Store
