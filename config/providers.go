@@ -120,6 +120,9 @@ func (pr Provider) problems(getenv func(string) string) []string {
 			add("scope %q is not a single scope token", s)
 		}
 	}
+	if pr.Type == "oidc" && len(pr.Scopes) > 0 && !slices.Contains(pr.Scopes, "openid") {
+		add("scopes of an oidc provider must include openid")
+	}
 	for _, d := range pr.AllowedDomains {
 		if !domainName.MatchString(d) || len(d) > 253 {
 			add("allowed_domains: %q is not a domain name (lower case, e.g. example.org)", d)

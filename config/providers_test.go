@@ -121,7 +121,8 @@ func TestProviderProblems(t *testing.T) {
 		{"facebook with domains", func(ps []Provider) []Provider { ps[1].AllowedDomains = []string{"example.org"}; return ps }, "Facebook's email is unverified"},
 		{"claims key", func(ps []Provider) []Provider { ps[3].Claims = map[string]string{"roles": "groups"}; return ps }, `claims: key "roles" must be one of`},
 		{"claims empty", func(ps []Provider) []Provider { ps[3].Claims = map[string]string{"email": ""}; return ps }, "claims: email names no claim"},
-		{"scope with space", func(ps []Provider) []Provider { ps[3].Scopes = []string{"openid email"}; return ps }, `scope "openid email" is not a single scope token`},
+		{"scope with space", func(ps []Provider) []Provider { ps[3].Scopes = []string{"openid", "openid email"}; return ps }, `scope "openid email" is not a single scope token`},
+		{"oidc scopes without openid", func(ps []Provider) []Provider { ps[3].Scopes = []string{"email", "profile"}; return ps }, "must include openid"},
 		{"display name too long", func(ps []Provider) []Provider { ps[3].DisplayName = strings.Repeat("x", 65); return ps }, "display_name must be at most 64"},
 	}
 	for _, tc := range tests {
