@@ -26,7 +26,8 @@ var (
 )
 
 // ClaimKeys are the keys a provider's claims: mapping may name
-// (smartgate's names, mapped to the provider's claim names).
+// (smartgate's names, mapped to the provider's claim names); an oauth2
+// provider without a preset may also map subject (its userinfo's id).
 var ClaimKeys = []string{"email", "email_verified", "name", "given_name", "family_name", "preferred_username", "domain"}
 
 var (
@@ -120,9 +121,6 @@ func (pr Provider) problems(getenv func(string) string) []string {
 			add("scope %q is not a single scope token", s)
 		}
 	}
-	if pr.Type == "oidc" && len(pr.Scopes) > 0 && !slices.Contains(pr.Scopes, "openid") {
-		add("scopes of an oidc provider must include openid")
-	}
 	for _, d := range pr.AllowedDomains {
 		if !domainName.MatchString(d) || len(d) > 253 {
 			add("allowed_domains: %q is not a domain name (lower case, e.g. example.org)", d)
@@ -136,7 +134,18 @@ func (pr Provider) problems(getenv func(string) string) []string {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
+	if len(keys) > 0 && pr.Preset == "facebook" {
+		add("claims cannot be used with the facebook preset: its Graph API fields are fixed")
+	}
 	for _, k := range keys {
+		if k == "subject" {
+			if pr.Type != "oauth2" || pr.PresetOrNone() != "none" {
+				add("claims: subject may be mapped only for an oauth2 provider without a preset (an OpenID provider's subject is the id_token's sub)")
+			} else if pr.Claims[k] == "" {
+				add("claims: subject names no claim")
+			}
+			continue
+		}
 		if !slices.Contains(ClaimKeys, k) {
 			add("claims: key %q must be one of %s", k, strings.Join(ClaimKeys, ", "))
 		} else if pr.Claims[k] == "" {

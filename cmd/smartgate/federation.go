@@ -51,9 +51,10 @@ type fedPages struct {
 	assets fs.FS
 	audit  audit.Recorder
 	logger *slog.Logger
-	// baseURLs are the listeners' base URLs: the page shows each
-	// provider's callback on each ({base}/login/{id}/callback).
-	baseURLs []string
+	// httpBase and httpsBase are the listeners' public base URLs ("" for
+	// one that is off): the page shows each provider's callback on each
+	// ({base}/login/{id}/callback).
+	httpBase, httpsBase string
 }
 
 // fedDeps are what newFederation builds from.

@@ -5,7 +5,8 @@ package main
 // The real parts of federated log-in (issue 12), written against the
 // contracts before the parts were merged. AT THE MERGE: remove the build
 // constraint above, delete federation_stubs.go, and adjust the field names
-// marked "assumed" to the merged packages.
+// marked "assumed" to the merged packages (the others are the names on
+// the helpers' branches at 05:00 UTC).
 
 import (
 	"context"
@@ -33,7 +34,7 @@ func connectorTypes() map[string]connectorOpener {
 }
 
 func openOIDC(pr config.Provider, secret string, up upstream) (idp.CallbackConnector, error) {
-	c := &idpoidc.Config{ // assumed field names
+	c := &idpoidc.Config{
 		Issuer:         pr.Issuer,
 		ClientID:       pr.ClientID,
 		ClientSecret:   secret,
@@ -52,7 +53,7 @@ func openOIDC(pr config.Provider, secret string, up upstream) (idp.CallbackConne
 }
 
 func openOAuth2(pr config.Provider, secret string, up upstream) (idp.CallbackConnector, error) {
-	c := &idpoauth2.Config{ // assumed field names
+	c := &idpoauth2.Config{
 		Issuer:         pr.Issuer,
 		AuthURL:        pr.AuthURL,
 		TokenURL:       pr.TokenURL,
@@ -64,7 +65,7 @@ func openOAuth2(pr config.Provider, secret string, up upstream) (idp.CallbackCon
 		AllowedDomains: pr.AllowedDomains,
 		Claims:         pr.Claims,
 		HTTPClient:     up.client,
-		Now:            up.now,
+		Logger:         up.logger,
 	}
 	conn, err := c.Open(pr.ID, up.logger)
 	if err != nil {
@@ -93,22 +94,23 @@ func newFederation(_ context.Context, d fedDeps) (*federation, error) {
 // peopleConfig gives the users page the links (shown, unlinked there) and
 // the sign-in code button.
 func (f *federation) peopleConfig(c *peoplepages.Config) {
-	c.Links = f.linker      // assumed field name
-	c.SignInCodes = f.codes // assumed field name
+	c.Links = f.linker
+	c.SignIn = f.codes
 }
 
 // scimConfig gives SCIM the links (the store's LinksOfUsers) it shows as
 // the identities attribute.
 func (f *federation) scimConfig(c *scim.Config, db *sqlite.DB) {
-	c.Links = db // assumed field name
+	c.Links = db
 }
 
 // register mounts the providers page (/admin/providers).
 func (f *federation) register(mux *http.ServeMux, pages *web.Server, p fedPages) error {
-	s, err := providerpages.New(providerpages.Config{ // assumed field names
+	s, err := providerpages.New(providerpages.Config{
 		Pages:     pages,
 		Providers: f.providers,
-		BaseURLs:  p.baseURLs,
+		HTTPBase:  p.httpBase,
+		HTTPSBase: p.httpsBase,
 		Assets:    p.assets,
 		Audit:     p.audit,
 		Logger:    p.logger,

@@ -272,7 +272,8 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 	fhirSrv.Register(mux)
 	scimSrv.Register(mux)
 	demo.Register(mux)
-	if err := fed.register(mux, pages, fedPages{assets: assets, audit: rec, logger: logger.With("component", "providers"), baseURLs: baseURLs}); err != nil {
+	if err := fed.register(mux, pages, fedPages{assets: assets, audit: rec,
+		logger: logger.With("component", "providers"), httpBase: listenerBase(cfg.HTTPAddr, cfg.HTTPURL), httpsBase: listenerBase(cfg.HTTPSAddr, cfg.HTTPSURL)}); err != nil {
 		return nil, err
 	}
 
@@ -285,13 +286,20 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 // listenerURLs are the public base URLs of the listeners that are on.
 func listenerURLs(cfg *config.Config) []string {
 	var out []string
-	if cfg.HTTPSAddr != "" {
-		out = append(out, strings.TrimRight(cfg.HTTPSURL, "/"))
-	}
-	if cfg.HTTPAddr != "" {
-		out = append(out, strings.TrimRight(cfg.HTTPURL, "/"))
+	for _, b := range []string{listenerBase(cfg.HTTPSAddr, cfg.HTTPSURL), listenerBase(cfg.HTTPAddr, cfg.HTTPURL)} {
+		if b != "" {
+			out = append(out, b)
+		}
 	}
 	return out
+}
+
+// listenerBase is a listener's public base URL, "" when it is off.
+func listenerBase(addr, url string) string {
+	if addr == "" {
+		return ""
+	}
+	return strings.TrimRight(url, "/")
 }
 
 // lateLogout forwards the post-logout redirect check to the authorization
