@@ -358,6 +358,14 @@ func TestFederatedLogIn(t *testing.T) {
 		}
 	})
 
+	t.Run("a log-in on the HTTP listener names that listener's callback", func(t *testing.T) {
+		r := h.page(h.fedBrowser(), "GET", h.baseB+"/login/auto?return_to=%2Faccount%2Fapps", nil)
+		loc, err := url.Parse(r.header.Get("Location"))
+		if err != nil || !strings.HasPrefix(loc.String(), s.auto.issuer+"/authorize?") || loc.Query().Get("redirect_uri") != h.baseB+"/login/auto/callback" {
+			t.Fatalf("GET %s/login/auto: %d %q", h.baseB, r.status, r.header.Get("Location"))
+		}
+	})
+
 	t.Run("refusals", func(t *testing.T) { fedRefusals(t, s) })
 }
 
