@@ -199,5 +199,12 @@ const (
 )
 
 // Reserved reports whether id may not name a provider: "code"
-// (/login/code) and "callback".
-func Reserved(id string) bool { return id == "code" || id == "callback" }
+// (/login/code) and "callback", and the other pages under /login/
+// ("link", "second-factor", "enrol").
+func Reserved(id string) bool {
+	switch id {
+	case "code", "callback", "link", "second-factor", "enrol":
+		return true
+	}
+	return false
+}
