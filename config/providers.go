@@ -193,8 +193,11 @@ func (pr Provider) typeProblems() []string {
 			add("issuer is required: the hl7 preset is off until HL7.org's issuer is configured (its OpenID issuer URL)")
 		}
 	default:
-		if pr.Issuer == "" {
+		switch pr.Issuer {
+		case "":
 			add("issuer is required for a provider without a preset (it is the issuer linked identities carry)")
+		case idp.GoogleIssuer, idp.FacebookIssuer:
+			add("issuer %q is a preset's: use preset google or facebook", pr.Issuer)
 		}
 	}
 	if pr.Type == "oidc" && (pr.AuthURL != "" || pr.TokenURL != "" || pr.UserInfoURL != "") {

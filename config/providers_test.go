@@ -100,6 +100,7 @@ func TestProviderProblems(t *testing.T) {
 		{"none without issuer", func(ps []Provider) []Provider { ps[3].Issuer = ""; return ps }, "issuer is required for a provider without a preset"},
 		{"google's issuer fixed", func(ps []Provider) []Provider { ps[0].Issuer = "https://evil.example"; return ps }, "the google preset's issuer is https://accounts.google.com"},
 		{"facebook's issuer fixed", func(ps []Provider) []Provider { ps[1].Issuer = "https://evil.example"; return ps }, "the facebook preset's issuer is https://www.facebook.com"},
+		{"a preset's issuer without the preset", func(ps []Provider) []Provider { ps[3].Issuer = "https://accounts.google.com"; return ps }, "is a preset's: use preset google"},
 		{"http issuer", func(ps []Provider) []Provider { ps[3].Issuer = "http://login.example.org"; return ps }, `issuer "http://login.example.org" must be an https URL`},
 		{"issuer not a URL", func(ps []Provider) []Provider { ps[3].Issuer = "login.example.org"; return ps }, `issuer "login.example.org" must be an https URL`},
 		{"http token_url", func(ps []Provider) []Provider { ps[5].TokenURL = "http://github.com/token"; return ps }, `token_url "http://github.com/token" must be an https URL`},
