@@ -16,7 +16,6 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -353,7 +352,7 @@ func Load(name string, args []string, getenv func(string) string, usage io.Write
 			}
 		}
 	})
-	cfg.validate(problems)
+	cfg.validate(problems, getenv)
 	if len(problems.Problems) > 0 {
 		return nil, nil, problems
 	}
@@ -396,13 +395,7 @@ func loadFile(path string, cfg *Config, settings []Setting, apply func(Setting, 
 		node := doc[k]
 		origin := fmt.Sprintf("config file %s: key %q (line %d)", path, k, node.Line)
 		if k == "providers" {
-			var ps []Provider
-			dec := node
-			if err := decodeStrict(&dec, &ps); err != nil {
-				problems.add("%s: %v", origin, err)
-				continue
-			}
-			cfg.Providers = ps
+			cfg.Providers = decodeProviders(&node, origin, problems)
 			continue
 		}
 		idx := slices.IndexFunc(settings, func(s Setting) bool { return s.Key() == k })
@@ -429,9 +422,7 @@ func decodeStrict(node *yaml.Node, v any) error {
 	return dec.Decode(v)
 }
 
-var providerID = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
-
-func (c *Config) validate(p *Error) {
+func (c *Config) validate(p *Error, getenv func(string) string) {
 	if c.HTTPAddr == "" && c.HTTPSAddr == "" {
 		p.add("http-addr and https-addr are both empty: at least one listener must be on")
 	}
@@ -488,32 +479,7 @@ func (c *Config) validate(p *Error) {
 	if c.HTTPAuth == "none" && c.HTTPAddr != "" && !IsLoopbackAddr(c.HTTPAddr) {
 		p.add("http-auth=none is refused because http-addr %q is not a loopback address", c.HTTPAddr)
 	}
-	seen := map[string]bool{}
-	for i, pr := range c.Providers {
-		where := fmt.Sprintf("providers[%d]", i)
-		if !providerID.MatchString(pr.ID) {
-			p.add("%s: id %q must be lower-case letters, digits, - or _", where, pr.ID)
-		}
-		if seen[pr.ID] {
-			p.add("%s: id %q is used twice", where, pr.ID)
-		}
-		seen[pr.ID] = true
-		if pr.Type != "oidc" && pr.Type != "oauth2" {
-			p.add("%s: type %q must be oidc or oauth2", where, pr.Type)
-		}
-		if pr.Preset != "" && !slices.Contains([]string{"google", "facebook", "hl7", "none"}, pr.Preset) {
-			p.add("%s: preset %q must be google, facebook, hl7 or none", where, pr.Preset)
-		}
-		if pr.ClientID == "" {
-			p.add("%s: client_id is required", where)
-		}
-		if pr.ClientSecretEnv == "" && pr.ClientSecretFile == "" {
-			p.add("%s: client_secret_env or client_secret_file is required (secrets are never written in the file)", where)
-		}
-		if pr.Provisioning != "" && pr.Provisioning != "auto" && pr.Provisioning != "invite" {
-			p.add("%s: provisioning %q must be auto or invite", where, pr.Provisioning)
-		}
-	}
+	c.validateProviders(p, getenv)
 }
 
 // MinMetricsTokenLength is the shortest bearer token accepted for /metrics.

@@ -155,12 +155,15 @@ providers:
     provisioning: invite
     trusted_email: false
 `)
-	cfg, _, err := Load("serve", []string{"--config", file}, env(nil), io.Discard)
+	cfg, _, err := Load("serve", []string{"--config", file}, env(map[string]string{"SMARTGATE_GOOGLE_SECRET": "s3cret"}), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(cfg.Providers) != 1 || cfg.Providers[0].ID != "google" || len(cfg.Providers[0].Scopes) != 3 {
 		t.Fatalf("providers = %+v", cfg.Providers)
+	}
+	if s, err := cfg.Providers[0].ReadSecret(env(map[string]string{"SMARTGATE_GOOGLE_SECRET": " s3cret\n"})); err != nil || s != "s3cret" {
+		t.Fatalf("ReadSecret = %q, %v", s, err)
 	}
 }
 

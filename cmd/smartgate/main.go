@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+	"time"
 
 	"github.com/smartgate/smartgate/config"
 )
@@ -28,6 +29,9 @@ type env struct {
 	getenv func(string) string
 	// signals delivers SIGHUP (reload) to serve; nil in tests.
 	signals <-chan os.Signal
+	// upstreamTimeout bounds the calls to identity providers (a test hook
+	// for a hanging provider; zero: idp.DefaultTimeout).
+	upstreamTimeout time.Duration
 }
 
 type command struct {

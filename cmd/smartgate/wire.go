@@ -87,7 +87,16 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 	if err := throttle.Restore(ctx); err != nil {
 		return nil, err
 	}
-	passwords := account.NewAuthenticator(db, hasher, throttle)
+	// Federated log-in (federation.go): the providers, the linker, the
+	// sign-in codes, and the one password checker of the log-in form and
+	// the OWin grant.
+	fed, err := newFederation(ctx, fedDeps{cfg: cfg, getenv: e.getenv, db: db, people: people, throttle: throttle,
+		authenticator: account.NewAuthenticator(db, hasher, throttle), audit: rec,
+		logger: logger.With("component", "idp"), upstreamTimeout: e.upstreamTimeout})
+	if err != nil {
+		return nil, err
+	}
+	passwords := fed.passwords
 	// The second factor: optional for everyone, required for administrators
 	// with --admin-second-factor required; its code checks count against
 	// the log-in throttle, so that an address's wrong passwords and codes
@@ -132,6 +141,9 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 		},
 		RequestID:                 server.RequestID,
 		PostLogoutRedirectAllowed: logout.allowed,
+		Providers:                 fed.providers,
+		Linker:                    fed.linker,
+		SignInCodes:               fed.codes,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("pages: %w", err)
@@ -223,12 +235,16 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 	}
 	// SCIM 2.0 at /scim/v2 on both listeners; locations name the listener
 	// the request came through.
-	scimSrv := scim.New(scim.Config{Store: db, People: people, Auth: a.scimAuth, BaseURL: baseURL, Audit: rec,
-		MaxBodyBytes: scim.DefaultMaxBodyBytes, Logger: logger.With("component", "scim")})
+	scimCfg := scim.Config{Store: db, People: people, Auth: a.scimAuth, BaseURL: baseURL, Audit: rec,
+		MaxBodyBytes: scim.DefaultMaxBodyBytes, Logger: logger.With("component", "scim")}
+	fed.scimConfig(&scimCfg, db)
+	scimSrv := scim.New(scimCfg)
 
 	// The people pages change people through the one People above.
-	peoplePages, err := peoplepages.New(peoplepages.Config{Pages: pages, Directory: db, People: people, Unlocker: throttle,
-		Assets: assets, Audit: rec, Logger: logger.With("component", "people")})
+	peopleCfg := peoplepages.Config{Pages: pages, Directory: db, People: people, Unlocker: throttle,
+		Assets: assets, Audit: rec, Logger: logger.With("component", "people")}
+	fed.peopleConfig(&peopleCfg)
+	peoplePages, err := peoplepages.New(peopleCfg)
 	if err != nil {
 		return nil, fmt.Errorf("people pages: %w", err)
 	}
@@ -256,6 +272,10 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 	fhirSrv.Register(mux)
 	scimSrv.Register(mux)
 	demo.Register(mux)
+	if err := fed.register(mux, pages, fedPages{assets: assets, audit: rec,
+		logger: logger.With("component", "providers"), httpBase: listenerBase(cfg.HTTPAddr, cfg.HTTPURL), httpsBase: listenerBase(cfg.HTTPSAddr, cfg.HTTPSURL)}); err != nil {
+		return nil, err
+	}
 
 	h := server.CORSPolicy{OriginAllowed: clientCache.OriginAllowed, Logger: logger}.Wrap(clientCertPolicy(cfg, mux))
 	a.handler = server.Wrap(h, logger, metrics, cfg.MaxBodyBytes, cfg.TrustedProxies)
@@ -266,13 +286,20 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 // listenerURLs are the public base URLs of the listeners that are on.
 func listenerURLs(cfg *config.Config) []string {
 	var out []string
-	if cfg.HTTPSAddr != "" {
-		out = append(out, strings.TrimRight(cfg.HTTPSURL, "/"))
-	}
-	if cfg.HTTPAddr != "" {
-		out = append(out, strings.TrimRight(cfg.HTTPURL, "/"))
+	for _, b := range []string{listenerBase(cfg.HTTPSAddr, cfg.HTTPSURL), listenerBase(cfg.HTTPAddr, cfg.HTTPURL)} {
+		if b != "" {
+			out = append(out, b)
+		}
 	}
 	return out
+}
+
+// listenerBase is a listener's public base URL, "" when it is off.
+func listenerBase(addr, url string) string {
+	if addr == "" {
+		return ""
+	}
+	return strings.TrimRight(url, "/")
 }
 
 // lateLogout forwards the post-logout redirect check to the authorization
