@@ -4,7 +4,12 @@
 // protocol code: this file only configures it.
 //
 // Each provider has:
-//   - the issuer http://127.0.0.1:PORT (plain HTTP on loopback);
+//   - the issuer http://HOSTNAME:PORT (plain HTTP on loopback), where
+//     HOSTNAME is 127.0.0.1 or localhost (the listener is on 127.0.0.1
+//     either way). localhost makes the provider another site than a
+//     smartgate on 127.0.0.1, as a real provider is: the way back to the
+//     relying party is then a cross-site navigation, which SameSite=Strict
+//     cookies would not survive;
 //   - one static confidential client (client_secret_basic or _post) whose
 //     redirect URIs the caller names, authorization code only, PKCE (S256)
 //     required of every client;
@@ -54,12 +59,13 @@ const SCOPES = 'openid email profile';
 /**
  * Starts one provider on a free 127.0.0.1 port. redirectURIs: the static
  * client's redirect URIs (smartgate's {base}/login/{id}/callback, for each
- * listener). Returns { issuer, clientId, clientSecret, requests, errors,
+ * listener); hostname: the issuer's host, 127.0.0.1 or localhost. Returns { issuer, clientId, clientSecret, requests, errors,
  * stop() }: requests lists "METHOD path" of every request served; errors
  * the provider's own error events (for failure messages).
  */
-export async function startOIDCProvider({ redirectURIs, clientId = `smartgate-${randomUUID()}` }) {
+export async function startOIDCProvider({ redirectURIs, hostname = '127.0.0.1', clientId = `smartgate-${randomUUID()}` }) {
   if (!Array.isArray(redirectURIs) || redirectURIs.length === 0) throw new Error('startOIDCProvider: redirectURIs is required');
+  if (hostname !== '127.0.0.1' && hostname !== 'localhost') throw new Error(`startOIDCProvider: hostname ${hostname} is not loopback`);
   // The issuer names the port, so the port comes first: listen, then
   // hand the requests to the provider once it exists.
   let handler = (_req, res) => { res.writeHead(503).end(); };
@@ -68,7 +74,7 @@ export async function startOIDCProvider({ redirectURIs, clientId = `smartgate-${
     server.once('error', reject);
     server.listen(0, '127.0.0.1', resolve);
   });
-  const issuer = `http://127.0.0.1:${server.address().port}`;
+  const issuer = `http://${hostname}:${server.address().port}`;
   const clientSecret = randomBytes(24).toString('hex');
   const signingKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' });
 
