@@ -143,22 +143,27 @@ export async function startOIDCProvider({ redirectURIs, hostname = '127.0.0.1', 
 
 /**
  * Logs in on the provider's log-in page (page must be on it) as the account
- * id, and waits until the browser has left the provider's origin. Throws
- * with the page's text when the page is not the log-in form.
+ * id, and waits for the next document, which must be off the provider's
+ * origin (the relying party's callback and what it answers). Throws with
+ * the page's text when the page is not the log-in form, or when the
+ * provider answers with a page of its own (an error).
  */
 export async function providerLogIn(page, issuer, account) {
-  await page.waitForURL((u) => u.origin === issuer && u.pathname.startsWith('/interaction/'), { waitUntil: 'load' });
+  const here = new URL(page.url());
   const form = page.locator('form:has(input[name=login])');
-  if (await form.count() === 0) {
-    const text = ((await page.textContent('body').catch(() => '')) || '').replace(/\s+/g, ' ').trim().slice(0, 500);
-    throw new Error(`not the provider's log-in page: ${page.url()}: ${text}`);
+  if (here.origin !== issuer || !here.pathname.startsWith('/interaction/') || await form.count() === 0) {
+    throw new Error(`not the provider's log-in page: ${page.url()}: ${await textOf(page)}`);
   }
   await page.fill('input[name=login]', account);
   await page.fill('input[name=password]', 'any password: the provider checks none');
-  await Promise.all([
-    page.waitForURL((u) => u.origin !== issuer, { waitUntil: 'load' }),
-    form.locator('button[type=submit]').click(),
-  ]);
+  await Promise.all([page.waitForEvent('load'), form.locator('button[type=submit]').click()]);
+  if (new URL(page.url()).origin === issuer) {
+    throw new Error(`the provider did not send the browser back: ${page.url()}: ${await textOf(page)}`);
+  }
+}
+
+async function textOf(page) {
+  return ((await page.textContent('body').catch(() => '')) || '').replace(/\s+/g, ' ').trim().slice(0, 500);
 }
 
 /** The claims of a JWT's payload, not verified (the tests read what a client received). */

@@ -119,18 +119,23 @@ const hasIdentity = (user, id, account) => identitiesOf(user).some((i) =>
 
 /**
  * On smartgate's log-in page: clicks the provider's button, logs in on the
- * provider as account, and resolves with smartgate's answer to the
- * callback once the browser is back on smartgate.
+ * provider as account, and returns smartgate's answer to the callback (the
+ * browser is back on smartgate, on what that answer led to).
  */
 async function viaProvider(page, id, account) {
   const button = page.locator(`a[href^="/login/${id}"]`);
   assert.equal(await button.count(), 1, `the log-in page has one button for ${id}: ${await bodyText(page)}`);
-  await Promise.all([page.waitForURL((u) => u.origin === op[id].issuer, { waitUntil: 'load' }), button.click()]);
-  const callback = page.waitForResponse(isCallback(id));
-  await providerLogIn(page, op[id].issuer, account);
-  const resp = await callback;
-  await page.waitForLoadState('load');
-  return resp;
+  await Promise.all([page.waitForEvent('load'), button.click()]);
+  const callbacks = [];
+  const seen = (r) => { if (isCallback(id)(r)) callbacks.push(r); };
+  page.on('response', seen);
+  try {
+    await providerLogIn(page, op[id].issuer, account);
+  } finally {
+    page.off('response', seen);
+  }
+  assert.equal(callbacks.length, 1, `one callback to smartgate; at ${page.url()}: ${await bodyText(page)}`);
+  return callbacks[0];
 }
 
 /** From the log-in page, a log-in through provider id as account; returns the callback's answer. */
@@ -185,11 +190,16 @@ async function launchApp(page, { logIn } = {}) {
   return { result, claims: jwtClaims(idToken) };
 }
 
-/** Asserts that an id_token is smartgate's, for the test app, about the account userId. */
-function assertIdTokenFor(claims, userId) {
+/**
+ * Asserts that an id_token is smartgate's, for the test app, about the
+ * account userId, from a session logged in by amr (["fed"] through a
+ * provider, ["code"] with a sign-in code).
+ */
+function assertIdTokenFor(claims, userId, amr) {
   assert.equal(claims.iss, sgIssuer);
   assert.ok([].concat(claims.aud).includes(clientId), `aud ${JSON.stringify(claims.aud)}`);
   assert.equal(claims.sub, userId, 'sub is the local account');
+  assert.deepEqual(claims.amr, amr, 'the log-in method');
 }
 
 // ---- the log-in page -----------------------------------------------------
@@ -250,7 +260,7 @@ test('auto: the SMART app, the person logging in through the provider, holds sma
   const { context, page } = await person();
   try {
     const { result, claims } = await launchApp(page, { logIn: (p) => viaProvider(p, 'op-auto', 'carol') });
-    assertIdTokenFor(claims, carolId);
+    assertIdTokenFor(claims, carolId, ['fed']);
     assert.equal(claims.fhirUser, undefined, 'no fhirUser claim: the account has none');
     assert.equal(result['fhir-user'], '');
     assert.equal(result['patient-id'], '');
@@ -310,7 +320,7 @@ test('invite: logging in to the existing account and confirming at /login/link l
   const second = await person();
   try {
     const { claims } = await launchApp(second.page, { logIn: (p) => viaProvider(p, 'op-invite', 'dave') });
-    assertIdTokenFor(claims, dora.id);
+    assertIdTokenFor(claims, dora.id, ['fed']);
   } finally {
     await second.context.close();
   }
@@ -325,7 +335,7 @@ test('trusted_email: a verified email links the account that has it at the first
   const { context, page } = await person();
   try {
     const { claims } = await launchApp(page, { logIn: (p) => viaProvider(p, 'op-trusted', 'alice') });
-    assertIdTokenFor(claims, alice.id);
+    assertIdTokenFor(claims, alice.id, ['fed']);
   } finally {
     await context.close();
   }
@@ -388,7 +398,7 @@ test('sign-in code: an administrator issues one; a fresh browser enters it and i
     assert.equal(await page.locator('[role=alert]').count(), 0, await bodyText(page));
     await assertSession(page);
     const { claims } = await launchApp(page); // no log-in asked: the code's session
-    assertIdTokenFor(claims, erin.id);
+    assertIdTokenFor(claims, erin.id, ['code']);
   } finally {
     await holder.context.close();
   }
@@ -442,14 +452,14 @@ test('state: a foreign, forged, missing, replayed or misdirected callback is ref
       await assertRefused(attacker.page, resp, 400);
     }
     // The owner's log-in was not spoiled by the attempts: it completes.
-    let ownCallback;
-    owner.page.on('request', (r) => { if (isCallback(id)(r)) ownCallback = r.url(); });
-    const resp = owner.page.waitForResponse(isCallback(id));
+    const callbacks = [];
+    owner.page.on('response', (r) => { if (isCallback(id)(r)) callbacks.push(r); });
     await providerLogIn(owner.page, iss, 'carol');
-    assert.ok((await resp).status() < 400, `the owner's callback: ${(await resp).status()} ${await bodyText(owner.page)}`);
+    assert.equal(callbacks.length, 1);
+    assert.ok(callbacks[0].status() < 400, `the owner's callback: ${callbacks[0].status()} ${await bodyText(owner.page)}`);
+    const ownCallback = callbacks[0].url();
     await assertSession(owner.page);
     // The same callback again (a replay): by its owner, and by another browser.
-    assert.ok(ownCallback, 'the callback URL was seen');
     const replay = await owner.page.goto(ownCallback);
     assert.equal(replay.status(), 400, await bodyText(owner.page));
     assert.equal(await owner.page.locator('[role=alert]').count(), 1, await bodyText(owner.page));
