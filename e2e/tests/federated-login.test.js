@@ -147,7 +147,7 @@ async function federatedLogIn(page, id, account) {
 /** Asserts that the browser has no smartgate session: /account/apps asks it to log in. */
 async function assertNoSession(page) {
   await page.goto(sgURL('/account/apps'));
-  assert.equal(await page.locator('input[name=password]').count(), 1, `a session after a refusal: ${page.url()}: ${await bodyText(page)}`);
+  assert.ok(await page.locator('input[name=password]').count() > 0, `a session after a refusal: ${page.url()}: ${await bodyText(page)}`);
 }
 
 /** Asserts that the browser has a smartgate session: /account/apps is shown. */
