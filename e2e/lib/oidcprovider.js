@@ -74,7 +74,12 @@ export async function startOIDCProvider({ redirectURIs, hostname = '127.0.0.1', 
     server.once('error', reject);
     server.listen(0, '127.0.0.1', resolve);
   });
-  const issuer = `http://${hostname}:${server.address().port}`;
+  const { port } = server.address();
+  // localhost may resolve to ::1 first (a CI runner's /etc/hosts): answer
+  // there too when the machine has IPv6 loopback, so no client depends on
+  // falling back to 127.0.0.1.
+  const server6 = await listenIPv6Loopback(port, (req, res) => handler(req, res));
+  const issuer = `http://${hostname}:${port}`;
   const clientSecret = randomBytes(24).toString('hex');
   const signingKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' });
 
@@ -134,11 +139,20 @@ export async function startOIDCProvider({ redirectURIs, hostname = '127.0.0.1', 
     clientSecret,
     requests,
     errors,
-    stop: () => new Promise((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    stop: () => Promise.all([server, server6].filter(Boolean).map((srv) => new Promise((resolve) => {
+      srv.closeAllConnections();
+      srv.close(() => resolve());
+    }))),
   };
+}
+
+/** A server on [::1]:port, or undefined when the machine has no IPv6 loopback (or the port is taken there). */
+async function listenIPv6Loopback(port, handle) {
+  const srv = createServer(handle);
+  return new Promise((resolve) => {
+    srv.once('error', () => resolve(undefined));
+    srv.listen(port, '::1', () => resolve(srv));
+  });
 }
 
 /**
