@@ -67,21 +67,41 @@ export async function startSmartgate({ args = [], env = {} } = {}) {
   };
 }
 
+const CHROMIUM_ARGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+];
+
 /**
- * Launches headless Chromium with a fresh profile; returns a BrowserContext.
- * Chromium occasionally fails to start on a busy machine (seen in CI here: a
- * SIGSEGV before the first page, "Target page, context or browser has been
- * closed", and once a start that hung until the file's 180 s timeout). A
- * start gets 40 s (Playwright's default is 180 s) and is tried up to three
- * times, each with a new profile; a failure after the browser is up is the
- * test's own.
+ * Starts Chromium with start(); a failure to start is tried again, up to
+ * three times. Chromium occasionally fails to start on a busy machine (seen
+ * in CI here: a SIGSEGV before the first page, "Target page, context or
+ * browser has been closed", and once a start that hung until the file's
+ * 180 s timeout). A start gets 40 s (Playwright's default is 180 s); a
+ * failure after the browser is up is the test's own.
  */
-export async function launchBrowser() {
+async function startWithRetries(start) {
   if (!existsSync(chromiumPath)) {
     throw new Error(`Chromium not found at ${chromiumPath}: install the Debian package "chromium" (scripts/test does)`);
   }
   let lastErr;
   for (let attempt = 1; attempt <= 3; attempt++) {
+    try {
+      return await start();
+    } catch (err) {
+      lastErr = err;
+      process.stderr.write(`launchBrowser: attempt ${attempt} failed: ${String(err.message).split('\n')[0]}\n`);
+    }
+  }
+  throw lastErr;
+}
+
+/**
+ * Launches headless Chromium with a fresh profile (see startWithRetries);
+ * returns a BrowserContext.
+ */
+export async function launchBrowser() {
+  return startWithRetries(async () => {
     const profile = mkdtempSync(join(tmpdir(), 'smartgate-e2e-profile-'));
     try {
       const context = await chromium.launchPersistentContext(profile, {
@@ -89,19 +109,34 @@ export async function launchBrowser() {
         headless: true,
         ignoreHTTPSErrors: true,
         timeout: 40_000,
-        args: [
-          '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-          '--disable-background-networking', '--disable-component-update', '--disable-sync',
-        ],
+        args: CHROMIUM_ARGS,
       });
       const close = context.close.bind(context);
       context.close = async () => { await close(); rmSync(profile, { recursive: true, force: true }); };
       return context;
     } catch (err) {
       rmSync(profile, { recursive: true, force: true });
-      lastErr = err;
-      process.stderr.write(`launchBrowser: attempt ${attempt} failed: ${String(err.message).split('\n')[0]}\n`);
+      throw err;
     }
-  }
-  throw lastErr;
+  });
+}
+
+/**
+ * Launches headless Chromium without a profile (see startWithRetries) for
+ * tests that need several browsers at once that share nothing (cookies,
+ * storage): each newContext() is one such browser, and cheap. Returns
+ * { newContext(), close() }; contexts accept the listeners' self-signed
+ * certificates as launchBrowser's do.
+ */
+export async function launchIsolatedBrowser() {
+  const browser = await startWithRetries(() => chromium.launch({
+    executablePath: chromiumPath,
+    headless: true,
+    timeout: 40_000,
+    args: CHROMIUM_ARGS,
+  }));
+  return {
+    newContext: (options = {}) => browser.newContext({ ignoreHTTPSErrors: true, ...options }),
+    close: () => browser.close(),
+  };
 }

@@ -118,10 +118,16 @@ export async function registerClient(page, baseURL, metadata, { username, passwo
  * (the launch page, while fhirclient discovers the server), i.e. those on
  * appOrigin or for which isApp(url) is true, are waited out. Throws on a page
  * it does not recognise, with its text.
+ *
+ * On the log-in page it logs in with username and password, or calls
+ * logIn(page) instead when given (e.g. a federated log-in: a click on a
+ * provider's button, then the provider's own pages). other(page, url), when
+ * given, is asked first about each page that is neither done nor the app's
+ * (e.g. an identity provider's) and returns true when it handled it.
  */
 export async function completeAuthorization(page, {
   appOrigin, isApp = (u) => u.origin === appOrigin, done,
-  username, password, patient, approve = true, uncheck = [], maxSteps = 10,
+  username, password, logIn, other, patient, approve = true, uncheck = [], maxSteps = 10,
 }) {
   let loggedIn = false;
   for (let step = 0; step < maxSteps; step++) {
@@ -139,10 +145,15 @@ export async function completeAuthorization(page, {
       if (outcome === 'failed') throw new Error(`the app at ${url.href} failed: ${await appError.first().textContent()}`);
       continue;
     }
+    if (other && await other(page, url)) continue;
     if (await page.locator('input[name=password]').count() > 0) {
-      if (loggedIn) throw new Error(`login page shown again after logging in as ${username}: ${await bodyText(page)}`);
-      if (username === undefined) throw new Error(`login page shown but no username given: ${url.href}`);
-      await login(page, { username, password });
+      if (loggedIn) throw new Error(`login page shown again after logging in as ${username ?? 'someone'}: ${await bodyText(page)}`);
+      if (logIn) {
+        await logIn(page);
+      } else {
+        if (username === undefined) throw new Error(`login page shown but no username given: ${url.href}`);
+        await login(page, { username, password });
+      }
       loggedIn = true;
       continue;
     }
@@ -162,7 +173,8 @@ export async function completeAuthorization(page, {
   throw new Error(`authorization not complete after ${maxSteps} pages; at ${page.url()}`);
 }
 
-async function bodyText(page) {
+/** The page's text, white space collapsed, at most 500 characters (for failure messages). */
+export async function bodyText(page) {
   return ((await page.textContent('body').catch(() => '')) || '').replace(/\s+/g, ' ').trim().slice(0, 500);
 }
 

@@ -9,7 +9,8 @@ import { startSmartgate, buildSmartgate } from './harness.js';
 
 export const ADMIN_PASSWORD = 'e2e-admin-password-0123456789';
 
-async function freePort() {
+/** A free TCP port on 127.0.0.1 (free when asked; bound by whoever comes next). */
+export async function freePort() {
   const srv = createServer();
   await new Promise((resolve) => srv.listen(0, '127.0.0.1', resolve));
   const { port } = srv.address();
@@ -21,17 +22,20 @@ async function freePort() {
  * Starts smartgate with --http-url/--https-url naming the ports it really
  * listens on, so that discovery, issuer and links are reachable (the harness
  * alone binds port 0 and keeps the default public URLs). Extra args (e.g.
- * --demo) are appended.
+ * --demo) are appended. ports ([http, https]) are chosen when not given (a
+ * test that must name smartgate's URLs before it starts, e.g. in an
+ * identity provider's redirect URIs, picks them with freePort); env is
+ * added to the process's environment.
  */
-export async function startSmartgateWithURLs(args = []) {
-  const [hp, sp] = [await freePort(), await freePort()];
+export async function startSmartgateWithURLs(args = [], { ports, env = {} } = {}) {
+  const [hp, sp] = ports || [await freePort(), await freePort()];
   return startSmartgate({
     args: [
       '--http-addr', `127.0.0.1:${hp}`, '--http-url', `http://127.0.0.1:${hp}`,
       '--https-addr', `127.0.0.1:${sp}`, '--https-url', `https://127.0.0.1:${sp}`,
       ...args,
     ],
-    env: { SMARTGATE_ADMIN_PASSWORD: ADMIN_PASSWORD },
+    env: { SMARTGATE_ADMIN_PASSWORD: ADMIN_PASSWORD, ...env },
   });
 }
 
@@ -108,6 +112,41 @@ export async function registerPublicClient(base, token, metadata) {
   const body = await jsonOrText(resp);
   if (resp.status !== 201) throw new Error(`register: ${resp.status} ${JSON.stringify(body)}`);
   return body.client_id;
+}
+
+export const SCIM_USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
+export const SCIM_SMARTGATE_USER = 'urn:ietf:params:scim:schemas:extension:smartgate:2.0:User';
+
+/** One SCIM request with a bearer token; returns { status, body }. */
+export async function scim(base, token, method, path, body) {
+  const resp = await fetch(`${base}/scim/v2${path}`, {
+    method,
+    headers: { Authorization: `Bearer ${token}`, Accept: 'application/scim+json', ...(body ? { 'Content-Type': 'application/scim+json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  return { status: resp.status, body: await jsonOrText(resp) };
+}
+
+/** Creates a SCIM User (fields: userName, email, password, givenName, familyName); returns it. */
+export async function createScimUser(base, token, { userName, email, password, givenName, familyName }) {
+  const { status, body } = await scim(base, token, 'POST', '/Users', {
+    schemas: [SCIM_USER],
+    userName,
+    ...(givenName || familyName ? { name: { givenName, familyName } } : {}),
+    ...(email ? { emails: [{ value: email, type: 'work', primary: true }] } : {}),
+    ...(password ? { password } : {}),
+    active: true,
+  });
+  if (status !== 201) throw new Error(`SCIM create ${userName}: ${status} ${JSON.stringify(body)}`);
+  return body;
+}
+
+/** The SCIM Users that match a filter (RFC 7644 §3.4.2.2), e.g. 'emails.value eq "a@b.c"'. */
+export async function findScimUsers(base, token, filter) {
+  const path = filter === undefined ? '/Users' : `/Users?${new URLSearchParams({ filter })}`;
+  const { status, body } = await scim(base, token, 'GET', path);
+  if (status !== 200) throw new Error(`SCIM list ${filter}: ${status} ${JSON.stringify(body)}`);
+  return body;
 }
 
 async function jsonOrText(resp) {
