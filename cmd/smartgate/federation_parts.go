@@ -1,12 +1,8 @@
-//go:build integrate
-
 package main
 
-// The real parts of federated log-in (issue 12), written against the
-// contracts before the parts were merged. AT THE MERGE: remove the build
-// constraint above, delete federation_stubs.go, and adjust the field names
-// marked "assumed" to the merged packages (the others are the names on
-// the helpers' branches at 05:00 UTC).
+// The parts of federated log-in (issue 12) as wired: the connector types,
+// the linker, sign-in codes, the local password connector, and what the
+// people pages, SCIM and the providers page are given.
 
 import (
 	"context"
@@ -87,7 +83,7 @@ func newFederation(_ context.Context, d fedDeps) (*federation, error) {
 		providers: providers,
 		linker:    linker,
 		codes:     codes,
-		passwords: local.New(d.authenticator), // assumed constructor
+		passwords: local.New(d.authenticator),
 	}, nil
 }
 
@@ -96,6 +92,7 @@ func newFederation(_ context.Context, d fedDeps) (*federation, error) {
 func (f *federation) peopleConfig(c *peoplepages.Config) {
 	c.Links = f.linker
 	c.SignIn = f.codes
+	c.Providers = f.providers
 }
 
 // scimConfig gives SCIM the links (the store's LinksOfUsers) it shows as
