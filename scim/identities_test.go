@@ -13,87 +13,11 @@ import (
 
 	"github.com/smartgate/smartgate/account"
 	"github.com/smartgate/smartgate/scim"
-	"github.com/smartgate/smartgate/store"
 )
 
 const smartURN = "urn:ietf:params:scim:schemas:extension:smartgate:2.0:User"
 
-// mapLinks is an honest in-memory account.Links (a map keyed by issuer
-// and subject), used until store/sqlite's links are merged.
-//
-// TODO(after the linkstore merge): linkStore returns e.db instead.
-type mapLinks struct {
-	mu sync.Mutex
-	m  map[[2]string]account.Link
-}
-
-func (s *mapLinks) CreateLink(_ context.Context, l *account.Link) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	k := [2]string{l.Issuer, l.Subject}
-	if _, ok := s.m[k]; ok {
-		return store.ErrConflict
-	}
-	s.m[k] = *l
-	return nil
-}
-
-func (s *mapLinks) LinkOf(_ context.Context, issuer, subject string) (*account.Link, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	l, ok := s.m[[2]string{issuer, subject}]
-	if !ok {
-		return nil, store.ErrNotFound
-	}
-	return &l, nil
-}
-
-func (s *mapLinks) LinksOf(ctx context.Context, userID string) ([]account.Link, error) {
-	m, err := s.LinksOfUsers(ctx, []string{userID})
-	return m[userID], err
-}
-
-func (s *mapLinks) LinksOfUsers(_ context.Context, userIDs []string) (map[string][]account.Link, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := map[string][]account.Link{}
-	for _, l := range s.m {
-		if slices.Contains(userIDs, l.UserID) {
-			out[l.UserID] = append(out[l.UserID], l)
-		}
-	}
-	for _, ls := range out {
-		slices.SortFunc(ls, func(a, b account.Link) int { return a.Created.Compare(b.Created) })
-	}
-	return out, nil
-}
-
-func (s *mapLinks) TouchLink(_ context.Context, issuer, subject string, at time.Time) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	k := [2]string{issuer, subject}
-	l, ok := s.m[k]
-	if !ok {
-		return store.ErrNotFound
-	}
-	l.LastLogin = at
-	s.m[k] = l
-	return nil
-}
-
-func (s *mapLinks) DeleteLink(_ context.Context, userID, issuer, subject string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	k := [2]string{issuer, subject}
-	if l, ok := s.m[k]; !ok || l.UserID != userID {
-		return store.ErrNotFound
-	}
-	delete(s.m, k)
-	return nil
-}
-
-// linkStore is the account.Links the SCIM tests read through.
-func linkStore(*env) account.Links { return &mapLinks{m: map[[2]string]account.Link{}} }
+func linkStore(e *env) account.Links { return e.db }
 
 // countingLinks counts the reads the server makes.
 type countingLinks struct {
