@@ -2,104 +2,104 @@ package people_test
 
 import (
 	"context"
-	"crypto/rand"
+	"errors"
 	"fmt"
 	"html"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/smartgate/smartgate/account"
 	"github.com/smartgate/smartgate/audit"
 	"github.com/smartgate/smartgate/idp"
-	"github.com/smartgate/smartgate/store"
+	"github.com/smartgate/smartgate/idp/link"
 	"github.com/smartgate/smartgate/web/people"
 )
 
-// fakeLinker stands in for idp/link's Linker (not built when these tests
-// were written): an honest in-memory list of links, and a record of who
-// unlinked what.
-type fakeLinker struct {
-	mu       sync.Mutex
-	links    []account.Link
-	unlinked []string // "actor user issuer subject"
-}
-
-func (f *fakeLinker) LinksOf(_ context.Context, userID string) ([]account.Link, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out []account.Link
-	for _, l := range f.links {
-		if l.UserID == userID {
-			out = append(out, l)
-		}
-	}
-	return out, nil
-}
-
-func (f *fakeLinker) Unlink(_ context.Context, actor, userID, issuer, subject string) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	i := slices.IndexFunc(f.links, func(l account.Link) bool {
-		return l.UserID == userID && l.Issuer == issuer && l.Subject == subject
-	})
-	if i < 0 {
-		return store.ErrNotFound
-	}
-	f.links = slices.Delete(f.links, i, i+1)
-	f.unlinked = append(f.unlinked, strings.Join([]string{actor, userID, issuer, subject}, " "))
-	return nil
-}
-
-// fakeIssuer stands in for account.SignInCodes (a stub when these tests
-// were written): a random code per call, and a record of the calls.
-type fakeIssuer struct {
-	mu     sync.Mutex
-	issued []string // "user issuedBy code"
-	now    time.Time
-}
-
-func (f *fakeIssuer) Issue(_ context.Context, userID, issuedBy string) (string, time.Time, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	code := strings.ToUpper(rand.Text()[:12])
-	f.issued = append(f.issued, userID+" "+issuedBy+" "+code)
-	return code, f.now.Add(account.SignInCodeTTL), nil
-}
-
-func (f *fakeIssuer) calls() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return slices.Clone(f.issued)
-}
-
 var fedTime = time.Date(2026, 5, 6, 7, 8, 0, 0, time.UTC)
 
-func newFedEnv(t *testing.T) (*env, *fakeLinker, *fakeIssuer) {
+// fedEnv is the pages with the real federation parts, as the program
+// wires them: idp/link's Linker and account's SignInCodes on the env's
+// SQLite store, both on a clock stopped at fedTime.
+type fedEnv struct {
+	*env
+	codes *account.SignInCodes
+}
+
+// newFedEnv also stores three links: two of pat's (Google, logged in
+// through an hour after linking; Facebook, with a hostile email, never
+// logged in through) and one of doc's.
+func newFedEnv(t *testing.T) *fedEnv {
 	t.Helper()
-	fl, fi := &fakeLinker{}, &fakeIssuer{now: fedTime}
-	e := newEnv(t, func(c *people.Config) {
-		c.Links, c.SignIn = fl, fi
+	f := &fedEnv{}
+	clock := func() time.Time { return fedTime }
+	f.env = newEnv(t, func(e *env, c *people.Config) {
+		f.codes = account.NewSignInCodes(account.SignInCodesConfig{Store: e.db, Users: e.db, Throttle: e.throttle, Now: clock})
+		c.Links = link.New(link.Config{Store: e.db, People: c.People, Audit: c.Audit, Logger: slog.New(slog.NewTextHandler(tlog{t}, nil)), Now: clock})
+		c.SignIn = f.codes
 		c.Providers = []idp.Provider{{ID: "google", Name: "Google Workspace", Issuer: idp.GoogleIssuer}}
 	})
-	pat := e.user("pat")
-	fl.links = []account.Link{
+	pat := f.user("pat")
+	for _, l := range []account.Link{
 		{Issuer: "https://accounts.google.com", Subject: "g-1", UserID: pat.ID, Provider: "google", Email: "pat@gmail.example",
 			Created: fedTime, LastLogin: fedTime.Add(time.Hour)},
 		{Issuer: "https://www.facebook.com", Subject: "f-2", UserID: pat.ID, Provider: "facebook", Email: "<script>x</script>",
 			Created: fedTime},
-		{Issuer: "https://accounts.google.com", Subject: "g-doc", UserID: e.user("doc").ID, Provider: "google"},
+		{Issuer: "https://accounts.google.com", Subject: "g-doc", UserID: f.user("doc").ID, Provider: "google"},
+	} {
+		if err := f.db.CreateLink(context.Background(), &l); err != nil {
+			t.Fatal(err)
+		}
 	}
-	return e, fl, fi
+	return f
+}
+
+// links is what the store holds of userName's links: "issuer subject",
+// oldest first.
+func (f *fedEnv) links(userName string) []string {
+	f.t.Helper()
+	ls, err := f.db.LinksOf(context.Background(), f.user(userName).ID)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	var out []string
+	for _, l := range ls {
+		out = append(out, l.Issuer+" "+l.Subject)
+	}
+	return out
+}
+
+// wantRedeemOnce proves code a real sign-in code of userName: redeemed
+// once it logs that person in, a second time it is refused.
+func (f *fedEnv) wantRedeemOnce(code, userName string) {
+	f.t.Helper()
+	ctx := context.Background()
+	u, err := f.codes.Redeem(ctx, code, "192.0.2.7")
+	if err != nil || u.ID != f.user(userName).ID {
+		f.t.Fatalf("Redeem(%q) = %v, %v; want %s", code, u, err, userName)
+	}
+	if u, err := f.codes.Redeem(ctx, code, "192.0.2.7"); !errors.Is(err, account.ErrBadCredentials) {
+		f.t.Errorf("second Redeem(%q) = %v, %v; want ErrBadCredentials", code, u, err)
+	}
+}
+
+// wantNoSignInCode: no page of rs shows a sign-in code.
+func wantNoSignInCode(t *testing.T, rs ...resp) {
+	t.Helper()
+	for _, r := range rs {
+		if signInCodeAttr.MatchString(r.body) {
+			t.Errorf("a refused request shows a sign-in code:\n%s", r.body)
+		}
+	}
 }
 
 func TestAdministratorSeesAndUnlinksIdentities(t *testing.T) {
-	e, fl, _ := newFedEnv(t)
+	e := newFedEnv(t)
 	b := e.login("root")
 	pat := e.user("pat")
 	path := "/admin/users/" + pat.ID
@@ -117,14 +117,22 @@ func TestAdministratorSeesAndUnlinksIdentities(t *testing.T) {
 		t.Error("the page shows an unescaped value or another person's link")
 	}
 
-	// Unlink one: 303, the linker is told the administrator did it.
+	// Unlink one: 303, the link is gone from the store, and the linker
+	// audited that the administrator did it.
 	r := b.submit(path, path+"/links/delete", url.Values{"issuer": {"https://www.facebook.com"}, "subject": {"f-2"}})
 	wantStatus(t, r, http.StatusSeeOther)
 	if r.loc != path+"?done=unlinked" {
 		t.Errorf("Location %q", r.loc)
 	}
-	if want := []string{e.user("root").ID + " " + pat.ID + " https://www.facebook.com f-2"}; !slices.Equal(fl.unlinked, want) {
-		t.Errorf("unlinked %v, want %v", fl.unlinked, want)
+	if got, want := e.links("pat"), []string{"https://accounts.google.com g-1"}; !slices.Equal(got, want) {
+		t.Errorf("pat's stored links %v, want %v", got, want)
+	}
+	if got, want := e.auditActions("link"), []string{"delete User/" + pat.ID}; !slices.Equal(got, want) {
+		t.Errorf("link audit %v, want %v", got, want)
+	}
+	evs := must(e.db.AuditEvents(context.Background(), audit.Filter{Kind: "link", Limit: 10}))
+	if len(evs) != 1 || evs[0].Detail != "provider=facebook" {
+		t.Errorf("link audit events %+v, want one naming provider=facebook", evs)
 	}
 	page = b.get(r.loc)
 	if strings.Contains(page.body, "f-2") || !strings.Contains(page.body, "g-1") || !strings.Contains(page.body, "is unlinked") {
@@ -132,45 +140,50 @@ func TestAdministratorSeesAndUnlinksIdentities(t *testing.T) {
 	}
 
 	// Again, or another person's link through this person's page: 404.
-	for _, sub := range []string{"f-2", "g-doc"} {
-		r = b.submit(path, path+"/links/delete", url.Values{"issuer": {"https://www.facebook.com"}, "subject": {sub}})
+	for _, id := range [][2]string{{"https://www.facebook.com", "f-2"}, {"https://accounts.google.com", "g-doc"}} {
+		r = b.submit(path, path+"/links/delete", url.Values{"issuer": {id[0]}, "subject": {id[1]}})
 		wantStatus(t, r, http.StatusNotFound)
 		if !strings.Contains(r.body, "no such linked identity") {
-			t.Errorf("unlink of %s twice:\n%s", sub, r.body)
+			t.Errorf("unlink of %s:\n%s", id[1], r.body)
 		}
 	}
 	wantStatus(t, b.submit(path, path+"/links/delete", url.Values{}), http.StatusBadRequest)
-	if len(fl.unlinked) != 1 || len(fl.links) != 2 {
-		t.Errorf("links %v, unlinked %v", fl.links, fl.unlinked)
+	if got, want := e.links("pat"), []string{"https://accounts.google.com g-1"}; !slices.Equal(got, want) {
+		t.Errorf("pat's stored links %v, want %v", got, want)
+	}
+	if got, want := e.links("doc"), []string{"https://accounts.google.com g-doc"}; !slices.Equal(got, want) {
+		t.Errorf("doc's stored links %v, want %v", got, want)
+	}
+	if got := e.auditActions("link"); len(got) != 1 {
+		t.Errorf("link audit %v, want the one unlink", got)
 	}
 }
 
 var signInCodeAttr = regexp.MustCompile(`data-signin-code="([^"]+)"`)
 
 func TestIssueASignInCodeShowsItOnce(t *testing.T) {
-	e, _, fi := newFedEnv(t)
+	e := newFedEnv(t)
 	b := e.login("root")
-	pat, root := e.user("pat"), e.user("root")
+	pat := e.user("pat")
 	path := "/admin/users/" + pat.ID
 	if page := b.get(path); !strings.Contains(page.body, `action="`+path+`/signin-code"`) {
 		t.Fatalf("no issue form on the person's page:\n%s", page.body)
 	}
 	r := b.submit(path, path+"/signin-code", url.Values{})
 	wantStatus(t, r, http.StatusSeeOther)
-	calls := fi.calls()
-	if len(calls) != 1 || !strings.HasPrefix(calls[0], pat.ID+" "+root.ID+" ") {
-		t.Fatalf("Issue calls %v, want one for pat by root", calls)
-	}
-	code := strings.Fields(calls[0])[2]
-	if !strings.HasPrefix(r.loc, path+"/signin-code?reveal=") || strings.Contains(r.loc, code) {
+	if !strings.HasPrefix(r.loc, path+"/signin-code?reveal=") {
 		t.Errorf("Location %q", r.loc)
 	}
 
 	page := b.get(r.loc)
 	wantStatus(t, page, http.StatusOK)
 	m := signInCodeAttr.FindStringSubmatch(page.body)
-	if m == nil || html.UnescapeString(m[1]) != code {
-		t.Fatalf("code %q not in data-signin-code:\n%s", code, page.body)
+	if m == nil {
+		t.Fatalf("no data-signin-code:\n%s", page.body)
+	}
+	code := html.UnescapeString(m[1])
+	if normal := strings.ReplaceAll(code, "-", ""); strings.Contains(r.loc, code) || strings.Contains(r.loc, normal) {
+		t.Errorf("Location %q holds the code %q", r.loc, code)
 	}
 	for _, want := range []string{e.ts.URL + "/login/code", "2026-05-06 07:23 UTC", "only this once"} {
 		if !strings.Contains(page.body, want) {
@@ -188,7 +201,8 @@ func TestIssueASignInCodeShowsItOnce(t *testing.T) {
 		t.Errorf("reload:\n%s", again.body)
 	}
 
-	// Audited, without the code.
+	// Audited as root's issue for pat, without the code; stored nowhere
+	// as itself.
 	if got, want := e.auditActions("signin_code"), []string{"issue User/" + pat.ID}; !slices.Equal(got, want) {
 		t.Errorf("audit %v, want %v", got, want)
 	}
@@ -197,10 +211,18 @@ func TestIssueASignInCodeShowsItOnce(t *testing.T) {
 			t.Errorf("audit event holds the code: %+v", ev)
 		}
 	}
+	for _, needle := range []string{code, strings.ReplaceAll(code, "-", "")} {
+		if tables := must(e.db.TablesHolding(context.Background(), needle)); len(tables) != 0 {
+			t.Errorf("the code is stored in %v", tables)
+		}
+	}
+
+	// The code shown is the real one, for pat, and works once.
+	e.wantRedeemOnce(code, "pat")
 }
 
 func TestNoSignInCodeForADisabledPerson(t *testing.T) {
-	e, _, fi := newFedEnv(t)
+	e := newFedEnv(t)
 	b := e.login("root")
 	pat := e.user("pat")
 	path := "/admin/users/" + pat.ID
@@ -216,16 +238,14 @@ func TestNoSignInCodeForADisabledPerson(t *testing.T) {
 	if !strings.Contains(r.body, "This person is disabled: a sign-in code cannot be issued") {
 		t.Errorf("refusal page:\n%s", r.body)
 	}
-	if calls := fi.calls(); len(calls) != 0 {
-		t.Errorf("a code was issued for a disabled person: %v", calls)
-	}
+	wantNoSignInCode(t, r)
 	if got := e.auditActions("signin_code"); len(got) != 0 {
 		t.Errorf("audit %v", got)
 	}
 }
 
 func TestFederationFormsNeedTheCSRFTokenAndAnAdministrator(t *testing.T) {
-	e, fl, fi := newFedEnv(t)
+	e := newFedEnv(t)
 	pat := e.user("pat")
 	path := "/admin/users/" + pat.ID
 	unlink := url.Values{"issuer": {"https://accounts.google.com"}, "subject": {"g-1"}}
@@ -236,7 +256,9 @@ func TestFederationFormsNeedTheCSRFTokenAndAnAdministrator(t *testing.T) {
 			if token != "" {
 				form.Set("csrf_token", token)
 			}
-			wantStatus(t, root.post(p, form), http.StatusForbidden)
+			r := root.post(p, form)
+			wantStatus(t, r, http.StatusForbidden)
+			wantNoSignInCode(t, r)
 		}
 	}
 	for _, who := range []string{"doc", "pat"} {
@@ -244,15 +266,26 @@ func TestFederationFormsNeedTheCSRFTokenAndAnAdministrator(t *testing.T) {
 		token := csrfOf(t, b.get("/logout").body)
 		for _, p := range []string{path + "/links/delete", path + "/signin-code"} {
 			form := url.Values{"csrf_token": {token}, "issuer": unlink["issuer"], "subject": unlink["subject"]}
-			wantStatus(t, b.post(p, form), http.StatusForbidden)
+			r := b.post(p, form)
+			wantStatus(t, r, http.StatusForbidden)
+			wantNoSignInCode(t, r)
 		}
-		wantStatus(t, b.get(path+"/signin-code"), http.StatusForbidden)
+		r := b.get(path + "/signin-code")
+		wantStatus(t, r, http.StatusForbidden)
+		wantNoSignInCode(t, r)
 	}
 	if r := e.browser().get(path + "/signin-code"); r.status != http.StatusSeeOther || !strings.HasPrefix(r.loc, "/login") {
 		t.Errorf("anonymous: %d %q", r.status, r.loc)
 	}
-	if len(fl.unlinked) != 0 || len(fi.calls()) != 0 {
-		t.Errorf("refused posts changed something: unlinked %v, issued %v", fl.unlinked, fi.calls())
+	want := []string{"https://accounts.google.com g-1", "https://www.facebook.com f-2"}
+	if got := e.links("pat"); !slices.Equal(got, want) {
+		t.Errorf("refused posts changed pat's links: %v, want %v", got, want)
+	}
+	if got := e.auditActions("link"); len(got) != 0 {
+		t.Errorf("refused posts unlinked: link audit %v", got)
+	}
+	if got := e.auditActions("signin_code"); len(got) != 0 {
+		t.Errorf("refused posts issued a code: audit %v", got)
 	}
 }
 

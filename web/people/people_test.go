@@ -45,7 +45,9 @@ func (a auditDB) Record(ctx context.Context, ev audit.Event) {
 	}
 }
 
-func newEnv(t *testing.T, opts ...func(*people.Config)) *env {
+// newEnv is the pages over a real SQLite store with root, doc and pat;
+// opts may change the configuration (they see the env, for its store).
+func newEnv(t *testing.T, opts ...func(*env, *people.Config)) *env {
 	t.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, sqlite.Memory, sqlite.Options{})
@@ -81,7 +83,7 @@ func newEnv(t *testing.T, opts ...func(*people.Config)) *env {
 	}})
 	cfg := people.Config{Pages: pages, Directory: db, People: pp, Unlocker: e.throttle, Assets: assets, Audit: auditDB{db}}
 	for _, o := range opts {
-		o(&cfg)
+		o(e, &cfg)
 	}
 	srv, err := people.New(cfg)
 	if err != nil {
