@@ -20,8 +20,10 @@ var ErrTooLarge = errors.New("idp: upstream answer too large")
 
 // HTTPClient is the one client of upstream calls: every call ends within
 // timeout (DefaultTimeout when <= 0), and reading more than maxBody bytes
-// (DefaultMaxBody when <= 0) of an answer fails with ErrTooLarge. It does
-// not follow redirects to other schemes than https, or http on loopback.
+// (DefaultMaxBody when <= 0) of an answer fails with ErrTooLarge. It
+// follows a redirect only to the same scheme and host (at most 5): an
+// upstream cannot send smartgate to another host, an internal service or
+// plain http (server-side request forgery).
 func HTTPClient(base http.RoundTripper, timeout time.Duration, maxBody int64) *http.Client {
 	if base == nil {
 		base = http.DefaultTransport
@@ -39,8 +41,8 @@ func HTTPClient(base http.RoundTripper, timeout time.Duration, maxBody int64) *h
 			if len(via) >= 5 {
 				return errors.New("idp: too many redirects")
 			}
-			if req.URL.Scheme != "https" && !(req.URL.Scheme == "http" && loopbackHost(req.URL.Hostname())) {
-				return fmt.Errorf("idp: redirect to %s refused", req.URL.Scheme)
+			if first := via[0].URL; req.URL.Scheme != first.Scheme || req.URL.Host != first.Host {
+				return fmt.Errorf("idp: redirect from %s://%s to another origin refused", first.Scheme, first.Host)
 			}
 			return nil
 		},

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	jose "github.com/go-jose/go-jose/v4"
@@ -109,6 +110,19 @@ func (c *Connector) report(what string, err error) {
 	c.log.Warn("fetch failed", "what", what, "err", statusText(err))
 }
 
+// withoutBody is go-oidc's discovery error, bounded, without the body of
+// an error answer (go-oidc writes "404 Not Found: {body}"): what an
+// upstream answered never reaches Status, the providers page or the log.
+func withoutBody(err error) string {
+	s := err.Error()
+	if len(s) > 4 && s[3] == ' ' && s[0] >= '1' && s[0] <= '5' && s[1] >= '0' && s[1] <= '9' && s[2] >= '0' && s[2] <= '9' {
+		if status, _, ok := strings.Cut(s, ": "); ok {
+			return "the provider answered " + idp.CleanText(status, 60)
+		}
+	}
+	return idp.CleanText(s, 300)
+}
+
 // statusText is err's text without the sentinel's prefix.
 func statusText(err error) string {
 	s := err.Error()
@@ -125,7 +139,7 @@ func statusText(err error) string {
 func (c *Connector) fetchOnce(ctx context.Context, old *discovery) (*discovery, error) {
 	p, err := oidc.NewProvider(oidc.ClientContext(ctx, c.client), c.issuer)
 	if err != nil {
-		return nil, fmt.Errorf("discovery of %s: %s", c.issuer, idp.CleanText(err.Error(), 300))
+		return nil, fmt.Errorf("discovery of %s: %s", c.issuer, withoutBody(err))
 	}
 	var x discoveryExtra
 	if err := p.Claims(&x); err != nil {

@@ -235,10 +235,18 @@ func TestDiscoveryRefused(t *testing.T) {
 		hook func(p *provider) http.HandlerFunc
 		max  int64
 		want string
+		hide string
 	}{
 		{name: "500", want: "500",
 			hook: func(p *provider) http.HandlerFunc {
 				return func(w http.ResponseWriter, r *http.Request) { http.Error(w, "down\x1b[31m", 500) }
+			}},
+		// The body of an error answer never reaches the status (the
+		// providers page): an upstream must not use it to show what it
+		// reached.
+		{name: "404 with a body", want: "the provider answered 404 Not Found", hide: "internal secret",
+			hook: func(p *provider) http.HandlerFunc {
+				return func(w http.ResponseWriter, r *http.Request) { http.Error(w, "internal secret page", 404) }
 			}},
 		{name: "issuer mismatch", want: "did not match",
 			hook: func(p *provider) http.HandlerFunc {
@@ -280,7 +288,8 @@ func TestDiscoveryRefused(t *testing.T) {
 				t.Fatalf("Check: %v", err)
 			}
 			s := conn.Status()
-			if !strings.Contains(s.Err, tc.want) || strings.ContainsAny(s.Err, "\x1b\n") || len(s.Err) > 500 {
+			if !strings.Contains(s.Err, tc.want) || strings.ContainsAny(s.Err, "\x1b\n") || len(s.Err) > 500 ||
+				tc.hide != "" && (strings.Contains(s.Err, tc.hide) || strings.Contains(err.Error(), tc.hide)) {
 				t.Errorf("status %q", s.Err)
 			}
 			// Rate-limited: the next use does not fetch again.
