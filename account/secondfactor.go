@@ -209,20 +209,9 @@ func (f *SecondFactors) Verify(ctx context.Context, userID, code, address string
 	if f.Throttle == nil {
 		return errors.New("account: SecondFactors needs a Throttle")
 	}
-	attempt, err := f.Throttle.reserve(ctx, secondFactorKey(userID), address)
-	if err != nil {
-		return err
-	}
-	err = f.verify(ctx, userID, strings.TrimSpace(code))
-	switch {
-	case err == nil:
-		attempt.Succeeded()
-	case errors.Is(err, ErrBadCredentials):
-		attempt.Failed()
-	default:
-		attempt.Abandoned()
-	}
-	return err
+	return f.Throttle.guard(ctx, secondFactorKey(userID), address, func() error {
+		return f.verify(ctx, userID, strings.TrimSpace(code))
+	})
 }
 
 func (f *SecondFactors) verify(ctx context.Context, userID, code string) error {

@@ -96,20 +96,15 @@ func (c *SignInCodes) Issue(ctx context.Context, userID, issuedBy string) (code 
 // gone or deactivated (each a failure); other errors for storage failures
 // (not counted).
 func (c *SignInCodes) Redeem(ctx context.Context, code, address string) (*User, error) {
-	attempt, err := c.cfg.Throttle.reserve(ctx, signInCodeKey(address), address)
+	var u *User
+	err := c.cfg.Throttle.guard(ctx, signInCodeKey(address), address, func() (err error) {
+		u, err = c.redeem(ctx, code)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	u, err := c.redeem(ctx, code)
-	switch {
-	case err == nil:
-		attempt.Succeeded()
-	case errors.Is(err, ErrBadCredentials):
-		attempt.Failed()
-	default:
-		attempt.Abandoned()
-	}
-	return u, err
+	return u, nil
 }
 
 func (c *SignInCodes) redeem(ctx context.Context, code string) (*User, error) {

@@ -165,6 +165,28 @@ func (t *Throttle) Reserve(ctx context.Context, userName, address string) (*Atte
 	return t.reserve(ctx, accountKey(userName), address)
 }
 
+// guard runs check as one throttled attempt on the account key account
+// from address: ErrThrottled without running it when the key or the
+// address is locked; check's ErrBadCredentials counts as a failure, nil as
+// a success, any other error as neither. It is the one pattern of the
+// one-time codes (second factor, sign-in codes).
+func (t *Throttle) guard(ctx context.Context, account, address string, check func() error) error {
+	attempt, err := t.reserve(ctx, account, address)
+	if err != nil {
+		return err
+	}
+	err = check()
+	switch {
+	case err == nil:
+		attempt.Succeeded()
+	case errors.Is(err, ErrBadCredentials):
+		attempt.Failed()
+	default:
+		attempt.Abandoned()
+	}
+	return err
+}
+
 // reserve is Reserve for the account key account (accountKey for
 // passwords, secondFactorKey for second-factor codes).
 func (t *Throttle) reserve(ctx context.Context, account, address string) (*Attempt, error) {
