@@ -18,7 +18,7 @@ import (
 )
 
 type codeEnv struct {
-	t     *testing.T
+	t     testing.TB
 	ctx   context.Context
 	path  string
 	db    *sqlite.DB
@@ -29,7 +29,7 @@ type codeEnv struct {
 // newCodeEnv is the sign-in code service on a real SQLite file, with a
 // clock that moves only when told and a throttle of maxFailures per
 // address.
-func newCodeEnv(t *testing.T, maxFailures int) *codeEnv {
+func newCodeEnv(t testing.TB, maxFailures int) *codeEnv {
 	t.Helper()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "smartgate.db")

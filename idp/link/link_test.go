@@ -41,7 +41,7 @@ func (r *recorder) events() []audit.Event {
 }
 
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	ctx    context.Context
 	db     *sqlite.DB
 	people *account.People
@@ -52,7 +52,7 @@ type env struct {
 
 // newEnv is a Linker over a real SQLite file and a real account.People.
 // wrap, when set, wraps the store the linker sees.
-func newEnv(t *testing.T, wrap func(link.Store) link.Store) *env {
+func newEnv(t testing.TB, wrap func(link.Store) link.Store) *env {
 	t.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "smartgate.db"), sqlite.Options{Synchronous: "NORMAL"})

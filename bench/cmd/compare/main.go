@@ -16,7 +16,8 @@
 //	BENCH_SYNTHEA      bundle folder (default ../shared/fhir/synthea from the repo root,
 //	                   or the nearest shared/fhir/synthea above it, for worktrees)
 //	BENCH_OUT          folder for results.jsonl and server logs (default a temp folder)
-//	BENCH_ONLY         a list of scenarios (import, issue, introspect, owin, read, search,
+//	BENCH_ONLY         a list of scenarios (import, issue, introspect, introspect-person,
+//	                   owin, read, search,
 //	                   refused, scimfilter, scimcreate; "scim" is both SCIM ones)
 //	BENCH_SCIM_PEOPLE  people in the SCIM stores (default 100000)
 //	BENCH_MAX_TOTAL    hard limit for the whole comparison (default 60m)
@@ -57,7 +58,7 @@ type settings struct {
 }
 
 // scenarios are the names BENCH_ONLY accepts.
-var scenarios = []string{"import", "issue", "introspect", "owin", "read", "search", "refused", "scimfilter", "scimcreate"}
+var scenarios = []string{"import", "issue", "introspect", "introspect-person", "owin", "read", "search", "refused", "scimfilter", "scimcreate"}
 
 // onlySCIM reports whether BENCH_ONLY names SCIM scenarios and nothing else
 // (then the FHIR data, the OAuth floor and the shared smartgate are skipped).

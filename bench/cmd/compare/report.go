@@ -118,7 +118,7 @@ func (e *env) report() string {
 	w("### OAuth: client_credentials issuance and JWT introspection (client_secret_basic, ES256)\n\n")
 	w("| scenario | conc | smartgate req/s | smartgate p50 / p99 ms | floor req/s | floor p50 / p99 ms | smartgate / floor | target (c=8) |\n")
 	w("|---|---|---|---|---|---|---|---|\n")
-	for _, sc := range []string{"issue", "introspect"} {
+	for _, sc := range []string{"issue", "introspect", "introspect-person"} {
 		for _, c := range e.s.concs {
 			s, f := e.get(sc, sg, c), e.get(sc, floor, c)
 			r := ratio(s, f)

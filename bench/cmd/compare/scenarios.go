@@ -255,6 +255,32 @@ func (e *env) runAll(ctx context.Context) (string, error) {
 		return "", err
 	}
 
+	// OAuth: introspection of a person's token: an OWin (password grant)
+	// token of the bench account, fetched per repetition, so that
+	// introspection re-reads the account and its groups
+	// (authz.CurrentAccount). The floor has no accounts: its target is the
+	// same client_credentials introspection as above, so the ratio next to
+	// the one above is the price of that read.
+	logf("OAuth introspection of a person's token")
+	err = e.interleave(ctx, "introspect-person", loadgen.ActiveCheck, func(ctx context.Context) ([]target, error) {
+		var ts []target
+		if withSG {
+			tok, err := loadgen.FetchToken(ctx, loadgen.PasswordRequest(sgBase+"/oauth/token", benchUser, e.password))
+			if err != nil {
+				return nil, fmt.Errorf("smartgate person token (password grant): %w", err)
+			}
+			ts = append(ts, target{sg, sgp, loadgen.IntrospectRequest(sgBase+"/oauth/introspect", client, tok)})
+		}
+		tok, err := loadgen.FetchToken(ctx, loadgen.IssueRequest(foBase+"/oauth/token", client, benchScope))
+		if err != nil {
+			return nil, fmt.Errorf("floor token: %w", err)
+		}
+		return append(ts, target{floor, fo, loadgen.IntrospectRequest(foBase+"/oauth/introspect", client, tok)}), nil
+	})
+	if err != nil {
+		return "", err
+	}
+
 	// OWin password grant (smartgate only). Its floor is the argon2id
 	// ceiling, measured right after each smartgate run for as long.
 	if withSG && e.s.want("owin") {

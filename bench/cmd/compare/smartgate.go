@@ -36,17 +36,19 @@ func sgEnv(dataDir string) []string {
 }
 
 // smartgateClientAdd registers the confidential benchmark client
-// (client_secret_basic, client_credentials, system/*.rs). Expected invocation:
+// (client_secret_basic, client_credentials, system/*.rs), a resource server
+// that may introspect every client's tokens (introspect-person introspects
+// an OWin token, which is not its own). Expected invocation:
 //
-//	smartgate client add --id bench --secret-stdin --grant-types client_credentials --scope system/*.rs
+//	smartgate client add --id bench --secret-stdin --grant-types client_credentials --scope system/*.rs --introspect-all
 func smartgateClientAdd(ctx context.Context, bin, dataDir, secret string) error {
 	_, out, err := runTimed(ctx, bin,
 		[]string{"client", "add", "--id", benchClientID, "--secret-stdin",
-			"--grant-types", "client_credentials", "--scope", benchScope},
+			"--grant-types", "client_credentials", "--scope", benchScope, "--introspect-all"},
 		sgEnv(dataDir), secret+"\n")
 	if err != nil {
 		return fmt.Errorf("registering the bench client failed; compare expects\n"+
-			"  smartgate client add --id bench --secret-stdin --grant-types client_credentials --scope system/*.rs\n"+
+			"  smartgate client add --id bench --secret-stdin --grant-types client_credentials --scope system/*.rs --introspect-all\n"+
 			"(secret on stdin, data folder from SMARTGATE_DATA). Fix smartgateClientAdd in bench/cmd/compare/smartgate.go if the CLI differs.\n%w", err)
 	}
 	_ = out

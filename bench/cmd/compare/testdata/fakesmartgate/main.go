@@ -43,6 +43,7 @@ func run(args []string) error {
 		stdin := fs.Bool("secret-stdin", false, "")
 		fs.String("grant-types", "", "")
 		fs.String("scope", "", "")
+		fs.Bool("introspect-all", false, "")
 		if err := fs.Parse(args[2:]); err != nil {
 			return err
 		}
