@@ -69,9 +69,25 @@ func decodeProviders(node *yaml.Node, origin string, problems *Error) []Provider
 	return out
 }
 
+// LinkIssuer is the issuer p's linked identities carry: the preset's
+// fixed one for google and facebook, else the configured issuer.
+func (p Provider) LinkIssuer() string {
+	switch p.Preset {
+	case "google":
+		return idp.GoogleIssuer
+	case "facebook":
+		return idp.FacebookIssuer
+	}
+	return p.Issuer
+}
+
 // validateProviders checks every provider and adds each problem to p.
+// Two providers of one issuer (a trailing slash aside) are refused: an
+// identity is (issuer, subject), so they would share identities and
+// links, each with its own trusted_email and provisioning.
 func (c *Config) validateProviders(p *Error, getenv func(string) string) {
 	seen := map[string]bool{}
+	issuers := map[string]string{} // issuer, without a trailing slash -> where
 	for i, pr := range c.Providers {
 		where := fmt.Sprintf("providers[%d]", i)
 		if pr.ID != "" {
@@ -86,6 +102,13 @@ func (c *Config) validateProviders(p *Error, getenv func(string) string) {
 			p.add("%s: id %q is used twice", where, pr.ID)
 		}
 		seen[pr.ID] = true
+		if iss := strings.TrimRight(pr.LinkIssuer(), "/"); iss != "" {
+			if first, ok := issuers[iss]; ok {
+				p.add("%s: issuer %q is also %s's: two providers of one issuer would share its identities", where, pr.LinkIssuer(), first)
+			} else {
+				issuers[iss] = where
+			}
+		}
 		for _, problem := range pr.problems(getenv) {
 			p.add("%s: %s", where, problem)
 		}

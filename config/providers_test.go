@@ -91,6 +91,13 @@ func TestProviderProblems(t *testing.T) {
 		{"reserved id enrol (a page)", func(ps []Provider) []Provider { ps[0].ID = "enrol"; return ps }, `id "enrol" is reserved`},
 		{"reserved id second-factor (a page)", func(ps []Provider) []Provider { ps[0].ID = "second-factor"; return ps }, `id "second-factor" is reserved`},
 		{"duplicate id", func(ps []Provider) []Provider { ps[1].ID = "google"; return ps }, `id "google" is used twice`},
+		{"duplicate issuer, a trailing slash aside", func(ps []Provider) []Provider {
+			ps[4].Issuer = ps[3].Issuer + "/"
+			return ps
+		}, `providers[4] (dev): issuer "https://login.microsoftonline.com/tenant/v2.0/" is also providers[3] (entra)'s`},
+		{"duplicate issuer of a preset", func(ps []Provider) []Provider {
+			return append(ps, Provider{ID: "google2", Type: "oidc", Preset: "google", ClientID: "c", ClientSecretEnv: "SMARTGATE_IDP_SECRET"})
+		}, `providers[6] (google2): issuer "https://accounts.google.com" is also providers[0] (google)'s`},
 		{"type", func(ps []Provider) []Provider { ps[3].Type = "saml"; return ps }, `type "saml" must be oidc or oauth2`},
 		{"preset", func(ps []Provider) []Provider { ps[3].Preset = "twitter"; return ps }, `preset "twitter" must be google, facebook, hl7 or none`},
 		{"facebook as oidc", func(ps []Provider) []Provider { ps[1].Type = "oidc"; return ps }, "preset facebook needs type oauth2"},
@@ -100,7 +107,10 @@ func TestProviderProblems(t *testing.T) {
 		{"none without issuer", func(ps []Provider) []Provider { ps[3].Issuer = ""; return ps }, "issuer is required for a provider without a preset"},
 		{"google's issuer fixed", func(ps []Provider) []Provider { ps[0].Issuer = "https://evil.example"; return ps }, "the google preset's issuer is https://accounts.google.com"},
 		{"facebook's issuer fixed", func(ps []Provider) []Provider { ps[1].Issuer = "https://evil.example"; return ps }, "the facebook preset's issuer is https://www.facebook.com"},
-		{"a preset's issuer without the preset", func(ps []Provider) []Provider { ps[3].Issuer = "https://accounts.google.com"; return ps }, "is a preset's: use preset google"},
+		{"a preset's issuer without the preset", func(ps []Provider) []Provider {
+			ps[3].Issuer = "https://accounts.google.com"
+			return ps[1:] // without the google provider, whose issuer that is
+		}, "is a preset's: use preset google"},
 		{"http issuer", func(ps []Provider) []Provider { ps[3].Issuer = "http://login.example.org"; return ps }, `issuer "http://login.example.org" must be an https URL`},
 		{"issuer not a URL", func(ps []Provider) []Provider { ps[3].Issuer = "login.example.org"; return ps }, `issuer "login.example.org" must be an https URL`},
 		{"http token_url", func(ps []Provider) []Provider { ps[5].TokenURL = "http://github.com/token"; return ps }, `token_url "http://github.com/token" must be an https URL`},
@@ -172,6 +182,11 @@ providers:
     preset: facebook
     allowed_domains: [example.org]
     client_secret_env: SMARTGATE_IDP_SECRET
+  - id: fb3
+    type: oauth2
+    preset: facebook
+    client_id: z
+    client_secret_env: SMARTGATE_IDP_SECRET
 `)
 	_, _, err := Load("serve", []string{"--config", file}, secretEnv(), io.Discard)
 	var cerr *Error
@@ -179,13 +194,14 @@ providers:
 		t.Fatalf("err = %v, want *Error", err)
 	}
 	for _, want := range []string{`"code" is reserved`, "HL7.org's issuer", "SMARTGATE_UNSET", "providers[1]", "client_secret not found",
-		"(fb2): client_id is required", "(fb2): allowed_domains"} {
+		"(fb2): client_id is required", "(fb2): allowed_domains",
+		`(fb3): issuer "https://www.facebook.com" is also `, "(fb2)'s: two providers of one issuer"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not mention %s:\n%v", want, err)
 		}
 	}
-	if len(cerr.Problems) != 6 {
-		t.Errorf("want 6 problems, got %d:\n%v", len(cerr.Problems), err)
+	if len(cerr.Problems) != 7 {
+		t.Errorf("want 7 problems, got %d:\n%v", len(cerr.Problems), err)
 	}
 }
 

@@ -13,6 +13,7 @@
 // other, in order.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -237,11 +238,16 @@ test('auto: a first log-in through the provider makes a patient account with no 
     await context.close();
   }
   assert.equal(await countUsers(), before + 1, 'one new account');
-  const found = await findScimUsers(sg.httpURL, token, `emails.value eq "${ACCOUNTS.carol.email}"`);
-  assert.equal(found.totalResults, 1);
+  // op-auto is not trusted_email: its email (verified or not) stays on the
+  // link, not on the account, and the user name is {provider}-{12 hex of
+  // sha256(issuer "\n" subject)}.
+  const hash = createHash('sha256').update(`${op['op-auto'].issuer}\ncarol`).digest('hex').slice(0, 12);
+  const found = await findScimUsers(sg.httpURL, token, `userName eq "op-auto-${hash}"`);
+  assert.equal(found.totalResults, 1, 'the account is named op-auto-{hash}');
   const carol = found.Resources[0];
   carolId = carol.id;
-  assert.equal(carol.userName, ACCOUNTS.carol.email, 'the user name is the verified, free email');
+  assert.deepEqual(carol.emails ?? [], [], 'an email the provider is not trusted for is not on the account');
+  assert.equal((await findScimUsers(sg.httpURL, token, `emails.value eq "${ACCOUNTS.carol.email}"`)).totalResults, 0);
   assert.equal(carol.active, true);
   assert.deepEqual(carol[SCIM_SMARTGATE_USER]?.roles, ['patient']);
   assert.equal(carol[SCIM_SMARTGATE_USER]?.fhirUser, undefined, 'no fhirUser');

@@ -3,10 +3,19 @@
 //
 //   - linked already: that account (refused when it is inactive);
 //   - else, when the provider is trusted_email and says the email is
-//     verified: the one active account with that email, linked now
-//     (never an administrator's account: those link only by logging in);
-//   - else, provisioning auto: a new account (role patient, no fhirUser),
-//     linked;
+//     verified: the one active account with that email, linked now;
+//     never an account that may act for others (an administrator or
+//     practitioner, directly or through a group), one that holds a link
+//     of the same issuer already (another subject), or one without a
+//     password that holds any link (its only way in is a provider, e.g.
+//     made by provisioning auto): those link only by logging in (Link);
+//   - else, provisioning auto: a new account (role patient, no fhirUser,
+//     no password), linked. It gets the identity's email (and that email
+//     as its user name, when free) only when the provider is trusted_email
+//     and says the email is verified; otherwise no email (the link keeps
+//     it, for the pages) and the user name {provider}-{12 hex digits of
+//     SHA-256(issuer "\n" subject)}. So an address nobody vouched for
+//     never lands on an account that trusted email could later match;
 //   - else: no account (NeedsAccount): the person may log in to an
 //     existing account to link the identity (Link), or ask an
 //     administrator.
@@ -165,15 +174,16 @@ func (l *Linker) relinked(ctx context.Context, id idp.Identity) (Outcome, error)
 }
 
 // byTrustedEmail is the account a trusted provider's verified email
-// names: the one active account with that email (compared without regard
-// to case), unless it is an administrator's (directly or through a
-// group). Otherwise nil.
+// names (trustedEmail): the one active account with that email (compared
+// without regard to case), unless mayLinkByEmail refuses it. Otherwise
+// nil.
 func (l *Linker) byTrustedEmail(ctx context.Context, p idp.Provider, id idp.Identity) (*account.User, error) {
-	if !p.TrustedEmail || !id.EmailVerified || id.Email == "" {
+	email := trustedEmail(p, id)
+	if email == "" {
 		return nil, nil
 	}
 	users, total, err := l.cfg.Store.SearchUsers(ctx, account.Query{Limit: 2, Filter: account.And{
-		Left:  account.Compare{Attr: "emails.value", Op: account.OpEq, Value: id.Email},
+		Left:  account.Compare{Attr: "emails.value", Op: account.OpEq, Value: email},
 		Right: account.Compare{Attr: "active", Op: account.OpEq, Value: true},
 	}})
 	if err != nil {
@@ -186,15 +196,45 @@ func (l *Linker) byTrustedEmail(ctx context.Context, p idp.Provider, id idp.Iden
 		return nil, nil
 	}
 	u := &users[0]
-	groups, err := l.cfg.Store.GroupsOf(ctx, u.ID)
-	if err != nil {
-		return nil, fmt.Errorf("link: groups of %s: %w", u.ID, err)
-	}
-	if account.EffectiveRights(u, groups).Admin() {
-		l.cfg.Logger.InfoContext(ctx, "link: a trusted email names an administrator, who links only by logging in", "provider", p.ID, "user", u.ID)
-		return nil, nil
+	why, err := l.notByEmail(ctx, u, id)
+	if err != nil || why != "" {
+		if why != "" {
+			l.cfg.Logger.InfoContext(ctx, "link: a trusted email names an account that links only by logging in to it",
+				"provider", p.ID, "user", u.ID, "reason", why)
+		}
+		return nil, err
 	}
 	return u, nil
+}
+
+// notByEmail is why trusted email must not link id to u ("" when it may):
+// u may act for others (an administrator or practitioner, directly or
+// through a group); u holds a link of id's issuer already (another
+// subject of that issuer: a provider that gave the address to someone
+// else); or u has no password and holds a link (an account whose only
+// way in is a provider, such as one made by provisioning: auto). Such
+// accounts get more links only by logging in to them (Link).
+func (l *Linker) notByEmail(ctx context.Context, u *account.User, id idp.Identity) (string, error) {
+	groups, err := l.cfg.Store.GroupsOf(ctx, u.ID)
+	if err != nil {
+		return "", fmt.Errorf("link: groups of %s: %w", u.ID, err)
+	}
+	if account.MayActForOthers(account.EffectiveRights(u, groups).Roles) {
+		return "acts for others", nil
+	}
+	links, err := l.cfg.Store.LinksOf(ctx, u.ID)
+	if err != nil {
+		return "", fmt.Errorf("link: links of %s: %w", u.ID, err)
+	}
+	for _, ln := range links {
+		if ln.Issuer == id.Issuer {
+			return "linked to another subject of the issuer", nil
+		}
+	}
+	if u.PasswordHash == "" && len(links) > 0 {
+		return "federated only", nil
+	}
+	return "", nil
 }
 
 // Link links id (verified by p) to the account userID, after that person

@@ -354,9 +354,12 @@ func TestResolveTrustedEmailOfADeactivatedAccount(t *testing.T) {
 	}
 }
 
+// TestResolveProvisionsAccount: a trusted provider's verified email is
+// the new account's email and user name (review12_test.go: no other
+// email is).
 func TestResolveProvisionsAccount(t *testing.T) {
 	e := newEnv(t, nil)
-	p := provider("op", idp.ProvisionAuto, false)
+	p := provider("op", idp.ProvisionAuto, true)
 	id := identity("s1", "New.Person@Example.org", true)
 	out, err := e.linker.Resolve(e.ctx, p, id)
 	if err != nil {
@@ -396,7 +399,7 @@ func TestResolveProvisionsAccount(t *testing.T) {
 func TestResolveProvisionedUserNameTaken(t *testing.T) {
 	e := newEnv(t, nil)
 	taken := e.person("ada@example.org", "")
-	out, err := e.linker.Resolve(e.ctx, provider("op", idp.ProvisionAuto, false), identity("s1", "ada@example.org", true))
+	out, err := e.linker.Resolve(e.ctx, provider("op", idp.ProvisionAuto, true), identity("s1", "ada@example.org", true))
 	if err != nil || out.User == nil || out.User.ID == taken.ID {
 		t.Fatalf("Resolve = %+v, %v; want a new account", out, err)
 	}
@@ -437,7 +440,7 @@ func TestResolveRaceAfterProvisioning(t *testing.T) {
 		return &racingStore{Store: s, other: func() string { return winner.ID }}
 	})
 	winner = e.person("winner", "")
-	out, err := e.linker.Resolve(e.ctx, provider("op", idp.ProvisionAuto, false), identity("s1", "new@example.org", true))
+	out, err := e.linker.Resolve(e.ctx, provider("op", idp.ProvisionAuto, true), identity("s1", "new@example.org", true))
 	if err != nil || out.User == nil || out.User.ID != winner.ID || out.Provisioned {
 		t.Fatalf("Resolve that lost the race = %+v, %v; want the winner's account", out, err)
 	}

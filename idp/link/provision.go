@@ -32,7 +32,7 @@ func (l *Linker) provision(ctx context.Context, p idp.Provider, id idp.Identity)
 	if out, found, err := l.linked(ctx, id); found || err != nil {
 		return out, err
 	}
-	u := newAccount(id)
+	u := newAccount(p, id)
 	var err error
 	for _, name := range userNames(p, id) {
 		u.ID, u.UserName = "", name
@@ -64,9 +64,12 @@ func (l *Linker) provision(ctx context.Context, p idp.Provider, id idp.Identity)
 }
 
 // newAccount is the account provisioning makes for id, without its user
-// name: role patient, no fhirUser, no password, the identity's email
-// (primary; that the provider verified it is not kept) and names.
-func newAccount(id idp.Identity) *account.User {
+// name: role patient, no fhirUser, no password, the identity's names and,
+// only when p vouches for it (trustedEmail), its email (primary). An email
+// p does not vouch for stays on the link only (Link.Email, for the pages):
+// on the account it would be an address anyone may claim upstream, which
+// trusted email would later match.
+func newAccount(p idp.Provider, id idp.Identity) *account.User {
 	u := &account.User{
 		Active: true,
 		Roles:  []string{account.RolePatient},
@@ -74,25 +77,36 @@ func newAccount(id idp.Identity) *account.User {
 			Formatted: clip(id.Name, maxName)},
 		DisplayName: clip(id.Name, maxName),
 	}
-	if e := boundedEmail(id.Email); e != "" {
+	if e := trustedEmail(p, id); e != "" {
 		u.Emails = []account.Email{{Value: e, Primary: true}}
 	}
 	return u
 }
 
 // userNames are the user names provisioning tries, in order: the email
-// when the provider verified it (and it is a valid user name), then
+// when p vouches for it (trustedEmail; and it is a valid user name), then
 // "{provider}-{the first 12 hex digits of SHA-256(issuer \n subject)}",
 // stable for the identity.
 func userNames(p idp.Provider, id idp.Identity) []string {
 	var out []string
-	if e := boundedEmail(id.Email); id.EmailVerified && e != "" {
+	if e := trustedEmail(p, id); e != "" {
 		if n, err := account.NormalizeUserName(e); err == nil {
 			out = append(out, n)
 		}
 	}
 	h := sha256.Sum256([]byte(id.Issuer + "\n" + id.Subject))
 	return append(out, p.ID+"-"+hex.EncodeToString(h[:])[:12])
+}
+
+// trustedEmail is id's email when p vouches for it: p is trusted_email
+// and says it verified the email; else "". It is the one rule of which
+// email may name a person: the email trusted email links by, and the only
+// email (and email user name) an auto-provisioned account gets.
+func trustedEmail(p idp.Provider, id idp.Identity) string {
+	if !p.TrustedEmail || !id.EmailVerified {
+		return ""
+	}
+	return boundedEmail(id.Email)
 }
 
 // boundedEmail is email, or "" when it is longer than any email can be.
