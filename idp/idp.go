@@ -198,6 +198,21 @@ const (
 	FacebookIssuer = "https://www.facebook.com"
 )
 
+// PresetName is the display name of a preset ("Google", "Facebook",
+// "HL7.org"): the default label of a provider's log-in button; "" for
+// "none" and unknown presets (the provider's id is the label then).
+func PresetName(preset string) string {
+	switch preset {
+	case "google":
+		return "Google"
+	case "facebook":
+		return "Facebook"
+	case "hl7":
+		return "HL7.org"
+	}
+	return ""
+}
+
 // Reserved reports whether id may not name a provider: the pages' own
 // paths under /login/ (/login/code, /login/link, /login/second-factor,
 // /login/enrol) and "callback".

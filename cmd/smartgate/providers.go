@@ -39,27 +39,10 @@ func providerName(pr config.Provider) string {
 	if pr.DisplayName != "" {
 		return pr.DisplayName
 	}
-	switch pr.Preset {
-	case "google":
-		return "Google"
-	case "facebook":
-		return "Facebook"
-	case "hl7":
-		return "HL7.org"
+	if n := idp.PresetName(pr.Preset); n != "" {
+		return n
 	}
 	return pr.ID
-}
-
-// linkIssuer is the issuer pr's linked identities carry: the preset's
-// fixed one for google and facebook, else the configured issuer.
-func linkIssuer(pr config.Provider) string {
-	switch pr.Preset {
-	case "google":
-		return idp.GoogleIssuer
-	case "facebook":
-		return idp.FacebookIssuer
-	}
-	return pr.Issuer
 }
 
 // provisioning is pr's provisioning policy (default invite).
@@ -95,7 +78,7 @@ func openProviders(cfg *config.Config, getenv func(string) string, types map[str
 			Name:         providerName(pr),
 			Type:         pr.Type,
 			Preset:       pr.PresetOrNone(),
-			Issuer:       linkIssuer(pr),
+			Issuer:       pr.LinkIssuer(),
 			Provisioning: provisioning(pr),
 			TrustedEmail: pr.TrustedEmail,
 			Connector:    conn,

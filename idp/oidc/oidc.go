@@ -53,7 +53,6 @@ const (
 
 // preset is what a preset fills in.
 type preset struct {
-	name        string // display name ("" for none)
 	issuer      string // fixed issuer, or "" (configured)
 	domainClaim string // default domain claim
 	needIssuer  string // Open's message when the issuer is missing
@@ -62,9 +61,9 @@ type preset struct {
 func presetOf(name string) (preset, bool) {
 	switch name {
 	case PresetGoogle:
-		return preset{name: "Google", issuer: idp.GoogleIssuer, domainClaim: "hd"}, true
+		return preset{issuer: idp.GoogleIssuer, domainClaim: "hd"}, true
 	case PresetHL7:
-		return preset{name: "HL7.org", needIssuer: "the hl7 preset is off until configured: " +
+		return preset{needIssuer: "the hl7 preset is off until configured: " +
 			"set issuer to the OpenID Connect issuer HL7.org gives you"}, true
 	case PresetNone, "":
 		return preset{needIssuer: "issuer is required (the provider's OpenID Connect issuer URL)"}, true
@@ -74,14 +73,6 @@ func presetOf(name string) (preset, bool) {
 
 // Presets are the preset names this connector knows.
 func Presets() []string { return []string{PresetGoogle, PresetHL7, PresetNone} }
-
-// PresetName is the display name of a preset ("Google", "HL7.org"), the
-// default label of a provider's log-in button; "" for "none" and unknown
-// presets (the wiring then uses the provider's id).
-func PresetName(name string) string {
-	p, _ := presetOf(name)
-	return p.name
-}
 
 // Claim names: the keys of Config.Claims.
 const (

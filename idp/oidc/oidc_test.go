@@ -82,9 +82,9 @@ func TestOpenDefaults(t *testing.T) {
 }
 
 func TestPresets(t *testing.T) {
-	want := map[string]string{"google": "Google", "hl7": "HL7.org", "none": "", "facebook": ""}
+	want := map[string]string{"google": "Google", "hl7": "HL7.org", "none": "", "facebook": "Facebook", "x": ""}
 	for p, name := range want {
-		if got := PresetName(p); got != name {
+		if got := idp.PresetName(p); got != name {
 			t.Errorf("PresetName(%q) = %q, want %q", p, got, name)
 		}
 	}
