@@ -137,6 +137,11 @@ type Provider struct {
 	// given_name, family_name, preferred_username, domain) to the
 	// provider's claim names.
 	Claims map[string]string `yaml:"claims"`
+
+	// pos is the entry's place in the file's list, from 1 (0: not read
+	// from a file); problems name it, whatever entries before it failed to
+	// decode.
+	pos int
 }
 
 // Setting describes one setting: its three names, default and meaning.

@@ -64,6 +64,7 @@ func decodeProviders(node *yaml.Node, origin string, problems *Error) []Provider
 			problems.add("%s: providers[%d] (line %d): %v", origin, i, item.Line, err)
 			continue
 		}
+		pr.pos = i + 1
 		out = append(out, pr)
 	}
 	return out
@@ -89,6 +90,9 @@ func (c *Config) validateProviders(p *Error, getenv func(string) string) {
 	seen := map[string]bool{}
 	issuers := map[string]string{} // issuer, without a trailing slash -> where
 	for i, pr := range c.Providers {
+		if pr.pos > 0 {
+			i = pr.pos - 1 // decoded from the file: its place there
+		}
 		where := fmt.Sprintf("providers[%d]", i)
 		if pr.ID != "" {
 			where = fmt.Sprintf("providers[%d] (%s)", i, pr.ID)

@@ -238,3 +238,23 @@ func FuzzProviders(f *testing.F) {
 		}
 	})
 }
+
+// A provider after one that does not decode keeps its place in the
+// file's list in the problems.
+func TestProviderProblemsNameTheFilesPlace(t *testing.T) {
+	file := writeFile(t, `
+providers:
+  - id: first
+    type: oidc
+    colour: blue
+  - id: second
+    type: oidc
+    preset: none
+    client_id: x
+    client_secret_env: SMARTGATE_NOT_SET_ANYWHERE
+`)
+	_, _, err := Load("serve", []string{"--config", file}, env(nil), io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "providers[1] (second)") || strings.Contains(err.Error(), "providers[0] (second)") {
+		t.Fatalf("err = %v, want the second entry named providers[1]", err)
+	}
+}
