@@ -48,6 +48,8 @@ type upstreamLogin struct {
 	// LinkUser is the account that started a link from LinksPath ("" for
 	// a log-in).
 	LinkUser string `json:"link_user,omitempty"`
+	// started is when the log-in was stored (the Pending's Created).
+	started time.Time
 }
 
 // pendingLink is a verified identity with no account here, waiting for the
@@ -249,6 +251,7 @@ func (s *Server) takeUpstream(w http.ResponseWriter, r *http.Request, b *browser
 		return lg, false
 	}
 	lg.ReturnTo = safeReturnTo(lg.ReturnTo)
+	lg.started = pe.Created
 	return lg, true
 }
 
@@ -309,7 +312,7 @@ func (s *Server) resolveLogin(w http.ResponseWriter, r *http.Request, b *browser
 	ev := fedEvent(p.ID, audit.Success, why)
 	ev.Actor = u.ID
 	s.record(r, ev)
-	s.continueLogin(w, r, u, sess.AMR, lg.ReturnTo)
+	s.continueLogin(w, r, u, sess.AMR, s.afterLogin(ctx, b, lg.ReturnTo))
 }
 
 // Session methods of federated and sign-in code log-ins.
@@ -363,25 +366,33 @@ func linkReturn(returnTo string) string {
 	return LinkPath + "?" + url.Values{"return_to": {returnTo}}.Encode()
 }
 
-// afterLocalLogin is where a local log-in (password, sign-in code) goes on
-// to: LinkPath first when a pending link waits in browser b.
-func (s *Server) afterLocalLogin(ctx context.Context, b *browser, returnTo string) string {
+// afterLogin is where a log-in (password, sign-in code, provider) of
+// browser b goes on to, and it keeps the browser's pending link only for
+// the log-in that was started from the needs-account page (returnTo is
+// LinkPath): any other log-in drops it, so that an identity left pending
+// in a shared browser is never offered to the next person who logs in.
+func (s *Server) afterLogin(ctx context.Context, b *browser, returnTo string) string {
 	if s.cfg.Linker == nil {
 		return returnTo
 	}
-	if _, err := s.cfg.Store.Pending(ctx, b.BID, pendingLinkID); err != nil {
-		if !errors.Is(err, store.ErrNotFound) {
-			s.log.Warn("pending link not checked", "err", err)
-		}
-		return returnTo
+	if u, err := url.Parse(returnTo); err != nil || u.Path != LinkPath {
+		s.dropPendingLink(ctx, b)
 	}
-	return linkReturn(returnTo)
+	return returnTo
+}
+
+// dropPendingLink deletes browser b's pending link, if any.
+func (s *Server) dropPendingLink(ctx context.Context, b *browser) {
+	if _, err := s.cfg.Store.TakePending(ctx, b.BID, pendingLinkID); err != nil && !errors.Is(err, store.ErrNotFound) {
+		s.log.Warn("pending link not dropped", "err", err)
+	}
 }
 
 // linkFromCallback links ident to the account that started the link from
-// LinksPath, when this browser is still logged in to it.
+// LinksPath, when this browser is still logged in to it by a log-in at
+// most linkReauth older than the start (linksStart's rule, checked again).
 func (s *Server) linkFromCallback(w http.ResponseWriter, r *http.Request, b *browser, p idp.Provider, lg upstreamLogin, ident idp.Identity) {
-	u, _, err := s.current(r.Context(), b)
+	u, sess, err := s.current(r.Context(), b)
 	if err != nil {
 		s.fail(w, r, http.StatusServiceUnavailable, msgTryAgain, err)
 		return
@@ -390,6 +401,11 @@ func (s *Server) linkFromCallback(w http.ResponseWriter, r *http.Request, b *bro
 		s.record(r, audit.Event{Kind: "link", Action: "create", Actor: lg.LinkUser, Resource: "User/" + lg.LinkUser,
 			Outcome: audit.Denied, Detail: "provider " + p.ID + ": the account is no longer logged in"})
 		s.fail(w, r, http.StatusForbidden, msgNoLinkUser, errors.New("link callback without the linking account's session"))
+		return
+	}
+	if !recentLogIn(sess, lg.started) {
+		s.record(r, linkStaleEvent(u, p))
+		s.fail(w, r, http.StatusForbidden, msgLinkReauth, errors.New("link callback of a log-in older than the re-authentication window"))
 		return
 	}
 	if s.linkTo(w, r, u, p, ident) {

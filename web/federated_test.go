@@ -509,15 +509,22 @@ func TestFederatedNeedsAccountThenLocalLogInLinks(t *testing.T) {
 		t.Fatalf("confirmation logged out: %q", at)
 	}
 	f.clock.Advance(time.Minute)
-	at := f.login("doc", back)
+	// The log-in started from the page's link goes on to the confirmation.
 	want := LinkPath + "?" + url.Values{"return_to": {back}}.Encode()
+	at := f.login("doc", want)
 	if at != want {
 		t.Fatalf("after the log-in: %q, want %q", at, want)
 	}
 	page := f.get(at)
 	wantStatus(t, page, 200)
-	if !strings.Contains(page.body, "Link your Acme ID account <strong>doc@acme.example</strong> to your account <strong>Dr. Doc</strong>?") {
-		t.Fatalf("confirmation:\n%s", page.body)
+	for _, want := range []string{"<h1>Link this Acme ID account to your account here?</h1>",
+		"<dt>Acme ID account</dt>\n<dd><strong>doc@acme.example</strong></dd>", "<dt>Your account here</dt>\n<dd><strong>Dr. Doc</strong></dd>"} {
+		if !strings.Contains(page.body, want) {
+			t.Fatalf("confirmation lacks %q:\n%s", want, page.body)
+		}
+	}
+	if strings.Contains(page.body, "not verified") {
+		t.Fatalf("a verified email marked unverified:\n%s", page.body)
 	}
 	form := url.Values{"return_to": {hiddenValue(page.body, "return_to")}, "decision": {"link"}}
 	wantStatus(t, f.post(LinkPath, form), http.StatusForbidden) // no CSRF token
@@ -575,7 +582,7 @@ func TestLinkCancelled(t *testing.T) {
 	st := f.start(f.client, "acme", "/")
 	wantStatus(t, f.callback(f.client, "acme", url.Values{"state": {st}, "code": {"c"}}), http.StatusForbidden)
 	f.clock.Advance(time.Minute)
-	page := f.get(f.login("doc", "/"))
+	page := f.get(f.login("doc", LinkPath))
 	r := f.post(LinkPath, url.Values{"csrf_token": {csrfOf(t, page.body)}, "decision": {"cancel"}})
 	if loc := location(t, r); loc != defaultLanding || f.links.count() != 1 {
 		t.Fatalf("cancel: %q, %d links", loc, f.links.count())
@@ -645,13 +652,14 @@ func TestAccountLinkRefusals(t *testing.T) {
 	if ev := f.audit.find("link", audit.Denied); len(ev) != 1 || ev[0].Actor != f.users["doc"].ID {
 		t.Fatalf("audit %+v", ev)
 	}
-	// A link started by doc, whose browser logged out meanwhile: refused.
+	// A link started by doc, whose browser logged out meanwhile: refused
+	// (the log-out gave the browser a new id: the state is unknown to it).
 	token = csrfOf(t, f.get(LinksPath).body)
 	r = f.post(LinksPath, url.Values{"csrf_token": {token}, "provider": {"other"}})
 	to, _ = url.Parse(location(t, r))
 	f.post("/logout", url.Values{"csrf_token": {token}})
 	r = f.callback(f.client, "other", url.Values{"state": {to.Query().Get("state")}, "code": {"c"}})
-	wantStatus(t, r, http.StatusForbidden)
+	wantStatus(t, r, http.StatusBadRequest)
 	if f.links.linkedTo("https://other.example", "o-1") != "" {
 		t.Fatal("linked after log-out")
 	}
@@ -756,8 +764,8 @@ func TestSignInCodeAsksTheSecondFactorAndLinks(t *testing.T) {
 	st := f.start(f.client, "acme", "/")
 	wantStatus(t, f.callback(f.client, "acme", url.Values{"state": {st}, "code": {"c"}}), http.StatusForbidden)
 	f.clock.Advance(time.Minute)
-	page := f.get(SignInCodePath)
-	r := f.post(SignInCodePath, url.Values{"csrf_token": {csrfOf(t, page.body)}, "code": {"CODE"}})
+	page := f.get(SignInCodePath + "?return_to=%2Flogin%2Flink")
+	r := f.post(SignInCodePath, url.Values{"csrf_token": {csrfOf(t, page.body)}, "code": {"CODE"}, "return_to": {hiddenValue(page.body, "return_to")}})
 	if loc := location(t, r); loc != SecondFactorPath+"?return_to=%2Flogin%2Flink" {
 		t.Fatalf("after the code: %q", loc)
 	}

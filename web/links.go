@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/smartgate/smartgate/account"
 	"github.com/smartgate/smartgate/audit"
@@ -18,7 +19,10 @@ type linkView struct {
 	ReturnTo string
 	Provider string
 	Email    string
-	User     string
+	// EmailVerified: the provider marked Email verified (else the page
+	// says it is not).
+	EmailVerified bool
+	User          string
 }
 
 // linkPage asks the person who has just logged in whether to link the
@@ -46,7 +50,7 @@ func (s *Server) linkPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.render(w, r, http.StatusOK, "link", linkView{CSRF: b.CSRF, ReturnTo: returnTo, Provider: p.Name,
-		Email: pl.Identity.Email, User: u.Label()})
+		Email: pl.Identity.Email, EmailVerified: pl.Identity.EmailVerified, User: u.Label()})
 }
 
 // linkSubmit links the pending identity (taken: single use) to the
@@ -175,7 +179,7 @@ func (s *Server) linksStart(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	u, _, ok := s.accountUserAt(w, r, b, LinksPath)
+	u, sess, ok := s.accountUserAt(w, r, b, LinksPath)
 	if !ok {
 		return
 	}
@@ -184,7 +188,40 @@ func (s *Server) linksStart(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusBadRequest, "There is no such provider.", fmt.Errorf("link of unknown provider %q", r.PostFormValue("provider")))
 		return
 	}
+	if !recentLogIn(sess, s.cfg.Now()) {
+		s.record(r, linkStaleEvent(u, p))
+		if err := s.save(w, r, b); err != nil {
+			s.fail(w, r, http.StatusInternalServerError, "", err)
+			return
+		}
+		redirect(w, "/login?"+url.Values{"return_to": {LinksPath}, "reason": {reasonLink}}.Encode())
+		return
+	}
 	s.startUpstream(w, r, b, p, LinksPath, u.ID)
+}
+
+// linkReauth is how recent the log-in that links a provider from
+// LinksPath must be: a browser left logged in does not let whoever sits
+// down at it link their own provider account.
+const linkReauth = 10 * time.Minute
+
+// reasonLink is the log-in page's reason parameter of a link that asks
+// to log in again (the page shows msgLinkReauth).
+const reasonLink = "link"
+
+const msgLinkReauth = "Please log in again to link a provider (a link needs a log-in of the last 10 minutes)."
+
+// recentLogIn says whether sess was authenticated at most linkReauth
+// before at.
+func recentLogIn(sess *account.Session, at time.Time) bool {
+	return !sess.AuthTime.Before(at.Add(-linkReauth))
+}
+
+// linkStaleEvent is the audit record of a link refused because the
+// log-in is too old.
+func linkStaleEvent(u *account.User, p idp.Provider) audit.Event {
+	return audit.Event{Kind: "link", Action: "create", Actor: u.ID, Resource: "User/" + u.ID,
+		Outcome: audit.Denied, Detail: "provider " + p.ID + ": log-in older than 10 minutes, re-authentication asked"}
 }
 
 // linksUnlink removes one of the person's links.

@@ -35,10 +35,12 @@ func safeReturnTo(s string) string {
 }
 
 type loginView struct {
-	CSRF      string
-	ReturnTo  string
-	Username  string
-	Error     string
+	CSRF     string
+	ReturnTo string
+	Username string
+	Error    string
+	// Notice says why the person is asked to log in (again).
+	Notice    string
 	Providers []idp.Provider
 	// SignInCode links SignInCodePath (when sign-in codes are enabled).
 	SignInCode bool
@@ -60,7 +62,11 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 	if len(hint) > 256 {
 		hint = ""
 	}
-	s.render(w, r, http.StatusOK, "login", s.loginView(b, safeReturnTo(q.Get("return_to")), hint, ""))
+	v := s.loginView(b, safeReturnTo(q.Get("return_to")), hint, "")
+	if q.Get("reason") == reasonLink {
+		v.Notice = msgLinkReauth
+	}
+	s.render(w, r, http.StatusOK, "login", v)
 }
 
 // Messages for refused log-ins: one for every kind of mismatch, so that the
@@ -113,5 +119,5 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.record(r, audit.Event{Kind: "login", Actor: u.ID, Action: "password", Outcome: audit.Success})
-	s.continueLogin(w, r, u, sess.AMR, s.afterLocalLogin(ctx, b, returnTo))
+	s.continueLogin(w, r, u, sess.AMR, s.afterLogin(ctx, b, returnTo))
 }

@@ -62,7 +62,14 @@ func (s *Server) logoutSubmit(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	b.SID, b.CSRF, b.dirty = "", randomToken(), true
+	// A new browser id: what the browser had pending (a link waiting for
+	// a log-in, log-ins at providers, authorization requests) is not
+	// offered to whoever uses the browser next. The pending link is
+	// deleted; the others are orphaned and expire.
+	if s.cfg.Linker != nil {
+		s.dropPendingLink(ctx, b)
+	}
+	b.BID, b.SID, b.CSRF, b.dirty = randomToken(), "", randomToken(), true
 	if err := s.save(w, r, b); err != nil {
 		s.fail(w, r, http.StatusInternalServerError, "", err)
 		return

@@ -87,5 +87,5 @@ func (s *Server) signInCodeSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.record(r, audit.Event{Kind: "login", Actor: u.ID, Action: "signin_code", Outcome: audit.Success})
-	s.continueLogin(w, r, u, sess.AMR, s.afterLocalLogin(ctx, b, v.ReturnTo))
+	s.continueLogin(w, r, u, sess.AMR, s.afterLogin(ctx, b, v.ReturnTo))
 }
