@@ -292,16 +292,6 @@ func (s *Server) resolveLogin(w http.ResponseWriter, r *http.Request, b *browser
 		s.needsAccount(w, r, b, p, lg, ident)
 		return
 	}
-	u := out.User
-	sess, err := s.startSession(ctx, b, u, []string{amrFederated})
-	if err != nil {
-		s.fail(w, r, http.StatusInternalServerError, "", err)
-		return
-	}
-	if err := s.save(w, r, b); err != nil {
-		s.fail(w, r, http.StatusInternalServerError, "", err)
-		return
-	}
 	why := ""
 	switch {
 	case out.Provisioned:
@@ -309,10 +299,7 @@ func (s *Server) resolveLogin(w http.ResponseWriter, r *http.Request, b *browser
 	case out.LinkedByEmail:
 		why = "linked by trusted email"
 	}
-	ev := fedEvent(p.ID, audit.Success, why)
-	ev.Actor = u.ID
-	s.record(r, ev)
-	s.continueLogin(w, r, u, sess.AMR, s.afterLogin(ctx, b, lg.ReturnTo))
+	s.logIn(w, r, b, out.User, amrFederated, fedEvent(p.ID, audit.Success, why), lg.ReturnTo)
 }
 
 // Session methods of federated and sign-in code log-ins.

@@ -109,7 +109,16 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusServiceUnavailable, "We could not check your log-in right now. Please try again.", err)
 		return
 	}
-	sess, err := s.startSession(ctx, b, u, []string{"pwd"})
+	s.logIn(w, r, b, u, "pwd", audit.Event{Kind: "login", Action: "password", Outcome: audit.Success}, returnTo)
+}
+
+// logIn completes a log-in of u by method amr, whichever page it came
+// from (password, sign-in code, provider): a new session, the cookie, the
+// audit record ev (its Actor set to u), then the next step of the log-in
+// (second factor, a pending link, returnTo).
+func (s *Server) logIn(w http.ResponseWriter, r *http.Request, b *browser, u *account.User, amr string, ev audit.Event, returnTo string) {
+	ctx := r.Context()
+	sess, err := s.startSession(ctx, b, u, []string{amr})
 	if err != nil {
 		s.fail(w, r, http.StatusInternalServerError, "", err)
 		return
@@ -118,6 +127,7 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusInternalServerError, "", err)
 		return
 	}
-	s.record(r, audit.Event{Kind: "login", Actor: u.ID, Action: "password", Outcome: audit.Success})
+	ev.Actor = u.ID
+	s.record(r, ev)
 	s.continueLogin(w, r, u, sess.AMR, s.afterLogin(ctx, b, returnTo))
 }

@@ -77,15 +77,5 @@ func (s *Server) signInCodeSubmit(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusServiceUnavailable, msgCodeFailed, err)
 		return
 	}
-	sess, err := s.startSession(ctx, b, u, []string{amrCode})
-	if err != nil {
-		s.fail(w, r, http.StatusInternalServerError, "", err)
-		return
-	}
-	if err := s.save(w, r, b); err != nil {
-		s.fail(w, r, http.StatusInternalServerError, "", err)
-		return
-	}
-	s.record(r, audit.Event{Kind: "login", Actor: u.ID, Action: "signin_code", Outcome: audit.Success})
-	s.continueLogin(w, r, u, sess.AMR, s.afterLogin(ctx, b, v.ReturnTo))
+	s.logIn(w, r, b, u, amrCode, audit.Event{Kind: "login", Action: "signin_code", Outcome: audit.Success}, v.ReturnTo)
 }
