@@ -52,8 +52,7 @@ func (db *DB) CreateLink(ctx context.Context, l *account.Link) error {
 
 // LinkOf returns the link of (issuer, subject), or store.ErrNotFound.
 func (db *DB) LinkOf(ctx context.Context, issuer, subject string) (*account.Link, error) {
-	l, err := scanLink(db.r.QueryRowContext(ctx, `SELECT `+linkCols+` FROM identity_links
-		WHERE issuer = ? AND subject = ?`, issuer, subject))
+	l, err := scanLink(db.stmts.linkOf.QueryRowContext(ctx, issuer, subject))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: link of an identity: %w", mapErr(err))
 	}
@@ -118,8 +117,7 @@ func scanLinks(rows *sql.Rows) ([]account.Link, error) {
 // (never moving the time back); store.ErrNotFound when there is no link.
 func (db *DB) TouchLink(ctx context.Context, issuer, subject string, at time.Time) error {
 	err := db.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE identity_links SET last_login = MAX(last_login, ?)
-			WHERE issuer = ? AND subject = ?`, encodeTime(at), issuer, subject)
+		res, err := tx.StmtContext(ctx, db.stmts.touchLink).ExecContext(ctx, encodeTime(at), issuer, subject)
 		if err != nil {
 			return err
 		}
@@ -190,8 +188,7 @@ func (db *DB) TakeSignInCode(ctx context.Context, hash []byte, now time.Time) (*
 	var c account.SignInCode
 	var created, expires int64
 	err := db.write(ctx, func(tx *sql.Tx) error {
-		return tx.QueryRowContext(ctx, `DELETE FROM signin_codes WHERE hash = ?
-			RETURNING hash, user_id, issued_by, created, expires`, hash).Scan(&c.Hash, &c.UserID, &c.IssuedBy, &created, &expires)
+		return tx.StmtContext(ctx, db.stmts.takeSignInCode).QueryRowContext(ctx, hash).Scan(&c.Hash, &c.UserID, &c.IssuedBy, &created, &expires)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: take sign-in code: %w", mapErr(err))

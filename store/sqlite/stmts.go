@@ -10,8 +10,9 @@ import (
 
 // stmts are the statements of the hot paths (token issue and
 // introspection, FHIR read by id, audit records, the SCIM provisioning
-// token and the groups of a list page), prepared once: parsing them on every call cost as much as
-// running them. database/sql prepares each on every reader connection it is
+// token, the groups of a list page, the account of a token or log-in, and
+// a federated or sign-in code log-in), prepared once: parsing them on
+// every call cost as much as running them. database/sql prepares each on every reader connection it is
 // used on, once.
 type stmts struct {
 	getClient   *sql.Stmt // reader
@@ -24,6 +25,16 @@ type stmts struct {
 	groupsOf    *sql.Stmt // reader
 	// provisioningToken is the SCIM provisioning token lookup, once a request.
 	provisioningToken *sql.Stmt // reader
+	// userByID and userByName are the two WHERE shapes of userWhere: the
+	// account of every person's token (introspection, FHIR, refresh) and
+	// of every log-in.
+	userByID   *sql.Stmt // reader; use through tx.StmtContext
+	userByName *sql.Stmt // reader; use through tx.StmtContext
+	// linkOf, touchLink and takeSignInCode are a federated log-in through a
+	// link and a sign-in code's redemption.
+	linkOf         *sql.Stmt // reader
+	touchLink      *sql.Stmt // writer; use through tx.StmtContext
+	takeSignInCode *sql.Stmt // writer; use through tx.StmtContext
 
 	// searches are the directory's search statements (search.go), prepared
 	// on first use and kept until Close: a filter's SQL depends only on its
@@ -56,7 +67,15 @@ const (
 	sqlGroupsOf = `SELECT m.user_id, ` + groupColumns + ` FROM group_members m JOIN groups g ON g.id = m.group_id
 		WHERE m.user_id IN (SELECT value FROM json_each(?1)) ORDER BY m.user_id, g.display_name COLLATE NOCASE, g.id`
 	sqlProvisioningToken = `SELECT ` + provisioningCols + ` FROM provisioning_tokens WHERE token_hash = ?`
-	sqlAudit             = `INSERT INTO audit_events
+	sqlUserByID          = `SELECT ` + userColumns + ` FROM users WHERE id = ?`
+	sqlUserByName        = `SELECT ` + userColumns + ` FROM users WHERE user_name = ?`
+	sqlLinkOf            = `SELECT ` + linkCols + ` FROM identity_links WHERE issuer = ? AND subject = ?`
+	// sqlTouchLink never moves last_login back.
+	sqlTouchLink = `UPDATE identity_links SET last_login = MAX(last_login, ?) WHERE issuer = ? AND subject = ?`
+	// sqlTakeSignInCode returns and deletes a code in one statement (single
+	// use).
+	sqlTakeSignInCode = `DELETE FROM signin_codes WHERE hash = ? RETURNING hash, user_id, issued_by, created, expires`
+	sqlAudit          = `INSERT INTO audit_events
 		(at, kind, actor, client_id, patient, action, resource, scopes, outcome, detail, address, request_id)
 		VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`
 )
@@ -81,6 +100,11 @@ func (db *DB) prepare(ctx context.Context) error {
 		userValues:        p(db.r, sqlUserValues),
 		groupsOf:          p(db.r, sqlGroupsOf),
 		provisioningToken: p(db.r, sqlProvisioningToken),
+		userByID:          p(db.r, sqlUserByID),
+		userByName:        p(db.r, sqlUserByName),
+		linkOf:            p(db.r, sqlLinkOf),
+		touchLink:         p(db.w, sqlTouchLink),
+		takeSignInCode:    p(db.w, sqlTakeSignInCode),
 		searches:          map[string]*sql.Stmt{},
 	}
 	if err != nil {
@@ -92,7 +116,8 @@ func (db *DB) prepare(ctx context.Context) error {
 
 func (s *stmts) close() error {
 	var errs []error
-	all := []*sql.Stmt{s.getClient, s.getToken, s.createToken, s.jtiRevoked, s.readRes, s.insertAudit, s.userValues, s.groupsOf, s.provisioningToken}
+	all := []*sql.Stmt{s.getClient, s.getToken, s.createToken, s.jtiRevoked, s.readRes, s.insertAudit, s.userValues, s.groupsOf, s.provisioningToken,
+		s.userByID, s.userByName, s.linkOf, s.touchLink, s.takeSignInCode}
 	s.searchMu.Lock()
 	for _, st := range s.searches {
 		all = append(all, st)

@@ -250,11 +250,14 @@ func (db *DB) scanUsers(ctx context.Context, tx *sql.Tx, rows *sql.Rows) ([]acco
 	return out, nil
 }
 
-func (db *DB) userWhere(ctx context.Context, what, where string, arg any) (*account.User, error) {
+// userWhere reads the one user that the prepared query (userByID or
+// userByName) finds for arg, and its e-mails and phone numbers, in one
+// read transaction.
+func (db *DB) userWhere(ctx context.Context, what string, query *sql.Stmt, arg any) (*account.User, error) {
 	var u *account.User
 	err := db.read(ctx, func(tx *sql.Tx) error {
 		var err error
-		u, err = scanUser(tx.QueryRowContext(ctx, "SELECT "+userColumns+" FROM users WHERE "+where, arg))
+		u, err = scanUser(tx.StmtContext(ctx, query).QueryRowContext(ctx, arg))
 		if err != nil {
 			return err
 		}
@@ -268,7 +271,7 @@ func (db *DB) userWhere(ctx context.Context, what, where string, arg any) (*acco
 
 // User returns the user with id, or store.ErrNotFound.
 func (db *DB) User(ctx context.Context, id string) (*account.User, error) {
-	return db.userWhere(ctx, fmt.Sprintf("%q", id), "id = ?", id)
+	return db.userWhere(ctx, fmt.Sprintf("%q", id), db.stmts.userByID, id)
 }
 
 // UserByName returns the user with the given user name (normalised here),
@@ -278,7 +281,7 @@ func (db *DB) UserByName(ctx context.Context, userName string) (*account.User, e
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: user named %q: %w", userName, store.ErrNotFound)
 	}
-	return db.userWhere(ctx, fmt.Sprintf("named %q", n), "user_name = ?", n)
+	return db.userWhere(ctx, fmt.Sprintf("named %q", n), db.stmts.userByName, n)
 }
 
 // Users lists users ordered by user name.
