@@ -48,6 +48,9 @@ type upstreamLogin struct {
 	// LinkUser is the account that started a link from LinksPath ("" for
 	// a log-in).
 	LinkUser string `json:"link_user,omitempty"`
+	// Session is sessionTag of the browser's log-in session at the start:
+	// a callback after a log-in or log-out in between is refused.
+	Session string `json:"session,omitempty"`
 	// started is when the log-in was stored (the Pending's Created).
 	started time.Time
 }
@@ -64,6 +67,15 @@ type pendingLink struct {
 func upstreamID(state string) string {
 	sum := sha256.Sum256([]byte(state))
 	return "idp:" + hex.EncodeToString(sum[:])
+}
+
+// sessionTag names log-in session sid in an upstream log-in ("" for none).
+func sessionTag(sid string) string {
+	if sid == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(sid))
+	return hex.EncodeToString(sum[:8])
 }
 
 // maxState bounds the state parameter of a callback.
@@ -163,7 +175,7 @@ func (s *Server) startUpstream(w http.ResponseWriter, r *http.Request, b *browse
 		s.fail(w, r, http.StatusUnauthorized, p.Name+" cannot be reached right now. Please try again later or log in another way.", err)
 		return
 	}
-	raw, err := json.Marshal(upstreamLogin{Provider: p.ID, State: st, ReturnTo: returnTo, LinkUser: linkUser})
+	raw, err := json.Marshal(upstreamLogin{Provider: p.ID, State: st, ReturnTo: returnTo, LinkUser: linkUser, Session: sessionTag(b.SID)})
 	if err != nil {
 		s.fail(w, r, http.StatusInternalServerError, "", wrap("encode upstream log-in", err))
 		return
@@ -248,6 +260,11 @@ func (s *Server) takeUpstream(w http.ResponseWriter, r *http.Request, b *browser
 	if err := json.Unmarshal(pe.Request, &lg); err != nil || lg.Provider != p.ID || lg.State.State != state {
 		s.record(r, fedEvent(p.ID, audit.Denied, "state of another provider"))
 		s.fail(w, r, http.StatusBadRequest, msgBadState, fmt.Errorf("callback of %s for a log-in at %q", p.ID, lg.Provider))
+		return lg, false
+	}
+	if lg.LinkUser == "" && lg.Session != sessionTag(b.SID) { // a link checks its account itself (linkFromCallback)
+		s.record(r, fedEvent(p.ID, audit.Denied, "the browser logged in or out since the start"))
+		s.fail(w, r, http.StatusBadRequest, msgBadState, errors.New("callback after a log-in or log-out in this browser"))
 		return lg, false
 	}
 	lg.ReturnTo = safeReturnTo(lg.ReturnTo)

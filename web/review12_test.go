@@ -229,3 +229,20 @@ func TestLinkCallbackChecksTheLogInAgain(t *testing.T) {
 		t.Fatalf("audit %+v", ev)
 	}
 }
+
+// Review 12b F1 (log-in CSRF through a shared browser): an upstream
+// log-in started in a browser, then a log-in there by someone else, then
+// the starter's callback sent to that browser: refused (400), the browser
+// stays logged in as the person who logged in, and it is audited.
+func TestReview12bPlantedUpstreamStartSurvivesNoLogIn(t *testing.T) {
+	f := newFedEnv(t)
+	st := f.start(f.client, "acme", "/account/apps") // attacker at the shared browser, walks away
+	f.clock.Advance(time.Minute)
+	f.login("doc", "/account/apps")                                    // the next person logs in (no log-out)
+	f.acme.ident = idp.Identity{Issuer: acmeIssuer, Subject: "s-pat"} // the attacker's identity (pat's)
+	r := f.callback(f.client, "acme", url.Values{"state": {st}, "code": {"attackers-code"}})
+	wantStatus(t, r, http.StatusBadRequest)
+	if now, _, _ := f.session(f.client); now != f.users["doc"].ID {
+		t.Fatalf("after the planted callback the browser is logged in as %q, want doc", now)
+	}
+}

@@ -8,7 +8,10 @@
 //     practitioner, directly or through a group), one that holds a link
 //     of the same issuer already (another subject), or one without a
 //     password that holds any link (its only way in is a provider, e.g.
-//     made by provisioning auto): those link only by logging in (Link);
+//     made by provisioning auto): those link only by logging in (Link).
+//     When the email names such an account, or several, the answer is
+//     NeedsAccount whatever the provisioning: never a second account with
+//     an address that is already someone's here;
 //   - else, provisioning auto: a new account (role patient, no fhirUser,
 //     no password), linked. It gets the identity's email (and that email
 //     as its user name, when free) only when the provider is trusted_email
@@ -119,9 +122,14 @@ func (l *Linker) Resolve(ctx context.Context, p idp.Provider, id idp.Identity) (
 	if out, found, err := l.linked(ctx, id); found || err != nil {
 		return out, err
 	}
-	u, err := l.byTrustedEmail(ctx, p, id)
+	u, named, err := l.byTrustedEmail(ctx, p, id)
 	if err != nil {
 		return Outcome{}, err
+	}
+	if u == nil && named {
+		// The email is an account's here, which links only by logging in
+		// to it: no second account with that email.
+		return Outcome{NeedsAccount: true}, nil
 	}
 	if u != nil {
 		err := l.createLink(ctx, u.ID, p, id, howEmail)
@@ -177,23 +185,23 @@ func (l *Linker) relinked(ctx context.Context, id idp.Identity) (Outcome, error)
 // names (trustedEmail): the one active account with that email (compared
 // without regard to case), unless mayLinkByEmail refuses it. Otherwise
 // nil.
-func (l *Linker) byTrustedEmail(ctx context.Context, p idp.Provider, id idp.Identity) (*account.User, error) {
+func (l *Linker) byTrustedEmail(ctx context.Context, p idp.Provider, id idp.Identity) (*account.User, bool, error) {
 	email := trustedEmail(p, id)
 	if email == "" {
-		return nil, nil
+		return nil, false, nil
 	}
 	users, total, err := l.cfg.Store.SearchUsers(ctx, account.Query{Limit: 2, Filter: account.And{
 		Left:  account.Compare{Attr: "emails.value", Op: account.OpEq, Value: email},
 		Right: account.Compare{Attr: "active", Op: account.OpEq, Value: true},
 	}})
 	if err != nil {
-		return nil, fmt.Errorf("link: accounts with the identity's email: %w", err)
+		return nil, false, fmt.Errorf("link: accounts with the identity's email: %w", err)
 	}
 	if total != 1 || len(users) != 1 {
 		if total > 1 {
 			l.cfg.Logger.InfoContext(ctx, "link: a trusted email names several accounts; none is linked", "provider", p.ID, "accounts", total)
 		}
-		return nil, nil
+		return nil, total > 0, nil
 	}
 	u := &users[0]
 	why, err := l.notByEmail(ctx, u, id)
@@ -202,9 +210,9 @@ func (l *Linker) byTrustedEmail(ctx context.Context, p idp.Provider, id idp.Iden
 			l.cfg.Logger.InfoContext(ctx, "link: a trusted email names an account that links only by logging in to it",
 				"provider", p.ID, "user", u.ID, "reason", why)
 		}
-		return nil, err
+		return nil, err == nil, err
 	}
-	return u, nil
+	return u, true, nil
 }
 
 // notByEmail is why trusted email must not link id to u ("" when it may):

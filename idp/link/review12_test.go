@@ -166,3 +166,26 @@ func TestReview12TrustedEmailOfAFederatedOnlyAccount(t *testing.T) {
 		t.Fatalf("trusted email of an account with a password and another issuer's link: %+v; want it linked", out)
 	}
 }
+
+// A trusted verified email that names an account trusted email may not
+// link gives NeedsAccount, never a second account with that email.
+func TestReview12TrustedEmailOfAnAccountProvisionsNoDuplicate(t *testing.T) {
+	e := newEnv(t, nil)
+	e.person("boss", "boss@example.org", account.RoleAdmin)
+	g := idp.Provider{ID: "google", Issuer: idp.GoogleIssuer, Provisioning: idp.ProvisionAuto, TrustedEmail: true}
+	entra := idp.Provider{ID: "entra", Issuer: "https://login.example/tenant/v2.0", Provisioning: idp.ProvisionAuto, TrustedEmail: true}
+	before := e.countUsers()
+	if out := e.mustResolve(g, idp.Identity{Issuer: idp.GoogleIssuer, Subject: "g-boss", Email: "boss@example.org", EmailVerified: true}); !out.NeedsAccount {
+		t.Fatalf("admin's email: %+v", out)
+	}
+	o1 := e.mustResolve(g, idp.Identity{Issuer: idp.GoogleIssuer, Subject: "g-ann", Email: "ann@example.org", EmailVerified: true})
+	if !o1.Provisioned {
+		t.Fatalf("first: %+v", o1)
+	}
+	if out := e.mustResolve(entra, idp.Identity{Issuer: entra.Issuer, Subject: "e-ann", Email: "ann@example.org", EmailVerified: true}); !out.NeedsAccount {
+		t.Fatalf("second provider, federated-only account: %+v", out)
+	}
+	if n := e.countUsers(); n != before+1 {
+		t.Fatalf("users %d, want %d", n, before+1)
+	}
+}
