@@ -238,7 +238,7 @@ func TestReview12bPlantedUpstreamStartSurvivesNoLogIn(t *testing.T) {
 	f := newFedEnv(t)
 	st := f.start(f.client, "acme", "/account/apps") // attacker at the shared browser, walks away
 	f.clock.Advance(time.Minute)
-	f.login("doc", "/account/apps")                                    // the next person logs in (no log-out)
+	f.login("doc", "/account/apps")                                   // the next person logs in (no log-out)
 	f.acme.ident = idp.Identity{Issuer: acmeIssuer, Subject: "s-pat"} // the attacker's identity (pat's)
 	r := f.callback(f.client, "acme", url.Values{"state": {st}, "code": {"attackers-code"}})
 	wantStatus(t, r, http.StatusBadRequest)
