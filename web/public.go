@@ -7,35 +7,7 @@ import (
 	"slices"
 
 	"github.com/smartgate/smartgate/account"
-	"github.com/smartgate/smartgate/audit"
 )
-
-// CompleteLogin logs u in on this browser after another way of
-// authenticating (a federated provider's callback): it starts a server-side
-// session with amr (e.g. ["fed"]), rotates the CSRF token and sends the
-// browser to returnTo (only a same-origin path; see safeReturnTo) with a 303.
-// Inactive accounts are refused with the error page.
-func (s *Server) CompleteLogin(w http.ResponseWriter, r *http.Request, u *account.User, amr []string, returnTo string) {
-	if u == nil || !u.Active {
-		s.fail(w, r, http.StatusForbidden, "This account is not active.", errors.New("complete login: inactive account"))
-		return
-	}
-	b := s.browser(r)
-	if _, err := s.startSession(r.Context(), b, u, amr); err != nil {
-		s.fail(w, r, http.StatusInternalServerError, "", err)
-		return
-	}
-	if err := s.save(w, r, b); err != nil {
-		s.fail(w, r, http.StatusInternalServerError, "", err)
-		return
-	}
-	method := "federated"
-	if len(amr) > 0 {
-		method = amr[0]
-	}
-	s.record(r, audit.Event{Kind: "login", Actor: u.ID, Action: method, Outcome: audit.Success})
-	s.continueLogin(w, r, u, amr, safeReturnTo(returnTo))
-}
 
 // Fail shows the error page with a request id (for other packages' browser
 // handlers, e.g. a provider callback); msg is shown, err only logged.

@@ -10,47 +10,20 @@ import (
 	"testing"
 
 	"github.com/smartgate/smartgate/account"
-	"github.com/smartgate/smartgate/audit"
 )
 
-// newEnvWithExtras adds a fake provider callback (CompleteLogin) and an
-// admin page (RequireRole) to the test server.
+// newEnvWithExtras adds an admin page (RequireRole) to the test server.
 func newEnvWithExtras(t *testing.T) *env {
 	e := newEnv(t)
 	mux := http.NewServeMux()
 	e.srv.Register(mux)
 	mux.HandleFunc("GET /oauth/authorize", e.authorize)
-	mux.HandleFunc("GET /login/test/callback", func(w http.ResponseWriter, r *http.Request) {
-		u := e.users[r.URL.Query().Get("user")]
-		e.srv.CompleteLogin(w, r, u, []string{"fed"}, r.URL.Query().Get("return_to"))
-	})
 	mux.Handle("/admin/thing", e.srv.RequireRole(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u, _ := UserFrom(r.Context())
 		fmt.Fprintf(w, "%s %s", r.Method, u.UserName)
 	}), account.RolePractitioner, account.RoleAdmin))
 	e.ts.Config.Handler = mux
 	return e
-}
-
-func TestCompleteLoginForFederatedProviders(t *testing.T) {
-	e := newEnvWithExtras(t)
-	start := authorizeURL("app", "openid")
-	r := e.get("/login/test/callback?user=pat&return_to=" + url.QueryEscape(start))
-	if loc := location(t, r); loc != start {
-		t.Fatalf("went to %q", loc)
-	}
-	e.approveAll(start)
-	d := decodeDecision(t, e.get(start))
-	if !slices.Equal(d.AMR, []string{"fed"}) || d.Subject != e.users["pat"].ID {
-		t.Fatalf("decision = %+v", d)
-	}
-	if ev := e.audit.find("login", audit.Success); len(ev) != 1 || ev[0].Action != "fed" {
-		t.Fatalf("audit = %+v", ev)
-	}
-	e.client = e.newClient()
-	if loc := location(t, e.get("/login/test/callback?user=pat&return_to=https://evil.example")); loc != defaultLanding {
-		t.Fatalf("open redirect through CompleteLogin: %q", loc)
-	}
 }
 
 func TestRequireRole(t *testing.T) {

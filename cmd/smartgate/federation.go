@@ -4,9 +4,7 @@ package main
 // linker, the administrator-issued sign-in codes and the one password
 // checker of the log-in form and the OWin grant. newFederation and the
 // hooks that put these parts into other packages' configurations are in
-// federation_integrate.go (the real parts) and federation_stubs.go (what
-// this branch builds before the connectors, the linker, the store of links
-// and codes and the providers page are merged; deleted at the merge).
+// federation_parts.go.
 
 import (
 	"context"
@@ -24,7 +22,7 @@ import (
 
 // passwordChecker is the one check of local passwords, under the log-in
 // throttle: the log-in form's web.PasswordChecker and the OWin grant's
-// authz.AccountPasswords (idp/local's connector once merged).
+// authz.AccountPasswords (idp/local's connector).
 type passwordChecker interface {
 	Authenticate(ctx context.Context, userName, password, address string) (*account.User, error)
 }
@@ -39,9 +37,7 @@ type signInCodes interface {
 // federation holds the wired parts of federated log-in.
 type federation struct {
 	providers []idp.Provider
-	// linker is nil when federated log-in is not built in.
-	linker web.Linker
-	// codes is nil when sign-in codes are not built in.
+	linker    web.Linker
 	codes     signInCodes
 	passwords passwordChecker
 }
