@@ -92,7 +92,35 @@ type Client struct {
 	// hold provisioning tokens: it may call /scim/v2. Administrators only,
 	// like AllowSystemScopes.
 	AllowSCIM bool
+
+	// TLSClientAuth is the RFC 8705 §2.1.2 metadata of a tls_client_auth
+	// client: the one subject DN or SAN its certificate must carry.
+	TLSClientAuth TLSClientAuth
+	// CertBoundAccessTokens (RFC 8705 §3.4,
+	// tls_client_certificate_bound_access_tokens): every access token
+	// issued to the client is bound to the certificate it presented at the
+	// token endpoint, and the client must present one there.
+	CertBoundAccessTokens bool
 }
+
+// TLSClientAuth names the certificate of a tls_client_auth client
+// (RFC 8705 §2.1.2): exactly one of the fields is set.
+type TLSClientAuth struct {
+	SubjectDN string // tls_client_auth_subject_dn (RFC 4514 string)
+	SANDNS    string // tls_client_auth_san_dns
+	SANURI    string // tls_client_auth_san_uri
+	SANIP     string // tls_client_auth_san_ip
+	SANEmail  string // tls_client_auth_san_email
+}
+
+// IsZero reports whether no field is set.
+func (t TLSClientAuth) IsZero() bool { return t == TLSClientAuth{} }
+
+// The RFC 8705 client authentication methods.
+const (
+	AuthTLSClientAuth           = "tls_client_auth"
+	AuthSelfSignedTLSClientAuth = "self_signed_tls_client_auth"
+)
 
 // ScopeSCIM is the scope of a token that may call the SCIM API: granted
 // only to clients an administrator allowed SCIM (Client.AllowSCIM). It is
@@ -197,6 +225,9 @@ type NewClient struct {
 	AllowSystemScopes, AllowSCIM bool
 	// Pending registers the client disabled, awaiting approval.
 	Pending bool
+	// TLSClientAuth, CertBoundAccessTokens: see Client (RFC 8705).
+	TLSClientAuth         TLSClientAuth
+	CertBoundAccessTokens bool
 
 	// ID is a fixed client id chosen by an administrator (the CLI, for
 	// scripts and benchmarks); empty means a random one. Never set it from

@@ -29,6 +29,10 @@ type Session struct {
 	Grant string `json:"grant,omitempty"`
 	// Roles are the account's roles (OWin tokens).
 	Roles []string `json:"roles,omitempty"`
+	// CertThumbprint binds the access token to a client certificate
+	// (RFC 8705 §3: the x5t#S256 of the certificate presented at the token
+	// endpoint); "" for an unbound token.
+	CertThumbprint string `json:"cnf_x5t,omitempty"`
 }
 
 var _ openid.Session = (*Session)(nil)

@@ -29,6 +29,9 @@ type TokenInfo struct {
 	Roles     []string
 	Launch    *LaunchContext // SMART launch context (patient, encounter, …), or nil
 	ExpiresAt time.Time
+	// CertThumbprint is the x5t#S256 the token is bound to (RFC 8705), or
+	// "": check it with clientcert.BoundMatches.
+	CertThumbprint string
 }
 
 // Patient is the bare id of the token's patient context, or "".

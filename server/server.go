@@ -8,7 +8,6 @@ package server
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -31,12 +30,15 @@ type Options struct {
 	// self-signed one is generated into DataDir.
 	CertFile, KeyFile string
 	DataDir           string
-	// ClientCAFile, when set, makes the HTTPS listener ask for client
-	// certificates (naming these CAs as acceptable). The handshake never
+	// HTTPSWrap, when set, wraps the HTTPS listener's handler (inside the
+	// listener middleware): the client-certificate Verifier. The HTTPS
+	// listener always requests client certificates without requiring one
+	// and without naming acceptable CAs (so that allow-listed self-signed
+	// certificates and RFC 8705 bound tokens work too); the handshake never
 	// fails over a missing or unknown certificate: what such a request may
 	// do is the --client-cert-policy's decision, made per request, so that
 	// discovery stays public (checklist A13, S13).
-	ClientCAFile string
+	HTTPSWrap func(http.Handler) http.Handler
 	// HSTS makes the HTTPS listener answer Strict-Transport-Security
 	// (HSTSValue) when its certificate is a configured one (CertFile);
 	// never with the generated self-signed certificate, since HSTS binds the
@@ -81,8 +83,12 @@ func New(opts Options) (*Server, error) {
 	return &Server{opts: opts, logger: opts.Logger, errs: make(chan error, 2)}, nil
 }
 
-func (s *Server) newHTTPServer(info listener.Info) *http.Server {
-	h := listener.Middleware(info, s.opts.Handler)
+func (s *Server) newHTTPServer(info listener.Info, wrap func(http.Handler) http.Handler) *http.Server {
+	h := s.opts.Handler
+	if wrap != nil {
+		h = wrap(h)
+	}
+	h = listener.Middleware(info, h)
 	return &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -117,7 +123,7 @@ func (s *Server) Start() error {
 		if err != nil {
 			return fmt.Errorf("server: HTTP listener on %s: %w", s.opts.HTTPAddr, err)
 		}
-		srv := s.newHTTPServer(listener.Info{Name: "http", BaseURL: s.opts.HTTPURL, Loopback: isLoopback(ln.Addr())})
+		srv := s.newHTTPServer(listener.Info{Name: "http", BaseURL: s.opts.HTTPURL, Loopback: isLoopback(ln.Addr())}, nil)
 		s.add("http", srv, ln)
 	}
 	if s.opts.HTTPSAddr != "" {
@@ -125,28 +131,15 @@ func (s *Server) Start() error {
 			MinVersion:     tls.VersionTLS12,
 			GetCertificate: s.certs.get,
 			NextProtos:     []string{"h2", "http/1.1"},
-		}
-		var clientCAs *x509.CertPool
-		if s.opts.ClientCAFile != "" {
-			pool, err := loadCAPool(s.opts.ClientCAFile)
-			if err != nil {
-				s.closeListeners()
-				return fmt.Errorf("server: %w", err)
-			}
-			clientCAs = pool
-			tcfg.ClientCAs = pool
-			tcfg.ClientAuth = tls.RequestClientCert
+			ClientAuth:     tls.RequestClientCert,
 		}
 		ln, err := net.Listen("tcp", s.opts.HTTPSAddr)
 		if err != nil {
 			s.closeListeners()
 			return fmt.Errorf("server: HTTPS listener on %s: %w", s.opts.HTTPSAddr, err)
 		}
-		srv := s.newHTTPServer(listener.Info{Name: "https", BaseURL: s.opts.HTTPSURL, Secure: true, Loopback: isLoopback(ln.Addr())})
+		srv := s.newHTTPServer(listener.Info{Name: "https", BaseURL: s.opts.HTTPSURL, Secure: true, Loopback: isLoopback(ln.Addr())}, s.opts.HTTPSWrap)
 		srv.TLSConfig = tcfg
-		if clientCAs != nil {
-			srv.Handler = verifyClientCerts(clientCAs, s.opts.Now, srv.Handler)
-		}
 		if s.hsts() {
 			srv.Handler = strictTransportSecurity(srv.Handler)
 		}

@@ -13,6 +13,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"github.com/smartgate/smartgate/authz/clientcert"
 	"io"
 	"log/slog"
 	"math/big"
@@ -399,7 +400,12 @@ func TestClientCertificates(t *testing.T) {
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, r.TLS != nil && len(r.TLS.VerifiedChains) > 0)
 	})
-	s := startServer(t, Options{HTTPSAddr: "127.0.0.1:0", ClientCAFile: caFile, Handler: h})
+	pool, err := clientcert.LoadCAPool(caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := clientcert.NewVerifier(clientcert.Options{CAs: pool})
+	s := startServer(t, Options{HTTPSAddr: "127.0.0.1:0", HTTPSWrap: v.Middleware, Handler: h})
 	pair := func(c *x509.Certificate, k *ecdsa.PrivateKey) tls.Certificate {
 		return tls.Certificate{Certificate: [][]byte{c.Raw}, PrivateKey: k}
 	}

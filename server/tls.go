@@ -13,7 +13,6 @@ import (
 	"io/fs"
 	"math/big"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"sync/atomic"
@@ -121,45 +120,4 @@ func writeAtomic(path string, data []byte, mode os.FileMode) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
-}
-
-func loadCAPool(file string) (*x509.CertPool, error) {
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return nil, fmt.Errorf("client CA bundle: %w", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(b) {
-		return nil, fmt.Errorf("client CA bundle %s holds no PEM certificate", file)
-	}
-	return pool, nil
-}
-
-// verifyClientCerts verifies a client certificate presented on the HTTPS
-// listener against the --client-ca pool, per request, and records the
-// result where crypto/tls would have (r.TLS.VerifiedChains: empty when the
-// certificate is missing or unknown). The handshake itself only requests
-// certificates (tls.RequestClientCert), so that an unknown one never
-// breaks the connection: discovery must stay reachable (checklist A13) and
-// the --client-cert-policy decides what else such a request may do (S13).
-func verifyClientCerts(pool *x509.CertPool, now func() time.Time, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
-			peer := r.TLS.PeerCertificates
-			inter := x509.NewCertPool()
-			for _, c := range peer[1:] {
-				inter.AddCert(c)
-			}
-			chains, err := peer[0].Verify(x509.VerifyOptions{Roots: pool, Intermediates: inter, CurrentTime: now(),
-				KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
-			cs := *r.TLS
-			cs.VerifiedChains = nil
-			if err == nil {
-				cs.VerifiedChains = chains
-			}
-			r = r.WithContext(r.Context())
-			r.TLS = &cs
-		}
-		next.ServeHTTP(w, r)
-	})
 }

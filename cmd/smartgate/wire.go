@@ -279,6 +279,9 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 
 	h := server.CORSPolicy{OriginAllowed: clientCache.OriginAllowed, Logger: logger}.Wrap(clientCertPolicy(cfg, mux))
 	a.handler = server.Wrap(h, logger, metrics, cfg.MaxBodyBytes, cfg.TrustedProxies)
+	if a.httpsWrap, err = newCertVerifier(cfg, db); err != nil {
+		return nil, err
+	}
 	a.authz = as
 	return a, nil
 }

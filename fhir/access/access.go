@@ -47,6 +47,12 @@ type Principal struct {
 	// Unrestricted marks an administrator's OWin token ("the software is
 	// authorised to do anything on the interface").
 	Unrestricted bool
+	// CertThumbprint is the x5t#S256 of the certificate the token is bound
+	// to (RFC 8705), or "" (checked by the authenticator, kept for audit).
+	CertThumbprint string
+	// Anonymous marks the built-in anonymous account (--client-cert-policy
+	// limit): its Scopes are the administrator-set anonymous scopes.
+	Anonymous bool
 }
 
 // HasRole reports whether the principal's account has role r.
