@@ -127,6 +127,12 @@ func (cc *ClientCache) ListClients(ctx context.Context) ([]*Client, error) {
 	return cc.st.ListClients(ctx)
 }
 
+// ClientsByCertificateAuth is the store's (not cached: authz caches what it
+// matches).
+func (cc *ClientCache) ClientsByCertificateAuth(ctx context.Context) ([]*Client, error) {
+	return cc.st.ClientsByCertificateAuth(ctx)
+}
+
 // OriginAllowed reports whether origin (scheme://host[:port], any case) is
 // the origin of a redirect URI of an enabled client: the CORS policy of the
 // APIs browser apps call. A store error allows nothing.

@@ -44,6 +44,10 @@ type ClientStore interface {
 	// tokens have no record: introspection refuses them because the
 	// client is gone.)
 	DeleteClient(ctx context.Context, id string, at time.Time) error
+	// ClientsByCertificateAuth returns the enabled clients whose
+	// token_endpoint_auth_method is tls_client_auth or
+	// self_signed_tls_client_auth (RFC 8705), ordered by id.
+	ClientsByCertificateAuth(ctx context.Context) ([]*Client, error)
 }
 
 // TokenKind names what a TokenRecord holds.

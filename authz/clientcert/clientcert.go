@@ -14,6 +14,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
+	"time"
 )
 
 // Peer is a client certificate presented to the HTTPS listener, directly
@@ -93,4 +94,18 @@ func BoundMatches(ctx context.Context, thumb string) bool {
 // implements it.
 type AllowList interface {
 	CertificateAllowed(ctx context.Context, fingerprint string) (bool, error)
+}
+
+// TrustedCertificate is an entry of the allow-list, kept by the store and
+// managed on /admin/certificates.
+type TrustedCertificate struct {
+	Fingerprint string // Fingerprint of the certificate (the key)
+	Subject     string // the certificate's subject DN (RFC 4514), for people
+	Issuer      string
+	NotBefore   time.Time
+	NotAfter    time.Time
+	PEM         string // the certificate, PEM-encoded
+	Note        string // the administrator's note
+	AddedBy     string // the administrator's user id
+	AddedAt     time.Time
 }

@@ -33,9 +33,9 @@ const clientCols = `id, name, secret_hash, redirect_uris, grant_types, response_
 	token_endpoint_auth_method, jwks, jwks_uri, launch_uri, logo_uri, client_uri, require_pkce, public, disabled, created_at,
 	contacts, tos_uri, policy_uri, post_logout_redirect_uris, software_id, software_version, registration_token_hash,
 	policy, owner, pending, ceiling_scopes, ceiling_grant_types, ceiling_auth_method, registration_token_expires_at, introspect_all,
-	allow_system_scopes, allow_scim`
+	allow_system_scopes, allow_scim, tls_subject_dn, tls_san_dns, tls_san_uri, tls_san_ip, tls_san_email, cert_bound_tokens`
 
-const clientPlaceholders = `?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?`
+const clientPlaceholders = `?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?`
 
 func clientArgs(c *authz.Client) []any {
 	policy := c.Policy
@@ -48,18 +48,22 @@ func clientArgs(c *authz.Client) []any {
 		jsonList(c.Contacts), c.TOSURI, c.PolicyURI, jsonList(c.PostLogoutRedirectURIs), c.SoftwareID, c.SoftwareVersion,
 		c.RegistrationTokenHash, policy, c.Owner, boolInt(c.Pending),
 		jsonList(c.Ceiling.Scopes), jsonList(c.Ceiling.GrantTypes), c.Ceiling.AuthMethod, encodeTime(c.RegistrationTokenExpiresAt), boolInt(c.IntrospectAll),
-		boolInt(c.AllowSystemScopes), boolInt(c.AllowSCIM)}
+		boolInt(c.AllowSystemScopes), boolInt(c.AllowSCIM),
+		c.TLSClientAuth.SubjectDN, c.TLSClientAuth.SANDNS, c.TLSClientAuth.SANURI, c.TLSClientAuth.SANIP, c.TLSClientAuth.SANEmail,
+		boolInt(c.CertBoundAccessTokens)}
 }
 
 func scanClient(s scanner) (*authz.Client, error) {
 	var c authz.Client
 	var ru, gt, rt, sc, contacts, plru, csc, cgt string
 	var created, ratExp int64
-	var pkce, pub, dis, pending, all, sys, scim int
+	var pkce, pub, dis, pending, all, sys, scim, bound int
 	if err := s.Scan(&c.ID, &c.Name, &c.SecretHash, &ru, &gt, &rt, &sc, &c.TokenEndpointAuthMethod, &c.JWKS, &c.JWKSURI,
 		&c.LaunchURI, &c.LogoURI, &c.ClientURI, &pkce, &pub, &dis, &created,
 		&contacts, &c.TOSURI, &c.PolicyURI, &plru, &c.SoftwareID, &c.SoftwareVersion, &c.RegistrationTokenHash,
-		&c.Policy, &c.Owner, &pending, &csc, &cgt, &c.Ceiling.AuthMethod, &ratExp, &all, &sys, &scim); err != nil {
+		&c.Policy, &c.Owner, &pending, &csc, &cgt, &c.Ceiling.AuthMethod, &ratExp, &all, &sys, &scim,
+		&c.TLSClientAuth.SubjectDN, &c.TLSClientAuth.SANDNS, &c.TLSClientAuth.SANURI, &c.TLSClientAuth.SANIP, &c.TLSClientAuth.SANEmail,
+		&bound); err != nil {
 		return nil, err
 	}
 	for _, p := range []struct {
@@ -72,7 +76,7 @@ func scanClient(s scanner) (*authz.Client, error) {
 		}
 	}
 	c.RequirePKCE, c.Public, c.Disabled, c.Pending, c.IntrospectAll = pkce != 0, pub != 0, dis != 0, pending != 0, all != 0
-	c.AllowSystemScopes, c.AllowSCIM = sys != 0, scim != 0
+	c.AllowSystemScopes, c.AllowSCIM, c.CertBoundAccessTokens = sys != 0, scim != 0, bound != 0
 	c.CreatedAt, c.RegistrationTokenExpiresAt = decodeTime(created), decodeTime(ratExp)
 	return &c, nil
 }
@@ -123,7 +127,8 @@ func (db *DB) UpdateClient(ctx context.Context, id string, update func(old authz
 			contacts=?, tos_uri=?, policy_uri=?, post_logout_redirect_uris=?, software_id=?, software_version=?,
 			registration_token_hash=?, policy=?, owner=?, pending=?,
 			ceiling_scopes=?, ceiling_grant_types=?, ceiling_auth_method=?, registration_token_expires_at=?, introspect_all=?,
-			allow_system_scopes=?, allow_scim=?
+			allow_system_scopes=?, allow_scim=?,
+			tls_subject_dn=?, tls_san_dns=?, tls_san_uri=?, tls_san_ip=?, tls_san_email=?, cert_bound_tokens=?
 			WHERE id=?`, append(clientArgs(&c)[1:], id)...)
 		return err
 	})
@@ -177,6 +182,28 @@ func (db *DB) ListClients(ctx context.Context) ([]*authz.Client, error) {
 		c, err := scanClient(rows)
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: list clients: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// ClientsByCertificateAuth returns the enabled clients that authenticate
+// with a certificate (tls_client_auth, self_signed_tls_client_auth):
+// the candidates authz.ClientOfCertificate matches a certificate against.
+func (db *DB) ClientsByCertificateAuth(ctx context.Context) ([]*authz.Client, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT `+clientCols+` FROM oauth_clients
+		WHERE token_endpoint_auth_method IN (?, ?) AND disabled = 0 ORDER BY id`,
+		authz.AuthTLSClientAuth, authz.AuthSelfSignedTLSClientAuth)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: clients by certificate: %w", mapErr(err))
+	}
+	defer rows.Close()
+	var out []*authz.Client
+	for rows.Next() {
+		c, err := scanClient(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: clients by certificate: %w", err)
 		}
 		out = append(out, c)
 	}
