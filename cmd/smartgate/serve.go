@@ -149,7 +149,7 @@ type app struct {
 	// httpsWrap wraps the handler on the HTTPS listener only: the client
 	// certificate Verifier (secure.go).
 	httpsWrap func(http.Handler) http.Handler
-	authz   *authz.Server
+	authz     *authz.Server
 	// people is the one account.People of the server (newPeople).
 	people *account.People
 	// scimAuth decides who may call /scim/v2 (the SCIM handler's
