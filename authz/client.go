@@ -288,6 +288,7 @@ func CreateClient(ctx context.Context, st ClientStore, nc NewClient, now time.Ti
 	}
 	c.RegistrationTokenExpiresAt, c.IntrospectAll = nc.RegistrationTokenExpiresAt.UTC(), nc.IntrospectAll
 	c.AllowSystemScopes, c.AllowSCIM = nc.AllowSystemScopes, nc.AllowSCIM
+	c.TLSClientAuth, c.CertBoundAccessTokens = nc.TLSClientAuth, nc.CertBoundAccessTokens
 	if c.Policy == "" {
 		c.Policy = PolicyAdmin
 	}
