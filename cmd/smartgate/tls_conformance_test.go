@@ -4,7 +4,6 @@ package main
 // TLS versions (C20, D17, S1) and the client-certificate request (A13, S13).
 
 import (
-	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -112,7 +111,7 @@ func covMakeCA(t *testing.T, dir string) (caFile string, client tls.Certificate,
 
 func TestA13_S13_ClientCertificateRequestedDiscoveryStaysOpen(t *testing.T) {
 	dir := t.TempDir()
-	caFile, known, caSubject := covMakeCA(t, dir)
+	caFile, known, _ := covMakeCA(t, dir)
 	uc, uk := makeCert(t, dir, "unknown")
 	unknown, err := tls.LoadX509KeyPair(uc, uk)
 	if err != nil {
@@ -120,10 +119,14 @@ func TestA13_S13_ClientCertificateRequestedDiscoveryStaysOpen(t *testing.T) {
 	}
 	p := start(t, dir, nil, "--http-addr", "", "--https-addr", "127.0.0.1:0", "--data", filepath.Join(dir, "data"), "--client-ca", caFile)
 
-	// S13: the HTTPS listener asks for a client certificate and names our CA.
-	var asked [][]byte
+	// S13: the HTTPS listener asks for a client certificate and names no
+	// CA: clients (Go's crypto/tls, browsers) offer only certificates from
+	// named CAs, and an allow-listed self-signed certificate (RFC 8705
+	// self_signed_tls_client_auth) or one for a bound token must reach the
+	// server too. Trust is decided per request, not by the handshake.
+	asked, named := false, -1
 	cfg := &tls.Config{InsecureSkipVerify: true, GetClientCertificate: func(cri *tls.CertificateRequestInfo) (*tls.Certificate, error) {
-		asked = cri.AcceptableCAs
+		asked, named = true, len(cri.AcceptableCAs)
 		return &tls.Certificate{}, nil
 	}}
 	conn, err := tls.Dial("tcp", p.HTTPSAddr, cfg)
@@ -131,12 +134,8 @@ func TestA13_S13_ClientCertificateRequestedDiscoveryStaysOpen(t *testing.T) {
 		t.Fatalf("handshake without a certificate: %v", err)
 	}
 	conn.Close()
-	found := false
-	for _, s := range asked {
-		found = found || bytes.Equal(s, caSubject)
-	}
-	if !found {
-		t.Fatalf("the listener did not request a client certificate from the --client-ca CA (acceptable CAs %d)", len(asked))
+	if !asked || named != 0 {
+		t.Fatalf("the listener did not request a client certificate naming no CA (asked %v, CAs named %d)", asked, named)
 	}
 
 	// A13: discovery answers with no, a known and an unknown certificate
