@@ -23,6 +23,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/smartgate/smartgate/authz/clientcert"
 	"github.com/smartgate/smartgate/internal/reqctx"
 )
 
@@ -37,11 +38,21 @@ type Config struct {
 	TLSCert   string
 	TLSKey    string
 	ClientCA  string
-	// ClientCertPolicy is reject, limit or allow.
+	// ClientCertPolicy is --client-cert-policy as given: one action for
+	// the four cases or case=action pairs (clientcert.ParsePolicy reads
+	// it; validate has checked it). CertPolicy is its meaning.
 	ClientCertPolicy string
-	AccessTokenTTL   time.Duration
-	RefreshTokenTTL  time.Duration
-	CodeTTL          time.Duration
+	// ClientCertHeader names the request header in which a trusted
+	// TLS-terminating proxy (TrustedProxies) passes the client certificate
+	// (URL-encoded PEM as nginx's $ssl_client_escaped_cert, or Envoy's
+	// X-Forwarded-Client-Cert); empty: off.
+	ClientCertHeader string
+	// TrustedJWTIssuers are the issuers other than smartgate whose ID
+	// tokens may name the user beside a client certificate (file only).
+	TrustedJWTIssuers []TrustedJWTIssuer `yaml:"-"`
+	AccessTokenTTL    time.Duration
+	RefreshTokenTTL   time.Duration
+	CodeTTL           time.Duration
 	// SessionTTL bounds a log-in session from the log-in; SessionIdle from
 	// its last use (0: no idle limit).
 	SessionTTL  time.Duration
@@ -90,6 +101,27 @@ type Config struct {
 
 	// Providers are the federated identity providers (file only).
 	Providers []Provider `yaml:"-"`
+}
+
+// TrustedJWTIssuer is an entry of the file's trusted_jwt_issuers list
+// (interface.md): an OpenID provider whose ID tokens, presented as
+// Authorization: Bearer beside a trusted client certificate, name the
+// user (mapped to an account by its (issuer, subject) link only).
+type TrustedJWTIssuer struct {
+	Issuer  string `yaml:"issuer"`
+	JWKSURI string `yaml:"jwks_uri"`
+	// Audience is the aud the ID tokens carry; empty: the certificate's
+	// client id.
+	Audience string `yaml:"audience"`
+}
+
+// CertPolicy is the --client-cert-policy per case.
+func (c *Config) CertPolicy() clientcert.Policy {
+	p, err := clientcert.ParsePolicy(c.ClientCertPolicy)
+	if err != nil { // validate refused it already
+		return clientcert.Uniform(clientcert.Reject)
+	}
+	return p
 }
 
 // SecondFactorPolicy is the value of --admin-second-factor.
@@ -256,7 +288,14 @@ func Settings() []Setting {
 		{Flag: "tls-cert", Default: "", Usage: "PEM certificate (chain) for HTTPS; default: a self-signed one generated into the data folder", set: str(func(c *Config) *string { return &c.TLSCert })},
 		{Flag: "tls-key", Default: "", Usage: "PEM private key for --tls-cert", set: str(func(c *Config) *string { return &c.TLSKey })},
 		{Flag: "client-ca", Default: "", Usage: "PEM bundle of CAs whose client certificates the HTTPS listener accepts", set: str(func(c *Config) *string { return &c.ClientCA })},
-		{Flag: "client-cert-policy", Default: "allow", Usage: "requests with no or an unknown client certificate/JWT: reject, limit or allow", kind: kEnum, enum: []string{"reject", "limit", "allow"}, set: str(func(c *Config) *string { return &c.ClientCertPolicy })},
+		{Flag: "client-cert-policy", Default: "allow", Usage: "on the HTTPS listener's /fhir and /scim: reject, limit or allow, for all four cases or per case (no_certificate=limit,unknown_certificate=reject,no_jwt=allow,bad_jwt=reject; in the file a map of the four)", set: func(c *Config, v string) error {
+			if _, err := clientcert.ParsePolicy(v); err != nil {
+				return err
+			}
+			c.ClientCertPolicy = v
+			return nil
+		}},
+		{Flag: "client-cert-header", Default: "", Usage: "request header in which a TLS-terminating proxy (one of --trusted-proxies) passes the client certificate: URL-encoded PEM (nginx $ssl_client_escaped_cert) or X-Forwarded-Client-Cert (Envoy); empty: off", set: str(func(c *Config) *string { return &c.ClientCertHeader })},
 		{Flag: "access-token-ttl", Default: "1h", Usage: "access token lifetime", kind: kDuration, set: dur(func(c *Config) *time.Duration { return &c.AccessTokenTTL })},
 		{Flag: "refresh-token-ttl", Default: "720h", Usage: "refresh token lifetime", kind: kDuration, set: dur(func(c *Config) *time.Duration { return &c.RefreshTokenTTL })},
 		{Flag: "code-ttl", Default: "1m", Usage: "authorization code lifetime", kind: kDuration, set: dur(func(c *Config) *time.Duration { return &c.CodeTTL })},
@@ -399,13 +438,26 @@ func loadFile(path string, cfg *Config, settings []Setting, apply func(Setting, 
 	for _, k := range keys {
 		node := doc[k]
 		origin := fmt.Sprintf("config file %s: key %q (line %d)", path, k, node.Line)
-		if k == "providers" {
+		switch k {
+		case "providers":
 			cfg.Providers = decodeProviders(&node, origin, problems)
+			continue
+		case "trusted_jwt_issuers":
+			cfg.TrustedJWTIssuers = decodeTrustedJWTIssuers(&node, origin, problems)
 			continue
 		}
 		idx := slices.IndexFunc(settings, func(s Setting) bool { return s.Key() == k })
 		if idx < 0 {
 			problems.add("%s: unknown key", origin)
+			continue
+		}
+		if k == "client_cert_policy" && node.Kind == yaml.MappingNode {
+			v, err := policyFromMap(&node)
+			if err != nil {
+				problems.add("%s: %v", origin, err)
+				continue
+			}
+			apply(settings[idx], v, origin)
 			continue
 		}
 		if node.Kind != yaml.ScalarNode {
@@ -456,12 +508,17 @@ func (c *Config) validate(p *Error, getenv func(string) string) {
 	}
 	checkURL("http-url", c.HTTPURL, "http")
 	checkURL("https-url", c.HTTPSURL, "https")
-	if c.ClientCertPolicy == "limit" {
-		p.add("client-cert-policy=limit (the built-in anonymous account) is not available yet; use reject or allow")
+	// reject needs --client-ca or the allow-list: the store is not open
+	// here, so the serve command checks that (cmd/smartgate).
+	if c.ClientCertHeader != "" {
+		if len(c.TrustedProxies) == 0 {
+			p.add("client-cert-header needs trusted-proxies: the header is believed only from those addresses")
+		}
+		if !validHeaderName(c.ClientCertHeader) {
+			p.add("client-cert-header: %q is not a header name", c.ClientCertHeader)
+		}
 	}
-	if c.ClientCertPolicy == "reject" && c.ClientCA == "" {
-		p.add("client-cert-policy=reject needs client-ca (the CAs whose client certificates are trusted)")
-	}
+	c.validateTrustedJWTIssuers(p)
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		p.add("tls-cert and tls-key go together: set both or neither")
 	}

@@ -38,7 +38,7 @@ func oldTime(t *testing.T, s string) time.Time {
 }
 
 // timestampColumns lists every timestamp column after migration 10, and
-// those of the tables added since (17: identity_links; 18: signin_codes).
+// those of the tables added since (17: identity_links; 18: signin_codes; 20: trusted_certificates).
 var timestampColumns = map[string][]string{
 	"settings":               {"updated_at"},
 	"audit_events":           {"at"},
@@ -56,6 +56,7 @@ var timestampColumns = map[string][]string{
 	"fhir_history":           {"last_updated"},
 	"identity_links":         {"created", "last_login"},
 	"signin_codes":           {"created", "expires"},
+	"trusted_certificates":   {"not_before", "not_after", "added_at"},
 }
 
 // TestMigrationToMicrosecondTimestamps builds a database at schema version 9
