@@ -262,14 +262,14 @@ func TestK5_AssertionRules(t *testing.T) {
 		"UnknownClient": {raw: func() string {
 			return k.assert(t, c.ID, e.tokenURL(), func(a *assertion) { a.iss, a.sub = "nobody", "nobody" })
 		}},
-		"AudForeign":           {raw: func() string { return k.assert(t, c.ID, "https://evil.example/oauth/token") }},
-		"AudOtherEndpoint":     {raw: func() string { return k.assert(t, c.ID, e.base+"/oauth/introspect") }},
-		"NoExp":                {raw: func() string { return k.assert(t, c.ID, e.tokenURL(), func(a *assertion) { a.noExp = true }) }},
-		"ExpSixMinutesAhead":   {raw: func() string { return k.assert(t, c.ID, e.tokenURL(), func(a *assertion) { a.exp = 6 * time.Minute }) }},
-		"ExpOneHourAhead":      {raw: func() string { return k.assert(t, c.ID, e.tokenURL(), func(a *assertion) { a.exp = time.Hour }) }},
-		"Expired":              {raw: func() string { return k.assert(t, c.ID, e.tokenURL(), func(a *assertion) { a.exp = -2 * time.Minute }) }},
-		"NoJTI":                {raw: func() string { return k.assert(t, c.ID, e.tokenURL(), func(a *assertion) { a.jti = "" }) }},
-		"JTIReplay":            {raw: func() string { return replayed }},
+		"AudForeign":         {raw: func() string { return k.assert(t, c.ID, "https://evil.example/oauth/token") }},
+		"AudOtherEndpoint":   {raw: func() string { return k.assert(t, c.ID, e.base+"/oauth/introspect") }},
+		"NoExp":              {raw: func() string { return k.assert(t, c.ID, e.tokenURL(), func(a *assertion) { a.noExp = true }) }},
+		"ExpSixMinutesAhead": {raw: func() string { return k.assert(t, c.ID, e.tokenURL(), func(a *assertion) { a.exp = 6 * time.Minute }) }},
+		"ExpOneHourAhead":    {raw: func() string { return k.assert(t, c.ID, e.tokenURL(), func(a *assertion) { a.exp = time.Hour }) }},
+		"Expired":            {raw: func() string { return k.assert(t, c.ID, e.tokenURL(), func(a *assertion) { a.exp = -2 * time.Minute }) }},
+		"NoJTI":              {raw: func() string { return k.assert(t, c.ID, e.tokenURL(), func(a *assertion) { a.jti = "" }) }},
+		"JTIReplay":          {raw: func() string { return replayed }},
 		"SignedByAnotherKey": {raw: func() string {
 			return k.assert(t, c.ID, e.tokenURL(), func(a *assertion) { a.key = otherKeySameKid.priv })
 		}},
