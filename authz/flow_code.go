@@ -65,6 +65,9 @@ func (g *authorizeCodeGrant) HandleTokenEndpointRequest(ctx context.Context, ar 
 	return g.failClosed(ctx, ar, g.AuthorizeExplicitGrantHandler.HandleTokenEndpointRequest(ctx, ar))
 }
 
+// plainHTTPExchangeRefused reports whether a code exchange that came over
+// the plain-HTTP listener names (or, naming none, may stand for) a redirect
+// URI that is not loopback.
 func plainHTTPExchangeRefused(ctx context.Context, ar fosite.AccessRequester) bool {
 	uris := []string{ar.GetRequestForm().Get("redirect_uri")}
 	if uris[0] == "" && ar.GetClient() != nil {
