@@ -143,14 +143,8 @@ func (s *Server) authenticateAssertion(ctx context.Context, form url.Values) (fo
 	if claims.NotBefore != nil && now.Add(30*time.Second).Before(claims.NotBefore.Time()) {
 		return nil, invalid("The client_assertion is not valid yet.")
 	}
-	audOK := false
-	for _, b := range s.cfg.BaseURLs {
-		if claims.Audience.Contains(b + "/oauth/token") {
-			audOK = true
-		}
-	}
-	if !audOK {
-		return nil, invalid("The client_assertion aud must be the token endpoint.")
+	if !s.assertionAudienceOK(claims.Audience) {
+		return nil, invalid("The client_assertion aud must be the token endpoint URL or the issuer identifier.")
 	}
 	if claims.ID == "" {
 		return nil, invalid("The client_assertion has no jti.")
@@ -162,6 +156,22 @@ func (s *Server) authenticateAssertion(ctx context.Context, form url.Values) (fo
 		return nil, fosite.ErrServerError.WithWrap(err)
 	}
 	return fc, nil
+}
+
+// assertionAudienceOK reports whether a client assertion's aud (a single
+// string or an array) names this authorization server: the token endpoint
+// URL (RFC 7523 §3, SMART) or the issuer identifier (draft-ietf-oauth-
+// rfc7523bis; what openid-client 6.x sends), each compared exactly. Both
+// listeners are one authorization server (one client registry, one jti
+// store, tokens valid on either FHIR base), so either listener's values
+// are accepted, as the token URLs always were (checklist K5).
+func (s *Server) assertionAudienceOK(aud josejwt.Audience) bool {
+	for _, b := range s.cfg.BaseURLs {
+		if aud.Contains(b+"/oauth/token") || aud.Contains(b) {
+			return true
+		}
+	}
+	return false
 }
 
 func pickKey(set *jose.JSONWebKeySet, kid, alg string) (jose.JSONWebKey, bool) {

@@ -262,15 +262,14 @@ func TestK5_AssertionRules(t *testing.T) {
 		"UnknownClient": {raw: func() string {
 			return k.assert(t, c.ID, e.tokenURL(), func(a *assertion) { a.iss, a.sub = "nobody", "nobody" })
 		}},
-		"AudForeign":           {raw: func() string { return k.assert(t, c.ID, "https://evil.example/oauth/token") }},
-		"AudIssuerNotTokenURL": {raw: func() string { return k.assert(t, c.ID, e.base) }},
-		"AudOtherEndpoint":     {raw: func() string { return k.assert(t, c.ID, e.base+"/oauth/introspect") }},
-		"NoExp":                {raw: func() string { return k.assert(t, c.ID, e.tokenURL(), func(a *assertion) { a.noExp = true }) }},
-		"ExpSixMinutesAhead":   {raw: func() string { return k.assert(t, c.ID, e.tokenURL(), func(a *assertion) { a.exp = 6 * time.Minute }) }},
-		"ExpOneHourAhead":      {raw: func() string { return k.assert(t, c.ID, e.tokenURL(), func(a *assertion) { a.exp = time.Hour }) }},
-		"Expired":              {raw: func() string { return k.assert(t, c.ID, e.tokenURL(), func(a *assertion) { a.exp = -2 * time.Minute }) }},
-		"NoJTI":                {raw: func() string { return k.assert(t, c.ID, e.tokenURL(), func(a *assertion) { a.jti = "" }) }},
-		"JTIReplay":            {raw: func() string { return replayed }},
+		"AudForeign":         {raw: func() string { return k.assert(t, c.ID, "https://evil.example/oauth/token") }},
+		"AudOtherEndpoint":   {raw: func() string { return k.assert(t, c.ID, e.base+"/oauth/introspect") }},
+		"NoExp":              {raw: func() string { return k.assert(t, c.ID, e.tokenURL(), func(a *assertion) { a.noExp = true }) }},
+		"ExpSixMinutesAhead": {raw: func() string { return k.assert(t, c.ID, e.tokenURL(), func(a *assertion) { a.exp = 6 * time.Minute }) }},
+		"ExpOneHourAhead":    {raw: func() string { return k.assert(t, c.ID, e.tokenURL(), func(a *assertion) { a.exp = time.Hour }) }},
+		"Expired":            {raw: func() string { return k.assert(t, c.ID, e.tokenURL(), func(a *assertion) { a.exp = -2 * time.Minute }) }},
+		"NoJTI":              {raw: func() string { return k.assert(t, c.ID, e.tokenURL(), func(a *assertion) { a.jti = "" }) }},
+		"JTIReplay":          {raw: func() string { return replayed }},
 		"SignedByAnotherKey": {raw: func() string {
 			return k.assert(t, c.ID, e.tokenURL(), func(a *assertion) { a.key = otherKeySameKid.priv })
 		}},
@@ -315,6 +314,85 @@ func TestK5_AssertionRules(t *testing.T) {
 			}
 		})
 	}
+}
+
+// signedClaims signs arbitrary claims (aud exactly as given: a string, an
+// array, or another JSON value) with k, under its kid and typ=JWT.
+func (k backendKey) signedClaims(t testing.TB, claims map[string]any) string {
+	t.Helper()
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: k.alg, Key: k.priv},
+		(&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", k.kid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := josejwt.Signed(signer).Claims(claims).Serialize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
+// TestK5_AssertionAudience: a client assertion's aud may be the token
+// endpoint URL (RFC 7523 §3, SMART) or the issuer identifier
+// (draft-ietf-oauth-rfc7523bis; openid-client 6.x sends the issuer), as a
+// single string or an array containing one of them, compared exactly. The
+// other listener's values are accepted too: both listeners are one
+// authorization server (one client registry and jti store; a token is
+// valid on either FHIR base), as the token URLs always were. Everything
+// else of K5 still holds: a replayed jti is refused whatever the aud.
+func TestK5_AssertionAudience(t *testing.T) {
+	e := newEnv(t) // BaseURLs: e.base (the test server) and https://other.example
+	k := newBackendKey(t, jose.ES384)
+	c := e.backendClient(k, "")
+	claims := func(aud any) map[string]any {
+		return map[string]any{"iss": c.ID, "sub": c.ID, "aud": aud, "exp": time.Now().Add(4 * time.Minute).Unix(),
+			"jti": fmt.Sprintf("aud-%d-%d", time.Now().UnixNano(), jtiSeq.Add(1))}
+	}
+	for _, tc := range []struct {
+		name string
+		aud  any
+		ok   bool
+	}{
+		{"TokenURL", e.tokenURL(), true},
+		{"Issuer", e.base, true},
+		{"ArrayWithTokenURL", []string{"https://x.example", e.tokenURL()}, true},
+		{"ArrayWithIssuer", []string{e.base, "https://x.example"}, true},
+		{"ArrayOfOneIssuer", []string{e.base}, true},
+		{"OtherListenerTokenURL", "https://other.example/oauth/token", true},
+		{"OtherListenerIssuer", "https://other.example", true},
+		{"ArrayWithNeither", []string{"https://x.example", e.base + "/oauth/authorize"}, false},
+		{"EmptyArray", []string{}, false},
+		{"WrongString", "https://evil.example", false},
+		{"ForeignTokenURL", "https://evil.example/oauth/token", false},
+		{"IssuerWithTrailingSlash", e.base + "/", false},
+		{"IssuerOtherCase", strings.ToUpper(e.base), false},
+		{"IssuerPrefix", e.base + ".evil.example", false},
+		{"FHIRBase", e.fhir, false},
+		{"IntrospectionURL", e.base + "/oauth/introspect", false},
+		{"Empty", "", false},
+		{"Number", 42, false},
+		{"Object", map[string]string{"aud": e.base}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			raw := k.signedClaims(t, claims(tc.aud))
+			resp, m := e.backendToken(raw)
+			if !tc.ok {
+				wantInvalidClient(t, resp, m)
+				return
+			}
+			if resp.StatusCode != http.StatusOK || m["access_token"] == nil {
+				t.Fatalf("status %d %v", resp.StatusCode, m)
+			}
+			// The same assertion again (same jti): refused.
+			resp, m = e.backendToken(raw)
+			wantInvalidClient(t, resp, m)
+		})
+	}
+	// A missing aud claim is refused too.
+	cl := claims(nil)
+	delete(cl, "aud")
+	resp, m := e.backendToken(k.signedClaims(t, cl))
+	wantInvalidClient(t, resp, m)
 }
 
 // jwksServer serves a key set over TLS and counts fetches.

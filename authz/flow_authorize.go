@@ -150,10 +150,29 @@ func (s *Server) dropDisallowedScopes(ctx context.Context, form url.Values) {
 	form.Set("scope", strings.Join(kept, " "))
 }
 
+// errPlainHTTPRedirect refuses an authorization request or a code
+// exchange that came over the plain-HTTP listener for a redirect URI that
+// is not loopback.
+var errPlainHTTPRedirect = fosite.ErrInvalidRequest.WithHint(
+	"Over plain HTTP, only loopback redirect URIs (127.0.0.1, [::1], localhost) may be used; use the HTTPS interface.")
+
+// plainHTTPNonLoopback reports whether the request of ctx came over the
+// plain-HTTP listener and redirectURI is not a loopback one: SMART flows
+// over plain HTTP only for loopback redirect URIs (RFC 8252 §7.3, RFC 9700
+// §2.6; checklist S2, interface.md "Security defaults"). A request with no
+// listener information (a bare httptest server) is not restricted.
+func plainHTTPNonLoopback(ctx context.Context, redirectURI *url.URL) bool {
+	info, ok := listener.From(ctx)
+	return ok && !info.Secure && (redirectURI == nil || !isLoopbackHost(redirectURI.Hostname()))
+}
+
 // writeAuthorizeError redirects to a validated redirect URI, or answers a
-// JSON 400 when the client or redirect URI could not be established.
+// JSON 400 when the client or redirect URI could not be established. Over
+// the plain-HTTP listener it never redirects to a redirect URI that is not
+// loopback (checklist S2: no authorization response, an error included,
+// for such a URI over plain HTTP).
 func (s *Server) writeAuthorizeError(ctx context.Context, w http.ResponseWriter, ar fosite.AuthorizeRequester, err error) {
-	if ar == nil || !ar.IsRedirectURIValid() {
+	if ar == nil || !ar.IsRedirectURIValid() || plainHTTPNonLoopback(ctx, ar.GetRedirectURI()) {
 		code, desc := errorCode(err)
 		if code == "server_error" || code == "" {
 			code = "invalid_request"
@@ -196,8 +215,8 @@ func (s *Server) checkAuthorize(ctx context.Context, ar fosite.AuthorizeRequeste
 	if !ar.GetResponseTypes().ExactOne("code") {
 		return "", nil, fosite.ErrUnsupportedResponseType.WithHint("Only response_type=code is supported.")
 	}
-	if info, ok := listener.From(ctx); ok && !info.Secure && !isLoopbackHost(ar.GetRedirectURI().Hostname()) {
-		return "", nil, fosite.ErrInvalidRequest.WithHint("Over plain HTTP, only loopback redirect URIs may be used; use the HTTPS interface.")
+	if plainHTTPNonLoopback(ctx, ar.GetRedirectURI()) {
+		return "", nil, errPlainHTTPRedirect
 	}
 	form := ar.GetRequestForm()
 	challenge, method := form.Get("code_challenge"), form.Get("code_challenge_method")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/url"
 	"time"
 
 	"github.com/ory/fosite"
@@ -53,8 +54,38 @@ type authorizeCodeGrant struct {
 var _ fosite.TokenEndpointHandler = (*authorizeCodeGrant)(nil)
 
 // HandleTokenEndpointRequest is fosite's, with code reuse failing closed.
+// Over the plain-HTTP listener a code is exchanged only for a loopback
+// redirect URI (checklist S2), decided before the code is looked at: the
+// request's redirect_uri, or when it has none (allowed for a client with
+// one registered URI), every registered one.
 func (g *authorizeCodeGrant) HandleTokenEndpointRequest(ctx context.Context, ar fosite.AccessRequester) error {
+	if g.CanHandleTokenEndpointRequest(ctx, ar) && plainHTTPExchangeRefused(ctx, ar) {
+		return errPlainHTTPRedirect
+	}
 	return g.failClosed(ctx, ar, g.AuthorizeExplicitGrantHandler.HandleTokenEndpointRequest(ctx, ar))
+}
+
+// plainHTTPExchangeRefused reports whether a code exchange that came over
+// the plain-HTTP listener names (or, naming none, may stand for) a redirect
+// URI that is not loopback.
+func plainHTTPExchangeRefused(ctx context.Context, ar fosite.AccessRequester) bool {
+	uris := []string{ar.GetRequestForm().Get("redirect_uri")}
+	if uris[0] == "" && ar.GetClient() != nil {
+		uris = ar.GetClient().GetRedirectURIs()
+	}
+	if len(uris) == 0 {
+		return plainHTTPNonLoopback(ctx, nil)
+	}
+	for _, u := range uris {
+		pu, err := url.Parse(u)
+		if err != nil {
+			pu = nil
+		}
+		if plainHTTPNonLoopback(ctx, pu) {
+			return true
+		}
+	}
+	return false
 }
 
 // PopulateTokenEndpointResponse is fosite's under the person's current

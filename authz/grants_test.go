@@ -78,8 +78,10 @@ func TestS2_PlainHTTPOnlyForLoopbackRedirects(t *testing.T) {
 		q.Set("client_id", e.conf.ID)
 		q.Set("redirect_uri", e.conf.RedirectURIs[0])
 	})
-	if q := redirectParams(t, e2.authorizeURL(u)); q.Get("error") != "invalid_request" || q.Get("code") != "" {
-		t.Fatalf("non-loopback redirect over HTTP: %v", q)
+	// Refused with a JSON 400, not redirected: no authorization response
+	// (an error included) over plain HTTP for a non-loopback redirect URI.
+	if resp := e2.authorizeURL(u); resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Location") != "" {
+		t.Fatalf("non-loopback redirect over HTTP: status %d Location %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
 	// The loopback (native) client is fine.
 	if q := redirectParams(t, e2.authorizeURL(e2.authorizeQuery(func(url.Values) {}))); q.Get("code") == "" {

@@ -211,3 +211,77 @@ func TestREADMEConfigReference(t *testing.T) {
 		t.Errorf("README settings table names --%s, which is not a setting", f)
 	}
 }
+
+// TestHTTPListenerRules: the HTTP listener binds to loopback by default,
+// and --http-auth=none (however it is set) is refused unless http-addr
+// binds only to loopback: not the unspecified IPv4 or IPv6 address, not an
+// empty host (every interface), not a host name other than localhost, not
+// a non-loopback address (interface.md "Security defaults"; checklist S2).
+// At run time the listener also checks the address it really bound
+// (listener.Info.Loopback) before it lets a request through without a
+// token (cmd/smartgate devHTTPAuth).
+func TestHTTPListenerRules(t *testing.T) {
+	cfg, _, err := Load("serve", nil, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !IsLoopbackAddr(cfg.HTTPAddr) || cfg.HTTPAuth != "bearer" {
+		t.Fatalf("defaults: http-addr %q (loopback %v), http-auth %q", cfg.HTTPAddr, IsLoopbackAddr(cfg.HTTPAddr), cfg.HTTPAuth)
+	}
+	for _, tc := range []struct {
+		addr string
+		ok   bool
+	}{
+		{"127.0.0.1:8080", true},
+		{"127.0.0.2:8080", true},
+		{"[::1]:8080", true},
+		{"localhost:8080", true},
+		{"127.0.0.1:0", true},
+		{"0.0.0.0:8080", false},
+		{"[::]:8080", false},
+		{":8080", false},
+		{"gate.example:8080", false},
+		{"localhost.example:8080", false},
+		{"192.168.1.10:8080", false},
+		{"[2001:db8::1]:8080", false},
+		{"10.0.0.1:8080", false},
+	} {
+		t.Run(tc.addr, func(t *testing.T) {
+			if got := IsLoopbackAddr(tc.addr); got != tc.ok {
+				t.Errorf("IsLoopbackAddr(%q) = %v, want %v", tc.addr, got, tc.ok)
+			}
+			sources := map[string]func() error{
+				"flags": func() error {
+					_, _, err := Load("serve", []string{"--http-auth", "none", "--http-addr", tc.addr}, env(nil), io.Discard)
+					return err
+				},
+				"env": func() error {
+					_, _, err := Load("serve", nil, env(map[string]string{"SMARTGATE_HTTP_AUTH": "none", "SMARTGATE_HTTP_ADDR": tc.addr}), io.Discard)
+					return err
+				},
+				"file": func() error {
+					file := writeFile(t, "http_auth: none\nhttp_addr: \""+tc.addr+"\"\n")
+					_, _, err := Load("serve", nil, env(map[string]string{"SMARTGATE_CONFIG": file}), io.Discard)
+					return err
+				},
+			}
+			for name, load := range sources {
+				err := load()
+				switch {
+				case tc.ok && err != nil:
+					t.Errorf("%s: http-auth=none on %s refused: %v", name, tc.addr, err)
+				case !tc.ok && (err == nil || !strings.Contains(err.Error(), "not a loopback")):
+					t.Errorf("%s: http-auth=none on %s: err = %v, want a refusal naming loopback", name, tc.addr, err)
+				}
+			}
+			// The default (bearer) is allowed on any address.
+			if _, _, err := Load("serve", []string{"--http-addr", tc.addr}, env(nil), io.Discard); err != nil {
+				t.Errorf("http-auth=bearer on %s refused: %v", tc.addr, err)
+			}
+		})
+	}
+	// With the HTTP listener off, none has nothing to apply to.
+	if _, _, err := Load("serve", []string{"--http-auth", "none", "--http-addr="}, env(nil), io.Discard); err != nil {
+		t.Errorf("http-auth=none with the HTTP listener off: %v", err)
+	}
+}

@@ -421,10 +421,13 @@ func TestA14_InsecureInterfaceOnlyForLoopbackRedirects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var refusal map[string]any
+	json.NewDecoder(resp.Body).Decode(&refusal)
 	resp.Body.Close()
-	loc, _ := url.Parse(resp.Header.Get("Location"))
-	if loc == nil || loc.Query().Get("code") != "" || loc.Query().Get("error") != "invalid_request" {
-		t.Fatalf("non-loopback redirect over plain HTTP: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	// A JSON 400, never a redirect: no authorization response (an error
+	// included) over plain HTTP for a non-loopback redirect URI (S2).
+	if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Location") != "" || refusal["error"] != "invalid_request" {
+		t.Fatalf("non-loopback redirect over plain HTTP: %d Location %q %v", resp.StatusCode, resp.Header.Get("Location"), refusal)
 	}
 	local := s.publicClient("http://127.0.0.1:9/cb")
 	_, q = s.authorizeValues(local, "openid patient/*.rs")
