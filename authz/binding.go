@@ -56,6 +56,7 @@ func (s *Server) bindCertificate(ctx context.Context, ar fosite.AccessRequester)
 	}
 	peer := clientcert.From(ctx)
 	noCertificate := func(detail string) error {
+		s.logBindingRefusal(ctx, "token request refused: "+detail, ar.GetClient().GetID())
 		return fosite.ErrInvalidRequest.WithDescription(certRequiredDescription).
 			WithWrap(&refusal{outcome: audit.Denied, detail: detail, actor: sess.Subject})
 	}
@@ -66,6 +67,7 @@ func (s *Server) bindCertificate(ctx context.Context, ar fosite.AccessRequester)
 		case peer == nil:
 			return noCertificate("certificate-bound refresh token without a client certificate")
 		default:
+			s.logBindingRefusal(ctx, "token request refused: certificate-bound refresh token with another client certificate", ar.GetClient().GetID())
 			return fosite.ErrInvalidGrant.WithHint("The refresh token is bound to another client certificate.").
 				WithWrap(&refusal{outcome: audit.Denied, detail: "certificate-bound refresh token with another client certificate", actor: sess.Subject})
 		}
@@ -94,6 +96,12 @@ func (s *Server) certBoundClient(ctx context.Context, c fosite.Client) (bool, er
 		return false, unavailable(fosite.ErrServerError.WithWrap(err).WithDebug(err.Error()))
 	}
 	return fc.c.CertBoundAccessTokens, nil
+}
+
+// logBindingRefusal logs a refusal over a certificate binding: what, the
+// client, and whether a certificate was presented (never the token).
+func (s *Server) logBindingRefusal(ctx context.Context, what, clientID string) {
+	s.log.WarnContext(ctx, what, "client_id", clientID, "certificate_presented", clientcert.From(ctx) != nil)
 }
 
 // cnfClaim is the RFC 8705 §3.1 confirmation claim of a bound token.

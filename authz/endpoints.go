@@ -214,7 +214,11 @@ func (s *Server) handleUserinfo(w http.ResponseWriter, r *http.Request) {
 		sess, _ = ar.GetSession().(*Session)
 	}
 	// A certificate-bound token only with its certificate (RFC 8705 §3).
-	if sess == nil || !clientcert.BoundMatches(ctx, sess.CertThumbprint) {
+	bindingOK := sess != nil && clientcert.BoundMatches(ctx, sess.CertThumbprint)
+	if sess != nil && !bindingOK {
+		s.logBindingRefusal(ctx, "userinfo: certificate-bound access token without its certificate", ar.GetClient().GetID())
+	}
+	if !bindingOK {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="smartgate", error="invalid_token"`)
 		writeOAuthError(w, http.StatusUnauthorized, "invalid_token", "The access token is not active.")
 		return

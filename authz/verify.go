@@ -62,7 +62,11 @@ func (s *Server) VerifyAccessToken(ctx context.Context, token string) (*TokenInf
 		return nil, ErrInactiveToken
 	}
 	sess, ok := ar.GetSession().(*Session)
-	if !ok || !clientcert.BoundMatches(ctx, sess.CertThumbprint) {
+	if !ok {
+		return nil, ErrInactiveToken
+	}
+	if !clientcert.BoundMatches(ctx, sess.CertThumbprint) {
+		s.logBindingRefusal(ctx, "certificate-bound access token without its certificate", ar.GetClient().GetID())
 		return nil, ErrInactiveToken
 	}
 	aud := []string(ar.GetGrantedAudience())
