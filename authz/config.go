@@ -34,6 +34,12 @@ type Config struct {
 	// FHIRBaseURLs are the FHIR bases an authorize aud may name, e.g.
 	// <httpURL>/fhir and <httpsURL>/fhir (compared without trailing slash).
 	FHIRBaseURLs []string
+	// MTLSBaseURL is the public base URL of the HTTPS listener, where
+	// client certificates are requested ("" when it is off): discovery
+	// then offers certificate-bound access tokens (RFC 8705 §3), and names
+	// its endpoints in mtls_endpoint_aliases (§5) when served under
+	// another base.
+	MTLSBaseURL string
 
 	AccessTokenTTL  time.Duration // default 1h
 	RefreshTokenTTL time.Duration // default 720h
@@ -150,6 +156,7 @@ func (c *Config) setDefaults() {
 	for i, u := range c.FHIRBaseURLs {
 		c.FHIRBaseURLs[i] = strings.TrimRight(u, "/")
 	}
+	c.MTLSBaseURL = strings.TrimRight(c.MTLSBaseURL, "/")
 }
 
 // fositeConfig is fosite's configuration with the issuer taken from the

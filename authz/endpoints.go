@@ -8,6 +8,7 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/smartgate/smartgate/audit"
+	"github.com/smartgate/smartgate/authz/clientcert"
 	"github.com/smartgate/smartgate/listener"
 	"github.com/smartgate/smartgate/store"
 )
@@ -107,6 +108,11 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 	for k, v := range sess.contextFields() {
 		out[k] = v
 	}
+	if sess.CertThumbprint != "" {
+		// RFC 8705 §3.2, whatever certificate the caller presents: the
+		// resource server compares it with its own request's.
+		out["cnf"] = cnfClaim(sess.CertThumbprint)
+	}
 	writeJSON(w, http.StatusOK, out, true)
 }
 
@@ -203,7 +209,16 @@ func (s *Server) handleUserinfo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	tu, ar, err := s.provider.IntrospectToken(ctx, tok, fosite.AccessToken, newSession())
-	if err != nil || tu != fosite.AccessToken {
+	var sess *Session
+	if err == nil && tu == fosite.AccessToken {
+		sess, _ = ar.GetSession().(*Session)
+	}
+	// A certificate-bound token only with its certificate (RFC 8705 §3).
+	bindingOK := sess != nil && clientcert.BoundMatches(ctx, sess.CertThumbprint)
+	if sess != nil && !bindingOK {
+		s.logBindingRefusal(ctx, "userinfo: certificate-bound access token without its certificate", ar.GetClient().GetID())
+	}
+	if !bindingOK {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="smartgate", error="invalid_token"`)
 		writeOAuthError(w, http.StatusUnauthorized, "invalid_token", "The access token is not active.")
 		return
@@ -214,7 +229,6 @@ func (s *Server) handleUserinfo(w http.ResponseWriter, r *http.Request) {
 		writeOAuthError(w, http.StatusForbidden, "insufficient_scope", "The openid scope is required.")
 		return
 	}
-	sess := ar.GetSession().(*Session)
 	out := map[string]any{"sub": sess.GetSubject()}
 	if s.users != nil {
 		uc, err := s.users.Claims(ctx, sess.GetSubject())
@@ -287,6 +301,7 @@ func (s *Server) Discovery(base string) map[string]any {
 	if s.cfg.RegistrationPath != "" {
 		d["registration_endpoint"] = base + s.cfg.RegistrationPath
 	}
+	s.mtlsDiscovery(d, base)
 	return d
 }
 

@@ -46,6 +46,10 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	sess := ar.GetSession().(*Session)
 	sess.Issuer = base
 	sess.Claims.Issuer = base
+	if err := s.bindCertificate(ctx, ar); err != nil { // RFC 8705 §3 (binding.go)
+		s.tokenError(w, r, ar, grant, sess.Subject, err)
+		return
+	}
 	resp, err := s.provider.NewAccessResponse(ctx, ar)
 	if err = unavailable(err); err != nil {
 		s.tokenError(w, r, ar, grant, sess.Subject, err)

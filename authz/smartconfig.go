@@ -64,6 +64,11 @@ func (s *Server) SMARTConfiguration(base string) map[string]any {
 	if v, ok := d["registration_endpoint"]; ok {
 		out["registration_endpoint"] = v // the same value in both documents (M2, DCR10)
 	}
+	for _, k := range []string{"tls_client_certificate_bound_access_tokens", "mtls_endpoint_aliases"} { // RFC 8705
+		if v, ok := d[k]; ok {
+			out[k] = v
+		}
+	}
 	return out
 }
 

@@ -31,6 +31,7 @@ const grantClientCredentials = "client_credentials"
 // statelessToken is a verified stateless access token.
 type statelessToken struct {
 	jti, clientID, subject, issuer string
+	cnf                            string // the bound x5t#S256 (RFC 8705), or ""
 	scopes, aud                    []string
 	iat, exp                       time.Time
 }
@@ -78,7 +79,7 @@ func (s *accessTokenStrategy) verifyStateless(ctx context.Context, token string)
 		return time.Unix(int64(v), 0).UTC(), true
 	}
 	t := statelessToken{jti: str("jti"), clientID: str("client_id"), subject: str("sub"), issuer: str("iss"),
-		scopes: strings.Fields(str("scope")), aud: audClaim(claims["aud"])}
+		cnf: cnfThumbprint(claims), scopes: strings.Fields(str("scope")), aud: audClaim(claims["aud"])}
 	iat, ok1 := num("iat")
 	exp, ok2 := num("exp")
 	if !ok1 || !ok2 || t.clientID == "" || !strings.HasPrefix(t.jti, statelessPrefix) {
@@ -151,6 +152,7 @@ func (s *Server) statelessRequest(ctx context.Context, t statelessToken) (*fosit
 	sess.Issuer = t.issuer
 	sess.Claims.Issuer = t.issuer
 	sess.Grant = grantClientCredentials
+	sess.CertThumbprint = t.cnf
 	sess.SetExpiresAt(fosite.AccessToken, t.exp)
 	return &fosite.Request{
 		ID: t.jti, RequestedAt: t.iat, Client: c,

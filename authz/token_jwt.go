@@ -91,6 +91,9 @@ func (s *accessTokenStrategy) GenerateAccessToken(ctx context.Context, req fosit
 	if len(sess.Roles) > 0 {
 		claims["roles"] = sess.Roles
 	}
+	if sess.CertThumbprint != "" {
+		claims["cnf"] = cnfClaim(sess.CertThumbprint) // RFC 8705 §3.1
+	}
 	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: key.priv},
 		(&jose.SignerOptions{}).WithType("at+jwt").WithHeader("kid", key.ID))
 	if err != nil {

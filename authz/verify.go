@@ -8,6 +8,7 @@ import (
 
 	"github.com/ory/fosite"
 
+	"github.com/smartgate/smartgate/authz/clientcert"
 	"github.com/smartgate/smartgate/store"
 )
 
@@ -47,6 +48,11 @@ func (ti *TokenInfo) Patient() string {
 // returns ErrInactiveToken for a token that must be refused (401) and an
 // error wrapping store.ErrUnavailable when the store is down (503).
 // It implements what the FHIR endpoint's TokenVerifier needs.
+//
+// ctx must be the request's: a certificate-bound token (RFC 8705) is
+// inactive unless ctx carries its certificate (clientcert.BoundMatches),
+// so never valid over the HTTP listener. A caller that caches the answer
+// checks TokenInfo.CertThumbprint again on every request.
 func (s *Server) VerifyAccessToken(ctx context.Context, token string) (*TokenInfo, error) {
 	tu, ar, err := s.provider.IntrospectToken(ctx, token, fosite.AccessToken, newSession())
 	if errors.Is(err, store.ErrUnavailable) {
@@ -57,6 +63,10 @@ func (s *Server) VerifyAccessToken(ctx context.Context, token string) (*TokenInf
 	}
 	sess, ok := ar.GetSession().(*Session)
 	if !ok {
+		return nil, ErrInactiveToken
+	}
+	if !clientcert.BoundMatches(ctx, sess.CertThumbprint) {
+		s.logBindingRefusal(ctx, "certificate-bound access token without its certificate", ar.GetClient().GetID())
 		return nil, ErrInactiveToken
 	}
 	aud := []string(ar.GetGrantedAudience())
@@ -77,7 +87,7 @@ func (s *Server) VerifyAccessToken(ctx context.Context, token string) (*TokenInf
 	return &TokenInfo{
 		Subject: sub, ClientID: ar.GetClient().GetID(), Username: sess.Username, FHIRUser: sess.FHIRUser,
 		Scopes: ar.GetGrantedScopes(), Audience: aud, Issuer: sess.Issuer, Grant: sess.Grant, Roles: sess.Roles,
-		Launch: sess.Launch, ExpiresAt: sess.GetExpiresAt(fosite.AccessToken),
+		Launch: sess.Launch, ExpiresAt: sess.GetExpiresAt(fosite.AccessToken), CertThumbprint: sess.CertThumbprint,
 	}, nil
 }
 

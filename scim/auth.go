@@ -2,6 +2,7 @@ package scim
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 )
 
@@ -28,6 +29,11 @@ const (
 var (
 	ErrNoCredentials = errors.New("scim: no valid credentials")
 	ErrForbidden     = errors.New("scim: credentials do not allow SCIM")
+	// ErrInvalidToken is ErrNoCredentials for a bearer access token that
+	// is not valid here (inactive, or certificate-bound and presented
+	// without its certificate): the challenge adds error="invalid_token"
+	// (RFC 6750 §3.1).
+	ErrInvalidToken = fmt.Errorf("%w: invalid access token", ErrNoCredentials)
 )
 
 // Authorizer decides who a SCIM request is, before anything else is done.

@@ -262,6 +262,9 @@ func (s *Server) authorize(q *request) (*Caller, *Error) {
 		s.record(q, "authorize", "", audit.Denied, "no valid credentials")
 		e := errorf(http.StatusUnauthorized, "", "a bearer token that allows SCIM is required")
 		e.header = http.Header{"Www-Authenticate": {`Bearer realm="scim"`}}
+		if errors.Is(err, ErrInvalidToken) {
+			e.header.Set("Www-Authenticate", `Bearer realm="scim", error="invalid_token"`)
+		}
 		return nil, e
 	case errors.Is(err, ErrForbidden):
 		s.record(q, "authorize", "", audit.Denied, "credentials do not allow SCIM")

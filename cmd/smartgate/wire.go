@@ -172,6 +172,7 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 	as, err := authz.New(authz.Config{
 		BaseURLs:         baseURLs,
 		FHIRBaseURLs:     fhirBases,
+		MTLSBaseURL:      listenerBase(cfg.HTTPSAddr, cfg.HTTPSURL),
 		AccessTokenTTL:   cfg.AccessTokenTTL,
 		RefreshTokenTTL:  cfg.RefreshTokenTTL,
 		CodeTTL:          cfg.CodeTTL,

@@ -22,6 +22,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/smartgate/smartgate/authz/clientcert"
 	"github.com/smartgate/smartgate/authz/smart"
 	"github.com/smartgate/smartgate/fhir"
 	"github.com/smartgate/smartgate/fhir/access"
@@ -125,6 +126,13 @@ func (a *Authenticator) Authenticate(r *http.Request) (fhir.Principal, error) {
 	p, err := a.principal(r.Context(), tok)
 	if err != nil {
 		return nil, err
+	}
+	// A certificate-bound token (RFC 8705 §3) only over a connection that
+	// presents its certificate: checked on every request, cached or not.
+	if !clientcert.BoundMatches(r.Context(), p.CertThumbprint) {
+		a.opts.Logger.WarnContext(r.Context(), "fhir: certificate-bound access token without its certificate",
+			"client_id", p.ClientID, "certificate_presented", clientcert.From(r.Context()) != nil)
+		return nil, fmt.Errorf("%w: certificate-bound token without its certificate", fhir.ErrInvalidToken)
 	}
 	return &principal{p: p, reg: a.reg, now: a.opts.Now}, nil
 }

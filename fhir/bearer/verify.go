@@ -70,6 +70,8 @@ func (v AuthzVerifier) Verify(ctx context.Context, token string) (*access.Princi
 		Roles:    ti.Roles,
 		System:   ti.Grant == "client_credentials",
 		Audience: ti.Audience,
+		// Checked on every request by Authenticator (RFC 8705 §3).
+		CertThumbprint: ti.CertThumbprint,
 	}
 	uc, person, err := authz.CurrentAccount(ctx, v.Accounts, ti.Grant, ti.Subject)
 	switch {

@@ -18,6 +18,7 @@ import (
 	"github.com/smartgate/smartgate/account"
 	"github.com/smartgate/smartgate/audit"
 	"github.com/smartgate/smartgate/authz"
+	"github.com/smartgate/smartgate/authz/clientcert"
 	"github.com/smartgate/smartgate/internal/reqctx"
 	"github.com/smartgate/smartgate/scim"
 	"github.com/smartgate/smartgate/store"
@@ -116,7 +117,11 @@ func (a *Authorizer) AuthorizeSCIM(r *http.Request) (*scim.Caller, error) {
 	case errors.Is(err, store.ErrUnavailable):
 		return nil, fmt.Errorf("scimauth: verify access token: %w", err)
 	case err != nil:
-		return nil, scim.ErrNoCredentials
+		return nil, scim.ErrInvalidToken
+	case !clientcert.BoundMatches(r.Context(), ti.CertThumbprint):
+		// A certificate-bound token without its certificate (RFC 8705 §3).
+		a.refuse(r, ti.Subject, ti.ClientID, "certificate-bound access token without its certificate")
+		return nil, scim.ErrInvalidToken
 	}
 	c, err := a.accessCaller(r.Context(), ti)
 	if errors.Is(err, scim.ErrForbidden) {
