@@ -49,7 +49,9 @@ type env struct {
 // syncAudit writes each record at once (the server batches them).
 type syncAudit struct{ db *sqlite.DB }
 
-func (a syncAudit) Record(ctx context.Context, ev audit.Event) { a.db.InsertAudit(ctx, []audit.Event{ev}) }
+func (a syncAudit) Record(ctx context.Context, ev audit.Event) {
+	a.db.InsertAudit(ctx, []audit.Event{ev})
+}
 
 func newEnv(t *testing.T, policy clientcert.Policy) *env {
 	t.Helper()
