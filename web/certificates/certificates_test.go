@@ -246,6 +246,13 @@ func TestS13_AddListRemove(t *testing.T) {
 	root := e.login("root")
 	cert, certPEM, _ := newCert(t, "Lab analyser 7", nil)
 	fp := clientcert.Fingerprint(cert)
+	// Without the CSRF token (C19): refused, nothing stored.
+	if r := root.do(http.MethodPost, certificates.Path, url.Values{"pem": {certPEM}}); r.status != http.StatusForbidden {
+		t.Errorf("add without the CSRF token: %d", r.status)
+	}
+	if list, _ := e.db.TrustedCertificates(context.Background()); len(list) != 0 {
+		t.Fatalf("stored without a CSRF token: %v", list)
+	}
 
 	r := root.submit(certificates.Path, certificates.Path, url.Values{"pem": {"Certificate:\n  Data: …\n" + certPEM}, "note": {"ticket 42"}})
 	if r.status != http.StatusSeeOther {
