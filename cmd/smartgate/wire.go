@@ -250,6 +250,13 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 		return nil, fmt.Errorf("people pages: %w", err)
 	}
 
+	// The allow-list of client certificates, the policy in effect and the
+	// anonymous account's scopes (certificates.go).
+	certPages, err := newCertificatesPage(cfg, db, pages, assets, rec, logger.With("component", "certificates"))
+	if err != nil {
+		return nil, fmt.Errorf("certificates page: %w", err)
+	}
+
 	demo, err := demoapp.New(static, demoapp.Config{})
 	if err != nil {
 		return nil, fmt.Errorf("demo app: %w", err)
@@ -269,6 +276,7 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 	pages.Register(mux)
 	clientPages.Register(mux)
 	peoplePages.Register(mux)
+	certPages.Register(mux)
 	launches.Register(mux)
 	fhirSrv.Register(mux)
 	scimSrv.Register(mux)

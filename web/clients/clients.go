@@ -193,6 +193,8 @@ func clientType(c *authz.Client) string {
 		return "public"
 	case c.TokenEndpointAuthMethod == authz.AuthPrivateKeyJWT:
 		return "confidential asymmetric"
+	case usesCertificate(c.TokenEndpointAuthMethod):
+		return "confidential, certificate"
 	default:
 		return "confidential symmetric"
 	}
@@ -227,6 +229,8 @@ type formView struct {
 	Flags adminFlags
 	// Admin shows the fields only administrators may use.
 	Admin bool
+	// TLS is the RFC 8705 metadata (administrators' form only).
+	TLS tlsForm
 }
 
 // adminFlags are the client permissions only an administrator sets (on
@@ -414,12 +418,14 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	m := metadataFrom(r)
+	tf := tlsFrom(r)
+	m := withTLS(metadataFrom(r), tf)
 	out, err := registration.Validate(m, authz.AdminPolicy(m))
 	var c *authz.Client
 	var secret string
 	if err == nil {
 		nc := authz.NewClientFrom(out)
+		tf.apply(&nc)
 		flags := flagsFrom(r)
 		nc.Policy, nc.IntrospectAll = authz.PolicyAdmin, flags.IntrospectAll
 		nc.AllowSystemScopes, nc.AllowSCIM = flags.AllowSystemScopes, flags.AllowSCIM
@@ -431,6 +437,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		v.Error, v.Form, v.Action = describe(err), adminForm(m, flagsFrom(r)), AdminPath+"/new"
+		v.Form.TLS = tf
 		s.render(w, r, http.StatusBadRequest, "clients_new", v)
 		return
 	}
@@ -472,6 +479,7 @@ func (s *Server) edit(w http.ResponseWriter, r *http.Request) {
 	row := rowOf(c)
 	v.Client = &row
 	v.Form = adminForm(authz.ClientMetadata(c), flagsOf(c))
+	v.Form.TLS = tlsOf(c)
 	v.Action = AdminPath + "/" + url.PathEscape(c.ID)
 	v.Secret = s.reveals.Take(r.URL.Query().Get("reveal"), c.ID, user)
 	if r.URL.Query().Get("created") != "" {
@@ -492,7 +500,8 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	m := metadataFrom(r)
+	tf := tlsFrom(r)
+	m := withTLS(metadataFrom(r), tf)
 	policy := authz.AdminPolicy(m)
 	switch c.Policy {
 	case authz.PolicySelf:
@@ -521,6 +530,7 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request) {
 			if secret, invalid = authz.UpdateClientMetadata(&old, out); invalid != nil {
 				return old, invalid
 			}
+			old.TLSClientAuth, old.CertBoundAccessTokens = tf.Auth, tf.CertBound
 			// An administrator's edit is the client's new ceiling for its
 			// registration access token (issue 9 D4).
 			old.SetCeiling()
@@ -542,6 +552,7 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request) {
 		}
 		row := rowOf(c)
 		v.Client, v.Error, v.Form, v.Action = &row, describe(err), adminForm(m, flagsFrom(r)), AdminPath+"/"+url.PathEscape(c.ID)
+		v.Form.TLS = tf
 		if !s.loadProvisioning(w, r, &v, c, user) {
 			return
 		}
