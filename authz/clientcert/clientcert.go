@@ -4,7 +4,9 @@
 // trusted (chains to --client-ca with the clientAuth usage, or is on the
 // administrators' allow-list). It also holds the --client-cert-policy's
 // vocabulary (four cases, three actions) and the one rule for
-// certificate-bound tokens (BoundMatches). It imports nothing of smartgate.
+// certificate-bound tokens (BoundMatches), and reads the certificate a
+// TLS-terminating proxy passes in a header (ParseHeader). It imports
+// nothing of smartgate but the leaf package listener.
 package clientcert
 
 import (

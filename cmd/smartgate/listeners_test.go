@@ -109,10 +109,3 @@ func TestS13_ClientCertificatePolicyReject(t *testing.T) {
 		t.Fatalf("trusted certificate without a token: %d %s (want the FHIR endpoint's own 401)", code, body)
 	}
 }
-
-func TestClientCertPolicyLimitRefusedUntilBuilt(t *testing.T) {
-	out, err := execBinary("--client-cert-policy", "limit", "--http-addr", "127.0.0.1:0", "--https-addr", "")
-	if err == nil || !strings.Contains(out, "not available yet") {
-		t.Fatalf("limit accepted: %v %s", err, out)
-	}
-}

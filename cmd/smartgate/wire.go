@@ -41,6 +41,12 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 
 	rec := audit.NewBatcher(db.InsertAudit, 8192, logger)
 	a.closers = append(a.closers, rec.Close)
+	// The client-certificate trust, and the start-up rule that a policy
+	// that rejects has something to trust, before anything is written.
+	certs, err := newCertVerifier(ctx, cfg, db, logger, rec)
+	if err != nil {
+		return nil, err
+	}
 
 	// Each argon2id check holds 19 MiB and a full core: more checks in
 	// flight than cores only add memory, never throughput.
@@ -287,10 +293,10 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 	}
 
 	h := server.CORSPolicy{OriginAllowed: clientCache.OriginAllowed, Logger: logger}.Wrap(clientCertPolicy(cfg, mux))
-	a.handler = server.Wrap(h, logger, metrics, cfg.MaxBodyBytes, cfg.TrustedProxies)
-	if a.httpsWrap, err = newCertVerifier(cfg, db); err != nil {
-		return nil, err
-	}
+	// certs.Strip: the HTTP listener never reads --client-cert-header, and
+	// no handler sees it.
+	a.handler = server.Wrap(certs.Strip(h), logger, metrics, cfg.MaxBodyBytes, cfg.TrustedProxies)
+	a.httpsWrap = certs.Middleware
 	a.authz = as
 	return a, nil
 }
