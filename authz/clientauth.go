@@ -34,7 +34,9 @@ var clientAssertionAlgs = []jose.SignatureAlgorithm{jose.RS256, jose.RS384, jose
 
 // authenticateClient is our fosite ClientAuthenticationStrategy: none
 // (public, identified by client_id), client_secret_basic,
-// client_secret_post and private_key_jwt. A client may use only its
+// client_secret_post, private_key_jwt, and (RFC 8705 §2) tls_client_auth
+// and self_signed_tls_client_auth by the connection's client certificate
+// (certificateAuthenticates). A client may use only its
 // registered kind of credential (no downgrade from a key to a secret or to
 // none).
 func (s *Server) authenticateClient(ctx context.Context, r *http.Request, form url.Values) (fosite.Client, error) {
@@ -76,6 +78,16 @@ func (s *Server) authenticateClient(ctx context.Context, r *http.Request, form u
 	case AuthClientSecretBasic, AuthClientSecretPost:
 		if secret == "" || !checkSecret(c.SecretHash, secret) {
 			return nil, invalid("Unknown client or wrong credentials.")
+		}
+		return fc, nil
+	case AuthTLSClientAuth, AuthSelfSignedTLSClientAuth:
+		// RFC 8705 §2: client_id in the form, the certificate of the TLS
+		// connection; never a secret (nor, above, an assertion).
+		if basic || secret != "" {
+			return nil, invalid("This client authenticates with its TLS client certificate (RFC 8705), not a secret; send client_id in the form.")
+		}
+		if !s.certificateAuthenticates(ctx, r, c) {
+			return nil, invalid("The TLS client certificate does not authenticate this client.")
 		}
 		return fc, nil
 	default:

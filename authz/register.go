@@ -142,6 +142,9 @@ func NewClientFrom(m registration.Metadata) NewClient {
 		PostLogoutRedirectURIs:  m.PostLogoutRedirectURIs,
 		SoftwareID:              m.SoftwareID,
 		SoftwareVersion:         m.SoftwareVersion,
+		TLSClientAuth: TLSClientAuth{SubjectDN: m.TLSClientAuthSubjectDN, SANDNS: m.TLSClientAuthSANDNS,
+			SANURI: m.TLSClientAuthSANURI, SANIP: m.TLSClientAuthSANIP, SANEmail: m.TLSClientAuthSANEmail},
+		CertBoundAccessTokens: m.TLSClientCertificateBoundAccessTokens,
 	}
 }
 
@@ -165,6 +168,13 @@ func ClientMetadata(c *Client) registration.Metadata {
 		SoftwareVersion:         c.SoftwareVersion,
 		LaunchURI:               c.LaunchURI,
 		PostLogoutRedirectURIs:  c.PostLogoutRedirectURIs,
+
+		TLSClientAuthSubjectDN:                c.TLSClientAuth.SubjectDN,
+		TLSClientAuthSANDNS:                   c.TLSClientAuth.SANDNS,
+		TLSClientAuthSANURI:                   c.TLSClientAuth.SANURI,
+		TLSClientAuthSANIP:                    c.TLSClientAuth.SANIP,
+		TLSClientAuthSANEmail:                 c.TLSClientAuth.SANEmail,
+		TLSClientCertificateBoundAccessTokens: c.CertBoundAccessTokens,
 	}
 	if c.JWKS != "" {
 		m.JWKS = json.RawMessage(c.JWKS)
@@ -188,6 +198,7 @@ func UpdateClientMetadata(c *Client, m registration.Metadata) (string, error) {
 	c.LaunchURI, c.LogoURI, c.ClientURI = nc.LaunchURI, nc.LogoURI, nc.ClientURI
 	c.Contacts, c.TOSURI, c.PolicyURI = nc.Contacts, nc.TOSURI, nc.PolicyURI
 	c.PostLogoutRedirectURIs, c.SoftwareID, c.SoftwareVersion = nc.PostLogoutRedirectURIs, nc.SoftwareID, nc.SoftwareVersion
+	c.TLSClientAuth, c.CertBoundAccessTokens = nc.TLSClientAuth, nc.CertBoundAccessTokens
 	if c.TokenEndpointAuthMethod == "" {
 		c.TokenEndpointAuthMethod = AuthClientSecretBasic
 	}
