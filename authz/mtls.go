@@ -64,7 +64,10 @@ func (s *Server) ClientOfCertificate(ctx context.Context, cert *x509.Certificate
 // the request's certificate (clientcert.From) must chain to --client-ca
 // and carry c's subject DN or SAN (tls_client_auth), or hold a key of c's
 // JWKS (self_signed_tls_client_auth, where that match is the trust; an
-// unknown key refetches a jwks_uri, at most every 10 s).
+// unknown key refetches a jwks_uri, at most every 10 s). One certificate
+// is one client: a certificate that also matches another client (an
+// administrator registered the same DN twice) authenticates neither, as in
+// ClientOfCertificate.
 func (s *Server) certificateAuthenticates(ctx context.Context, r *http.Request, c *Client) bool {
 	p := clientcert.From(r.Context())
 	if p == nil || p.Cert == nil {
@@ -73,7 +76,15 @@ func (s *Server) certificateAuthenticates(ctx context.Context, r *http.Request, 
 	if c.TokenEndpointAuthMethod == AuthTLSClientAuth && !(p.Trusted && p.ViaCA) {
 		return false
 	}
-	return s.certificateMatches(ctx, c, p.Cert, p.ViaCA, true)
+	if !s.certificateMatches(ctx, c, p.Cert, p.ViaCA, true) {
+		return false
+	}
+	only, err := s.ClientOfCertificate(ctx, p.Cert, p.ViaCA)
+	if err != nil {
+		s.log.WarnContext(ctx, "client certificate refused", "client_id", c.ID, "err", err)
+		return false
+	}
+	return only.ID == c.ID
 }
 
 // certificateMatches reports whether cert is c's certificate under c's
