@@ -443,3 +443,43 @@ func TestS13_CertificateMethodsInDiscovery(t *testing.T) {
 		}
 	}
 }
+
+// TestS13_CertificateClientAtIntrospectionAndRevocation: the same client
+// authentication on /oauth/introspect (RFC 7662 §2.1) and /oauth/revoke
+// (RFC 7009 §2.1).
+func TestS13_CertificateClientAtIntrospectionAndRevocation(t *testing.T) {
+	ca := newTestCA(t, "Client CA")
+	e := newTLSEnv(t, ca)
+	c := e.backend(authz.NewClient{TokenEndpointAuthMethod: authz.AuthTLSClientAuth, TLSClientAuth: authz.TLSClientAuth{SubjectDN: "CN=lab-app,O=Example Hospital,C=DE"}})
+	cert := ca.issue(t, leafTemplate(labDN))
+	hc := e.client(&cert)
+	_, m := e.token(hc, c.ID)
+	tok, _ := m["access_token"].(string)
+	post := func(hc *http.Client, path string, form url.Values) (*http.Response, map[string]any) {
+		resp, err := hc.PostForm(e.base+path, form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		b, _ := io.ReadAll(resp.Body)
+		json.Unmarshal(b, &out)
+		return resp, out
+	}
+	resp, got := post(hc, "/oauth/introspect", url.Values{"token": {tok}, "client_id": {c.ID}})
+	if resp.StatusCode != http.StatusOK || got["active"] != true || got["client_id"] != c.ID {
+		t.Fatalf("introspect: %d %v", resp.StatusCode, got)
+	}
+	if resp, got := post(e.client(nil), "/oauth/introspect", url.Values{"token": {tok}, "client_id": {c.ID}}); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("introspect without the certificate: %d %v", resp.StatusCode, got)
+	}
+	if resp, got := post(e.client(nil), "/oauth/revoke", url.Values{"token": {tok}, "client_id": {c.ID}}); resp.StatusCode != http.StatusUnauthorized || got["error"] != "invalid_client" {
+		t.Fatalf("revoke without the certificate: %d %v", resp.StatusCode, got)
+	}
+	if resp, got := post(hc, "/oauth/revoke", url.Values{"token": {tok}, "client_id": {c.ID}}); resp.StatusCode != http.StatusOK {
+		t.Fatalf("revoke: %d %v", resp.StatusCode, got)
+	}
+	if _, got := post(hc, "/oauth/introspect", url.Values{"token": {tok}, "client_id": {c.ID}}); got["active"] != false {
+		t.Fatalf("introspect after revocation: %v", got)
+	}
+}
