@@ -31,9 +31,9 @@ var ErrAmbiguousCertificate = errors.New("authz: the certificate matches more th
 // error wrapping store.ErrNotFound when no client matches, and an error
 // when more than one does (an ambiguous certificate authenticates nobody).
 //
-// A jwks_uri is read from the key cache (fetched when not cached, never
-// forcibly refetched here: any TLS peer can present a certificate); a
-// client whose keys cannot be had does not match. The client returned is
+// A jwks_uri is read from the key cache, fetched at most every 10 s
+// here (any TLS peer can present a certificate: jwksFetcher.getRateLimited);
+// a client whose keys cannot be had does not match. The client returned is
 // the caller's to change.
 func (s *Server) ClientOfCertificate(ctx context.Context, cert *x509.Certificate, viaCA bool) (*Client, error) {
 	if cert == nil {
@@ -94,7 +94,13 @@ func (s *Server) certificateMatches(ctx context.Context, c *Client, cert *x509.C
 	case AuthTLSClientAuth:
 		return viaCA && tlsSubjectMatches(c.TLSClientAuth, cert)
 	case AuthSelfSignedTLSClientAuth:
-		set, err := s.clientKeys(ctx, c, false)
+		var set *jose.JSONWebKeySet
+		var err error
+		if c.JWKSURI != "" && !refetch {
+			set, err = s.jwks.getRateLimited(ctx, c.JWKSURI)
+		} else {
+			set, err = s.clientKeys(ctx, c, false)
+		}
 		if err == nil && keyInSet(set, cert) {
 			return true
 		}

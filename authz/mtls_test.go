@@ -483,3 +483,33 @@ func TestS13_CertificateClientAtIntrospectionAndRevocation(t *testing.T) {
 		t.Fatalf("introspect after revocation: %v", got)
 	}
 }
+
+// TestS13_CertificateScanFetchesKeysRarely: ClientOfCertificate looks at
+// every self_signed_tls_client_auth client for any certificate any peer
+// presents; a jwks_uri that fails (or any other) is fetched at most every
+// 10 s by it, not on every request.
+func TestS13_CertificateScanFetchesKeysRarely(t *testing.T) {
+	e := newTLSEnv(t, newTestCA(t, "CA"))
+	var hits atomic.Int64
+	keys := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		http.Error(w, "down", http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(keys.Close)
+	e.backend(authz.NewClient{TokenEndpointAuthMethod: authz.AuthSelfSignedTLSClientAuth, JWKSURI: keys.URL + "/jwks"})
+	cert := selfSigned(t, leafTemplate(pkix.Name{CommonName: "stranger"}), newBackendKey(t, jose.ES256).priv)
+	e.clock.Advance(0)
+	for range 5 {
+		if _, err := e.as.ClientOfCertificate(context.Background(), cert.Leaf, false); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("ClientOfCertificate = %v", err)
+		}
+	}
+	if n := hits.Load(); n != 1 {
+		t.Fatalf("jwks_uri fetched %d times for 5 lookups, want 1", n)
+	}
+	e.clock.Advance(11 * time.Second)
+	e.as.ClientOfCertificate(context.Background(), cert.Leaf, false)
+	if n := hits.Load(); n != 2 {
+		t.Fatalf("jwks_uri fetched %d times after 10 s, want 2", n)
+	}
+}
