@@ -32,6 +32,9 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 
+	"golang.org/x/oauth2"
+
+	"github.com/smartgate/smartgate/account"
 	"github.com/smartgate/smartgate/authz"
 	"github.com/smartgate/smartgate/authz/clientcert"
 	"github.com/smartgate/smartgate/internal/testclock"
@@ -135,7 +138,8 @@ func newTLSEnv(t testing.TB, ca testCA, mod ...func(*authz.Config)) *tlsEnv {
 	for _, m := range mod {
 		m(&cfg)
 	}
-	as, err := authz.New(cfg, db, &approver{}, nil, recorder{db}, nil)
+	th := account.NewThrottle(account.ThrottleConfig{MaxPerAccount: 5, MaxPerAddress: 5, Now: clock.Now})
+	as, err := authz.New(cfg, db, &approver{}, throttledUsers{testUsers(), th}, recorder{db}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -512,4 +516,53 @@ func TestS13_CertificateScanFetchesKeysRarely(t *testing.T) {
 	if n := hits.Load(); n != 2 {
 		t.Fatalf("jwks_uri fetched %d times after 10 s, want 2", n)
 	}
+}
+
+// TestS13_CertificateClientAuthorizationCode: a tls_client_auth client is
+// confidential in the authorization code flow too: the code is redeemed
+// only over a connection with its certificate.
+func TestS13_CertificateClientAuthorizationCode(t *testing.T) {
+	ca := newTestCA(t, "Client CA")
+	e := newTLSEnv(t, ca)
+	c, _, err := authz.CreateClient(context.Background(), e.as.Clients(), authz.NewClient{Name: "Web", RedirectURIs: []string{"https://web.example/cb"},
+		TokenEndpointAuthMethod: authz.AuthTLSClientAuth, TLSClientAuth: authz.TLSClientAuth{SANDNS: "web.example"}}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Public || !slices.Contains(c.GrantTypes, "authorization_code") {
+		t.Fatalf("client %+v", c)
+	}
+	tmpl := leafTemplate(pkix.Name{CommonName: "web"})
+	tmpl.DNSNames = []string{"web.example"}
+	cert := ca.issue(t, tmpl)
+	code := func() (string, string) {
+		verifier := oauth2.GenerateVerifier()
+		conf := &oauth2.Config{ClientID: c.ID, RedirectURL: c.RedirectURIs[0], Scopes: []string{"openid", "fhirUser", "user/*.rs"},
+			Endpoint: oauth2.Endpoint{AuthURL: e.base + "/oauth/authorize"}}
+		hc := e.client(nil)
+		hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+		resp, err := hc.Get(conf.AuthCodeURL(goodState, oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("aud", e.base+"/fhir")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		q := redirectParams(t, resp)
+		if q.Get("code") == "" {
+			t.Fatalf("authorize: %v", q)
+		}
+		return q.Get("code"), verifier
+	}
+	exchange := func(code, verifier string) func(*http.Request, url.Values) {
+		return func(_ *http.Request, f url.Values) {
+			f.Del("scope")
+			f.Set("grant_type", "authorization_code")
+			f.Set("code", code)
+			f.Set("code_verifier", verifier)
+			f.Set("redirect_uri", c.RedirectURIs[0])
+		}
+	}
+	cd, v := code()
+	want401InvalidClient(t)(e.token(e.client(nil), c.ID, exchange(cd, v)))
+	cd, v = code()
+	wantToken(t)(e.token(e.client(&cert), c.ID, exchange(cd, v)))
 }
