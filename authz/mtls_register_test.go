@@ -8,6 +8,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/smartgate/smartgate/authz"
+	"github.com/smartgate/smartgate/authz/registration"
 )
 
 // TestS13_RegisterTLSClientAuth: RFC 7591 registration of the RFC 8705
@@ -173,5 +174,34 @@ func TestS13_CreateClientChecksTLSMetadata(t *testing.T) {
 		if c, _, err := authz.CreateClient(context.Background(), e.db, nc, e.clock.Now()); err == nil {
 			t.Errorf("CreateClient(%+v) = %+v, want an error", nc, c)
 		}
+	}
+}
+
+// TestS13_CertificateMethodsForAdministratorsOnly: a person's own app (the
+// ceiling policy of "My apps") or an open registration cannot take a
+// certificate method: another client registered for the same subject or
+// public key would make that certificate authenticate nobody.
+func TestS13_CertificateMethodsForAdministratorsOnly(t *testing.T) {
+	for _, p := range []registration.Policy{
+		authz.CeilingPolicy(authz.DefaultUserScopes(), true),
+		authz.CeilingPolicy(authz.DefaultOpenRegistrationScopes(), false),
+	} {
+		for _, m := range []registration.Metadata{
+			{RedirectURIs: []string{"https://a.example/cb"}, TokenEndpointAuthMethod: "tls_client_auth", TLSClientAuthSubjectDN: "CN=a"},
+			{RedirectURIs: []string{"https://a.example/cb"}, TLSClientAuthSubjectDN: "CN=a"},
+			{RedirectURIs: []string{"https://a.example/cb"}, TokenEndpointAuthMethod: "self_signed_tls_client_auth", JWKSURI: "https://a.example/jwks"},
+		} {
+			if out, err := registration.Validate(m, p); err == nil {
+				t.Errorf("Validate(%+v) under %+v = %+v, want invalid_client_metadata", m, p, out)
+			}
+		}
+	}
+	// An administrator's certificate client keeps its method in RFC 7592
+	// updates (UpdatePolicy).
+	c := &authz.Client{TokenEndpointAuthMethod: authz.AuthTLSClientAuth, GrantTypes: []string{"client_credentials"}, Scopes: []string{"system/*.rs"}}
+	c.SetCeiling()
+	if _, err := registration.Validate(registration.Metadata{TokenEndpointAuthMethod: "tls_client_auth", GrantTypes: []string{"client_credentials"},
+		Scope: "system/*.rs", TLSClientAuthSANDNS: "renewed.example"}, authz.UpdatePolicy(c)); err != nil {
+		t.Errorf("update of a tls_client_auth client: %v", err)
 	}
 }

@@ -47,8 +47,9 @@ func defaultScopesFor(grants []string) smart.Scopes {
 }
 
 // AdminPolicy is the registration policy of an administrator (initial
-// access token, the admin pages, the CLI): confidential clients, any valid
-// scope (checklist DCR7), and client_credentials with a client secret (RFC
+// access token, the admin pages, the CLI): confidential clients (the RFC
+// 8705 certificate methods among them), any valid scope (checklist DCR7),
+// and client_credentials with a client secret (RFC
 // 6749 §4.4) for provisioning clients and resource servers that are not
 // SMART Backend Services; such a client's system/ scopes are granted only
 // when an administrator also sets Client.AllowSystemScopes
@@ -56,7 +57,7 @@ func defaultScopesFor(grants []string) smart.Scopes {
 // default scopes.
 func AdminPolicy(m registration.Metadata) registration.Policy {
 	return registration.Policy{AnyScope: true, AllowConfidential: true, DefaultScopes: defaultScopesFor(m.GrantTypes),
-		AllowSymmetricBackend: true}
+		AllowSymmetricBackend: true, AllowCertificateAuth: true}
 }
 
 // CeilingPolicy is the policy of a registration capped by ceiling (open
@@ -102,6 +103,8 @@ func UpdatePolicy(c *Client) registration.Policy {
 		AuthMethods:       updateMethods(ceil.AuthMethod),
 		// A symmetric backend only exists because an administrator made it.
 		AllowSymmetricBackend: UsesSecret(ceil.AuthMethod) && slices.Contains(ceil.GrantTypes, registration.GrantClientCredentials),
+		// Certificate methods only exist because an administrator chose one.
+		AllowCertificateAuth: ceil.AuthMethod == AuthTLSClientAuth || ceil.AuthMethod == AuthSelfSignedTLSClientAuth,
 	}
 }
 

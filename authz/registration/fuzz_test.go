@@ -42,6 +42,8 @@ func FuzzValidate(f *testing.F) {
 			AnyScope:          flags&1 != 0,
 			AllowConfidential: flags&2 != 0,
 			MaxRedirectURIs:   int(flags>>4) & 3,
+			// Certificate methods with the admin-like bits (RFC 8705).
+			AllowCertificateAuth: flags&0x40 != 0,
 		}
 		if flags&4 != 0 {
 			p.DefaultScopes = defaults

@@ -66,6 +66,13 @@ type Policy struct {
 	// Services, which require private_key_jwt (checklist K13). Open and
 	// self-service registrations never get it.
 	AllowSymmetricBackend bool
+	// AllowCertificateAuth permits tls_client_auth and
+	// self_signed_tls_client_auth (RFC 8705 §2). Administrators only (and
+	// RFC 7592 updates of a client an administrator gave such a method):
+	// a certificate names one client, and a second client registered for
+	// the same subject or public key (public keys are public) makes the
+	// certificate ambiguous, so that it authenticates neither.
+	AllowCertificateAuth bool
 }
 
 // Validate checks client metadata against RFC 7591, RFC 9700 and the SMART
@@ -129,8 +136,9 @@ type Policy struct {
 // tls_client_auth_subject_dn (an RFC 4514 DN, ParseDN),
 // tls_client_auth_san_dns, _san_uri (absolute), _san_ip (registered in
 // canonical form) and _san_email (TLSSubjectProblem); no other method may
-// register any of them. tls_client_certificate_bound_access_tokens (RFC
-// 8705 §3.4) is kept as given, for any method.
+// register any of them. Both certificate methods need
+// Policy.AllowCertificateAuth. tls_client_certificate_bound_access_tokens
+// (RFC 8705 §3.4) is kept as given, for any method.
 //
 // Scope (RFC 7591 §2): parsed with smart.ParseScopes; an invalid token is
 // refused; the result is narrowed to Policy.Scopes (see Policy). system/
@@ -166,7 +174,7 @@ func Validate(m Metadata, p Policy) (Metadata, error) {
 			method = p.AuthMethods[0]
 		case !p.AllowConfidential:
 			method = AuthNone
-		case hasTLSSubject(m):
+		case hasTLSSubject(m) && p.AllowCertificateAuth:
 			method = AuthTLSClientAuth
 		case jwksURI != "" || len(jwks) > 0:
 			method = AuthPrivateKeyJWT
@@ -179,6 +187,9 @@ func Validate(m Metadata, p Policy) (Metadata, error) {
 	}
 	if method != AuthNone && !p.AllowConfidential {
 		return Metadata{}, errorf(CodeInvalidClientMetadata, "this registration may only create public clients (token_endpoint_auth_method none)")
+	}
+	if (method == AuthTLSClientAuth || method == AuthSelfSignedTLSClientAuth) && !p.AllowCertificateAuth {
+		return Metadata{}, errorf(CodeInvalidClientMetadata, "token_endpoint_auth_method %s is for clients an administrator registers", method)
 	}
 	if p.AuthMethods != nil && !slices.Contains(p.AuthMethods, method) {
 		return Metadata{}, errorf(CodeInvalidClientMetadata, "token_endpoint_auth_method %s is not allowed for this client; an administrator can change it", method)
