@@ -399,7 +399,7 @@ func validateClient(c *Client) error {
 		return fmt.Errorf("%w: %s", ErrInvalidClientMetadata, fmt.Sprintf(format, a...))
 	}
 	switch c.TokenEndpointAuthMethod {
-	case AuthNone, AuthClientSecretBasic, AuthClientSecretPost, AuthPrivateKeyJWT:
+	case AuthNone, AuthClientSecretBasic, AuthClientSecretPost, AuthPrivateKeyJWT, AuthTLSClientAuth, AuthSelfSignedTLSClientAuth:
 	default:
 		return bad("token_endpoint_auth_method %q is not supported", c.TokenEndpointAuthMethod)
 	}
@@ -425,10 +425,13 @@ func validateClient(c *Client) error {
 	if c.JWKS != "" && c.JWKSURI != "" {
 		return bad("jwks and jwks_uri are mutually exclusive")
 	}
-	if c.TokenEndpointAuthMethod == AuthPrivateKeyJWT {
+	if c.TokenEndpointAuthMethod == AuthPrivateKeyJWT || c.TokenEndpointAuthMethod == AuthSelfSignedTLSClientAuth {
 		if c.JWKS == "" && c.JWKSURI == "" {
-			return bad("private_key_jwt needs jwks or jwks_uri")
+			return bad("%s needs jwks or jwks_uri", c.TokenEndpointAuthMethod)
 		}
+	}
+	if err := validateTLSClientAuth(c); err != nil {
+		return bad("%s", err)
 	}
 	if c.JWKS != "" {
 		var set jose.JSONWebKeySet
@@ -481,4 +484,32 @@ func randomString(n int) (string, error) {
 		return "", fmt.Errorf("authz: random: %w", err)
 	}
 	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// validateTLSClientAuth checks the RFC 8705 §2.1.2 metadata: a
+// tls_client_auth client names exactly one subject DN or SAN, valid for its
+// kind (registration.TLSSubjectProblem); no other client names any.
+func validateTLSClientAuth(c *Client) error {
+	t := c.TLSClientAuth
+	n := 0
+	for _, f := range []struct{ name, v string }{
+		{registration.FieldTLSSubjectDN, t.SubjectDN}, {registration.FieldTLSSANDNS, t.SANDNS},
+		{registration.FieldTLSSANURI, t.SANURI}, {registration.FieldTLSSANIP, t.SANIP},
+		{registration.FieldTLSSANEmail, t.SANEmail},
+	} {
+		if f.v == "" {
+			continue
+		}
+		n++
+		if c.TokenEndpointAuthMethod != AuthTLSClientAuth {
+			return fmt.Errorf("%s is only for token_endpoint_auth_method tls_client_auth", f.name)
+		}
+		if problem := registration.TLSSubjectProblem(f.name, f.v); problem != "" {
+			return fmt.Errorf("%s %q %s", f.name, f.v, problem)
+		}
+	}
+	if c.TokenEndpointAuthMethod == AuthTLSClientAuth && n != 1 {
+		return errors.New("tls_client_auth needs exactly one of tls_client_auth_subject_dn, tls_client_auth_san_dns, tls_client_auth_san_uri, tls_client_auth_san_ip and tls_client_auth_san_email (RFC 8705 §2.1.2)")
+	}
+	return nil
 }

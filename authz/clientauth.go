@@ -34,7 +34,9 @@ var clientAssertionAlgs = []jose.SignatureAlgorithm{jose.RS256, jose.RS384, jose
 
 // authenticateClient is our fosite ClientAuthenticationStrategy: none
 // (public, identified by client_id), client_secret_basic,
-// client_secret_post and private_key_jwt. A client may use only its
+// client_secret_post, private_key_jwt, and (RFC 8705 §2) tls_client_auth
+// and self_signed_tls_client_auth by the connection's client certificate
+// (certificateAuthenticates). A client may use only its
 // registered kind of credential (no downgrade from a key to a secret or to
 // none).
 func (s *Server) authenticateClient(ctx context.Context, r *http.Request, form url.Values) (fosite.Client, error) {
@@ -76,6 +78,16 @@ func (s *Server) authenticateClient(ctx context.Context, r *http.Request, form u
 	case AuthClientSecretBasic, AuthClientSecretPost:
 		if secret == "" || !checkSecret(c.SecretHash, secret) {
 			return nil, invalid("Unknown client or wrong credentials.")
+		}
+		return fc, nil
+	case AuthTLSClientAuth, AuthSelfSignedTLSClientAuth:
+		// RFC 8705 §2: client_id in the form, the certificate of the TLS
+		// connection; never a secret (nor, above, an assertion).
+		if basic || secret != "" {
+			return nil, invalid("This client authenticates with its TLS client certificate (RFC 8705), not a secret; send client_id in the form.")
+		}
+		if !s.certificateAuthenticates(ctx, r, c) {
+			return nil, invalid("The TLS client certificate does not authenticate this client.")
 		}
 		return fc, nil
 	default:
@@ -235,6 +247,9 @@ type jwksFetcher struct {
 
 	mu    sync.Mutex
 	cache map[string]cachedJWKS
+	// attempted is when each URI was last fetched (or tried), for
+	// getRateLimited.
+	attempted map[string]time.Time
 }
 
 type cachedJWKS struct {
@@ -266,7 +281,7 @@ func newJWKSFetcher(cfg Config) *jwksFetcher {
 		allowHTTP: cfg.JWKSAllowPrivate,
 		client: &http.Client{Transport: tr, Timeout: cfg.JWKSTimeout,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
-		maxBytes: cfg.JWKSMaxBytes, ttl: cfg.JWKSCacheTTL, now: cfg.Now, cache: map[string]cachedJWKS{},
+		maxBytes: cfg.JWKSMaxBytes, ttl: cfg.JWKSCacheTTL, now: cfg.Now, cache: map[string]cachedJWKS{}, attempted: map[string]time.Time{},
 	}
 }
 
@@ -282,6 +297,12 @@ func (f *jwksFetcher) get(ctx context.Context, uri string, force bool) (*jose.JS
 	if ok && (!force && age < c.ttl || force && age < 10*time.Second) {
 		return c.set, nil
 	}
+	f.mu.Lock()
+	f.attempted[uri] = now
+	if len(f.attempted) > 4096 {
+		clear(f.attempted)
+	}
+	f.mu.Unlock()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, uri, nil)
 	if err != nil {
 		return nil, err
@@ -316,6 +337,26 @@ func (f *jwksFetcher) get(ctx context.Context, uri string, force bool) (*jose.JS
 	f.cache[uri] = cachedJWKS{set: &set, fetched: now, ttl: cacheTTL(resp.Header.Get("Cache-Control"), f.ttl)}
 	f.mu.Unlock()
 	return &set, nil
+}
+
+// getRateLimited is get (unforced) for lookups that no client named
+// (ClientOfCertificate scans every self-signed client's keys for any
+// certificate any peer presents): within 10 s of the last fetch of uri,
+// successful or not, it answers the cached set (or the failure) without
+// fetching again, so that a peer cannot make the server fetch every
+// client's jwks_uri on every request.
+func (f *jwksFetcher) getRateLimited(ctx context.Context, uri string) (*jose.JSONWebKeySet, error) {
+	f.mu.Lock()
+	c, ok := f.cache[uri]
+	last, tried := f.attempted[uri]
+	f.mu.Unlock()
+	if tried && f.now().Sub(last) < 10*time.Second {
+		if ok {
+			return c.set, nil
+		}
+		return nil, errors.New("authz: fetch jwks: the last fetch failed less than 10 s ago")
+	}
+	return f.get(ctx, uri, false)
 }
 
 // cacheTTL honours a response's Cache-Control (no-store, no-cache,

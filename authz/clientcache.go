@@ -47,6 +47,10 @@ type ClientCache struct {
 	m       map[string]cachedClient
 	origins []string // sorted; nil until loaded
 	until   time.Time
+	// certClients are the certificate-authenticated clients
+	// (ClientsByCertificateAuth), until certUntil; nil until loaded.
+	certClients []*Client
+	certUntil   time.Time
 	// load serialises origin list reloads (one ListClients at a time).
 	load sync.Mutex
 }
@@ -99,6 +103,7 @@ func (cc *ClientCache) invalidate(id string) {
 	cc.gen++
 	delete(cc.m, id)
 	cc.origins, cc.until = nil, time.Time{}
+	cc.certClients, cc.certUntil = nil, time.Time{}
 }
 
 // CreateClient stores a new client.
@@ -127,10 +132,35 @@ func (cc *ClientCache) ListClients(ctx context.Context) ([]*Client, error) {
 	return cc.st.ListClients(ctx)
 }
 
-// ClientsByCertificateAuth is the store's (not cached: authz caches what it
-// matches).
+// ClientsByCertificateAuth returns copies of the enabled certificate-
+// authenticated clients (ClientStore.ClientsByCertificateAuth), from the
+// cache for ClientCacheTTL: every request that presents a certificate may
+// ask (ClientOfCertificate). A change through the cache drops the list.
 func (cc *ClientCache) ClientsByCertificateAuth(ctx context.Context) ([]*Client, error) {
-	return cc.st.ClientsByCertificateAuth(ctx)
+	now := cc.now()
+	cc.mu.RLock()
+	list, until, gen := cc.certClients, cc.certUntil, cc.gen
+	cc.mu.RUnlock()
+	if list == nil || !now.Before(until) {
+		fresh, err := cc.st.ClientsByCertificateAuth(ctx)
+		if err != nil {
+			return nil, err
+		}
+		list = make([]*Client, 0, len(fresh))
+		for _, c := range fresh {
+			list = append(list, cloneClient(c))
+		}
+		cc.mu.Lock()
+		if gen == cc.gen {
+			cc.certClients, cc.certUntil = list, now.Add(ClientCacheTTL)
+		}
+		cc.mu.Unlock()
+	}
+	out := make([]*Client, 0, len(list))
+	for _, c := range list {
+		out = append(out, cloneClient(c))
+	}
+	return out, nil
 }
 
 // OriginAllowed reports whether origin (scheme://host[:port], any case) is
@@ -232,6 +262,10 @@ func (s cachingStore) DeleteClient(ctx context.Context, id string, at time.Time)
 
 func (s cachingStore) ListClients(ctx context.Context) ([]*Client, error) {
 	return s.clients.ListClients(ctx)
+}
+
+func (s cachingStore) ClientsByCertificateAuth(ctx context.Context) ([]*Client, error) {
+	return s.clients.ClientsByCertificateAuth(ctx)
 }
 
 // Clients is the server's client cache: give it to every other writer of

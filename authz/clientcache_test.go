@@ -202,3 +202,56 @@ func BenchmarkClientCacheHit(b *testing.B) {
 		}
 	}
 }
+
+// TestS13_CertificateClientsCached: the list ClientOfCertificate matches
+// against is cached, dropped by every change through the cache (a disable
+// is seen at once) and reread after ClientCacheTTL for another process's
+// changes.
+func TestS13_CertificateClientsCached(t *testing.T) {
+	cc, other, clock := cacheOnFile(t)
+	ctx := context.Background()
+	clock.Advance(0)
+	mk := func(id string) {
+		if err := cc.CreateClient(ctx, &authz.Client{ID: id, Name: id, GrantTypes: []string{"client_credentials"}, Scopes: []string{"system/*.rs"},
+			TokenEndpointAuthMethod: authz.AuthTLSClientAuth, TLSClientAuth: authz.TLSClientAuth{SANDNS: id + ".example"}, CreatedAt: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ids := func() []string {
+		list, err := cc.ClientsByCertificateAuth(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, c := range list {
+			out = append(out, c.ID)
+		}
+		return out
+	}
+	mk("a")
+	mk("b")
+	if got := ids(); !reflect.DeepEqual(got, []string{"a", "b"}) {
+		t.Fatalf("list %v", got)
+	}
+	setDisabled(t, cc, "a", true)
+	if got := ids(); !reflect.DeepEqual(got, []string{"b"}) {
+		t.Fatalf("after disabling a: %v", got)
+	}
+	if _, err := other.Exec(`UPDATE oauth_clients SET disabled = 1 WHERE id = 'b'`); err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(); !reflect.DeepEqual(got, []string{"b"}) {
+		t.Fatalf("another process's change within the TTL: %v (cached list expected)", got)
+	}
+	clock.Advance(authz.ClientCacheTTL)
+	if got := ids(); len(got) != 0 {
+		t.Fatalf("after the TTL: %v", got)
+	}
+	// Callers get copies.
+	setDisabled(t, cc, "a", false)
+	list, _ := cc.ClientsByCertificateAuth(ctx)
+	list[0].TLSClientAuth.SANDNS = "changed.example"
+	if again, _ := cc.ClientsByCertificateAuth(ctx); again[0].TLSClientAuth.SANDNS != "a.example" {
+		t.Fatalf("cached client changed through a returned copy: %+v", again[0])
+	}
+}

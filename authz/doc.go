@@ -36,6 +36,13 @@
 // it caches clients and the registered CORS origins in front of any
 // backend and drops both on every change it makes.
 //
+// Client authentication by TLS certificate (RFC 8705 §2, mtls.go):
+// tls_client_auth (a --client-ca certificate with the registered subject DN
+// or SAN) and self_signed_tls_client_auth (a key of the client's JWKS) at
+// the token, introspection and revocation endpoints; ClientOfCertificate
+// maps a certificate to its one client for the HTTPS listener's
+// certificate-only requests.
+//
 // Library functions for the command line and admin pages: CreateClient,
 // ResetClientSecret, RotateKeys; for other packages: VerifyAccessToken
 // (FHIR endpoint), Discovery (SMART configuration), RevokeSession (logout,

@@ -47,8 +47,9 @@ func defaultScopesFor(grants []string) smart.Scopes {
 }
 
 // AdminPolicy is the registration policy of an administrator (initial
-// access token, the admin pages, the CLI): confidential clients, any valid
-// scope (checklist DCR7), and client_credentials with a client secret (RFC
+// access token, the admin pages, the CLI): confidential clients (the RFC
+// 8705 certificate methods among them), any valid scope (checklist DCR7),
+// and client_credentials with a client secret (RFC
 // 6749 §4.4) for provisioning clients and resource servers that are not
 // SMART Backend Services; such a client's system/ scopes are granted only
 // when an administrator also sets Client.AllowSystemScopes
@@ -56,7 +57,7 @@ func defaultScopesFor(grants []string) smart.Scopes {
 // default scopes.
 func AdminPolicy(m registration.Metadata) registration.Policy {
 	return registration.Policy{AnyScope: true, AllowConfidential: true, DefaultScopes: defaultScopesFor(m.GrantTypes),
-		AllowSymmetricBackend: true}
+		AllowSymmetricBackend: true, AllowCertificateAuth: true}
 }
 
 // CeilingPolicy is the policy of a registration capped by ceiling (open
@@ -102,6 +103,8 @@ func UpdatePolicy(c *Client) registration.Policy {
 		AuthMethods:       updateMethods(ceil.AuthMethod),
 		// A symmetric backend only exists because an administrator made it.
 		AllowSymmetricBackend: UsesSecret(ceil.AuthMethod) && slices.Contains(ceil.GrantTypes, registration.GrantClientCredentials),
+		// Certificate methods only exist because an administrator chose one.
+		AllowCertificateAuth: ceil.AuthMethod == AuthTLSClientAuth || ceil.AuthMethod == AuthSelfSignedTLSClientAuth,
 	}
 }
 
@@ -142,6 +145,9 @@ func NewClientFrom(m registration.Metadata) NewClient {
 		PostLogoutRedirectURIs:  m.PostLogoutRedirectURIs,
 		SoftwareID:              m.SoftwareID,
 		SoftwareVersion:         m.SoftwareVersion,
+		TLSClientAuth: TLSClientAuth{SubjectDN: m.TLSClientAuthSubjectDN, SANDNS: m.TLSClientAuthSANDNS,
+			SANURI: m.TLSClientAuthSANURI, SANIP: m.TLSClientAuthSANIP, SANEmail: m.TLSClientAuthSANEmail},
+		CertBoundAccessTokens: m.TLSClientCertificateBoundAccessTokens,
 	}
 }
 
@@ -165,6 +171,13 @@ func ClientMetadata(c *Client) registration.Metadata {
 		SoftwareVersion:         c.SoftwareVersion,
 		LaunchURI:               c.LaunchURI,
 		PostLogoutRedirectURIs:  c.PostLogoutRedirectURIs,
+
+		TLSClientAuthSubjectDN:                c.TLSClientAuth.SubjectDN,
+		TLSClientAuthSANDNS:                   c.TLSClientAuth.SANDNS,
+		TLSClientAuthSANURI:                   c.TLSClientAuth.SANURI,
+		TLSClientAuthSANIP:                    c.TLSClientAuth.SANIP,
+		TLSClientAuthSANEmail:                 c.TLSClientAuth.SANEmail,
+		TLSClientCertificateBoundAccessTokens: c.CertBoundAccessTokens,
 	}
 	if c.JWKS != "" {
 		m.JWKS = json.RawMessage(c.JWKS)
@@ -188,6 +201,7 @@ func UpdateClientMetadata(c *Client, m registration.Metadata) (string, error) {
 	c.LaunchURI, c.LogoURI, c.ClientURI = nc.LaunchURI, nc.LogoURI, nc.ClientURI
 	c.Contacts, c.TOSURI, c.PolicyURI = nc.Contacts, nc.TOSURI, nc.PolicyURI
 	c.PostLogoutRedirectURIs, c.SoftwareID, c.SoftwareVersion = nc.PostLogoutRedirectURIs, nc.SoftwareID, nc.SoftwareVersion
+	c.TLSClientAuth, c.CertBoundAccessTokens = nc.TLSClientAuth, nc.CertBoundAccessTokens
 	if c.TokenEndpointAuthMethod == "" {
 		c.TokenEndpointAuthMethod = AuthClientSecretBasic
 	}

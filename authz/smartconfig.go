@@ -51,7 +51,7 @@ func (s *Server) SMARTConfiguration(base string) map[string]any {
 		"revocation_endpoint":                   d["revocation_endpoint"],
 		"userinfo_endpoint":                     d["userinfo_endpoint"],
 		"grant_types_supported":                 []string{"authorization_code", "client_credentials", "refresh_token"},
-		"token_endpoint_auth_methods_supported": []string{AuthClientSecretBasic, AuthClientSecretPost, AuthPrivateKeyJWT},
+		"token_endpoint_auth_methods_supported": authMethods(base),
 		"token_endpoint_auth_signing_alg_values_supported": []string{"RS384", "ES384", "RS256", "ES256"},
 		"response_types_supported":                         []string{"code"},
 		"code_challenge_methods_supported":                 []string{"S256"},

@@ -19,4 +19,8 @@
 //   - NewResponse builds the RFC 7591 §3.2.1 / RFC 7592 §3 response.
 //   - ParseJWKS checks a JWK Set registered by value (checklist DCR9) and
 //     Fetcher retrieves one registered by reference (jwks_uri, checklist K8).
+//   - ParseDN, DNFromCertificate and DN.Equal read and compare RFC 4514
+//     distinguished names (RFC 8705 tls_client_auth_subject_dn against a
+//     certificate's subject); TLSSubjectProblem checks the other
+//     tls_client_auth_* values.
 package registration

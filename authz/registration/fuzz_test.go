@@ -26,6 +26,10 @@ func FuzzValidate(f *testing.F) {
 		`{"redirect_uris":["https://a.example/cb"],"scope":"patient/Observation.rs?category=laboratory user/*.cruds system/Patient.r email","software_statement":"eyJhbGciOiJSUzI1NiJ9.e30.c2ln"}`,
 		`{"redirect_uris":["https://a.example/cb"],"client_name":" A\u202e ","contacts":["a","a"," b "]}`,
 		`{"response_types":["code"],"grant_types":["client_credentials"]}`,
+		`{"token_endpoint_auth_method":"tls_client_auth","grant_types":["client_credentials"],"scope":"system/*.rs","tls_client_auth_subject_dn":"CN=a\\, b+UID=x,O=#0c0141","tls_client_certificate_bound_access_tokens":true}`,
+		`{"grant_types":["client_credentials"],"tls_client_auth_san_ip":"2001:DB8::1"}`,
+		`{"token_endpoint_auth_method":"tls_client_auth","redirect_uris":["https://a.example/cb"],"tls_client_auth_san_uri":"spiffe://a/b","tls_client_auth_san_dns":"a.example"}`,
+		`{"token_endpoint_auth_method":"self_signed_tls_client_auth","grant_types":["client_credentials"],"jwks_uri":"https://a.example/jwks","tls_client_auth_san_email":"a@b.example"}`,
 	} {
 		f.Add([]byte(s), uint8(0))
 		f.Add([]byte(s), uint8(0xff))
@@ -38,6 +42,8 @@ func FuzzValidate(f *testing.F) {
 			AnyScope:          flags&1 != 0,
 			AllowConfidential: flags&2 != 0,
 			MaxRedirectURIs:   int(flags>>4) & 3,
+			// Certificate methods with the admin-like bits (RFC 8705).
+			AllowCertificateAuth: flags&0x40 != 0,
 		}
 		if flags&4 != 0 {
 			p.DefaultScopes = defaults

@@ -14,6 +14,12 @@ const (
 	AuthClientSecretBasic = "client_secret_basic" // RFC 6749 §2.3.1, HTTP Basic
 	AuthClientSecretPost  = "client_secret_post"  // RFC 6749 §2.3.1, form body
 	AuthPrivateKeyJWT     = "private_key_jwt"     // RFC 7523 / SMART asymmetric
+	// AuthTLSClientAuth: a certificate that chains to the server's client
+	// CA and carries the registered subject DN or SAN (RFC 8705 §2.1).
+	AuthTLSClientAuth = "tls_client_auth"
+	// AuthSelfSignedTLSClientAuth: a certificate whose key is in the
+	// client's registered JWK Set (RFC 8705 §2.2).
+	AuthSelfSignedTLSClientAuth = "self_signed_tls_client_auth"
 )
 
 // Grant types (RFC 7591 §2) that a client may register.
@@ -60,6 +66,18 @@ type Metadata struct {
 	// PostLogoutRedirectURIs are the OpenID Connect RP-Initiated Logout 1.0
 	// §3.1 redirect targets after logout.
 	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris,omitempty"`
+
+	// RFC 8705 §2.1.2: the one subject DN or SAN a tls_client_auth
+	// client's certificate carries (exactly one is registered).
+	TLSClientAuthSubjectDN string `json:"tls_client_auth_subject_dn,omitempty"`
+	TLSClientAuthSANDNS    string `json:"tls_client_auth_san_dns,omitempty"`
+	TLSClientAuthSANURI    string `json:"tls_client_auth_san_uri,omitempty"`
+	TLSClientAuthSANIP     string `json:"tls_client_auth_san_ip,omitempty"`
+	TLSClientAuthSANEmail  string `json:"tls_client_auth_san_email,omitempty"`
+	// TLSClientCertificateBoundAccessTokens is RFC 8705 §3.4's
+	// tls_client_certificate_bound_access_tokens: the client's access tokens
+	// are bound to its certificate (false, the default, is left out).
+	TLSClientCertificateBoundAccessTokens bool `json:"tls_client_certificate_bound_access_tokens,omitempty"`
 }
 
 // RFC 7591 §3.2.2 error codes.
@@ -165,13 +183,28 @@ func Decode(r io.Reader) (Metadata, error) {
 			dst = &m.LaunchURI
 		case "post_logout_redirect_uris":
 			dst = &m.PostLogoutRedirectURIs
+		case "tls_client_auth_subject_dn":
+			dst = &m.TLSClientAuthSubjectDN
+		case "tls_client_auth_san_dns":
+			dst = &m.TLSClientAuthSANDNS
+		case "tls_client_auth_san_uri":
+			dst = &m.TLSClientAuthSANURI
+		case "tls_client_auth_san_ip":
+			dst = &m.TLSClientAuthSANIP
+		case "tls_client_auth_san_email":
+			dst = &m.TLSClientAuthSANEmail
+		case "tls_client_certificate_bound_access_tokens":
+			dst = &m.TLSClientCertificateBoundAccessTokens
 		default:
 			continue // RFC 7591 §3.1: ignore what we do not understand
 		}
 		if err := json.Unmarshal(raw, dst); err != nil {
 			want := "a string"
-			if _, ok := dst.(*[]string); ok {
+			switch dst.(type) {
+			case *[]string:
 				want = "an array of strings"
+			case *bool:
+				want = "true or false"
 			}
 			return Metadata{}, errorf(CodeInvalidClientMetadata, "%s must be %s", name, want)
 		}

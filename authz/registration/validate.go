@@ -66,6 +66,13 @@ type Policy struct {
 	// Services, which require private_key_jwt (checklist K13). Open and
 	// self-service registrations never get it.
 	AllowSymmetricBackend bool
+	// AllowCertificateAuth permits tls_client_auth and
+	// self_signed_tls_client_auth (RFC 8705 §2). Administrators only (and
+	// RFC 7592 updates of a client an administrator gave such a method):
+	// a certificate names one client, and a second client registered for
+	// the same subject or public key (public keys are public) makes the
+	// certificate ambiguous, so that it authenticates neither.
+	AllowCertificateAuth bool
 }
 
 // Validate checks client metadata against RFC 7591, RFC 9700 and the SMART
@@ -73,10 +80,12 @@ type Policy struct {
 // 7591 §3.2.1), or an *Error (RFC 7591 §3.2.2). Validate is idempotent: a
 // result validates again, under the same policy, to itself. The rules:
 //
-// Authentication method (RFC 7591 §2): one of none, client_secret_basic,
-// client_secret_post, private_key_jwt. When it is omitted the RFC default
-// client_secret_basic is registered, except that a request with jwks or
-// jwks_uri gets private_key_jwt (the only method that uses them), that a
+// Authentication method (RFC 7591 §2, RFC 8705 §2): one of none,
+// client_secret_basic, client_secret_post, private_key_jwt,
+// tls_client_auth, self_signed_tls_client_auth. When it is omitted the RFC
+// default client_secret_basic is registered, except that a request with a
+// tls_client_auth_* member gets tls_client_auth, one with jwks or jwks_uri
+// gets private_key_jwt, that a
 // policy without AllowConfidential registers none, and that a policy with
 // AuthMethods registers the first of them (and refuses any method not
 // listed). The response shows the client which (RFC 7591 §3.2.1).
@@ -88,9 +97,10 @@ type Policy struct {
 // authorization_code is; a request that names both inconsistently is
 // refused rather than silently corrected. refresh_token requires
 // authorization_code (no other grant issues refresh tokens here).
-// client_credentials requires private_key_jwt: SMART Backend Services
-// authenticate with asymmetric keys, and symmetric secrets are not for
-// backend services (IG client-confidential-symmetric, checklist K13).
+// client_credentials requires private_key_jwt or a certificate method:
+// SMART Backend Services authenticate with asymmetric keys, and symmetric
+// secrets are not for backend services (IG client-confidential-symmetric,
+// checklist K13).
 // implicit and password, and the "token" response type, are refused (RFC
 // 9700 §2.1.2 and §2.4). Repeated values are removed.
 //
@@ -116,10 +126,19 @@ type Policy struct {
 // length-limited.
 //
 // Keys (RFC 7591 §2, checklists DCR3, DCR9, K8, L2): jwks and jwks_uri are
-// mutually exclusive; private_key_jwt requires exactly one of them, and no
-// other method may register either (keys are used only to authenticate, so
-// a client registered with keys cannot fall back to a secret). jwks must
-// pass ParseJWKS and is stored compacted.
+// mutually exclusive; private_key_jwt and self_signed_tls_client_auth
+// (RFC 8705 §2.2: the certificate's key is one of them) require exactly
+// one of them, and no other method may register either (keys are used only
+// to authenticate, so a client registered with keys cannot fall back to a
+// secret). jwks must pass ParseJWKS and is stored compacted.
+//
+// Certificates (RFC 8705 §2.1.2): tls_client_auth requires exactly one of
+// tls_client_auth_subject_dn (an RFC 4514 DN, ParseDN),
+// tls_client_auth_san_dns, _san_uri (absolute), _san_ip (registered in
+// canonical form) and _san_email (TLSSubjectProblem); no other method may
+// register any of them. Both certificate methods need
+// Policy.AllowCertificateAuth. tls_client_certificate_bound_access_tokens
+// (RFC 8705 §3.4) is kept as given, for any method.
 //
 // Scope (RFC 7591 §2): parsed with smart.ParseScopes; an invalid token is
 // refused; the result is narrowed to Policy.Scopes (see Policy). system/
@@ -155,17 +174,22 @@ func Validate(m Metadata, p Policy) (Metadata, error) {
 			method = p.AuthMethods[0]
 		case !p.AllowConfidential:
 			method = AuthNone
+		case hasTLSSubject(m) && p.AllowCertificateAuth:
+			method = AuthTLSClientAuth
 		case jwksURI != "" || len(jwks) > 0:
 			method = AuthPrivateKeyJWT
 		default:
 			method = AuthClientSecretBasic
 		}
-	case AuthNone, AuthClientSecretBasic, AuthClientSecretPost, AuthPrivateKeyJWT:
+	case AuthNone, AuthClientSecretBasic, AuthClientSecretPost, AuthPrivateKeyJWT, AuthTLSClientAuth, AuthSelfSignedTLSClientAuth:
 	default:
-		return Metadata{}, errorf(CodeInvalidClientMetadata, "token_endpoint_auth_method %s is not supported; use none, client_secret_basic, client_secret_post or private_key_jwt", quote(method))
+		return Metadata{}, errorf(CodeInvalidClientMetadata, "token_endpoint_auth_method %s is not supported; use none, client_secret_basic, client_secret_post, private_key_jwt, tls_client_auth or self_signed_tls_client_auth", quote(method))
 	}
 	if method != AuthNone && !p.AllowConfidential {
 		return Metadata{}, errorf(CodeInvalidClientMetadata, "this registration may only create public clients (token_endpoint_auth_method none)")
+	}
+	if (method == AuthTLSClientAuth || method == AuthSelfSignedTLSClientAuth) && !p.AllowCertificateAuth {
+		return Metadata{}, errorf(CodeInvalidClientMetadata, "token_endpoint_auth_method %s is for clients an administrator registers", method)
 	}
 	if p.AuthMethods != nil && !slices.Contains(p.AuthMethods, method) {
 		return Metadata{}, errorf(CodeInvalidClientMetadata, "token_endpoint_auth_method %s is not allowed for this client; an administrator can change it", method)
@@ -192,8 +216,8 @@ func Validate(m Metadata, p Policy) (Metadata, error) {
 		return Metadata{}, errorf(CodeInvalidClientMetadata, "grant type refresh_token requires authorization_code")
 	}
 	backend := slices.Contains(grants, GrantClientCredentials)
-	if backend && method != AuthPrivateKeyJWT && !(p.AllowSymmetricBackend && (method == AuthClientSecretBasic || method == AuthClientSecretPost)) {
-		return Metadata{}, errorf(CodeInvalidClientMetadata, "grant type client_credentials requires token_endpoint_auth_method private_key_jwt (SMART Backend Services)")
+	if backend && !asymmetric(method) && !(p.AllowSymmetricBackend && (method == AuthClientSecretBasic || method == AuthClientSecretPost)) {
+		return Metadata{}, errorf(CodeInvalidClientMetadata, "grant type client_credentials requires token_endpoint_auth_method private_key_jwt (SMART Backend Services), tls_client_auth or self_signed_tls_client_auth")
 	}
 	out.GrantTypes, out.ResponseTypes = grants, responses
 
@@ -272,11 +296,12 @@ func Validate(m Metadata, p Policy) (Metadata, error) {
 	}
 
 	// Keys.
-	if method == AuthPrivateKeyJWT && jwksURI == "" && len(jwks) == 0 {
-		return Metadata{}, errorf(CodeInvalidClientMetadata, "token_endpoint_auth_method private_key_jwt requires jwks or jwks_uri")
+	usesKeys := method == AuthPrivateKeyJWT || method == AuthSelfSignedTLSClientAuth
+	if usesKeys && jwksURI == "" && len(jwks) == 0 {
+		return Metadata{}, errorf(CodeInvalidClientMetadata, "token_endpoint_auth_method %s requires jwks or jwks_uri", method)
 	}
-	if method != AuthPrivateKeyJWT && (jwksURI != "" || len(jwks) > 0) {
-		return Metadata{}, errorf(CodeInvalidClientMetadata, "jwks and jwks_uri may only be registered with token_endpoint_auth_method private_key_jwt")
+	if !usesKeys && (jwksURI != "" || len(jwks) > 0) {
+		return Metadata{}, errorf(CodeInvalidClientMetadata, "jwks and jwks_uri may only be registered with token_endpoint_auth_method private_key_jwt or self_signed_tls_client_auth")
 	}
 	if len(jwks) > 0 {
 		if _, err := ParseJWKS(jwks); err != nil {
@@ -289,6 +314,12 @@ func Validate(m Metadata, p Policy) (Metadata, error) {
 		out.JWKS = json.RawMessage(buf.Bytes())
 	}
 
+	// Certificates (RFC 8705).
+	if err := tlsSubject(m, method, &out); err != nil {
+		return Metadata{}, err
+	}
+	out.TLSClientCertificateBoundAccessTokens = m.TLSClientCertificateBoundAccessTokens
+
 	// Scope.
 	if out.Scope, err = scope(m.Scope, p, backend); err != nil {
 		return Metadata{}, err
@@ -299,6 +330,12 @@ func Validate(m Metadata, p Policy) (Metadata, error) {
 		return Metadata{}, errorf(CodeInvalidSoftwareStatement, "software_statement is not a signed JWT in compact serialisation (RFC 7591 §2.3)")
 	}
 	return out, nil
+}
+
+// asymmetric reports the methods that authenticate with a key or a
+// certificate rather than a shared secret.
+func asymmetric(method string) bool {
+	return method == AuthPrivateKeyJWT || method == AuthTLSClientAuth || method == AuthSelfSignedTLSClientAuth
 }
 
 // grantTypes validates and de-duplicates grant_types (RFC 7591 §2).

@@ -17,8 +17,9 @@ import (
 )
 
 const clientUsage = "usage: smartgate client add [--name NAME] [--redirect-uri URI]... [--scope SCOPES] [--grant-types a,b]\n" +
-	"  [--auth-method none|client_secret_basic|client_secret_post|private_key_jwt] [--jwks-file FILE | --jwks-uri URI]\n" +
-	"  [--launch-uri URI] [--public] [--id ID] [--secret-stdin] [--introspect-all]"
+	"  [--auth-method none|client_secret_basic|client_secret_post|private_key_jwt|tls_client_auth|self_signed_tls_client_auth]\n" +
+	"  [--jwks-file FILE | --jwks-uri URI] [--tls-subject-dn DN | --tls-san-dns NAME | --tls-san-uri URI | --tls-san-ip IP | --tls-san-email ADDR]\n" +
+	"  [--cert-bound-tokens] [--launch-uri URI] [--public] [--id ID] [--secret-stdin] [--introspect-all]"
 
 // listFlag is a repeatable string flag.
 type listFlag []string
@@ -45,7 +46,14 @@ func runClient(ctx context.Context, e *env, args []string) error {
 	fs.Var(&redirects, "redirect-uri", "a redirect URI (repeat for several)")
 	scope := fs.String("scope", "", "space-separated scope ceiling (default: by grant type)")
 	grants := fs.String("grant-types", "", "comma-separated grant types (default authorization_code)")
-	method := fs.String("auth-method", "", "token_endpoint_auth_method (default client_secret_basic, or private_key_jwt with keys)")
+	method := fs.String("auth-method", "", "token_endpoint_auth_method: none, client_secret_basic, client_secret_post, private_key_jwt, tls_client_auth or self_signed_tls_client_auth (default client_secret_basic, private_key_jwt with keys, tls_client_auth with a --tls-* subject)")
+	var tlsAuth registration.Metadata
+	fs.StringVar(&tlsAuth.TLSClientAuthSubjectDN, "tls-subject-dn", "", "tls_client_auth: the certificate's subject DN (RFC 4514, e.g. CN=app,O=Example)")
+	fs.StringVar(&tlsAuth.TLSClientAuthSANDNS, "tls-san-dns", "", "tls_client_auth: a dNSName SAN of the certificate")
+	fs.StringVar(&tlsAuth.TLSClientAuthSANURI, "tls-san-uri", "", "tls_client_auth: a URI SAN of the certificate")
+	fs.StringVar(&tlsAuth.TLSClientAuthSANIP, "tls-san-ip", "", "tls_client_auth: an IP address SAN of the certificate")
+	fs.StringVar(&tlsAuth.TLSClientAuthSANEmail, "tls-san-email", "", "tls_client_auth: an e-mail address (rfc822Name) SAN of the certificate")
+	certBound := fs.Bool("cert-bound-tokens", false, "bind the client's access tokens to its TLS client certificate (RFC 8705 tls_client_certificate_bound_access_tokens)")
 	jwksFile := fs.String("jwks-file", "", "file holding the client's public JWK Set")
 	jwksURI := fs.String("jwks-uri", "", "URL of the client's public JWK Set")
 	launchURI := fs.String("launch-uri", "", "SMART EHR launch URL")
@@ -58,8 +66,10 @@ func runClient(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 
-	m := registration.Metadata{ClientName: *name, RedirectURIs: redirects, Scope: *scope,
-		TokenEndpointAuthMethod: *method, JWKSURI: *jwksURI, LaunchURI: *launchURI}
+	m := tlsAuth
+	m.ClientName, m.RedirectURIs, m.Scope = *name, redirects, *scope
+	m.TokenEndpointAuthMethod, m.JWKSURI, m.LaunchURI = *method, *jwksURI, *launchURI
+	m.TLSClientCertificateBoundAccessTokens = *certBound
 	if *grants != "" {
 		for g := range strings.SplitSeq(*grants, ",") {
 			if g = strings.TrimSpace(g); g != "" {
@@ -125,6 +135,18 @@ func runClient(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "client_id: %s\n", c.ID)
 	fmt.Fprintf(e.stdout, "token_endpoint_auth_method: %s\nscope: %s\n", c.TokenEndpointAuthMethod, strings.Join(c.Scopes, " "))
+	for _, f := range []struct{ name, v string }{
+		{registration.FieldTLSSubjectDN, c.TLSClientAuth.SubjectDN}, {registration.FieldTLSSANDNS, c.TLSClientAuth.SANDNS},
+		{registration.FieldTLSSANURI, c.TLSClientAuth.SANURI}, {registration.FieldTLSSANIP, c.TLSClientAuth.SANIP},
+		{registration.FieldTLSSANEmail, c.TLSClientAuth.SANEmail},
+	} {
+		if f.v != "" {
+			fmt.Fprintf(e.stdout, "%s: %s\n", f.name, f.v)
+		}
+	}
+	if c.CertBoundAccessTokens {
+		fmt.Fprintln(e.stdout, "tls_client_certificate_bound_access_tokens: true")
+	}
 	if c.IntrospectAll {
 		fmt.Fprintln(e.stdout, "introspect_all: true")
 	}
