@@ -155,6 +155,12 @@ func toHTTPError(err error) *httpError {
 	if errors.As(err, &se) {
 		return errorf(http.StatusBadRequest, "invalid", "%s", se.Msg)
 	}
+	var ch *Challenge
+	if errors.As(err, &ch) {
+		e := errorf(http.StatusUnauthorized, "login", "%s", ch.Detail)
+		e.header = http.Header{"Www-Authenticate": {ch.Header}}
+		return e
+	}
 	switch {
 	case errors.Is(err, ErrInvalidCursor):
 		return errorf(http.StatusBadRequest, "invalid", "_cursor is not a cursor of this listing: follow the next link as given")

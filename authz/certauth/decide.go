@@ -129,9 +129,19 @@ type Decision struct {
 	Detail string
 }
 
-// Challenge is a Reject's WWW-Authenticate value.
+// Challenge is a Reject's WWW-Authenticate value (RFC 6750 §3; its
+// error_description a fixed text per case, Detail is for the body).
 func (d Decision) Challenge() string {
-	return fmt.Sprintf(`Bearer realm="smartgate", error=%q, error_description=%q`, d.Error, d.Detail)
+	desc := map[clientcert.Case]string{
+		clientcert.NoCertificate:      "a trusted client certificate is required",
+		clientcert.UnknownCertificate: "the client certificate is not trusted",
+		clientcert.NoJWT:              "an ID token naming the user is required beside the client certificate",
+		clientcert.BadJWT:             "the bearer token is neither a valid access token nor a valid ID token",
+	}[d.Case]
+	if desc == "" {
+		desc = "authentication required"
+	}
+	return fmt.Sprintf(`Bearer realm="smartgate", error="%s", error_description="%s"`, d.Error, desc)
 }
 
 // TokenCheck runs the endpoint's own check of the request's bearer token
@@ -213,7 +223,10 @@ func (d *Decider) decide(r *http.Request, check TokenCheck) Decision {
 	if peer == nil || !peer.Trusted {
 		c, why := clientcert.NoCertificate, "a trusted client certificate is required"
 		if peer != nil {
-			c = clientcert.UnknownCertificate
+			c, why = clientcert.UnknownCertificate, "the client certificate is not trusted"
+			if peer.Problem != "" {
+				why += ": " + peer.Problem
+			}
 		}
 		switch d.o.Policy.For(c) {
 		case clientcert.Reject:
