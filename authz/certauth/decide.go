@@ -3,6 +3,8 @@ package certauth
 import (
 	"context"
 	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -235,7 +237,9 @@ func (d *Decider) decide(r *http.Request, check TokenCheck) Decision {
 			return Decision{Kind: Reject, Case: c, Error: "invalid_request", Detail: why}
 		case clientcert.Limit:
 			if !present {
-				return d.anonymous(ctx, c)
+				dec := d.anonymous(ctx, c)
+				dec.Detail = why
+				return dec
 			}
 		}
 		// A token without a trusted certificate: only an access token
@@ -387,14 +391,15 @@ func (d *Decider) record(r *http.Request, dec Decision) {
 	d.o.Audit.Record(r.Context(), ev)
 }
 
-// isJWT reports whether tok has the shape of a compact JWS (three
-// base64url parts).
+// isJWT reports whether tok has the shape of a compact JWS: three
+// base64url parts, the last one empty for an unsigned (alg none) token.
 func isJWT(tok string) bool {
-	if strings.Count(tok, ".") != 2 {
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 || parts[0] == "" || parts[1] == "" {
 		return false
 	}
-	for _, part := range strings.Split(tok, ".") {
-		if part == "" || strings.ContainsFunc(part, func(r rune) bool {
+	for _, part := range parts {
+		if strings.ContainsFunc(part, func(r rune) bool {
 			return !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_')
 		}) {
 			return false
@@ -404,13 +409,17 @@ func isJWT(tok string) bool {
 }
 
 // accessTokenTyped reports whether tok's header says it is an access
-// token (typ at+jwt, RFC 9068 §2.1).
+// token (typ at+jwt, RFC 9068 §2.1), whatever its alg.
 func accessTokenTyped(tok string) bool {
-	jws, err := jose.ParseSigned(tok, allowedAlgs())
-	if err != nil || len(jws.Signatures) != 1 {
+	head, _, _ := strings.Cut(tok, ".")
+	b, err := base64.RawURLEncoding.DecodeString(head)
+	if err != nil {
 		return false
 	}
-	return isAccessTokenType(jws.Signatures[0].Protected.ExtraHeaders[jose.HeaderType])
+	var h struct {
+		Typ any `json:"typ"`
+	}
+	return json.Unmarshal(b, &h) == nil && isAccessTokenType(h.Typ)
 }
 
 func isAccessTokenType(v any) bool {
