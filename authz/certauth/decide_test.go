@@ -96,10 +96,10 @@ func (m *memAudit) Record(_ context.Context, ev audit.Event) {
 // world is one Decider's surroundings: keys, a trusted certificate and
 // its client, accounts and links.
 type world struct {
-	ownKey, idpKey, audKey, evilKey, atKey *rsa.PrivateKey
-	ecKey                                  *ecdsa.PrivateKey
-	trusted, unknown                       *x509.Certificate
-	client                                 *authz.Client
+	ownKey, audKey, evilKey, atKey *rsa.PrivateKey
+	ecKey                          *ecdsa.PrivateKey
+	trusted, unknown               *x509.Certificate
+	client                         *authz.Client
 }
 
 func newWorld(t *testing.T) *world {
@@ -299,7 +299,9 @@ const (
 	trustedCert
 )
 
-func (c certKind) String() string { return [...]string{"no certificate", "unknown certificate", "trusted certificate"}[c] }
+func (c certKind) String() string {
+	return [...]string{"no certificate", "unknown certificate", "trusted certificate"}[c]
+}
 
 // want is the decision the package documentation's rules give.
 func want(p clientcert.Policy, ck certKind, tk tokenKind, tok string) (Kind, clientcert.Case, string) {
