@@ -44,6 +44,10 @@ type Config struct {
 	// (authorize, token, register, manage, introspect, revoke), for the
 	// listener that served r. Nil leaves the extension out.
 	OAuthURIs func(r *http.Request) map[string]string
+	// SecurityDescription returns the CapabilityStatement's
+	// rest.security.description for the listener that served r (the
+	// client-certificate policy in effect there); nil or "" leaves it out.
+	SecurityDescription func(r *http.Request) string
 	// Registry is the search parameter registry; nil loads the embedded one.
 	Registry *search.Registry
 	// Now returns the current time; nil means time.Now.
