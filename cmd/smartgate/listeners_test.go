@@ -111,3 +111,15 @@ func TestS13_ClientCertificatePolicyReject(t *testing.T) {
 		t.Fatalf("trusted certificate without a token: %d %s (want the FHIR endpoint's own 401)", code, body)
 	}
 }
+
+// TestS13_BadClientCertPolicyRefusedAtStart: a policy that names an
+// unknown case or action stops the server at start, naming the setting
+// (limit is built now and starts: TestS13_PolicyMatrix).
+func TestS13_BadClientCertPolicyRefusedAtStart(t *testing.T) {
+	for _, bad := range []string{"maybe", "no_jwt=maybe", "no_cert=limit"} {
+		out, err := execBinary("--client-cert-policy", bad, "--http-addr", "127.0.0.1:0", "--https-addr", "", "--data", t.TempDir())
+		if err == nil || !strings.Contains(out, "client-cert-policy") {
+			t.Errorf("--client-cert-policy %s: %v %s", bad, err, out)
+		}
+	}
+}
