@@ -537,3 +537,33 @@ func TestS13_Applies(t *testing.T) {
 		}
 	}
 }
+
+// TestS13_IDTokenRefusedForTheRightReason: the attacks fail at the check
+// meant for them, not by chance elsewhere.
+func TestS13_IDTokenRefusedForTheRightReason(t *testing.T) {
+	w := newWorld(t)
+	d := w.decider(t, clientcert.Uniform(clientcert.Allow), nil)
+	want := map[string]string{
+		"alg none":                         "not a JWT signed with an allowed algorithm",
+		"HS256 signed with the public key": "not a JWT signed with an allowed algorithm",
+		"bad signature":                    "the signature does not verify",
+		"foreign issuer":                   "the issuer is not trusted",
+		"expired":                          "expired",
+		"not yet valid":                    "not yet valid (nbf)",
+		"wrong aud":                        `the audience is not "svc"`,
+		"configured audience required, client id given": `the audience is not "smartgate-api"`,
+		"no exp": "no exp",
+		"ID token with the access-token key's kid": "the token's kid is not a key of the issuer",
+		"own ID token typed at+jwt":                "an access token, not an ID token",
+	}
+	for _, tk := range tokenKinds() {
+		why, ok := want[tk.name]
+		if !ok {
+			continue
+		}
+		_, err := d.verify(context.Background(), tk.tok(t, w), clientID)
+		if err == nil || err.Error() != why {
+			t.Errorf("%s: %v, want %q", tk.name, err, why)
+		}
+	}
+}
