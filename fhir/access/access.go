@@ -19,7 +19,8 @@
 //   - the built-in anonymous account (Principal.Anonymous,
 //     --client-cert-policy limit) reaches only types that are in no
 //     patient's compartment (InPatientCompartment: a hard ceiling, whatever
-//     its scopes; Patient itself is in it), and of those what its system/
+//     its scopes; Patient itself is in it) nor AnonymousExcluded (types that
+//     carry a patient's data or secrets outside it), and of those what its system/
 //     or user/ scopes allow (its patient/ scopes reach nothing: it has no
 //     patient).
 //
@@ -173,7 +174,7 @@ func Decide(p *Principal, perm smart.Permissions, resourceType string) Grant {
 // others what a system/ or user/ scope allows, on every resource of the
 // type (a query-restricted scope: the resources it matches).
 func decideAnonymous(p *Principal, perm smart.Permissions, resourceType string) Grant {
-	if InPatientCompartment(resourceType) {
+	if InPatientCompartment(resourceType) || AnonymousExcluded(resourceType) {
 		return Grant{}
 	}
 	var g Grant

@@ -32,3 +32,18 @@ func InPatientCompartment(typ string) bool {
 	}
 	return false
 }
+
+// AnonymousExcluded reports whether typ is one of the types outside the
+// Patient compartment that the anonymous account never reaches either,
+// whatever its scopes, because they routinely carry a patient's data or a
+// secret without being in the compartment: Binary (attachments of
+// documents), Bundle (stored documents and messages), Task (Task.for),
+// Device (Device.patient), Subscription (channel headers may hold
+// credentials) and Linkage (links records, a patient's among them).
+func AnonymousExcluded(typ string) bool {
+	switch typ {
+	case "Binary", "Bundle", "Task", "Device", "Subscription", "Linkage":
+		return true
+	}
+	return false
+}

@@ -56,6 +56,8 @@ func TestS13_AnonymousCeiling(t *testing.T) {
 		{"user/ scopes count", anon("user/Medication.rs"), R, "Medication", true, true},
 		{"patient/ scopes reach nothing", anon("patient/*.rs"), R, "Organization", false, false},
 		{"no scopes, nothing", anon(""), R, "Organization", false, false},
+		{"Binary carries documents", anon("system/*.rs"), R, "Binary", false, false},
+		{"Subscription may hold credentials", anon("system/Subscription.rs"), S, "Subscription", false, false},
 		{"write when the administrator grants it", anon("system/Organization.cu"), U, "Organization", true, true},
 		{"query-restricted", anon("system/Organization.rs?active=true"), S, "Organization", true, false},
 		{"unrestricted flag does not lift the ceiling", &Principal{Anonymous: true, Unrestricted: true, Scopes: scopes(t, "system/*.rs")}, R, "Patient", false, false},
