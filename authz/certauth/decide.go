@@ -385,7 +385,7 @@ func (d *Decider) record(r *http.Request, dec Decision) {
 	if p := dec.Principal; p != nil {
 		ev.Actor, ev.ClientID, ev.Scopes = p.Subject, p.ClientID, p.Scopes.String()
 	}
-	if peer := clientcert.From(r.Context()); peer != nil && ev.ClientID == "" && dec.Client != nil {
+	if ev.ClientID == "" && dec.Client != nil {
 		ev.ClientID = dec.Client.ID
 	}
 	d.o.Audit.Record(r.Context(), ev)
