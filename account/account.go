@@ -145,6 +145,12 @@ func (u *User) Label() string {
 	return u.UserName
 }
 
+// AnonymousUserName is the built-in anonymous account's name
+// (--client-cert-policy limit, package authz/certauth): no local account
+// may be created with it or renamed to it (Validate, which every creation
+// and change of a person passes: the CLI, SCIM, the pages).
+const AnonymousUserName = "anonymous"
+
 // ErrInvalidUserName is returned for user names that cannot be normalised.
 var ErrInvalidUserName = errors.New("account: invalid user name")
 
@@ -196,6 +202,9 @@ func (u *User) Validate() error {
 	}
 	if n != u.UserName {
 		return fmt.Errorf("%w: %q is not normalised", ErrInvalidUserName, u.UserName)
+	}
+	if n == AnonymousUserName {
+		return fmt.Errorf("%w: %q is reserved for the built-in anonymous account", ErrInvalidUserName, n)
 	}
 	if err := u.checkCounts(); err != nil {
 		return err

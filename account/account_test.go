@@ -426,3 +426,19 @@ func TestNewLocalUser(t *testing.T) {
 		}
 	}
 }
+
+// TestS13_AnonymousUserNameReserved: the built-in anonymous account's name
+// (--client-cert-policy limit) cannot be taken by a person, in any case or
+// width (Validate is what every creation and change passes).
+func TestS13_AnonymousUserNameReserved(t *testing.T) {
+	for _, name := range []string{"anonymous", "Anonymous", "ＡＮＯＮＹＭＯＵＳ"} {
+		u := &User{UserName: name}
+		err := prepareUser(context.Background(), nil, u, "")
+		if !errors.Is(err, ErrInvalidUserName) {
+			t.Errorf("user name %q: %v, want ErrInvalidUserName", name, err)
+		}
+	}
+	if err := (&User{UserName: "anonymous2"}).Validate(); err != nil {
+		t.Errorf("anonymous2: %v", err)
+	}
+}

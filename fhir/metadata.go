@@ -84,6 +84,11 @@ func (s *Server) capabilityStatement(r *http.Request) map[string]any {
 			"system": "http://terminology.hl7.org/CodeSystem/restful-security-service", "code": "SMART-on-FHIR",
 		}}, "text": "OAuth2 using SMART-on-FHIR profile (see http://docs.smarthealthit.org)"}},
 	}
+	if s.cfg.SecurityDescription != nil {
+		if d := s.cfg.SecurityDescription(r); d != "" {
+			security["description"] = d
+		}
+	}
 	if s.cfg.OAuthURIs != nil {
 		uris := s.cfg.OAuthURIs(r)
 		keys := make([]string, 0, len(uris))

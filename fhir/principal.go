@@ -40,6 +40,20 @@ var (
 	ErrHidden = errors.New("fhir: not visible")
 )
 
+// Challenge is an authentication failure that names its own
+// WWW-Authenticate challenge (RFC 6750 §3), for an Authenticator whose
+// refusals say more than ErrNoToken or ErrInvalidToken do (authz/certauth:
+// the client-certificate policy). It is answered 401 with an
+// OperationOutcome whose diagnostics are Detail.
+type Challenge struct {
+	Err    error  // ErrNoToken or ErrInvalidToken
+	Header string // the WWW-Authenticate value
+	Detail string
+}
+
+func (c *Challenge) Error() string { return c.Err.Error() + ": " + c.Detail }
+func (c *Challenge) Unwrap() error { return c.Err }
+
 // AccessRequest describes one interaction on the data, for the access
 // decision. For a write it is asked once for the current version (when
 // there is one) and once for the new content, so that a write can neither

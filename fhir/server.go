@@ -44,6 +44,10 @@ type Config struct {
 	// (authorize, token, register, manage, introspect, revoke), for the
 	// listener that served r. Nil leaves the extension out.
 	OAuthURIs func(r *http.Request) map[string]string
+	// SecurityDescription returns the CapabilityStatement's
+	// rest.security.description for the listener that served r (the
+	// client-certificate policy in effect there); nil or "" leaves it out.
+	SecurityDescription func(r *http.Request) string
 	// Registry is the search parameter registry; nil loads the embedded one.
 	Registry *search.Registry
 	// Now returns the current time; nil means time.Now.
@@ -154,6 +158,12 @@ func toHTTPError(err error) *httpError {
 	var se *search.Error
 	if errors.As(err, &se) {
 		return errorf(http.StatusBadRequest, "invalid", "%s", se.Msg)
+	}
+	var ch *Challenge
+	if errors.As(err, &ch) {
+		e := errorf(http.StatusUnauthorized, "login", "%s", ch.Detail)
+		e.header = http.Header{"Www-Authenticate": {ch.Header}}
+		return e
 	}
 	switch {
 	case errors.Is(err, ErrInvalidCursor):

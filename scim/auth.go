@@ -40,3 +40,15 @@ var (
 type Authorizer interface {
 	AuthorizeSCIM(r *http.Request) (*Caller, error)
 }
+
+// Challenge is an ErrNoCredentials that names its own WWW-Authenticate
+// challenge (RFC 6750 §3) and detail, for an Authorizer whose refusals say
+// more (authz/certauth: the client-certificate policy): 401 with the SCIM
+// error body.
+type Challenge struct {
+	Header string // the WWW-Authenticate value
+	Detail string
+}
+
+func (c *Challenge) Error() string { return ErrNoCredentials.Error() + ": " + c.Detail }
+func (c *Challenge) Unwrap() error { return ErrNoCredentials }

@@ -255,7 +255,13 @@ func (s *Server) authorize(q *request) (*Caller, *Error) {
 		return nil, errorf(http.StatusUnauthorized, "", "SCIM is not enabled on this server")
 	}
 	c, err := s.cfg.Auth.AuthorizeSCIM(q.Request)
+	var ch *Challenge
 	switch {
+	case errors.As(err, &ch):
+		s.record(q, "authorize", "", audit.Denied, "client certificate policy")
+		e := errorf(http.StatusUnauthorized, "", "%s", ch.Detail)
+		e.header = http.Header{"Www-Authenticate": {ch.Header}}
+		return nil, e
 	case err == nil && c != nil:
 		return c, nil
 	case err == nil, errors.Is(err, ErrNoCredentials):

@@ -16,7 +16,10 @@ const AnonymousScopesKey = "anonymous_scopes"
 // DefaultAnonymousScopes are the anonymous account's scopes until an
 // administrator sets them: read and search. Whatever its scopes, the
 // anonymous account reaches only resources of types that are in no
-// patient's compartment (fhir/access enforces that ceiling).
+// patient's compartment, less a few that carry a patient's data or
+// secrets outside it (Binary, Bundle, Task, Device, Subscription, Linkage);
+// fhir/access enforces that ceiling (access.InPatientCompartment,
+// access.AnonymousExcluded).
 const DefaultAnonymousScopes = "system/*.rs"
 
 // Settings is the part of the store the anonymous account's scopes live

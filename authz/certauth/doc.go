@@ -19,9 +19,13 @@
 // account (a valid access token still decides); allow makes no
 // difference (a valid access token decides; a trusted certificate alone
 // acts as its registered client; anything else is the endpoint's usual
-// 401). A bad access token (one that is no JWT at all, or any token when
-// no trusted certificate is presented) is always 401 invalid_token, never
-// served as anonymous.
+// 401). A bad access token (one that is no JWT at all, one whose header
+// says it is an access token (typ at+jwt, RFC 9068: a revoked, expired or
+// replayed bound token), or any token when no trusted certificate is
+// presented) is always 401 invalid_token, never served as anonymous. An
+// unsigned JWT (alg none) is a JWT: beside a trusted certificate it is a
+// bad_jwt. So no_jwt=limit serves a trusted certificate alone as the
+// anonymous account, not as its client.
 //
 // A trusted certificate with no token acts as its RFC 8705 client
 // (authz.Server.ClientOfCertificate) with the scopes an administrator
@@ -29,5 +33,13 @@
 // token's subject names the person, mapped to a local account by its
 // (issuer, subject) link only (this server's own ID tokens: sub is the
 // account id); the client's scopes then act for that person (system/
-// scopes as user/, within the person's rights).
+// scopes as user/, within the person's rights: their app ceiling). An ID
+// token beside a trusted certificate that is no registered client's, or
+// whose keys cannot be fetched, fails verification (bad_jwt): there is no
+// client for the person to act through.
+//
+// On /scim the anonymous account may do nothing (403); a certificate's
+// client may when it may be granted the scim scope (an administrator
+// allowed it SCIM: the rule of its tokens); a person through an ID token
+// when they are an administrator now and the client may be granted scim.
 package certauth

@@ -82,16 +82,18 @@ func clientCert(t *testing.T, ca *x509.Certificate, caKey *ecdsa.PrivateKey) tls
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
 
-// TestS13_ClientCertificatePolicyReject: with --client-cert-policy=reject
-// the HTTPS listener answers 401 to a request without a trusted client
-// certificate, keeps discovery and the CapabilityStatement public (A13),
-// and lets a request with a certificate from --client-ca through to the
-// next check (the bearer token).
+// TestS13_ClientCertificatePolicyReject: with reject for the two
+// certificate cases the HTTPS listener answers 401 to a request without a
+// trusted client certificate, keeps discovery and the CapabilityStatement
+// public (A13), and lets a request with a certificate from --client-ca
+// through to the next check (no_jwt=allow: the certificate is no
+// registered client's, so the bearer token decides). The four cases ×
+// three actions are TestS13_PolicyMatrix's.
 func TestS13_ClientCertificatePolicyReject(t *testing.T) {
 	dir := t.TempDir()
 	ca, caKey, caFile := makeCA(t, dir)
 	p := start(t, dir, nil, "--http-addr", "", "--https-addr", "127.0.0.1:0", "--data", filepath.Join(dir, "data"),
-		"--client-ca", caFile, "--client-cert-policy", "reject")
+		"--client-ca", caFile, "--client-cert-policy", "no_certificate=reject,unknown_certificate=reject")
 	base := "https://" + p.HTTPSAddr
 	anon := insecureClient()
 	if code, body := get(t, anon, base+"/fhir/Patient"); code != 401 || !strings.Contains(body, "client certificate") {
@@ -107,5 +109,17 @@ func TestS13_ClientCertificatePolicyReject(t *testing.T) {
 	code, body := get(t, withCert, base+"/fhir/Patient")
 	if code != 401 || strings.Contains(body, "client certificate") || !strings.Contains(body, "OperationOutcome") {
 		t.Fatalf("trusted certificate without a token: %d %s (want the FHIR endpoint's own 401)", code, body)
+	}
+}
+
+// TestS13_BadClientCertPolicyRefusedAtStart: a policy that names an
+// unknown case or action stops the server at start, naming the setting
+// (limit is built now and starts: TestS13_PolicyMatrix).
+func TestS13_BadClientCertPolicyRefusedAtStart(t *testing.T) {
+	for _, bad := range []string{"maybe", "no_jwt=maybe", "no_cert=limit"} {
+		out, err := execBinary("--client-cert-policy", bad, "--http-addr", "127.0.0.1:0", "--https-addr", "", "--data", t.TempDir())
+		if err == nil || !strings.Contains(out, "client-cert-policy") {
+			t.Errorf("--client-cert-policy %s: %v %s", bad, err, out)
+		}
 	}
 }

@@ -149,13 +149,15 @@ func TestA13_S13_ClientCertificateRequestedDiscoveryStaysOpen(t *testing.T) {
 		}
 	}
 
-	// With reject, an unknown certificate is treated like none (401 from
-	// the policy, not a handshake failure) and discovery stays public; a
-	// certificate from the CA gets past the policy.
+	// With reject for the certificate cases, an unknown certificate is
+	// treated like none (401 from the policy, not a handshake failure) and
+	// discovery stays public; a certificate from the CA gets past the
+	// policy (no_jwt=allow; uniform reject would refuse it without an ID
+	// token: TestS13_PolicyMatrix).
 	p.cmd.Process.Kill()
 	<-p.done
 	p = start(t, dir, nil, "--http-addr", "", "--https-addr", "127.0.0.1:0", "--data", filepath.Join(dir, "data"),
-		"--client-ca", caFile, "--client-cert-policy", "reject")
+		"--client-ca", caFile, "--client-cert-policy", "no_certificate=reject,unknown_certificate=reject")
 	for name, cert := range map[string]*tls.Certificate{"none": nil, "unknown": &unknown} {
 		if status, err := tlsRequest(p.HTTPSAddr, tls.VersionTLS12, tls.VersionTLS13, cert, http.MethodGet, "/.well-known/smart-configuration"); err != nil || status != 200 {
 			t.Errorf("reject, %s certificate, discovery: %d %v", name, status, err)

@@ -215,14 +215,23 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 		fhirAuth = devHTTPAuth{inner: fhirAuth}
 		logger.Warn("http-auth=none: FHIR requests without a token on the loopback HTTP listener are not authenticated (development only)")
 	}
+	// The HTTPS listener's client certificates and ID tokens, under
+	// --client-cert-policy (certauth.go), on /fhir and /scim.
+	certAuth, err := newCertAuth(cfg, db, as, users, rec, logger.With("component", "certauth"))
+	if err != nil {
+		return nil, err
+	}
+	fhirAuth = certAuth.FHIR(fhirAuth, fhirBearer.Principal)
 	fhirSrv := fhir.New(fhir.Config{
-		Auth:            fhirAuth,
-		MaxBodyBytes:    cfg.MaxBodyBytes,
-		OAuthURIs:       func(r *http.Request) map[string]string { return as.OAuthURIs(baseURL(r)) },
-		Registry:        reg,
-		SoftwareVersion: version,
-		Audit:           rec,
-		AllowOrigin:     func(o string) bool { return clientCache.OriginAllowed(context.Background(), o) },
+		Auth:         fhirAuth,
+		MaxBodyBytes: cfg.MaxBodyBytes,
+		OAuthURIs:    func(r *http.Request) map[string]string { return as.OAuthURIs(baseURL(r)) },
+		// The client-certificate policy in effect on the HTTPS listener.
+		SecurityDescription: securityDescription(cfg.CertPolicy()),
+		Registry:            reg,
+		SoftwareVersion:     version,
+		Audit:               rec,
+		AllowOrigin:         func(o string) bool { return clientCache.OriginAllowed(context.Background(), o) },
 	}, db, logger.With("component", "fhir"))
 
 	// Provisioning tokens are looked up through one cache, which the client
@@ -242,7 +251,7 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 	}
 	// SCIM 2.0 at /scim/v2 on both listeners; locations name the listener
 	// the request came through.
-	scimCfg := scim.Config{Store: db, People: people, Auth: a.scimAuth, BaseURL: baseURL, Audit: rec,
+	scimCfg := scim.Config{Store: db, People: people, Auth: certAuth.SCIM(a.scimAuth), BaseURL: baseURL, Audit: rec,
 		MaxBodyBytes: scim.DefaultMaxBodyBytes, Logger: logger.With("component", "scim")}
 	fed.scimConfig(&scimCfg, db)
 	scimSrv := scim.New(scimCfg)
@@ -292,7 +301,7 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 		return nil, err
 	}
 
-	h := server.CORSPolicy{OriginAllowed: clientCache.OriginAllowed, Logger: logger}.Wrap(clientCertPolicy(cfg, mux))
+	h := server.CORSPolicy{OriginAllowed: clientCache.OriginAllowed, Logger: logger}.Wrap(mux)
 	// certs.Strip: the HTTP listener never reads --client-cert-header, and
 	// no handler sees it.
 	a.handler = server.Wrap(certs.Strip(h), logger, metrics, cfg.MaxBodyBytes, cfg.TrustedProxies)

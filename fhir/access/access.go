@@ -15,7 +15,14 @@
 //     u update/patch, d delete, s search/type history); v1 words map as the
 //     2.x IG says (read ⇒ rs, write ⇒ cud, * ⇒ cruds);
 //   - granular scopes (?category=…) restrict which resources are reached, and
-//     several scopes for one type are a union (G5).
+//     several scopes for one type are a union (G5);
+//   - the built-in anonymous account (Principal.Anonymous,
+//     --client-cert-policy limit) reaches only types that are in no
+//     patient's compartment (InPatientCompartment: a hard ceiling, whatever
+//     its scopes; Patient itself is in it) nor AnonymousExcluded (types that
+//     carry a patient's data or secrets outside it), and of those what its system/
+//     or user/ scopes allow (its patient/ scopes reach nothing: it has no
+//     patient).
 //
 // Package fhir turns a Grant into SQL (compartment join, search clauses) and
 // checks single resources with Grant.Admits.
@@ -103,6 +110,9 @@ func Decide(p *Principal, perm smart.Permissions, resourceType string) Grant {
 	if p == nil {
 		return Grant{}
 	}
+	if p.Anonymous { // a hard ceiling, before anything else
+		return decideAnonymous(p, perm, resourceType)
+	}
 	if p.Unrestricted {
 		return Grant{Allowed: true, Unrestricted: true, Scopes: []Scope{{}}}
 	}
@@ -151,6 +161,36 @@ func Decide(p *Principal, perm smart.Permissions, resourceType string) Grant {
 	if p.System {
 		for _, s := range p.Scopes.Allows(smart.ContextSystem, resourceType, perm) {
 			add(Scope{Query: query(s)})
+		}
+	}
+	if g.Unrestricted {
+		g.Scopes = []Scope{{}}
+	}
+	return g
+}
+
+// decideAnonymous is Decide for the anonymous account: nothing of a type
+// that can be in a patient's compartment, whatever the scopes; of the
+// others what a system/ or user/ scope allows, on every resource of the
+// type (a query-restricted scope: the resources it matches).
+func decideAnonymous(p *Principal, perm smart.Permissions, resourceType string) Grant {
+	if InPatientCompartment(resourceType) || AnonymousExcluded(resourceType) {
+		return Grant{}
+	}
+	var g Grant
+	for _, ctx := range []smart.Context{smart.ContextSystem, smart.ContextUser} {
+		for _, s := range p.Scopes.Allows(ctx, resourceType, perm) {
+			g.Allowed = true
+			sc := Scope{}
+			if s.Query() != "" {
+				sc.Query = s.Params()
+			}
+			if sc.Query == nil {
+				g.Unrestricted = true
+			}
+			if !slices.ContainsFunc(g.Scopes, func(h Scope) bool { return slices.Equal(h.Query, sc.Query) }) {
+				g.Scopes = append(g.Scopes, sc)
+			}
 		}
 	}
 	if g.Unrestricted {

@@ -413,3 +413,11 @@ func queries(ss []access.Scope) []url.Values {
 	}
 	return out
 }
+
+// Principal is the fhir.Principal of p, decided by the same rules as a
+// verified token's (package fhir/access): for callers that authenticated
+// a request another way (authz/certauth: a client certificate, an ID
+// token, the anonymous account).
+func (a *Authenticator) Principal(p *access.Principal) fhir.Principal {
+	return &principal{p: p, reg: a.reg, now: a.opts.Now}
+}
