@@ -108,7 +108,12 @@ func srv(t *testing.T, name string) *server {
 		servers[name] = slot
 	}
 	serversMu.Unlock()
-	slot.once.Do(func() { slot.s, slot.err = startServer(t, name) })
+	slot.once.Do(func() {
+		// Should startServer end the test that runs it (t.Fatal), the
+		// others learn it from this.
+		slot.err = fmt.Errorf("its start failed in another test (see that one)")
+		slot.s, slot.err = startServer(t, name)
+	})
 	if slot.err != nil {
 		t.Fatalf("the %q server (--client-cert-policy %s): %v", name, configs[name].policy, slot.err)
 	}
@@ -273,8 +278,9 @@ func (s *server) register(t *testing.T, meta map[string]any) regClient {
 	m := a.json()
 	id, _ := m["client_id"].(string)
 	if a.Status != http.StatusCreated || id == "" {
-		return regClient{Err: fmt.Errorf("RFC 7591 registration of %s %s: %s (needs the authtls helper's registration of tls_client_auth / self_signed_tls_client_auth)",
-			meta["token_endpoint_auth_method"], meta["tls_client_auth_subject_dn"], a)}
+		return regClient{Err: fmt.Errorf("RFC 7591 registration of a %s client (%s) over the HTTPS listener: %s\n"+
+			"(registering tls_client_auth / self_signed_tls_client_auth is the authtls helper's; /oauth/* outside the policy, under reject too, is certauth's)",
+			meta["token_endpoint_auth_method"], meta["client_name"], a)}
 	}
 	return regClient{ID: id, Raw: m}
 }
@@ -323,14 +329,16 @@ var (
 func (s *server) IDToken(t *testing.T) string {
 	t.Helper()
 	id := s.Trusted.need(t)
-	s.idOnce.Do(func() { s.idToken, s.idErr = s.authorizationCodeFlow(id) })
+	s.idOnce.Do(func() { s.idToken, s.idErr = s.authorizationCodeFlow(id, httpsClient(s.pki, s.pki.Trusted)) })
 	if s.idErr != nil {
 		t.Fatalf("ID token by the authorization-code flow: %v", s.idErr)
 	}
 	return s.idToken
 }
 
-func (s *server) authorizationCodeFlow(clientID string) (string, error) {
+// authorizationCodeFlow logs the patient user in for clientID and
+// exchanges the code with exchange (the client's TLS identity).
+func (s *server) authorizationCodeFlow(clientID string, exchange *http.Client) (string, error) {
 	b := make([]byte, 32)
 	rand.Read(b)
 	verifier := base64.RawURLEncoding.EncodeToString(b)
@@ -399,8 +407,7 @@ func (s *server) authorizationCodeFlow(clientID string) (string, error) {
 		return "", fmt.Errorf("no code after 12 steps")
 	}
 	// The code exchange authenticates the client by its certificate.
-	c := httpsClient(s.pki, s.pki.Trusted)
-	resp, err := c.PostForm(s.HTTPS+"/oauth/token", url.Values{"grant_type": {"authorization_code"}, "code": {code},
+	resp, err := exchange.PostForm(s.HTTPS+"/oauth/token", url.Values{"grant_type": {"authorization_code"}, "code": {code},
 		"redirect_uri": {redirectURI}, "client_id": {clientID}, "code_verifier": {verifier}})
 	if err != nil {
 		return "", err
