@@ -72,6 +72,7 @@ type pki struct {
 	NotYet     *pemCert // ClientCA, same subject as Trusted, validity not begun
 	WrongUsage *pemCert // ClientCA, same subject as Trusted, serverAuth only
 	SelfSigned *pemCert // its own issuer: the self_signed_tls_client_auth client
+	Listed     *pemCert // self-signed, on the allow-list (smartgate cert add): another self_signed_tls_client_auth client
 }
 
 var (
@@ -133,6 +134,8 @@ func makePKI(dir string) (*pki, error) {
 	p.NotYet = mk("notyet", leaf(trustedSubject, now.Add(24*hour), now.Add(48*hour), x509.ExtKeyUsageClientAuth), p.ClientCA)
 	p.WrongUsage = mk("wrongusage", leaf(trustedSubject, now.Add(-hour), now.Add(24*hour), x509.ExtKeyUsageServerAuth), p.ClientCA)
 	p.SelfSigned = mk("selfsigned", leaf(pkix.Name{CommonName: "self-signed-service", Organization: []string{"Clinic"}},
+		now.Add(-hour), now.Add(24*hour), x509.ExtKeyUsageClientAuth), nil)
+	p.Listed = mk("listed", leaf(pkix.Name{CommonName: "allow-listed-service", Organization: []string{"Clinic"}},
 		now.Add(-hour), now.Add(24*hour), x509.ExtKeyUsageClientAuth), nil)
 	return p, err
 }

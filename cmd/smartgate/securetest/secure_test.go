@@ -522,3 +522,28 @@ func TestA8_S13_DiscoveryAdvertisesCertificateAuthentication(t *testing.T) {
 		}
 	}
 }
+
+func TestS13_AllowListedCertificateAloneActsAsItsClient(t *testing.T) {
+	t.Parallel()
+	s := srv(t, "allow")
+	if s.ListErr != nil {
+		t.Fatal(s.ListErr)
+	}
+	id := s.Listed.need(t)
+	p := s.pki
+	// A self-signed certificate on the allow-list is trusted without
+	// --client-ca and maps to its self_signed_tls_client_auth client by
+	// the JWKS it registered.
+	a := curl(t, p, p.Listed, s.fhir("Patient"))
+	wantBundleOf(t, "curl --cert allow-listed self-signed GET /fhir/Patient", a, []string{"Patient/" + s.PatA}, nil)
+	s.auditOf(t, a.ID, "naming the allow-listed certificate's client", func(ev audit.Event) bool {
+		return ev.Outcome == audit.Success && ev.ClientID == id
+	})
+	// Its scope is system/Patient.rs only.
+	if o := curl(t, p, p.Listed, s.fhir("Observation")); o.Status != http.StatusForbidden {
+		t.Errorf("allow-listed certificate alone, GET /fhir/Observation (not in its scopes): %s, want 403", o)
+	}
+	// A self-signed certificate that is not listed is no one, though its
+	// client registered it (it may authenticate at the token endpoint).
+	wantUnauthorized(t, "an unlisted self-signed certificate alone", curl(t, p, p.SelfSigned, s.fhir("Patient")))
+}

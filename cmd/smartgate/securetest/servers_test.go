@@ -15,6 +15,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -73,7 +74,9 @@ type server struct {
 	Org    string // an Organization (in no patient's compartment)
 	UserID string // the patient user's account id (sub of this server's ID tokens)
 
-	Trusted, Bound, Self regClient
+	Trusted, Bound, Self, Listed regClient
+	// ListErr: why `smartgate cert add` of pki.Listed failed.
+	ListErr error
 
 	dbOnce sync.Once
 	db     *sqlite.DB
@@ -154,6 +157,10 @@ func startServer(t *testing.T, name string) (*server, error) {
 	yaml := fmt.Sprintf("trusted_jwt_issuers:\n  - issuer: %s\n    jwks_uri: %s/jwks\n", iss.issuer, iss.issuer)
 	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
 		return nil, err
+	}
+	// The allow-list: `smartgate cert add` before the first start.
+	if out, err := exec.Command(binary, "cert", "add", "--data", s.data, "--file", p.Listed.CertFile, "--note", "securetest").CombinedOutput(); err != nil {
+		s.ListErr = fmt.Errorf("smartgate cert add --file %s: %v\n%s(the webcert helper's command)", p.Listed.CertFile, err, out)
 	}
 	var err error
 	var lastErr error
@@ -267,6 +274,15 @@ func (s *server) setUp(t *testing.T) error {
 		"tls_client_certificate_bound_access_tokens": true,
 		"grant_types": []string{"client_credentials"},
 		"scope":       "system/Patient.rs",
+	})
+	ljwk := s.pki.Listed.JWK()
+	ljwk["kid"] = "listed-1"
+	s.Listed = s.register(t, map[string]any{
+		"client_name":                "securetest allow-listed self-signed backend",
+		"token_endpoint_auth_method": "self_signed_tls_client_auth",
+		"jwks":                       map[string]any{"keys": []any{ljwk}},
+		"grant_types":                []string{"client_credentials"},
+		"scope":                      "system/Patient.rs",
 	})
 	return nil
 }
