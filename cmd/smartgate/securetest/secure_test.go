@@ -239,6 +239,39 @@ func testIDTokenBesideCertificate(t *testing.T, s *server, refuse func(t *testin
 	})
 }
 
+// testTrustedIssuerIDToken: an ID token of a trusted_jwt_issuers entry
+// names the person only through the account's (issuer, subject) link.
+func testTrustedIssuerIDToken(t *testing.T, s *server) {
+	p := s.pki
+	clientID := s.Trusted.need(t)
+	e := externalIssuer(t)
+	now := time.Now()
+	tok := func(sub string) string {
+		return jwt(map[string]any{"alg": "RS256", "typ": "JWT", "kid": "ext-1"},
+			map[string]any{"iss": e.issuer, "sub": sub, "aud": clientID, "iat": now.Unix(), "exp": now.Add(10 * time.Minute).Unix()}, rs256(e.key))
+	}
+	a := curl(t, p, p.Trusted, "-H", "Authorization: Bearer "+tok(extSubject), s.fhir("Patient"))
+	wantBundleOf(t, "trusted certificate + the external issuer's ID token of a linked subject", a, []string{"Patient/" + s.PatA}, []string{"Patient/" + s.PatB})
+	// A subject with no link is no one, even one equal to a local
+	// account's id.
+	for _, sub := range []string{"ext-subject-nobody", s.UserID} {
+		b := curl(t, p, p.Trusted, "-H", "Authorization: Bearer "+tok(sub), s.fhir("Patient"))
+		if b.Status != http.StatusUnauthorized && b.Status != http.StatusForbidden {
+			t.Errorf("external ID token with the unlinked subject %q: %s, want 401 or 403", sub, b)
+		}
+	}
+}
+
+func TestS13_RejectTrustedIssuerIDToken(t *testing.T) {
+	t.Parallel()
+	testTrustedIssuerIDToken(t, srv(t, "reject"))
+}
+
+func TestS13_AllowTrustedIssuerIDToken(t *testing.T) {
+	t.Parallel()
+	testTrustedIssuerIDToken(t, srv(t, "allow"))
+}
+
 func toStrings(v any) []string {
 	l, _ := v.([]any)
 	var out []string

@@ -2,6 +2,7 @@ package securetest
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -23,6 +24,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smartgate/smartgate/account"
 	"github.com/smartgate/smartgate/store/sqlite"
 )
 
@@ -50,6 +52,7 @@ const (
 	patientPassword = "ann-alpha-password-0123456789"
 	redirectURI     = "http://127.0.0.1:9/cb"
 	extScope        = "urn:ietf:params:scim:schemas:extension:smartgate:2.0:User"
+	extSubject      = "ext-subject-ann" // the patient user's subject at the external issuer
 )
 
 // regClient is a client registered by RFC 7591.
@@ -245,6 +248,13 @@ func (s *server) setUp(t *testing.T) error {
 	s.UserID, _ = a.json()["id"].(string)
 	if a.Status != http.StatusCreated || s.UserID == "" {
 		return fmt.Errorf("SCIM user: %s", a)
+	}
+	// The account's (issuer, subject) link to the trusted external
+	// issuer, as a federated log-in would have made it (written into the
+	// store: no page or API creates one without that log-in).
+	if err := s.store(t).CreateLink(context.Background(), &account.Link{Issuer: externalIssuer(t).issuer, Subject: extSubject,
+		UserID: s.UserID, Provider: "securetest"}); err != nil {
+		return fmt.Errorf("link to the external issuer: %w", err)
 	}
 	// RFC 7591 over the HTTPS listener (/oauth is not subject to the
 	// policy), the administrator's token as the initial access token.
