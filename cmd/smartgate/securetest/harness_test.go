@@ -276,7 +276,7 @@ func (s *server) logRecords() []map[string]any {
 // its request id, or (a line written before the request id is known, such
 // as the certificate Verifier's) none but the same remote address (curl
 // and the tests' clients open a connection per request).
-func (s *server) wantRefusalLogged(t *testing.T, a *answer) {
+func (s *server) wantRefusalLogged(t *testing.T, a *answer, hint ...string) {
 	t.Helper()
 	deadline := time.Now().Add(3 * time.Second)
 	for {
@@ -300,7 +300,7 @@ func (s *server) wantRefusalLogged(t *testing.T, a *answer) {
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Errorf("request %s (answered %d): no log line saying why it was refused, only %v", a.ID, a.Status, mine)
+			t.Errorf("request %s (answered %d): no log line saying why it was refused%s; only %v", a.ID, a.Status, strings.Join(hint, ""), mine)
 			return
 		}
 		time.Sleep(50 * time.Millisecond)
