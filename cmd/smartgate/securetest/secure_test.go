@@ -144,7 +144,7 @@ func TestS13_BadCertificatesAuthenticateNothing(t *testing.T) {
 	})
 }
 
-func TestS13_RejectPolicy(t *testing.T) {
+func TestA13_S13_RejectPolicy(t *testing.T) {
 	t.Parallel()
 	s := srv(t, "reject")
 	p := s.pki
