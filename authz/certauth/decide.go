@@ -360,6 +360,12 @@ func personScopes(c *authz.Client, uc authz.UserClaims) []string {
 func (d *Decider) record(r *http.Request, dec Decision) {
 	action := string(dec.Kind)
 	outcome := audit.Success
+	if p := clientcert.From(r.Context()); dec.Case == clientcert.UnknownCertificate && p != nil && dec.Kind != Reject {
+		// Whatever the action, the log says why a certificate was not
+		// trusted (a reject is logged below with its detail).
+		d.o.Logger.WarnContext(r.Context(), "untrusted client certificate", "decision", action, "case", string(dec.Case),
+			"path", r.URL.Path, "problem", p.Problem, "address", reqctx.ClientAddress(r))
+	}
 	switch {
 	case dec.Kind == Reject:
 		outcome = audit.Denied
