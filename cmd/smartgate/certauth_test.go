@@ -93,8 +93,7 @@ func newCertServer(t *testing.T, policy string, ca *x509.Certificate, caKey *ecd
 	}
 	// The trusted certificate's client, registered for tls_client_auth by
 	// its subject DN with the scopes an administrator granted it (stored
-	// directly: CreateClient's validation of the RFC 8705 methods comes
-	// with the authtls part).
+	// directly, as an administrator's registration would).
 	c := &authz.Client{ID: "lab-system", Name: "Lab system", GrantTypes: []string{"client_credentials"},
 		Scopes: []string{"system/*.rs"}, TokenEndpointAuthMethod: authz.AuthTLSClientAuth,
 		TLSClientAuth: authz.TLSClientAuth{SubjectDN: s.trustedCert.Subject.String()}, CreatedAt: time.Now()}
@@ -103,6 +102,9 @@ func newCertServer(t *testing.T, policy string, ca *x509.Certificate, caKey *ecd
 		t.Fatal(err)
 	}
 	s.clientID = c.ID
+	if !s.clientFound() {
+		t.Fatal("the trusted certificate does not authenticate its registered client (ClientOfCertificate)")
+	}
 	admin, err := db.UserByName(ctx, "admin")
 	if err != nil {
 		t.Fatal(err)
@@ -298,32 +300,18 @@ func (s *certServer) matrix() {
 		s.check("no_jwt", s.trusted, "/fhir/Patient", "", fhirForbidden)
 		s.check("no_jwt", s.trusted, "/scim/v2/Users", "", scimForbidden)
 	case clientcert.Allow:
-		if s.clientFound() {
-			// The certificate acts as its client (system/*.rs), which may
-			// not use SCIM.
-			s.check("no_jwt", s.trusted, "/fhir/Patient", "", fhirOK)
-			s.check("no_jwt", s.trusted, "/scim/v2/Users", "", scimForbidden)
-		} else {
-			// TODO(authtls): ClientOfCertificate is still the stub, so the
-			// trusted certificate is no registered client's and the
-			// endpoint's usual 401 follows (no_jwt=allow, "a trusted
-			// certificate alone acts as its registered client"): the branch
-			// above runs once authtls lands.
-			s.check("no_jwt", s.trusted, "/fhir/Patient", "", expect{401, `Bearer realm="fhir"`, "OperationOutcome"})
-			s.check("no_jwt", s.trusted, "/scim/v2/Users", "", expect{401, `Bearer realm="scim"`, scimError})
-		}
+		// The certificate acts as its client (system/*.rs), which may not
+		// use SCIM.
+		s.check("no_jwt", s.trusted, "/fhir/Patient", "", fhirOK)
+		s.check("no_jwt", s.trusted, "/scim/v2/Users", "", scimForbidden)
 	}
 	// A valid access token beside a trusted certificate decides, whatever
 	// the policy.
 	s.check("access token", s.trusted, "/fhir/Patient", s.accessToken, fhirOK)
 	// bad_jwt: a trusted certificate and a JWT that is neither a valid
 	// access token nor a valid ID token: an unsigned one, one for another
-	// audience (and, until authtls lands, any ID token: the certificate is
-	// no registered client's).
+	// audience.
 	bad := []string{s.algNone(), s.idToken("another-client")}
-	if !s.clientFound() {
-		bad = append(bad, s.idToken(s.clientID)) // TODO(authtls): a JWT user then (below)
-	}
 	for _, tok := range bad {
 		switch s.policy.For(clientcert.BadJWT) {
 		case clientcert.Reject:
@@ -338,11 +326,9 @@ func (s *certServer) matrix() {
 			s.check("bad_jwt", s.trusted, "/scim/v2/Users", tok, expect{401, `Bearer realm="scim"`, scimError})
 		}
 	}
-	if s.clientFound() {
-		// A verified ID token of this server: the administrator through
-		// the client (system/*.rs as user/*.rs), whatever the policy.
-		s.check("jwt user", s.trusted, "/fhir/Patient", s.idToken(s.clientID), fhirOK)
-	}
+	// A verified ID token of this server: the administrator through the
+	// client (system/*.rs as user/*.rs), whatever the policy.
+	s.check("jwt user", s.trusted, "/fhir/Patient", s.idToken(s.clientID), fhirOK)
 	// Public whatever the policy (A13); the CapabilityStatement states the
 	// policy.
 	for _, c := range []*http.Client{s.none, s.unknown, s.trusted} {
