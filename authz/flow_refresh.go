@@ -3,6 +3,7 @@ package authz
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/ory/fosite"
@@ -27,6 +28,9 @@ var _ fosite.TokenEndpointHandler = (*refreshGrant)(nil)
 
 // HandleTokenEndpointRequest is fosite's, then the scope parameter.
 func (g *refreshGrant) HandleTokenEndpointRequest(ctx context.Context, ar fosite.AccessRequester) error {
+	if g.CanHandleTokenEndpointRequest(ctx, ar) && plainHTTPRefreshRefused(ctx, ar.GetClient()) {
+		return errPlainHTTPRedirect
+	}
 	if err := g.RefreshTokenGrantHandler.HandleTokenEndpointRequest(ctx, ar); err != nil {
 		return err
 	}
@@ -115,4 +119,23 @@ func (s *Server) identifyPublicRefresh(r *http.Request) {
 	}
 	f.Set("client_id", c.ID)
 	r.Form.Set("client_id", c.ID)
+}
+
+// plainHTTPRefreshRefused reports whether a refresh that came over the
+// plain-HTTP listener is for a client with a redirect URI that is not
+// loopback: the flow that checklist S2 keeps on HTTPS for such a client
+// stays there for its refreshes too (decided before the refresh token is
+// looked at, so that nothing rotates). Clients without redirect URIs
+// (OWin, backend services) are not affected.
+func plainHTTPRefreshRefused(ctx context.Context, c fosite.Client) bool {
+	if c == nil {
+		return false
+	}
+	for _, u := range c.GetRedirectURIs() {
+		pu, err := url.Parse(u)
+		if err != nil || plainHTTPNonLoopback(ctx, pu) {
+			return plainHTTPNonLoopback(ctx, nil)
+		}
+	}
+	return false
 }

@@ -223,3 +223,70 @@ func TestS2_PlainHTTPExchangeWithSeveralRedirectURIs(t *testing.T) {
 	resp, body, _ = authorizeOver(t, e, l.https, c, func(q url.Values) { q.Set("redirect_uri", "https://app.example/cb2") })
 	codeFrom(t, resp, body)
 }
+
+// refreshOver sends a refresh_token grant for c on srv (client_secret_basic
+// when secret is set, else as a public client).
+func refreshOver(t *testing.T, srv *httptest.Server, c *authz.Client, secret, rt string) (*http.Response, map[string]any) {
+	t.Helper()
+	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}
+	if secret == "" {
+		form.Set("client_id", c.ID)
+	}
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/oauth/token", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if secret != "" {
+		req.SetBasicAuth(url.QueryEscape(c.ID), url.QueryEscape(secret))
+	}
+	resp, b := do(t, srv, req)
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatalf("refresh: status %d, body is not JSON: %s", resp.StatusCode, b)
+	}
+	return resp, m
+}
+
+// TestS2_PlainHTTPRefreshOnlyForLoopbackClients: the refreshes of a client
+// with a redirect URI that is not loopback stay on HTTPS like its
+// authorization flow (checklist S2): over the plain-HTTP listener they are
+// refused with a JSON 400 before the refresh token is looked at (it still
+// works over HTTPS, not rotated); a loopback-only client refreshes over
+// either listener.
+func TestS2_PlainHTTPRefreshOnlyForLoopbackClients(t *testing.T) {
+	e := newEnv(t)
+	l := e.listeners()
+	two, twoSecret := e.createClient(authz.NewClient{Name: "loopback and https",
+		RedirectURIs: []string{"http://127.0.0.1:7777/cb", "https://app.example/cb2"}, Scopes: stdScopes})
+	for _, tc := range []struct {
+		name     string
+		c        *authz.Client
+		secret   string
+		loopback bool
+	}{
+		{"LoopbackPublic", e.public, "", true},
+		{"HTTPSConfidential", e.conf, e.secret, false},
+		{"LoopbackAndHTTPS", two, twoSecret, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, body, verifier := authorizeOver(t, e, l.https, tc.c, func(q url.Values) {
+				q.Set("scope", "openid offline_access patient/*.rs")
+			})
+			tr, m := exchangeOver(t, l.https, tc.c, tc.secret, codeFrom(t, resp, body), verifier, tc.c.RedirectURIs[0])
+			rt, _ := m["refresh_token"].(string)
+			if tr.StatusCode != http.StatusOK || rt == "" {
+				t.Fatalf("exchange over HTTPS: %d %v", tr.StatusCode, m)
+			}
+			tr, m = refreshOver(t, l.http, tc.c, tc.secret, rt)
+			if tc.loopback {
+				if tr.StatusCode != http.StatusOK || m["access_token"] == nil {
+					t.Fatalf("refresh over plain HTTP, loopback client: %d %v", tr.StatusCode, m)
+				}
+				return
+			}
+			wantError(t, tr, m, []int{http.StatusBadRequest}, "invalid_request")
+			tr, m = refreshOver(t, l.https, tc.c, tc.secret, rt)
+			if tr.StatusCode != http.StatusOK || m["access_token"] == nil {
+				t.Fatalf("refresh over HTTPS after the refusal: %d %v", tr.StatusCode, m)
+			}
+		})
+	}
+}
