@@ -350,6 +350,9 @@ func CreateClient(ctx context.Context, st ClientStore, nc NewClient, now time.Ti
 	} else if nc.Secret != "" {
 		return nil, "", fmt.Errorf("%w: token_endpoint_auth_method %s uses no secret", ErrInvalidClientMetadata, c.TokenEndpointAuthMethod)
 	}
+	if err := CertificateConflict(ctx, st, c); err != nil {
+		return nil, "", err
+	}
 	if err := st.CreateClient(ctx, c); err != nil {
 		return nil, "", fmt.Errorf("authz: create client: %w", err)
 	}

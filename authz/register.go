@@ -523,6 +523,17 @@ func (s *Server) handleRegistrationUpdate(w http.ResponseWriter, r *http.Request
 		writeRegistrationError(w, err)
 		return
 	}
+	// Decided on the client as updated, before the store's write (which
+	// must not read the store meanwhile).
+	cand := cloneClient(c)
+	if _, err = UpdateClientMetadata(cand, out); err == nil {
+		err = CertificateConflict(r.Context(), s.st, cand)
+	}
+	if err != nil {
+		s.audit(r, audit.Event{Kind: "client", Actor: c.ID, ClientID: c.ID, Action: "update", Outcome: audit.Failure})
+		writeRegistrationError(w, err)
+		return
+	}
 	tok, hash, expires, err := s.registrationToken()
 	if err != nil {
 		s.storeFailure(w, r, "token", err)

@@ -517,6 +517,14 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request) {
 		policy = authz.CeilingPolicy(authz.DefaultOpenRegistrationScopes(), false)
 	}
 	out, err := registration.Validate(m, policy)
+	if err == nil {
+		// Decided before the store's write, which must not read the store.
+		cand := *c
+		if _, err = authz.UpdateClientMetadata(&cand, out); err == nil {
+			cand.TLSClientAuth = tf.Auth
+			err = authz.CertificateConflict(r.Context(), s.cfg.Clients, &cand)
+		}
+	}
 	if flags := flagsFrom(r); err == nil && c.Policy != authz.PolicyAdmin && (flags.AllowSCIM || flags.AllowSystemScopes) {
 		err = &registration.Error{Code: registration.CodeInvalidClientMetadata,
 			Description: "Only clients an administrator registered may use SCIM or system/ scopes with a secret; register a new client for that."}
@@ -595,19 +603,30 @@ func (s *Server) setState(disabled bool) http.HandlerFunc {
 			return
 		}
 		action := "disable"
-		err := s.cfg.Clients.UpdateClient(r.Context(), c.ID, func(old authz.Client) (authz.Client, error) {
-			old.Disabled = disabled
-			if !disabled {
-				action = "enable"
-				if old.Pending {
-					action = "approve"
+		var err error
+		if !disabled {
+			enabled := *c
+			enabled.Disabled = false
+			err = authz.CertificateConflict(r.Context(), s.cfg.Clients, &enabled)
+		}
+		if err == nil {
+			err = s.cfg.Clients.UpdateClient(r.Context(), c.ID, func(old authz.Client) (authz.Client, error) {
+				old.Disabled = disabled
+				if !disabled {
+					action = "enable"
+					if old.Pending {
+						action = "approve"
+					}
+					old.Pending = false
 				}
-				old.Pending = false
-			}
-			return old, nil
-		})
+				return old, nil
+			})
+		}
 		if errors.Is(err, store.ErrNotFound) {
 			s.cfg.Pages.Fail(w, r, http.StatusNotFound, "There is no such client.", err)
+			return
+		} else if isInvalid(err) {
+			s.cfg.Pages.Fail(w, r, http.StatusConflict, describe(err), err)
 			return
 		} else if err != nil {
 			s.cfg.Pages.Fail(w, r, http.StatusInternalServerError, "", err)

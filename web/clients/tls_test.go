@@ -13,23 +13,9 @@ import (
 	"testing"
 
 	"github.com/smartgate/smartgate/authz"
-	"github.com/smartgate/smartgate/authz/registration"
 )
 
 const testJWKS = `{"keys":[{"kty":"EC","kid":"k","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0","alg":"ES256"}]}`
-
-// needsAuthTLS skips a test until authz and registration accept the RFC
-// 8705 methods (the authtls part of issue 13); once they do, the test runs
-// and asserts the rule. Lead: after merging authtls, these tests must run
-// (not skip) and pass.
-func needsAuthTLS(t *testing.T) {
-	t.Helper()
-	m := registration.Metadata{ClientName: "probe", GrantTypes: []string{"client_credentials"},
-		TokenEndpointAuthMethod: authz.AuthSelfSignedTLSClientAuth, JWKS: []byte(testJWKS)}
-	if _, err := registration.Validate(m, authz.AdminPolicy(m)); err != nil && strings.Contains(err.Error(), "not supported") {
-		t.Skip("needs authtls: registration does not accept self_signed_tls_client_auth yet")
-	}
-}
 
 func TestS13_RegistrationFormOffersCertificateMethods(t *testing.T) {
 	e := newEnv(t)
@@ -83,9 +69,8 @@ func TestS13_RegistrationFormCertBoundTokens(t *testing.T) {
 	}
 }
 
-// needs authtls: tls_client_auth registered with each kind of subject.
+// tls_client_auth registered with each kind of subject.
 func TestS13_RegistrationFormTLSClientAuth(t *testing.T) {
-	needsAuthTLS(t)
 	e := newEnv(t)
 	root := e.login("root")
 	for _, tt := range []struct {
@@ -138,9 +123,8 @@ func TestS13_RegistrationFormTLSClientAuth(t *testing.T) {
 	}
 }
 
-// needs authtls: self_signed_tls_client_auth needs the client's JWK Set.
+// self_signed_tls_client_auth needs the client's JWK Set.
 func TestS13_RegistrationFormSelfSignedTLSClientAuth(t *testing.T) {
-	needsAuthTLS(t)
 	e := newEnv(t)
 	root := e.login("root")
 	res, id, secret := root.register(url.Values{"client_name": {"Self-signed"}, "grant_types": {"client_credentials"},
@@ -159,5 +143,48 @@ func TestS13_RegistrationFormSelfSignedTLSClientAuth(t *testing.T) {
 		"token_endpoint_auth_method": {"self_signed_tls_client_auth"}})
 	if id != "" || res.status != http.StatusBadRequest || !strings.Contains(res.body, "jwks") {
 		t.Errorf("without keys: %d %s", res.status, res.body)
+	}
+}
+
+// TestS13_OneCertificateOneClientOnThePages: the edit page cannot give a
+// client another enabled client's certificate subject (400, the form
+// again, nothing stored), and enabling a client whose subject another has
+// taken meanwhile is refused (409): one certificate authenticates one
+// client (authz.CertificateConflict).
+func TestS13_OneCertificateOneClientOnThePages(t *testing.T) {
+	e := newEnv(t)
+	root := e.login("root")
+	form := func(name, dn string) url.Values {
+		return url.Values{"client_name": {name}, "grant_types": {"client_credentials"},
+			"token_endpoint_auth_method": {"tls_client_auth"}, "tls_client_auth_subject_dn": {dn}}
+	}
+	_, first, _ := root.register(form("First", "CN=lab-system,O=Example Hospital"))
+	res, second, _ := root.register(form("Second", "CN=second"))
+	if first == "" || second == "" {
+		t.Fatalf("register: %s", res.body)
+	}
+	if res, id, _ := root.register(form("Copy", "cn=Lab-System, o=Example Hospital")); id != "" || res.status != http.StatusBadRequest || !strings.Contains(res.body, first) {
+		t.Fatalf("registering the first client's subject again: %d %q %s", res.status, id, res.body)
+	}
+	r := root.submit("/admin/clients/"+second, "/admin/clients/"+second, form("Second", "CN=lab-system, O=Example Hospital"))
+	if r.status != http.StatusBadRequest || !strings.Contains(r.body, "one certificate authenticates one client") {
+		t.Fatalf("edit to the first client's subject: %d %s", r.status, r.body)
+	}
+	if c, _ := e.db.GetClient(context.Background(), second); c.TLSClientAuth.SubjectDN != "CN=second" {
+		t.Fatalf("stored after the refused edit: %+v", c.TLSClientAuth)
+	}
+	// First disabled, its subject is free; enabling it again is refused
+	// while another client holds the subject.
+	if r := root.submit("/admin/clients/"+first, "/admin/clients/"+first+"/disable", url.Values{}); r.status != http.StatusSeeOther {
+		t.Fatalf("disable: %d %s", r.status, r.body)
+	}
+	if r := root.submit("/admin/clients/"+second, "/admin/clients/"+second, form("Second", "CN=lab-system,O=Example Hospital")); r.status != http.StatusSeeOther {
+		t.Fatalf("edit to a disabled client's subject: %d %s", r.status, r.body)
+	}
+	if r := root.submit("/admin/clients/"+first, "/admin/clients/"+first+"/enable", url.Values{}); r.status != http.StatusConflict || !strings.Contains(r.body, second) {
+		t.Fatalf("enable while another client holds the subject: %d %s", r.status, r.body)
+	}
+	if c, _ := e.db.GetClient(context.Background(), first); !c.Disabled {
+		t.Fatal("enabled despite the conflict")
 	}
 }
