@@ -96,7 +96,10 @@ func secure(r *http.Request) bool {
 // Middleware puts the request's Peer (or none) in its context. For a
 // certificate that chains to the CAs it also sets r.TLS.VerifiedChains,
 // where crypto/tls would have (and clears it otherwise: the handshake
-// verified nothing).
+// verified nothing). On the HTTP listener it only removes the Header (a
+// forged one there is logged and reported), so that no handler ever sees
+// it. It runs inside the request-id middleware (server.Wrap), so that its
+// log lines and reports carry the request's id and client address.
 func (v *Verifier) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var values []string
@@ -169,27 +172,6 @@ func (v *Verifier) unreadable(r *http.Request, problem string) {
 	if v.opts.Report != nil {
 		v.opts.Report(r, ActionUnreadableHeader, problem)
 	}
-}
-
-// Strip removes the Header from requests on the way to next, for a
-// listener that does not run Middleware (the HTTP one), so that no handler
-// ever sees it; one that is there is logged and reported as forged.
-// Behind Middleware it finds nothing to remove.
-func (v *Verifier) Strip(next http.Handler) http.Handler {
-	if v.header == "" {
-		return next
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Values(v.header) != nil {
-			r.Header.Del(v.header)
-			why := "from " + r.RemoteAddr
-			if !secure(r) {
-				why = "on the HTTP listener"
-			}
-			v.drop(r, why)
-		}
-		next.ServeHTTP(w, r)
-	})
 }
 
 // Check decides p.Trusted, p.ViaCA and p.Problem, and returns the verified

@@ -265,15 +265,16 @@ func TestS13_ForgedHeaderDropped(t *testing.T) {
 			t.Fatalf("peer %+v", peer)
 		}
 	})
-	t.Run("Strip on the HTTP listener", func(t *testing.T) {
+	t.Run("removed on the HTTP listener", func(t *testing.T) {
 		h := newHarness(t, p, "X-Client-Cert")
 		r := httptest.NewRequest("GET", "http://localhost/fhir/Patient", nil)
 		r.Header.Set("X-Client-Cert", nginxEscaped(p.client))
 		var got []string
-		listener.Middleware(listener.Info{Name: "http"}, h.v.Strip(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			got = r.Header.Values("X-Client-Cert")
+		var peer *clientcert.Peer
+		listener.Middleware(listener.Info{Name: "http"}, h.v.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			got, peer = r.Header.Values("X-Client-Cert"), clientcert.From(r.Context())
 		}))).ServeHTTP(httptest.NewRecorder(), r)
-		if got != nil || len(h.reported()) != 1 {
+		if got != nil || peer != nil || len(h.reported()) != 1 {
 			t.Fatalf("handler saw %q; reports %q", got, h.reported())
 		}
 	})

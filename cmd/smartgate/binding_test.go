@@ -58,7 +58,7 @@ func newMTLSApp(t *testing.T) *mtlsApp {
 		t.Fatal(err)
 	}
 	m.secure.TLS = &tls.Config{ClientAuth: tls.RequestClientCert}
-	m.secure.Config.Handler = listener.Middleware(listener.Info{Name: "https", BaseURL: m.https, Secure: true, Loopback: true}, a.httpsWrap(a.handler))
+	m.secure.Config.Handler = listener.Middleware(listener.Info{Name: "https", BaseURL: m.https, Secure: true, Loopback: true}, a.handler)
 	m.plain.Config.Handler = listener.Middleware(listener.Info{Name: "http", BaseURL: m.http, Loopback: true}, a.handler)
 	m.secure.StartTLS()
 	m.plain.Start()

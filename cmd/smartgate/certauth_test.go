@@ -29,7 +29,7 @@ import (
 
 // certServer is the whole server (newApp) behind a real TLS listener on
 // 127.0.0.1 that requests client certificates and runs the Verifier, as
-// serve's HTTPS listener does (server.Options.HTTPSWrap).
+// serve's HTTPS listener does (the Verifier runs inside newApp's handler).
 type certServer struct {
 	t      *testing.T
 	db     *sqlite.DB
@@ -73,7 +73,7 @@ func newCertServer(t *testing.T, policy string, ca *x509.Certificate, caKey *ecd
 		t.Fatal(err)
 	}
 	ln.TLS = &tls.Config{ClientAuth: tls.RequestClientCert, MinVersion: tls.VersionTLS12}
-	ln.Config.Handler = listener.Middleware(listener.Info{Name: "https", BaseURL: base, Secure: true, Loopback: true}, a.httpsWrap(a.handler))
+	ln.Config.Handler = listener.Middleware(listener.Info{Name: "https", BaseURL: base, Secure: true, Loopback: true}, a.handler)
 	ln.StartTLS()
 	t.Cleanup(func() {
 		ln.Close()

@@ -93,7 +93,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		HTTPAddr: cfg.HTTPAddr, HTTPSAddr: cfg.HTTPSAddr,
 		HTTPURL: cfg.HTTPURL, HTTPSURL: cfg.HTTPSURL,
 		CertFile: cfg.TLSCert, KeyFile: cfg.TLSKey, DataDir: cfg.DataDir,
-		HTTPSWrap: a.httpsWrap, MaxBodyBytes: cfg.MaxBodyBytes, HSTS: cfg.HSTS,
+		MaxBodyBytes: cfg.MaxBodyBytes, HSTS: cfg.HSTS,
 		Handler: a.handler, Logger: logger,
 	})
 	if err != nil {
@@ -146,10 +146,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 // app is the wired server: every package's handlers on one mux.
 type app struct {
 	handler http.Handler
-	// httpsWrap wraps the handler on the HTTPS listener only: the client
-	// certificate Verifier (secure.go).
-	httpsWrap func(http.Handler) http.Handler
-	authz     *authz.Server
+	authz   *authz.Server
 	// people is the one account.People of the server (newPeople).
 	people *account.People
 	// scimAuth decides who may call /scim/v2 (the SCIM handler's

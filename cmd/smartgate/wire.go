@@ -302,10 +302,12 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 	}
 
 	h := server.CORSPolicy{OriginAllowed: clientCache.OriginAllowed, Logger: logger}.Wrap(mux)
-	// certs.Strip: the HTTP listener never reads --client-cert-header, and
-	// no handler sees it.
-	a.handler = server.Wrap(certs.Strip(h), logger, metrics, cfg.MaxBodyBytes, cfg.TrustedProxies)
-	a.httpsWrap = certs.Middleware
+	// certs.Middleware inside server.Wrap, so that its log lines and audit
+	// records carry the request id and client address: on the HTTPS
+	// listener it reads the request's client certificate (or a trusted
+	// proxy's --client-cert-header); on the HTTP listener it only removes
+	// that header (forged there), so that no handler ever sees it.
+	a.handler = server.Wrap(certs.Middleware(h), logger, metrics, cfg.MaxBodyBytes, cfg.TrustedProxies)
 	a.authz = as
 	return a, nil
 }

@@ -272,32 +272,22 @@ func (s *server) logRecords() []map[string]any {
 }
 
 // wantRefusalLogged: besides the access log line ("request"), the server
-// wrote a log line for the request that says why it refused: one carrying
-// its request id, or (a line written before the request id is known, such
-// as the certificate Verifier's) none but the same remote address (curl
-// and the tests' clients open a connection per request).
+// wrote a log line for the request that says why it refused, carrying its
+// request id (the certificate Verifier's lines too: it runs inside the
+// request-id middleware).
 func (s *server) wantRefusalLogged(t *testing.T, a *answer, hint ...string) {
 	t.Helper()
 	deadline := time.Now().Add(3 * time.Second)
 	for {
-		recs := s.logRecords()
-		remote := ""
 		var mine []map[string]any
-		for _, r := range recs {
-			if r["request_id"] == a.ID {
-				mine = append(mine, r)
-				if r["msg"] == "request" {
-					remote, _ = r["remote"].(string)
-				}
-			}
-		}
-		for _, r := range recs {
-			if r["msg"] == "request" {
+		for _, r := range s.logRecords() {
+			if r["request_id"] != a.ID {
 				continue
 			}
-			if _, has := r["request_id"]; r["request_id"] == a.ID || !has && remote != "" && r["remote"] == remote {
+			if r["msg"] != "request" {
 				return
 			}
+			mine = append(mine, r)
 		}
 		if time.Now().After(deadline) {
 			t.Errorf("request %s (answered %d): no log line saying why it was refused%s; only %v", a.ID, a.Status, strings.Join(hint, ""), mine)
