@@ -48,6 +48,18 @@ func CertificateConflict(ctx context.Context, st certificateClients, c *Client) 
 	return nil
 }
 
+// UpdateConflict is CertificateConflict for c as m (the result of
+// registration.Validate) would make it (UpdateClientMetadata on a copy):
+// decided before the store's write, whose update function must not read
+// the store.
+func UpdateConflict(ctx context.Context, st certificateClients, c *Client, m registration.Metadata) error {
+	cand := cloneClient(c)
+	if _, err := UpdateClientMetadata(cand, m); err != nil {
+		return err
+	}
+	return CertificateConflict(ctx, st, cand)
+}
+
 // sameTLSSubject reports whether a and b name the same subject in the same
 // member, compared as tlsSubjectMatches compares a certificate's.
 func sameTLSSubject(a, b TLSClientAuth) bool {

@@ -523,13 +523,7 @@ func (s *Server) handleRegistrationUpdate(w http.ResponseWriter, r *http.Request
 		writeRegistrationError(w, err)
 		return
 	}
-	// Decided on the client as updated, before the store's write (which
-	// must not read the store meanwhile).
-	cand := cloneClient(c)
-	if _, err = UpdateClientMetadata(cand, out); err == nil {
-		err = CertificateConflict(r.Context(), s.st, cand)
-	}
-	if err != nil {
+	if err := UpdateConflict(r.Context(), s.st, c, out); err != nil {
 		s.audit(r, audit.Event{Kind: "client", Actor: c.ID, ClientID: c.ID, Action: "update", Outcome: audit.Failure})
 		writeRegistrationError(w, err)
 		return

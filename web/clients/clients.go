@@ -518,12 +518,7 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request) {
 	}
 	out, err := registration.Validate(m, policy)
 	if err == nil {
-		// Decided before the store's write, which must not read the store.
-		cand := *c
-		if _, err = authz.UpdateClientMetadata(&cand, out); err == nil {
-			cand.TLSClientAuth = tf.Auth
-			err = authz.CertificateConflict(r.Context(), s.cfg.Clients, &cand)
-		}
+		err = authz.UpdateConflict(r.Context(), s.cfg.Clients, c, out)
 	}
 	if flags := flagsFrom(r); err == nil && c.Policy != authz.PolicyAdmin && (flags.AllowSCIM || flags.AllowSystemScopes) {
 		err = &registration.Error{Code: registration.CodeInvalidClientMetadata,
