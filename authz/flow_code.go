@@ -76,6 +76,13 @@ func plainHTTPExchangeRefused(ctx context.Context, ar fosite.AccessRequester) bo
 	if len(uris) == 0 {
 		return plainHTTPNonLoopback(ctx, nil)
 	}
+	return plainHTTPNonLoopbackURI(ctx, uris)
+}
+
+// plainHTTPNonLoopbackURI reports whether the request of ctx came over the
+// plain-HTTP listener and one of uris is not a loopback redirect URI (one
+// that does not parse counts as not loopback).
+func plainHTTPNonLoopbackURI(ctx context.Context, uris []string) bool {
 	for _, u := range uris {
 		pu, err := url.Parse(u)
 		if err != nil {

@@ -3,7 +3,6 @@ package authz
 import (
 	"context"
 	"net/http"
-	"net/url"
 	"strings"
 
 	"github.com/ory/fosite"
@@ -128,14 +127,5 @@ func (s *Server) identifyPublicRefresh(r *http.Request) {
 // looked at, so that nothing rotates). Clients without redirect URIs
 // (OWin, backend services) are not affected.
 func plainHTTPRefreshRefused(ctx context.Context, c fosite.Client) bool {
-	if c == nil {
-		return false
-	}
-	for _, u := range c.GetRedirectURIs() {
-		pu, err := url.Parse(u)
-		if err != nil || plainHTTPNonLoopback(ctx, pu) {
-			return plainHTTPNonLoopback(ctx, nil)
-		}
-	}
-	return false
+	return c != nil && plainHTTPNonLoopbackURI(ctx, c.GetRedirectURIs())
 }

@@ -71,15 +71,21 @@ func authorizeOver(t *testing.T, e *env, srv *httptest.Server, c *authz.Client, 
 	return resp, body, verifier
 }
 
-// exchangeOver redeems code for c on srv (client_secret_basic when secret
-// is set, else as a public client); without redirectURI the parameter is
-// left out.
+// exchangeOver redeems code for c on srv (tokenOver); without
+// redirectURI the parameter is left out.
 func exchangeOver(t *testing.T, srv *httptest.Server, c *authz.Client, secret, code, verifier, redirectURI string) (*http.Response, map[string]any) {
 	t.Helper()
 	form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "code_verifier": {verifier}}
 	if redirectURI != "" {
 		form.Set("redirect_uri", redirectURI)
 	}
+	return tokenOver(t, srv, c, secret, form)
+}
+
+// tokenOver posts form to srv's token endpoint for c: client_secret_basic
+// when secret is set, else as a public client.
+func tokenOver(t *testing.T, srv *httptest.Server, c *authz.Client, secret string, form url.Values) (*http.Response, map[string]any) {
+	t.Helper()
 	if secret == "" {
 		form.Set("client_id", c.ID)
 	}
@@ -224,25 +230,10 @@ func TestS2_PlainHTTPExchangeWithSeveralRedirectURIs(t *testing.T) {
 	codeFrom(t, resp, body)
 }
 
-// refreshOver sends a refresh_token grant for c on srv (client_secret_basic
-// when secret is set, else as a public client).
+// refreshOver sends a refresh_token grant for c on srv (tokenOver).
 func refreshOver(t *testing.T, srv *httptest.Server, c *authz.Client, secret, rt string) (*http.Response, map[string]any) {
 	t.Helper()
-	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}
-	if secret == "" {
-		form.Set("client_id", c.ID)
-	}
-	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/oauth/token", strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if secret != "" {
-		req.SetBasicAuth(url.QueryEscape(c.ID), url.QueryEscape(secret))
-	}
-	resp, b := do(t, srv, req)
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatalf("refresh: status %d, body is not JSON: %s", resp.StatusCode, b)
-	}
-	return resp, m
+	return tokenOver(t, srv, c, secret, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}})
 }
 
 // TestS2_PlainHTTPRefreshOnlyForLoopbackClients: the refreshes of a client
