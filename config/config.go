@@ -99,6 +99,9 @@ type Config struct {
 	// optional whatever this says.
 	AdminSecondFactor SecondFactorPolicy
 
+	// Upstream is proxy mode's upstream FHIR server (config/upstream.go).
+	Upstream Upstream
+
 	// Providers are the federated identity providers (file only).
 	Providers []Provider `yaml:"-"`
 }
@@ -279,7 +282,7 @@ func nonNegative(f func(c *Config) *int64) func(*Config, string) error {
 
 // Settings returns the table of settings, in documentation order.
 func Settings() []Setting {
-	return []Setting{
+	return append([]Setting{
 		{Flag: "data", Default: "./data", Usage: "folder for the database, generated keys and certificates", set: str(func(c *Config) *string { return &c.DataDir })},
 		{Flag: "http-addr", Default: "127.0.0.1:8080", Usage: "where the HTTP listener binds (empty: off)", set: str(func(c *Config) *string { return &c.HTTPAddr })},
 		{Flag: "https-addr", Default: "127.0.0.1:8443", Usage: "where the HTTPS listener binds (empty: off)", set: str(func(c *Config) *string { return &c.HTTPSAddr })},
@@ -320,7 +323,7 @@ func Settings() []Setting {
 		{Flag: "metrics-token-file", Default: "", Usage: "file holding a bearer token (at least 16 characters) with which any client may read /metrics", set: str(func(c *Config) *string { return &c.MetricsTokenFile })},
 		{Flag: "admin-second-factor", Default: string(SecondFactorOptional), Usage: "second factor (TOTP) for administrators: optional (like everyone else: asked for when enrolled) or required (an administrator's log-in completes only with one, enrolled during the log-in if need be)", kind: kEnum, enum: []string{string(SecondFactorOptional), string(SecondFactorRequired)}, set: func(c *Config, v string) error { c.AdminSecondFactor = SecondFactorPolicy(v); return nil }},
 		{Flag: "demo", Default: "false", Usage: "load the bundled synthetic patients, demo accounts and the demo SMART app", kind: kBool, set: boolean(func(c *Config) *bool { return &c.Demo })},
-	}
+	}, upstreamSettings()...)
 }
 
 // Error lists every configuration problem found.
@@ -519,6 +522,7 @@ func (c *Config) validate(p *Error, getenv func(string) string) {
 		}
 	}
 	c.validateTrustedJWTIssuers(p)
+	c.validateUpstream(p)
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		p.add("tls-cert and tls-key go together: set both or neither")
 	}
@@ -565,9 +569,11 @@ func ReadMetricsToken(path string) (string, error) {
 // IsLoopbackAddr reports whether a listen address binds only to loopback.
 func IsLoopbackAddr(addr string) bool {
 	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return false
-	}
+	return err == nil && IsLoopbackHost(host)
+}
+
+// IsLoopbackHost reports whether a host name or address is loopback.
+func IsLoopbackHost(host string) bool {
 	if host == "localhost" {
 		return true
 	}

@@ -258,9 +258,10 @@ func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request) error {
 		entries = append(entries, ent)
 	}
 	bundle := map[string]any{"resourceType": "Bundle", "id": newID(), "type": "history", "total": page.Total, "link": links}
-	if check != nil || !totalExact {
+	if check != nil || !totalExact || page.Total < 0 {
 		// The store's count may include versions the caller may not see
-		// (on this page or another): no total rather than an oracle.
+		// (on this page or another): no total rather than an oracle. A
+		// store that cannot count (an upstream without a total) says -1.
 		delete(bundle, "total")
 	}
 	if len(entries) > 0 {

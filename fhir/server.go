@@ -159,6 +159,10 @@ func toHTTPError(err error) *httpError {
 	if errors.As(err, &se) {
 		return errorf(http.StatusBadRequest, "invalid", "%s", se.Msg)
 	}
+	var ur *UpstreamRefusal
+	if errors.As(err, &ur) {
+		return errorf(ur.Status, "processing", "%s", ur.Error())
+	}
 	var ch *Challenge
 	if errors.As(err, &ch) {
 		e := errorf(http.StatusUnauthorized, "login", "%s", ch.Detail)
@@ -184,6 +188,10 @@ func toHTTPError(err error) *httpError {
 		return errorf(http.StatusNotFound, "not-found", "resource not found")
 	case errors.Is(err, store.ErrConflict):
 		return errorf(http.StatusConflict, "conflict", "conflicting concurrent write; retry")
+	case errors.Is(err, ErrGatewayTimeout):
+		return errorf(http.StatusGatewayTimeout, "timeout", "%v", err)
+	case errors.Is(err, ErrBadGateway):
+		return errorf(http.StatusBadGateway, "transient", "%v", err)
 	case errors.Is(err, store.ErrUnavailable):
 		return errorf(http.StatusServiceUnavailable, "transient", "storage unavailable; retry later")
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):

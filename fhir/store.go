@@ -3,6 +3,7 @@ package fhir
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/smartgate/smartgate/fhir/search"
@@ -37,6 +38,31 @@ type Cursor string
 // ErrInvalidCursor: a Cursor the store did not make, or made for another
 // kind of listing (400).
 var ErrInvalidCursor = errors.New("fhir: invalid paging cursor")
+
+// Errors of a Store that forwards to another FHIR server (package
+// fhir/upstream: proxy mode and the gateway), answered as a gateway does.
+// Their messages are shown to the client: a Store keeps the upstream's
+// address and transport details for its log.
+var (
+	// ErrBadGateway: the upstream failed, could not be reached, or
+	// answered something that is not what was asked for (502).
+	ErrBadGateway = errors.New("upstream FHIR server failed")
+	// ErrGatewayTimeout: the upstream did not answer in time (504).
+	ErrGatewayTimeout = errors.New("upstream FHIR server did not answer in time")
+)
+
+// UpstreamRefusal is a request the upstream FHIR server refused with a
+// 4xx status other than not found and conflict (a resource it does not
+// accept, an interaction it does not support): the client gets Status and
+// the upstream's diagnostics.
+type UpstreamRefusal struct {
+	Status      int
+	Diagnostics string
+}
+
+func (e *UpstreamRefusal) Error() string {
+	return fmt.Sprintf("upstream FHIR server refused the request (%d): %s", e.Status, e.Diagnostics)
+}
 
 // Write is one new version to store.
 type Write struct {
@@ -103,7 +129,8 @@ type HistoryQuery struct {
 
 // HistoryPage is one page of a history listing.
 type HistoryPage struct {
-	// Total counts the versions the query selects, on every page.
+	// Total counts the versions the query selects, on every page; -1 when
+	// the store cannot tell (an upstream server that gave no total).
 	Total   int
 	Entries []HistoryEntry
 	// Next is the Cursor of the next page, "" when this is the last. Later

@@ -41,6 +41,7 @@ import (
 	"github.com/smartgate/smartgate/fhir/bearer"
 	"github.com/smartgate/smartgate/fhir/demo"
 	"github.com/smartgate/smartgate/fhir/search"
+	fhirupstream "github.com/smartgate/smartgate/fhir/upstream"
 	"github.com/smartgate/smartgate/internal/testclock"
 	"github.com/smartgate/smartgate/listener"
 	"github.com/smartgate/smartgate/store/sqlite"
@@ -56,8 +57,11 @@ const (
 
 // harness is one running server with data, accounts and clients.
 type harness struct {
-	t       *testing.T
-	db      *sqlite.DB
+	t  *testing.T
+	db *sqlite.DB
+	// data is where the FHIR data is: db, or in proxy mode (newProxyHarness)
+	// the upstream server, reached without access control.
+	data    fhir.Store
 	app     *app
 	cfg     *config.Config
 	secure  *httptest.Server // the "https" listener
@@ -95,6 +99,12 @@ func newHarness(t *testing.T, args ...string) *harness {
 		t.Fatal(err)
 	}
 	h.db = db
+	h.data = db
+	if cfg.Upstream.URL != "" {
+		if h.data, err = fhirupstream.New(fhirupstream.Config{BaseURL: cfg.Upstream.URL}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	a, err := newApp(ctx, cfg, db, logger, h.env())
 	if err != nil {
 		t.Fatal(err)
@@ -157,7 +167,7 @@ func (h *harness) importDemo() {
 		if err != nil {
 			h.t.Fatal(err)
 		}
-		if _, err := fhir.Import(context.Background(), h.db, r, fhir.ImportOptions{Registry: reg}); err != nil {
+		if _, err := fhir.Import(context.Background(), h.data, r, fhir.ImportOptions{Registry: reg}); err != nil {
 			h.t.Fatalf("import %s: %v", f, err)
 		}
 		r.Close()
@@ -183,7 +193,7 @@ func (h *harness) importDemo() {
 // without access control, in process, and returns what searchIDs does.
 func (h *harness) searchUnchecked(reg *search.Registry) func(query string) []string {
 	mux := http.NewServeMux()
-	fhir.New(fhir.Config{AccessControlOff: true, Registry: reg}, h.db, nil).Register(mux)
+	fhir.New(fhir.Config{AccessControlOff: true, Registry: reg}, h.data, nil).Register(mux)
 	return func(query string) []string {
 		h.t.Helper()
 		rec := httptest.NewRecorder()

@@ -538,9 +538,23 @@ func (m *matrix) historyWant(k *matrixToken, system bool, f fixtureRes) want {
 // obtained once per kind through the real flows.
 func TestSec9Confinement_Matrix(t *testing.T) {
 	h := newHarness(t)
+	runConfinementMatrix(t, h, matrixPaths(h))
+}
+
+// TestIssue14ProxyConfinement_Matrix: the same table in proxy mode
+// (--fhir-upstream in front of a separate smartgate process serving its
+// embedded store without access control): one enforcement, two stores.
+func TestIssue14ProxyConfinement_Matrix(t *testing.T) {
+	h := newProxyHarness(t)
+	runConfinementMatrix(t, h, []enforcementPath{
+		{name: "proxy-https", base: h.baseA + "/fhir"},
+		{name: "proxy-http", base: h.baseB + "/fhir"},
+	})
+}
+
+func runConfinementMatrix(t *testing.T, h *harness, paths []enforcementPath) {
 	m := newMatrix(t, h)
 	tokens := m.tokens(t)
-	paths := matrixPaths(h)
 	// Every row's reads first (one goroutine per path), then the rows.
 	reads := make([][][]readResult, len(paths))
 	var wg sync.WaitGroup

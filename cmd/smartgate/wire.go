@@ -121,7 +121,18 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 	// Tokens, the FHIR endpoint and the pages see a person's effective
 	// rights: roles and scope ceiling through their groups.
 	users := authz.Accounts{Store: db, Passwords: passwords, Rights: people}
-	directory := picker.New(db, reg)
+	metrics := server.NewMetrics()
+	// The FHIR data: the embedded store, or in proxy mode the upstream
+	// (upstream.go), for the endpoint, the pickers and the launch page.
+	var fhirData fhir.Store = db
+	up, err := newFHIRUpstream(ctx, cfg.Upstream, reg, metrics.Registry, logger.With("component", "upstream"))
+	if err != nil {
+		return nil, err
+	}
+	if up != nil {
+		fhirData = up
+	}
+	directory := picker.New(fhirData, reg)
 	pages, err := web.New(ctx, web.Config{
 		Logger:               logger.With("component", "web"),
 		Assets:               assets,
@@ -159,7 +170,7 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 	if err != nil {
 		return nil, err
 	}
-	launches, err := launch.New(launch.Config{Store: db, Clients: db, Resources: db, Pages: pages, Assets: assets,
+	launches, err := launch.New(launch.Config{Store: db, Clients: db, Resources: fhirData, Pages: pages, Assets: assets,
 		StylePath: stylePath, Audit: rec, Logger: logger.With("component", "launch"),
 		Actor: func(ctx context.Context) string {
 			if u, ok := web.UserFrom(ctx); ok {
@@ -232,7 +243,7 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 		SoftwareVersion:     version,
 		Audit:               rec,
 		AllowOrigin:         func(o string) bool { return clientCache.OriginAllowed(context.Background(), o) },
-	}, db, logger.With("component", "fhir"))
+	}, fhirData, logger.With("component", "fhir"))
 
 	// Provisioning tokens are looked up through one cache, which the client
 	// pages' revocations empty at once (scimauth.TokenCache).
@@ -278,7 +289,6 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 	}
 
 	mux := http.NewServeMux()
-	metrics := server.NewMetrics()
 	metricsAccess := server.MetricsAccess{Allow: cfg.MetricsAllow}
 	if cfg.MetricsTokenFile != "" {
 		if metricsAccess.Token, err = config.ReadMetricsToken(cfg.MetricsTokenFile); err != nil {

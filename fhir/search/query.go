@@ -17,7 +17,7 @@ const (
 	MaxCount     = 1000
 	maxValues    = 100 // OR values per parameter
 	maxClauses   = 64
-	maxCursor    = 256 // bytes of a _cursor value
+	maxCursor    = 2048 // bytes of a _cursor value (an upstream's next link, sealed, fits)
 )
 
 // Query is a parsed search: Clauses are ANDed, the Values of a Clause ORed.

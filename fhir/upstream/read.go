@@ -1,0 +1,305 @@
+package upstream
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/smartgate/smartgate/fhir"
+	"github.com/smartgate/smartgate/fhir/search"
+	"github.com/smartgate/smartgate/store"
+)
+
+// checkRef refuses a type or id that could make the upstream path mean
+// something else (the endpoint has checked both already; this store does
+// not rely on it).
+func (s *Store) checkRef(typ, id string) error {
+	if !s.reg.IsType(typ) || (id != "" && !search.ValidID(id)) {
+		return fmt.Errorf("upstream: %q/%q is not a resource reference: %w", typ, id, store.ErrNotFound)
+	}
+	return nil
+}
+
+// parseResource reads one resource of the upstream; it must be typ/id
+// (when given) and carry a numeric version (or none: version 1).
+func (s *Store) parseResource(ctx context.Context, op string, raw []byte, typ, id string) (*fhir.Resource, error) {
+	var head struct {
+		ResourceType string `json:"resourceType"`
+		ID           string `json:"id"`
+		Meta         struct {
+			VersionID   string `json:"versionId"`
+			LastUpdated string `json:"lastUpdated"`
+		} `json:"meta"`
+	}
+	if err := json.Unmarshal(raw, &head); err != nil {
+		return nil, s.garbage(ctx, op, "its answer is not FHIR JSON")
+	}
+	if !s.reg.IsType(head.ResourceType) || !search.ValidID(head.ID) {
+		return nil, s.garbage(ctx, op, "its answer is not a resource with an id")
+	}
+	if (typ != "" && head.ResourceType != typ) || (id != "" && head.ID != id) {
+		return nil, s.garbage(ctx, op, fmt.Sprintf("it answered %s/%s for %s/%s", head.ResourceType, head.ID, typ, id))
+	}
+	r := &fhir.Resource{Type: head.ResourceType, ID: head.ID, Version: 1, JSON: raw}
+	if head.Meta.VersionID != "" {
+		v, err := strconv.ParseInt(head.Meta.VersionID, 10, 64)
+		if err != nil || v < 1 {
+			return nil, s.garbage(ctx, op, fmt.Sprintf("version %q of %s/%s is not a positive number", head.Meta.VersionID, r.Type, r.ID))
+		}
+		r.Version = v
+	}
+	if t, err := time.Parse(time.RFC3339Nano, head.Meta.LastUpdated); err == nil {
+		r.LastUpdated = t
+	}
+	return r, nil
+}
+
+// ReadResource implements fhir.ResourceReader. A deleted resource (410) is
+// returned Deleted, with the version of its deletion from its history.
+func (s *Store) ReadResource(ctx context.Context, typ, id string) (*fhir.Resource, error) {
+	if err := s.checkRef(typ, id); err != nil {
+		return nil, err
+	}
+	a, err := s.do(ctx, call{op: "read", method: http.MethodGet, path: typ + "/" + id})
+	if err != nil {
+		return nil, err
+	}
+	switch a.status {
+	case http.StatusOK:
+		return s.parseResource(ctx, "read", a.body, typ, id)
+	case http.StatusGone:
+		return s.deletedResource(ctx, typ, id)
+	}
+	return nil, s.statusError(ctx, "read", a)
+}
+
+// deletedResource finds the version of typ/id's deletion: the newest entry
+// of its history. Without one it is version 1 with no earlier content (so
+// that it reads as not found to whoever cannot reach everything).
+func (s *Store) deletedResource(ctx context.Context, typ, id string) (*fhir.Resource, error) {
+	page, err := s.ResourceHistory(ctx, fhir.HistoryQuery{Type: typ, ID: id, Count: 1})
+	if err == nil && len(page.Entries) > 0 && page.Entries[0].Deleted {
+		r := page.Entries[0].Resource
+		return &r, nil
+	}
+	return &fhir.Resource{Type: typ, ID: id, Version: 1, Deleted: true}, nil
+}
+
+// ReadResourceVersion implements fhir.ResourceReader.
+func (s *Store) ReadResourceVersion(ctx context.Context, typ, id string, version int64) (*fhir.Resource, error) {
+	if err := s.checkRef(typ, id); err != nil {
+		return nil, err
+	}
+	a, err := s.do(ctx, call{op: "vread", method: http.MethodGet, path: fmt.Sprintf("%s/%s/_history/%d", typ, id, version)})
+	if err != nil {
+		return nil, err
+	}
+	switch a.status {
+	case http.StatusOK:
+		r, err := s.parseResource(ctx, "vread", a.body, typ, id)
+		if err == nil && r.Version != version {
+			return nil, s.garbage(ctx, "vread", fmt.Sprintf("it answered version %d for %d", r.Version, version))
+		}
+		return r, err
+	case http.StatusGone:
+		return &fhir.Resource{Type: typ, ID: id, Version: version, Deleted: true}, nil
+	}
+	return nil, s.statusError(ctx, "vread", a)
+}
+
+// bundle is the part of a Bundle this store reads.
+type bundle struct {
+	ResourceType string `json:"resourceType"`
+	Type         string `json:"type"`
+	Total        *int   `json:"total"`
+	Link         []struct {
+		Relation string `json:"relation"`
+		URL      string `json:"url"`
+	} `json:"link"`
+	Entry []bundleEntry `json:"entry"`
+}
+
+type bundleEntry struct {
+	FullURL  string          `json:"fullUrl"`
+	Resource json.RawMessage `json:"resource"`
+	Search   *struct {
+		Mode string `json:"mode"`
+	} `json:"search"`
+	Request *struct {
+		Method string `json:"method"`
+		URL    string `json:"url"`
+	} `json:"request"`
+	Response *struct {
+		Status       string `json:"status"`
+		Etag         string `json:"etag"`
+		LastModified string `json:"lastModified"`
+	} `json:"response"`
+}
+
+func (s *Store) parseBundle(ctx context.Context, op, want string, a *answer) (*bundle, error) {
+	if a.status != http.StatusOK {
+		return nil, s.statusError(ctx, op, a)
+	}
+	var b bundle
+	if err := json.Unmarshal(a.body, &b); err != nil || b.ResourceType != "Bundle" {
+		return nil, s.garbage(ctx, op, "its answer is not a Bundle")
+	}
+	if b.Type != want {
+		return nil, s.garbage(ctx, op, fmt.Sprintf("it answered a %q Bundle for a %s", b.Type, want))
+	}
+	return &b, nil
+}
+
+// next returns the Bundle's next link.
+func (b *bundle) next() string {
+	for _, l := range b.Link {
+		if l.Relation == "next" {
+			return l.URL
+		}
+	}
+	return ""
+}
+
+// ResourceHistory implements fhir.ResourceReader. The upstream cannot
+// confine a history listing to compartments: with q.Patients set, versions
+// whose content is in none of them are left out here (the endpoint decides
+// every version listed as well, deletions on the content they deleted).
+func (s *Store) ResourceHistory(ctx context.Context, q fhir.HistoryQuery) (*fhir.HistoryPage, error) {
+	path := "_history"
+	if q.Type != "" {
+		if err := s.checkRef(q.Type, q.ID); err != nil {
+			return nil, err
+		}
+		path = q.Type + "/_history"
+		if q.ID != "" {
+			path = q.Type + "/" + q.ID + "/_history"
+		}
+	}
+	c := call{op: "history", method: http.MethodGet, path: path, query: url.Values{}}
+	if q.Cursor != "" {
+		// A position in the upstream's history: its next link's query,
+		// asked again of this listing's path with this request's _count
+		// and _since. The endpoint decides every version listed, so a
+		// history cursor is not bound to one listing or caller.
+		_, raw, err := s.openCursor(q.Cursor, historySeal)
+		if err != nil {
+			return nil, err
+		}
+		if c.query, err = url.ParseQuery(raw); err != nil {
+			return nil, fhir.ErrInvalidCursor
+		}
+	}
+	if q.Count > 0 {
+		c.query.Set("_count", strconv.Itoa(q.Count))
+	}
+	if !q.Since.IsZero() {
+		c.query.Set("_since", q.Since.UTC().Format(time.RFC3339Nano))
+	}
+	a, err := s.do(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	b, err := s.parseBundle(ctx, "history", "history", a)
+	if err != nil {
+		return nil, err
+	}
+	page := &fhir.HistoryPage{Total: -1}
+	if b.Total != nil {
+		page.Total = *b.Total
+	}
+	for _, e := range b.Entry {
+		he, err := s.historyEntry(ctx, e)
+		if err != nil {
+			return nil, err
+		}
+		if (q.Type != "" && he.Type != q.Type) || (q.ID != "" && he.ID != q.ID) {
+			return nil, s.garbage(ctx, "history", fmt.Sprintf("its history of %s/%s lists %s/%s", q.Type, q.ID, he.Type, he.ID))
+		}
+		if q.Patients != nil && !he.Deleted && !s.inCompartments(he.Type, he.JSON, q.Patients) {
+			page.Total = -1
+			continue
+		}
+		page.Entries = append(page.Entries, he)
+	}
+	if page.Next, err = s.sealNext(b.next(), historySeal); err != nil {
+		return nil, s.garbage(ctx, "history", err.Error())
+	}
+	return page, nil
+}
+
+// historyEntry reads one entry of a history Bundle.
+func (s *Store) historyEntry(ctx context.Context, e bundleEntry) (fhir.HistoryEntry, error) {
+	var he fhir.HistoryEntry
+	he.Method = http.MethodPut
+	if e.Request != nil && e.Request.Method != "" {
+		he.Method = strings.ToUpper(e.Request.Method)
+	}
+	if len(e.Resource) > 0 && string(e.Resource) != "null" {
+		r, err := s.parseResource(ctx, "history", e.Resource, "", "")
+		if err != nil {
+			return he, err
+		}
+		he.Resource = *r
+		return he, nil
+	}
+	// A deletion: no resource; who and which version from the request
+	// URL (or fullUrl) and the response's ETag.
+	he.Deleted = true
+	ref := e.FullURL
+	if e.Request != nil && e.Request.URL != "" {
+		ref = e.Request.URL
+	}
+	ref, _, _ = strings.Cut(ref, "?")
+	ref = strings.TrimSuffix(ref, "/")
+	if i := strings.Index(ref, "/_history"); i >= 0 {
+		ref = ref[:i]
+	}
+	parts := strings.Split(ref, "/")
+	if len(parts) < 2 || s.checkRef(parts[len(parts)-2], parts[len(parts)-1]) != nil {
+		return he, s.garbage(ctx, "history", "a deletion in its history names no resource")
+	}
+	he.Type, he.ID = parts[len(parts)-2], parts[len(parts)-1]
+	he.Version = 1
+	if e.Response != nil {
+		if v, ok := etagVersion(e.Response.Etag); ok {
+			he.Version = v
+		}
+		if t, err := time.Parse(time.RFC3339Nano, e.Response.LastModified); err == nil {
+			he.LastUpdated = t
+		}
+	}
+	return he, nil
+}
+
+// etagVersion reads W/"3" or "3".
+func etagVersion(etag string) (int64, bool) {
+	etag = strings.TrimPrefix(strings.TrimSpace(etag), "W/")
+	v, err := strconv.ParseInt(strings.Trim(etag, `"`), 10, 64)
+	return v, err == nil && v > 0
+}
+
+// inCompartments reports whether the resource is in the compartment of one
+// of patients (by the R4 Patient CompartmentDefinition).
+func (s *Store) inCompartments(typ string, raw []byte, patients []string) bool {
+	res, err := search.Decode(raw)
+	if err != nil {
+		return false
+	}
+	comps, err := s.reg.PatientCompartments(typ, res, raw)
+	if err != nil {
+		return false
+	}
+	for _, c := range comps {
+		for _, p := range patients {
+			if c == p {
+				return true
+			}
+		}
+	}
+	return false
+}
