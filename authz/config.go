@@ -34,6 +34,11 @@ type Config struct {
 	// FHIRBaseURLs are the FHIR bases an authorize aud may name, e.g.
 	// <httpURL>/fhir and <httpsURL>/fhir (compared without trailing slash).
 	FHIRBaseURLs []string
+	// ExtraFHIRBaseURLs are other FHIR bases (gateways, proxies elsewhere)
+	// an authorize aud may name too: the token's aud is then that base
+	// alone, so that it is good there and not at this server's own
+	// FHIR endpoint (whose tokens name FHIRBaseURLs).
+	ExtraFHIRBaseURLs []string
 	// MTLSBaseURL is the public base URL of the HTTPS listener, where
 	// client certificates are requested ("" when it is off): discovery
 	// then offers certificate-bound access tokens (RFC 8705 §3), and names
@@ -155,6 +160,9 @@ func (c *Config) setDefaults() {
 	}
 	for i, u := range c.FHIRBaseURLs {
 		c.FHIRBaseURLs[i] = strings.TrimRight(u, "/")
+	}
+	for i, u := range c.ExtraFHIRBaseURLs {
+		c.ExtraFHIRBaseURLs[i] = strings.TrimRight(u, "/")
 	}
 	c.MTLSBaseURL = strings.TrimRight(c.MTLSBaseURL, "/")
 }

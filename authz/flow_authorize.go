@@ -259,12 +259,14 @@ func (s *Server) checkAuthorize(ctx context.Context, ar fosite.AuthorizeRequeste
 }
 
 // fhirBase returns the configured FHIR base that aud names (trailing
-// slashes ignored).
+// slashes ignored): one of this server's or an extra one.
 func (s *Server) fhirBase(aud string) (string, bool) {
 	a := strings.TrimRight(aud, "/")
-	for _, b := range s.cfg.FHIRBaseURLs {
-		if a == b {
-			return b, true
+	for _, bases := range [][]string{s.cfg.FHIRBaseURLs, s.cfg.ExtraFHIRBaseURLs} {
+		for _, b := range bases {
+			if a == b {
+				return b, true
+			}
 		}
 	}
 	return "", false

@@ -123,6 +123,7 @@ func New(cfg Config, st Store, interaction Interaction, users Users, rec audit.R
 	}
 	cfg.BaseURLs = append([]string(nil), cfg.BaseURLs...)
 	cfg.FHIRBaseURLs = append([]string(nil), cfg.FHIRBaseURLs...)
+	cfg.ExtraFHIRBaseURLs = append([]string(nil), cfg.ExtraFHIRBaseURLs...)
 	cfg.setDefaults()
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)

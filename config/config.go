@@ -101,6 +101,8 @@ type Config struct {
 
 	// Upstream is proxy mode's upstream FHIR server (config/upstream.go).
 	Upstream Upstream
+	// ExtraFHIRBases are --extra-fhir-bases (no trailing slash).
+	ExtraFHIRBases []string
 
 	// Providers are the federated identity providers (file only).
 	Providers []Provider `yaml:"-"`

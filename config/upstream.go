@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"net/url"
 	"os"
 	"strings"
@@ -42,6 +43,20 @@ func upstreamSettings() []Setting {
 		{Flag: "fhir-upstream-scope", Default: "", Usage: "scope asked for at --fhir-upstream-token-url (space-separated)", set: u(func(u *Upstream) *string { return &u.Scope })},
 		{Flag: "fhir-upstream-cert", Default: "", Usage: "PEM client certificate smartgate presents to the upstream", set: u(func(u *Upstream) *string { return &u.Cert })},
 		{Flag: "fhir-upstream-key", Default: "", Usage: "PEM private key for --fhir-upstream-cert", set: u(func(u *Upstream) *string { return &u.Key })},
+		{Flag: "extra-fhir-bases", Default: "", Usage: "comma-separated other FHIR base URLs (gateways, proxies elsewhere) that apps may name as aud; their tokens name that base alone and are not accepted by this server's own /fhir", set: func(c *Config, v string) error {
+			c.ExtraFHIRBases = nil
+			for _, b := range strings.Split(v, ",") {
+				if b = strings.TrimRight(strings.TrimSpace(b), "/"); b == "" {
+					continue
+				}
+				u, err := url.Parse(b)
+				if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+					return fmt.Errorf("%q is not an http(s) URL without query", b)
+				}
+				c.ExtraFHIRBases = append(c.ExtraFHIRBases, b)
+			}
+			return nil
+		}},
 		{Flag: "fhir-upstream-ca", Default: "", Usage: "PEM bundle of CAs that sign the upstream's TLS certificate (default: the system's)", set: u(func(u *Upstream) *string { return &u.CA })},
 	}
 }

@@ -43,6 +43,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"serve", "run the server (the default)", runServe},
+		{"gateway", "the FHIR enforcement point alone, for another issuer's tokens: gateway --upstream URL --issuer URL [--listen ADDR] [--audience URL] [--introspection-url URL --client-id ID --client-secret-env VAR|--client-secret-file F] [--tls-cert F --tls-key F [--client-ca F]]", runGateway},
 		{"user", "manage local accounts: user add --username NAME --password-stdin [--role R] [--fhir-user Patient/ID]; user passwd --username NAME --password-stdin; user reset-second-factor --username NAME", runUser},
 		{"fhir", "FHIR data: fhir import FILE… (Bundles and NDJSON)", runFHIR},
 		{"keys", "signing keys: keys rotate", runKeys},

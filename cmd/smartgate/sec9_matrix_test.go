@@ -33,6 +33,26 @@ import (
 type enforcementPath struct {
 	name string
 	base string // FHIR base URL, no trailing slash
+	// reach, when set, is what a token reaches on this path (a gateway
+	// knows a person by the token alone); nil: the token's own reach.
+	reach func(k *matrixToken) reach
+	// window is the history window as this path pages it ("": the
+	// matrix's, made by the harness's own endpoint).
+	window string
+}
+
+// tokensFor returns the tokens as path p sees them.
+func (p enforcementPath) tokensFor(tokens []*matrixToken) []*matrixToken {
+	if p.reach == nil {
+		return tokens
+	}
+	out := make([]*matrixToken, len(tokens))
+	for i, k := range tokens {
+		kk := *k
+		kk.reach = p.reach(k)
+		out[i] = &kk
+	}
+	return out
 }
 
 func matrixPaths(h *harness) []enforcementPath {
@@ -99,6 +119,7 @@ type matrix struct {
 	fixtures  []fixtureRes
 	anchor    string
 	window    string // history query limiting a listing to the fixtures' versions
+	since     string // its _since
 	otherIDs  map[string]bool
 }
 
@@ -205,7 +226,16 @@ func newMatrix(t *testing.T, h *harness) *matrix {
 	// the versions before it. The cursor is opaque; no arithmetic on it.
 	m.adminBundle(t, bundleEntry("POST", "Basic", map[string]any{"resourceType": "Basic",
 		"code": map[string]any{"text": "sec9 window end"}}, ""))
-	r := h.do("GET", "_history?_count=1", m.admin, nil)
+	m.since = since
+	m.window = m.windowAt(t, h.baseA+"/fhir", m.admin)
+	return m
+}
+
+// windowAt is the fixtures' history window as the FHIR base at base pages
+// it (a cursor is made by, and good for, the endpoint that made it), read
+// with a token that reaches the marker.
+func (m *matrix) windowAt(t *testing.T, base, token string) string {
+	r := m.h.fhirRequest(t, "GET", base+"/_history?_count=1", token, nil, nil)
 	next := ""
 	links, _ := r.json["link"].([]any)
 	for _, l := range links {
@@ -217,10 +247,9 @@ func newMatrix(t *testing.T, h *harness) *matrix {
 	u, err := url.Parse(next)
 	cursor := u.Query().Get("_cursor")
 	if err != nil || cursor == "" || !strings.Contains(string(r.body), `"Basic"`) {
-		t.Fatalf("history next link %q after the marker: %v %.300s", next, err, r.body)
+		t.Fatalf("%s: history next link %q after the marker: %v %.300s", base, next, err, r.body)
 	}
-	m.window = url.Values{"_since": {since}, "_cursor": {cursor}, "_count": {"1000"}}.Encode()
-	return m
+	return url.Values{"_since": {m.since}, "_cursor": {cursor}, "_count": {"1000"}}.Encode()
 }
 
 // reached: the token's grant reaches resources in owner's compartment.
@@ -543,24 +572,33 @@ func TestSec9Confinement_Matrix(t *testing.T) {
 
 // TestIssue14ProxyConfinement_Matrix: the same table in proxy mode
 // (--fhir-upstream in front of a separate smartgate process serving its
-// embedded store without access control): one enforcement, two stores.
+// embedded store without access control) and through `smartgate gateway`
+// in front of that upstream (JWKS and introspection): one enforcement,
+// three deployments.
 func TestIssue14ProxyConfinement_Matrix(t *testing.T) {
 	h := newProxyHarness(t)
-	runConfinementMatrix(t, h, []enforcementPath{
+	runConfinementMatrix(t, h, append([]enforcementPath{
 		{name: "proxy-https", base: h.baseA + "/fhir"},
 		{name: "proxy-http", base: h.baseB + "/fhir"},
-	})
+	}, gatewayPaths(t, h)...))
 }
 
 func runConfinementMatrix(t *testing.T, h *harness, paths []enforcementPath) {
 	m := newMatrix(t, h)
 	tokens := m.tokens(t)
+	for i := range paths {
+		if paths[i].reach != nil {
+			// Another deployment's endpoint makes its own cursors: the
+			// backend service (first row) reaches the marker everywhere.
+			paths[i].window = m.windowAt(t, paths[i].base, tokens[0].token)
+		}
+	}
 	// Every row's reads first (one goroutine per path), then the rows.
 	reads := make([][][]readResult, len(paths))
 	var wg sync.WaitGroup
 	for pi, p := range paths {
 		wg.Go(func() {
-			for _, k := range tokens {
+			for _, k := range p.tokensFor(tokens) {
 				reads[pi] = append(reads[pi], m.runReads(p, k))
 			}
 		})
@@ -569,7 +607,7 @@ func runConfinementMatrix(t *testing.T, h *harness, paths []enforcementPath) {
 	for pi, p := range paths {
 		t.Run(p.name, func(t *testing.T) {
 			t.Parallel()
-			for gi, k := range tokens {
+			for gi, k := range p.tokensFor(tokens) {
 				t.Run(k.name, func(t *testing.T) {
 					for _, r := range reads[pi][gi] {
 						t.Run(r.name, func(t *testing.T) {
@@ -754,9 +792,13 @@ func (m *matrix) runReads(p enforcementPath, k *matrixToken) []readResult {
 				return iw.check(once("revinclude", func() *response { return get("Observation?_id=" + m.anchor + "&_revinclude=Observation:focus") }))
 			})
 			for _, system := range []bool{false, true} {
-				in, path := "history-type", "Observation/_history?"+m.window
+				window := m.window
+				if p.window != "" {
+					window = p.window
+				}
+				in, path := "history-type", "Observation/_history?"+window
 				if system {
-					in, path = "history-system", "_history?"+m.window
+					in, path = "history-system", "_history?"+window
 				}
 				hw := m.historyWant(k, system, f)
 				run(in, f, hw, func() string { return hw.check(once(in, func() *response { return get(path) })) })

@@ -187,18 +187,21 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 		fhirBases = append(fhirBases, b+"/fhir")
 	}
 	as, err := authz.New(authz.Config{
-		BaseURLs:         baseURLs,
-		FHIRBaseURLs:     fhirBases,
-		MTLSBaseURL:      listenerBase(cfg.HTTPSAddr, cfg.HTTPSURL),
-		AccessTokenTTL:   cfg.AccessTokenTTL,
-		RefreshTokenTTL:  cfg.RefreshTokenTTL,
-		CodeTTL:          cfg.CodeTTL,
-		OWin:             cfg.OWin,
-		ScopeStrategy:    smart.ScopeStrategy,
-		AllowOrigin:      clientCache.OriginAllowed,
-		Clients:          clientCache,
-		ManagementPath:   web.ManagementPath,
-		JWKSAllowPrivate: cfg.JWKSAllowPrivate,
+		BaseURLs:     baseURLs,
+		FHIRBaseURLs: fhirBases,
+		// Gateways and proxies elsewhere: an aud there gets a token for
+		// there alone (fhirBearer below accepts only fhirBases).
+		ExtraFHIRBaseURLs: cfg.ExtraFHIRBases,
+		MTLSBaseURL:       listenerBase(cfg.HTTPSAddr, cfg.HTTPSURL),
+		AccessTokenTTL:    cfg.AccessTokenTTL,
+		RefreshTokenTTL:   cfg.RefreshTokenTTL,
+		CodeTTL:           cfg.CodeTTL,
+		OWin:              cfg.OWin,
+		ScopeStrategy:     smart.ScopeStrategy,
+		AllowOrigin:       clientCache.OriginAllowed,
+		Clients:           clientCache,
+		ManagementPath:    web.ManagementPath,
+		JWKSAllowPrivate:  cfg.JWKSAllowPrivate,
 		// RFC 7591/7592 at /oauth/register (interface.md); advertised in
 		// discovery and the CapabilityStatement's oauth-uris (DCR10, B4).
 		RegistrationPath:     "/oauth/register",

@@ -24,10 +24,11 @@ export function buildSmartgate() {
 }
 
 /**
- * Starts smartgate with extra args and env; resolves when both listeners
- * are up. Returns { httpURL, httpsURL, dataDir, stdout(), stop() }.
+ * Starts smartgate with extra args and env; resolves when the listeners
+ * named (default both) are up. Returns { httpURL, httpsURL, dataDir,
+ * stdout(), stop() }.
  */
-export async function startSmartgate({ args = [], env = {} } = {}) {
+export async function startSmartgate({ args = [], env = {}, listeners = ['http', 'https'] } = {}) {
   const bin = buildSmartgate();
   const dataDir = mkdtempSync(join(tmpdir(), 'smartgate-e2e-data-'));
   const proc = spawn(bin, ['serve', '--data', dataDir, '--http-addr', '127.0.0.1:0', '--https-addr', '127.0.0.1:0', ...args], {
@@ -44,15 +45,15 @@ export async function startSmartgate({ args = [], env = {} } = {}) {
     proc.stdout.on('data', (d) => {
       out += d;
       for (const m of out.matchAll(/smartgate (https?) listening on (\S+)/g)) found[m[1]] = m[2];
-      if (found.http && found.https) { clearTimeout(timer); resolveAddrs(found); }
+      if (listeners.every((l) => found[l])) { clearTimeout(timer); resolveAddrs(found); }
     });
   });
   proc.removeAllListeners('exit');
-  const httpPort = addrs.http.split(':').pop();
-  const httpsPort = addrs.https.split(':').pop();
+  const httpPort = addrs.http?.split(':').pop();
+  const httpsPort = addrs.https?.split(':').pop();
   return {
-    httpURL: `http://127.0.0.1:${httpPort}`,
-    httpsURL: `https://127.0.0.1:${httpsPort}`,
+    httpURL: httpPort && `http://127.0.0.1:${httpPort}`,
+    httpsURL: httpsPort && `https://127.0.0.1:${httpsPort}`,
     dataDir,
     stdout: () => out,
     stderr: () => err,

@@ -29,13 +29,37 @@ export async function freePort() {
  */
 export async function startSmartgateWithURLs(args = [], { ports, env = {} } = {}) {
   const [hp, sp] = ports || [await freePort(), await freePort()];
-  return startSmartgate({
+  let upstream;
+  if (process.env.SMARTGATE_E2E_PROXY === '1') {
+    // Proxy mode (issue 14): the same tests, with /fhir forwarded to a
+    // separate smartgate that serves its embedded store without access
+    // control on loopback and is never given a token.
+    upstream = await startUpstreamFHIR();
+    args = ['--fhir-upstream', `${upstream.httpURL}/fhir`, ...args];
+  }
+  const sg = await startSmartgate({
     args: [
       '--http-addr', `127.0.0.1:${hp}`, '--http-url', `http://127.0.0.1:${hp}`,
       '--https-addr', `127.0.0.1:${sp}`, '--https-url', `https://127.0.0.1:${sp}`,
       ...args,
     ],
     env: { SMARTGATE_ADMIN_PASSWORD: ADMIN_PASSWORD, ...env },
+  }).catch(async (err) => { await upstream?.stop(); throw err; });
+  if (upstream) {
+    const stop = sg.stop.bind(sg);
+    sg.upstream = upstream;
+    sg.stop = async () => { await stop(); await upstream.stop(); };
+  }
+  return sg;
+}
+
+/** A bare smartgate whose plain-HTTP /fhir needs no token (an upstream). */
+export async function startUpstreamFHIR() {
+  const p = await freePort();
+  return startSmartgate({
+    args: ['--http-addr', `127.0.0.1:${p}`, '--http-url', `http://127.0.0.1:${p}`, '--https-addr', '', '--http-auth', 'none'],
+    env: { SMARTGATE_ADMIN_PASSWORD: ADMIN_PASSWORD },
+    listeners: ['http'],
   });
 }
 

@@ -44,7 +44,8 @@ var ErrInactive = errors.New("bearer: inactive token")
 // Options tune an Authenticator.
 type Options struct {
 	// Revalidate bounds how long a verified token is trusted without asking
-	// the Verifier again (default 5s).
+	// the Verifier again (0: 5s; negative: not at all, for a Verifier that
+	// keeps its own bounded cache, as introspection does).
 	Revalidate time.Duration
 	// MaxEntries bounds the cache (default 10000).
 	MaxEntries int
@@ -83,7 +84,7 @@ var (
 
 // New returns an Authenticator over v; reg evaluates granular scopes.
 func New(v Verifier, reg *search.Registry, opts Options) *Authenticator {
-	if opts.Revalidate <= 0 {
+	if opts.Revalidate == 0 {
 		opts.Revalidate = 5 * time.Second
 	}
 	if opts.MaxEntries <= 0 {
@@ -159,6 +160,9 @@ func (a *Authenticator) principal(ctx context.Context, tok string) (*access.Prin
 	}
 	if !a.audienceOK(p.Audience) {
 		return nil, fmt.Errorf("%w: audience is not this FHIR endpoint", fhir.ErrInvalidToken)
+	}
+	if a.opts.Revalidate < 0 {
+		return p, nil
 	}
 	until := now.Add(a.opts.Revalidate)
 	if exp.Before(until) {

@@ -34,7 +34,10 @@ func (s *Store) sealNext(link, seal string) (fhir.Cursor, error) {
 		return "", errors.New("its next link is not a URL")
 	}
 	rel, ok := strings.CutPrefix(u.Path, s.base.Path)
-	if !ok || (rel != "" && rel[0] != '/') {
+	if !ok || (rel != "" && rel[0] != '/') || hasDotSegment(rel) {
+		// A dot segment (base/../admin) leaves the base too; openCursor
+		// would refuse the cursor, so it is refused here, as the
+		// upstream's fault, not the client's.
 		return "", errors.New("its next link leaves its FHIR base")
 	}
 	payload := strings.TrimPrefix(rel, "/") + "?" + u.RawQuery
@@ -57,12 +60,20 @@ func (s *Store) openCursor(c fhir.Cursor, seal string) (path, rawQuery string, e
 		return "", "", fhir.ErrInvalidCursor
 	}
 	path, rawQuery, _ = strings.Cut(payload, "?")
-	for _, seg := range strings.Split(path, "/") {
-		if seg == ".." || seg == "." {
-			return "", "", fhir.ErrInvalidCursor
-		}
+	if hasDotSegment(path) {
+		return "", "", fhir.ErrInvalidCursor
 	}
 	return path, rawQuery, nil
+}
+
+// hasDotSegment reports whether a path has a "." or ".." segment.
+func hasDotSegment(path string) bool {
+	for _, seg := range strings.Split(path, "/") {
+		if seg == ".." || seg == "." {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Store) mac(seal, payload string) []byte {

@@ -43,13 +43,15 @@ func (s *Store) parseResource(ctx context.Context, op string, raw []byte, typ, i
 		return nil, s.garbage(ctx, op, "its answer is not a resource with an id")
 	}
 	if (typ != "" && head.ResourceType != typ) || (id != "" && head.ID != id) {
-		return nil, s.garbage(ctx, op, fmt.Sprintf("it answered %s/%s for %s/%s", head.ResourceType, head.ID, typ, id))
+		return nil, s.garbageAbout(ctx, op, "it answered another resource than the one asked for",
+			"asked", typ+"/"+id, "answered", head.ResourceType+"/"+head.ID)
 	}
 	r := &fhir.Resource{Type: head.ResourceType, ID: head.ID, Version: 1, JSON: raw}
 	if head.Meta.VersionID != "" {
 		v, err := strconv.ParseInt(head.Meta.VersionID, 10, 64)
 		if err != nil || v < 1 {
-			return nil, s.garbage(ctx, op, fmt.Sprintf("version %q of %s/%s is not a positive number", head.Meta.VersionID, r.Type, r.ID))
+			return nil, s.garbageAbout(ctx, op, "a resource's version (meta.versionId) is not a positive number",
+				"resource", r.Type+"/"+r.ID, "version", head.Meta.VersionID)
 		}
 		r.Version = v
 	}
@@ -57,6 +59,14 @@ func (s *Store) parseResource(ctx context.Context, op string, raw []byte, typ, i
 		r.LastUpdated = t
 	}
 	return r, nil
+}
+
+// garbageAbout is garbage whose details name a resource: they go to the
+// log only, since the resource may be outside the caller's reach (another
+// patient's id, a version string the upstream made up).
+func (s *Store) garbageAbout(ctx context.Context, op, why string, details ...any) error {
+	s.logger.WarnContext(ctx, "upstream: unusable answer", append([]any{"op", op, "why", why}, details...)...)
+	return fmt.Errorf("%w: %s", fhir.ErrBadGateway, why)
 }
 
 // ReadResource implements fhir.ResourceReader. A deleted resource (410) is
@@ -218,7 +228,8 @@ func (s *Store) ResourceHistory(ctx context.Context, q fhir.HistoryQuery) (*fhir
 			return nil, err
 		}
 		if (q.Type != "" && he.Type != q.Type) || (q.ID != "" && he.ID != q.ID) {
-			return nil, s.garbage(ctx, "history", fmt.Sprintf("its history of %s/%s lists %s/%s", q.Type, q.ID, he.Type, he.ID))
+			return nil, s.garbageAbout(ctx, "history", "its history lists another resource than the one asked for",
+				"asked", q.Type+"/"+q.ID, "listed", he.Type+"/"+he.ID)
 		}
 		if q.Patients != nil && !he.Deleted && !s.inCompartments(he.Type, he.JSON, q.Patients) {
 			page.Total = -1

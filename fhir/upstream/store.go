@@ -261,3 +261,15 @@ func (s *Store) garbage(ctx context.Context, op, why string) error {
 	s.logger.WarnContext(ctx, "upstream: unusable answer", "op", op, "why", why)
 	return fmt.Errorf("%w: %s", fhir.ErrBadGateway, why)
 }
+
+// Ping asks the upstream for its CapabilityStatement (readiness).
+func (s *Store) Ping(ctx context.Context) error {
+	a, err := s.do(ctx, call{op: "metadata", method: http.MethodGet, path: "metadata"})
+	if err != nil {
+		return err
+	}
+	if a.status != http.StatusOK {
+		return s.statusError(ctx, "metadata", a)
+	}
+	return nil
+}
