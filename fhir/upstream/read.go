@@ -3,12 +3,15 @@ package upstream
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/buger/jsonparser"
 
 	"github.com/smartgate/smartgate/fhir"
 	"github.com/smartgate/smartgate/fhir/search"
@@ -17,9 +20,11 @@ import (
 
 // checkRef refuses a type or id that could make the upstream path mean
 // something else (the endpoint has checked both already; this store does
-// not rely on it).
+// not rely on it). "." and ".." match the FHIR id pattern but are dot
+// segments of a path: Patient/.. is the base to the upstream (RFC 3986
+// 5.2.4), Patient/. its Patient search.
 func (s *Store) checkRef(typ, id string) error {
-	if !s.reg.IsType(typ) || (id != "" && !search.ValidID(id)) {
+	if !s.reg.IsType(typ) || (id != "" && (!search.ValidID(id) || id == "." || id == "..")) {
 		return fmt.Errorf("upstream: %q/%q is not a resource reference: %w", typ, id, store.ErrNotFound)
 	}
 	return nil
@@ -28,15 +33,8 @@ func (s *Store) checkRef(typ, id string) error {
 // parseResource reads one resource of the upstream; it must be typ/id
 // (when given) and carry a numeric version (or none: version 1).
 func (s *Store) parseResource(ctx context.Context, op string, raw []byte, typ, id string) (*fhir.Resource, error) {
-	var head struct {
-		ResourceType string `json:"resourceType"`
-		ID           string `json:"id"`
-		Meta         struct {
-			VersionID   string `json:"versionId"`
-			LastUpdated string `json:"lastUpdated"`
-		} `json:"meta"`
-	}
-	if err := json.Unmarshal(raw, &head); err != nil {
+	head, err := readHead(raw)
+	if err != nil {
 		return nil, s.garbage(ctx, op, "its answer is not FHIR JSON")
 	}
 	if !s.reg.IsType(head.ResourceType) || !search.ValidID(head.ID) {
@@ -47,15 +45,15 @@ func (s *Store) parseResource(ctx context.Context, op string, raw []byte, typ, i
 			"asked", typ+"/"+id, "answered", head.ResourceType+"/"+head.ID)
 	}
 	r := &fhir.Resource{Type: head.ResourceType, ID: head.ID, Version: 1, JSON: raw}
-	if head.Meta.VersionID != "" {
-		v, err := strconv.ParseInt(head.Meta.VersionID, 10, 64)
+	if head.VersionID != "" {
+		v, err := strconv.ParseInt(head.VersionID, 10, 64)
 		if err != nil || v < 1 {
 			return nil, s.garbageAbout(ctx, op, "a resource's version (meta.versionId) is not a positive number",
-				"resource", r.Type+"/"+r.ID, "version", head.Meta.VersionID)
+				"resource", r.Type+"/"+r.ID, "version", head.VersionID)
 		}
 		r.Version = v
 	}
-	if t, err := time.Parse(time.RFC3339Nano, head.Meta.LastUpdated); err == nil {
+	if t, err := time.Parse(time.RFC3339Nano, head.LastUpdated); err == nil {
 		r.LastUpdated = t
 	}
 	return r, nil
@@ -314,3 +312,44 @@ func (s *Store) inCompartments(typ string, raw []byte, patients []string) bool {
 	}
 	return false
 }
+
+// resourceHead is what this store reads of a resource.
+type resourceHead struct{ ResourceType, ID, VersionID, LastUpdated string }
+
+var headPaths = [][]string{{"resourceType"}, {"id"}, {"meta", "versionId"}, {"meta", "lastUpdated"}}
+
+// readHead reads a resource's type, id and meta in one pass that does not
+// decode the rest (jsonparser), after checking that raw is one well-formed
+// JSON value (it is served as it is): a third of the cost of decoding the
+// head with encoding/json, measured on Synthea Patients (docs/benchmarks.md).
+func readHead(raw []byte) (resourceHead, error) {
+	var h resourceHead
+	if !json.Valid(raw) {
+		return h, errNotJSON
+	}
+	var bad error
+	jsonparser.EachKey(raw, func(i int, v []byte, t jsonparser.ValueType, err error) {
+		if err != nil || t != jsonparser.String {
+			bad = errNotJSON
+			return
+		}
+		s, err := jsonparser.ParseString(v)
+		if err != nil {
+			bad = errNotJSON
+			return
+		}
+		switch i {
+		case 0:
+			h.ResourceType = s
+		case 1:
+			h.ID = s
+		case 2:
+			h.VersionID = s
+		case 3:
+			h.LastUpdated = s
+		}
+	}, headPaths...)
+	return h, bad
+}
+
+var errNotJSON = errors.New("not a JSON resource")
