@@ -175,6 +175,19 @@ func Wrap(h http.Handler, logger *slog.Logger, m *Metrics, maxBody int64, truste
 				slog.Int64("bytes", sw.bytes), slog.Duration("duration", d),
 				slog.String("remote", r.RemoteAddr), slog.String("client", client))
 		}()
+		if len(r.TransferEncoding) > 0 {
+			// A body without a declared length (chunked, HTTP/1.1 only):
+			// 411, and the connection closed. A Transfer-Encoding beside a
+			// Content-Length is how requests are smuggled past a proxy
+			// that reads the other one; Go drops the Content-Length
+			// before a handler could see both and keeps the connection
+			// open (RFC 9112 §6.1 says close it), so every chunked body
+			// is refused: OAuth, FHIR and SCIM clients send a length.
+			sw.Header().Set("Connection", "close")
+			refuse(sw, r.URL.Path, http.StatusLengthRequired, "invalid",
+				"a request body needs a Content-Length (Transfer-Encoding is not accepted)")
+			return
+		}
 		if r.ContentLength > maxBody {
 			// Refused before any handler, but logged and counted like
 			// every other answer.
@@ -185,26 +198,31 @@ func Wrap(h http.Handler, logger *slog.Logger, m *Metrics, maxBody int64, truste
 	})
 }
 
-// tooLarge answers 413 in the format of the protocol that path belongs to
-// (FHIR OperationOutcome, RFC 7644 SCIM error, else an OAuth-style JSON
-// error), never plain text to an API client.
+// tooLarge answers 413 in the format of the protocol that path belongs to.
 func tooLarge(w http.ResponseWriter, path string) {
-	const msg = "request body too large"
+	refuse(w, path, http.StatusRequestEntityTooLarge, "too-long", "request body too large")
+}
+
+// refuse answers status in the format of the protocol that path belongs
+// to (FHIR OperationOutcome with issue code ooCode, RFC 7644 SCIM error,
+// else an OAuth-style JSON error), never plain text to an API client. msg
+// is a constant without quotes.
+func refuse(w http.ResponseWriter, path string, status int, ooCode, msg string) {
 	var ct, body string
 	switch {
 	case path == "/fhir" || strings.HasPrefix(path, "/fhir/"):
 		ct = "application/fhir+json"
-		body = `{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"too-long","diagnostics":"` + msg + `"}]}`
+		body = `{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"` + ooCode + `","diagnostics":"` + msg + `"}]}`
 	case path == "/scim/v2" || strings.HasPrefix(path, "/scim/"):
 		ct = "application/scim+json; charset=utf-8"
-		body = `{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"413","detail":"` + msg + `"}`
+		body = `{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"` + strconv.Itoa(status) + `","detail":"` + msg + `"}`
 	default:
 		ct = "application/json"
 		body = `{"error":"invalid_request","error_description":"` + msg + `"}`
 	}
 	w.Header().Set("Content-Type", ct)
 	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusRequestEntityTooLarge)
+	w.WriteHeader(status)
 	io.WriteString(w, body)
 }
 

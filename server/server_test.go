@@ -153,8 +153,10 @@ func TestHeaderTooLarge(t *testing.T) {
 }
 
 // TestBodyLimit: Wrap refuses a declared body over the limit with 413
-// before the handler runs, and cuts an undeclared (chunked) one at the
-// limit.
+// before the handler runs, and a body without a declared length (chunked
+// Transfer-Encoding, also the request-smuggling form beside a
+// Content-Length) with 411 before the handler runs, closing the
+// connection.
 func TestBodyLimit(t *testing.T) {
 	const limit = 1 << 10
 	h := Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -176,8 +178,8 @@ func TestBodyLimit(t *testing.T) {
 	}{
 		{"at the limit", limit, false, http.StatusOK},
 		{"declared over the limit", limit + 1, false, http.StatusRequestEntityTooLarge},
-		{"chunked at the limit", limit, true, http.StatusOK},
-		{"chunked over the limit", limit + 1, true, http.StatusRequestEntityTooLarge},
+		{"chunked at the limit", limit, true, http.StatusLengthRequired},
+		{"chunked over the limit", limit + 1, true, http.StatusLengthRequired},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var body io.Reader = bytes.NewReader(make([]byte, tc.size))
@@ -192,6 +194,9 @@ func TestBodyLimit(t *testing.T) {
 			resp.Body.Close()
 			if resp.StatusCode != tc.want {
 				t.Fatalf("%d bytes: %d %s, want %d", tc.size, resp.StatusCode, b, tc.want)
+			}
+			if tc.chunked && !resp.Close {
+				t.Error("connection kept open after a chunked request")
 			}
 			if tc.want == http.StatusOK && string(b) != fmt.Sprint(tc.size) {
 				t.Fatalf("handler read %s bytes, want %d", b, tc.size)
