@@ -1,8 +1,11 @@
 package fhir
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 	"sort"
+	"strings"
 )
 
 // oauthURIsExtension is the SMART extension on
@@ -12,8 +15,96 @@ const oauthURIsExtension = "http://fhir-registry.smarthealthit.org/StructureDefi
 // handleMetadata serves the CapabilityStatement. It is generated from the
 // registry and the interactions implemented here, and needs no token.
 func (s *Server) handleMetadata(w http.ResponseWriter, r *http.Request) error {
-	s.writeJSON(w, http.StatusOK, s.capabilityStatement(r))
+	cs := s.capabilityStatement(r)
+	if src, ok := s.st.(CapabilitySource); ok {
+		if up, err := src.Capability(r.Context()); err == nil {
+			narrowToUpstream(cs, up)
+		} else {
+			s.logger.WarnContext(r.Context(), "fhir: the upstream's CapabilityStatement", "err", err)
+		}
+	}
+	s.writeJSON(w, http.StatusOK, cs)
 	return nil
+}
+
+// CapabilitySource is a Store with a CapabilityStatement of its own (an
+// upstream FHIR server, package fhir/upstream). /metadata is then the
+// endpoint's statement narrowed to what the upstream offers too: types,
+// interactions and search parameters both have; security stays the
+// endpoint's (SMART, its oauth-uris). When the upstream's cannot be had,
+// the endpoint's own is served.
+type CapabilitySource interface {
+	Capability(ctx context.Context) (map[string]any, error)
+}
+
+// narrowToUpstream keeps in cs (this endpoint's statement) only what up
+// (the upstream's) offers as well, and names the upstream's software.
+func narrowToUpstream(cs, up map[string]any) {
+	rest, _ := cs["rest"].([]any)
+	upRests, _ := up["rest"].([]any)
+	var upRest map[string]any
+	for _, r := range upRests {
+		if m, _ := r.(map[string]any); m["mode"] == "server" {
+			upRest = m
+		}
+	}
+	if len(rest) == 0 || upRest == nil {
+		return
+	}
+	ours := rest[0].(map[string]any)
+	upTypes := map[string]map[string]any{}
+	for _, r := range asList(upRest["resource"]) {
+		if m, ok := r.(map[string]any); ok {
+			if t, _ := m["type"].(string); t != "" {
+				upTypes[t] = m
+			}
+		}
+	}
+	var kept []any
+	for _, r := range asList(ours["resource"]) {
+		m := r.(map[string]any)
+		u := upTypes[m["type"].(string)]
+		if u == nil {
+			continue
+		}
+		m["interaction"] = intersectBy(m["interaction"], u["interaction"], "code")
+		m["searchParam"] = intersectBy(m["searchParam"], u["searchParam"], "name")
+		kept = append(kept, m)
+	}
+	ours["resource"] = kept
+	ours["interaction"] = intersectBy(ours["interaction"], upRest["interaction"], "code")
+	if sw, ok := up["software"].(map[string]any); ok {
+		name, _ := sw["name"].(string)
+		version, _ := sw["version"].(string)
+		impl := cs["implementation"].(map[string]any)
+		impl["description"] = strings.TrimSpace("smartgate enforcing SMART scopes in front of " + name + " " + version)
+	}
+}
+
+func asList(v any) []any { l, _ := v.([]any); return l }
+
+// intersectBy keeps the elements of ours whose key also names an element
+// of theirs; all of ours when theirs lists none (a statement that leaves a
+// list out says nothing about it).
+func intersectBy(ours, theirs any, key string) []any {
+	if len(asList(theirs)) == 0 {
+		return asList(ours)
+	}
+	have := map[string]bool{}
+	for _, e := range asList(theirs) {
+		if m, ok := e.(map[string]any); ok {
+			if k, _ := m[key].(string); k != "" {
+				have[k] = true
+			}
+		}
+	}
+	var out []any
+	for _, e := range asList(ours) {
+		if m, ok := e.(map[string]any); ok && have[fmt.Sprint(m[key])] {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 var implementedInteractions = []Interaction{

@@ -8,6 +8,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -47,6 +48,14 @@ func TestIssue14ProxyAuditMetricsSmuggling(t *testing.T) {
 	}
 	if len(want) > 0 {
 		t.Errorf("no fhir audit record (resource → outcome) for %v", want)
+	}
+	// The upstream's CapabilityStatement, narrowed, with smartgate's
+	// security (its oauth-uris).
+	md := h.do("GET", "metadata", "", nil)
+	impl, _ := md.json["implementation"].(map[string]any)
+	if md.status != http.StatusOK || !strings.Contains(fmt.Sprint(impl["description"]), "in front of smartgate") ||
+		!strings.Contains(string(md.body), h.baseA+"/oauth/token") {
+		t.Errorf("/metadata through the proxy: %d %v %.300s", md.status, impl, md.body)
 	}
 	// Metrics per upstream.
 	r := h.fhirRequest(t, "GET", h.baseB+"/metrics", "", nil, nil)

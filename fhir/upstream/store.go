@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/smartgate/smartgate/fhir"
@@ -63,9 +64,17 @@ type Store struct {
 	now    func() time.Time
 	key    [32]byte      // seals cursors
 	writes chan struct{} // one write transaction at a time
+
+	capMu    sync.Mutex // the upstream's CapabilityStatement (Capability)
+	capDoc   map[string]any
+	capErr   error
+	capUntil time.Time
 }
 
-var _ fhir.Store = (*Store)(nil)
+var (
+	_ fhir.Store            = (*Store)(nil)
+	_ fhir.CapabilitySource = (*Store)(nil)
+)
 
 // New returns a Store for cfg.
 func New(cfg Config) (*Store, error) {
@@ -272,4 +281,30 @@ func (s *Store) Ping(ctx context.Context) error {
 		return s.statusError(ctx, "metadata", a)
 	}
 	return nil
+}
+
+// Capability implements fhir.CapabilitySource: the upstream's
+// CapabilityStatement, kept for 5 minutes (30 s after a failure).
+func (s *Store) Capability(ctx context.Context) (map[string]any, error) {
+	s.capMu.Lock()
+	defer s.capMu.Unlock()
+	if s.now().Before(s.capUntil) {
+		return s.capDoc, s.capErr
+	}
+	s.capDoc, s.capErr, s.capUntil = nil, nil, s.now().Add(30*time.Second)
+	a, err := s.do(ctx, call{op: "metadata", method: http.MethodGet, path: "metadata"})
+	switch {
+	case err != nil:
+		s.capErr = err
+	case a.status != http.StatusOK:
+		s.capErr = s.statusError(ctx, "metadata", a)
+	default:
+		var doc map[string]any
+		if json.Unmarshal(a.body, &doc) != nil || doc["resourceType"] != "CapabilityStatement" {
+			s.capErr = s.garbage(ctx, "metadata", "its /metadata is not a CapabilityStatement")
+		} else {
+			s.capDoc, s.capUntil = doc, s.now().Add(5*time.Minute)
+		}
+	}
+	return s.capDoc, s.capErr
 }
