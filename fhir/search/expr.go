@@ -400,9 +400,10 @@ func splitRef(ref string) (typ, id string, ok bool) {
 }
 
 // ValidID reports whether s is a valid FHIR logical id: 1 to 64 characters
-// from A-Z, a-z, 0-9, '-' and '.'.
+// from A-Z, a-z, 0-9, '-' and '.', and not "." or ".." (path segments that
+// would name another URL than Type/id).
 func ValidID(s string) bool {
-	if len(s) == 0 || len(s) > 64 {
+	if len(s) == 0 || len(s) > 64 || s == "." || s == ".." {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
