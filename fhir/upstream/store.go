@@ -65,6 +65,8 @@ type Store struct {
 	key    [32]byte      // seals cursors
 	writes chan struct{} // one write transaction at a time
 
+	bufs sync.Pool // *bytes.Buffer for reading answers
+
 	capMu    sync.Mutex // the upstream's CapabilityStatement (Capability)
 	capDoc   map[string]any
 	capErr   error
@@ -109,6 +111,7 @@ func New(cfg Config) (*Store, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.bufs.New = func() any { return new(bytes.Buffer) }
 	if _, err := rand.Read(s.key[:]); err != nil {
 		return nil, err
 	}
@@ -191,14 +194,22 @@ func (s *Store) roundTrip(ctx context.Context, req *http.Request) (*answer, erro
 		return nil, err
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, s.cfg.MaxResponseBytes+1))
-	if err != nil {
+	// Read into a pooled buffer and keep an exact-size copy: one
+	// allocation per answer instead of io.ReadAll's doublings.
+	buf := s.bufs.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= 1<<20 {
+			buf.Reset()
+			s.bufs.Put(buf)
+		}
+	}()
+	if _, err := buf.ReadFrom(io.LimitReader(resp.Body, s.cfg.MaxResponseBytes+1)); err != nil {
 		return nil, err
 	}
-	if int64(len(b)) > s.cfg.MaxResponseBytes {
+	if int64(buf.Len()) > s.cfg.MaxResponseBytes {
 		return nil, errTooLarge
 	}
-	return &answer{status: resp.StatusCode, header: resp.Header, body: b}, nil
+	return &answer{status: resp.StatusCode, header: resp.Header, body: bytes.Clone(buf.Bytes())}, nil
 }
 
 var errTooLarge = errors.New("answer larger than the limit")
