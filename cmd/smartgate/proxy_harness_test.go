@@ -9,7 +9,6 @@ package main
 import (
 	"context"
 	"log/slog"
-	"net"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -22,12 +21,7 @@ import (
 // token and returns its FHIR base URL.
 func startUpstreamFHIR(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := freeAddr(t)
 	dir := t.TempDir()
 	start(t, dir, []string{"SMARTGATE_ADMIN_PASSWORD=" + adminPassword}, "serve", "--data", dir,
 		"--http-addr", addr, "--http-url", "http://"+addr, "--https-addr", "", "--http-auth", "none",
