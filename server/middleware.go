@@ -177,16 +177,14 @@ func Wrap(h http.Handler, logger *slog.Logger, m *Metrics, maxBody int64, truste
 		}()
 		if len(r.TransferEncoding) > 0 {
 			// A body without a declared length (chunked, HTTP/1.1 only):
-			// 411, and the connection closed. A Transfer-Encoding beside a
-			// Content-Length is how requests are smuggled past a proxy
-			// that reads the other one; Go drops the Content-Length
-			// before a handler could see both and keeps the connection
-			// open (RFC 9112 §6.1 says close it), so every chunked body
-			// is refused: OAuth, FHIR and SCIM clients send a length.
+			// served, and the connection closed after the answer. A
+			// Transfer-Encoding beside a Content-Length is how requests
+			// are smuggled past a proxy that reads the other one; Go
+			// drops the Content-Length before a handler could see both
+			// and would read the next request from the same connection
+			// (RFC 9112 §6.1: close it), so nothing after a chunked body
+			// is ever read as a request.
 			sw.Header().Set("Connection", "close")
-			refuse(sw, r.URL.Path, http.StatusLengthRequired, "invalid",
-				"a request body needs a Content-Length (Transfer-Encoding is not accepted)")
-			return
 		}
 		if r.ContentLength > maxBody {
 			// Refused before any handler, but logged and counted like
