@@ -17,8 +17,15 @@ const (
 	Denied  = "denied"
 )
 
+// MaxTrace bounds Event.Trace in bytes; a longer trace is cut by the
+// writer (fhir/access.Explanation.JSON) before it is recorded.
+const MaxTrace = 4096
+
 // Event is one audit record.
 type Event struct {
+	// ID is the store's number for the record, set when it is read back
+	// (0 on a new event). The console names a record by it.
+	ID        int64
 	At        time.Time
 	Kind      string // login, logout, consent, token, refresh, revoke, owin, fhir, admin, …
 	Actor     string // user id or token subject
@@ -31,6 +38,9 @@ type Event struct {
 	Detail    string // short reason, never a secret
 	Address   string
 	RequestID string
+	// Trace is a refused FHIR request's decision, step by step, as JSON
+	// (fhir/access.Explanation), at most MaxTrace bytes; "" otherwise.
+	Trace string
 }
 
 // Recorder stores audit events. Implementations must be safe for concurrent

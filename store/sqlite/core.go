@@ -74,7 +74,7 @@ func (db *DB) InsertAudit(ctx context.Context, evs []audit.Event) error {
 				e.At = time.Now()
 			}
 			if _, err := stmt.ExecContext(ctx, encodeTime(e.At), e.Kind, e.Actor, e.ClientID,
-				e.Patient, e.Action, e.Resource, e.Scopes, e.Outcome, e.Detail, e.Address, e.RequestID); err != nil {
+				e.Patient, e.Action, e.Resource, e.Scopes, e.Outcome, e.Detail, e.Address, e.RequestID, e.Trace); err != nil {
 				return err
 			}
 		}
@@ -87,7 +87,7 @@ func (db *DB) AuditEvents(ctx context.Context, f audit.Filter) ([]audit.Event, e
 	if f.Limit <= 0 || f.Limit > 1000 {
 		f.Limit = 100
 	}
-	q := `SELECT at, kind, actor, client_id, patient, action, resource, scopes, outcome, detail, address, request_id
+	q := `SELECT id, at, kind, actor, client_id, patient, action, resource, scopes, outcome, detail, address, request_id, trace
 		FROM audit_events WHERE (? = '' OR kind = ?) AND (? = '' OR actor = ?) AND at >= ?
 		ORDER BY id DESC LIMIT ?`
 	since := encodeTime(f.Since)
@@ -100,8 +100,8 @@ func (db *DB) AuditEvents(ctx context.Context, f audit.Filter) ([]audit.Event, e
 	for rows.Next() {
 		var e audit.Event
 		var at int64
-		if err := rows.Scan(&at, &e.Kind, &e.Actor, &e.ClientID, &e.Patient, &e.Action, &e.Resource, &e.Scopes,
-			&e.Outcome, &e.Detail, &e.Address, &e.RequestID); err != nil {
+		if err := rows.Scan(&e.ID, &at, &e.Kind, &e.Actor, &e.ClientID, &e.Patient, &e.Action, &e.Resource, &e.Scopes,
+			&e.Outcome, &e.Detail, &e.Address, &e.RequestID, &e.Trace); err != nil {
 			return nil, fmt.Errorf("sqlite: audit events: %w", err)
 		}
 		e.At = decodeTime(at)

@@ -76,8 +76,8 @@ const (
 	// use).
 	sqlTakeSignInCode = `DELETE FROM signin_codes WHERE hash = ? RETURNING hash, user_id, issued_by, created, expires`
 	sqlAudit          = `INSERT INTO audit_events
-		(at, kind, actor, client_id, patient, action, resource, scopes, outcome, detail, address, request_id)
-		VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`
+		(at, kind, actor, client_id, patient, action, resource, scopes, outcome, detail, address, request_id, trace)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`
 )
 
 func (db *DB) prepare(ctx context.Context) error {

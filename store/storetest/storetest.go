@@ -123,7 +123,7 @@ func testAudit(t *testing.T, b Backend) {
 	evs := []audit.Event{
 		{At: t0, Kind: "login", Actor: "alice", Outcome: audit.Success, Address: "127.0.0.1"},
 		{At: t0.Add(time.Second), Kind: "token", Actor: "alice", ClientID: "app", Scopes: "openid", Outcome: audit.Success},
-		{At: t0.Add(2 * time.Second), Kind: "login", Actor: "bob", Outcome: audit.Failure},
+		{At: t0.Add(2 * time.Second), Kind: "fhir", Actor: "bob", Outcome: audit.Denied, Trace: `{"steps":[]}`},
 	}
 	if err := b.InsertAudit(ctx, evs); err != nil {
 		t.Fatal(err)
@@ -132,8 +132,11 @@ func testAudit(t *testing.T, b Backend) {
 	if err != nil || len(all) != 3 {
 		t.Fatalf("AuditEvents = %d, %v; want 3", len(all), err)
 	}
-	if all[0].Actor != "bob" {
-		t.Errorf("newest first: got %q", all[0].Actor)
+	if all[0].Actor != "bob" || all[0].Trace != `{"steps":[]}` {
+		t.Errorf("newest first, trace kept: got %q %q", all[0].Actor, all[0].Trace)
+	}
+	if all[0].ID <= all[1].ID || all[1].ID <= all[2].ID || all[2].ID <= 0 {
+		t.Errorf("ids = %d %d %d; want increasing in insertion order", all[2].ID, all[1].ID, all[0].ID)
 	}
 	logins, _ := b.AuditEvents(ctx, audit.Filter{Kind: "login", Actor: "alice"})
 	if len(logins) != 1 || logins[0].Address != "127.0.0.1" || !SameInstant(logins[0].At, t0) {
