@@ -107,13 +107,30 @@ type Grant struct {
 
 // Decide returns what p may do for interaction perm on resourceType.
 func Decide(p *Principal, perm smart.Permissions, resourceType string) Grant {
+	return decide(p, perm, resourceType, nil)
+}
+
+// DecideExplained is Decide, and says step by step how it decided: the
+// same code runs, recording each step in the returned Explanation.
+func DecideExplained(p *Principal, perm smart.Permissions, resourceType string) (Grant, *Explanation) {
+	e := newExplanation(p, perm, resourceType)
+	g := decide(p, perm, resourceType, e)
+	e.decided(g)
+	return g, e
+}
+
+// decide is Decide; e, when not nil, records the steps (nil on the hot
+// path: nothing is recorded or allocated for it).
+func decide(p *Principal, perm smart.Permissions, resourceType string, e *Explanation) Grant {
 	if p == nil {
+		e.noPrincipal()
 		return Grant{}
 	}
 	if p.Anonymous { // a hard ceiling, before anything else
-		return decideAnonymous(p, perm, resourceType)
+		return decideAnonymous(p, perm, resourceType, e)
 	}
 	if p.Unrestricted {
+		e.unrestricted()
 		return Grant{Allowed: true, Unrestricted: true, Scopes: []Scope{{}}}
 	}
 	var g Grant
@@ -142,6 +159,7 @@ func Decide(p *Principal, perm smart.Permissions, resourceType string) Grant {
 		if patient == "" {
 			patient = p.OwnPatient()
 		}
+		e.patientScope(s, p, patient)
 		if patient == "" {
 			continue // no patient in context: nothing reachable (E3)
 		}
@@ -150,8 +168,10 @@ func Decide(p *Principal, perm smart.Permissions, resourceType string) Grant {
 	// user/ scopes: what the person may see.
 	for _, s := range p.Scopes.Allows(smart.ContextUser, resourceType, perm) {
 		g.Allowed = true
+		others := account.MayActForOthers(p.Roles)
+		e.userScope(s, p, others)
 		switch {
-		case account.MayActForOthers(p.Roles):
+		case others:
 			add(Scope{Query: query(s)})
 		case p.OwnPatient() != "":
 			add(Scope{Patient: p.OwnPatient(), Query: query(s)})
@@ -160,7 +180,12 @@ func Decide(p *Principal, perm smart.Permissions, resourceType string) Grant {
 	// system/ scopes: backend services only.
 	if p.System {
 		for _, s := range p.Scopes.Allows(smart.ContextSystem, resourceType, perm) {
+			e.systemScope(s, true)
 			add(Scope{Query: query(s)})
+		}
+	} else if e != nil {
+		for _, s := range p.Scopes.Allows(smart.ContextSystem, resourceType, perm) {
+			e.systemScope(s, false)
 		}
 	}
 	if g.Unrestricted {
@@ -173,13 +198,16 @@ func Decide(p *Principal, perm smart.Permissions, resourceType string) Grant {
 // that can be in a patient's compartment, whatever the scopes; of the
 // others what a system/ or user/ scope allows, on every resource of the
 // type (a query-restricted scope: the resources it matches).
-func decideAnonymous(p *Principal, perm smart.Permissions, resourceType string) Grant {
-	if InPatientCompartment(resourceType) || AnonymousExcluded(resourceType) {
+func decideAnonymous(p *Principal, perm smart.Permissions, resourceType string, e *Explanation) Grant {
+	inCompartment, excluded := InPatientCompartment(resourceType), AnonymousExcluded(resourceType)
+	e.anonymousCeiling(resourceType, inCompartment, excluded)
+	if inCompartment || excluded {
 		return Grant{}
 	}
 	var g Grant
 	for _, ctx := range []smart.Context{smart.ContextSystem, smart.ContextUser} {
 		for _, s := range p.Scopes.Allows(ctx, resourceType, perm) {
+			e.anonymousScope(s)
 			g.Allowed = true
 			sc := Scope{}
 			if s.Query() != "" {
@@ -215,19 +243,41 @@ type Resource struct {
 }
 
 // Admits reports whether the grant reaches the resource.
-func (g Grant) Admits(r Resource) bool {
+func (g Grant) Admits(r Resource) bool { return g.admits(r, nil) }
+
+// AdmitsExplained is Admits, recording its steps in e (the Explanation
+// DecideExplained returned for g; nil records nothing).
+func (g Grant) AdmitsExplained(r Resource, e *Explanation) bool {
+	ok := g.admits(r, e)
+	e.admitted(ok)
+	return ok
+}
+
+func (g Grant) admits(r Resource, e *Explanation) bool {
 	if !g.Allowed {
+		e.notAllowed()
 		return false
 	}
-	for _, s := range g.Scopes {
-		if s.Patient != "" && !slices.Contains(r.Patients, s.Patient) {
-			continue
+	e.resource(r)
+	for i, s := range g.Scopes {
+		if s.Patient != "" {
+			in := slices.Contains(r.Patients, s.Patient)
+			e.compartment(i, s, r, in)
+			if !in {
+				continue
+			}
 		}
-		if s.Query != nil && (r.Matches == nil || !r.Matches(s.Query)) {
-			continue
+		if s.Query != nil {
+			m := r.Matches != nil && r.Matches(s.Query)
+			e.query(i, s, m)
+			if !m {
+				continue
+			}
 		}
+		e.reached(i, s)
 		return true
 	}
+	e.reachedNone(len(g.Scopes))
 	return false
 }
 

@@ -99,19 +99,41 @@ func Owners(resourceType string, res map[string]any) ([]string, bool) {
 // an owner element (r.Owned), that element names Scope.Patient and nothing
 // else (r.Owners), and every compartment the content is in is Scope.Patient's
 // (r.Patients). Unrestricted scopes are decided as by Admits.
-func (g Grant) AdmitsWrite(r Resource) bool {
+func (g Grant) AdmitsWrite(r Resource) bool { return g.admitsWrite(r, nil) }
+
+// AdmitsWriteExplained is AdmitsWrite, recording its steps in e (nil
+// records nothing).
+func (g Grant) AdmitsWriteExplained(r Resource, e *Explanation) bool {
+	ok := g.admitsWrite(r, e)
+	e.admitted(ok)
+	return ok
+}
+
+func (g Grant) admitsWrite(r Resource, e *Explanation) bool {
 	if !g.Allowed {
+		e.notAllowed()
 		return false
 	}
-	for _, s := range g.Scopes {
-		if s.Patient != "" && !ownedBy(r, s.Patient) {
-			continue
+	e.resource(r)
+	for i, s := range g.Scopes {
+		if s.Patient != "" {
+			owned := ownedBy(r, s.Patient)
+			e.owner(s, r, owned)
+			if !owned {
+				continue
+			}
 		}
-		if s.Query != nil && (r.Matches == nil || !r.Matches(s.Query)) {
-			continue
+		if s.Query != nil {
+			m := r.Matches != nil && r.Matches(s.Query)
+			e.query(i, s, m)
+			if !m {
+				continue
+			}
 		}
+		e.reached(i, s)
 		return true
 	}
+	e.reachedNone(len(g.Scopes))
 	return false
 }
 
