@@ -76,6 +76,9 @@ func (s *Server) audit(r *http.Request, action string, rs *requestState, w *stat
 	default:
 		ev.Outcome = audit.Failure
 	}
+	if ex, ok := rs.p.(RefusalExplainer); ok && ev.Outcome == audit.Denied {
+		ev.Trace = ex.ExplainRefusal(r.Context())
+	}
 	s.cfg.Audit.Record(context.WithoutCancel(r.Context()), ev)
 }
 

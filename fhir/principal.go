@@ -112,6 +112,16 @@ type WholeTypeReacher interface {
 	ReachesAll(ctx context.Context, interaction Interaction, typ string) bool
 }
 
+// RefusalExplainer is implemented by Principals that can say how they came
+// to refuse: ExplainRefusal runs the last refused decision of the request
+// again, recording its steps, and returns them as JSON of at most
+// audit.MaxTrace bytes (package fhir/access's Explanation), or "". The
+// endpoint asks only when it answers a request as denied, for the audit
+// record's Trace: a request that succeeds costs nothing extra.
+type RefusalExplainer interface {
+	ExplainRefusal(ctx context.Context) string
+}
+
 // Authenticator finds the Principal of a request: it checks the token
 // locally. It returns ErrNoToken or ErrInvalidToken when it cannot.
 type Authenticator interface {

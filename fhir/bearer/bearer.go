@@ -80,6 +80,7 @@ type cached struct {
 var (
 	_ fhir.Authenticator    = (*Authenticator)(nil)
 	_ fhir.WholeTypeReacher = (*principal)(nil)
+	_ fhir.RefusalExplainer = (*principal)(nil)
 )
 
 // New returns an Authenticator over v; reg evaluates granular scopes.
@@ -227,6 +228,9 @@ type principal struct {
 	p   *access.Principal
 	reg *search.Registry
 	now func() time.Time
+
+	mu      sync.Mutex
+	refused refusal
 }
 
 func permission(in fhir.Interaction) smart.Permissions {
@@ -247,9 +251,25 @@ func permission(in fhir.Interaction) smart.Permissions {
 
 // Authorize implements fhir.Principal.
 func (pr *principal) Authorize(ctx context.Context, req fhir.AccessRequest) error {
-	g := access.Decide(pr.p, permission(req.Interaction), req.Type)
+	_, err := pr.authorize(ctx, req, false)
+	if err != nil {
+		pr.remember(refusal{set: true, req: req})
+	}
+	return err
+}
+
+// authorize is Authorize; with explain it also returns how it decided
+// (the same code, recording its steps: access.DecideExplained).
+func (pr *principal) authorize(ctx context.Context, req fhir.AccessRequest, explain bool) (*access.Explanation, error) {
+	var g access.Grant
+	var e *access.Explanation
+	if explain {
+		g, e = access.DecideExplained(pr.p, permission(req.Interaction), req.Type)
+	} else {
+		g = access.Decide(pr.p, permission(req.Interaction), req.Type)
+	}
 	if !g.Allowed {
-		return fhir.ErrInsufficientScope
+		return e, fhir.ErrInsufficientScope
 	}
 	write := isWrite(req.Interaction)
 	if req.Resource == nil {
@@ -258,15 +278,18 @@ func (pr *principal) Authorize(ctx context.Context, req fhir.AccessRequest) erro
 			// Type level: a compartment-limited grant cannot write a type
 			// without an owner element (access.OwnerElement).
 			if write && !g.WritesType(req.Type) {
-				return fhir.ErrInsufficientScope
+				e.Refuse(access.CheckOwner, "every scope is confined to a patient's compartment and "+req.Type+
+					" has no owner element: it cannot be written through such a scope")
+				return e, fhir.ErrInsufficientScope
 			}
-			return nil
+			return e, nil
 		case g.Unrestricted:
-			return nil
+			return e, nil
 		}
 		// No content to decide on (the endpoint passes a deleted
 		// resource's last content): only an unrestricted grant reaches it.
-		return fhir.ErrHidden
+		e.Refuse(access.CheckResource, "no content to decide on (a deleted resource): only a grant on every resource of the type reaches it")
+		return e, fhir.ErrHidden
 	}
 	doc := lazyDoc{raw: req.Resource}
 	res := access.Resource{Patients: req.Patients, Matches: func(q []smart.Param) bool {
@@ -286,10 +309,10 @@ func (pr *principal) Authorize(ctx context.Context, req fhir.AccessRequest) erro
 		return err == nil && ok
 	}}
 	if !write {
-		if g.Admits(res) {
-			return nil
+		if g.AdmitsExplained(res, e) {
+			return e, nil
 		}
-		return fhir.ErrHidden
+		return e, fhir.ErrHidden
 	}
 	if !g.Unrestricted {
 		if decoded, err := doc.get(); err == nil {
@@ -297,16 +320,74 @@ func (pr *principal) Authorize(ctx context.Context, req fhir.AccessRequest) erro
 		}
 	}
 	switch {
-	case g.AdmitsWrite(res):
-		return nil
+	case g.AdmitsWriteExplained(res, e):
+		return e, nil
 	case req.Incoming || req.Interaction == fhir.InteractionCreate || g.Admits(res):
 		// Writing data the token may not hold (creating it in, or moving
 		// it into, another patient's record, compartment or category), or
 		// changing stored content the token reaches but that is not the
 		// context patient's record: refused, nothing stored is hidden.
-		return fhir.ErrInsufficientScope
+		return e, fhir.ErrInsufficientScope
 	}
-	return fhir.ErrHidden
+	return e, fhir.ErrHidden
+}
+
+// refusal is the last decision a principal refused, to be explained if
+// the request ends refused (fhir.RefusalExplainer).
+type refusal struct {
+	set      bool
+	restrict bool // Restrict(in, typ) rather than Authorize(req)
+	in       fhir.Interaction
+	typ      string
+	req      fhir.AccessRequest
+}
+
+func (pr *principal) remember(r refusal) {
+	pr.mu.Lock()
+	pr.refused = r
+	pr.mu.Unlock()
+}
+
+// ExplainRefusal implements fhir.RefusalExplainer: it runs the last
+// refused decision again, recording its steps, and returns them as JSON
+// (access.Explanation.JSON); "" when nothing was refused.
+func (pr *principal) ExplainRefusal(ctx context.Context) string {
+	pr.mu.Lock()
+	r := pr.refused
+	pr.mu.Unlock()
+	if !r.set {
+		return ""
+	}
+	var e *access.Explanation
+	if r.restrict {
+		_, e = access.DecideExplained(pr.p, permission(r.in), restrictType(r.typ))
+	} else {
+		e, _ = pr.authorize(ctx, r.req, true)
+	}
+	return e.JSON()
+}
+
+// Explain decides req for p as the FHIR endpoint does for a verified
+// token, and says how: the explanation and the error Authorize returns
+// (nil, fhir.ErrInsufficientScope or fhir.ErrHidden). A type-level search
+// or history is explained as Restrict decides it.
+func (a *Authenticator) Explain(ctx context.Context, p *access.Principal, req fhir.AccessRequest) (*access.Explanation, error) {
+	pr := &principal{p: p, reg: a.reg, now: a.opts.Now}
+	if req.ID == "" && req.Resource == nil && permission(req.Interaction) == smart.Search {
+		g, e := access.DecideExplained(p, smart.Search, restrictType(req.Type))
+		if !g.Allowed {
+			return e, fhir.ErrInsufficientScope
+		}
+		return e, nil
+	}
+	return pr.authorize(ctx, req, true)
+}
+
+func restrictType(typ string) string {
+	if typ == "" {
+		return "*"
+	}
+	return typ
 }
 
 func isWrite(in fhir.Interaction) bool {
@@ -357,11 +438,10 @@ func (pr *principal) AuditFields() (actor, clientID, patient, scopes string) {
 // it returns the compartment-limited part only: less than granted, never
 // more.
 func (pr *principal) Restrict(ctx context.Context, in fhir.Interaction, typ string) (fhir.Restriction, error) {
-	if typ == "" {
-		typ = "*"
-	}
+	typ = restrictType(typ)
 	g := access.Decide(pr.p, permission(in), typ)
 	if !g.Allowed {
+		pr.remember(refusal{set: true, restrict: true, in: in, typ: typ})
 		return fhir.Restriction{}, fhir.ErrInsufficientScope
 	}
 	if g.Unrestricted {
