@@ -3,10 +3,12 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/smartgate/smartgate/audit"
+	"github.com/smartgate/smartgate/store"
 )
 
 // Setting returns the value stored under key, or store.ErrNotFound.
@@ -80,6 +82,24 @@ func (db *DB) InsertAudit(ctx context.Context, evs []audit.Event) error {
 		}
 		return nil
 	})
+}
+
+// AuditEvent returns the audit record with store id id, or
+// store.ErrNotFound.
+func (db *DB) AuditEvent(ctx context.Context, id int64) (audit.Event, error) {
+	var e audit.Event
+	var at int64
+	err := db.r.QueryRowContext(ctx, `SELECT id, at, kind, actor, client_id, patient, action, resource, scopes, outcome, detail, address, request_id, trace
+		FROM audit_events WHERE id = ?`, id).Scan(&e.ID, &at, &e.Kind, &e.Actor, &e.ClientID, &e.Patient, &e.Action, &e.Resource, &e.Scopes,
+		&e.Outcome, &e.Detail, &e.Address, &e.RequestID, &e.Trace)
+	if errors.Is(err, sql.ErrNoRows) {
+		return audit.Event{}, store.ErrNotFound
+	}
+	if err != nil {
+		return audit.Event{}, fmt.Errorf("sqlite: audit event: %w", mapErr(err))
+	}
+	e.At = decodeTime(at)
+	return e, nil
 }
 
 // AuditEvents lists audit events, newest first.

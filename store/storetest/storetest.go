@@ -38,6 +38,8 @@ type Backend interface {
 	SettingOrCreate(ctx context.Context, key string, create func() ([]byte, error)) ([]byte, error)
 	InsertAudit(ctx context.Context, evs []audit.Event) error
 	AuditEvents(ctx context.Context, f audit.Filter) ([]audit.Event, error)
+	// AuditEvent returns one record by its ID, or store.ErrNotFound.
+	AuditEvent(ctx context.Context, id int64) (audit.Event, error)
 	account.Directory // includes account.Users
 	account.Consents
 	account.Sessions
@@ -137,6 +139,13 @@ func testAudit(t *testing.T, b Backend) {
 	}
 	if all[0].ID <= all[1].ID || all[1].ID <= all[2].ID || all[2].ID <= 0 {
 		t.Errorf("ids = %d %d %d; want increasing in insertion order", all[2].ID, all[1].ID, all[0].ID)
+	}
+	one, err := b.AuditEvent(ctx, all[0].ID)
+	if err != nil || one.ID != all[0].ID || one.Trace != all[0].Trace || one.Outcome != audit.Denied || !SameInstant(one.At, all[0].At) {
+		t.Errorf("AuditEvent(%d) = %+v, %v", all[0].ID, one, err)
+	}
+	if _, err := b.AuditEvent(ctx, all[0].ID+1000); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("AuditEvent(unknown) = %v; want store.ErrNotFound", err)
 	}
 	logins, _ := b.AuditEvents(ctx, audit.Filter{Kind: "login", Actor: "alice"})
 	if len(logins) != 1 || logins[0].Address != "127.0.0.1" || !SameInstant(logins[0].At, t0) {
