@@ -29,6 +29,7 @@ import (
 	"github.com/smartgate/smartgate/store/sqlite"
 	"github.com/smartgate/smartgate/web"
 	"github.com/smartgate/smartgate/web/clients"
+	"github.com/smartgate/smartgate/web/explain"
 	peoplepages "github.com/smartgate/smartgate/web/people"
 )
 
@@ -286,6 +287,13 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 		return nil, fmt.Errorf("certificates page: %w", err)
 	}
 
+	// Why a FHIR request was refused (issue 15, item 7).
+	explainPages, err := explain.New(explain.Config{Pages: pages, Audit: db, Tokens: fhirBearer, Resources: fhirSrv,
+		IsType: reg.IsType, Assets: assets})
+	if err != nil {
+		return nil, fmt.Errorf("explain pages: %w", err)
+	}
+
 	demo, err := demoapp.New(static, demoapp.Config{})
 	if err != nil {
 		return nil, fmt.Errorf("demo app: %w", err)
@@ -305,6 +313,7 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 	clientPages.Register(mux)
 	peoplePages.Register(mux)
 	certPages.Register(mux)
+	explainPages.Register(mux)
 	launches.Register(mux)
 	fhirSrv.Register(mux)
 	scimSrv.Register(mux)

@@ -139,6 +139,15 @@ func (a *Authenticator) Authenticate(r *http.Request) (fhir.Principal, error) {
 	return &principal{p: p, reg: a.reg, now: a.opts.Now}, nil
 }
 
+// Verify checks tok as Authenticate checks a request's bearer token
+// (signature or store, expiry, revocation, audience) and returns whom it
+// speaks for; the error wraps fhir.ErrInvalidToken or store.ErrUnavailable.
+// A certificate-bound token (Principal.CertThumbprint) is accepted on the
+// endpoint only with its certificate, which Verify cannot check.
+func (a *Authenticator) Verify(ctx context.Context, tok string) (*access.Principal, error) {
+	return a.principal(ctx, tok)
+}
+
 func (a *Authenticator) principal(ctx context.Context, tok string) (*access.Principal, error) {
 	key := sha256.Sum256([]byte(tok))
 	now := a.opts.Now()
