@@ -24,6 +24,7 @@ const (
 	CheckQuery        = "granular query"      // a granular scope's query on the resource
 	CheckOwner        = "record owner"        // whose record written content is
 	CheckResource     = "resource"            // what is known of the resource
+	CheckGrant        = "grant"               // what the scopes reach together
 	CheckVerdict      = "verdict"             // the outcome
 )
 
@@ -264,15 +265,15 @@ func (e *Explanation) decided(g Grant) {
 	case !g.Allowed:
 		e.add(Step{Check: CheckScope, Refused: true, Detail: "no scope grants " + e.Request})
 	case g.Unrestricted:
-		e.add(Step{Check: CheckVerdict, OK: true, Detail: "granted on every resource of the type"})
+		e.add(Step{Check: CheckGrant, OK: true, Detail: "granted on every resource of the type"})
 	case len(g.Scopes) == 0:
-		e.add(Step{Check: CheckVerdict, OK: true, Detail: "granted, but no scope reaches any resource: a search finds nothing, a read is refused"})
+		e.add(Step{Check: CheckGrant, OK: true, Detail: "granted, but no scope reaches any resource: a search finds nothing, a read is refused"})
 	default:
 		parts := make([]string, 0, len(g.Scopes))
 		for _, s := range g.Scopes {
 			parts = append(parts, describeScope(s))
 		}
-		e.add(Step{Check: CheckVerdict, OK: true, Detail: "granted on: " + strings.Join(parts, "; or ")})
+		e.add(Step{Check: CheckGrant, OK: true, Detail: "granted on: " + strings.Join(parts, "; or ")})
 	}
 	e.setRefusedBy()
 }

@@ -180,21 +180,22 @@ func (s *Server) try(w http.ResponseWriter, r *http.Request) {
 	if f := strings.Fields(tok); len(f) == 2 && strings.EqualFold(f[0], "Bearer") {
 		tok = f[1]
 	}
-	v := page{Line: r.PostFormValue("request")}
-	if len(v.Line) > maxLine {
-		v.Line = v.Line[:maxLine]
-	}
-	status, err := s.explain(r.Context(), tok, &v)
+	raw := r.PostFormValue("request")
+	var v page
+	status, err := s.explain(r.Context(), tok, raw, &v)
 	if err != nil {
 		v.Error = err.Error()
+	}
+	if v.Line == "" && len(raw) <= maxLine {
+		v.Line = raw // shown again to be corrected (escaped by the template)
 	}
 	s.render(w, r, status, v)
 }
 
-// explain fills v's explanation for token and v.Line, or returns the
+// explain fills v's explanation for token and the request line raw, or returns the
 // status and message to show.
-func (s *Server) explain(ctx context.Context, tok string, v *page) (int, error) {
-	line, err := ParseRequestLine(v.Line)
+func (s *Server) explain(ctx context.Context, tok, raw string, v *page) (int, error) {
+	line, err := ParseRequestLine(raw)
 	if err != nil {
 		return http.StatusBadRequest, fmt.Errorf("the request line is not valid: %w", err)
 	}

@@ -146,6 +146,10 @@ func (l Line) String() string {
 		p += "/_history"
 	case fhir.InteractionVRead:
 		p += "/_history/" + strconv.FormatInt(l.Version, 10)
+	case fhir.InteractionSearchType:
+		if l.Method == "POST" {
+			p += "/_search"
+		}
 	}
 	if l.Query != "" {
 		p += "?" + l.Query
