@@ -38,6 +38,7 @@ type Backend interface {
 	SettingOrCreate(ctx context.Context, key string, create func() ([]byte, error)) ([]byte, error)
 	InsertAudit(ctx context.Context, evs []audit.Event) error
 	AuditEvents(ctx context.Context, f audit.Filter) ([]audit.Event, error)
+	DeleteAuditBefore(ctx context.Context, t time.Time, batch int) (int64, error)
 	account.Directory // includes account.Users
 	account.Consents
 	account.Sessions
@@ -91,6 +92,9 @@ func RunSettings(t *testing.T, open func(t *testing.T) Backend) {
 func RunAudit(t *testing.T, open func(t *testing.T) Backend) {
 	run(t, open, []test{
 		{"Audit", testAudit},
+		{"AuditFilter", testAuditFilter},
+		{"AuditPaging", testAuditPaging},
+		{"AuditRetention", testAuditRetention},
 	})
 }
 
