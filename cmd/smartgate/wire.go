@@ -13,6 +13,7 @@ import (
 	"github.com/smartgate/smartgate"
 	"github.com/smartgate/smartgate/account"
 	"github.com/smartgate/smartgate/audit"
+	"github.com/smartgate/smartgate/audit/fhirview"
 	"github.com/smartgate/smartgate/authz"
 	"github.com/smartgate/smartgate/authz/smart"
 	"github.com/smartgate/smartgate/config"
@@ -220,6 +221,9 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 	logout.target = as
 	revokePerson.tokens = as
 	go as.Maintain(ctx, time.Hour)
+	if cfg.AuditRetention > 0 {
+		go pruneAudit(ctx, db, cfg.AuditRetention, time.Hour, time.Now, logger.With("component", "audit"))
+	}
 
 	fhirBearer := bearer.New(bearer.AuthzVerifier{Tokens: as, Accounts: users}, reg,
 		bearer.Options{Logger: logger, Audiences: fhirBases})
@@ -246,6 +250,9 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 		SoftwareVersion:     version,
 		Audit:               rec,
 		AllowOrigin:         func(o string) bool { return clientCache.OriginAllowed(context.Background(), o) },
+		// The audit trail as AuditEvent, for administrators; answered
+		// here in proxy mode too, never forwarded (audit/fhirview).
+		LocalTypes: map[string]fhir.LocalType{"AuditEvent": &fhirview.View{Store: db}},
 	}, fhirData, logger.With("component", "fhir"))
 
 	// Provisioning tokens are looked up through one cache, which the client
