@@ -29,6 +29,7 @@ import (
 	"github.com/smartgate/smartgate/server"
 	"github.com/smartgate/smartgate/store/sqlite"
 	"github.com/smartgate/smartgate/web"
+	"github.com/smartgate/smartgate/web/auditlog"
 	"github.com/smartgate/smartgate/web/clients"
 	peoplepages "github.com/smartgate/smartgate/web/people"
 )
@@ -288,6 +289,10 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 
 	// The allow-list of client certificates, the policy in effect and the
 	// anonymous account's scopes (certificates.go).
+	auditPage, err := auditlog.New(auditlog.Config{Pages: pages, Store: db, Assets: assets, Logger: logger.With("component", "auditlog")})
+	if err != nil {
+		return nil, fmt.Errorf("audit page: %w", err)
+	}
 	certPages, err := newCertificatesPage(cfg, db, pages, assets, rec, logger.With("component", "certificates"))
 	if err != nil {
 		return nil, fmt.Errorf("certificates page: %w", err)
@@ -312,6 +317,7 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 	clientPages.Register(mux)
 	peoplePages.Register(mux)
 	certPages.Register(mux)
+	auditPage.Register(mux)
 	launches.Register(mux)
 	fhirSrv.Register(mux)
 	scimSrv.Register(mux)
