@@ -49,10 +49,32 @@ type Recorder interface {
 	Record(ctx context.Context, ev Event)
 }
 
-// Filter selects audit events for listing.
+// Filter selects audit events for listing, newest first. Every field left
+// zero selects everything; the fields that are set must all match.
 type Filter struct {
 	Kind  string
 	Actor string
+	// Since keeps records at or after it; Until, when set, records before
+	// it.
 	Since time.Time
+	Until time.Time
+	// Limit bounds the answer (the store's own bound applies above it).
 	Limit int
+	// Before, when positive, keeps records whose ID is below it: the
+	// cursor of the next (older) page.
+	Before int64
+	// After, when positive, keeps records whose ID is above it: the
+	// cursor of the previous (newer) page; the answer is still newest
+	// first.
+	After int64
+	// Agent matches the actor or the client.
+	Agent    string
+	ClientID string
+	// Patient matches the patient in context or a resource
+	// Patient/{Patient} (and below it).
+	Patient string
+	// Resource matches the resource exactly or anything below it
+	// (Observation/1 matches Observation/1/_history/2).
+	Resource string
+	Outcome  string
 }

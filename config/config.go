@@ -77,6 +77,8 @@ type Config struct {
 	// MaxDBBytes caps the database size (0: no cap); writes beyond it are
 	// answered 503 and change nothing, as on a full disk.
 	MaxDBBytes int64
+	// AuditRetention is how long audit records are kept (0: forever).
+	AuditRetention time.Duration
 	// JWKSAllowPrivate lets clients' jwks_uri point at loopback or private
 	// addresses, or use plain http (a lab with a local test kit).
 	JWKSAllowPrivate bool
@@ -316,6 +318,7 @@ func Settings() []Setting {
 		{Flag: "dev-assets", Default: "", Usage: "development: read templates/ and static/ from this folder instead of the embedded copies", set: str(func(c *Config) *string { return &c.DevAssets })},
 		{Flag: "sqlite-synchronous", Default: "FULL", Usage: "FULL (an acknowledged write survives power loss) or NORMAL (survives a process crash)", kind: kEnum, enum: []string{"FULL", "NORMAL"}, set: str(func(c *Config) *string { return &c.SQLiteSynchronous })},
 		{Flag: "max-db-bytes", Default: "0", Usage: "cap on the database size in bytes (0: none); writes beyond it answer 503 and change nothing", kind: kInt, set: nonNegative(func(c *Config) *int64 { return &c.MaxDBBytes })},
+		{Flag: "audit-retention", Default: "8760h", Usage: "how long audit records are kept; older ones are deleted hourly (0: keep forever)", kind: kDuration, set: durOrOff(func(c *Config) *time.Duration { return &c.AuditRetention })},
 		{Flag: "max-body-bytes", Default: "16777216", Usage: "largest request body accepted, in bytes", kind: kInt, set: integer(func(c *Config) *int64 { return &c.MaxBodyBytes })},
 		{Flag: "shutdown-timeout", Default: "30s", Usage: "how long in-flight requests may take to finish at shutdown", kind: kDuration, set: dur(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
 		{Flag: "jwks-allow-private", Default: "false", Usage: "lab mode: let clients' jwks_uri be on loopback or private addresses, or plain http", kind: kBool, set: boolean(func(c *Config) *bool { return &c.JWKSAllowPrivate })},

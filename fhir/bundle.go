@@ -132,6 +132,9 @@ func (s *Server) parseEntryRequest(e *entry, method, rawURL, base string, req ma
 	if err := s.checkType(e.op.typ); err != nil {
 		return errorf(http.StatusBadRequest, "not-supported", "unknown resource type %q", e.op.typ)
 	}
+	if s.isLocal(e.op.typ) {
+		return errorf(http.StatusMethodNotAllowed, "not-supported", "%s is a read-only view, not available in batch or transaction entries", e.op.typ)
+	}
 	e.op.method = method
 	switch method {
 	case http.MethodPost:

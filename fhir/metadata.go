@@ -23,6 +23,7 @@ func (s *Server) handleMetadata(w http.ResponseWriter, r *http.Request) error {
 			s.logger.WarnContext(r.Context(), "fhir: the upstream's CapabilityStatement", "err", err)
 		}
 	}
+	s.localCapabilities(cs)
 	s.writeJSON(w, http.StatusOK, cs)
 	return nil
 }

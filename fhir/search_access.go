@@ -45,7 +45,7 @@ func (s *Server) authorizeSearch(ctx context.Context, p Principal, typ string, p
 	}
 	s.authorizeIncludes(ctx, p, q)
 	req.Include = func(r Resource) bool {
-		return s.authorizeStored(ctx, p, InteractionRead, r.Type, r.ID, r.JSON) == nil
+		return !s.isLocal(r.Type) && s.authorizeStored(ctx, p, InteractionRead, r.Type, r.ID, r.JSON) == nil
 	}
 	return req, nil
 }
@@ -62,6 +62,9 @@ func (s *Server) chainReach(ctx context.Context, p Principal, q *search.Query) (
 		for _, typ := range c.Chain.Types {
 			if _, done := out[typ]; done {
 				continue
+			}
+			if s.isLocal(typ) {
+				continue // missing from the map: the chain reaches none of it
 			}
 			restr, err := p.Restrict(ctx, InteractionSearchType, typ)
 			if err != nil {
@@ -83,6 +86,9 @@ func (s *Server) chainReach(ctx context.Context, p Principal, q *search.Query) (
 func (s *Server) authorizeIncludes(ctx context.Context, p Principal, q *search.Query) {
 	readable := func(types ...string) bool {
 		for _, t := range types {
+			if s.isLocal(t) {
+				continue
+			}
 			if p.Authorize(ctx, AccessRequest{Interaction: InteractionRead, Type: t}) == nil {
 				return true
 			}

@@ -234,7 +234,7 @@ func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request) error {
 	}
 	var entries []any
 	for _, e := range page.Entries {
-		if check != nil && !check(e) {
+		if s.isLocal(e.Type) || check != nil && !check(e) {
 			continue
 		}
 		ent := map[string]any{"fullUrl": base + "/" + e.Type + "/" + e.ID}

@@ -60,6 +60,9 @@ type Config struct {
 	// (CORS). Nil allows every origin: access needs a bearer token, never a
 	// cookie, so credentials are not allowed.
 	AllowOrigin func(origin string) bool
+	// LocalTypes are the resource types the endpoint answers itself, never
+	// from the Store (see LocalType), by type name.
+	LocalTypes map[string]LocalType
 }
 
 // Server is the FHIR R4 REST endpoint.
@@ -252,6 +255,9 @@ func (s *Server) wrap(action string, h func(w http.ResponseWriter, r *http.Reque
 		if !acceptable(r) {
 			s.writeOutcome(w, errorf(http.StatusNotAcceptable, "not-supported", "only JSON is supported (application/fhir+json)"))
 			return
+		}
+		if typ, lt := s.localType(r); lt != nil {
+			h = s.localHandler(typ, lt, action)
 		}
 		if err := h(w, r); err != nil {
 			if rs, ok := r.Context().Value(requestStateKey{}).(*requestState); ok && errors.Is(err, ErrHidden) {

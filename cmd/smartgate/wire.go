@@ -13,6 +13,7 @@ import (
 	"github.com/smartgate/smartgate"
 	"github.com/smartgate/smartgate/account"
 	"github.com/smartgate/smartgate/audit"
+	"github.com/smartgate/smartgate/audit/fhirview"
 	"github.com/smartgate/smartgate/authz"
 	"github.com/smartgate/smartgate/authz/smart"
 	"github.com/smartgate/smartgate/config"
@@ -28,6 +29,7 @@ import (
 	"github.com/smartgate/smartgate/server"
 	"github.com/smartgate/smartgate/store/sqlite"
 	"github.com/smartgate/smartgate/web"
+	"github.com/smartgate/smartgate/web/auditlog"
 	"github.com/smartgate/smartgate/web/clients"
 	"github.com/smartgate/smartgate/web/explain"
 	peoplepages "github.com/smartgate/smartgate/web/people"
@@ -221,6 +223,9 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 	logout.target = as
 	revokePerson.tokens = as
 	go as.Maintain(ctx, time.Hour)
+	if cfg.AuditRetention > 0 {
+		go pruneAudit(ctx, db, cfg.AuditRetention, time.Hour, time.Now, logger.With("component", "audit"))
+	}
 
 	fhirBearer := bearer.New(bearer.AuthzVerifier{Tokens: as, Accounts: users}, reg,
 		bearer.Options{Logger: logger, Audiences: fhirBases})
@@ -247,6 +252,9 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 		SoftwareVersion:     version,
 		Audit:               rec,
 		AllowOrigin:         func(o string) bool { return clientCache.OriginAllowed(context.Background(), o) },
+		// The audit trail as AuditEvent, for administrators; answered
+		// here in proxy mode too, never forwarded (audit/fhirview).
+		LocalTypes: map[string]fhir.LocalType{"AuditEvent": &fhirview.View{Store: db}},
 	}, fhirData, logger.With("component", "fhir"))
 
 	// Provisioning tokens are looked up through one cache, which the client
@@ -282,6 +290,10 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 
 	// The allow-list of client certificates, the policy in effect and the
 	// anonymous account's scopes (certificates.go).
+	auditPage, err := auditlog.New(auditlog.Config{Pages: pages, Store: db, Assets: assets, Logger: logger.With("component", "auditlog")})
+	if err != nil {
+		return nil, fmt.Errorf("audit page: %w", err)
+	}
 	certPages, err := newCertificatesPage(cfg, db, pages, assets, rec, logger.With("component", "certificates"))
 	if err != nil {
 		return nil, fmt.Errorf("certificates page: %w", err)
@@ -314,6 +326,7 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 	peoplePages.Register(mux)
 	certPages.Register(mux)
 	explainPages.Register(mux)
+	auditPage.Register(mux)
 	launches.Register(mux)
 	fhirSrv.Register(mux)
 	scimSrv.Register(mux)

@@ -22,6 +22,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/smartgate/smartgate/account"
 	"github.com/smartgate/smartgate/authz/clientcert"
 	"github.com/smartgate/smartgate/authz/smart"
 	"github.com/smartgate/smartgate/fhir"
@@ -428,6 +429,12 @@ func (d *lazyDoc) get() (map[string]any, error) {
 func (pr *principal) ReachesAll(ctx context.Context, in fhir.Interaction, typ string) bool {
 	g := access.Decide(pr.p, permission(in), typ)
 	return g.Allowed && g.Unrestricted
+}
+
+// Administrator implements fhir.Administrator: an account with the admin
+// role (whatever the token's scopes), or an administrator's OWin token.
+func (pr *principal) Administrator() bool {
+	return pr.p.Unrestricted || pr.p.HasRole(account.RoleAdmin)
 }
 
 // AuditFields implements fhir.AuditSubject: who the token speaks for, the

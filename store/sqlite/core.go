@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/smartgate/smartgate/audit"
@@ -102,16 +104,35 @@ func (db *DB) AuditEvent(ctx context.Context, id int64) (audit.Event, error) {
 	return e, nil
 }
 
-// AuditEvents lists audit events, newest first.
+// MaxAuditPage bounds one AuditEvents answer.
+const MaxAuditPage = 1000
+
+// sqlAuditEvents selects audit records by every field of audit.Filter; each
+// condition is off when its parameter is the zero value. The ORDER BY
+// direction is added by AuditEvents (ascending for a previous page).
+const sqlAuditEvents = `SELECT id, at, kind, actor, client_id, patient, action, resource, scopes, outcome, detail, address, request_id, trace
+	FROM audit_events
+	WHERE (?1 = '' OR kind = ?1) AND (?2 = '' OR actor = ?2) AND at >= ?3 AND (?4 = 0 OR at < ?4)
+	AND (?5 = 0 OR id < ?5) AND (?6 = 0 OR id > ?6)
+	AND (?7 = '' OR actor = ?7 OR client_id = ?7) AND (?8 = '' OR client_id = ?8)
+	AND (?9 = '' OR patient = ?9 OR resource = 'Patient/' || ?9 OR substr(resource, 1, length(?9) + 9) = 'Patient/' || ?9 || '/')
+	AND (?10 = '' OR resource = ?10 OR substr(resource, 1, length(?10) + 1) = ?10 || '/')
+	AND (?11 = '' OR outcome = ?11)
+	ORDER BY id `
+
+// AuditEvents lists audit events, newest first, at most MaxAuditPage (100
+// when f.Limit is 0).
 func (db *DB) AuditEvents(ctx context.Context, f audit.Filter) ([]audit.Event, error) {
-	if f.Limit <= 0 || f.Limit > 1000 {
+	if f.Limit <= 0 {
 		f.Limit = 100
 	}
-	q := `SELECT id, at, kind, actor, client_id, patient, action, resource, scopes, outcome, detail, address, request_id, trace
-		FROM audit_events WHERE (? = '' OR kind = ?) AND (? = '' OR actor = ?) AND at >= ?
-		ORDER BY id DESC LIMIT ?`
-	since := encodeTime(f.Since)
-	rows, err := db.r.QueryContext(ctx, q, f.Kind, f.Kind, f.Actor, f.Actor, since, f.Limit)
+	f.Limit = min(f.Limit, MaxAuditPage)
+	order := "DESC LIMIT ?12"
+	if f.After > 0 && f.Before <= 0 {
+		order = "ASC LIMIT ?12"
+	}
+	rows, err := db.r.QueryContext(ctx, sqlAuditEvents+order, f.Kind, f.Actor, encodeTime(f.Since), encodeTime(f.Until),
+		f.Before, f.After, f.Agent, f.ClientID, f.Patient, f.Resource, f.Outcome, f.Limit)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: audit events: %w", mapErr(err))
 	}
@@ -127,5 +148,40 @@ func (db *DB) AuditEvents(ctx context.Context, f audit.Filter) ([]audit.Event, e
 		e.At = decodeTime(at)
 		out = append(out, e)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: audit events: %w", err)
+	}
+	if strings.HasPrefix(order, "ASC") {
+		slices.Reverse(out)
+	}
+	return out, nil
+}
+
+// DeleteAuditBefore deletes the audit records older than t, batch rows per
+// statement (so that the writer is never held long), and returns how many
+// it deleted.
+func (db *DB) DeleteAuditBefore(ctx context.Context, t time.Time, batch int) (int64, error) {
+	if batch <= 0 {
+		batch = 1000
+	}
+	var total int64
+	for {
+		var n int64
+		err := db.write(ctx, func(tx *sql.Tx) error {
+			res, err := tx.ExecContext(ctx, `DELETE FROM audit_events WHERE id IN
+				(SELECT id FROM audit_events WHERE at < ? ORDER BY id LIMIT ?)`, encodeTime(t), batch)
+			if err != nil {
+				return err
+			}
+			n, err = res.RowsAffected()
+			return err
+		})
+		if err != nil {
+			return total, fmt.Errorf("sqlite: delete audit before %s: %w", t.Format(time.RFC3339), mapErr(err))
+		}
+		total += n
+		if n < int64(batch) {
+			return total, nil
+		}
+	}
 }

@@ -245,10 +245,11 @@ func TestMigrationToMicrosecondTimestamps(t *testing.T) {
 	// Migration 10 rebuilds tables and must keep every index; later
 	// migrations add their own (11: fhir_history_instance; 12 and 13: the
 	// SCIM directory's; 14: provisioning_tokens_client; 16: users_fhir_user;
-	// 17: identity_links_user; 18: signin_codes_user; 19: oauth_clients_cert_auth).
+	// 17: identity_links_user; 18: signin_codes_user; 19: oauth_clients_cert_auth; 22: the audit filters).
 	want := append(slices.Clone(indexesBefore), "fhir_history_instance",
 		"users_external_id", "users_created", "groups_display_name", "groups_external_id", "groups_created", "group_members_user",
-		"provisioning_tokens_client", "users_fhir_user", "identity_links_user", "signin_codes_user", "oauth_clients_cert_auth")
+		"provisioning_tokens_client", "users_fhir_user", "identity_links_user", "signin_codes_user", "oauth_clients_cert_auth",
+		"audit_events_client", "audit_events_patient", "audit_events_resource", "audit_events_kind")
 	slices.Sort(want)
 	if got := indexes(t, db.r); !slices.Equal(got, want) {
 		t.Errorf("indexes after migrating: %v, want %v", got, want)

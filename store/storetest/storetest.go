@@ -40,6 +40,7 @@ type Backend interface {
 	AuditEvents(ctx context.Context, f audit.Filter) ([]audit.Event, error)
 	// AuditEvent returns one record by its ID, or store.ErrNotFound.
 	AuditEvent(ctx context.Context, id int64) (audit.Event, error)
+	DeleteAuditBefore(ctx context.Context, t time.Time, batch int) (int64, error)
 	account.Directory // includes account.Users
 	account.Consents
 	account.Sessions
@@ -93,6 +94,9 @@ func RunSettings(t *testing.T, open func(t *testing.T) Backend) {
 func RunAudit(t *testing.T, open func(t *testing.T) Backend) {
 	run(t, open, []test{
 		{"Audit", testAudit},
+		{"AuditFilter", testAuditFilter},
+		{"AuditPaging", testAuditPaging},
+		{"AuditRetention", testAuditRetention},
 	})
 }
 
