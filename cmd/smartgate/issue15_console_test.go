@@ -266,7 +266,9 @@ func TestIssue15Keys(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if slices.ContainsFunc(evs, func(ev audit.Event) bool { return ev.Action == "keys.rotate" && ev.Outcome == audit.Success && ev.Actor != "" }) {
+		if slices.ContainsFunc(evs, func(ev audit.Event) bool {
+			return ev.Action == "keys.rotate" && ev.Outcome == audit.Success && ev.Actor != ""
+		}) {
 			break
 		}
 		if time.Now().After(deadline) {

@@ -39,7 +39,7 @@ func TestIssue15ConsoleCounts(t *testing.T) {
 	}
 	for _, r := range []authz.TokenRecord{
 		tok("a", "r1", authz.StateActive, now.Add(time.Hour)),
-		tok("b", "r1", authz.StateActive, now.Add(time.Hour)), // same family
+		tok("b", "r1", authz.StateActive, now.Add(time.Hour)),  // same family
 		tok("c", "r2", authz.StateActive, now.Add(-time.Hour)), // expired
 		tok("d", "r3", authz.StateRevoked, now.Add(time.Hour)),
 		tok("e", "r4", authz.StateActive, time.Time{}), // never expires
