@@ -358,3 +358,40 @@ func TestIssue15SettingsHeaderSecret(t *testing.T) {
 		}
 	}
 }
+
+// TestIssue15NavigationOnEveryAdminPage: the console navigation, with the
+// page's own section marked, on every administrator page.
+func TestIssue15NavigationOnEveryAdminPage(t *testing.T) {
+	h := newHarness(t)
+	admin := h.pageSession("admin", adminPassword)
+	for path, section := range map[string]string{
+		"/admin": "/admin", "/admin/keys": "/admin/keys", "/admin/settings": "/admin/settings",
+		"/admin/clients": "/admin/clients", "/admin/clients/new": "/admin/clients", "/admin/clients/" + h.public: "/admin/clients",
+		"/admin/users": "/admin/users", "/admin/users/new": "/admin/users",
+		"/admin/groups": "/admin/groups", "/admin/groups/new": "/admin/groups",
+		"/admin/providers": "/admin/providers", "/admin/certificates": "/admin/certificates", "/admin/launch": "/admin/launch",
+	} {
+		r := h.page(admin, "GET", h.baseA+path, nil)
+		if r.status != http.StatusOK {
+			t.Errorf("GET %s: %d", path, r.status)
+			continue
+		}
+		body := string(r.body)
+		if !strings.Contains(body, `<nav class="console" aria-label="Console">`) {
+			t.Errorf("%s lacks the console navigation", path)
+		}
+		if !strings.Contains(body, `<a href="`+section+`" aria-current="page">`) {
+			t.Errorf("%s does not mark its section %s", path, section)
+		}
+		if strings.Count(body, `aria-current="page"`) != 1 {
+			t.Errorf("%s marks %d sections", path, strings.Count(body, `aria-current="page"`))
+		}
+	}
+	// A person's own pages carry no console navigation.
+	lind := h.pageSession("lind", userPassword)
+	for _, path := range []string{"/", "/account/apps"} {
+		if strings.Contains(string(h.page(lind, "GET", h.baseA+path, nil).body), `class="console"`) {
+			t.Errorf("%s shows the console navigation to a patient", path)
+		}
+	}
+}
