@@ -24,7 +24,7 @@ import (
 type fakePages struct{ visitor web.Visitor }
 
 func (p *fakePages) RequireRole(next http.Handler, _ ...string) http.Handler { return next }
-func (p *fakePages) Public(next http.Handler) http.Handler                 { return next }
+func (p *fakePages) Public(next http.Handler) http.Handler                   { return next }
 func (p *fakePages) Visit(http.ResponseWriter, *http.Request) (web.Visitor, error) {
 	return p.visitor, nil
 }
@@ -60,7 +60,7 @@ type fakeKeys struct {
 }
 
 func (k *fakeKeys) Keys(context.Context) ([]authz.KeyInfo, error) { return k.keys, nil }
-func (k *fakeKeys) RotateKeys(context.Context) error             { k.rotated++; return nil }
+func (k *fakeKeys) RotateKeys(context.Context) error              { k.rotated++; return nil }
 
 // failingProvider is a connector whose last discovery fetch failed with
 // markup in its error.
