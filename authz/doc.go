@@ -44,7 +44,8 @@
 // certificate-only requests.
 //
 // Library functions for the command line and admin pages: CreateClient,
-// ResetClientSecret, RotateKeys; for other packages: VerifyAccessToken
+// ResetClientSecret, RotateKeys (and Server.RotateKeys, Server.Keys for
+// the running server's keys page); for other packages: VerifyAccessToken
 // (FHIR endpoint), Discovery (SMART configuration), RevokeSession (logout,
 // online_access), RevokeGrants (user revokes an app, account deactivated).
 package authz

@@ -108,6 +108,62 @@ type Config struct {
 
 	// Providers are the federated identity providers (file only).
 	Providers []Provider `yaml:"-"`
+
+	// Sources says, per setting (keyed by flag name), where its effective
+	// value came from: SourceFlag, SourceEnv, SourceFile or SourceDefault.
+	Sources map[string]string `yaml:"-"`
+	// Values is each setting's effective value as given (keyed by flag
+	// name), except that a Secret setting's is only "set" or "unset".
+	Values map[string]string `yaml:"-"`
+}
+
+// Where a setting's value came from (Config.Sources).
+const (
+	SourceFlag    = "flag"
+	SourceEnv     = "environment"
+	SourceFile    = "file"
+	SourceDefault = "default"
+)
+
+// Secret reports whether the setting named flag may carry a credential (a
+// password, a client secret, a key, a header with an API key) or names a
+// file that does: its value is shown only as set or unset.
+func Secret(flag string) bool {
+	for _, w := range []string{"password", "secret", "token-file", "key", "header", "credential"} {
+		if strings.Contains(flag, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// record notes where s's value v came from (Sources, Values).
+func (c *Config) record(s Setting, v, source string) {
+	if c.Sources == nil {
+		c.Sources, c.Values = map[string]string{}, map[string]string{}
+	}
+	c.Sources[s.Flag] = source
+	switch {
+	case !Secret(s.Flag):
+		c.Values[s.Flag] = v
+	case v != "":
+		c.Values[s.Flag] = "set"
+	default:
+		c.Values[s.Flag] = "unset"
+	}
+}
+
+// sourceOf is the Source of an origin as Load names it.
+func sourceOf(origin string) string {
+	switch {
+	case strings.HasPrefix(origin, "flag "):
+		return SourceFlag
+	case strings.HasPrefix(origin, "environment "):
+		return SourceEnv
+	case strings.HasPrefix(origin, "config file "):
+		return SourceFile
+	}
+	return SourceDefault
 }
 
 // TrustedJWTIssuer is an entry of the file's trusted_jwt_issuers list
@@ -384,7 +440,9 @@ func Load(name string, args []string, getenv func(string) string, usage io.Write
 		}
 		if err := s.set(cfg, v); err != nil {
 			problems.add("%s: %v", origin, err)
+			return
 		}
+		cfg.record(s, v, sourceOf(origin))
 	}
 	for _, s := range settings {
 		apply(s, s.Default, "default "+s.Flag)

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -283,5 +284,61 @@ func TestHTTPListenerRules(t *testing.T) {
 	// With the HTTP listener off, none has nothing to apply to.
 	if _, _, err := Load("serve", []string{"--http-auth", "none", "--http-addr="}, env(nil), io.Discard); err != nil {
 		t.Errorf("http-auth=none with the HTTP listener off: %v", err)
+	}
+}
+
+// TestIssue15SecretSettings lists the settings whose values the settings
+// page shows as set/unset only; a new setting that carries a credential
+// must land here (or get a name that Secret catches).
+func TestIssue15SecretSettings(t *testing.T) {
+	want := []string{"tls-key", "client-cert-header", "admin-password-file", "metrics-token-file",
+		"fhir-upstream-header", "fhir-upstream-header-file", "fhir-upstream-client-secret-file", "fhir-upstream-key"}
+	var got []string
+	for _, s := range Settings() {
+		if Secret(s.Flag) {
+			got = append(got, s.Flag)
+		}
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("secret settings = %q, want %q", got, want)
+	}
+}
+
+// TestIssue15Sources: Load notes where each value came from, and keeps a
+// secret's value out of Values.
+func TestIssue15Sources(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "smartgate.yaml")
+	if err := os.WriteFile(file, []byte("log_level: debug\ncode_ttl: 2m\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"SMARTGATE_CONFIG": file, "SMARTGATE_CODE_TTL": "3m",
+		"SMARTGATE_FHIR_UPSTREAM_HEADER": "X-Api-Key: hunter2-secret"}
+	cfg, _, err := Load("serve", []string{"--owin=false", "--fhir-upstream", "https://fhir.example/r4"},
+		func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for flag, want := range map[string]string{"owin": SourceFlag, "code-ttl": SourceEnv, "log-level": SourceFile,
+		"data": SourceDefault, "fhir-upstream-header": SourceEnv} {
+		if got := cfg.Sources[flag]; got != want {
+			t.Errorf("Sources[%s] = %q, want %q", flag, got, want)
+		}
+	}
+	if got := cfg.Values["code-ttl"]; got != "3m" {
+		t.Errorf("Values[code-ttl] = %q", got)
+	}
+	if got := cfg.Values["fhir-upstream-header"]; got != "set" {
+		t.Errorf("Values[fhir-upstream-header] = %q, want set", got)
+	}
+	if got := cfg.Values["tls-key"]; got != "unset" {
+		t.Errorf("Values[tls-key] = %q, want unset", got)
+	}
+	for k, v := range cfg.Values {
+		if strings.Contains(v, "hunter2") {
+			t.Errorf("Values[%s] holds the secret", k)
+		}
 	}
 }

@@ -37,7 +37,7 @@ const Path = "/admin/launch"
 type pageTemplate = template.Template
 
 func parsePage(assets fs.FS) (*pageTemplate, error) {
-	t, err := template.New("launch").ParseFS(assets, "templates/base.html", "templates/launch.html")
+	t, err := template.New("launch").ParseFS(assets, "templates/base.html", "templates/admin_nav.html", "templates/launch.html")
 	if err != nil {
 		return nil, fmt.Errorf("launch: template: %w", err)
 	}

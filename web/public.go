@@ -89,3 +89,44 @@ func (s *Server) RequireRole(next http.Handler, roles ...string) http.Handler {
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), userKey{}, u)))
 	}))
 }
+
+// Visitor is the browser behind a page open to everyone (Public): who is
+// logged in, if anyone, and the CSRF token for its forms.
+type Visitor struct {
+	User   *account.User  // nil: nobody is logged in
+	Rights account.Rights // User's effective rights (roles through groups)
+	CSRF   string
+	// Security and Password say whether SecurityPath and PasswordPath are
+	// served.
+	Security, Password bool
+}
+
+// Public wraps a page that everyone may open (the home page): the page
+// headers and a body limit; the handler reads the visitor with Visit.
+func (s *Server) Public(next http.Handler) http.Handler {
+	return s.cop.Handler(limitBody(func(w http.ResponseWriter, r *http.Request) {
+		setPageHeaders(w.Header())
+		next.ServeHTTP(w, r)
+	}))
+}
+
+// Visit returns who is logged in on the browser of r, without sending
+// anyone to the log-in page (User nil when nobody is), and a CSRF token
+// (setting the cookie when new).
+func (s *Server) Visit(w http.ResponseWriter, r *http.Request) (Visitor, error) {
+	b := s.browser(r)
+	u, _, err := s.current(r.Context(), b)
+	if err != nil {
+		return Visitor{}, err
+	}
+	if err := s.save(w, r, b); err != nil {
+		return Visitor{}, err
+	}
+	v := Visitor{User: u, CSRF: b.CSRF, Security: s.cfg.SecondFactor != nil, Password: s.cfg.PasswordSetter != nil}
+	if u != nil {
+		if v.Rights, err = s.rights(r.Context(), u); err != nil {
+			return Visitor{}, err
+		}
+	}
+	return v, nil
+}

@@ -311,6 +311,12 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 		return nil, fmt.Errorf("demo app: %w", err)
 	}
 
+	// The home page and the console's own pages (console.go).
+	consolePages, err := newConsole(cfg, db, as, pages, fed.providers, assets, rec, logger.With("component", "console"))
+	if err != nil {
+		return nil, fmt.Errorf("console pages: %w", err)
+	}
+
 	mux := http.NewServeMux()
 	metricsAccess := server.MetricsAccess{Allow: cfg.MetricsAllow}
 	if cfg.MetricsTokenFile != "" {
@@ -331,6 +337,7 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 	fhirSrv.Register(mux)
 	scimSrv.Register(mux)
 	demo.Register(mux)
+	consolePages.Register(mux)
 	if err := fed.register(mux, pages, fedPages{assets: assets, audit: rec,
 		logger: logger.With("component", "providers"), httpBase: listenerBase(cfg.HTTPAddr, cfg.HTTPURL), httpsBase: listenerBase(cfg.HTTPSAddr, cfg.HTTPSURL)}); err != nil {
 		return nil, err

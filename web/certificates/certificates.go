@@ -124,7 +124,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg}
 	funcs := template.FuncMap{"group": clientcert.GroupFingerprint}
 	for name, dst := range map[string]**template.Template{"certificates": &s.list, "certificates_confirm": &s.confirm} {
-		t, err := template.New(name).Funcs(funcs).ParseFS(cfg.Assets, "templates/base.html", "templates/people_nav.html", "templates/"+name+".html")
+		t, err := template.New(name).Funcs(funcs).ParseFS(cfg.Assets, "templates/base.html", "templates/admin_nav.html", "templates/people_nav.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("certificates: template %s: %w", name, err)
 		}

@@ -102,7 +102,7 @@ func New(cfg Config) (*Server, error) {
 		reveals: showonce.New(cfg.Now), tokenReveals: showonce.New(cfg.Now)}
 	funcs := template.FuncMap{"join": strings.Join, "when": when}
 	for _, name := range pageNames {
-		t, err := template.New(name).Funcs(funcs).ParseFS(cfg.Assets, "templates/base.html", "templates/clients_form.html", "templates/"+name+".html")
+		t, err := template.New(name).Funcs(funcs).ParseFS(cfg.Assets, "templates/base.html", "templates/admin_nav.html", "templates/clients_form.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("clients: template %s: %w", name, err)
 		}

@@ -140,7 +140,7 @@ func New(cfg Config) (*Server, error) {
 	funcs := template.FuncMap{"join": strings.Join}
 	for _, name := range pageNames {
 		t, err := template.New(name).Funcs(funcs).ParseFS(cfg.Assets, "templates/base.html",
-			"templates/users_form.html", "templates/groups_form.html", "templates/people_nav.html", "templates/"+name+".html")
+			"templates/users_form.html", "templates/groups_form.html", "templates/people_nav.html", "templates/admin_nav.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("people: template %s: %w", name, err)
 		}

@@ -82,7 +82,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	t, err := template.ParseFS(cfg.Assets, "templates/base.html", "templates/people_nav.html", "templates/providers.html")
+	t, err := template.ParseFS(cfg.Assets, "templates/base.html", "templates/admin_nav.html", "templates/people_nav.html", "templates/providers.html")
 	if err != nil {
 		return nil, fmt.Errorf("providers: template: %w", err)
 	}
