@@ -250,3 +250,16 @@ func TestIssue15AuditRetention(t *testing.T) {
 		t.Errorf("left: %d", len(evs))
 	}
 }
+
+func TestIssue15AuditEventProxyMode(t *testing.T) {
+	h := newProxyHarness(t)
+	admin := h.owin("admin", adminPassword)
+	h.waitAuditKind("owin", "")
+	r := h.do("GET", "AuditEvent?_count=5", admin, nil)
+	if r.status != http.StatusOK || r.json["type"] != "searchset" || len(auditEntries(r)) == 0 {
+		t.Fatalf("proxy mode AuditEvent search: %d %.300s", r.status, r.body)
+	}
+	if rr := h.do("POST", "AuditEvent", admin, map[string]any{"resourceType": "AuditEvent"}); rr.status != http.StatusMethodNotAllowed {
+		t.Errorf("proxy mode create: %d", rr.status)
+	}
+}
