@@ -29,6 +29,7 @@ import (
 	"github.com/smartgate/smartgate/store/sqlite"
 	"github.com/smartgate/smartgate/web"
 	"github.com/smartgate/smartgate/web/clients"
+	"github.com/smartgate/smartgate/web/grants"
 	peoplepages "github.com/smartgate/smartgate/web/people"
 )
 
@@ -279,6 +280,14 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 		return nil, fmt.Errorf("people pages: %w", err)
 	}
 
+	// The grants pages end a person's grants at an app by the same
+	// revocation as /account/apps (revokePerson).
+	grantPages, err := grants.New(grants.Config{Pages: pages, Store: db, Revoker: revokePerson, Assets: assets, Audit: rec,
+		Logger: logger.With("component", "grants")})
+	if err != nil {
+		return nil, fmt.Errorf("grants pages: %w", err)
+	}
+
 	// The allow-list of client certificates, the policy in effect and the
 	// anonymous account's scopes (certificates.go).
 	certPages, err := newCertificatesPage(cfg, db, pages, assets, rec, logger.With("component", "certificates"))
@@ -304,6 +313,7 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 	pages.Register(mux)
 	clientPages.Register(mux)
 	peoplePages.Register(mux)
+	grantPages.Register(mux)
 	certPages.Register(mux)
 	launches.Register(mux)
 	fhirSrv.Register(mux)
