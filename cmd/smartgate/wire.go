@@ -40,8 +40,12 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 	ctx, cancel := context.WithCancel(ctx)
 	a.closers = append(a.closers, cancel)
 
-	rec := audit.NewBatcher(db.InsertAudit, 8192, logger)
-	a.closers = append(a.closers, rec.Close)
+	metrics := server.NewMetrics()
+	batcher := audit.NewBatcher(db.InsertAudit, 8192, logger)
+	a.closers = append(a.closers, batcher.Close)
+	// Every audit record passes here: the security metrics (log-ins,
+	// tokens issued, refusals) are counted from them.
+	rec := metrics.CountAudit(batcher)
 	// The client-certificate trust, and the start-up rule that a policy
 	// that rejects has something to trust, before anything is written.
 	certs, err := newCertVerifier(ctx, cfg, db, logger, rec)
@@ -122,7 +126,6 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 	// Tokens, the FHIR endpoint and the pages see a person's effective
 	// rights: roles and scope ceiling through their groups.
 	users := authz.Accounts{Store: db, Passwords: passwords, Rights: people}
-	metrics := server.NewMetrics()
 	// The FHIR data: the embedded store, or in proxy mode the upstream
 	// (upstream.go), for the endpoint, the pickers and the launch page.
 	var fhirData fhir.Store = db
