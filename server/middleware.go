@@ -60,6 +60,7 @@ type Metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	inflight prometheus.Gauge
+	security *securityCounters
 }
 
 // NewMetrics makes a registry with the Go runtime, process and HTTP
@@ -84,6 +85,7 @@ func NewMetrics() *Metrics {
 	}
 	reg.MustRegister(m.requests, m.duration, m.inflight,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.security = newSecurityCounters(reg)
 	return m
 }
 

@@ -32,6 +32,7 @@ import (
 	"github.com/smartgate/smartgate/web/auditlog"
 	"github.com/smartgate/smartgate/web/clients"
 	"github.com/smartgate/smartgate/web/explain"
+	"github.com/smartgate/smartgate/web/grants"
 	peoplepages "github.com/smartgate/smartgate/web/people"
 )
 
@@ -42,8 +43,12 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 	ctx, cancel := context.WithCancel(ctx)
 	a.closers = append(a.closers, cancel)
 
-	rec := audit.NewBatcher(db.InsertAudit, 8192, logger)
-	a.closers = append(a.closers, rec.Close)
+	metrics := server.NewMetrics()
+	batcher := audit.NewBatcher(db.InsertAudit, 8192, logger)
+	a.closers = append(a.closers, batcher.Close)
+	// Every audit record passes here: the security metrics (log-ins,
+	// tokens issued, refusals) are counted from them.
+	rec := metrics.CountAudit(batcher)
 	// The client-certificate trust, and the start-up rule that a policy
 	// that rejects has something to trust, before anything is written.
 	certs, err := newCertVerifier(ctx, cfg, db, logger, rec)
@@ -124,7 +129,6 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 	// Tokens, the FHIR endpoint and the pages see a person's effective
 	// rights: roles and scope ceiling through their groups.
 	users := authz.Accounts{Store: db, Passwords: passwords, Rights: people}
-	metrics := server.NewMetrics()
 	// The FHIR data: the embedded store, or in proxy mode the upstream
 	// (upstream.go), for the endpoint, the pickers and the launch page.
 	var fhirData fhir.Store = db
@@ -288,6 +292,14 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 		return nil, fmt.Errorf("people pages: %w", err)
 	}
 
+	// The grants pages end a person's grants at an app by the same
+	// revocation as /account/apps (revokePerson).
+	grantPages, err := grants.New(grants.Config{Pages: pages, Store: db, Revoker: revokePerson, Assets: assets, Audit: rec,
+		Logger: logger.With("component", "grants")})
+	if err != nil {
+		return nil, fmt.Errorf("grants pages: %w", err)
+	}
+
 	// The allow-list of client certificates, the policy in effect and the
 	// anonymous account's scopes (certificates.go).
 	auditPage, err := auditlog.New(auditlog.Config{Pages: pages, Store: db, Assets: assets, Logger: logger.With("component", "auditlog")})
@@ -330,6 +342,7 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 	pages.Register(mux)
 	clientPages.Register(mux)
 	peoplePages.Register(mux)
+	grantPages.Register(mux)
 	certPages.Register(mux)
 	explainPages.Register(mux)
 	auditPage.Register(mux)

@@ -24,6 +24,7 @@ func RunTokens(t *testing.T, open func(t *testing.T) Backend) {
 		{"RevokedAccessJTI", testOAuthRevokedAccessJTI},
 		{"Keys", testOAuthKeys},
 		{"RevokeBySubjectAndSession", testOAuthRevokeBySubjectAndSession},
+		{"RefreshFamilies", testOAuthRefreshFamilies},
 	})
 }
 

@@ -50,6 +50,10 @@ type Backend interface {
 	account.Links
 	account.SignInCodeStore
 	authz.Store
+	authz.FamilyStore
+	// ConsentsOf lists the consents of a person and of an app (either ""
+	// for any), newest first, at most limit: the console's grants page.
+	ConsentsOf(ctx context.Context, userID, clientID string, limit int) ([]account.Consent, error)
 	fhir.Store
 	launch.Store
 	scimauth.TokenStore
