@@ -93,12 +93,24 @@ export async function horizontalOverflow(page) {
       if (e.classList.length) s += `.${[...e.classList].join('.')}`;
       return s;
     };
-    const widest = [...document.body.querySelectorAll('*')]
-      .map((e) => ({ e, right: e.getBoundingClientRect().right }))
-      .filter(({ right }) => right > root.clientWidth + 1)
-      .sort((a, b) => b.right - a.right)
+    // Content inside a container that scrolls (or clips) on its own does
+    // not widen the page: name only what sticks out of the body itself.
+    const clipped = (e) => {
+      for (let a = e.parentElement; a && a !== document.body; a = a.parentElement) {
+        if (getComputedStyle(a).overflowX !== 'visible') return true;
+      }
+      return false;
+    };
+    // An element sticks out when its box reaches past the right edge, or
+    // when its own content (a long word in a text node) overflows it; the
+    // innermost such elements are what to fix.
+    const sticksOut = (e) => e.getBoundingClientRect().right + window.scrollX > root.clientWidth + 1 ||
+      (e.scrollWidth > e.clientWidth + 1 && getComputedStyle(e).overflowX === 'visible');
+    const candidates = [...document.body.querySelectorAll('*')].filter((e) => !clipped(e) && sticksOut(e));
+    const widest = candidates
+      .filter((e) => !candidates.some((o) => o !== e && e.contains(o)))
       .slice(0, 5)
-      .map(({ e, right }) => `${describe(e)} (right edge ${Math.round(right)}px)`);
+      .map((e) => `${describe(e)} “${e.textContent.replace(/\s+/g, ' ').trim().slice(0, 60)}”`);
     return { scrollWidth: root.scrollWidth, clientWidth: root.clientWidth, widest };
   });
 }

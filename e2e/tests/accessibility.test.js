@@ -8,10 +8,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { launchIsolatedBrowser } from '../lib/harness.js';
 import { login, bodyText } from '../lib/pages.js';
 import { accessibilityProblems } from '../lib/axe.js';
-import { startSmartgateWithURLs, ADMIN_PASSWORD } from '../lib/support.js';
+import { startSmartgateWithURLs, waitForOutput, ADMIN_PASSWORD } from '../lib/support.js';
 
 let sg;
 let browser;
@@ -20,6 +22,7 @@ let demo; // { patient: {username, password}, practitioner: {…} }
 
 before(async () => {
   sg = await startSmartgateWithURLs(['--demo']);
+  await waitForOutput(sg);
   const out = sg.stdout();
   const account = (role) => {
     const m = out.match(new RegExp(`demo log-in \\(${role}\\): user (\\S+) password (\\S+)`));
@@ -174,6 +177,35 @@ test('a new client registered through the form (the result page)', async () => {
     await Promise.all([page.waitForEvent('load'), page.locator('form:has([name=client_name]) button:not([type=button])').first().click()]);
     assert.ok(await page.locator('[data-client-id]').count() > 0, `registration result expected: ${await bodyText(page)}`);
     await assertAccessible(page, 'client registration result');
+  } finally {
+    await page.close();
+  }
+});
+
+test('the certificates page with a row, and its removal page', async () => {
+  const page = await pageAs('admin');
+  try {
+    await page.goto(url('/admin/certificates'));
+    await page.fill('textarea[name=pem]', readFileSync(join(sg.dataDir, 'tls', 'selfsigned-cert.pem'), 'utf8'));
+    await page.fill('input[name=note]', 'the listener’s own certificate, as a sample row');
+    await Promise.all([page.waitForEvent('load'), page.locator('button[name=action][value=add]').click()]);
+    assert.ok(await page.locator('[data-certificate]').count() > 0, `a row expected: ${await bodyText(page)}`);
+    await assertAccessible(page, '/admin/certificates with a certificate');
+    await Promise.all([page.waitForEvent('load'), page.locator('[data-remove]').first().click()]);
+    await assertAccessible(page, 'certificate removal page');
+  } finally {
+    await page.close();
+  }
+});
+
+test("a group's page (/admin/groups/{id})", async () => {
+  const page = await pageAs('admin');
+  try {
+    await page.goto(url('/admin/groups/new'));
+    await page.fill('input[name=displayName]', 'Accessibility reviewers');
+    await Promise.all([page.waitForEvent('load'), page.locator('form:has(input[name=displayName]) button[type=submit]').click()]);
+    assert.ok(await page.locator('[data-group-id]').count() > 0, `the group's page expected: ${await bodyText(page)}`);
+    await assertAccessible(page, "a group's page");
   } finally {
     await page.close();
   }
