@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { launchIsolatedBrowser } from '../lib/harness.js';
 import { login, bodyText } from '../lib/pages.js';
 import { accessibilityProblems } from '../lib/axe.js';
-import { startSmartgateWithURLs, waitForOutput, ADMIN_PASSWORD } from '../lib/support.js';
+import { startSmartgateWithURLs, waitForOutput, adminToken, ADMIN_PASSWORD } from '../lib/support.js';
 
 let sg;
 let browser;
@@ -206,6 +206,47 @@ test("a group's page (/admin/groups/{id})", async () => {
     await Promise.all([page.waitForEvent('load'), page.locator('form:has(input[name=displayName]) button[type=submit]').click()]);
     assert.ok(await page.locator('[data-group-id]').count() > 0, `the group's page expected: ${await bodyText(page)}`);
     await assertAccessible(page, "a group's page");
+  } finally {
+    await page.close();
+  }
+});
+
+test('/admin/audit with a refused read, and its explanation (/admin/audit/{id}/explain)', async () => {
+  // The demo patient's OWin token reads another patient's record: refused.
+  const admin = await adminToken(sg.httpURL);
+  const bundle = await (await fetch(url('/fhir/Patient?_count=20'), { headers: { Authorization: `Bearer ${admin}` } })).json();
+  const own = sg.stdout().match(/demo patient: .+ \(Patient\/([^)]+)\)/)[1];
+  const other = (bundle.entry || []).map((e) => e.resource.id).find((id) => id !== own);
+  const tokenResp = await fetch(url('/oauth/token'), {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'password', username: demo.patient.username, password: demo.patient.password }),
+  });
+  const { access_token: token } = await tokenResp.json();
+  const read = await fetch(url(`/fhir/Patient/${other}`), { headers: { Authorization: `Bearer ${token}` } });
+  assert.ok([403, 404].includes(read.status), `refused: ${read.status}`);
+  const page = await pageAs('admin');
+  try {
+    await page.goto(url('/admin/audit'));
+    await assertAccessible(page, '/admin/audit with records');
+    const explain = page.locator('tr[data-audit-row] a[href*="/explain"]');
+    assert.ok(await explain.count() > 0, `an explain link: ${await bodyText(page)}`);
+    await Promise.all([page.waitForEvent('load'), explain.first().click()]);
+    await assertAccessible(page, '/admin/audit/{id}/explain');
+  } finally {
+    await page.close();
+  }
+});
+
+test('/admin/audit with a bad date (the 400 message)', () => check('admin', '/admin/audit?from=not-a-date', { status: 400 }));
+
+test('/admin/keys after a rotation', async () => {
+  const page = await pageAs('admin');
+  try {
+    await page.goto(url('/admin/keys'));
+    const rotate = page.locator('form[method=post] button').filter({ hasText: /rotate/i });
+    await Promise.all([page.waitForEvent('load'), rotate.first().click()]);
+    await assertAccessible(page, '/admin/keys after a rotation');
   } finally {
     await page.close();
   }
