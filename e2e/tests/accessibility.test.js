@@ -251,3 +251,28 @@ test('/admin/keys after a rotation', async () => {
     await page.close();
   }
 });
+
+test('/account/apps and /admin/grants once the demo patient has allowed the demo app', async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  try {
+    // The redirect to the app is not followed: its scripts are stubbed so
+    // that nothing redeems the code; the consent is stored on approval.
+    await page.route(`${url('/apps/demo/')}*.js`, (route) => route.fulfill({ status: 200, contentType: 'text/javascript', body: '' }));
+    await page.goto(authorizeURL());
+    await login(page, demo.patient);
+    await Promise.all([page.waitForEvent('load'), page.locator('button[name=decision][value=approve]').click()]);
+    await page.goto(url('/account/apps'));
+    await assertAccessible(page, '/account/apps with an allowed app');
+  } finally {
+    await context.close();
+  }
+  const admin = await pageAs('admin');
+  try {
+    const resp = await admin.goto(url('/admin/grants'));
+    assert.equal(resp.status(), 200, `/admin/grants: ${await bodyText(admin)}`);
+    await assertAccessible(admin, '/admin/grants with a consent');
+  } finally {
+    await admin.close();
+  }
+});
