@@ -53,6 +53,21 @@ export async function startSmartgateWithURLs(args = [], { ports, env = {} } = {}
   return sg;
 }
 
+/**
+ * Waits until smartgate's stdout matches re (default: the "smartgate ready"
+ * line, printed after the listeners and the --demo log-ins) and returns
+ * the match; the harness resolves as soon as the listeners are up.
+ */
+export async function waitForOutput(sg, re = /^smartgate ready$/m, timeoutMs = 15000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const m = sg.stdout().match(re);
+    if (m) return m;
+    if (Date.now() > deadline) throw new Error(`smartgate never printed ${re}:\n${sg.stdout()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 /** A bare smartgate whose plain-HTTP /fhir needs no token (an upstream). */
 export async function startUpstreamFHIR() {
   const p = await freePort();
