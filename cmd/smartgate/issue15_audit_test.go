@@ -182,7 +182,6 @@ func TestIssue15AuditEventOverHTTP(t *testing.T) {
 	}
 }
 
-
 func TestIssue15AuditPage(t *testing.T) {
 	h := newHarness(t)
 	ctx := context.Background()
