@@ -105,15 +105,8 @@ func (s *Server) localSearch(w http.ResponseWriter, r *http.Request, lt LocalTyp
 		return errorf(http.StatusBadRequest, "invalid", "malformed query string: %v", err)
 	}
 	if r.Method == http.MethodPost {
-		if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
-			return errorf(http.StatusUnsupportedMediaType, "not-supported", "POST _search takes application/x-www-form-urlencoded")
-		}
-		r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
-		if err := r.ParseForm(); err != nil {
-			return errorf(http.StatusBadRequest, "invalid", "search form: %v", err)
-		}
-		for k, v := range r.PostForm {
-			params[k] = append(params[k], v...)
+		if err := addSearchForm(w, r, params); err != nil {
+			return err
 		}
 	}
 	b, err := lt.Search(r.Context(), p, params, s.baseURL(r))

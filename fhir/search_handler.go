@@ -29,15 +29,8 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) error {
 		if err := p.Authorize(r.Context(), AccessRequest{Interaction: InteractionSearchType, Type: typ}); err != nil {
 			return err
 		}
-		if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
-			return errorf(http.StatusUnsupportedMediaType, "not-supported", "POST _search takes application/x-www-form-urlencoded")
-		}
-		r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
-		if err := r.ParseForm(); err != nil {
-			return errorf(http.StatusBadRequest, "invalid", "search form: %v", err)
-		}
-		for k, v := range r.PostForm {
-			params[k] = append(params[k], v...)
+		if err := addSearchForm(w, r, params); err != nil {
+			return err
 		}
 	}
 	req, err := s.authorizeSearch(r.Context(), p, typ, params, preferLenient(r))
@@ -291,4 +284,20 @@ func (s *Server) anyOf(typ string, restr Restriction) ([][]search.Clause, error)
 		out = append(out, fq.Clauses)
 	}
 	return out, nil
+}
+
+// addSearchForm adds a POST _search's form (at most 1 MiB, and only
+// application/x-www-form-urlencoded) to the query's params.
+func addSearchForm(w http.ResponseWriter, r *http.Request, params url.Values) error {
+	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
+		return errorf(http.StatusUnsupportedMediaType, "not-supported", "POST _search takes application/x-www-form-urlencoded")
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
+	if err := r.ParseForm(); err != nil {
+		return errorf(http.StatusBadRequest, "invalid", "search form: %v", err)
+	}
+	for k, v := range r.PostForm {
+		params[k] = append(params[k], v...)
+	}
+	return nil
 }
