@@ -23,6 +23,10 @@ type FamilyStore interface {
 	// refresh token at now, of subject and of clientID (either "" for
 	// any), most recently created first, at most limit.
 	RefreshFamilies(ctx context.Context, subject, clientID string, now time.Time, limit int) ([]RefreshFamily, error)
+	// RefreshFamily returns the family of the grant requestID when it has
+	// an active, unexpired refresh token at now; store.ErrNotFound
+	// otherwise (unknown, ended or expired, or requestID "").
+	RefreshFamily(ctx context.Context, requestID string, now time.Time) (RefreshFamily, error)
 }
 
 // Grant is an active refresh-token family as an administrator sees it.
@@ -37,8 +41,8 @@ type Grant struct {
 }
 
 // Grants lists the active grants (refresh-token families) of subject and
-// clientID (either "" for any), at most limit. Ending one is
-// Server.RevokeGrants for its subject and client.
+// clientID (either "" for any), at most limit. Server.RevokeFamily ends
+// one; Server.RevokeGrants ends all of a subject's at a client.
 func Grants(ctx context.Context, st FamilyStore, subject, clientID string, now time.Time, limit int) ([]Grant, error) {
 	fams, err := st.RefreshFamilies(ctx, subject, clientID, now, limit)
 	if err != nil {
@@ -53,6 +57,16 @@ func Grants(ctx context.Context, st FamilyStore, subject, clientID string, now t
 		out = append(out, g)
 	}
 	return out, nil
+}
+
+// GrantByID returns the active grant (refresh-token family) id; the error
+// wraps store.ErrNotFound when there is none (unknown, ended or expired).
+func GrantByID(ctx context.Context, st FamilyStore, id string, now time.Time) (Grant, error) {
+	f, err := st.RefreshFamily(ctx, id, now)
+	if err != nil {
+		return Grant{}, fmt.Errorf("authz: grant %q: %w", id, err)
+	}
+	return grantOf(f)
 }
 
 // grantOf reads the scopes and launch patient of a family's stored request.

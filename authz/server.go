@@ -385,6 +385,30 @@ func (s *Server) RevokeGrants(ctx context.Context, subject, clientID string) err
 	return s.st.RevokeSubjectTokens(ctx, subject, clientID, s.cfg.Now())
 }
 
+// RevokeFamily ends the grant requestID (one refresh-token family): its
+// refresh tokens, so that it cannot be refreshed, then every access token
+// issued from it, as fosite's storage does when a family's refresh token
+// is replayed (fositeStore.RevokeRefreshToken and RevokeAccessToken).
+// Introspection answers inactive for them on the next call. The family's
+// access tokens are all stored ones: only client_credentials tokens are
+// stateless (stateless.go), and they have no refresh token. An unknown
+// requestID revokes nothing and is not an error (see GrantByID).
+//
+// RevokeGrants is not a loop over RevokeFamily: its one statement also
+// ends the access tokens of grants without a refresh token, in one
+// transaction.
+func (s *Server) RevokeFamily(ctx context.Context, requestID string) error {
+	if requestID == "" {
+		return errors.New("authz: RevokeFamily needs a request id")
+	}
+	// Both, even when the first fails: end as much as can be ended.
+	err := errors.Join(s.fs.RevokeRefreshToken(ctx, requestID), s.fs.RevokeAccessToken(ctx, requestID))
+	if err != nil {
+		return fmt.Errorf("authz: revoke grant %q: %w", requestID, err)
+	}
+	return nil
+}
+
 // Maintain runs periodic upkeep until ctx ends: scheduled key rotation (the
 // key ring reloads and rotates when due) and deletion of token records that
 // expired more than a day ago.

@@ -7,9 +7,20 @@ import (
 
 	"github.com/smartgate/smartgate/account"
 	"github.com/smartgate/smartgate/authz"
+	"github.com/smartgate/smartgate/store"
 )
 
 var _ authz.FamilyStore = (*DB)(nil)
+
+// familySelect reads a family by its active refresh token t: the
+// record, the first issue and the latest rotation (its one parameter is
+// authz.StateRotated); scanFamily scans its columns.
+const familySelect = `SELECT t.signature, t.request_id, t.client_id, t.subject, t.access_signature, t.session_id,
+			t.state_at, t.requested_at, t.expires_at, t.data,
+			(SELECT MIN(f.requested_at) FROM oauth_tokens f WHERE f.kind = t.kind AND f.request_id = t.request_id),
+			(SELECT COALESCE(MAX(f.state_at), 0) FROM oauth_tokens f WHERE f.kind = t.kind AND f.request_id = t.request_id AND f.state = ?)
+		FROM oauth_tokens t
+		WHERE t.kind = ? AND t.state = ? AND (t.expires_at = 0 OR t.expires_at > ?)`
 
 // RefreshFamilies returns the grants with an active, unexpired refresh
 // token at now, of subject and clientID (either "" for any), newest
@@ -18,12 +29,7 @@ func (db *DB) RefreshFamilies(ctx context.Context, subject, clientID string, now
 	if limit <= 0 {
 		limit = 100
 	}
-	rows, err := db.r.QueryContext(ctx, `SELECT t.signature, t.request_id, t.client_id, t.subject, t.access_signature, t.session_id,
-			t.state_at, t.requested_at, t.expires_at, t.data,
-			(SELECT MIN(f.requested_at) FROM oauth_tokens f WHERE f.kind = t.kind AND f.request_id = t.request_id),
-			(SELECT COALESCE(MAX(f.state_at), 0) FROM oauth_tokens f WHERE f.kind = t.kind AND f.request_id = t.request_id AND f.state = ?)
-		FROM oauth_tokens t
-		WHERE t.kind = ? AND t.state = ? AND (t.expires_at = 0 OR t.expires_at > ?)
+	rows, err := db.r.QueryContext(ctx, familySelect+`
 			AND (? = '' OR t.subject = ?) AND (? = '' OR t.client_id = ?)
 		ORDER BY t.requested_at DESC, t.request_id LIMIT ?`,
 		string(authz.StateRotated), string(authz.KindRefresh), string(authz.StateActive), encodeTime(now),
@@ -34,18 +40,44 @@ func (db *DB) RefreshFamilies(ctx context.Context, subject, clientID string, now
 	defer rows.Close()
 	var out []authz.RefreshFamily
 	for rows.Next() {
-		f := authz.RefreshFamily{Record: authz.TokenRecord{Kind: authz.KindRefresh, State: authz.StateActive}}
-		r := &f.Record
-		var stateAt, req, exp, created, used int64
-		if err := rows.Scan(&r.Signature, &r.RequestID, &r.ClientID, &r.Subject, &r.AccessSignature, &r.SessionID,
-			&stateAt, &req, &exp, &r.Data, &created, &used); err != nil {
+		f, err := scanFamily(rows)
+		if err != nil {
 			return nil, fmt.Errorf("sqlite: refresh families: %w", err)
 		}
-		r.StateAt, r.RequestedAt, r.ExpiresAt = decodeTime(stateAt), decodeTime(req), decodeTime(exp)
-		f.Created, f.LastUsed = decodeTime(created), decodeTime(used)
 		out = append(out, f)
 	}
 	return out, mapErr(rows.Err())
+}
+
+// RefreshFamily returns the family of the grant requestID when it has an
+// active, unexpired refresh token at now, store.ErrNotFound otherwise.
+func (db *DB) RefreshFamily(ctx context.Context, requestID string, now time.Time) (authz.RefreshFamily, error) {
+	if requestID == "" {
+		return authz.RefreshFamily{}, fmt.Errorf("sqlite: refresh family without an id: %w", store.ErrNotFound)
+	}
+	row := db.r.QueryRowContext(ctx, familySelect+`
+			AND t.request_id = ?
+		ORDER BY t.requested_at DESC LIMIT 1`,
+		string(authz.StateRotated), string(authz.KindRefresh), string(authz.StateActive), encodeTime(now), requestID)
+	f, err := scanFamily(row)
+	if err != nil {
+		return authz.RefreshFamily{}, fmt.Errorf("sqlite: refresh family %q: %w", requestID, mapErr(err))
+	}
+	return f, nil
+}
+
+// scanFamily scans a row of familySelect.
+func scanFamily(row interface{ Scan(dest ...any) error }) (authz.RefreshFamily, error) {
+	f := authz.RefreshFamily{Record: authz.TokenRecord{Kind: authz.KindRefresh, State: authz.StateActive}}
+	r := &f.Record
+	var stateAt, req, exp, created, used int64
+	if err := row.Scan(&r.Signature, &r.RequestID, &r.ClientID, &r.Subject, &r.AccessSignature, &r.SessionID,
+		&stateAt, &req, &exp, &r.Data, &created, &used); err != nil {
+		return f, err
+	}
+	r.StateAt, r.RequestedAt, r.ExpiresAt = decodeTime(stateAt), decodeTime(req), decodeTime(exp)
+	f.Created, f.LastUsed = decodeTime(created), decodeTime(used)
+	return f, nil
 }
 
 // ConsentsOf lists the consents of userID and clientID (either "" for

@@ -2,16 +2,19 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
 	"github.com/smartgate/smartgate/account"
 	"github.com/smartgate/smartgate/authz"
+	"github.com/smartgate/smartgate/store"
 )
 
 // testOAuthRefreshFamilies: a family is listed once, by its active refresh
 // token, with its first issue and latest rotation; revoked, expired and
-// other kinds are not; the subject and client filters hold.
+// other kinds are not; the subject and client filters hold; RefreshFamily
+// finds one active family by its request id, and no other.
 func testOAuthRefreshFamilies(t *testing.T, b Backend) {
 	ctx := context.Background()
 	mk := func(sig, req, subject, client string, at, exp time.Time) {
@@ -57,6 +60,16 @@ func testOAuthRefreshFamilies(t *testing.T, b Backend) {
 	}
 	if got, _ := b.RefreshFamilies(ctx, "", "", now, 1); len(got) != 1 {
 		t.Fatalf("limit 1: %d families", len(got))
+	}
+	one, err := b.RefreshFamily(ctx, "r1", now)
+	if err != nil || one.Record.Signature != "f2" || one.Record.Subject != "u1" || one.Record.ClientID != "c1" ||
+		!SameInstant(one.Created, t0) || !SameInstant(one.LastUsed, t0.Add(10*time.Minute)) {
+		t.Fatalf("RefreshFamily r1 = %+v, %v", one, err)
+	}
+	for _, id := range []string{"r3", "r4", "nope", ""} { // expired, revoked, unknown, none
+		if f, err := b.RefreshFamily(ctx, id, now); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("RefreshFamily %q = %+v, %v; want store.ErrNotFound", id, f, err)
+		}
 	}
 	testConsentsOf(t, b)
 }
