@@ -15,6 +15,7 @@ import (
 
 	"github.com/smartgate/smartgate/authz"
 	"github.com/smartgate/smartgate/listener"
+	"github.com/smartgate/smartgate/store"
 )
 
 func TestR9_OnlineAccessEndsWithSession(t *testing.T) {
@@ -62,6 +63,52 @@ func TestV6_RevokeGrantsOfSubject(t *testing.T) {
 	e.as.RevokeGrants(context.Background(), "alice-id", "")
 	if in := e.introspect(b["access_token"].(string)); in["active"] != false {
 		t.Errorf("account-wide revocation missed a token: %v", in)
+	}
+}
+
+// RevokeFamily ends one refresh-token family (after a refresh: the
+// successor tokens and the first access token) and leaves the subject's
+// other family at the same client active; GrantByID then finds it no more.
+func TestRevokeFamilyEndsOneFamily(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	a := e.tokens("openid", "offline_access")
+	first, err := authz.Grants(ctx, e.db, "alice-id", e.conf.ID, e.clock.Now(), 0)
+	if err != nil || len(first) != 1 {
+		t.Fatalf("grants after one flow: %+v, %v", first, err)
+	}
+	famA := first[0].ID
+	b := e.tokens("openid", "offline_access")
+	status, a2 := e.refresh(a["refresh_token"].(string), nil)
+	if status != http.StatusOK {
+		t.Fatalf("refresh: %d %v", status, a2)
+	}
+	if g, err := authz.GrantByID(ctx, e.db, famA, e.clock.Now()); err != nil || g.Subject != "alice-id" || g.ClientID != e.conf.ID {
+		t.Fatalf("GrantByID(%s) = %+v, %v", famA, g, err)
+	}
+	if err := e.as.RevokeFamily(ctx, famA); err != nil {
+		t.Fatal(err)
+	}
+	for what, tok := range map[string]any{"first access": a["access_token"], "access": a2["access_token"], "refresh": a2["refresh_token"]} {
+		if in := e.introspect(tok.(string)); in["active"] != false {
+			t.Errorf("%s token of the revoked family active: %v", what, in)
+		}
+	}
+	if status, m := e.refresh(a2["refresh_token"].(string), nil); status != http.StatusBadRequest || m["error"] != "invalid_grant" {
+		t.Errorf("refresh of the revoked family: %d %v", status, m)
+	}
+	for what, tok := range map[string]any{"access": b["access_token"], "refresh": b["refresh_token"]} {
+		if in := e.introspect(tok.(string)); in["active"] != true {
+			t.Errorf("%s token of the other family: %v", what, in)
+		}
+	}
+	for _, id := range []string{famA, "no-such-grant"} {
+		if _, err := authz.GrantByID(ctx, e.db, id, e.clock.Now()); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("GrantByID(%s) after the revoke: %v; want store.ErrNotFound", id, err)
+		}
+	}
+	if err := e.as.RevokeFamily(ctx, ""); err == nil {
+		t.Error("RevokeFamily without an id: no error")
 	}
 }
 
