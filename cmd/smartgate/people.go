@@ -12,6 +12,7 @@ import (
 	"github.com/smartgate/smartgate/store"
 	"github.com/smartgate/smartgate/store/sqlite"
 	"github.com/smartgate/smartgate/web"
+	"github.com/smartgate/smartgate/web/grants"
 )
 
 // newPeople is the one account.People of a process over db: where people
@@ -58,6 +59,7 @@ type personRevoker struct {
 var (
 	_ web.TokenRevoker   = (*personRevoker)(nil)
 	_ web.SessionRevoker = (*personRevoker)(nil)
+	_ grants.Revoker     = (*personRevoker)(nil)
 )
 
 // errNotReady answers a revocation asked before the authorization server
@@ -89,6 +91,19 @@ func (p *personRevoker) RevokeAll(ctx context.Context, subject, clientID string)
 		return errNotReady
 	}
 	err := p.tokens.RevokeGrants(ctx, subject, clientID)
+	p.forget(subject)
+	return err
+}
+
+// RevokeFamily ends subject's grant requestID (one refresh-token family:
+// its refresh and access tokens), then forgets the verifications of the
+// subject's tokens (the FHIR endpoint caches them by person, not by
+// grant; the others are verified again on their next request).
+func (p *personRevoker) RevokeFamily(ctx context.Context, subject, requestID string) error {
+	if p.tokens == nil {
+		return errNotReady
+	}
+	err := p.tokens.RevokeFamily(ctx, requestID)
 	p.forget(subject)
 	return err
 }

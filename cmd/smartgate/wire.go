@@ -293,7 +293,8 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 	}
 
 	// The grants pages end a person's grants at an app by the same
-	// revocation as /account/apps (revokePerson).
+	// revocation as /account/apps (revokePerson), and one grant by
+	// revokePerson.RevokeFamily.
 	grantPages, err := grants.New(grants.Config{Pages: pages, Store: db, Revoker: revokePerson, Assets: assets, Audit: rec,
 		Logger: logger.With("component", "grants")})
 	if err != nil {

@@ -1,12 +1,20 @@
 // Package grants serves the administrator's /admin/grants: per person and
 // per app, the active consents and refresh-token families (client, scopes,
-// patient, created, last used), with a button that ends them.
+// patient, created, last used), with buttons that end them.
+//
+// Consents are stored apart from the families (the consents table: one
+// per person and app, what the consent page remembers), so a pair shows
+// both: its consent, and each refresh-token family (one grant: one code
+// flow with offline_access, refreshed or not).
 //
 // Ending a person's grants at an app is the same as the person withdrawing
 // the app on /account/apps: the consent goes, and the Revoker (the
 // server's one revocation of a person's tokens) revokes every access and
 // refresh token of the pair and makes the FHIR endpoint forget them, so
 // that introspection answers inactive and FHIR refuses on the next call.
+// Ending one family (POST /admin/grants/revoke-family) revokes only that
+// grant's refresh and access tokens, the same way at once; the consent
+// stays, as do the person's other families at the app.
 // Every page goes through the web package's RequireRole (log-in, the
 // administrator role, the CSRF token on the POST).
 package grants
@@ -38,6 +46,7 @@ const (
 	usersPath  = AdminPath + "/users/"
 	clientPath = AdminPath + "/clients/"
 	revokePath = AdminPath + "/revoke"
+	familyPath = AdminPath + "/revoke-family"
 )
 
 // limit bounds the rows a page reads of each kind.
@@ -64,12 +73,23 @@ type Store interface {
 	GetClient(ctx context.Context, id string) (*authz.Client, error)
 }
 
+// Revoker is the server's one revocation of a person's tokens: all of them
+// at an app (web.TokenRevoker), or one grant. Either answers once
+// introspection and the FHIR endpoint refuse the ended tokens.
+type Revoker interface {
+	web.TokenRevoker
+	// RevokeFamily ends the grant requestID of subject (one
+	// refresh-token family): its refresh tokens and the access tokens
+	// issued from it.
+	RevokeFamily(ctx context.Context, subject, requestID string) error
+}
+
 // Config holds the dependencies of the pages.
 type Config struct {
 	Pages   Pages
 	Store   Store
-	Revoker web.TokenRevoker // the one revocation of a person's tokens
-	Assets  fs.FS            // templates/ (smartgate.Assets)
+	Revoker Revoker // the one revocation of a person's tokens
+	Assets  fs.FS   // templates/ (smartgate.Assets)
 	Audit   audit.Recorder
 	Logger  *slog.Logger
 	Now     func() time.Time
@@ -113,6 +133,7 @@ func (s *Server) Register(mux *http.ServeMux) {
 	mux.Handle("GET "+usersPath+"{id}", admin(s.ofUser))
 	mux.Handle("GET "+clientPath+"{id}", admin(s.ofClient))
 	mux.Handle("POST "+revokePath, admin(s.revoke))
+	mux.Handle("POST "+familyPath, admin(s.revokeFamily))
 }
 
 // UserPath is the page of a person's grants.
@@ -143,6 +164,7 @@ type consentView struct {
 }
 
 type familyView struct {
+	ID                string // the grant's request id
 	Scopes            []string
 	Patient           string
 	Created, LastUsed string
@@ -328,7 +350,7 @@ func (s *Server) pairs(ctx context.Context, consents []account.Consent, grants [
 	}
 	for _, g := range grants {
 		p := at(g.Subject, g.ClientID)
-		p.Families = append(p.Families, familyView{Scopes: g.Scopes, Patient: g.Patient, Created: when(g.Created), LastUsed: when(g.LastUsed)})
+		p.Families = append(p.Families, familyView{ID: g.ID, Scopes: g.Scopes, Patient: g.Patient, Created: when(g.Created), LastUsed: when(g.LastUsed)})
 	}
 	return out
 }
@@ -356,10 +378,53 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
 		s.cfg.Audit.Record(ctx, audit.Event{At: s.cfg.Now(), Kind: "admin", Actor: u.ID, ClientID: clientID, Action: "revoke grants",
 			Resource: "User/" + userID, Outcome: audit.Success, Address: reqctx.ClientAddress(r), RequestID: reqctx.ID(ctx)})
 	}
-	back := UserPath(userID)
-	if r.PostFormValue("back") == "client" {
-		back = ClientPath(clientID)
+	back(w, r, userID, clientID)
+}
+
+// revokeFamily ends one grant (refresh-token family) of a person at an
+// app: the posted family_id must be an active grant of the posted user_id
+// and client_id (the pair of the page's row).
+func (s *Server) revokeFamily(w http.ResponseWriter, r *http.Request) {
+	u, _ := web.UserFrom(r.Context())
+	id, userID, clientID := r.PostFormValue("family_id"), r.PostFormValue("user_id"), r.PostFormValue("client_id")
+	if id == "" || userID == "" || clientID == "" {
+		s.cfg.Pages.Fail(w, r, http.StatusBadRequest, "Say which grant to end: a grant of a person at an app.",
+			errors.New("grants: revoke-family without family_id, user_id or client_id"))
+		return
 	}
-	w.Header().Set("Location", back)
+	ctx := r.Context()
+	g, err := authz.GrantByID(ctx, s.cfg.Store, id, s.cfg.Now())
+	if errors.Is(err, store.ErrNotFound) {
+		s.cfg.Pages.Fail(w, r, http.StatusNotFound, "There is no such active grant: it may have ended already.", err)
+		return
+	} else if err != nil {
+		s.cfg.Pages.Fail(w, r, http.StatusInternalServerError, "", err)
+		return
+	}
+	if g.Subject != userID || g.ClientID != clientID {
+		s.cfg.Pages.Fail(w, r, http.StatusBadRequest, "That grant is not this person's at this app.",
+			fmt.Errorf("grants: grant %q is of %q at %q, not of %q at %q", id, g.Subject, g.ClientID, userID, clientID))
+		return
+	}
+	if err := s.cfg.Revoker.RevokeFamily(ctx, g.Subject, g.ID); err != nil {
+		s.cfg.Pages.Fail(w, r, http.StatusInternalServerError, "The grant could not be ended completely. Please try again.", err)
+		return
+	}
+	if s.cfg.Audit != nil {
+		s.cfg.Audit.Record(ctx, audit.Event{At: s.cfg.Now(), Kind: "admin", Actor: u.ID, ClientID: clientID, Patient: g.Patient,
+			Action: "revoke-family", Resource: "User/" + userID, Scopes: strings.Join(g.Scopes, " "), Outcome: audit.Success,
+			Detail: "grant " + g.ID, Address: reqctx.ClientAddress(r), RequestID: reqctx.ID(ctx)})
+	}
+	back(w, r, userID, clientID)
+}
+
+// back sends the browser to the page the form was posted from: the
+// person's, or the app's when the form says back=client.
+func back(w http.ResponseWriter, r *http.Request, userID, clientID string) {
+	to := UserPath(userID)
+	if r.PostFormValue("back") == "client" {
+		to = ClientPath(clientID)
+	}
+	w.Header().Set("Location", to)
 	w.WriteHeader(http.StatusSeeOther)
 }
