@@ -9,7 +9,7 @@ import (
 
 // RoleCeiling is the one table of what a role may be granted at most (its
 // base ceiling, issue 11 item 5): an administrator everything, SCIM
-// included (smart.ScopeSCIM), a practitioner all data of users and
+// and launch creation included (smart.Privileged), a practitioner all data of users and
 // patients, a patient their own (a patient's user/ scopes reach only their
 // compartment: fhir/access). Every rule that needs a role's scopes
 // (EffectiveRights, the OWin grant) reads it. An unknown role has none.
@@ -18,7 +18,7 @@ import (
 func RoleCeiling(role string) []string {
 	switch role {
 	case RoleAdmin:
-		return []string{"system/*.cruds", "user/*.cruds", "patient/*.cruds", smart.ScopeSCIM}
+		return []string{"system/*.cruds", "user/*.cruds", "patient/*.cruds", smart.ScopeSCIM, smart.ScopeLaunchCreate}
 	case RolePractitioner:
 		return []string{"user/*.cruds", "patient/*.cruds"}
 	case RolePatient:
@@ -77,9 +77,11 @@ func EffectiveRights(u *User, groups []Group) Rights {
 	r.Ceiling = BaseCeiling(r.Roles)
 	if limited {
 		// A group's ceiling speaks of data (ValidateCeiling): it does not
-		// take SCIM from an administrator.
-		if slices.Contains(r.Ceiling, smart.ScopeSCIM) {
-			union = append(union, smart.ScopeSCIM)
+		// take SCIM or launches from an administrator.
+		for _, sc := range r.Ceiling {
+			if smart.Privileged(sc) {
+				union = append(union, sc)
+			}
 		}
 		// Not nil even when empty: nil would mean the base ceiling.
 		r.Ceiling = append([]string{}, smart.NarrowTo(r.Ceiling, union)...)

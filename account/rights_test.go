@@ -22,7 +22,7 @@ func TestEffectiveRights(t *testing.T) {
 		{"no role, no group", nil, nil, "", "patient/*.cruds user/*.cruds", false},
 		{"patient", []string{RolePatient}, nil, "patient", "patient/*.cruds user/*.cruds", false},
 		{"practitioner", []string{RolePractitioner}, nil, "practitioner", "user/*.cruds patient/*.cruds", true},
-		{"admin", []string{RoleAdmin}, nil, "admin", "system/*.cruds user/*.cruds patient/*.cruds scim", true},
+		{"admin", []string{RoleAdmin}, nil, "admin", "system/*.cruds user/*.cruds patient/*.cruds scim launch:create", true},
 		{"practitioner in nurses", []string{RolePractitioner}, []Group{nurses}, "practitioner", "user/*.rs", true},
 		{"practitioner in nurses and lab", []string{RolePractitioner}, []Group{nurses, lab}, "practitioner",
 			"user/*.rs user/Observation.cruds patient/Observation.rs", true},
@@ -31,9 +31,9 @@ func TestEffectiveRights(t *testing.T) {
 		{"patient in a group granting practitioner", []string{RolePatient}, []Group{clinicians}, "patient practitioner",
 			"patient/*.cruds user/*.cruds", true},
 		{"no role, group granting practitioner, nurses", nil, []Group{clinicians, nurses}, "practitioner", "user/*.rs", true},
-		{"admin through a group", nil, []Group{admins}, "admin", "system/*.cruds user/*.cruds patient/*.cruds scim", true},
-		{"admin ceiling narrowed, scim kept", []string{RoleAdmin}, []Group{lab}, "admin", "user/Observation.cruds patient/Observation.rs scim", true},
-		{"practitioner in admins, nurses", []string{RolePractitioner}, []Group{admins, nurses}, "practitioner admin", "user/*.rs scim", true},
+		{"admin through a group", nil, []Group{admins}, "admin", "system/*.cruds user/*.cruds patient/*.cruds scim launch:create", true},
+		{"admin ceiling narrowed, scim and launch:create kept", []string{RoleAdmin}, []Group{lab}, "admin", "user/Observation.cruds patient/Observation.rs scim launch:create", true},
+		{"practitioner in admins, nurses", []string{RolePractitioner}, []Group{admins, nurses}, "practitioner admin", "user/*.rs scim launch:create", true},
 		{"empty ceiling grants nothing", []string{RolePractitioner}, []Group{{DisplayName: "none", Ceiling: []string{}}},
 			"practitioner", "", true},
 	} {
@@ -59,7 +59,7 @@ func TestAppLimit(t *testing.T) {
 		name, limit string
 		r           Rights
 	}{
-		{"admin base", "user/*.cruds patient/*.cruds scim", Rights{Roles: []string{RoleAdmin}}},
+		{"admin base", "user/*.cruds patient/*.cruds scim launch:create", Rights{Roles: []string{RoleAdmin}}},
 		{"practitioner base", "user/*.cruds patient/*.cruds", Rights{Roles: []string{RolePractitioner}}},
 		{"group ceiling with system", "user/*.rs", Rights{Roles: []string{RoleAdmin}, Ceiling: []string{"system/*.rs", "user/*.rs"}}},
 		{"empty", "", Rights{Roles: []string{RoleAdmin}, Ceiling: []string{}}},

@@ -92,6 +92,10 @@ type Client struct {
 	// hold provisioning tokens: it may call /scim/v2. Administrators only,
 	// like AllowSystemScopes.
 	AllowSCIM bool
+	// AllowLaunchCreate lets the client be granted the launch:create scope
+	// (ScopeLaunchCreate): it may create EHR launches through the launch
+	// API, as an EHR that opens apps does. Administrators only.
+	AllowLaunchCreate bool
 
 	// TLSClientAuth is the RFC 8705 §2.1.2 metadata of a tls_client_auth
 	// client: the one subject DN or SAN its certificate must carry.
@@ -128,8 +132,14 @@ const (
 // their ceiling holds it (an administrator's: smart.NarrowTo).
 const ScopeSCIM = smart.ScopeSCIM
 
+// ScopeLaunchCreate is the scope of a token that may create EHR launches
+// (package launch): granted only to clients an administrator allowed it
+// (Client.AllowLaunchCreate), and to people whose ceiling holds it.
+const ScopeLaunchCreate = smart.ScopeLaunchCreate
+
 // GrantableScopes is the part of c.Scopes that c may be granted now:
-// without scim unless an administrator allowed SCIM, and without system/
+// without scim unless an administrator allowed SCIM, without launch:create
+// unless an administrator allowed launches, and without system/
 // scopes for a client that authenticates with a secret unless an
 // administrator allowed them (SMART system/ scopes are for key- or
 // certificate-authenticated clients). fosite checks every request
@@ -138,7 +148,7 @@ const ScopeSCIM = smart.ScopeSCIM
 // endpoint's hot path); callers must not change it.
 func (c *Client) GrantableScopes() []string {
 	withheld := func(sc string) bool {
-		return sc == ScopeSCIM && !c.AllowSCIM ||
+		return sc == ScopeSCIM && !c.AllowSCIM || sc == ScopeLaunchCreate && !c.AllowLaunchCreate ||
 			strings.HasPrefix(sc, "system/") && UsesSecret(c.TokenEndpointAuthMethod) && !c.AllowSystemScopes
 	}
 	if !slices.ContainsFunc(c.Scopes, withheld) {
@@ -221,8 +231,9 @@ type NewClient struct {
 	Ceiling *Ceiling
 	// IntrospectAll: see Client.IntrospectAll (administrators only).
 	IntrospectAll bool
-	// AllowSystemScopes, AllowSCIM: see Client (administrators only).
-	AllowSystemScopes, AllowSCIM bool
+	// AllowSystemScopes, AllowSCIM, AllowLaunchCreate: see Client
+	// (administrators only).
+	AllowSystemScopes, AllowSCIM, AllowLaunchCreate bool
 	// Pending registers the client disabled, awaiting approval.
 	Pending bool
 	// TLSClientAuth, CertBoundAccessTokens: see Client (RFC 8705).
@@ -287,7 +298,7 @@ func CreateClient(ctx context.Context, st ClientStore, nc NewClient, now time.Ti
 		Disabled:                nc.Pending,
 	}
 	c.RegistrationTokenExpiresAt, c.IntrospectAll = nc.RegistrationTokenExpiresAt.UTC(), nc.IntrospectAll
-	c.AllowSystemScopes, c.AllowSCIM = nc.AllowSystemScopes, nc.AllowSCIM
+	c.AllowSystemScopes, c.AllowSCIM, c.AllowLaunchCreate = nc.AllowSystemScopes, nc.AllowSCIM, nc.AllowLaunchCreate
 	c.TLSClientAuth, c.CertBoundAccessTokens = nc.TLSClientAuth, nc.CertBoundAccessTokens
 	if c.Policy == "" {
 		c.Policy = PolicyAdmin

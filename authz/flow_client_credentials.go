@@ -7,6 +7,8 @@ import (
 
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/oauth2"
+
+	"github.com/smartgate/smartgate/authz/smart"
 )
 
 // clientCredentialsConfig is all of the server's configuration the
@@ -21,9 +23,10 @@ type clientCredentialsConfig struct {
 // clientCredentialsGrant is fosite's client_credentials handler with the
 // SMART Backend Services policy: a backend-service token speaks for no
 // person and no patient, so it carries system/ scopes only (checklist
-// K14, R10), and scim for a client an administrator allowed SCIM, every one requested is granted (fosite has already checked
-// each against the client's ceiling, K9: excess → invalid_scope), its
-// subject is the client and it lives Config.TokenTTL. Its access tokens
+// K14, R10), and scim or launch:create for a client an administrator
+// allowed them (smart.Privileged). Every one requested is granted (fosite
+// has already checked each against the client's ceiling, K9: excess →
+// invalid_scope), its subject is the client and it lives Config.TokenTTL. Its access tokens
 // are stateless (stateless.go).
 type clientCredentialsGrant struct {
 	*oauth2.ClientCredentialsGrantHandler
@@ -38,8 +41,8 @@ func (g *clientCredentialsGrant) HandleTokenEndpointRequest(ctx context.Context,
 		return err
 	}
 	for _, sc := range ar.GetRequestedScopes() {
-		if !strings.HasPrefix(sc, "system/") && sc != ScopeSCIM {
-			return fosite.ErrInvalidScope.WithHintf("The client_credentials grant takes system/ scopes (and scim) only, not %q.", sc)
+		if !strings.HasPrefix(sc, "system/") && !smart.Privileged(sc) {
+			return fosite.ErrInvalidScope.WithHintf("The client_credentials grant takes system/ scopes (and scim, launch:create) only, not %q.", sc)
 		}
 	}
 	for _, sc := range ar.GetRequestedScopes() {

@@ -331,6 +331,18 @@ func methodNotAllowed(allow string) http.HandlerFunc {
 	}
 }
 
+// WriteOAuthError writes an RFC 6749 §5.2 JSON error (no-store): the error
+// format of the JSON APIs beside the OAuth endpoints (package launch).
+func WriteOAuthError(w http.ResponseWriter, status int, code, desc string) {
+	writeOAuthError(w, status, code, desc)
+}
+
+// WriteBearerError answers 401/403 with an RFC 6750 §3 challenge and an
+// RFC 6749 JSON body; code "" is a request without credentials.
+func WriteBearerError(w http.ResponseWriter, status int, code, desc string) {
+	writeBearerError(w, status, code, desc)
+}
+
 // writeOAuthError writes an RFC 6749 §5.2 JSON error.
 func writeOAuthError(w http.ResponseWriter, status int, code, desc string) {
 	w.Header().Set("Content-Type", "application/json;charset=UTF-8")

@@ -61,6 +61,8 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// API, when set, turns on the launch API (APIPath).
+	API *APIConfig
 }
 
 // Service issues EHR launches (the /admin/launch page) and resolves them
@@ -80,6 +82,9 @@ var (
 func New(cfg Config) (*Service, error) {
 	if cfg.Store == nil || cfg.Clients == nil || cfg.Resources == nil || cfg.Pages == nil || cfg.Assets == nil {
 		return nil, errors.New("launch: Store, Clients, Resources, Pages and Assets are required")
+	}
+	if a := cfg.API; a != nil && (a.Tokens == nil || a.Clients == nil || a.Accounts == nil) {
+		return nil, errors.New("launch: API needs Tokens, Clients and Accounts")
 	}
 	if cfg.TTL <= 0 {
 		cfg.TTL = 5 * time.Minute

@@ -547,3 +547,24 @@ func TestC14_LaunchBoundToIss(t *testing.T) {
 		t.Fatal("the launch's issuer leaked into the token response")
 	}
 }
+
+// FuzzDecodeAPIRequest: the launch API's body parser never panics, and
+// what it accepts is one object whose fhirContext, when set, is an array.
+func FuzzDecodeAPIRequest(f *testing.F) {
+	for _, s := range []string{`{"client_id":"a","patient":"p"}`, `{"client_id":"a","patient":"p","fhirContext":[{"reference":"Observation/1"}]}`,
+		`{"fhirContext":{}}`, `{"x":1}`, `{}{}`, `[`, `null`, `{"need_patient_banner":false,"encounter":"e"}`, ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		req, err := launch.DecodeAPIRequest(strings.NewReader(s))
+		if err != nil {
+			return
+		}
+		if fc := strings.TrimSpace(string(req.FHIRContext)); fc != "" && fc != "null" {
+			var items []map[string]any
+			if json.Unmarshal(req.FHIRContext, &items) != nil {
+				t.Fatalf("accepted fhirContext %s", fc)
+			}
+		}
+	})
+}

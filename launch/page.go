@@ -44,10 +44,14 @@ func parsePage(assets fs.FS) (*pageTemplate, error) {
 	return t, nil
 }
 
-// Register adds the page (administrators only) to mux.
+// Register adds the page (administrators only) and, when configured, the
+// launch API to mux.
 func (s *Service) Register(mux *http.ServeMux) {
 	mux.Handle("GET "+Path, s.cfg.Pages.RequireRole(http.HandlerFunc(s.form), account.RoleAdmin))
 	mux.Handle("POST "+Path, s.cfg.Pages.RequireRole(http.HandlerFunc(s.submit), account.RoleAdmin))
+	if s.cfg.API != nil {
+		s.registerAPI(mux)
+	}
 }
 
 type formValues struct {
@@ -113,7 +117,6 @@ type badInput string
 func (e badInput) Error() string { return string(e) }
 
 func (s *Service) submit(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
 	f := formValues{
 		ClientID:    r.PostFormValue("client_id"),
 		Patient:     strings.TrimSpace(r.PostFormValue("patient")),
@@ -123,7 +126,11 @@ func (s *Service) submit(w http.ResponseWriter, r *http.Request) {
 		FHIRContext: strings.TrimSpace(r.PostFormValue("fhir_context")),
 		Banner:      r.PostFormValue("need_patient_banner") == "true",
 	}
-	client, lc, err := s.check(ctx, f)
+	actor := ""
+	if s.cfg.Actor != nil {
+		actor = s.cfg.Actor(r.Context())
+	}
+	c, err := s.create(r, f, actor, "")
 	var bad badInput
 	if errors.As(err, &bad) {
 		s.show(w, r, http.StatusBadRequest, string(bad), f)
@@ -132,27 +139,52 @@ func (s *Service) submit(w http.ResponseWriter, r *http.Request) {
 		s.cfg.Pages.Fail(w, r, http.StatusInternalServerError, "", err)
 		return
 	}
+	w.Header().Set("Location", c.Location)
+	w.WriteHeader(http.StatusSeeOther)
+}
+
+// created is a launch just issued.
+type created struct {
+	Client   *authz.Client
+	Value    string // the launch parameter
+	Issuer   string // the FHIR base (iss)
+	Location string // the app's launch_uri with iss and launch
+	Context  authz.LaunchContext
+}
+
+// create is the one way a launch is made, from the page and from the API:
+// it checks f (a badInput for the caller to show), issues the launch under
+// the FHIR base of r's listener for actor (the person launching, "" for a
+// client's own token) and audits it; callerClient is the client whose
+// token asked for it through the API ("" from the page).
+func (s *Service) create(r *http.Request, f formValues, actor, callerClient string) (*created, error) {
+	ctx := r.Context()
+	client, lc, err := s.check(ctx, f)
+	if err != nil {
+		return nil, err
+	}
 	base := listener.BaseURL(r)
 	if lc.SmartStyleURL == "" && s.cfg.StylePath != "" {
 		lc.SmartStyleURL = base + s.cfg.StylePath
 	}
 	iss := base + "/fhir"
-	actor := ""
-	if s.cfg.Actor != nil {
-		actor = s.cfg.Actor(ctx)
-	}
 	value, err := s.Issue(ctx, client.ID, iss, actor, lc)
 	if err != nil {
-		s.cfg.Pages.Fail(w, r, http.StatusInternalServerError, "", err)
-		return
+		return nil, err
 	}
 	if s.cfg.Audit != nil {
-		s.cfg.Audit.Record(ctx, audit.Event{At: s.cfg.Now(), Kind: "launch", Actor: actor, ClientID: client.ID,
-			Patient: lc.Patient, Action: "ehr-launch", Outcome: audit.Success, Address: reqctx.ClientAddress(r),
-			RequestID: reqctx.ID(ctx)})
+		who, detail := actor, ""
+		if callerClient != "" {
+			detail = "created through the launch API by client " + callerClient
+			if who == "" {
+				who = callerClient
+			}
+		}
+		s.cfg.Audit.Record(ctx, audit.Event{At: s.cfg.Now(), Kind: "launch", Actor: who, ClientID: client.ID,
+			Patient: lc.Patient, Action: "ehr-launch", Outcome: audit.Success, Detail: detail,
+			Address: reqctx.ClientAddress(r), RequestID: reqctx.ID(ctx)})
 	}
-	w.Header().Set("Location", launchLocation(client.LaunchURI, iss, value))
-	w.WriteHeader(http.StatusSeeOther)
+	return &created{Client: client, Value: value, Issuer: iss, Location: launchLocation(client.LaunchURI, iss, value), Context: lc}, nil
 }
 
 // launchLocation appends iss and launch to the app's launch_uri, keeping

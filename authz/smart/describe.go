@@ -44,6 +44,8 @@ func Describe(s Scope) string {
 			return "See your postal address"
 		case ScopeSCIM:
 			return "Manage the people and groups who may sign in (SCIM), with your administrator's rights"
+		case ScopeLaunchCreate:
+			return "Open apps for a patient of your choosing (create EHR launches), with your administrator's rights"
 		}
 		return "Use the additional permission \u201c" + s.name + "\u201d"
 	}

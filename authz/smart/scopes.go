@@ -355,13 +355,23 @@ func ScopeStrategy(haystack []string, needle string) bool {
 // package account).
 const ScopeSCIM = "scim"
 
+// ScopeLaunchCreate is the scope of a token that may create EHR launches
+// through the launch API (package launch): an administrator's right, like
+// ScopeSCIM, granted to a client only when an administrator allowed it.
+const ScopeLaunchCreate = "launch:create"
+
+// Privileged reports whether tok is one of the administrators' scopes
+// (ScopeSCIM, ScopeLaunchCreate): kept under a ceiling only when the
+// ceiling names it, and granted to a client only by an administrator.
+func Privileged(tok string) bool { return tok == ScopeSCIM || tok == ScopeLaunchCreate }
+
 // NarrowTo is the one rule of a person's scope ceiling (their roles' and
 // groups' rights): of each requested scope it keeps what the ceiling allows.
 // A resource scope becomes Narrow of it under the ceiling (nothing when the
 // ceiling allows none of it; contexts never cross; a granular request under
 // a wider ceiling stays as requested, a wider request under a granular
-// ceiling becomes the ceiling's granular scope); scim is kept only when the
-// ceiling holds it; a token that spells a resource context in another case
+// ceiling becomes the ceiling's granular scope); scim and launch:create
+// (Privileged) are kept only when the ceiling holds them; a token that spells a resource context in another case
 // (USER/*.cruds, Patient/*.rs: not a SMART scope, which are case-sensitive)
 // is dropped; every other scope (openid, fhirUser, launch/patient,
 // offline_access, …) passes unchanged, since a ceiling speaks of data
@@ -387,8 +397,8 @@ func NarrowTo(requested, ceiling []string) []string {
 			for _, n := range Narrow(sc, ceil) {
 				add(n.String())
 			}
-		case tok == ScopeSCIM:
-			if slices.Contains(ceiling, ScopeSCIM) {
+		case Privileged(tok):
+			if slices.Contains(ceiling, tok) {
 				add(tok)
 			}
 		default:

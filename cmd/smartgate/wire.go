@@ -177,8 +177,12 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 	if err != nil {
 		return nil, err
 	}
+	// The launch API checks tokens with the authorization server, built
+	// after (it resolves the launches): lateTokens.
+	apiTokens := &lateTokens{}
 	launches, err := launch.New(launch.Config{Store: db, Clients: db, Resources: fhirData, Pages: pages, Assets: assets,
 		StylePath: stylePath, Audit: rec, Logger: logger.With("component", "launch"),
+		API: &launch.APIConfig{Tokens: apiTokens, Clients: clientCache, Accounts: users},
 		Actor: func(ctx context.Context) string {
 			if u, ok := web.UserFrom(ctx); ok {
 				return u.ID
@@ -225,6 +229,7 @@ func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog
 		return nil, fmt.Errorf("authorization server: %w", err)
 	}
 	logout.target = as
+	apiTokens.target = as
 	revokePerson.tokens = as
 	go as.Maintain(ctx, time.Hour)
 	if cfg.AuditRetention > 0 {
@@ -393,6 +398,17 @@ type lateLogout struct{ target *authz.Server }
 
 func (l *lateLogout) allowed(ctx context.Context, clientID, idTokenHint, uri string) bool {
 	return l.target != nil && l.target.PostLogoutRedirectAllowed(ctx, clientID, idTokenHint, uri)
+}
+
+// lateTokens forwards the launch API's token checks to the authorization
+// server, built after the launch service.
+type lateTokens struct{ target *authz.Server }
+
+func (l *lateTokens) VerifyAccessToken(ctx context.Context, token string) (*authz.TokenInfo, error) {
+	if l.target == nil {
+		return nil, authz.ErrInactiveToken
+	}
+	return l.target.VerifyAccessToken(ctx, token)
 }
 
 // baseURL is the public base URL of the listener that served r.

@@ -12,10 +12,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"slices"
 	"time"
 
-	"github.com/smartgate/smartgate/account"
 	"github.com/smartgate/smartgate/audit"
 	"github.com/smartgate/smartgate/authz"
 	"github.com/smartgate/smartgate/authz/clientcert"
@@ -130,63 +128,22 @@ func (a *Authorizer) AuthorizeSCIM(r *http.Request) (*scim.Caller, error) {
 	return c, err
 }
 
-// Grants of authz.TokenInfo.Grant.
-const (
-	grantOWin              = "password"
-	grantClientCredentials = "client_credentials"
-)
-
-// accessCaller is the caller of a verified access token, or
+// accessCaller is the caller of a verified access token (the one rule of
+// administrators' privileges, authz.Privilege.Caller), or
 // scim.ErrForbidden.
 func (a *Authorizer) accessCaller(ctx context.Context, ti *authz.TokenInfo) (*scim.Caller, error) {
-	if ti.Grant == grantOWin {
-		if !slices.Contains(ti.Roles, account.RoleAdmin) {
-			return nil, scim.ErrForbidden
-		}
-		return a.adminCaller(ctx, ti)
-	}
-	if !slices.Contains(ti.Scopes, authz.ScopeSCIM) {
-		return nil, scim.ErrForbidden
-	}
-	if err := a.clientAllowed(ctx, ti.ClientID); err != nil {
-		return nil, err
-	}
-	if ti.Grant == grantClientCredentials {
-		return &scim.Caller{Kind: scim.CallerClient, Subject: ti.ClientID, ClientID: ti.ClientID}, nil
-	}
-	return a.adminCaller(ctx, ti)
-}
-
-// adminCaller is CallerAdmin when the token's account is an active
-// administrator now: scim.ErrNoCredentials for an account gone or
-// deactivated, scim.ErrForbidden for one without the admin role.
-func (a *Authorizer) adminCaller(ctx context.Context, ti *authz.TokenInfo) (*scim.Caller, error) {
-	uc, err := a.cfg.Accounts.Claims(ctx, ti.Subject)
+	pc, err := authz.PrivilegeSCIM.Caller(ctx, ti, a.cfg.Clients, a.cfg.Accounts)
 	switch {
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, authz.ErrNotPrivileged):
+		return nil, scim.ErrForbidden
+	case errors.Is(err, authz.ErrInactiveToken):
 		return nil, scim.ErrNoCredentials
 	case err != nil:
-		return nil, fmt.Errorf("scimauth: account of the token: %w", err)
-	case !slices.Contains(uc.Roles, account.RoleAdmin):
-		return nil, scim.ErrForbidden
+		return nil, fmt.Errorf("scimauth: %w", err)
+	case pc.Admin:
+		return &scim.Caller{Kind: scim.CallerAdmin, Subject: pc.Subject, ClientID: pc.ClientID}, nil
 	}
-	return &scim.Caller{Kind: scim.CallerAdmin, Subject: ti.Subject, ClientID: ti.ClientID}, nil
-}
-
-// clientAllowed checks that client id exists, is enabled and is allowed
-// SCIM now (the flag may have been cleared since the token was issued):
-// scim.ErrForbidden if not.
-func (a *Authorizer) clientAllowed(ctx context.Context, id string) error {
-	c, err := a.cfg.Clients.GetClient(ctx, id)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return scim.ErrForbidden
-	case err != nil:
-		return fmt.Errorf("scimauth: client %q: %w", id, err)
-	case c.Disabled || c.Pending || !c.AllowSCIM:
-		return scim.ErrForbidden
-	}
-	return nil
+	return &scim.Caller{Kind: scim.CallerClient, Subject: pc.Subject, ClientID: pc.ClientID}, nil
 }
 
 // provisioning authorises a provisioning token.

@@ -33,9 +33,10 @@ const clientCols = `id, name, secret_hash, redirect_uris, grant_types, response_
 	token_endpoint_auth_method, jwks, jwks_uri, launch_uri, logo_uri, client_uri, require_pkce, public, disabled, created_at,
 	contacts, tos_uri, policy_uri, post_logout_redirect_uris, software_id, software_version, registration_token_hash,
 	policy, owner, pending, ceiling_scopes, ceiling_grant_types, ceiling_auth_method, registration_token_expires_at, introspect_all,
-	allow_system_scopes, allow_scim, tls_subject_dn, tls_san_dns, tls_san_uri, tls_san_ip, tls_san_email, cert_bound_tokens`
+	allow_system_scopes, allow_scim, tls_subject_dn, tls_san_dns, tls_san_uri, tls_san_ip, tls_san_email, cert_bound_tokens,
+	allow_launch_create`
 
-const clientPlaceholders = `?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?`
+const clientPlaceholders = `?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?`
 
 func clientArgs(c *authz.Client) []any {
 	policy := c.Policy
@@ -50,20 +51,20 @@ func clientArgs(c *authz.Client) []any {
 		jsonList(c.Ceiling.Scopes), jsonList(c.Ceiling.GrantTypes), c.Ceiling.AuthMethod, encodeTime(c.RegistrationTokenExpiresAt), boolInt(c.IntrospectAll),
 		boolInt(c.AllowSystemScopes), boolInt(c.AllowSCIM),
 		c.TLSClientAuth.SubjectDN, c.TLSClientAuth.SANDNS, c.TLSClientAuth.SANURI, c.TLSClientAuth.SANIP, c.TLSClientAuth.SANEmail,
-		boolInt(c.CertBoundAccessTokens)}
+		boolInt(c.CertBoundAccessTokens), boolInt(c.AllowLaunchCreate)}
 }
 
 func scanClient(s scanner) (*authz.Client, error) {
 	var c authz.Client
 	var ru, gt, rt, sc, contacts, plru, csc, cgt string
 	var created, ratExp int64
-	var pkce, pub, dis, pending, all, sys, scim, bound int
+	var pkce, pub, dis, pending, all, sys, scim, bound, launchCreate int
 	if err := s.Scan(&c.ID, &c.Name, &c.SecretHash, &ru, &gt, &rt, &sc, &c.TokenEndpointAuthMethod, &c.JWKS, &c.JWKSURI,
 		&c.LaunchURI, &c.LogoURI, &c.ClientURI, &pkce, &pub, &dis, &created,
 		&contacts, &c.TOSURI, &c.PolicyURI, &plru, &c.SoftwareID, &c.SoftwareVersion, &c.RegistrationTokenHash,
 		&c.Policy, &c.Owner, &pending, &csc, &cgt, &c.Ceiling.AuthMethod, &ratExp, &all, &sys, &scim,
 		&c.TLSClientAuth.SubjectDN, &c.TLSClientAuth.SANDNS, &c.TLSClientAuth.SANURI, &c.TLSClientAuth.SANIP, &c.TLSClientAuth.SANEmail,
-		&bound); err != nil {
+		&bound, &launchCreate); err != nil {
 		return nil, err
 	}
 	for _, p := range []struct {
@@ -76,7 +77,7 @@ func scanClient(s scanner) (*authz.Client, error) {
 		}
 	}
 	c.RequirePKCE, c.Public, c.Disabled, c.Pending, c.IntrospectAll = pkce != 0, pub != 0, dis != 0, pending != 0, all != 0
-	c.AllowSystemScopes, c.AllowSCIM, c.CertBoundAccessTokens = sys != 0, scim != 0, bound != 0
+	c.AllowSystemScopes, c.AllowSCIM, c.CertBoundAccessTokens, c.AllowLaunchCreate = sys != 0, scim != 0, bound != 0, launchCreate != 0
 	c.CreatedAt, c.RegistrationTokenExpiresAt = decodeTime(created), decodeTime(ratExp)
 	return &c, nil
 }
@@ -128,7 +129,8 @@ func (db *DB) UpdateClient(ctx context.Context, id string, update func(old authz
 			registration_token_hash=?, policy=?, owner=?, pending=?,
 			ceiling_scopes=?, ceiling_grant_types=?, ceiling_auth_method=?, registration_token_expires_at=?, introspect_all=?,
 			allow_system_scopes=?, allow_scim=?,
-			tls_subject_dn=?, tls_san_dns=?, tls_san_uri=?, tls_san_ip=?, tls_san_email=?, cert_bound_tokens=?
+			tls_subject_dn=?, tls_san_dns=?, tls_san_uri=?, tls_san_ip=?, tls_san_email=?, cert_bound_tokens=?,
+			allow_launch_create=?
 			WHERE id=?`, append(clientArgs(&c)[1:], id)...)
 		return err
 	})

@@ -31,25 +31,25 @@ func provisioningClient(t *testing.T, b Backend, id string) {
 	}
 }
 
-// testProvisioningClientFlags: AllowSCIM and AllowSystemScopes round-trip
-// through create, update and list.
+// testProvisioningClientFlags: AllowSCIM, AllowSystemScopes and
+// AllowLaunchCreate round-trip through create, update and list.
 func testProvisioningClientFlags(t *testing.T, b Backend) {
 	ctx := context.Background()
 	provisioningClient(t, b, "p1")
 	got, err := b.GetClient(ctx, "p1")
-	if err != nil || !got.AllowSCIM || got.AllowSystemScopes {
+	if err != nil || !got.AllowSCIM || got.AllowSystemScopes || got.AllowLaunchCreate {
 		t.Fatalf("GetClient = %+v, %v; want AllowSCIM only", got, err)
 	}
 	err = b.UpdateClient(ctx, "p1", func(old authz.Client) (authz.Client, error) {
-		old.AllowSCIM, old.AllowSystemScopes = false, true
+		old.AllowSCIM, old.AllowSystemScopes, old.AllowLaunchCreate = false, true, true
 		return old, nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	list, err := b.ListClients(ctx)
-	if err != nil || len(list) != 1 || list[0].AllowSCIM || !list[0].AllowSystemScopes {
-		t.Fatalf("ListClients = %+v, %v; want AllowSystemScopes only", list, err)
+	if err != nil || len(list) != 1 || list[0].AllowSCIM || !list[0].AllowSystemScopes || !list[0].AllowLaunchCreate {
+		t.Fatalf("ListClients = %+v, %v; want AllowSystemScopes and AllowLaunchCreate", list, err)
 	}
 }
 

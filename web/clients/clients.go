@@ -245,22 +245,27 @@ type adminFlags struct {
 	// AllowSCIM: the client may be granted the scim scope and hold
 	// provisioning tokens.
 	AllowSCIM bool
+	// AllowLaunchCreate: the client may be granted launch:create and
+	// create EHR launches through the launch API.
+	AllowLaunchCreate bool
 }
 
 func flagsOf(c *authz.Client) adminFlags {
-	return adminFlags{IntrospectAll: c.IntrospectAll, AllowSystemScopes: c.AllowSystemScopes, AllowSCIM: c.AllowSCIM}
+	return adminFlags{IntrospectAll: c.IntrospectAll, AllowSystemScopes: c.AllowSystemScopes, AllowSCIM: c.AllowSCIM,
+		AllowLaunchCreate: c.AllowLaunchCreate}
 }
 
 // apply sets the flags on c.
 func (f adminFlags) apply(c *authz.Client) {
 	c.IntrospectAll, c.AllowSystemScopes, c.AllowSCIM = f.IntrospectAll, f.AllowSystemScopes, f.AllowSCIM
+	c.AllowLaunchCreate = f.AllowLaunchCreate
 }
 
 // flagsFrom reads the administrator's checkboxes.
 func flagsFrom(r *http.Request) adminFlags {
 	f := r.PostForm
 	return adminFlags{IntrospectAll: f.Get("introspect_all") != "", AllowSystemScopes: f.Get("allow_system_scopes") != "",
-		AllowSCIM: f.Get("allow_scim") != ""}
+		AllowSCIM: f.Get("allow_scim") != "", AllowLaunchCreate: f.Get("allow_launch_create") != ""}
 }
 
 func formOf(m registration.Metadata) formView {
@@ -428,7 +433,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 		tf.apply(&nc)
 		flags := flagsFrom(r)
 		nc.Policy, nc.IntrospectAll = authz.PolicyAdmin, flags.IntrospectAll
-		nc.AllowSystemScopes, nc.AllowSCIM = flags.AllowSystemScopes, flags.AllowSCIM
+		nc.AllowSystemScopes, nc.AllowSCIM, nc.AllowLaunchCreate = flags.AllowSystemScopes, flags.AllowSCIM, flags.AllowLaunchCreate
 		c, secret, err = authz.CreateClient(r.Context(), s.cfg.Clients, nc, s.cfg.Now())
 	}
 	if err != nil {
@@ -520,9 +525,9 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		err = authz.UpdateConflict(r.Context(), s.cfg.Clients, c, out)
 	}
-	if flags := flagsFrom(r); err == nil && c.Policy != authz.PolicyAdmin && (flags.AllowSCIM || flags.AllowSystemScopes) {
+	if flags := flagsFrom(r); err == nil && c.Policy != authz.PolicyAdmin && (flags.AllowSCIM || flags.AllowSystemScopes || flags.AllowLaunchCreate) {
 		err = &registration.Error{Code: registration.CodeInvalidClientMetadata,
-			Description: "Only clients an administrator registered may use SCIM or system/ scopes with a secret; register a new client for that."}
+			Description: "Only clients an administrator registered may use SCIM, create launches or use system/ scopes with a secret; register a new client for that."}
 	}
 	var secret string
 	if err == nil {
