@@ -15,8 +15,16 @@ import (
 // and the Store (embedded or upstream) is never asked for the type: not by
 // the REST routes, batch or transaction entries, _include, _revinclude,
 // chained parameters or history. Who may read the type is the
-// LocalType's own decision.
+// LocalType's own decision (Admit), taken before the request is read.
 type LocalType interface {
+	// Admit decides whether p may use interaction in (InteractionRead or
+	// InteractionSearchType) on the type at all: request-level admission
+	// (admission.go). The endpoint asks it as soon as it knows the
+	// Principal, before it parses the query or reads a POST _search form,
+	// and answers its error (an Error, or ErrInsufficientScope) without
+	// doing either. Read and Search may refine the decision; they must not
+	// allow what Admit refuses.
+	Admit(ctx context.Context, p Principal, in Interaction) error
 	// Read answers GET [base]/{type}/{id} with the resource's JSON; base
 	// is the endpoint's base URL.
 	Read(ctx context.Context, p Principal, id, base string) ([]byte, error)
@@ -87,6 +95,9 @@ func (s *Server) localRead(w http.ResponseWriter, r *http.Request, lt LocalType)
 	if err != nil {
 		return err
 	}
+	if err := lt.Admit(r.Context(), p, InteractionRead); err != nil {
+		return err
+	}
 	b, err := lt.Read(r.Context(), p, id, s.baseURL(r))
 	if err != nil {
 		return err
@@ -98,6 +109,10 @@ func (s *Server) localRead(w http.ResponseWriter, r *http.Request, lt LocalType)
 func (s *Server) localSearch(w http.ResponseWriter, r *http.Request, lt LocalType) error {
 	p, err := s.principal(r)
 	if err != nil {
+		return err
+	}
+	// Refused callers are answered before the query or the form is read.
+	if err := lt.Admit(r.Context(), p, InteractionSearchType); err != nil {
 		return err
 	}
 	params, err := url.ParseQuery(r.URL.RawQuery)
