@@ -14,7 +14,9 @@ import (
 // _search) reach it; every other interaction on the type is answered 405,
 // and the Store (embedded or upstream) is never asked for the type: not by
 // the REST routes, batch or transaction entries, _include, _revinclude,
-// chained parameters or history. Who may read the type is the
+// chained parameters or history (whose queries leave it out:
+// HistoryQuery.ExcludeTypes, so that not even the total counts the
+// type's stored versions). Who may read the type is the
 // LocalType's own decision (Admit), taken before the request is read.
 type LocalType interface {
 	// Admit decides whether p may use interaction in (InteractionRead or
@@ -63,6 +65,17 @@ func (s *Server) localType(r *http.Request) (string, LocalType) {
 		return "", nil
 	}
 	return typ, lt
+}
+
+// localTypeNames lists the local types, sorted: what a history query
+// asks the Store to leave out (HistoryQuery.ExcludeTypes).
+func (s *Server) localTypeNames() []string {
+	names := make([]string, 0, len(s.cfg.LocalTypes))
+	for t := range s.cfg.LocalTypes {
+		names = append(names, t)
+	}
+	sort.Strings(names)
+	return names
 }
 
 // isLocal reports whether typ is answered by a LocalType.
@@ -147,12 +160,7 @@ func (s *Server) localCapabilities(cs map[string]any) {
 			kept = append(kept, r)
 		}
 	}
-	names := make([]string, 0, len(s.cfg.LocalTypes))
-	for t := range s.cfg.LocalTypes {
-		names = append(names, t)
-	}
-	sort.Strings(names)
-	for _, t := range names {
+	for _, t := range s.localTypeNames() {
 		sp := s.cfg.LocalTypes[t].SearchParams()
 		pnames := make([]string, 0, len(sp))
 		for n := range sp {
