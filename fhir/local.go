@@ -14,9 +14,19 @@ import (
 // _search) reach it; every other interaction on the type is answered 405,
 // and the Store (embedded or upstream) is never asked for the type: not by
 // the REST routes, batch or transaction entries, _include, _revinclude,
-// chained parameters or history. Who may read the type is the
-// LocalType's own decision.
+// chained parameters or history (whose queries leave it out:
+// HistoryQuery.ExcludeTypes, so that not even the total counts the
+// type's stored versions). Who may read the type is the
+// LocalType's own decision (Admit), taken before the request is read.
 type LocalType interface {
+	// Admit decides whether p may use interaction in (InteractionRead or
+	// InteractionSearchType) on the type at all: request-level admission
+	// (admission.go). The endpoint asks it as soon as it knows the
+	// Principal, before it parses the query or reads a POST _search form,
+	// and answers its error (an Error, or ErrInsufficientScope) without
+	// doing either. Read and Search may refine the decision; they must not
+	// allow what Admit refuses.
+	Admit(ctx context.Context, p Principal, in Interaction) error
 	// Read answers GET [base]/{type}/{id} with the resource's JSON; base
 	// is the endpoint's base URL.
 	Read(ctx context.Context, p Principal, id, base string) ([]byte, error)
@@ -57,6 +67,17 @@ func (s *Server) localType(r *http.Request) (string, LocalType) {
 	return typ, lt
 }
 
+// localTypeNames lists the local types, sorted: what a history query
+// asks the Store to leave out (HistoryQuery.ExcludeTypes).
+func (s *Server) localTypeNames() []string {
+	names := make([]string, 0, len(s.cfg.LocalTypes))
+	for t := range s.cfg.LocalTypes {
+		names = append(names, t)
+	}
+	sort.Strings(names)
+	return names
+}
+
 // isLocal reports whether typ is answered by a LocalType.
 func (s *Server) isLocal(typ string) bool {
 	_, ok := s.cfg.LocalTypes[typ]
@@ -87,6 +108,9 @@ func (s *Server) localRead(w http.ResponseWriter, r *http.Request, lt LocalType)
 	if err != nil {
 		return err
 	}
+	if err := lt.Admit(r.Context(), p, InteractionRead); err != nil {
+		return err
+	}
 	b, err := lt.Read(r.Context(), p, id, s.baseURL(r))
 	if err != nil {
 		return err
@@ -98,6 +122,10 @@ func (s *Server) localRead(w http.ResponseWriter, r *http.Request, lt LocalType)
 func (s *Server) localSearch(w http.ResponseWriter, r *http.Request, lt LocalType) error {
 	p, err := s.principal(r)
 	if err != nil {
+		return err
+	}
+	// Refused callers are answered before the query or the form is read.
+	if err := lt.Admit(r.Context(), p, InteractionSearchType); err != nil {
 		return err
 	}
 	params, err := url.ParseQuery(r.URL.RawQuery)
@@ -132,12 +160,7 @@ func (s *Server) localCapabilities(cs map[string]any) {
 			kept = append(kept, r)
 		}
 	}
-	names := make([]string, 0, len(s.cfg.LocalTypes))
-	for t := range s.cfg.LocalTypes {
-		names = append(names, t)
-	}
-	sort.Strings(names)
-	for _, t := range names {
+	for _, t := range s.localTypeNames() {
 		sp := s.cfg.LocalTypes[t].SearchParams()
 		pnames := make([]string, 0, len(sp))
 		for n := range sp {

@@ -133,7 +133,7 @@ func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	hq := HistoryQuery{Type: typ, ID: id, Count: search.DefaultCount}
+	hq := HistoryQuery{Type: typ, ID: id, Count: search.DefaultCount, ExcludeTypes: s.localTypeNames()}
 	qv := r.URL.Query()
 	for k := range qv {
 		switch k {

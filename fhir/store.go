@@ -125,6 +125,11 @@ type HistoryQuery struct {
 	// Patients, when non-nil, keeps only versions of resources currently in
 	// the compartment of one of these patients.
 	Patients []string
+	// ExcludeTypes are types whose versions are left out, of the entries
+	// and of Total: the endpoint's local types (Config.LocalTypes), which
+	// the Store is never asked for, even when it holds some (an import).
+	// A store that cannot leave them out of its count says Total -1.
+	ExcludeTypes []string
 }
 
 // HistoryPage is one page of a history listing.

@@ -17,6 +17,7 @@ import (
 	"github.com/smartgate/smartgate/audit"
 	"github.com/smartgate/smartgate/authz"
 	"github.com/smartgate/smartgate/authz/smart"
+	"github.com/smartgate/smartgate/internal/pagetmpl"
 	"github.com/smartgate/smartgate/internal/reqctx"
 	"github.com/smartgate/smartgate/listener"
 	"github.com/smartgate/smartgate/store"
@@ -37,11 +38,11 @@ const Path = "/admin/launch"
 type pageTemplate = template.Template
 
 func parsePage(assets fs.FS) (*pageTemplate, error) {
-	t, err := template.New("launch").ParseFS(assets, "templates/base.html", "templates/admin_nav.html", "templates/launch.html")
+	pages, err := pagetmpl.Parse(assets, nil, []string{"admin_nav"}, "launch")
 	if err != nil {
-		return nil, fmt.Errorf("launch: template: %w", err)
+		return nil, fmt.Errorf("launch: %w", err)
 	}
-	return t, nil
+	return pages["launch"], nil
 }
 
 // Register adds the page (administrators only) and, when configured, the

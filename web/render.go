@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"strings"
 	"unicode"
+
+	"github.com/smartgate/smartgate/internal/pagetmpl"
 )
 
 type pageTemplate = template.Template
@@ -20,18 +22,11 @@ var pageNames = []string{"login", "consent", "logout", "loggedout", "apps", "pic
 	"second-factor", "enrol", "recovery", "security", "password", "needs-account", "link", "links", "signin-code"}
 
 func parseTemplates(fsys fs.FS) (map[string]*pageTemplate, error) {
-	funcs := template.FuncMap{
-		"join": strings.Join,
+	pages, err := pagetmpl.Parse(fsys, template.FuncMap{"join": strings.Join}, nil, pageNames...)
+	if err != nil {
+		return nil, fmt.Errorf("web: %w", err)
 	}
-	out := map[string]*pageTemplate{}
-	for _, name := range pageNames {
-		t, err := template.New(name).Funcs(funcs).ParseFS(fsys, "templates/base.html", "templates/"+name+".html")
-		if err != nil {
-			return nil, fmt.Errorf("web: template %s: %w", name, err)
-		}
-		out[name] = t
-	}
-	return out, nil
+	return pages, nil
 }
 
 // contentSecurityPolicy allows only our own style sheet and images: the

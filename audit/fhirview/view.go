@@ -42,7 +42,10 @@ var _ fhir.LocalType = (*View)(nil)
 // SearchParams implements fhir.LocalType.
 func (v *View) SearchParams() map[string]string { return SearchParams() }
 
-func authorize(ctx context.Context, p fhir.Principal, in fhir.Interaction) error {
+// Admit implements fhir.LocalType: the one rule of who may read the view
+// (see View). Read and Search apply it too, for callers other than the
+// endpoint.
+func (v *View) Admit(ctx context.Context, p fhir.Principal, in fhir.Interaction) error {
 	if a, ok := p.(fhir.Administrator); !ok || !a.Administrator() {
 		return fhir.Error(http.StatusForbidden, "forbidden", "AuditEvent is the audit trail, for administrators only")
 	}
@@ -54,7 +57,7 @@ func authorize(ctx context.Context, p fhir.Principal, in fhir.Interaction) error
 
 // Read implements fhir.LocalType.
 func (v *View) Read(ctx context.Context, p fhir.Principal, id, base string) ([]byte, error) {
-	if err := authorize(ctx, p, fhir.InteractionRead); err != nil {
+	if err := v.Admit(ctx, p, fhir.InteractionRead); err != nil {
 		return nil, err
 	}
 	n, err := strconv.ParseInt(id, 10, 64)
@@ -82,7 +85,7 @@ func One(ctx context.Context, st Store, n int64) (audit.Event, error) {
 
 // Search implements fhir.LocalType.
 func (v *View) Search(ctx context.Context, p fhir.Principal, params url.Values, base string) ([]byte, error) {
-	if err := authorize(ctx, p, fhir.InteractionSearchType); err != nil {
+	if err := v.Admit(ctx, p, fhir.InteractionSearchType); err != nil {
 		return nil, err
 	}
 	q, err := ParseQuery(params)

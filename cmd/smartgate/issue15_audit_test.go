@@ -15,12 +15,20 @@ import (
 	"github.com/smartgate/smartgate/audit"
 )
 
-// waitAudit waits until a record of kind by actor exists.
+// waitAuditKind waits until a record of kind by actor exists.
 func (h *harness) waitAuditKind(kind, actor string) {
 	h.t.Helper()
+	h.waitAuditFilter(audit.Filter{Kind: kind, Actor: actor})
+}
+
+// waitAuditFilter waits until a record that f selects exists (the recorder
+// writes in batches).
+func (h *harness) waitAuditFilter(f audit.Filter) {
+	h.t.Helper()
+	f.Limit = 1
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		evs, err := h.db.AuditEvents(context.Background(), audit.Filter{Kind: kind, Actor: actor, Limit: 1})
+		evs, err := h.db.AuditEvents(context.Background(), f)
 		if err != nil {
 			h.t.Fatal(err)
 		}
@@ -28,7 +36,7 @@ func (h *harness) waitAuditKind(kind, actor string) {
 			return
 		}
 		if time.Now().After(deadline) {
-			h.t.Fatalf("no %s audit record of %s", kind, actor)
+			h.t.Fatalf("no audit record %+v", f)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -177,6 +178,8 @@ func (b *bundle) next() string {
 // confine a history listing to compartments: with q.Patients set, versions
 // whose content is in none of them are left out here (the endpoint decides
 // every version listed as well, deletions on the content they deleted).
+// Versions of q.ExcludeTypes are left out here too; the upstream counts
+// them, so a listing that can include them has no total.
 func (s *Store) ResourceHistory(ctx context.Context, q fhir.HistoryQuery) (*fhir.HistoryPage, error) {
 	path := "_history"
 	if q.Type != "" {
@@ -217,7 +220,8 @@ func (s *Store) ResourceHistory(ctx context.Context, q fhir.HistoryQuery) (*fhir
 		return nil, err
 	}
 	page := &fhir.HistoryPage{Total: -1}
-	if b.Total != nil {
+	excludes := (q.Type == "" && len(q.ExcludeTypes) > 0) || slices.Contains(q.ExcludeTypes, q.Type)
+	if b.Total != nil && !excludes {
 		page.Total = *b.Total
 	}
 	for _, e := range b.Entry {
@@ -228,6 +232,9 @@ func (s *Store) ResourceHistory(ctx context.Context, q fhir.HistoryQuery) (*fhir
 		if (q.Type != "" && he.Type != q.Type) || (q.ID != "" && he.ID != q.ID) {
 			return nil, s.garbageAbout(ctx, "history", "its history lists another resource than the one asked for",
 				"asked", q.Type+"/"+q.ID, "listed", he.Type+"/"+he.ID)
+		}
+		if slices.Contains(q.ExcludeTypes, he.Type) {
+			continue
 		}
 		if q.Patients != nil && !he.Deleted && !s.inCompartments(he.Type, he.JSON, q.Patients) {
 			page.Total = -1

@@ -81,6 +81,12 @@ func (db *DB) ResourceHistory(ctx context.Context, q fhir.HistoryQuery) (*fhir.H
 			args = append(args, q.ID)
 		}
 	}
+	if len(q.ExcludeTypes) > 0 {
+		where = append(where, "h.type NOT IN ("+placeholders(len(q.ExcludeTypes))+")")
+		for _, t := range q.ExcludeTypes {
+			args = append(args, t)
+		}
+	}
 	if !q.Since.IsZero() {
 		// At the millisecond, as FHIR instants are written and as _since
 		// compared before last_updated kept microseconds.

@@ -162,6 +162,33 @@ func testFHIRHistory(t *testing.T, b Backend) {
 	if none.Total != 0 {
 		t.Fatalf("empty restriction let %d through", none.Total)
 	}
+
+	// ExcludeTypes: an imported AuditEvent (a local type of the endpoint)
+	// is in neither the entries nor the total.
+	put(t, b, fhirWrite("AuditEvent", "ae1", 1, `{"resourceType":"AuditEvent"}`, nil, "pa"))
+	if all, _ := b.ResourceHistory(ctx, fhir.HistoryQuery{}); all.Total != 8 {
+		t.Fatalf("system history total %d with the AuditEvent, want 8", all.Total)
+	}
+	without, err := b.ResourceHistory(ctx, fhir.HistoryQuery{ExcludeTypes: []string{"AuditEvent"}, Count: 3})
+	if err != nil || without.Total != 7 || len(without.Entries) != 3 || without.Next == "" {
+		t.Fatalf("system history without AuditEvent: %+v, %v", without, err)
+	}
+	for cur := without; ; {
+		for _, e := range cur.Entries {
+			if e.Type == "AuditEvent" {
+				t.Fatalf("ExcludeTypes listed %s/%s", e.Type, e.ID)
+			}
+		}
+		if cur.Next == "" {
+			break
+		}
+		if cur, err = b.ResourceHistory(ctx, fhir.HistoryQuery{ExcludeTypes: []string{"AuditEvent"}, Count: 3, Cursor: cur.Next}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ae, _ := b.ResourceHistory(ctx, fhir.HistoryQuery{Type: "AuditEvent", ExcludeTypes: []string{"AuditEvent"}}); ae.Total != 0 || len(ae.Entries) != 0 {
+		t.Fatalf("type history of an excluded type: %+v", ae)
+	}
 }
 
 func testFHIRSearch(t *testing.T, b Backend) {

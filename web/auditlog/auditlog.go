@@ -26,6 +26,7 @@ import (
 	"github.com/smartgate/smartgate/account"
 	"github.com/smartgate/smartgate/audit"
 	"github.com/smartgate/smartgate/audit/fhirview"
+	"github.com/smartgate/smartgate/internal/pagetmpl"
 	"github.com/smartgate/smartgate/listener"
 )
 
@@ -77,11 +78,11 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	t, err := template.New("audit").ParseFS(cfg.Assets, "templates/base.html", "templates/admin_nav.html", "templates/audit.html")
+	pages, err := pagetmpl.Parse(cfg.Assets, nil, []string{"admin_nav"}, "audit")
 	if err != nil {
-		return nil, fmt.Errorf("auditlog: template: %w", err)
+		return nil, fmt.Errorf("auditlog: %w", err)
 	}
-	return &Server{cfg: cfg, list: t}, nil
+	return &Server{cfg: cfg, list: pages["audit"]}, nil
 }
 
 // Register adds the page and the export to mux.

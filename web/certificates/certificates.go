@@ -29,6 +29,7 @@ import (
 	"github.com/smartgate/smartgate/account"
 	"github.com/smartgate/smartgate/audit"
 	"github.com/smartgate/smartgate/authz/clientcert"
+	"github.com/smartgate/smartgate/internal/pagetmpl"
 	"github.com/smartgate/smartgate/internal/reqctx"
 	"github.com/smartgate/smartgate/store"
 	"github.com/smartgate/smartgate/web"
@@ -121,16 +122,12 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Policy == nil {
 		cfg.Policy = clientcert.Uniform(clientcert.Allow)
 	}
-	s := &Server{cfg: cfg}
 	funcs := template.FuncMap{"group": clientcert.GroupFingerprint}
-	for name, dst := range map[string]**template.Template{"certificates": &s.list, "certificates_confirm": &s.confirm} {
-		t, err := template.New(name).Funcs(funcs).ParseFS(cfg.Assets, "templates/base.html", "templates/admin_nav.html", "templates/people_nav.html", "templates/"+name+".html")
-		if err != nil {
-			return nil, fmt.Errorf("certificates: template %s: %w", name, err)
-		}
-		*dst = t
+	pages, err := pagetmpl.Parse(cfg.Assets, funcs, []string{"admin_nav", "people_nav"}, "certificates", "certificates_confirm")
+	if err != nil {
+		return nil, fmt.Errorf("certificates: %w", err)
 	}
-	return s, nil
+	return &Server{cfg: cfg, list: pages["certificates"], confirm: pages["certificates_confirm"]}, nil
 }
 
 // Register adds the page to mux.

@@ -31,6 +31,7 @@ import (
 	"github.com/smartgate/smartgate/audit"
 	"github.com/smartgate/smartgate/authz"
 	"github.com/smartgate/smartgate/authz/registration"
+	"github.com/smartgate/smartgate/internal/pagetmpl"
 	"github.com/smartgate/smartgate/internal/reqctx"
 	"github.com/smartgate/smartgate/scim/scimauth"
 	"github.com/smartgate/smartgate/store"
@@ -98,17 +99,13 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Clients == nil {
 		cfg.Clients = cfg.Store
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, pages: map[string]*template.Template{},
-		reveals: showonce.New(cfg.Now), tokenReveals: showonce.New(cfg.Now)}
 	funcs := template.FuncMap{"join": strings.Join, "when": when}
-	for _, name := range pageNames {
-		t, err := template.New(name).Funcs(funcs).ParseFS(cfg.Assets, "templates/base.html", "templates/admin_nav.html", "templates/clients_form.html", "templates/"+name+".html")
-		if err != nil {
-			return nil, fmt.Errorf("clients: template %s: %w", name, err)
-		}
-		s.pages[name] = t
+	pages, err := pagetmpl.Parse(cfg.Assets, funcs, []string{"admin_nav", "clients_form"}, pageNames...)
+	if err != nil {
+		return nil, fmt.Errorf("clients: %w", err)
 	}
-	return s, nil
+	return &Server{cfg: cfg, log: cfg.Logger, pages: pages,
+		reveals: showonce.New(cfg.Now), tokenReveals: showonce.New(cfg.Now)}, nil
 }
 
 // Paths.

@@ -37,6 +37,7 @@ import (
 	"github.com/smartgate/smartgate/audit"
 	"github.com/smartgate/smartgate/authz"
 	"github.com/smartgate/smartgate/idp"
+	"github.com/smartgate/smartgate/internal/pagetmpl"
 	"github.com/smartgate/smartgate/web"
 )
 
@@ -150,16 +151,13 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &Server{cfg: cfg, pages: map[string]*template.Template{}}
 	funcs := template.FuncMap{"ago": ago, "bytes": humanBytes, "utc": utc}
-	for _, name := range []string{"console_home", "console_dashboard", "console_keys", "console_settings"} {
-		t, err := template.New(name).Funcs(funcs).ParseFS(cfg.Assets, "templates/base.html", "templates/admin_nav.html", "templates/"+name+".html")
-		if err != nil {
-			return nil, fmt.Errorf("console: template %s: %w", name, err)
-		}
-		s.pages[name] = t
+	pages, err := pagetmpl.Parse(cfg.Assets, funcs, []string{"admin_nav"},
+		"console_home", "console_dashboard", "console_keys", "console_settings")
+	if err != nil {
+		return nil, fmt.Errorf("console: %w", err)
 	}
-	return s, nil
+	return &Server{cfg: cfg, pages: pages}, nil
 }
 
 // Register adds the pages to mux. The home page is "GET /{$}": every other

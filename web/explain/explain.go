@@ -32,6 +32,7 @@ import (
 	"github.com/smartgate/smartgate/audit"
 	"github.com/smartgate/smartgate/fhir"
 	"github.com/smartgate/smartgate/fhir/access"
+	"github.com/smartgate/smartgate/internal/pagetmpl"
 	"github.com/smartgate/smartgate/store"
 )
 
@@ -90,11 +91,11 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Pages == nil || cfg.Audit == nil || cfg.Tokens == nil || cfg.Resources == nil || cfg.IsType == nil || cfg.Assets == nil {
 		return nil, errors.New("explain: Pages, Audit, Tokens, Resources, IsType and Assets are required")
 	}
-	t, err := template.ParseFS(cfg.Assets, "templates/base.html", "templates/admin_nav.html", "templates/explain.html")
+	pages, err := pagetmpl.Parse(cfg.Assets, nil, []string{"admin_nav"}, "explain")
 	if err != nil {
-		return nil, fmt.Errorf("explain: template: %w", err)
+		return nil, fmt.Errorf("explain: %w", err)
 	}
-	return &Server{cfg: cfg, t: t}, nil
+	return &Server{cfg: cfg, t: pages["explain"]}, nil
 }
 
 // Register adds the pages to mux.

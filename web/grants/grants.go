@@ -35,6 +35,7 @@ import (
 	"github.com/smartgate/smartgate/account"
 	"github.com/smartgate/smartgate/audit"
 	"github.com/smartgate/smartgate/authz"
+	"github.com/smartgate/smartgate/internal/pagetmpl"
 	"github.com/smartgate/smartgate/internal/reqctx"
 	"github.com/smartgate/smartgate/store"
 	"github.com/smartgate/smartgate/web"
@@ -114,16 +115,12 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &Server{cfg: cfg, pages: map[string]*template.Template{}}
 	funcs := template.FuncMap{"when": when, "join": strings.Join}
-	for _, name := range pageNames {
-		t, err := template.New(name).Funcs(funcs).ParseFS(cfg.Assets, "templates/base.html", "templates/admin_nav.html", "templates/"+name+".html")
-		if err != nil {
-			return nil, fmt.Errorf("grants: template %s: %w", name, err)
-		}
-		s.pages[name] = t
+	pages, err := pagetmpl.Parse(cfg.Assets, funcs, []string{"admin_nav"}, pageNames...)
+	if err != nil {
+		return nil, fmt.Errorf("grants: %w", err)
 	}
-	return s, nil
+	return &Server{cfg: cfg, pages: pages}, nil
 }
 
 // Register adds the pages to mux.

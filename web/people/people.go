@@ -36,6 +36,7 @@ import (
 	"github.com/smartgate/smartgate/account"
 	"github.com/smartgate/smartgate/audit"
 	"github.com/smartgate/smartgate/idp"
+	"github.com/smartgate/smartgate/internal/pagetmpl"
 	"github.com/smartgate/smartgate/internal/reqctx"
 	"github.com/smartgate/smartgate/web"
 	"github.com/smartgate/smartgate/web/showonce"
@@ -136,17 +137,13 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &Server{cfg: cfg, pages: map[string]*template.Template{}, reveals: showonce.New(cfg.Now)}
 	funcs := template.FuncMap{"join": strings.Join}
-	for _, name := range pageNames {
-		t, err := template.New(name).Funcs(funcs).ParseFS(cfg.Assets, "templates/base.html",
-			"templates/users_form.html", "templates/groups_form.html", "templates/people_nav.html", "templates/admin_nav.html", "templates/"+name+".html")
-		if err != nil {
-			return nil, fmt.Errorf("people: template %s: %w", name, err)
-		}
-		s.pages[name] = t
+	shared := []string{"users_form", "groups_form", "people_nav", "admin_nav"}
+	pages, err := pagetmpl.Parse(cfg.Assets, funcs, shared, pageNames...)
+	if err != nil {
+		return nil, fmt.Errorf("people: %w", err)
 	}
-	return s, nil
+	return &Server{cfg: cfg, pages: pages, reveals: showonce.New(cfg.Now)}, nil
 }
 
 // Paths (interface.md).

@@ -28,6 +28,7 @@ import (
 	"github.com/smartgate/smartgate/account"
 	"github.com/smartgate/smartgate/audit"
 	"github.com/smartgate/smartgate/idp"
+	"github.com/smartgate/smartgate/internal/pagetmpl"
 	"github.com/smartgate/smartgate/internal/reqctx"
 	"github.com/smartgate/smartgate/web"
 )
@@ -82,11 +83,11 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	t, err := template.ParseFS(cfg.Assets, "templates/base.html", "templates/admin_nav.html", "templates/people_nav.html", "templates/providers.html")
+	pages, err := pagetmpl.Parse(cfg.Assets, nil, []string{"admin_nav", "people_nav"}, "providers")
 	if err != nil {
-		return nil, fmt.Errorf("providers: template: %w", err)
+		return nil, fmt.Errorf("providers: %w", err)
 	}
-	return &Server{cfg: cfg, page: t}, nil
+	return &Server{cfg: cfg, page: pages["providers"]}, nil
 }
 
 // Register adds the page to mux.
