@@ -60,6 +60,7 @@ func runClient(ctx context.Context, e *env, args []string) error {
 	public := fs.Bool("public", false, "a public client (token_endpoint_auth_method none)")
 	id := fs.String("id", "", "a fixed client id (scripts, benchmarks); refused if it exists")
 	introspectAll := fs.Bool("introspect-all", false, "a resource server that may introspect tokens of every client (RFC 7662 §4); without it a client introspects only its own")
+	allowLaunch := fs.Bool("allow-launch-create", false, "let the client be granted launch:create (put it in --scope) and create EHR launches through POST /api/launch")
 	secretStdin := fs.Bool("secret-stdin", false, fmt.Sprintf("read the client secret (at least %d characters) from the first line of standard input instead of generating one", authz.MinSecretLength))
 	cfg, err := loadWithFlags(e, "client add", fs, args[1:])
 	if err != nil {
@@ -115,6 +116,10 @@ func runClient(ctx context.Context, e *env, args []string) error {
 	// The operator asked for this client: a symmetric backend made here
 	// may use its system/ scopes, as it always could from the CLI.
 	nc.AllowSystemScopes = authz.UsesSecret(out.TokenEndpointAuthMethod) && slices.Contains(out.GrantTypes, registration.GrantClientCredentials)
+	nc.AllowLaunchCreate = *allowLaunch
+	if *allowLaunch && !slices.Contains(strings.Fields(out.Scope), authz.ScopeLaunchCreate) {
+		return usageError{errors.New("--allow-launch-create needs launch:create in --scope")}
+	}
 	if *introspectAll && out.TokenEndpointAuthMethod == authz.AuthNone {
 		return usageError{errors.New("--introspect-all needs a confidential client: a public one cannot call introspection")}
 	}

@@ -283,6 +283,20 @@ func TestIssue15LaunchCreateFlag(t *testing.T) {
 		t.Errorf("launch:create before an administrator allowed it: %d %s", r.status, r.body)
 	}
 
+	// The CLI's flag, for an operator scripting an EHR integration.
+	secret = strings.Repeat("launchcli-", 4)
+	if out, errOut, code := runInProcess(t, h.cfg.DataDir, secret+"\n", "client", "add", "--id", "ehr-cli", "--secret-stdin",
+		"--grant-types", "client_credentials", "--scope", "launch:create", "--allow-launch-create"); code != 0 {
+		t.Fatalf("client add --allow-launch-create: exit %d %s %s", code, out, errOut)
+	}
+	if tok := h.mustSecretToken("ehr-cli", secret, "launch:create"); tok == "" {
+		t.Error("no launch:create token for the CLI's client")
+	}
+	if _, _, code := runInProcess(t, h.cfg.DataDir, secret+"\n", "client", "add", "--id", "ehr-cli2", "--secret-stdin",
+		"--grant-types", "client_credentials", "--scope", "system/*.rs", "--allow-launch-create"); code != 2 {
+		t.Errorf("--allow-launch-create without the scope: exit %d, want 2", code)
+	}
+
 	doc := h.pageSession("doc", userPassword)
 	if mine := h.page(doc, "GET", h.baseA+"/account/my-apps", nil); strings.Contains(string(mine.body), `name="allow_launch_create"`) {
 		t.Error("My apps shows the administrator's launch box")
