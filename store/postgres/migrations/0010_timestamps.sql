@@ -1,0 +1,12 @@
+-- Issue 10: one timestamp representation: every timestamp column is Unix
+-- microseconds (UTC), the precision of PostgreSQL's timestamptz, and
+-- "unset" (a session not ended, a launch not used, a key not retired, a
+-- token state never changed, no registration token expiry) is 0.
+--
+-- Nothing to do in this dialect. store/sqlite's 0010 rebuilds the tables
+-- whose time columns were RFC 3339 TEXT ('' for unset) into INTEGER
+-- microseconds (0 for unset) and turns the FHIR tables' milliseconds into
+-- microseconds; it changes nothing else (no column, default other than the
+-- unset '' -> 0, key, foreign key or index). Here those columns have been
+-- BIGINT Unix microseconds, 0 for unset, from the step that created each of
+-- them, so after this step both dialects hold the same data model.
