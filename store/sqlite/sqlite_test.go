@@ -38,7 +38,7 @@ func conformance(t *testing.T, path func(t *testing.T) string) {
 		name string
 		run  func(*testing.T, func(*testing.T) storetest.Backend)
 	}{
-		{"Settings", storetest.RunSettings}, {"Audit", storetest.RunAudit},
+		{"Settings", storetest.RunSettings[storetest.Backend]}, {"Audit", storetest.RunAudit[storetest.Backend]},
 		{"Accounts", storetest.RunAccounts}, {"Sessions", storetest.RunSessions},
 		{"Clients", storetest.RunClients}, {"Tokens", storetest.RunTokens},
 		{"Launch", storetest.RunLaunch}, {"FHIR", storetest.RunFHIR},

@@ -10,7 +10,7 @@ import (
 
 // auditFixture stores five records a second apart, starting at t0, and
 // returns them in insertion order with their ids.
-func auditFixture(t *testing.T, b Backend, t0 time.Time) []audit.Event {
+func auditFixture(t *testing.T, b AuditBackend, t0 time.Time) []audit.Event {
 	t.Helper()
 	ctx := context.Background()
 	evs := []audit.Event{
@@ -41,7 +41,7 @@ func ids(evs []audit.Event) []int64 {
 	return out
 }
 
-func testAuditFilter(t *testing.T, b Backend) {
+func testAuditFilter(t *testing.T, b AuditBackend) {
 	t0 := time.Now().Add(-time.Hour).Truncate(time.Second)
 	evs := auditFixture(t, b, t0)
 	id := func(i ...int) []int64 {
@@ -98,7 +98,7 @@ func equalIDs(a, b []int64) bool {
 	return true
 }
 
-func testAuditPaging(t *testing.T, b Backend) {
+func testAuditPaging(t *testing.T, b AuditBackend) {
 	ctx := context.Background()
 	evs := auditFixture(t, b, time.Now().Add(-time.Hour))
 	var seen []int64
@@ -123,7 +123,7 @@ func testAuditPaging(t *testing.T, b Backend) {
 	}
 }
 
-func testAuditRetention(t *testing.T, b Backend) {
+func testAuditRetention(t *testing.T, b AuditBackend) {
 	ctx := context.Background()
 	t0 := time.Now().Add(-time.Hour)
 	evs := auditFixture(t, b, t0)
