@@ -35,6 +35,10 @@ func open(t *testing.T) *postgres.DB {
 func TestConformance(t *testing.T) {
 	t.Run("Settings", func(t *testing.T) { storetest.RunSettings(t, open) })
 	t.Run("Audit", func(t *testing.T) { storetest.RunAudit(t, open) })
+	t.Run("Clients", func(t *testing.T) { storetest.RunClients(t, open) })
+	t.Run("Tokens", func(t *testing.T) { storetest.RunTokens(t, open) })
+	t.Run("Launch", func(t *testing.T) { storetest.RunLaunch(t, open) })
+	t.Run("ProvisioningTokens", func(t *testing.T) { storetest.RunProvisioningTokens(t, open) })
 }
 
 // TestMigrationsMatchSQLite: the same numbers and names as store/sqlite's

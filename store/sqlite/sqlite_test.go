@@ -40,11 +40,12 @@ func conformance(t *testing.T, path func(t *testing.T) string) {
 	}{
 		{"Settings", storetest.RunSettings[storetest.Backend]}, {"Audit", storetest.RunAudit[storetest.Backend]},
 		{"Accounts", storetest.RunAccounts}, {"Sessions", storetest.RunSessions},
-		{"Clients", storetest.RunClients}, {"Tokens", storetest.RunTokens},
-		{"Launch", storetest.RunLaunch}, {"FHIR", storetest.RunFHIR},
+		{"Clients", storetest.RunClients[storetest.Backend]}, {"Tokens", storetest.RunTokens[storetest.Backend]},
+		{"Launch", storetest.RunLaunch[storetest.Backend]}, {"FHIR", storetest.RunFHIR},
 		{"SecondFactors", storetest.RunSecondFactors}, {"Lockouts", storetest.RunLockouts},
-		{"Directory", storetest.RunDirectory}, {"ProvisioningTokens", storetest.RunProvisioningTokens},
+		{"Directory", storetest.RunDirectory}, {"ProvisioningTokens", storetest.RunProvisioningTokens[storetest.Backend]},
 		{"Links", storetest.RunLinks}, {"SignInCodes", storetest.RunSignInCodes},
+		{"Grants", storetest.RunGrants[storetest.Backend]},
 		{"Transactions", storetest.RunTransactions},
 	} {
 		t.Run(domain.name, func(t *testing.T) { domain.run(t, open) })

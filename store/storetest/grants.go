@@ -15,7 +15,7 @@ import (
 // token, with its first issue and latest rotation; revoked, expired and
 // other kinds are not; the subject and client filters hold; RefreshFamily
 // finds one active family by its request id, and no other.
-func testOAuthRefreshFamilies(t *testing.T, b Backend) {
+func testOAuthRefreshFamilies(t *testing.T, b TokensBackend) {
 	ctx := context.Background()
 	mk := func(sig, req, subject, client string, at, exp time.Time) {
 		t.Helper()
@@ -71,12 +71,39 @@ func testOAuthRefreshFamilies(t *testing.T, b Backend) {
 			t.Errorf("RefreshFamily %q = %+v, %v; want store.ErrNotFound", id, f, err)
 		}
 	}
-	testConsentsOf(t, b)
 }
 
-func testConsentsOf(t *testing.T, b Backend) {
+// GrantsBackend is what RunGrants needs: the consents of the grants page
+// (ConsentsOf) and what makes them (a person, a consent).
+type GrantsBackend interface {
+	CreateUser(ctx context.Context, u *account.User) error
+	PutConsent(ctx context.Context, c *account.Consent) error
+	// ConsentsOf lists the consents of a person and of an app (either ""
+	// for any), newest first, at most limit: the console's grants page.
+	ConsentsOf(ctx context.Context, userID, clientID string, limit int) ([]account.Consent, error)
+}
+
+// RunGrants tests the consents the console's grants page lists beside the
+// refresh families (RunTokens tests those).
+func RunGrants[B GrantsBackend](t *testing.T, open func(t *testing.T) B) {
+	runOf(t, open, []testOf[B]{
+		{"ConsentsOf", func(t *testing.T, b B) { testConsentsOf(t, b) }},
+	})
+}
+
+func testConsentsOf(t *testing.T, b GrantsBackend) {
 	ctx := context.Background()
-	u1, u2 := mustCreateUser(t, b, newUser("una")).ID, mustCreateUser(t, b, newUser("ugo")).ID
+	var u1, u2 string
+	for _, p := range []struct {
+		id   *string
+		name string
+	}{{&u1, "una"}, {&u2, "ugo"}} {
+		u := newUser(p.name)
+		if err := b.CreateUser(ctx, u); err != nil {
+			t.Fatalf("CreateUser(%q): %v", p.name, err)
+		}
+		*p.id = u.ID
+	}
 	for _, c := range []account.Consent{{UserID: u1, ClientID: "c1", Scopes: []string{"openid"}},
 		{UserID: u1, ClientID: "c2", Scopes: []string{"launch"}}, {UserID: u2, ClientID: "c1"}} {
 		if err := b.PutConsent(ctx, &c); err != nil {

@@ -12,12 +12,17 @@ import (
 	"github.com/smartgate/smartgate/store"
 )
 
+// LaunchBackend is what RunLaunch needs: the EHR launch records.
+type LaunchBackend interface {
+	launch.Store
+}
+
 // RunLaunch tests the EHR launch records: round trip, single use, expiry.
-func RunLaunch(t *testing.T, open func(t *testing.T) Backend) {
-	run(t, open, []test{
-		{"RoundTrip", testLaunchRoundTrip},
-		{"UseOnce", testLaunchUseOnce},
-		{"DeleteExpired", testLaunchDeleteExpired},
+func RunLaunch[B LaunchBackend](t *testing.T, open func(t *testing.T) B) {
+	runOf(t, open, []testOf[B]{
+		{"RoundTrip", func(t *testing.T, b B) { testLaunchRoundTrip(t, b) }},
+		{"UseOnce", func(t *testing.T, b B) { testLaunchUseOnce(t, b) }},
+		{"DeleteExpired", func(t *testing.T, b B) { testLaunchDeleteExpired(t, b) }},
 	})
 }
 
@@ -26,7 +31,7 @@ func launchHash(v string) []byte {
 	return h[:]
 }
 
-func testLaunchRoundTrip(t *testing.T, b Backend) {
+func testLaunchRoundTrip(t *testing.T, b LaunchBackend) {
 	ctx := context.Background()
 	banner := true
 	r := &launch.Record{Hash: launchHash("L1"), ClientID: "app", Issuer: "https://x.example/fhir",
@@ -56,7 +61,7 @@ func testLaunchRoundTrip(t *testing.T, b Backend) {
 	}
 }
 
-func testLaunchUseOnce(t *testing.T, b Backend) {
+func testLaunchUseOnce(t *testing.T, b LaunchBackend) {
 	ctx := context.Background()
 	r := &launch.Record{Hash: launchHash("L1"), ClientID: "app", Issuer: "https://x.example/fhir",
 		Context: authz.LaunchContext{Patient: "p1"}, CreatedAt: t0, ExpiresAt: t0.Add(5 * time.Minute)}
@@ -91,7 +96,7 @@ func testLaunchUseOnce(t *testing.T, b Backend) {
 	}
 }
 
-func testLaunchDeleteExpired(t *testing.T, b Backend) {
+func testLaunchDeleteExpired(t *testing.T, b LaunchBackend) {
 	ctx := context.Background()
 	for i, exp := range []time.Duration{time.Minute, time.Hour} {
 		r := &launch.Record{Hash: launchHash(string(rune('a' + i))), ClientID: "app", CreatedAt: t0, ExpiresAt: t0.Add(exp)}

@@ -17,18 +17,28 @@ var t0 = time.Date(2026, 1, 2, 3, 4, 5, 600, time.UTC)
 // states, the client-assertion jti replay cache, the revocation list of
 // stateless access tokens, the signing keys, and revocation by subject and
 // by log-in session.
-func RunTokens(t *testing.T, open func(t *testing.T) Backend) {
-	run(t, open, []test{
-		{"Tokens", testOAuthTokens},
-		{"JTI", testOAuthJTI},
-		{"RevokedAccessJTI", testOAuthRevokedAccessJTI},
-		{"Keys", testOAuthKeys},
-		{"RevokeBySubjectAndSession", testOAuthRevokeBySubjectAndSession},
-		{"RefreshFamilies", testOAuthRefreshFamilies},
+func RunTokens[B TokensBackend](t *testing.T, open func(t *testing.T) B) {
+	runOf(t, open, []testOf[B]{
+		{"Tokens", func(t *testing.T, b B) { testOAuthTokens(t, b) }},
+		{"JTI", func(t *testing.T, b B) { testOAuthJTI(t, b) }},
+		{"RevokedAccessJTI", func(t *testing.T, b B) { testOAuthRevokedAccessJTI(t, b) }},
+		{"Keys", func(t *testing.T, b B) { testOAuthKeys(t, b) }},
+		{"RevokeBySubjectAndSession", func(t *testing.T, b B) { testOAuthRevokeBySubjectAndSession(t, b) }},
+		{"RefreshFamilies", func(t *testing.T, b B) { testOAuthRefreshFamilies(t, b) }},
 	})
 }
 
-func testOAuthClients(t *testing.T, b Backend) {
+// TokensBackend is what RunTokens needs: the token records, the jti
+// cache, the revoked access-token jtis, the signing keys and the refresh
+// families of the grants page.
+type TokensBackend interface {
+	authz.TokenStore
+	authz.JTIStore
+	authz.KeyStore
+	authz.FamilyStore
+}
+
+func testOAuthClients(t *testing.T, b ClientsBackend) {
 	ctx := context.Background()
 	c := &authz.Client{ID: "c1", Name: "App", SecretHash: []byte{1, 2, 3}, RedirectURIs: []string{"https://a.example/cb"},
 		GrantTypes: []string{"authorization_code"}, ResponseTypes: []string{"code"}, Scopes: []string{"openid", "patient/Observation.rs?category=http://x|y"},
@@ -67,7 +77,7 @@ func testOAuthClients(t *testing.T, b Backend) {
 	}
 }
 
-func testOAuthTokens(t *testing.T, b Backend) {
+func testOAuthTokens(t *testing.T, b TokensBackend) {
 	ctx := context.Background()
 	rec := func(kind authz.TokenKind, sig, req string, exp time.Time) authz.TokenRecord {
 		return authz.TokenRecord{Kind: kind, Signature: sig, RequestID: req, ClientID: "c1", Subject: "u1",
@@ -140,7 +150,7 @@ func testOAuthTokens(t *testing.T, b Backend) {
 	}
 }
 
-func testOAuthJTI(t *testing.T, b Backend) {
+func testOAuthJTI(t *testing.T, b TokensBackend) {
 	ctx := context.Background()
 	if err := b.UseJTI(ctx, "j1", t0.Add(time.Minute), t0); err != nil {
 		t.Fatal(err)
@@ -157,7 +167,7 @@ func testOAuthJTI(t *testing.T, b Backend) {
 
 // testOAuthRevokedAccessJTI: the revocation list of stateless
 // (client_credentials) access tokens.
-func testOAuthRevokedAccessJTI(t *testing.T, b Backend) {
+func testOAuthRevokedAccessJTI(t *testing.T, b TokensBackend) {
 	ctx := context.Background()
 	if r, err := b.AccessJTIRevoked(ctx, "cc.a"); err != nil || r {
 		t.Fatalf("AccessJTIRevoked(unknown) = %v, %v", r, err)
@@ -192,7 +202,7 @@ func testOAuthRevokedAccessJTI(t *testing.T, b Backend) {
 	}
 }
 
-func testOAuthKeys(t *testing.T, b Backend) {
+func testOAuthKeys(t *testing.T, b TokensBackend) {
 	ctx := context.Background()
 	k1 := authz.SigningKey{ID: "k1", Alg: "ES256", PrivateDER: []byte{1}, CreatedAt: t0}
 	if err := b.AddSigningKey(ctx, k1, true); err != nil {
@@ -223,7 +233,7 @@ func testOAuthKeys(t *testing.T, b Backend) {
 	}
 }
 
-func testOAuthRevokeBySubjectAndSession(t *testing.T, b Backend) {
+func testOAuthRevokeBySubjectAndSession(t *testing.T, b TokensBackend) {
 	ctx := context.Background()
 	mk := func(kind authz.TokenKind, sig, subject, client, sid string) {
 		err := b.CreateToken(ctx, authz.TokenRecord{Kind: kind, Signature: sig, RequestID: "r-" + sig, ClientID: client,

@@ -14,15 +14,26 @@ import (
 
 // RunProvisioningTokens tests the provisioning tokens of SCIM clients and
 // the administrator-only client flags that go with them.
-func RunProvisioningTokens(t *testing.T, open func(t *testing.T) Backend) {
-	run(t, open, []test{
-		{"ClientFlags", testProvisioningClientFlags},
-		{"Tokens", testProvisioningTokens},
-		{"DeleteClient", testProvisioningDeleteClient},
+func RunProvisioningTokens[B ProvisioningBackend](t *testing.T, open func(t *testing.T) B) {
+	runOf(t, open, []testOf[B]{
+		{"ClientFlags", func(t *testing.T, b B) { testProvisioningClientFlags(t, b) }},
+		{"Tokens", func(t *testing.T, b B) { testProvisioningTokens(t, b) }},
+		{"DeleteClient", func(t *testing.T, b B) { testProvisioningDeleteClient(t, b) }},
 	})
 }
 
-func provisioningClient(t *testing.T, b Backend, id string) {
+// ProvisioningBackend is what RunProvisioningTokens needs: the SCIM
+// provisioning tokens and the client records they belong to.
+type ProvisioningBackend interface {
+	scimauth.TokenStore
+	CreateClient(ctx context.Context, c *authz.Client) error
+	GetClient(ctx context.Context, id string) (*authz.Client, error)
+	UpdateClient(ctx context.Context, id string, update func(old authz.Client) (authz.Client, error)) error
+	ListClients(ctx context.Context) ([]*authz.Client, error)
+	DeleteClient(ctx context.Context, id string, at time.Time) error
+}
+
+func provisioningClient(t *testing.T, b ProvisioningBackend, id string) {
 	t.Helper()
 	c := &authz.Client{ID: id, Name: "Entra ID", SecretHash: []byte{1}, GrantTypes: []string{"client_credentials"},
 		Scopes: []string{"scim"}, TokenEndpointAuthMethod: authz.AuthClientSecretBasic, CreatedAt: t0, AllowSCIM: true}
@@ -33,7 +44,7 @@ func provisioningClient(t *testing.T, b Backend, id string) {
 
 // testProvisioningClientFlags: AllowSCIM, AllowSystemScopes and
 // AllowLaunchCreate round-trip through create, update and list.
-func testProvisioningClientFlags(t *testing.T, b Backend) {
+func testProvisioningClientFlags(t *testing.T, b ProvisioningBackend) {
 	ctx := context.Background()
 	provisioningClient(t, b, "p1")
 	got, err := b.GetClient(ctx, "p1")
@@ -53,7 +64,7 @@ func testProvisioningClientFlags(t *testing.T, b Backend) {
 	}
 }
 
-func testProvisioningTokens(t *testing.T, b Backend) {
+func testProvisioningTokens(t *testing.T, b ProvisioningBackend) {
 	ctx := context.Background()
 	provisioningClient(t, b, "p1")
 	provisioningClient(t, b, "p2")
@@ -121,7 +132,7 @@ func testProvisioningTokens(t *testing.T, b Backend) {
 
 // testProvisioningDeleteClient: a deleted client's tokens are gone (and a
 // client reusing the id inherits none).
-func testProvisioningDeleteClient(t *testing.T, b Backend) {
+func testProvisioningDeleteClient(t *testing.T, b ProvisioningBackend) {
 	ctx := context.Background()
 	provisioningClient(t, b, "p1")
 	tk := scimauth.Token{ID: "a", ClientID: "p1", Label: "x", Hash: bytes.Repeat([]byte{1}, 32), CreatedAt: t0}

@@ -13,19 +13,34 @@ import (
 	"github.com/smartgate/smartgate/store"
 )
 
+// ClientsBackend is what RunClients needs: the OAuth client records, and
+// the token records that DeleteClient revokes or drops.
+type ClientsBackend interface {
+	CreateClient(ctx context.Context, c *authz.Client) error
+	GetClient(ctx context.Context, id string) (*authz.Client, error)
+	UpdateClient(ctx context.Context, id string, update func(old authz.Client) (authz.Client, error)) error
+	ListClients(ctx context.Context) ([]*authz.Client, error)
+	DeleteClient(ctx context.Context, id string, at time.Time) error
+	ClientsByCertificateAuth(ctx context.Context) ([]*authz.Client, error)
+	CreateToken(ctx context.Context, rec authz.TokenRecord) error
+	GetToken(ctx context.Context, kind authz.TokenKind, signature string) (authz.TokenRecord, error)
+}
+
 // RunClients tests the OAuth client records: create, read, update, list,
-// and the RFC 7591/7592 registration metadata and deletion.
-func RunClients(t *testing.T, open func(t *testing.T) Backend) {
-	run(t, open, []test{
-		{"Clients", testOAuthClients},
-		{"Registration", testOAuthClientRegistration},
-		{"Update", testOAuthClientUpdate},
+// the RFC 7591/7592 registration metadata and deletion, and the RFC 8705
+// certificate-authenticated clients.
+func RunClients[B ClientsBackend](t *testing.T, open func(t *testing.T) B) {
+	runOf(t, open, []testOf[B]{
+		{"Clients", func(t *testing.T, b B) { testOAuthClients(t, b) }},
+		{"Registration", func(t *testing.T, b B) { testOAuthClientRegistration(t, b) }},
+		{"Update", func(t *testing.T, b B) { testOAuthClientUpdate(t, b) }},
+		{"CertificateAuth", func(t *testing.T, b B) { testOAuthClientsByCertificateAuth(t, b) }},
 	})
 }
 
 // testOAuthClientRegistration: the RFC 7591/7592 metadata round-trips, and
 // DeleteClient removes the client, revokes its tokens and drops its codes.
-func testOAuthClientRegistration(t *testing.T, b Backend) {
+func testOAuthClientRegistration(t *testing.T, b ClientsBackend) {
 	ctx := context.Background()
 	c := &authz.Client{ID: "dcr1", Name: "Registered", TokenEndpointAuthMethod: authz.AuthNone, Public: true,
 		RedirectURIs: []string{"https://a.example/cb"}, GrantTypes: []string{"authorization_code"}, ResponseTypes: []string{"code"},
@@ -126,13 +141,13 @@ func testOAuthClientRegistration(t *testing.T, b Backend) {
 
 // replaceClient stores c over the client of its id (UpdateClient with an
 // update that returns c).
-func replaceClient(ctx context.Context, b Backend, c *authz.Client) error {
+func replaceClient(ctx context.Context, b ClientsBackend, c *authz.Client) error {
 	return b.UpdateClient(ctx, c.ID, func(authz.Client) (authz.Client, error) { return *c, nil })
 }
 
 // updateIfToken is replaceClient only while the stored registration token
 // hash is old (the RFC 7592 compare-and-swap): store.ErrConflict otherwise.
-func updateIfToken(ctx context.Context, b Backend, c *authz.Client, old []byte) error {
+func updateIfToken(ctx context.Context, b ClientsBackend, c *authz.Client, old []byte) error {
 	return b.UpdateClient(ctx, c.ID, func(cur authz.Client) (authz.Client, error) {
 		if string(cur.RegistrationTokenHash) != string(old) {
 			return cur, store.ErrConflict
@@ -146,7 +161,7 @@ func updateIfToken(ctx context.Context, b Backend, c *authz.Client, old []byte) 
 // different fields all survive (none writes back a stale copy), an error
 // from update changes nothing and comes back, the id cannot change, and a
 // missing client is store.ErrNotFound without calling update.
-func testOAuthClientUpdate(t *testing.T, b Backend) {
+func testOAuthClientUpdate(t *testing.T, b ClientsBackend) {
 	ctx := context.Background()
 	if err := b.CreateClient(ctx, &authz.Client{ID: "u1", Name: "n", TokenEndpointAuthMethod: authz.AuthNone, CreatedAt: t0}); err != nil {
 		t.Fatal(err)
@@ -199,5 +214,34 @@ func testOAuthClientUpdate(t *testing.T, b Backend) {
 	err = b.UpdateClient(ctx, "nope", func(old authz.Client) (authz.Client, error) { called = true; return old, nil })
 	if !errors.Is(err, store.ErrNotFound) || called {
 		t.Fatalf("UpdateClient(missing) = %v (update called: %v), want store.ErrNotFound", err, called)
+	}
+}
+
+// testOAuthClientsByCertificateAuth: the enabled clients of the two RFC
+// 8705 methods, by id, with their certificate metadata; no other method,
+// no disabled client.
+func testOAuthClientsByCertificateAuth(t *testing.T, b ClientsBackend) {
+	ctx := context.Background()
+	for _, c := range []*authz.Client{
+		{ID: "m2", TokenEndpointAuthMethod: authz.AuthSelfSignedTLSClientAuth, JWKS: `{"keys":[]}`, CertBoundAccessTokens: true, CreatedAt: t0},
+		{ID: "m1", TokenEndpointAuthMethod: authz.AuthTLSClientAuth, CreatedAt: t0,
+			TLSClientAuth: authz.TLSClientAuth{SubjectDN: "CN=app,O=Example", SANDNS: "d.example", SANURI: "https://u.example",
+				SANIP: "192.0.2.1", SANEmail: "app@x.example"}},
+		{ID: "m0", TokenEndpointAuthMethod: authz.AuthTLSClientAuth, Disabled: true, CreatedAt: t0,
+			TLSClientAuth: authz.TLSClientAuth{SANDNS: "off.example"}},
+		{ID: "s1", TokenEndpointAuthMethod: authz.AuthClientSecretBasic, SecretHash: []byte{1}, CreatedAt: t0},
+	} {
+		if err := b.CreateClient(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := b.ClientsByCertificateAuth(ctx)
+	if err != nil || len(got) != 2 || got[0].ID != "m1" || got[1].ID != "m2" {
+		t.Fatalf("ClientsByCertificateAuth = %+v, %v; want m1, m2", got, err)
+	}
+	want := authz.TLSClientAuth{SubjectDN: "CN=app,O=Example", SANDNS: "d.example", SANURI: "https://u.example",
+		SANIP: "192.0.2.1", SANEmail: "app@x.example"}
+	if got[0].TLSClientAuth != want || got[0].CertBoundAccessTokens || !got[1].CertBoundAccessTokens || got[1].JWKS != `{"keys":[]}` {
+		t.Fatalf("certificate metadata: %+v / %+v", got[0], got[1])
 	}
 }

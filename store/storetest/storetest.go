@@ -44,6 +44,11 @@ type Backend interface {
 	account.SignInCodeStore
 	authz.Store
 	authz.FamilyStore
+	ClientsBackend
+	TokensBackend
+	LaunchBackend
+	ProvisioningBackend
+	GrantsBackend
 	// ConsentsOf lists the consents of a person and of an app (either ""
 	// for any), newest first, at most limit: the console's grants page.
 	ConsentsOf(ctx context.Context, userID, clientID string, limit int) ([]account.Consent, error)
