@@ -220,22 +220,13 @@ func (db *DB) CreateToken(ctx context.Context, r authz.TokenRecord) error {
 			(kind, signature, request_id, client_id, subject, access_signature, session_id, state, state_at, requested_at, expires_at, data)
 			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)`,
 			string(r.Kind), r.Signature, r.RequestID, r.ClientID, r.Subject, r.AccessSignature, r.SessionID, string(r.State),
-			encodeTime(r.StateAt), encodeTime(r.RequestedAt), encodeTime(r.ExpiresAt), nonNil(r.Data))
+			encodeTime(r.StateAt), encodeTime(r.RequestedAt), encodeTime(r.ExpiresAt), r.Data)
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("postgres: create %s token: %w", r.Kind, err)
 	}
 	return nil
-}
-
-// nonNil is b, or an empty slice for nil: a NOT NULL BYTEA column stores
-// no data as empty, as SQLite's BLOB does.
-func nonNil(b []byte) []byte {
-	if b == nil {
-		return []byte{}
-	}
-	return b
 }
 
 // GetToken returns a token record in any state.
@@ -481,7 +472,7 @@ func (db *DB) AddSigningKey(ctx context.Context, k authz.SigningKey, onlyIfNone 
 		b := &pgx.Batch{}
 		b.Queue(`UPDATE oauth_keys SET retired_at = $1 WHERE alg = $2 AND retired_at = 0`, encodeTime(k.CreatedAt), k.Alg)
 		b.Queue(`INSERT INTO oauth_keys (kid, alg, private_key, created_at, retired_at) VALUES ($1,$2,$3,$4,0)`,
-			k.ID, k.Alg, nonNil(k.PrivateDER), encodeTime(k.CreatedAt))
+			k.ID, k.Alg, k.PrivateDER, encodeTime(k.CreatedAt))
 		return tx.SendBatch(ctx, b).Close()
 	})
 	if err != nil {
