@@ -121,12 +121,14 @@ func (db *DB) GetClient(ctx context.Context, id string) (*authz.Client, error) {
 }
 
 // UpdateClient reads client id, applies update and writes the result, in
-// one SERIALIZABLE transaction: a concurrent change of the row between the
-// read and the write makes the transaction fail and run again (update is
-// then called again, on the newer record), so no change is lost.
+// one SERIALIZABLE transaction, so no concurrent change is lost. The read
+// locks the row (FOR UPDATE): a concurrent updater waits for the lock, its
+// transaction then fails to serialise and runs again on the newer record,
+// before calling update. update is thus called once in practice, but may
+// be called again should the transaction still fail to serialise.
 func (db *DB) UpdateClient(ctx context.Context, id string, update func(old authz.Client) (authz.Client, error)) error {
 	err := db.write(ctx, func(tx pgx.Tx) error {
-		old, err := scanClient(tx.QueryRow(ctx, `SELECT `+clientCols+` FROM oauth_clients WHERE id = $1`, id))
+		old, err := scanClient(tx.QueryRow(ctx, `SELECT `+clientCols+` FROM oauth_clients WHERE id = $1 FOR UPDATE`, id))
 		if err != nil {
 			return err // pgx.ErrNoRows: mapped to ErrNotFound
 		}

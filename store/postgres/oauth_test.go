@@ -158,8 +158,10 @@ func TestRotationAcrossReplicas(t *testing.T) {
 	if err := dbs[0].CreateClient(ctx, &authz.Client{ID: "u1", TokenEndpointAuthMethod: authz.AuthNone, CreatedAt: t0}); err != nil {
 		t.Fatal(err)
 	}
+	var calls atomic.Int32
 	if wins := raceReplicas(t, dbs, n, nil, func(db *postgres.DB, i int) error {
 		return db.UpdateClient(ctx, "u1", func(old authz.Client) (authz.Client, error) {
+			calls.Add(1)
 			old.Contacts = append(old.Contacts, fmt.Sprintf("c%02d@x.example", i))
 			return old, nil
 		})
@@ -169,6 +171,7 @@ func TestRotationAcrossReplicas(t *testing.T) {
 	if c, err := dbs[1].GetClient(ctx, "u1"); err != nil || len(c.Contacts) != n {
 		t.Errorf("client after the updates: %+v, %v; want %d contacts", c, err, n)
 	}
+	t.Logf("%d concurrent client updates called update %d times", n, calls.Load())
 }
 
 // TestConsentsOf checks ConsentsOf on rows written in SQL (storetest's
