@@ -2,7 +2,7 @@
 // must pass (the dex storage/conformance pattern). It has one entry point per
 // domain — RunSettings, RunAudit, RunAccounts, RunSessions, RunClients,
 // RunTokens, RunLaunch, RunFHIR, RunDirectory, RunLockouts, RunProvisioningTokens,
-// RunLinks, RunSignInCodes — each a table of named subtests run on a
+// RunLinks, RunSignInCodes, RunGrants — each a table of named subtests run on a
 // fresh store, and a separate entry point, RunTransactions, for the tests
 // that race goroutines against one store (lock and transaction behaviour,
 // the part where backends differ most and fail worst). A backend's test file
