@@ -367,6 +367,12 @@ func successor(s string) (string, bool) {
 
 // valueSQL is the condition on one fhir_index row for one value.
 func valueSQL(c search.Clause, v search.Value, now time.Time) (string, []any) {
+	if !validUTF8(v) {
+		// The index holds valid UTF-8 only (from JSON), so the value
+		// matches no row, as in store/sqlite; PostgreSQL would refuse it
+		// as a parameter.
+		return "FALSE", nil
+	}
 	switch c.Type {
 	case search.TypeString:
 		switch c.Modifier {
@@ -421,6 +427,17 @@ func valueSQL(c search.Clause, v search.Value, now time.Time) (string, []any) {
 		return cond, args
 	}
 	return "FALSE", nil
+}
+
+// validUTF8 reports whether the strings of v that valueSQL passes are
+// valid UTF-8 (a query's %FF is not).
+func validUTF8(v search.Value) bool {
+	for _, s := range []string{v.Code, v.Text, v.System, v.RefType, v.RefID} {
+		if !utf8.ValidString(s) {
+			return false
+		}
+	}
+	return true
 }
 
 // rangeCond compares the indexed range [lo, hi] with the value's range by

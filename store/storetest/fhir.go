@@ -255,6 +255,8 @@ func testFHIRSearch(t *testing.T, b FHIRBackend) {
 		{"Observation", "code=http://loinc.org|1-1", nil, []string{"o1"}},
 		{"Observation", "code=1-1,2-2", nil, []string{"o1", "o2"}},
 		{"Observation", "code:not=1-1", nil, []string{"o2"}},
+		{"Observation", "code:not=%FF", nil, []string{"o1", "o2"}}, // not UTF-8: matches nothing
+		{"Observation", "code=urn:x%FF|1-1", nil, nil},
 		{"Observation", "date=2020", nil, []string{"o1"}},
 		{"Observation", "date=gt2020-12-31", nil, []string{"o2"}},
 		{"Observation", "patient=pb", nil, []string{"o2"}},
@@ -266,6 +268,8 @@ func testFHIRSearch(t *testing.T, b FHIRBackend) {
 		{"Patient", "family=M", nil, []string{"pa", "pb"}},
 		{"Patient", "family:exact=Müller", nil, []string{"pa"}},
 		{"Patient", "family:contains=ll", nil, []string{"pa", "pb"}},
+		{"Patient", "family=m%FF", nil, nil},
+		{"Patient", "family:contains=%FF", nil, nil},
 		{"Patient", "_id=pb", nil, []string{"pb"}},
 	}
 	for _, tc := range tests {
