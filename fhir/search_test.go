@@ -30,7 +30,13 @@ type synthea struct {
 
 func loadSynthea(t *testing.T, cfg fhir.Config) *synthea {
 	t.Helper()
-	c := newServer(t, cfg)
+	return loadSyntheaOn(t, cfg, openStore(t))
+}
+
+// loadSyntheaOn is loadSynthea on the store db.
+func loadSyntheaOn(t *testing.T, cfg fhir.Config, db fhir.Store) *synthea {
+	t.Helper()
+	c := newServerOn(t, cfg, db)
 	s := &synthea{client: c, files: map[string][]map[string]any{}, patientIDs: map[string]string{}}
 	imported := 0
 	start := time.Now()
@@ -158,7 +164,12 @@ func (s *synthea) patient(t *testing.T, file string) (id string, res []map[strin
 // search tests on them.
 func TestSynthea(t *testing.T) {
 	t.Parallel()
-	s := loadSynthea(t, fhir.Config{})
+	syntheaTests(t, loadSynthea(t, fhir.Config{}))
+}
+
+// syntheaTests are TestSynthea's tests on s, whatever its store
+// (TestSyntheaPostgres runs them on store/postgres).
+func syntheaTests(t *testing.T, s *synthea) {
 	t.Run("search", func(t *testing.T) { searchSynthea(t, s) })
 	t.Run("in-memory matcher agrees with the store", func(t *testing.T) { matcherAgrees(t, s) })
 	// Last: it stores fixture resources in the database.

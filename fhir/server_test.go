@@ -33,7 +33,7 @@ func registry(t testing.TB) *search.Registry {
 type client struct {
 	t    testing.TB
 	base string
-	db   *sqlite.DB
+	db   fhir.Store
 }
 
 type response struct {
@@ -45,7 +45,13 @@ type response struct {
 
 func newServer(t testing.TB, cfg fhir.Config) *client {
 	t.Helper()
-	db := openStore(t)
+	return newServerOn(t, cfg, openStore(t))
+}
+
+// newServerOn is newServer on the store db (a backend other than the
+// default store/sqlite one).
+func newServerOn(t testing.TB, cfg fhir.Config, db fhir.Store) *client {
+	t.Helper()
 	if cfg.Auth == nil {
 		cfg.AccessControlOff = true
 	}

@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/smartgate/smartgate/fhir"
 	"github.com/smartgate/smartgate/store"
 	"github.com/smartgate/smartgate/store/postgres"
 	"github.com/smartgate/smartgate/store/postgres/pgtest"
@@ -39,6 +41,30 @@ func TestConformance(t *testing.T) {
 	t.Run("Tokens", func(t *testing.T) { storetest.RunTokens(t, open) })
 	t.Run("Launch", func(t *testing.T) { storetest.RunLaunch(t, open) })
 	t.Run("ProvisioningTokens", func(t *testing.T) { storetest.RunProvisioningTokens(t, open) })
+	t.Run("FHIR", func(t *testing.T) { storetest.RunFHIR(t, open) })
+	t.Run("FHIRTransactions", func(t *testing.T) { storetest.RunFHIRTransactions(t, open) })
+}
+
+// TestFHIRConditionalWrites: FHIR write transactions are serialisable
+// across pools on one database (as across replicas), not only within one.
+func TestFHIRConditionalWrites(t *testing.T) {
+	for _, handles := range []int{1, 3} {
+		t.Run(fmt.Sprintf("%d pools", handles), func(t *testing.T) {
+			storetest.FHIRConditionalWrites(t, func(t *testing.T) []fhir.Store {
+				url := pgtest.URL(t)
+				var out []fhir.Store
+				for range handles {
+					db, err := postgres.Open(context.Background(), url, postgres.Options{})
+					if err != nil {
+						t.Fatal(err)
+					}
+					t.Cleanup(func() { db.Close() })
+					out = append(out, db)
+				}
+				return out
+			})
+		})
+	}
 }
 
 // TestMigrationsMatchSQLite: the same numbers and names as store/sqlite's

@@ -41,7 +41,7 @@ func conformance(t *testing.T, path func(t *testing.T) string) {
 		{"Settings", storetest.RunSettings[storetest.Backend]}, {"Audit", storetest.RunAudit[storetest.Backend]},
 		{"Accounts", storetest.RunAccounts}, {"Sessions", storetest.RunSessions},
 		{"Clients", storetest.RunClients[storetest.Backend]}, {"Tokens", storetest.RunTokens[storetest.Backend]},
-		{"Launch", storetest.RunLaunch[storetest.Backend]}, {"FHIR", storetest.RunFHIR},
+		{"Launch", storetest.RunLaunch[storetest.Backend]}, {"FHIR", storetest.RunFHIR[storetest.Backend]},
 		{"SecondFactors", storetest.RunSecondFactors}, {"Lockouts", storetest.RunLockouts},
 		{"Directory", storetest.RunDirectory}, {"ProvisioningTokens", storetest.RunProvisioningTokens[storetest.Backend]},
 		{"Links", storetest.RunLinks}, {"SignInCodes", storetest.RunSignInCodes},

@@ -23,7 +23,6 @@ import (
 	"github.com/smartgate/smartgate/account"
 	"github.com/smartgate/smartgate/audit"
 	"github.com/smartgate/smartgate/authz"
-	"github.com/smartgate/smartgate/fhir"
 	"github.com/smartgate/smartgate/launch"
 	"github.com/smartgate/smartgate/scim/scimauth"
 	"github.com/smartgate/smartgate/store"
@@ -52,7 +51,7 @@ type Backend interface {
 	// ConsentsOf lists the consents of a person and of an app (either ""
 	// for any), newest first, at most limit: the console's grants page.
 	ConsentsOf(ctx context.Context, userID, clientID string, limit int) ([]account.Consent, error)
-	fhir.Store
+	FHIRBackend
 	launch.Store
 	scimauth.TokenStore
 }

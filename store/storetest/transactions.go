@@ -26,8 +26,8 @@ import (
 func RunTransactions(t *testing.T, open func(t *testing.T) Backend) {
 	run(t, open, []test{
 		{"SettingOrCreateConcurrent", testSettingOrCreateConcurrent},
-		{"FHIRRollback", testFHIRRollback},
-		{"FHIRSameVersionConcurrent", testFHIRSameVersionConcurrent},
+		{"FHIRRollback", testFHIRRollback[Backend]},
+		{"FHIRSameVersionConcurrent", testFHIRSameVersionConcurrent[Backend]},
 		{"JTIConcurrentFirstUse", testJTIConcurrent},
 		{"LaunchConcurrentUse", testLaunchConcurrentUse},
 		{"PendingConcurrentTake", testPendingConcurrentTake},
@@ -86,7 +86,7 @@ func testSettingOrCreateConcurrent(t *testing.T, b Backend) {
 	}
 }
 
-func testFHIRSameVersionConcurrent(t *testing.T, b Backend) {
+func testFHIRSameVersionConcurrent[B FHIRBackend](t *testing.T, b B) {
 	ctx := context.Background()
 	put(t, b, fhirWrite("Patient", "p1", 1, `{"resourceType":"Patient","id":"p1"}`, nil, "p1"))
 	wins := race(t, 8, store.ErrConflict, func(i int) error {
