@@ -42,9 +42,10 @@ func conformance(t *testing.T, path func(t *testing.T) string) {
 		{"Accounts", storetest.RunAccounts}, {"Sessions", storetest.RunSessions},
 		{"Clients", storetest.RunClients}, {"Tokens", storetest.RunTokens},
 		{"Launch", storetest.RunLaunch}, {"FHIR", storetest.RunFHIR},
-		{"SecondFactors", storetest.RunSecondFactors}, {"Lockouts", storetest.RunLockouts},
+		{"SecondFactors", storetest.RunSecondFactors[storetest.Backend]}, {"Lockouts", storetest.RunLockouts[storetest.Backend]},
 		{"Directory", storetest.RunDirectory}, {"ProvisioningTokens", storetest.RunProvisioningTokens},
-		{"Links", storetest.RunLinks}, {"SignInCodes", storetest.RunSignInCodes},
+		{"Links", storetest.RunLinks[storetest.Backend]}, {"SignInCodes", storetest.RunSignInCodes[storetest.Backend]},
+		{"Certificates", storetest.RunCertificates[storetest.Backend]},
 		{"Transactions", storetest.RunTransactions},
 	} {
 		t.Run(domain.name, func(t *testing.T) { domain.run(t, open) })
