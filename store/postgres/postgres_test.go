@@ -35,6 +35,11 @@ func open(t *testing.T) *postgres.DB {
 func TestConformance(t *testing.T) {
 	t.Run("Settings", func(t *testing.T) { storetest.RunSettings(t, open) })
 	t.Run("Audit", func(t *testing.T) { storetest.RunAudit(t, open) })
+	t.Run("SecondFactors", func(t *testing.T) { storetest.RunSecondFactors(t, openWithAccounts) })
+	t.Run("Lockouts", func(t *testing.T) { storetest.RunLockouts(t, open) })
+	t.Run("Links", func(t *testing.T) { storetest.RunLinks(t, openWithAccounts) })
+	t.Run("SignInCodes", func(t *testing.T) { storetest.RunSignInCodes(t, openWithAccounts) })
+	t.Run("Certificates", func(t *testing.T) { storetest.RunCertificates(t, open) })
 }
 
 // TestMigrationsMatchSQLite: the same numbers and names as store/sqlite's
