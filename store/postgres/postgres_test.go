@@ -43,6 +43,11 @@ func TestConformance(t *testing.T) {
 	t.Run("ProvisioningTokens", func(t *testing.T) { storetest.RunProvisioningTokens(t, open) })
 	t.Run("FHIR", func(t *testing.T) { storetest.RunFHIR(t, open) })
 	t.Run("FHIRTransactions", func(t *testing.T) { storetest.RunFHIRTransactions(t, open) })
+	t.Run("SecondFactors", func(t *testing.T) { storetest.RunSecondFactors(t, openWithAccounts) })
+	t.Run("Lockouts", func(t *testing.T) { storetest.RunLockouts(t, open) })
+	t.Run("Links", func(t *testing.T) { storetest.RunLinks(t, openWithAccounts) })
+	t.Run("SignInCodes", func(t *testing.T) { storetest.RunSignInCodes(t, openWithAccounts) })
+	t.Run("Certificates", func(t *testing.T) { storetest.RunCertificates(t, open) })
 }
 
 // TestFHIRConditionalWrites: FHIR write transactions are serialisable

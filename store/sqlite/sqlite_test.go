@@ -42,10 +42,10 @@ func conformance(t *testing.T, path func(t *testing.T) string) {
 		{"Accounts", storetest.RunAccounts}, {"Sessions", storetest.RunSessions},
 		{"Clients", storetest.RunClients[storetest.Backend]}, {"Tokens", storetest.RunTokens[storetest.Backend]},
 		{"Launch", storetest.RunLaunch[storetest.Backend]}, {"FHIR", storetest.RunFHIR[storetest.Backend]},
-		{"SecondFactors", storetest.RunSecondFactors}, {"Lockouts", storetest.RunLockouts},
+		{"SecondFactors", storetest.RunSecondFactors[storetest.Backend]}, {"Lockouts", storetest.RunLockouts[storetest.Backend]},
 		{"Directory", storetest.RunDirectory}, {"ProvisioningTokens", storetest.RunProvisioningTokens[storetest.Backend]},
-		{"Links", storetest.RunLinks}, {"SignInCodes", storetest.RunSignInCodes},
-		{"Grants", storetest.RunGrants[storetest.Backend]},
+		{"Links", storetest.RunLinks[storetest.Backend]}, {"SignInCodes", storetest.RunSignInCodes[storetest.Backend]},
+		{"Grants", storetest.RunGrants[storetest.Backend]}, {"Certificates", storetest.RunCertificates[storetest.Backend]},
 		{"Transactions", storetest.RunTransactions},
 	} {
 		t.Run(domain.name, func(t *testing.T) { domain.run(t, open) })

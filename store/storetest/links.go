@@ -11,18 +11,38 @@ import (
 	"github.com/smartgate/smartgate/store"
 )
 
+// LinksBackend is what RunLinks needs: the links, and a way to make,
+// deactivate and delete the accounts they hang on.
+type LinksBackend interface {
+	CreateUser(ctx context.Context, u *account.User) error
+	DeactivateUser(ctx context.Context, id string) error
+	DeleteUser(ctx context.Context, id string) error
+	account.Links
+}
+
+// SignInCodesBackend is what RunSignInCodes needs: the codes, and a way to
+// make, read, update, deactivate and delete the accounts they are for.
+type SignInCodesBackend interface {
+	CreateUser(ctx context.Context, u *account.User) error
+	User(ctx context.Context, id string) (*account.User, error)
+	UpdateUser(ctx context.Context, u *account.User) error
+	DeactivateUser(ctx context.Context, id string) error
+	DeleteUser(ctx context.Context, id string) error
+	account.SignInCodeStore
+}
+
 // RunLinks tests the links of federated identities to accounts
 // (account.Links): one account per (issuer, subject), the links of one and
 // of several accounts, log-in times, deletion by the owner only, and the
 // cascade when an account is deleted.
-func RunLinks(t *testing.T, open func(t *testing.T) Backend) {
-	run(t, open, []test{
-		{"CreateAndLookUp", testLinkCreateLookUp},
-		{"OneAccountPerIdentity", testLinkConflict},
-		{"LinksOfUsers", testLinksOfUsers},
-		{"Touch", testLinkTouch},
-		{"DeleteOwnOnly", testLinkDelete},
-		{"GoneWithTheAccount", testLinkCascade},
+func RunLinks[B LinksBackend](t *testing.T, open func(t *testing.T) B) {
+	runOf(t, open, []testOf[B]{
+		{"CreateAndLookUp", func(t *testing.T, b B) { testLinkCreateLookUp(t, b) }},
+		{"OneAccountPerIdentity", func(t *testing.T, b B) { testLinkConflict(t, b) }},
+		{"LinksOfUsers", func(t *testing.T, b B) { testLinksOfUsers(t, b) }},
+		{"Touch", func(t *testing.T, b B) { testLinkTouch(t, b) }},
+		{"DeleteOwnOnly", func(t *testing.T, b B) { testLinkDelete(t, b) }},
+		{"GoneWithTheAccount", func(t *testing.T, b B) { testLinkCascade(t, b) }},
 	})
 }
 
@@ -30,14 +50,28 @@ func RunLinks(t *testing.T, open func(t *testing.T) Backend) {
 // (account.SignInCodeStore): single use (also when taken concurrently),
 // expiry, deletion per account, and what deactivating or deleting the
 // account does to them.
-func RunSignInCodes(t *testing.T, open func(t *testing.T) Backend) {
-	run(t, open, []test{
-		{"PutTakeOnce", testSignInCodeTakeOnce},
-		{"Expired", testSignInCodeExpired},
-		{"DeletePerAccount", testSignInCodesDelete},
-		{"GoneWhenDeactivatedOrDeleted", testSignInCodesDeactivate},
-		{"ConcurrentTake", testSignInCodeConcurrentTake},
+func RunSignInCodes[B SignInCodesBackend](t *testing.T, open func(t *testing.T) B) {
+	runOf(t, open, []testOf[B]{
+		{"PutTakeOnce", func(t *testing.T, b B) { testSignInCodeTakeOnce(t, b) }},
+		{"Expired", func(t *testing.T, b B) { testSignInCodeExpired(t, b) }},
+		{"DeletePerAccount", func(t *testing.T, b B) { testSignInCodesDelete(t, b) }},
+		{"GoneWhenDeactivatedOrDeleted", func(t *testing.T, b B) { testSignInCodesDeactivate(t, b) }},
+		{"ConcurrentTake", func(t *testing.T, b B) { testSignInCodeConcurrentTake(t, b) }},
 	})
+}
+
+// accountMaker makes the accounts that links and codes hang on.
+type accountMaker interface {
+	CreateUser(ctx context.Context, u *account.User) error
+}
+
+// mustAccount is mustCreateUser for the tests of records hung on accounts.
+func mustAccount(t *testing.T, b accountMaker, u *account.User) *account.User {
+	t.Helper()
+	if err := b.CreateUser(context.Background(), u); err != nil {
+		t.Fatalf("CreateUser(%q): %v", u.UserName, err)
+	}
+	return u
 }
 
 const (
@@ -50,7 +84,7 @@ func newLink(issuer, subject, userID string, created time.Time) *account.Link {
 		Email: subject + "@idp.example", Created: created}
 }
 
-func mustLink(t *testing.T, b Backend, l *account.Link) {
+func mustLink(t *testing.T, b account.Links, l *account.Link) {
 	t.Helper()
 	if err := b.CreateLink(context.Background(), l); err != nil {
 		t.Fatalf("CreateLink(%s, %s): %v", l.Issuer, l.Subject, err)
@@ -66,9 +100,9 @@ func sameLink(t *testing.T, what string, got account.Link, want *account.Link) {
 	}
 }
 
-func testLinkCreateLookUp(t *testing.T, b Backend) {
+func testLinkCreateLookUp(t *testing.T, b LinksBackend) {
 	ctx := context.Background()
-	u := mustCreateUser(t, b, newUser("ada"))
+	u := mustAccount(t, b, newUser("ada"))
 	if _, err := b.LinkOf(ctx, issuerA, "s1"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("LinkOf(none) = %v, want ErrNotFound", err)
 	}
@@ -109,10 +143,10 @@ func testLinkCreateLookUp(t *testing.T, b Backend) {
 	}
 }
 
-func testLinkConflict(t *testing.T, b Backend) {
+func testLinkConflict(t *testing.T, b LinksBackend) {
 	ctx := context.Background()
-	ada := mustCreateUser(t, b, newUser("ada"))
-	bob := mustCreateUser(t, b, newUser("bob"))
+	ada := mustAccount(t, b, newUser("ada"))
+	bob := mustAccount(t, b, newUser("bob"))
 	mustLink(t, b, newLink(issuerA, "s1", ada.ID, t0))
 	if err := b.CreateLink(ctx, newLink(issuerA, "s1", bob.ID, t0)); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("second link of one identity to another account = %v, want ErrConflict", err)
@@ -134,11 +168,11 @@ func testLinkConflict(t *testing.T, b Backend) {
 	}
 }
 
-func testLinksOfUsers(t *testing.T, b Backend) {
+func testLinksOfUsers(t *testing.T, b LinksBackend) {
 	ctx := context.Background()
-	ada := mustCreateUser(t, b, newUser("ada"))
-	bob := mustCreateUser(t, b, newUser("bob"))
-	cy := mustCreateUser(t, b, newUser("cy"))
+	ada := mustAccount(t, b, newUser("ada"))
+	bob := mustAccount(t, b, newUser("bob"))
+	cy := mustAccount(t, b, newUser("cy"))
 	mustLink(t, b, newLink(issuerB, "a2", ada.ID, t0.Add(time.Hour)))
 	mustLink(t, b, newLink(issuerA, "a1", ada.ID, t0))
 	mustLink(t, b, newLink(issuerA, "b1", bob.ID, t0))
@@ -164,9 +198,9 @@ func testLinksOfUsers(t *testing.T, b Backend) {
 	}
 }
 
-func testLinkTouch(t *testing.T, b Backend) {
+func testLinkTouch(t *testing.T, b LinksBackend) {
 	ctx := context.Background()
-	u := mustCreateUser(t, b, newUser("ada"))
+	u := mustAccount(t, b, newUser("ada"))
 	l := newLink(issuerA, "s1", u.ID, t0)
 	mustLink(t, b, l)
 	mustLink(t, b, newLink(issuerA, "s2", u.ID, t0))
@@ -192,10 +226,10 @@ func testLinkTouch(t *testing.T, b Backend) {
 	}
 }
 
-func testLinkDelete(t *testing.T, b Backend) {
+func testLinkDelete(t *testing.T, b LinksBackend) {
 	ctx := context.Background()
-	ada := mustCreateUser(t, b, newUser("ada"))
-	bob := mustCreateUser(t, b, newUser("bob"))
+	ada := mustAccount(t, b, newUser("ada"))
+	bob := mustAccount(t, b, newUser("bob"))
 	mustLink(t, b, newLink(issuerA, "s1", ada.ID, t0))
 	mustLink(t, b, newLink(issuerA, "s2", ada.ID, t0))
 	if err := b.DeleteLink(ctx, bob.ID, issuerA, "s1"); !errors.Is(err, store.ErrNotFound) {
@@ -220,10 +254,10 @@ func testLinkDelete(t *testing.T, b Backend) {
 	mustLink(t, b, newLink(issuerA, "s1", bob.ID, t0))
 }
 
-func testLinkCascade(t *testing.T, b Backend) {
+func testLinkCascade(t *testing.T, b LinksBackend) {
 	ctx := context.Background()
-	ada := mustCreateUser(t, b, newUser("ada"))
-	bob := mustCreateUser(t, b, newUser("bob"))
+	ada := mustAccount(t, b, newUser("ada"))
+	bob := mustAccount(t, b, newUser("bob"))
 	mustLink(t, b, newLink(issuerA, "s1", ada.ID, t0))
 	mustLink(t, b, newLink(issuerA, "s2", bob.ID, t0))
 	if err := b.DeleteUser(ctx, ada.ID); err != nil {
@@ -246,16 +280,16 @@ func testLinkCascade(t *testing.T, b Backend) {
 
 func codeHash(b byte) []byte { return bytes.Repeat([]byte{b}, 32) }
 
-func mustPutCode(t *testing.T, b Backend, c *account.SignInCode) {
+func mustPutCode(t *testing.T, b account.SignInCodeStore, c *account.SignInCode) {
 	t.Helper()
 	if err := b.PutSignInCode(context.Background(), c); err != nil {
 		t.Fatalf("PutSignInCode: %v", err)
 	}
 }
 
-func testSignInCodeTakeOnce(t *testing.T, b Backend) {
+func testSignInCodeTakeOnce(t *testing.T, b SignInCodesBackend) {
 	ctx := context.Background()
-	u := mustCreateUser(t, b, newUser("ada"))
+	u := mustAccount(t, b, newUser("ada"))
 	now := time.Now()
 	c := &account.SignInCode{Hash: codeHash(1), UserID: u.ID, IssuedBy: "admin-1", Created: now, Expires: now.Add(15 * time.Minute)}
 	mustPutCode(t, b, c)
@@ -281,9 +315,9 @@ func testSignInCodeTakeOnce(t *testing.T, b Backend) {
 	}
 }
 
-func testSignInCodeExpired(t *testing.T, b Backend) {
+func testSignInCodeExpired(t *testing.T, b SignInCodesBackend) {
 	ctx := context.Background()
-	u := mustCreateUser(t, b, newUser("ada"))
+	u := mustAccount(t, b, newUser("ada"))
 	now := time.Now()
 	mustPutCode(t, b, &account.SignInCode{Hash: codeHash(1), UserID: u.ID, Created: now, Expires: now.Add(time.Minute)})
 	mustPutCode(t, b, &account.SignInCode{Hash: codeHash(2), UserID: u.ID, Created: now, Expires: now.Add(time.Minute)})
@@ -305,10 +339,10 @@ func testSignInCodeExpired(t *testing.T, b Backend) {
 	}
 }
 
-func testSignInCodesDelete(t *testing.T, b Backend) {
+func testSignInCodesDelete(t *testing.T, b SignInCodesBackend) {
 	ctx := context.Background()
-	ada := mustCreateUser(t, b, newUser("ada"))
-	bob := mustCreateUser(t, b, newUser("bob"))
+	ada := mustAccount(t, b, newUser("ada"))
+	bob := mustAccount(t, b, newUser("bob"))
 	now := time.Now()
 	for i, id := range []string{ada.ID, ada.ID, bob.ID} {
 		mustPutCode(t, b, &account.SignInCode{Hash: codeHash(byte(i + 1)), UserID: id, Created: now, Expires: now.Add(time.Minute)})
@@ -329,11 +363,11 @@ func testSignInCodesDelete(t *testing.T, b Backend) {
 	}
 }
 
-func testSignInCodesDeactivate(t *testing.T, b Backend) {
+func testSignInCodesDeactivate(t *testing.T, b SignInCodesBackend) {
 	ctx := context.Background()
-	ada := mustCreateUser(t, b, newUser("ada"))
-	bob := mustCreateUser(t, b, newUser("bob"))
-	cy := mustCreateUser(t, b, newUser("cy"))
+	ada := mustAccount(t, b, newUser("ada"))
+	bob := mustAccount(t, b, newUser("bob"))
+	cy := mustAccount(t, b, newUser("cy"))
 	now := time.Now()
 	for i, id := range []string{ada.ID, bob.ID, cy.ID} {
 		mustPutCode(t, b, &account.SignInCode{Hash: codeHash(byte(i + 1)), UserID: id, Created: now, Expires: now.Add(time.Minute)})
@@ -364,9 +398,9 @@ func testSignInCodesDeactivate(t *testing.T, b Backend) {
 	}
 }
 
-func testSignInCodeConcurrentTake(t *testing.T, b Backend) {
+func testSignInCodeConcurrentTake(t *testing.T, b SignInCodesBackend) {
 	ctx := context.Background()
-	u := mustCreateUser(t, b, newUser("ada"))
+	u := mustAccount(t, b, newUser("ada"))
 	now := time.Now()
 	mustPutCode(t, b, &account.SignInCode{Hash: codeHash(7), UserID: u.ID, Created: now, Expires: now.Add(time.Minute)})
 	wins := race(t, 8, store.ErrNotFound, func(int) error {

@@ -2,21 +2,31 @@ package storetest
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
+
+	"github.com/smartgate/smartgate/account"
 )
 
+// LockoutsBackend is what RunLockouts needs.
+type LockoutsBackend interface {
+	account.Lockouts
+}
+
 // RunLockouts tests the recorded log-in lockouts (account.Lockouts): put,
-// replace, look up, delete, the running ones, and the pruning of ended ones.
-func RunLockouts(t *testing.T, open func(t *testing.T) Backend) {
-	run(t, open, []test{
-		{"PutLookupDelete", testLockoutPutLookupDelete},
-		{"ActiveOnly", testLockoutsActive},
-		{"EndedPrunedOnPut", testLockoutsPruned},
+// replace, look up, delete, the running ones, the pruning of ended ones,
+// and concurrent callers (replicas locking keys at once) all succeeding.
+func RunLockouts[B LockoutsBackend](t *testing.T, open func(t *testing.T) B) {
+	runOf(t, open, []testOf[B]{
+		{"PutLookupDelete", func(t *testing.T, b B) { testLockoutPutLookupDelete(t, b) }},
+		{"ActiveOnly", func(t *testing.T, b B) { testLockoutsActive(t, b) }},
+		{"EndedPrunedOnPut", func(t *testing.T, b B) { testLockoutsPruned(t, b) }},
+		{"ConcurrentPuts", func(t *testing.T, b B) { testLockoutsConcurrent(t, b) }},
 	})
 }
 
-func testLockoutPutLookupDelete(t *testing.T, b Backend) {
+func testLockoutPutLookupDelete(t *testing.T, b LockoutsBackend) {
 	ctx := context.Background()
 	until := time.Now().Add(10 * time.Minute).Add(123 * time.Nanosecond)
 	if got, err := b.Lockout(ctx, "u:ann"); err != nil || !got.IsZero() {
@@ -52,7 +62,7 @@ func testLockoutPutLookupDelete(t *testing.T, b Backend) {
 	}
 }
 
-func testLockoutsActive(t *testing.T, b Backend) {
+func testLockoutsActive(t *testing.T, b LockoutsBackend) {
 	ctx := context.Background()
 	now := time.Now()
 	for key, until := range map[string]time.Time{
@@ -74,7 +84,7 @@ func testLockoutsActive(t *testing.T, b Backend) {
 	}
 }
 
-func testLockoutsPruned(t *testing.T, b Backend) {
+func testLockoutsPruned(t *testing.T, b LockoutsBackend) {
 	ctx := context.Background()
 	if err := b.PutLockout(ctx, "u:old", time.Now().Add(-time.Hour)); err != nil {
 		t.Fatal(err)
@@ -90,5 +100,50 @@ func testLockoutsPruned(t *testing.T, b Backend) {
 	}
 	if got, err := b.Lockout(ctx, "u:new"); err != nil || got.IsZero() {
 		t.Fatalf("running lockout = %v, %v; want it kept", got, err)
+	}
+}
+
+// testLockoutsConcurrent: callers locking keys at once (the same key, and
+// each its own, while the prune of ended records runs in every put) all
+// succeed, and every key ends up locked (the shared one until one of the
+// times put).
+func testLockoutsConcurrent(t *testing.T, b LockoutsBackend) {
+	ctx := context.Background()
+	now := time.Now()
+	if err := b.PutLockout(ctx, "u:ended", now.Add(-time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	const n = 12
+	until := func(i int) time.Time { return now.Add(time.Duration(i+1) * time.Minute) }
+	wins := race(t, n, nil, func(i int) error {
+		if err := b.PutLockout(ctx, fmt.Sprintf("u:own-%d", i), until(i)); err != nil {
+			return err
+		}
+		return b.PutLockout(ctx, "u:shared", until(i))
+	})
+	if wins != n {
+		t.Fatalf("%d of %d concurrent PutLockout callers succeeded, want all", wins, n)
+	}
+	got, err := b.ActiveLockouts(ctx, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != n+1 {
+		t.Fatalf("ActiveLockouts = %d keys %v, want %d", len(got), got, n+1)
+	}
+	for i := range n {
+		if k := fmt.Sprintf("u:own-%d", i); !SameInstant(got[k], until(i)) {
+			t.Errorf("%s until %v, want %v", k, got[k], until(i))
+		}
+	}
+	shared := false
+	for i := range n {
+		shared = shared || SameInstant(got["u:shared"], until(i))
+	}
+	if !shared {
+		t.Errorf("u:shared until %v, want one of the times put", got["u:shared"])
+	}
+	if u, err := b.Lockout(ctx, "u:ended"); err != nil || !u.IsZero() {
+		t.Errorf("ended lockout after the puts = %v, %v; want it pruned", u, err)
 	}
 }

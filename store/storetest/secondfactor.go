@@ -14,32 +14,27 @@ import (
 	"github.com/smartgate/smartgate/store"
 )
 
-// SecondFactorBackend is what the second-factor tests need: accounts to
-// hang enrolments on, and the second-factor store.
+// SecondFactorBackend is what RunSecondFactors needs: a way to make the
+// accounts that enrolments hang on, and the second-factor store.
 type SecondFactorBackend interface {
-	account.Users
+	CreateUser(ctx context.Context, u *account.User) error
 	account.SecondFactorStore
 }
 
-// SecondFactors is the conformance suite of account.SecondFactorStore: a
-// table of named subtests, each on a fresh store made by open.
-func SecondFactors(t *testing.T, open func(t *testing.T) SecondFactorBackend) {
-	tests := []struct {
-		name string
-		run  func(t *testing.T, b SecondFactorBackend)
-	}{
-		{"BeginReplacesUnconfirmedOnly", testSecondFactorBegin},
-		{"ConfirmNeedsTheSameSecret", testSecondFactorConfirm},
-		{"StepsOnlyForward", testSecondFactorSteps},
-		{"StepUsedOnceUnderConcurrency", testSecondFactorStepConcurrent},
-		{"RecoveryCodesUsedOnce", testRecoveryCodes},
-		{"RecoveryCodeUsedOnceUnderConcurrency", testRecoveryCodeConcurrent},
-		{"ReplaceRecoveryCodes", testReplaceRecoveryCodes},
-		{"DeleteSecondFactor", testDeleteSecondFactor},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) { tc.run(t, open(t)) })
-	}
+// RunSecondFactors tests the second-factor records (account.SecondFactorStore:
+// TOTP secrets, used steps single-use, recovery codes single-use, also
+// under concurrent callers).
+func RunSecondFactors[B SecondFactorBackend](t *testing.T, open func(t *testing.T) B) {
+	runOf(t, open, []testOf[B]{
+		{"BeginReplacesUnconfirmedOnly", func(t *testing.T, b B) { testSecondFactorBegin(t, b) }},
+		{"ConfirmNeedsTheSameSecret", func(t *testing.T, b B) { testSecondFactorConfirm(t, b) }},
+		{"StepsOnlyForward", func(t *testing.T, b B) { testSecondFactorSteps(t, b) }},
+		{"StepUsedOnceUnderConcurrency", func(t *testing.T, b B) { testSecondFactorStepConcurrent(t, b) }},
+		{"RecoveryCodesUsedOnce", func(t *testing.T, b B) { testRecoveryCodes(t, b) }},
+		{"RecoveryCodeUsedOnceUnderConcurrency", func(t *testing.T, b B) { testRecoveryCodeConcurrent(t, b) }},
+		{"ReplaceRecoveryCodes", func(t *testing.T, b B) { testReplaceRecoveryCodes(t, b) }},
+		{"DeleteSecondFactor", func(t *testing.T, b B) { testDeleteSecondFactor(t, b) }},
+	})
 }
 
 // enrolled creates a user named name with a confirmed enrolment (secret,

@@ -1,8 +1,9 @@
 // Package storetest is the one conformance suite that every storage backend
 // must pass (the dex storage/conformance pattern). It has one entry point per
 // domain — RunSettings, RunAudit, RunAccounts, RunSessions, RunClients,
-// RunTokens, RunLaunch, RunFHIR, RunDirectory, RunLockouts, RunProvisioningTokens,
-// RunLinks, RunSignInCodes, RunGrants — each a table of named subtests run on a
+// RunTokens, RunLaunch, RunFHIR, RunDirectory, RunSecondFactors, RunLockouts,
+// RunProvisioningTokens, RunLinks, RunSignInCodes, RunGrants, RunCertificates
+// — each a table of named subtests run on a
 // fresh store, and a separate entry point, RunTransactions, for the tests
 // that race goroutines against one store (lock and transaction behaviour,
 // the part where backends differ most and fail worst). A backend's test file
@@ -37,10 +38,11 @@ type Backend interface {
 	account.Consents
 	account.Sessions
 	account.Pendings
-	account.SecondFactorStore
-	account.Lockouts
-	account.Links
-	account.SignInCodeStore
+	SecondFactorBackend
+	LockoutsBackend
+	LinksBackend
+	SignInCodesBackend
+	CertificatesBackend
 	authz.Store
 	authz.FamilyStore
 	ClientsBackend
@@ -101,12 +103,6 @@ func run(t *testing.T, open func(t *testing.T) Backend, tests []test) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, open(t)) })
 	}
-}
-
-// RunSecondFactors tests the second-factor records (TOTP secrets, used
-// steps, recovery codes).
-func RunSecondFactors(t *testing.T, open func(t *testing.T) Backend) {
-	SecondFactors(t, func(t *testing.T) SecondFactorBackend { return open(t) })
 }
 
 // SameInstant reports whether a and b are the same instant at microsecond
