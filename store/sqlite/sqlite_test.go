@@ -39,11 +39,11 @@ func conformance(t *testing.T, path func(t *testing.T) string) {
 		run  func(*testing.T, func(*testing.T) storetest.Backend)
 	}{
 		{"Settings", storetest.RunSettings[storetest.Backend]}, {"Audit", storetest.RunAudit[storetest.Backend]},
-		{"Accounts", storetest.RunAccounts}, {"Sessions", storetest.RunSessions},
+		{"Accounts", storetest.RunAccounts[storetest.Backend]}, {"Sessions", storetest.RunSessions[storetest.Backend]},
 		{"Clients", storetest.RunClients}, {"Tokens", storetest.RunTokens},
 		{"Launch", storetest.RunLaunch}, {"FHIR", storetest.RunFHIR},
 		{"SecondFactors", storetest.RunSecondFactors}, {"Lockouts", storetest.RunLockouts},
-		{"Directory", storetest.RunDirectory}, {"ProvisioningTokens", storetest.RunProvisioningTokens},
+		{"Directory", storetest.RunDirectory[storetest.Backend]}, {"ProvisioningTokens", storetest.RunProvisioningTokens},
 		{"Links", storetest.RunLinks}, {"SignInCodes", storetest.RunSignInCodes},
 		{"Transactions", storetest.RunTransactions},
 	} {

@@ -34,10 +34,9 @@ import (
 type Backend interface {
 	SettingsBackend
 	AuditBackend
-	account.Directory // includes account.Users
-	account.Consents
-	account.Sessions
-	account.Pendings
+	AccountsBackend
+	SessionsBackend
+	DirectoryBackend
 	account.SecondFactorStore
 	account.Lockouts
 	account.Links
