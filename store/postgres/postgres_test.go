@@ -35,6 +35,9 @@ func open(t *testing.T) *postgres.DB {
 func TestConformance(t *testing.T) {
 	t.Run("Settings", func(t *testing.T) { storetest.RunSettings(t, open) })
 	t.Run("Audit", func(t *testing.T) { storetest.RunAudit(t, open) })
+	t.Run("Accounts", func(t *testing.T) { storetest.RunAccounts(t, open) })
+	t.Run("Sessions", func(t *testing.T) { storetest.RunSessions(t, open) })
+	t.Run("Directory", func(t *testing.T) { storetest.RunDirectory(t, open) })
 }
 
 // TestMigrationsMatchSQLite: the same numbers and names as store/sqlite's
