@@ -426,27 +426,6 @@ func (db *DB) Consents(ctx context.Context, userID string) ([]account.Consent, e
 	return out, nil
 }
 
-// ConsentsOf lists the consents of userID and clientID (either "" for
-// any), most recently updated first, at most limit (limit <= 0: 100): the
-// console's grants page. (store/sqlite has it in grants.go; here it is with
-// the other consent methods.)
-func (db *DB) ConsentsOf(ctx context.Context, userID, clientID string, limit int) ([]account.Consent, error) {
-	if limit <= 0 {
-		limit = 100
-	}
-	rows, err := db.pool.Query(ctx, `SELECT user_id, client_id, scopes, created, updated FROM consents
-		WHERE ($1::text = '' OR user_id = $1) AND ($2::text = '' OR client_id = $2)
-		ORDER BY updated DESC, user_id COLLATE "C", client_id COLLATE "C" LIMIT $3`, userID, clientID, limit)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: consents: %w", mapErr(err))
-	}
-	out, err := scanConsents(rows)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: consents: %w", err)
-	}
-	return out, nil
-}
-
 // DeleteConsent removes a consent; store.ErrNotFound when there was none.
 func (db *DB) DeleteConsent(ctx context.Context, userID, clientID string) error {
 	err := db.write(ctx, func(tx pgx.Tx) error {
