@@ -39,11 +39,11 @@ func conformance(t *testing.T, path func(t *testing.T) string) {
 		run  func(*testing.T, func(*testing.T) storetest.Backend)
 	}{
 		{"Settings", storetest.RunSettings[storetest.Backend]}, {"Audit", storetest.RunAudit[storetest.Backend]},
-		{"Accounts", storetest.RunAccounts}, {"Sessions", storetest.RunSessions},
+		{"Accounts", storetest.RunAccounts[storetest.Backend]}, {"Sessions", storetest.RunSessions[storetest.Backend]},
 		{"Clients", storetest.RunClients[storetest.Backend]}, {"Tokens", storetest.RunTokens[storetest.Backend]},
 		{"Launch", storetest.RunLaunch[storetest.Backend]}, {"FHIR", storetest.RunFHIR[storetest.Backend]},
 		{"SecondFactors", storetest.RunSecondFactors[storetest.Backend]}, {"Lockouts", storetest.RunLockouts[storetest.Backend]},
-		{"Directory", storetest.RunDirectory}, {"ProvisioningTokens", storetest.RunProvisioningTokens[storetest.Backend]},
+		{"Directory", storetest.RunDirectory[storetest.Backend]}, {"ProvisioningTokens", storetest.RunProvisioningTokens[storetest.Backend]},
 		{"Links", storetest.RunLinks[storetest.Backend]}, {"SignInCodes", storetest.RunSignInCodes[storetest.Backend]},
 		{"Grants", storetest.RunGrants[storetest.Backend]}, {"Certificates", storetest.RunCertificates[storetest.Backend]},
 		{"Transactions", storetest.RunTransactions},

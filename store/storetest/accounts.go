@@ -11,27 +11,43 @@ import (
 	"github.com/smartgate/smartgate/store"
 )
 
+// AccountsBackend is what RunAccounts needs: local accounts (account.Users)
+// and the log-in sessions that deactivation ends.
+type AccountsBackend interface {
+	account.Users
+	CreateSession(ctx context.Context, s *account.Session) error
+	Session(ctx context.Context, id string) (*account.Session, error)
+}
+
+// SessionsBackend is what RunSessions needs.
+type SessionsBackend interface {
+	CreateUser(ctx context.Context, u *account.User) error
+	account.Consents
+	account.Sessions
+	account.Pendings
+}
+
 // RunAccounts tests local accounts: create, read, update with a version
 // check, deactivate, list, and the first administrator.
-func RunAccounts(t *testing.T, open func(t *testing.T) Backend) {
-	run(t, open, []test{
-		{"UsersCRUD", testUsersCRUD},
-		{"UserNameCaseInsensitiveUnique", testUserNameUnique},
-		{"UserUpdateVersionConflict", testUserUpdateConflict},
-		{"UserDeactivateEndsSessions", testDeactivateEndsSessions},
-		{"UsersListAndCount", testUsersList},
-		{"BootstrapAdminOnlyWhenEmpty", testBootstrap},
+func RunAccounts[B AccountsBackend](t *testing.T, open func(t *testing.T) B) {
+	runOf(t, open, []testOf[B]{
+		{"UsersCRUD", func(t *testing.T, b B) { testUsersCRUD(t, b) }},
+		{"UserNameCaseInsensitiveUnique", func(t *testing.T, b B) { testUserNameUnique(t, b) }},
+		{"UserUpdateVersionConflict", func(t *testing.T, b B) { testUserUpdateConflict(t, b) }},
+		{"UserDeactivateEndsSessions", func(t *testing.T, b B) { testDeactivateEndsSessions(t, b) }},
+		{"UsersListAndCount", func(t *testing.T, b B) { testUsersList(t, b) }},
+		{"BootstrapAdminOnlyWhenEmpty", func(t *testing.T, b B) { testBootstrap(t, b) }},
 	})
 }
 
 // RunSessions tests what a browser's log-in leaves behind: remembered
 // consents, log-in sessions and pending authorization requests.
-func RunSessions(t *testing.T, open func(t *testing.T) Backend) {
-	run(t, open, []test{
-		{"Consents", testConsents},
-		{"Sessions", testSessions},
-		{"EndUserSessions", testEndUserSessions},
-		{"PendingSingleUse", testPendingSingleUse},
+func RunSessions[B SessionsBackend](t *testing.T, open func(t *testing.T) B) {
+	runOf(t, open, []testOf[B]{
+		{"Consents", func(t *testing.T, b B) { testConsents(t, b) }},
+		{"Sessions", func(t *testing.T, b B) { testSessions(t, b) }},
+		{"EndUserSessions", func(t *testing.T, b B) { testEndUserSessions(t, b) }},
+		{"PendingSingleUse", func(t *testing.T, b B) { testPendingSingleUse(t, b) }},
 	})
 }
 
@@ -47,7 +63,7 @@ func newUser(name string) *account.User {
 	}
 }
 
-func testUsersCRUD(t *testing.T, b Backend) {
+func testUsersCRUD(t *testing.T, b AccountsBackend) {
 	ctx := context.Background()
 	u := newUser("ada")
 	if err := b.CreateUser(ctx, u); err != nil {
@@ -95,7 +111,7 @@ func testUsersCRUD(t *testing.T, b Backend) {
 	}
 }
 
-func testUserNameUnique(t *testing.T, b Backend) {
+func testUserNameUnique(t *testing.T, b AccountsBackend) {
 	ctx := context.Background()
 	if err := b.CreateUser(ctx, newUser("bob")); err != nil {
 		t.Fatal(err)
@@ -106,7 +122,7 @@ func testUserNameUnique(t *testing.T, b Backend) {
 	}
 }
 
-func testUserUpdateConflict(t *testing.T, b Backend) {
+func testUserUpdateConflict(t *testing.T, b AccountsBackend) {
 	ctx := context.Background()
 	u := newUser("carol")
 	if err := b.CreateUser(ctx, u); err != nil {
@@ -130,7 +146,7 @@ func testUserUpdateConflict(t *testing.T, b Backend) {
 	}
 }
 
-func testDeactivateEndsSessions(t *testing.T, b Backend) {
+func testDeactivateEndsSessions(t *testing.T, b AccountsBackend) {
 	ctx := context.Background()
 	u := newUser("erin")
 	if err := b.CreateUser(ctx, u); err != nil {
@@ -157,7 +173,7 @@ func testDeactivateEndsSessions(t *testing.T, b Backend) {
 	}
 }
 
-func testUsersList(t *testing.T, b Backend) {
+func testUsersList(t *testing.T, b AccountsBackend) {
 	ctx := context.Background()
 	if n, err := b.CountUsers(ctx); err != nil || n != 0 {
 		t.Fatalf("CountUsers on empty = %d, %v", n, err)
@@ -184,7 +200,7 @@ func testUsersList(t *testing.T, b Backend) {
 	}
 }
 
-func testConsents(t *testing.T, b Backend) {
+func testConsents(t *testing.T, b SessionsBackend) {
 	ctx := context.Background()
 	u := newUser("fay")
 	if err := b.CreateUser(ctx, u); err != nil {
@@ -221,7 +237,7 @@ func testConsents(t *testing.T, b Backend) {
 	}
 }
 
-func testSessions(t *testing.T, b Backend) {
+func testSessions(t *testing.T, b SessionsBackend) {
 	ctx := context.Background()
 	u := newUser("gus")
 	if err := b.CreateUser(ctx, u); err != nil {
@@ -267,7 +283,7 @@ func testSessions(t *testing.T, b Backend) {
 	}
 }
 
-func testPendingSingleUse(t *testing.T, b Backend) {
+func testPendingSingleUse(t *testing.T, b SessionsBackend) {
 	ctx := context.Background()
 	p := &account.Pending{BrowserID: "b1", RequestID: "r1", Request: []byte(`{"a":1}`), ExpiresAt: time.Now().Add(time.Hour)}
 	if err := b.PutPending(ctx, p); err != nil {
@@ -300,7 +316,7 @@ func testPendingSingleUse(t *testing.T, b Backend) {
 	}
 }
 
-func testBootstrap(t *testing.T, b Backend) {
+func testBootstrap(t *testing.T, b AccountsBackend) {
 	ctx := context.Background()
 	if _, _, err := account.Bootstrap(ctx, b, "short"); !errors.Is(err, account.ErrWeakPassword) {
 		t.Fatalf("Bootstrap with a weak password = %v, want ErrWeakPassword", err)
@@ -326,7 +342,7 @@ func testBootstrap(t *testing.T, b Backend) {
 	}
 }
 
-func testEndUserSessions(t *testing.T, b Backend) {
+func testEndUserSessions(t *testing.T, b SessionsBackend) {
 	ctx := context.Background()
 	u, other := newUser("fay"), newUser("gil")
 	for _, x := range []*account.User{u, other} {

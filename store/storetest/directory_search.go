@@ -17,7 +17,7 @@ type people struct {
 	nurses, admins          *account.Group
 }
 
-func seedPeople(t *testing.T, b Backend) people {
+func seedPeople(t *testing.T, b DirectoryBackend) people {
 	t.Helper()
 	var p people
 	p.alice = &account.User{UserName: "alice", DisplayName: "Alice Smith", Active: true, ExternalID: "EXT-A",
@@ -64,7 +64,7 @@ func exactOp(attr string, o account.Op, v any) account.Compare {
 }
 
 // userNames runs q and returns the user names of the page, and the total.
-func userNames(t *testing.T, b Backend, q account.Query) ([]string, int) {
+func userNames(t *testing.T, b DirectoryBackend, q account.Query) ([]string, int) {
 	t.Helper()
 	us, total, err := b.SearchUsers(context.Background(), q)
 	if err != nil {
@@ -77,7 +77,7 @@ func userNames(t *testing.T, b Backend, q account.Query) ([]string, int) {
 	return names, total
 }
 
-func testSearchUsersFilters(t *testing.T, b Backend) {
+func testSearchUsersFilters(t *testing.T, b DirectoryBackend) {
 	p := seedPeople(t, b)
 	workEmail := account.ValuePath{Attr: "emails", Filter: account.And{
 		Left: eq("emails.type", "work"), Right: op("emails.value", account.OpCo, "@work")}}
@@ -195,7 +195,7 @@ func testSearchUsersFilters(t *testing.T, b Backend) {
 	}
 }
 
-func testSearchInvalid(t *testing.T, b Backend) {
+func testSearchInvalid(t *testing.T, b DirectoryBackend) {
 	ctx := context.Background()
 	seedPeople(t, b)
 	for _, tc := range []struct {
@@ -229,7 +229,7 @@ func testSearchInvalid(t *testing.T, b Backend) {
 	}
 }
 
-func testSearchUsersPagesAndOrder(t *testing.T, b Backend) {
+func testSearchUsersPagesAndOrder(t *testing.T, b DirectoryBackend) {
 	p := seedPeople(t, b)
 	byID := []string{p.alice.ID, p.bob.ID, p.carol.ID, p.dave.ID}
 	slices.Sort(byID)
@@ -300,7 +300,7 @@ func reversed(s []string) []string {
 	return s
 }
 
-func testSearchGroups(t *testing.T, b Backend) {
+func testSearchGroups(t *testing.T, b DirectoryBackend) {
 	ctx := context.Background()
 	p := seedPeople(t, b)
 	for _, tc := range []struct {

@@ -34,10 +34,19 @@ import (
 type Backend interface {
 	SettingsBackend
 	AuditBackend
+	// The consumers' interfaces, and each domain's (the methods its
+	// tests call).
 	account.Directory // includes account.Users
 	account.Consents
 	account.Sessions
 	account.Pendings
+	account.SecondFactorStore
+	account.Lockouts
+	account.Links
+	account.SignInCodeStore
+	AccountsBackend
+	SessionsBackend
+	DirectoryBackend
 	SecondFactorBackend
 	LockoutsBackend
 	LinksBackend
