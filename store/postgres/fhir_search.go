@@ -542,7 +542,7 @@ func (db *DB) SearchResources(ctx context.Context, req fhir.SearchRequest) (*fhi
 		if first {
 			// The snapshot: rows created after the first page are left
 			// out of every later one (their rids are higher).
-			if err := tx.QueryRow(ctx, "SELECT COALESCE(MAX(rid), 0) FROM fhir_resources").Scan(&pos.snapshot); err != nil {
+			if err := tx.QueryRow(ctx, "SELECT COALESCE(MAX(rid), 0) FROM fhir_resources").Scan(&pos.Snapshot); err != nil {
 				return err
 			}
 		}
@@ -551,13 +551,13 @@ func (db *DB) SearchResources(ctx context.Context, req fhir.SearchRequest) (*fhi
 		w := buildWhere(q, req.Patients, req.ChainReach, now, "r")
 		w.anyOf(req.AnyOf, q.Type, now)
 		w.where += " AND r.rid <= ?"
-		w.args = append(w.args, pos.snapshot)
+		w.args = append(w.args, pos.Snapshot)
 		res.Total = -1
 		count := func() error {
 			if w.indexOnly {
 				// The candidates are the matches: count them without a
 				// look-up of each resource row.
-				args := append(append([]any(nil), w.candArgs...), pos.snapshot)
+				args := append(append([]any(nil), w.candArgs...), pos.Snapshot)
 				return tx.QueryRow(ctx, rebind("SELECT COUNT(DISTINCT d.rid) "+w.cand+" AND d.rid <= ?"), args...).Scan(&res.Total)
 			}
 			return tx.QueryRow(ctx, rebind("SELECT COUNT(*) FROM "+w.from+" WHERE "+w.where), w.args...).Scan(&res.Total)
@@ -579,14 +579,14 @@ func (db *DB) SearchResources(ctx context.Context, req fhir.SearchRequest) (*fhi
 		var limitArgs []any
 		if !sorted {
 			where += " AND r.rid > ?"
-			args = append(args, pos.after)
+			args = append(args, pos.After)
 			order = "r.rid ASC"
 			limitArgs = []any{q.Count + 1}
 		} else {
 			var oargs []any
 			order, oargs = orderBy(q)
 			args = append(args, oargs...)
-			limitArgs = []any{q.Count + 1, pos.offset}
+			limitArgs = []any{q.Count + 1, pos.Offset}
 		}
 		sqlText := "SELECT r.rid, r.type, r.id, r.version, r.last_updated, r.deleted, r.json FROM " + w.from +
 			" WHERE " + where + " ORDER BY " + order + " LIMIT ?"
@@ -621,7 +621,7 @@ func (db *DB) SearchResources(ctx context.Context, req fhir.SearchRequest) (*fhi
 func cutPage(matches []row, q *search.Query, pos searchPos, res *fhir.SearchResult) []row {
 	if len(matches) > q.Count {
 		matches = matches[:q.Count]
-		res.Next = pos.next(len(q.Sort) > 0, matches[len(matches)-1].rid, q.Count)
+		res.Next = pos.Next(len(q.Sort) > 0, matches[len(matches)-1].rid, q.Count)
 	}
 	return matches
 }
@@ -642,7 +642,7 @@ func pageResult(ctx context.Context, tx pgx.Tx, req fhir.SearchRequest, matches 
 // the default order.
 func pageFromIndex(ctx context.Context, tx pgx.Tx, req fhir.SearchRequest, w sqlWhere, pos searchPos, res *fhir.SearchResult) error {
 	q := req.Query
-	args := append(append([]any(nil), w.candArgs...), pos.snapshot)
+	args := append(append([]any(nil), w.candArgs...), pos.Snapshot)
 	rows, err := tx.Query(ctx, rebind("SELECT DISTINCT d.rid "+w.cand+" AND d.rid <= ? ORDER BY d.rid"), args...)
 	if err != nil {
 		return err
@@ -656,7 +656,7 @@ func pageFromIndex(ctx context.Context, tx pgx.Tx, req fhir.SearchRequest, w sql
 			return err
 		}
 		total++
-		if rid > pos.after && len(page) <= q.Count {
+		if rid > pos.After && len(page) <= q.Count {
 			page = append(page, rid)
 		}
 	}
