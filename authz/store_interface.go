@@ -27,12 +27,15 @@ type ClientStore interface {
 	GetClient(ctx context.Context, id string) (*Client, error)
 	// UpdateClient changes client id as update says (dex's
 	// storage.UpdateClient): the backend reads the record, calls update
-	// once with it and stores what update returns, all inside its write
-	// transaction, so that no other change to the client lands between the
+	// with it and stores what update returns, all inside its write
+	// transaction (a backend that retries a transaction that lost to a
+	// concurrent writer, as store/postgres does, calls update again on the
+	// record as it is then; the last call's answer is stored), so that no other change to the client lands between the
 	// read and the write (a compare-and-swap; an administrator's disable is
 	// never undone by a concurrent edit). update must change fields on old
 	// rather than build a new Client, so that fields added later are kept;
-	// it must not change the id, nor call the store. An error from update
+	// it must not change the id, nor call the store, nor have any other
+	// effect. An error from update
 	// aborts the change and is returned (wrapped); store.ErrNotFound if the
 	// client is absent.
 	UpdateClient(ctx context.Context, id string, update func(old Client) (Client, error)) error
