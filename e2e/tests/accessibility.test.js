@@ -227,9 +227,15 @@ test('/admin/audit with a refused read, and its explanation (/admin/audit/{id}/e
   assert.ok([403, 404].includes(read.status), `refused: ${read.status}`);
   const page = await pageAs('admin');
   try {
-    await page.goto(url('/admin/audit'));
-    await assertAccessible(page, '/admin/audit with records');
+    // The refusal's record is written by the audit batcher shortly after
+    // the answer: look again for up to 10 s.
     const explain = page.locator('tr[data-audit-row] a[href*="/explain"]');
+    for (let i = 0; i < 40; i++) {
+      await page.goto(url('/admin/audit'));
+      if (await explain.count() > 0) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    await assertAccessible(page, '/admin/audit with records');
     assert.ok(await explain.count() > 0, `an explain link: ${await bodyText(page)}`);
     await Promise.all([page.waitForEvent('load'), explain.first().click()]);
     await assertAccessible(page, '/admin/audit/{id}/explain');

@@ -191,10 +191,16 @@ test("the explainer names the failing step for a patient's token that read anoth
 
   const page = await signedInPage(ADMIN);
   try {
-    await page.goto(url('/admin/audit'));
-    assert.match(await h1(page), /audit/i);
-    // The denied read: a row naming the other patient with an explain link.
+    // The denied read: a row naming the other patient with an explain link
+    // (written by the audit batcher shortly after the answer: look again
+    // for up to 10 s).
     const rows = page.locator('tr[data-audit-row]').filter({ hasText: other }).filter({ has: page.locator('a[href*="/explain"]') });
+    for (let i = 0; i < 40; i++) {
+      await page.goto(url('/admin/audit'));
+      if (await rows.count() > 0) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    assert.match(await h1(page), /audit/i);
     assert.ok(await rows.count() > 0, `/admin/audit shows the denied read of Patient/${other} with an explain link: ${await bodyText(page)}`);
     const explain = rows.first().locator('a[href*="/explain"]').first();
     assert.match(await explain.getAttribute('href'), /^\/admin\/audit\/[^/]+\/explain$/);
