@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base32"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -275,6 +276,13 @@ func (a MetricsAccess) guard(next http.Handler) http.Handler {
 	})
 }
 
+// StoreInfo is what /readyz reports of a store that offers it: its
+// backend ("sqlite", "postgres") and schema version.
+type StoreInfo interface {
+	Backend() string
+	SchemaVersion(ctx context.Context) (int, error)
+}
+
 // RegisterOps registers /healthz (the process answers), /readyz (the store
 // answers and its schema is current) and /metrics (for the readers access
 // names).
@@ -295,7 +303,13 @@ func RegisterOps(mux *http.ServeMux, store Pinger, m *Metrics, access MetricsAcc
 			w.Write([]byte(`{"status":"unavailable","checks":{"store":"failing"}}` + "\n"))
 			return
 		}
-		w.Write([]byte(`{"status":"ok","checks":{"store":"ok"}}` + "\n"))
+		out := map[string]any{"status": "ok", "checks": map[string]string{"store": "ok"}}
+		if si, ok := store.(StoreInfo); ok {
+			if v, err := si.SchemaVersion(ctx); err == nil {
+				out["store"] = map[string]any{"backend": si.Backend(), "schema_version": v}
+			}
+		}
+		_ = json.NewEncoder(w).Encode(out)
 	})
 	if m != nil {
 		mux.Handle("GET /metrics", access.guard(m.Handler()))

@@ -303,6 +303,18 @@ func (db *DB) Ping(ctx context.Context) error {
 	return nil
 }
 
+// Backend names this backend (readiness reports it).
+func (db *DB) Backend() string { return "sqlite" }
+
+// SchemaVersion is the number of the last migration applied.
+func (db *DB) SchemaVersion(ctx context.Context) (int, error) {
+	var v int
+	if err := db.r.QueryRowContext(ctx, "SELECT COALESCE(MAX(version),0) FROM schema_migrations").Scan(&v); err != nil {
+		return 0, fmt.Errorf("sqlite: schema version: %w", mapErr(err))
+	}
+	return v, nil
+}
+
 // IntegrityCheck runs PRAGMA integrity_check and returns an error describing
 // the first problems found.
 func (db *DB) IntegrityCheck(ctx context.Context) error {
