@@ -25,11 +25,15 @@ import (
 
 	"github.com/smartgate/smartgate/authz/clientcert"
 	"github.com/smartgate/smartgate/internal/reqctx"
+	"github.com/smartgate/smartgate/store/postgres"
 )
 
 // Config is the complete server configuration.
 type Config struct {
-	DataDir  string
+	DataDir string
+	// Database is empty for the embedded SQLite file in DataDir, or a
+	// postgres:// URL (store/postgres).
+	Database string
 	HTTPAddr string
 	// HTTPSAddr is where the TLS listener binds; empty turns it off.
 	HTTPSAddr string
@@ -144,6 +148,8 @@ func (c *Config) record(s Setting, v, source string) {
 	}
 	c.Sources[s.Flag] = source
 	switch {
+	case s.show != nil:
+		c.Values[s.Flag] = s.show(v)
 	case !Secret(s.Flag):
 		c.Values[s.Flag] = v
 	case v != "":
@@ -247,6 +253,9 @@ type Setting struct {
 	kind    kind
 	enum    []string
 	set     func(c *Config, v string) error
+	// show, when set, is how the value is shown (Config.Values): e.g. a
+	// URL without its password.
+	show func(v string) string
 }
 
 // Env is the setting's environment variable.
@@ -344,6 +353,20 @@ func nonNegative(f func(c *Config) *int64) func(*Config, string) error {
 func Settings() []Setting {
 	return append([]Setting{
 		{Flag: "data", Default: "./data", Usage: "folder for the database, generated keys and certificates", set: str(func(c *Config) *string { return &c.DataDir })},
+		{Flag: "database", Default: "", Usage: "empty: the embedded SQLite file in --data; postgres://USER@HOST:PORT/DB?… : PostgreSQL (the password from the URL, PGPASSWORD or PGPASSFILE; never logged or shown)", set: func(c *Config, v string) error {
+			if v != "" {
+				if err := postgres.CheckURL(v); err != nil {
+					return err
+				}
+			}
+			c.Database = v
+			return nil
+		}, show: func(v string) string {
+			if v == "" {
+				return ""
+			}
+			return postgres.Redact(v)
+		}},
 		{Flag: "http-addr", Default: "127.0.0.1:8080", Usage: "where the HTTP listener binds (empty: off)", set: str(func(c *Config) *string { return &c.HTTPAddr })},
 		{Flag: "https-addr", Default: "127.0.0.1:8443", Usage: "where the HTTPS listener binds (empty: off)", set: str(func(c *Config) *string { return &c.HTTPSAddr })},
 		{Flag: "http-url", Default: "http://localhost:8080", Usage: "public base URL of the HTTP listener (issuer, discovery, links)", set: str(func(c *Config) *string { return &c.HTTPURL })},

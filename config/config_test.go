@@ -342,3 +342,27 @@ func TestIssue15Sources(t *testing.T) {
 		}
 	}
 }
+
+// TestDatabaseSetting (issue 16): --database is empty (SQLite) or a
+// postgres:// URL; a bad one is refused naming the problem, and the
+// password is never in Values or in an error.
+func TestDatabaseSetting(t *testing.T) {
+	getenv := func(string) string { return "" }
+	cfg, _, err := Load("serve", []string{"--database", "postgres://sg:hunter2pw@db.example:5432/smartgate?sslmode=require"}, getenv, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Database == "" || strings.Contains(cfg.Values["database"], "hunter2pw") || !strings.Contains(cfg.Values["database"], "db.example") {
+		t.Errorf("Database %q, Values[database] %q", cfg.Database, cfg.Values["database"])
+	}
+	if cfg, _, err := Load("serve", nil, getenv, io.Discard); err != nil || cfg.Database != "" {
+		t.Errorf("default: %q, %v", cfg.Database, err)
+	}
+	for _, bad := range []string{"mysql://sg:hunter2pw@h/db", "postgres://sg:hunter2pw@/db", "postgres://sg:hunter2pw@h/"} {
+		_, _, err := Load("serve", []string{"--database", bad}, getenv, io.Discard)
+		var p *Error
+		if !errors.As(err, &p) || !strings.Contains(err.Error(), "database") || strings.Contains(err.Error(), "hunter2pw") {
+			t.Errorf("--database %s: %v", bad, err)
+		}
+	}
+}

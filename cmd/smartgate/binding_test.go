@@ -49,7 +49,7 @@ func newMTLSApp(t *testing.T) *mtlsApp {
 	cfg := h.config(t.TempDir(), m.https, m.http)
 	ctx := context.Background()
 	logger := slog.New(slog.DiscardHandler)
-	db, err := openStore(ctx, cfg, logger)
+	db, err := openSQLiteStore(ctx, cfg, logger)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,6 @@ import (
 	"github.com/smartgate/smartgate/authz/clientcert"
 	"github.com/smartgate/smartgate/config"
 	"github.com/smartgate/smartgate/listener"
-	"github.com/smartgate/smartgate/store/sqlite"
 )
 
 // The secure interface's decision (issue 13, authz/certauth): what a
@@ -22,7 +21,7 @@ import (
 // newCertAuth makes the Decider over the authorization server (this
 // server's ID tokens, the certificate's client, jwks_uri fetches), the
 // identity links, the accounts and the anonymous account's scopes.
-func newCertAuth(cfg *config.Config, db *sqlite.DB, as *authz.Server, users authz.Accounts, rec audit.Recorder,
+func newCertAuth(cfg *config.Config, db database, as *authz.Server, users authz.Accounts, rec audit.Recorder,
 	logger *slog.Logger) (*certauth.Decider, error) {
 	trusted := make([]certauth.TrustedIssuer, 0, len(cfg.TrustedJWTIssuers))
 	for _, ti := range cfg.TrustedJWTIssuers {

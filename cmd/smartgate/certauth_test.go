@@ -58,7 +58,7 @@ func newCertServer(t *testing.T, policy string, ca *x509.Certificate, caKey *ecd
 	}
 	ctx := context.Background()
 	logger := slog.New(slog.DiscardHandler)
-	db, err := openStore(ctx, cfg, logger)
+	db, err := openSQLiteStore(ctx, cfg, logger)
 	if err != nil {
 		t.Fatal(err)
 	}

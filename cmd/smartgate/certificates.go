@@ -25,13 +25,12 @@ import (
 	"github.com/smartgate/smartgate/authz/clientcert"
 	"github.com/smartgate/smartgate/config"
 	"github.com/smartgate/smartgate/store"
-	"github.com/smartgate/smartgate/store/sqlite"
 	"github.com/smartgate/smartgate/web/certificates"
 )
 
 // newCertificatesPage is /admin/certificates over the store, showing the
 // configuration's certificate settings.
-func newCertificatesPage(cfg *config.Config, db *sqlite.DB, pages certificates.Pages, assets fs.FS, rec audit.Recorder, logger *slog.Logger) (*certificates.Server, error) {
+func newCertificatesPage(cfg *config.Config, db database, pages certificates.Pages, assets fs.FS, rec audit.Recorder, logger *slog.Logger) (*certificates.Server, error) {
 	c := certificates.Config{Pages: pages, Store: db, Anonymous: certauth.NewAnonymous(db), Assets: assets, Audit: rec, Logger: logger,
 		Policy: cfg.CertPolicy(), HTTPS: cfg.HTTPSAddr != "", ClientCA: cfg.ClientCA, CertHeader: cfg.ClientCertHeader,
 		UserName: func(ctx context.Context, id string) string {
@@ -162,7 +161,7 @@ func readCertFile(e *env, file string) (string, error) {
 	return string(b), nil
 }
 
-func certAdd(ctx context.Context, e *env, db *sqlite.DB, tc *clientcert.TrustedCertificate) error {
+func certAdd(ctx context.Context, e *env, db database, tc *clientcert.TrustedCertificate) error {
 	err := db.AddTrustedCertificate(ctx, tc)
 	if errors.Is(err, store.ErrConflict) {
 		return fmt.Errorf("the certificate %s (%s) is on the allow-list already", clientcert.GroupFingerprint(tc.Fingerprint), printable(tc.Subject))
@@ -180,7 +179,7 @@ func certAdd(ctx context.Context, e *env, db *sqlite.DB, tc *clientcert.TrustedC
 	return nil
 }
 
-func certRemove(ctx context.Context, e *env, db *sqlite.DB, fp string) error {
+func certRemove(ctx context.Context, e *env, db database, fp string) error {
 	tc, err := db.TrustedCertificate(ctx, fp)
 	if err == nil {
 		err = db.RemoveTrustedCertificate(ctx, fp)
@@ -198,7 +197,7 @@ func certRemove(ctx context.Context, e *env, db *sqlite.DB, fp string) error {
 	return nil
 }
 
-func certList(ctx context.Context, e *env, db *sqlite.DB) error {
+func certList(ctx context.Context, e *env, db database) error {
 	list, err := db.TrustedCertificates(ctx)
 	if err != nil {
 		return err

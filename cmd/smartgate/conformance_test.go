@@ -60,7 +60,7 @@ func newCovServer(t *testing.T) *covServer {
 		t.Fatal(err)
 	}
 	logger := slog.New(slog.DiscardHandler)
-	db, err := openStore(ctx, cfg, logger)
+	db, err := openSQLiteStore(ctx, cfg, logger)
 	if err != nil {
 		t.Fatal(err)
 	}

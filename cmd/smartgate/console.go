@@ -10,14 +10,13 @@ import (
 	"github.com/smartgate/smartgate/config"
 	"github.com/smartgate/smartgate/demoapp"
 	"github.com/smartgate/smartgate/idp"
-	"github.com/smartgate/smartgate/store/sqlite"
 	"github.com/smartgate/smartgate/web"
 	"github.com/smartgate/smartgate/web/console"
 )
 
 // newConsole builds the home page, the dashboard, the keys and the
 // settings pages (web/console).
-func newConsole(cfg *config.Config, db *sqlite.DB, as *authz.Server, pages *web.Server, providers []idp.Provider,
+func newConsole(cfg *config.Config, db database, as *authz.Server, pages *web.Server, providers []idp.Provider,
 	assets fs.FS, rec audit.Recorder, logger *slog.Logger) (*console.Server, error) {
 	c := console.Config{Pages: pages, Counts: db, Activity: db, Keys: as, Providers: providers, Listeners: consoleListeners(cfg),
 		Demo: cfg.Demo, Settings: consoleSettings(cfg), Assets: assets, Audit: rec, Logger: logger}

@@ -19,7 +19,6 @@ import (
 	"github.com/smartgate/smartgate/fhir/picker"
 	"github.com/smartgate/smartgate/fhir/search"
 	"github.com/smartgate/smartgate/store"
-	"github.com/smartgate/smartgate/store/sqlite"
 )
 
 const (
@@ -33,7 +32,7 @@ const (
 // patient account (linked to the first patient) and a demo practitioner
 // account, and registers the demo SMART app. It returns what to print:
 // the demo app's URL and, the first time, the demo log-ins.
-func setupDemo(ctx context.Context, cfg *config.Config, db *sqlite.DB, people *account.People, reg *search.Registry) ([]string, error) {
+func setupDemo(ctx context.Context, cfg *config.Config, db database, people *account.People, reg *search.Registry) ([]string, error) {
 	var msgs []string
 	if _, err := db.Setting(ctx, demoLoadedSetting); errors.Is(err, store.ErrNotFound) {
 		n := 0
@@ -136,7 +135,7 @@ func demoBases(cfg *config.Config) []string {
 
 // firstDemoPatient finds the stored Patient of the first bundled bundle by
 // its Synthea identifier.
-func firstDemoPatient(ctx context.Context, db *sqlite.DB, reg *search.Registry) (id, name string, err error) {
+func firstDemoPatient(ctx context.Context, db database, reg *search.Registry) (id, name string, err error) {
 	entries, err := fs.ReadDir(demo.Bundles, ".")
 	if err != nil {
 		return "", "", err

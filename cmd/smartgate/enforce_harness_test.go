@@ -94,7 +94,7 @@ func newHarness(t *testing.T, args ...string) *harness {
 	h.cfg = cfg
 	ctx := context.Background()
 	logger := slog.New(slog.DiscardHandler)
-	db, err := openStore(ctx, cfg, logger)
+	db, err := openSQLiteStore(ctx, cfg, logger)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -72,7 +72,7 @@ func newFedHarness(t *testing.T, configYAML string, vars map[string]string) *har
 	h.cfg = cfg
 	ctx := context.Background()
 	logger := slog.New(slog.DiscardHandler)
-	db, err := openStore(ctx, cfg, logger)
+	db, err := openSQLiteStore(ctx, cfg, logger)
 	if err != nil {
 		t.Fatal(err)
 	}

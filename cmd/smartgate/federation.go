@@ -16,7 +16,6 @@ import (
 	"github.com/smartgate/smartgate/audit"
 	"github.com/smartgate/smartgate/config"
 	"github.com/smartgate/smartgate/idp"
-	"github.com/smartgate/smartgate/store/sqlite"
 	"github.com/smartgate/smartgate/web"
 )
 
@@ -57,7 +56,7 @@ type fedPages struct {
 type fedDeps struct {
 	cfg      *config.Config
 	getenv   func(string) string
-	db       *sqlite.DB
+	db       database
 	people   *account.People
 	throttle *account.Throttle
 	// authenticator checks local passwords (account.NewAuthenticator).

@@ -17,7 +17,6 @@ import (
 	idpoauth2 "github.com/smartgate/smartgate/idp/oauth2"
 	idpoidc "github.com/smartgate/smartgate/idp/oidc"
 	"github.com/smartgate/smartgate/scim"
-	"github.com/smartgate/smartgate/store/sqlite"
 	"github.com/smartgate/smartgate/web"
 	peoplepages "github.com/smartgate/smartgate/web/people"
 	providerpages "github.com/smartgate/smartgate/web/providers"
@@ -97,7 +96,7 @@ func (f *federation) peopleConfig(c *peoplepages.Config) {
 
 // scimConfig gives SCIM the links (the store's LinksOfUsers) it shows as
 // the identities attribute.
-func (f *federation) scimConfig(c *scim.Config, db *sqlite.DB) {
+func (f *federation) scimConfig(c *scim.Config, db database) {
 	c.Links = db
 }
 

@@ -8,6 +8,8 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
+	"log/slog"
 	"math/big"
 	"net"
 	"net/http/httptrace"
@@ -16,6 +18,9 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/smartgate/smartgate/config"
+	"github.com/smartgate/smartgate/store/sqlite"
 )
 
 // makeCert writes a self-signed certificate with common name cn.
@@ -66,4 +71,19 @@ func withConnTrace(ctx context.Context, reused *bool) context.Context {
 func execBinary(args ...string) (string, error) {
 	out, err := exec.Command(binary, args...).CombinedOutput()
 	return string(out), err
+}
+
+// openSQLiteStore is openStore for tests that read the SQLite file's own
+// methods (inspection): cfg must not name a --database.
+func openSQLiteStore(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*sqlite.DB, error) {
+	db, err := openStore(ctx, cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	s, ok := db.(*sqlite.DB)
+	if !ok {
+		db.Close()
+		return nil, fmt.Errorf("openSQLiteStore: the store is %T", db)
+	}
+	return s, nil
 }

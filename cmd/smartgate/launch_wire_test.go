@@ -30,7 +30,7 @@ func TestA11_EHRLaunchWired(t *testing.T) {
 		t.Fatal(err)
 	}
 	logger := slog.New(slog.DiscardHandler)
-	db, err := openStore(ctx, cfg, logger)
+	db, err := openSQLiteStore(ctx, cfg, logger)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,6 @@ import (
 	"github.com/smartgate/smartgate/authz"
 	"github.com/smartgate/smartgate/fhir/bearer"
 	"github.com/smartgate/smartgate/store"
-	"github.com/smartgate/smartgate/store/sqlite"
 	"github.com/smartgate/smartgate/web"
 	"github.com/smartgate/smartgate/web/grants"
 )
@@ -20,7 +19,7 @@ import (
 // the people pages). revoke ends what a deactivated or deleted person
 // holds; nil is the store's revocation of their tokens (the CLI, another
 // process than the server's, has nothing more to end).
-func newPeople(db *sqlite.DB, hasher *account.Hasher, revoke func(ctx context.Context, userID string) error) *account.People {
+func newPeople(db database, hasher *account.Hasher, revoke func(ctx context.Context, userID string) error) *account.People {
 	if revoke == nil {
 		revoke = storeRevoke(db)
 	}
@@ -32,7 +31,7 @@ func newPeople(db *sqlite.DB, hasher *account.Hasher, revoke func(ctx context.Co
 // the FHIR endpoint of a running server read that state, what
 // authz.Server.RevokeGrants does in the server) and ends their log-in
 // sessions.
-func storeRevoke(db *sqlite.DB) func(ctx context.Context, userID string) error {
+func storeRevoke(db database) func(ctx context.Context, userID string) error {
 	return func(ctx context.Context, userID string) error {
 		now := time.Now()
 		if err := db.RevokeSubjectTokens(ctx, userID, "", now); err != nil {
@@ -51,7 +50,7 @@ func storeRevoke(db *sqlite.DB) func(ctx context.Context, userID string) error {
 // Its parts are set once newApp has built them (the pages, built first,
 // need People's rights).
 type personRevoker struct {
-	db     *sqlite.DB
+	db     database
 	tokens *authz.Server
 	fhir   *bearer.Authenticator
 }

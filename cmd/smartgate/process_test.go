@@ -22,6 +22,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/smartgate/smartgate/store/postgres/pgtest"
 )
 
 var binary string
@@ -38,7 +40,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "building smartgate: %v\n%s", err, out)
 		os.Exit(1)
 	}
-	code := m.Run()
+	code := pgtest.Run(m) // m.Run, then stops the PostgreSQL server if a test started one
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

@@ -40,7 +40,7 @@ func TestUserResetSecondFactor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := openStore(ctx, cfg, newLogger(cfg, io.Discard))
+	db, err := openSQLiteStore(ctx, cfg, newLogger(cfg, io.Discard))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +69,7 @@ func TestUserResetSecondFactor(t *testing.T) {
 	if strings.Contains(out, en.Secret) {
 		t.Fatal("the secret was printed")
 	}
-	db, err = openStore(ctx, cfg, newLogger(cfg, io.Discard))
+	db, err = openSQLiteStore(ctx, cfg, newLogger(cfg, io.Discard))
 	if err != nil {
 		t.Fatal(err)
 	}

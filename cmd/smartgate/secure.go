@@ -10,7 +10,6 @@ import (
 	"github.com/smartgate/smartgate/authz/clientcert"
 	"github.com/smartgate/smartgate/config"
 	"github.com/smartgate/smartgate/internal/reqctx"
-	"github.com/smartgate/smartgate/store/sqlite"
 )
 
 // The secure interface (issue 13): the HTTPS listener's client-certificate
@@ -22,7 +21,7 @@ import (
 // sends it; a forged header is logged and audited (kind
 // "client-certificate"). It first checks the start-up rule: a policy that
 // rejects in any case needs something to trust.
-func newCertVerifier(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog.Logger, rec audit.Recorder) (*clientcert.Verifier, error) {
+func newCertVerifier(ctx context.Context, cfg *config.Config, db database, logger *slog.Logger, rec audit.Recorder) (*clientcert.Verifier, error) {
 	if err := checkCertTrust(ctx, cfg, db); err != nil {
 		return nil, err
 	}
@@ -51,7 +50,7 @@ func newCertVerifier(ctx context.Context, cfg *config.Config, db *sqlite.DB, log
 // checkCertTrust is the start-up rule (issue 13, Build 1): a
 // --client-cert-policy that says reject in any case needs --client-ca or a
 // non-empty allow-list, else every certificate would be refused.
-func checkCertTrust(ctx context.Context, cfg *config.Config, db *sqlite.DB) error {
+func checkCertTrust(ctx context.Context, cfg *config.Config, db database) error {
 	if !cfg.CertPolicy().Rejects() || cfg.ClientCA != "" {
 		return nil
 	}

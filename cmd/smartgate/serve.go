@@ -16,6 +16,7 @@ import (
 	"github.com/smartgate/smartgate/config"
 	"github.com/smartgate/smartgate/scim/scimauth"
 	"github.com/smartgate/smartgate/server"
+	"github.com/smartgate/smartgate/store/postgres"
 	"github.com/smartgate/smartgate/store/sqlite"
 )
 
@@ -46,13 +47,25 @@ const (
 // dbPath is where the database lives in the data folder.
 func dbPath(dataDir string) string { return filepath.Join(dataDir, "smartgate.db") }
 
-// openStore makes the data folder (private to the owner) and opens the
-// database in it.
-func openStore(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*sqlite.DB, error) {
+// openStore makes the data folder (private to the owner: it also holds the
+// generated certificates) and opens the database: PostgreSQL when
+// --database names one, else the SQLite file in the data folder.
+func openStore(ctx context.Context, cfg *config.Config, logger *slog.Logger) (database, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data folder: %w", err)
 	}
-	return sqlite.Open(ctx, dbPath(cfg.DataDir), sqlite.Options{Logger: logger, Synchronous: cfg.SQLiteSynchronous, MaxSizeBytes: cfg.MaxDBBytes})
+	if cfg.Database != "" {
+		db, err := postgres.Open(ctx, cfg.Database, postgres.Options{Logger: logger})
+		if err != nil {
+			return nil, err
+		}
+		return db, nil
+	}
+	db, err := sqlite.Open(ctx, dbPath(cfg.DataDir), sqlite.Options{Logger: logger, Synchronous: cfg.SQLiteSynchronous, MaxSizeBytes: cfg.MaxDBBytes})
+	if err != nil {
+		return nil, err
+	}
+	return db, nil
 }
 
 func runServe(ctx context.Context, e *env, args []string) error {

@@ -15,7 +15,6 @@ import (
 	"github.com/smartgate/smartgate/audit"
 	"github.com/smartgate/smartgate/config"
 	"github.com/smartgate/smartgate/store"
-	"github.com/smartgate/smartgate/store/sqlite"
 )
 
 // splitFlags separates the command's own flags from the server settings
@@ -130,7 +129,7 @@ func runUser(ctx context.Context, e *env, args []string) error {
 
 // openAccount opens the store of cfg and finds the account named userName,
 // for the commands that act on one account; the caller closes the store.
-func openAccount(ctx context.Context, cfg *config.Config, userName string) (*sqlite.DB, *account.User, error) {
+func openAccount(ctx context.Context, cfg *config.Config, userName string) (database, *account.User, error) {
 	db, err := openStore(ctx, cfg, newLogger(cfg, io.Discard))
 	if err != nil {
 		return nil, nil, err

@@ -62,7 +62,7 @@ func TestUserPasswd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := openStore(ctx, cfg, newLogger(cfg, io.Discard))
+	db, err := openSQLiteStore(ctx, cfg, newLogger(cfg, io.Discard))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,7 +27,6 @@ import (
 	"github.com/smartgate/smartgate/scim"
 	"github.com/smartgate/smartgate/scim/scimauth"
 	"github.com/smartgate/smartgate/server"
-	"github.com/smartgate/smartgate/store/sqlite"
 	"github.com/smartgate/smartgate/web"
 	"github.com/smartgate/smartgate/web/auditlog"
 	"github.com/smartgate/smartgate/web/clients"
@@ -38,7 +37,7 @@ import (
 
 // newApp wires every package onto one mux. It is the only place that knows
 // all of them.
-func newApp(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog.Logger, e *env) (*app, error) {
+func newApp(ctx context.Context, cfg *config.Config, db database, logger *slog.Logger, e *env) (*app, error) {
 	a := &app{}
 	ctx, cancel := context.WithCancel(ctx)
 	a.closers = append(a.closers, cancel)
