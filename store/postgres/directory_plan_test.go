@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/smartgate/smartgate/account"
+	"github.com/smartgate/smartgate/store/internal/scimsql"
 	"github.com/smartgate/smartgate/store/postgres/pgtest"
 )
 
@@ -57,31 +58,31 @@ func TestDirectorySearchesUseAnIndex(t *testing.T) {
 	defer db.Close()
 	for _, tc := range []struct {
 		name   string
-		s      *schema
+		s      *scimsql.Schema
 		filter account.Filter
 		index  string
 	}{
-		{"userName eq", &usersSchema, account.Compare{Attr: "userName", Op: account.OpEq, Value: "Alice"}, "users_user_name_key"},
-		{"externalId eq", &usersSchema, account.Compare{Attr: "externalId", Op: account.OpEq, Value: "x", CaseExact: true},
+		{"userName eq", usersSchema, account.Compare{Attr: "userName", Op: account.OpEq, Value: "Alice"}, "users_user_name_key"},
+		{"externalId eq", usersSchema, account.Compare{Attr: "externalId", Op: account.OpEq, Value: "x", CaseExact: true},
 			"users_external_id"},
-		{"smartgate.fhirUser eq", &usersSchema, account.Compare{Attr: "smartgate.fhirUser", Op: account.OpEq, Value: "Patient/1", CaseExact: true},
+		{"smartgate.fhirUser eq", usersSchema, account.Compare{Attr: "smartgate.fhirUser", Op: account.OpEq, Value: "Patient/1", CaseExact: true},
 			"users_fhir_user"},
-		{"emails.value eq", &usersSchema, account.Compare{Attr: "emails.value", Op: account.OpEq, Value: "a@example.org"},
+		{"emails.value eq", usersSchema, account.Compare{Attr: "emails.value", Op: account.OpEq, Value: "a@example.org"},
 			"user_emails_value"},
-		{"emails bracket", &usersSchema, account.ValuePath{Attr: "emails", Filter: account.And{
+		{"emails bracket", usersSchema, account.ValuePath{Attr: "emails", Filter: account.And{
 			Left:  account.Compare{Attr: "emails.value", Op: account.OpEq, Value: "a@example.org"},
 			Right: account.Compare{Attr: "emails.type", Op: account.OpEq, Value: "work"}}},
 			"user_emails_value"},
-		{"groups displayName eq", &groupsSchema, account.Compare{Attr: "displayName", Op: account.OpEq, Value: "Nurses"},
+		{"groups displayName eq", groupsSchema, account.Compare{Attr: "displayName", Op: account.OpEq, Value: "Nurses"},
 			"groups_display_name"},
-		{"groups members.value eq", &groupsSchema, account.Compare{Attr: "members.value", Op: account.OpEq, Value: "u1", CaseExact: true},
+		{"groups members.value eq", groupsSchema, account.Compare{Attr: "members.value", Op: account.OpEq, Value: "u1", CaseExact: true},
 			"group_members_user"},
 	} {
 		cols, from := userColumns, "users u"
-		if tc.s == &groupsSchema {
+		if tc.s == groupsSchema {
 			cols, from = groupColumns, "groups g"
 		}
-		count, page, args, err := tc.s.searchSQL(cols, from, account.Query{Filter: tc.filter, Limit: 100})
+		count, page, args, err := searchSQL(tc.s, cols, from, account.Query{Filter: tc.filter, Limit: 100})
 		if err != nil {
 			t.Fatal(err)
 		}

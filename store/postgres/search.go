@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/smartgate/smartgate/account"
+	"github.com/smartgate/smartgate/store/internal/scimsql"
 )
 
 // searchSQL is the SQL of a search on the resource of schema s (selecting
@@ -15,12 +16,12 @@ import (
 // taking args then its LIMIT and OFFSET. pgx prepares and keeps each
 // statement per connection (store/sqlite keeps its own cache of search
 // statements): a filter's SQL depends only on its shape.
-func (s *schema) searchSQL(cols, from string, q account.Query) (count, page string, args []any, err error) {
-	where, args, err := s.where(q.Filter)
+func searchSQL(s *scimsql.Schema, cols, from string, q account.Query) (count, page string, args []any, err error) {
+	where, args, err := s.Where(q.Filter)
 	if err != nil {
 		return "", "", nil, err
 	}
-	order, err := s.orderBy(q.SortBy, q.Descending)
+	order, err := s.OrderBy(q.SortBy, q.Descending)
 	if err != nil {
 		return "", "", nil, err
 	}
@@ -33,12 +34,12 @@ func (s *schema) searchSQL(cols, from string, q account.Query) (count, page stri
 // search runs one page of a query on the resource of schema s (scanned by
 // scan, which returns the number of rows and closes them) and counts all
 // matches, in one read transaction so that both see the same data. The
-// filter compiles to SQL (filter.go); nothing is filtered in Go. The page
-// is read first: when it is the first and not full, its length is the
-// total and the count is not run.
-func (db *DB) search(ctx context.Context, s *schema, cols, from string, q account.Query,
+// filter compiles to SQL (store/internal/scimsql); nothing is filtered in
+// Go. The page is read first: when it is the first and not full, its
+// length is the total and the count is not run.
+func (db *DB) search(ctx context.Context, s *scimsql.Schema, cols, from string, q account.Query,
 	scan func(tx pgx.Tx, rows pgx.Rows) (int, error)) (int, error) {
-	count, page, args, err := s.searchSQL(cols, from, q)
+	count, page, args, err := searchSQL(s, cols, from, q)
 	if err != nil {
 		return 0, err
 	}
@@ -67,7 +68,7 @@ func (db *DB) search(ctx context.Context, s *schema, cols, from string, q accoun
 // SearchUsers returns one page of the users matching q and their number.
 func (db *DB) SearchUsers(ctx context.Context, q account.Query) ([]account.User, int, error) {
 	var out []account.User
-	total, err := db.search(ctx, &usersSchema, userColumns, "users u", q, func(_ pgx.Tx, rows pgx.Rows) (int, error) {
+	total, err := db.search(ctx, usersSchema, userColumns, "users u", q, func(_ pgx.Tx, rows pgx.Rows) (int, error) {
 		var err error
 		out, err = scanUsers(rows)
 		return len(out), err
@@ -82,7 +83,7 @@ func (db *DB) SearchUsers(ctx context.Context, q account.Query) ([]account.User,
 // with their members when withMembers is set.
 func (db *DB) SearchGroups(ctx context.Context, q account.Query, withMembers bool) ([]account.Group, int, error) {
 	var out []account.Group
-	total, err := db.search(ctx, &groupsSchema, groupColumns, "groups g", q, func(tx pgx.Tx, rows pgx.Rows) (int, error) {
+	total, err := db.search(ctx, groupsSchema, groupColumns, "groups g", q, func(tx pgx.Tx, rows pgx.Rows) (int, error) {
 		var err error
 		out, err = scanGroups(ctx, tx, rows, withMembers)
 		return len(out), err

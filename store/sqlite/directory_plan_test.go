@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/smartgate/smartgate/account"
+	"github.com/smartgate/smartgate/store/internal/scimsql"
 )
 
 // queryPlan is EXPLAIN QUERY PLAN of query, its details joined by "; ".
@@ -45,32 +46,32 @@ func TestDirectorySearchesUseAnIndex(t *testing.T) {
 	defer db.Close()
 	for _, tc := range []struct {
 		name   string
-		s      *schema
+		s      *scimsql.Schema
 		filter account.Filter
 		index  string
 	}{
-		{"userName eq", &usersSchema, account.Compare{Attr: "userName", Op: account.OpEq, Value: "Alice"},
+		{"userName eq", usersSchema, account.Compare{Attr: "userName", Op: account.OpEq, Value: "Alice"},
 			"INDEX sqlite_autoindex_users_2 (user_name=?)"},
-		{"externalId eq", &usersSchema, account.Compare{Attr: "externalId", Op: account.OpEq, Value: "x", CaseExact: true},
+		{"externalId eq", usersSchema, account.Compare{Attr: "externalId", Op: account.OpEq, Value: "x", CaseExact: true},
 			"INDEX users_external_id (external_id=?)"},
-		{"smartgate.fhirUser eq", &usersSchema, account.Compare{Attr: "smartgate.fhirUser", Op: account.OpEq, Value: "Patient/1", CaseExact: true},
+		{"smartgate.fhirUser eq", usersSchema, account.Compare{Attr: "smartgate.fhirUser", Op: account.OpEq, Value: "Patient/1", CaseExact: true},
 			"INDEX users_fhir_user (fhir_user=?)"},
-		{"emails.value eq", &usersSchema, account.Compare{Attr: "emails.value", Op: account.OpEq, Value: "a@example.org"},
+		{"emails.value eq", usersSchema, account.Compare{Attr: "emails.value", Op: account.OpEq, Value: "a@example.org"},
 			"INDEX user_emails_value (value=?)"},
-		{"emails bracket", &usersSchema, account.ValuePath{Attr: "emails", Filter: account.And{
+		{"emails bracket", usersSchema, account.ValuePath{Attr: "emails", Filter: account.And{
 			Left:  account.Compare{Attr: "emails.value", Op: account.OpEq, Value: "a@example.org"},
 			Right: account.Compare{Attr: "emails.type", Op: account.OpEq, Value: "work"}}},
 			"INDEX user_emails_value (value=?)"},
-		{"groups displayName eq", &groupsSchema, account.Compare{Attr: "displayName", Op: account.OpEq, Value: "Nurses"},
+		{"groups displayName eq", groupsSchema, account.Compare{Attr: "displayName", Op: account.OpEq, Value: "Nurses"},
 			"INDEX groups_display_name (display_name=?)"},
-		{"groups members.value eq", &groupsSchema, account.Compare{Attr: "members.value", Op: account.OpEq, Value: "u1", CaseExact: true},
+		{"groups members.value eq", groupsSchema, account.Compare{Attr: "members.value", Op: account.OpEq, Value: "u1", CaseExact: true},
 			"INDEX group_members_user (user_id=?)"},
 	} {
 		cols, from := userColumns, "users u"
-		if tc.s == &groupsSchema {
+		if tc.s == groupsSchema {
 			cols, from = groupColumns, "groups g"
 		}
-		count, page, args, err := tc.s.searchSQL(cols, from, account.Query{Filter: tc.filter, Limit: 100})
+		count, page, args, err := searchSQL(tc.s, cols, from, account.Query{Filter: tc.filter, Limit: 100})
 		if err != nil {
 			t.Fatal(err)
 		}
