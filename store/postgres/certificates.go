@@ -9,21 +9,10 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/smartgate/smartgate/authz/clientcert"
+	"github.com/smartgate/smartgate/store/internal/rowmap"
 )
 
 var _ clientcert.AllowList = (*DB)(nil)
-
-const trustedCertCols = `fingerprint, subject, issuer, not_before, not_after, pem, note, added_by, added_at`
-
-func scanTrustedCert(s scanner) (clientcert.TrustedCertificate, error) {
-	var c clientcert.TrustedCertificate
-	var nb, na, added int64
-	if err := s.Scan(&c.Fingerprint, &c.Subject, &c.Issuer, &nb, &na, &c.PEM, &c.Note, &c.AddedBy, &added); err != nil {
-		return clientcert.TrustedCertificate{}, err
-	}
-	c.NotBefore, c.NotAfter, c.AddedAt = decodeTime(nb), decodeTime(na), decodeTime(added)
-	return c, nil
-}
 
 // AddTrustedCertificate puts c on the allow-list (AddedAt is set to now
 // when zero); a fingerprint on it already is store.ErrConflict.
@@ -35,8 +24,7 @@ func (db *DB) AddTrustedCertificate(ctx context.Context, c *clientcert.TrustedCe
 		c.AddedAt = storedTime(time.Now())
 	}
 	err := db.write(ctx, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO trusted_certificates (`+trustedCertCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)`,
-			c.Fingerprint, c.Subject, c.Issuer, encodeTime(c.NotBefore), encodeTime(c.NotAfter), c.PEM, c.Note, c.AddedBy, encodeTime(c.AddedAt))
+		_, err := tx.Exec(ctx, `INSERT INTO trusted_certificates (`+rowmap.TrustedCertColumns+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)`, rowmap.TrustedCertArgs(c)...)
 		return err
 	})
 	if err != nil {
@@ -47,11 +35,11 @@ func (db *DB) AddTrustedCertificate(ctx context.Context, c *clientcert.TrustedCe
 
 // TrustedCertificates lists the allow-list, newest first.
 func (db *DB) TrustedCertificates(ctx context.Context) ([]clientcert.TrustedCertificate, error) {
-	rows, err := db.pool.Query(ctx, `SELECT `+trustedCertCols+` FROM trusted_certificates ORDER BY added_at DESC, fingerprint COLLATE "C"`)
+	rows, err := db.pool.Query(ctx, `SELECT `+rowmap.TrustedCertColumns+` FROM trusted_certificates ORDER BY added_at DESC, fingerprint COLLATE "C"`)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: trusted certificates: %w", mapErr(err))
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (clientcert.TrustedCertificate, error) { return scanTrustedCert(r) })
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (clientcert.TrustedCertificate, error) { return rowmap.ScanTrustedCert(r) })
 	if err != nil {
 		return nil, fmt.Errorf("postgres: trusted certificates: %w", mapErr(err))
 	}
@@ -61,7 +49,7 @@ func (db *DB) TrustedCertificates(ctx context.Context) ([]clientcert.TrustedCert
 // TrustedCertificate returns the allow-list's entry for fingerprint, or
 // store.ErrNotFound.
 func (db *DB) TrustedCertificate(ctx context.Context, fingerprint string) (*clientcert.TrustedCertificate, error) {
-	c, err := scanTrustedCert(db.pool.QueryRow(ctx, `SELECT `+trustedCertCols+` FROM trusted_certificates WHERE fingerprint = $1`, fingerprint))
+	c, err := rowmap.ScanTrustedCert(db.pool.QueryRow(ctx, `SELECT `+rowmap.TrustedCertColumns+` FROM trusted_certificates WHERE fingerprint = $1`, fingerprint))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: trusted certificate: %w", mapErr(err))
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/smartgate/smartgate/account"
 	"github.com/smartgate/smartgate/authz"
 	"github.com/smartgate/smartgate/store"
+	"github.com/smartgate/smartgate/store/internal/rowmap"
 )
 
 var _ authz.FamilyStore = (*DB)(nil)
@@ -18,7 +19,7 @@ var _ authz.FamilyStore = (*DB)(nil)
 // familySelect reads a family by its active refresh token t: the record,
 // the first issue and the latest rotation. Its parameters: $1
 // authz.StateRotated, $2 authz.KindRefresh, $3 authz.StateActive, $4 now;
-// scanFamily scans its columns.
+// rowmap.ScanFamily scans its columns.
 const familySelect = `SELECT t.signature, t.request_id, t.client_id, t.subject, t.access_signature, t.session_id,
 			t.state_at, t.requested_at, t.expires_at, t.data,
 			(SELECT MIN(f.requested_at) FROM oauth_tokens f WHERE f.kind = t.kind AND f.request_id = t.request_id),
@@ -41,7 +42,7 @@ func (db *DB) RefreshFamilies(ctx context.Context, subject, clientID string, now
 	if err != nil {
 		return nil, fmt.Errorf("postgres: refresh families: %w", mapErr(err))
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (authz.RefreshFamily, error) { return scanFamily(r) })
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (authz.RefreshFamily, error) { return rowmap.ScanFamily(r) })
 	if err != nil {
 		return nil, fmt.Errorf("postgres: refresh families: %w", mapErr(err))
 	}
@@ -58,24 +59,10 @@ func (db *DB) RefreshFamily(ctx context.Context, requestID string, now time.Time
 			AND t.request_id = $5
 		ORDER BY t.requested_at DESC LIMIT 1`,
 		string(authz.StateRotated), string(authz.KindRefresh), string(authz.StateActive), encodeTime(now), requestID)
-	f, err := scanFamily(row)
+	f, err := rowmap.ScanFamily(row)
 	if err != nil {
 		return authz.RefreshFamily{}, fmt.Errorf("postgres: refresh family %q: %w", requestID, mapErr(err))
 	}
-	return f, nil
-}
-
-// scanFamily scans a row of familySelect.
-func scanFamily(row scanner) (authz.RefreshFamily, error) {
-	f := authz.RefreshFamily{Record: authz.TokenRecord{Kind: authz.KindRefresh, State: authz.StateActive}}
-	r := &f.Record
-	var stateAt, req, exp, created, used int64
-	if err := row.Scan(&r.Signature, &r.RequestID, &r.ClientID, &r.Subject, &r.AccessSignature, &r.SessionID,
-		&stateAt, &req, &exp, &r.Data, &created, &used); err != nil {
-		return f, err
-	}
-	r.StateAt, r.RequestedAt, r.ExpiresAt = decodeTime(stateAt), decodeTime(req), decodeTime(exp)
-	f.Created, f.LastUsed = decodeTime(created), decodeTime(used)
 	return f, nil
 }
 

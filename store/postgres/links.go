@@ -10,24 +10,13 @@ import (
 
 	"github.com/smartgate/smartgate/account"
 	"github.com/smartgate/smartgate/store"
+	"github.com/smartgate/smartgate/store/internal/rowmap"
 )
 
 var (
 	_ account.Links           = (*DB)(nil)
 	_ account.SignInCodeStore = (*DB)(nil)
 )
-
-const linkCols = `issuer, subject, user_id, provider, email, created, last_login`
-
-func scanLink(s scanner) (account.Link, error) {
-	var l account.Link
-	var created, last int64
-	if err := s.Scan(&l.Issuer, &l.Subject, &l.UserID, &l.Provider, &l.Email, &created, &last); err != nil {
-		return account.Link{}, err
-	}
-	l.Created, l.LastLogin = decodeTime(created), decodeTime(last)
-	return l, nil
-}
 
 // CreateLink stores l (Created is set to now when zero); an (issuer,
 // subject) linked already, to any account, is store.ErrConflict, an
@@ -40,8 +29,7 @@ func (db *DB) CreateLink(ctx context.Context, l *account.Link) error {
 		if err := userExists(ctx, tx, l.UserID); err != nil {
 			return err // pgx.ErrNoRows: mapped to ErrNotFound
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO identity_links (`+linkCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7)`,
-			l.Issuer, l.Subject, l.UserID, l.Provider, l.Email, encodeTime(l.Created), encodeTime(l.LastLogin))
+		_, err := tx.Exec(ctx, `INSERT INTO identity_links (`+rowmap.LinkColumns+`) VALUES ($1,$2,$3,$4,$5,$6,$7)`, rowmap.LinkArgs(l)...)
 		return err
 	})
 	if err != nil {
@@ -52,7 +40,7 @@ func (db *DB) CreateLink(ctx context.Context, l *account.Link) error {
 
 // LinkOf returns the link of (issuer, subject), or store.ErrNotFound.
 func (db *DB) LinkOf(ctx context.Context, issuer, subject string) (*account.Link, error) {
-	l, err := scanLink(db.pool.QueryRow(ctx, `SELECT `+linkCols+` FROM identity_links WHERE issuer = $1 AND subject = $2`, issuer, subject))
+	l, err := rowmap.ScanLink(db.pool.QueryRow(ctx, `SELECT `+rowmap.LinkColumns+` FROM identity_links WHERE issuer = $1 AND subject = $2`, issuer, subject))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: link of an identity: %w", mapErr(err))
 	}
@@ -61,7 +49,7 @@ func (db *DB) LinkOf(ctx context.Context, issuer, subject string) (*account.Link
 
 // LinksOf returns userID's links, oldest first.
 func (db *DB) LinksOf(ctx context.Context, userID string) ([]account.Link, error) {
-	out, err := db.queryLinks(ctx, `SELECT `+linkCols+` FROM identity_links
+	out, err := db.queryLinks(ctx, `SELECT `+rowmap.LinkColumns+` FROM identity_links
 		WHERE user_id = $1 ORDER BY created, issuer COLLATE "C", subject COLLATE "C"`, userID)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: links of %q: %w", userID, err)
@@ -77,7 +65,7 @@ func (db *DB) LinksOfUsers(ctx context.Context, userIDs []string) (map[string][]
 	if len(userIDs) == 0 {
 		return out, nil
 	}
-	links, err := db.queryLinks(ctx, `SELECT `+linkCols+` FROM identity_links
+	links, err := db.queryLinks(ctx, `SELECT `+rowmap.LinkColumns+` FROM identity_links
 		WHERE user_id = ANY($1::text[]) ORDER BY user_id COLLATE "C", created, issuer COLLATE "C", subject COLLATE "C"`, userIDs)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: links of users: %w", err)
@@ -93,7 +81,7 @@ func (db *DB) queryLinks(ctx context.Context, query string, args ...any) ([]acco
 	if err != nil {
 		return nil, mapErr(err)
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (account.Link, error) { return scanLink(r) })
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (account.Link, error) { return rowmap.ScanLink(r) })
 	return out, mapErr(err)
 }
 

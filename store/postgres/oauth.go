@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -11,36 +10,15 @@ import (
 
 	"github.com/smartgate/smartgate/authz"
 	"github.com/smartgate/smartgate/store"
+	"github.com/smartgate/smartgate/store/internal/rowmap"
 )
 
 var _ authz.Store = (*DB)(nil)
 
-func jsonList(v []string) string {
-	if v == nil {
-		v = []string{}
-	}
-	b, _ := json.Marshal(v)
-	return string(b)
-}
-
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
-}
-
-const clientCols = `id, name, secret_hash, redirect_uris, grant_types, response_types, scopes,
-	token_endpoint_auth_method, jwks, jwks_uri, launch_uri, logo_uri, client_uri, require_pkce, public, disabled, created_at,
-	contacts, tos_uri, policy_uri, post_logout_redirect_uris, software_id, software_version, registration_token_hash,
-	policy, owner, pending, ceiling_scopes, ceiling_grant_types, ceiling_auth_method, registration_token_expires_at, introspect_all,
-	allow_system_scopes, allow_scim, tls_subject_dn, tls_san_dns, tls_san_uri, tls_san_ip, tls_san_email, cert_bound_tokens,
-	allow_launch_create`
-
 const clientPlaceholders = `$1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26,$27,$28,$29,$30,
 	$31,$32,$33,$34,$35,$36,$37,$38,$39,$40,$41`
 
-// sqlUpdateClient sets every column but the id ($41) to clientArgs[1:].
+// sqlUpdateClient sets every column but the id ($41) to rowmap.ClientArgs[1:].
 const sqlUpdateClient = `UPDATE oauth_clients SET name=$1, secret_hash=$2, redirect_uris=$3, grant_types=$4,
 	response_types=$5, scopes=$6, token_endpoint_auth_method=$7, jwks=$8, jwks_uri=$9, launch_uri=$10, logo_uri=$11,
 	client_uri=$12, require_pkce=$13, public=$14, disabled=$15, created_at=$16,
@@ -52,56 +30,12 @@ const sqlUpdateClient = `UPDATE oauth_clients SET name=$1, secret_hash=$2, redir
 	allow_launch_create=$40
 	WHERE id=$41`
 
-func clientArgs(c *authz.Client) []any {
-	policy := c.Policy
-	if policy == "" {
-		policy = authz.PolicyAdmin
-	}
-	return []any{c.ID, c.Name, c.SecretHash, jsonList(c.RedirectURIs), jsonList(c.GrantTypes), jsonList(c.ResponseTypes),
-		jsonList(c.Scopes), c.TokenEndpointAuthMethod, c.JWKS, c.JWKSURI, c.LaunchURI, c.LogoURI, c.ClientURI,
-		boolInt(c.RequirePKCE), boolInt(c.Public), boolInt(c.Disabled), encodeTime(c.CreatedAt),
-		jsonList(c.Contacts), c.TOSURI, c.PolicyURI, jsonList(c.PostLogoutRedirectURIs), c.SoftwareID, c.SoftwareVersion,
-		c.RegistrationTokenHash, policy, c.Owner, boolInt(c.Pending),
-		jsonList(c.Ceiling.Scopes), jsonList(c.Ceiling.GrantTypes), c.Ceiling.AuthMethod, encodeTime(c.RegistrationTokenExpiresAt), boolInt(c.IntrospectAll),
-		boolInt(c.AllowSystemScopes), boolInt(c.AllowSCIM),
-		c.TLSClientAuth.SubjectDN, c.TLSClientAuth.SANDNS, c.TLSClientAuth.SANURI, c.TLSClientAuth.SANIP, c.TLSClientAuth.SANEmail,
-		boolInt(c.CertBoundAccessTokens), boolInt(c.AllowLaunchCreate)}
-}
-
-func scanClient(s scanner) (*authz.Client, error) {
-	var c authz.Client
-	var ru, gt, rt, sc, contacts, plru, csc, cgt string
-	var created, ratExp int64
-	var pkce, pub, dis, pending, all, sys, scim, bound, launchCreate int64
-	if err := s.Scan(&c.ID, &c.Name, &c.SecretHash, &ru, &gt, &rt, &sc, &c.TokenEndpointAuthMethod, &c.JWKS, &c.JWKSURI,
-		&c.LaunchURI, &c.LogoURI, &c.ClientURI, &pkce, &pub, &dis, &created,
-		&contacts, &c.TOSURI, &c.PolicyURI, &plru, &c.SoftwareID, &c.SoftwareVersion, &c.RegistrationTokenHash,
-		&c.Policy, &c.Owner, &pending, &csc, &cgt, &c.Ceiling.AuthMethod, &ratExp, &all, &sys, &scim,
-		&c.TLSClientAuth.SubjectDN, &c.TLSClientAuth.SANDNS, &c.TLSClientAuth.SANURI, &c.TLSClientAuth.SANIP, &c.TLSClientAuth.SANEmail,
-		&bound, &launchCreate); err != nil {
-		return nil, err
-	}
-	for _, p := range []struct {
-		s string
-		v *[]string
-	}{{ru, &c.RedirectURIs}, {gt, &c.GrantTypes}, {rt, &c.ResponseTypes}, {sc, &c.Scopes}, {contacts, &c.Contacts}, {plru, &c.PostLogoutRedirectURIs},
-		{csc, &c.Ceiling.Scopes}, {cgt, &c.Ceiling.GrantTypes}} {
-		if err := json.Unmarshal([]byte(p.s), p.v); err != nil {
-			return nil, fmt.Errorf("client %q: %w", c.ID, err)
-		}
-	}
-	c.RequirePKCE, c.Public, c.Disabled, c.Pending, c.IntrospectAll = pkce != 0, pub != 0, dis != 0, pending != 0, all != 0
-	c.AllowSystemScopes, c.AllowSCIM, c.CertBoundAccessTokens, c.AllowLaunchCreate = sys != 0, scim != 0, bound != 0, launchCreate != 0
-	c.CreatedAt, c.RegistrationTokenExpiresAt = decodeTime(created), decodeTime(ratExp)
-	return &c, nil
-}
-
 // CreateClient stores a new OAuth client; store.ErrConflict when the id
 // exists.
 func (db *DB) CreateClient(ctx context.Context, c *authz.Client) error {
-	args := clientArgs(c)
+	args := rowmap.ClientArgs(c)
 	err := db.write(ctx, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO oauth_clients (`+clientCols+`) VALUES (`+clientPlaceholders+`)`, args...)
+		_, err := tx.Exec(ctx, `INSERT INTO oauth_clients (`+rowmap.ClientColumns+`) VALUES (`+clientPlaceholders+`)`, args...)
 		return err
 	})
 	if err != nil {
@@ -113,7 +47,7 @@ func (db *DB) CreateClient(ctx context.Context, c *authz.Client) error {
 // GetClient returns one OAuth client. (authz.ClientCache caches it in
 // front of any backend.)
 func (db *DB) GetClient(ctx context.Context, id string) (*authz.Client, error) {
-	c, err := scanClient(db.pool.QueryRow(ctx, `SELECT `+clientCols+` FROM oauth_clients WHERE id = $1`, id))
+	c, err := rowmap.ScanClient(db.pool.QueryRow(ctx, `SELECT `+rowmap.ClientColumns+` FROM oauth_clients WHERE id = $1`, id))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: get client %q: %w", id, mapErr(err))
 	}
@@ -128,7 +62,7 @@ func (db *DB) GetClient(ctx context.Context, id string) (*authz.Client, error) {
 // be called again should the transaction still fail to serialise.
 func (db *DB) UpdateClient(ctx context.Context, id string, update func(old authz.Client) (authz.Client, error)) error {
 	err := db.write(ctx, func(tx pgx.Tx) error {
-		old, err := scanClient(tx.QueryRow(ctx, `SELECT `+clientCols+` FROM oauth_clients WHERE id = $1 FOR UPDATE`, id))
+		old, err := rowmap.ScanClient(tx.QueryRow(ctx, `SELECT `+rowmap.ClientColumns+` FROM oauth_clients WHERE id = $1 FOR UPDATE`, id))
 		if err != nil {
 			return err // pgx.ErrNoRows: mapped to ErrNotFound
 		}
@@ -139,7 +73,7 @@ func (db *DB) UpdateClient(ctx context.Context, id string, update func(old authz
 		if c.ID != id {
 			return fmt.Errorf("the update changed the client id to %q", c.ID)
 		}
-		_, err = tx.Exec(ctx, sqlUpdateClient, append(clientArgs(&c)[1:], id)...)
+		_, err = tx.Exec(ctx, sqlUpdateClient, append(rowmap.ClientArgs(&c)[1:], id)...)
 		return err
 	})
 	if err != nil {
@@ -182,7 +116,7 @@ func (db *DB) DeleteClient(ctx context.Context, id string, at time.Time) error {
 
 // ListClients returns all OAuth clients ordered by id.
 func (db *DB) ListClients(ctx context.Context) ([]*authz.Client, error) {
-	out, err := db.clients(ctx, `SELECT `+clientCols+` FROM oauth_clients ORDER BY id COLLATE "C"`)
+	out, err := db.clients(ctx, `SELECT `+rowmap.ClientColumns+` FROM oauth_clients ORDER BY id COLLATE "C"`)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: list clients: %w", err)
 	}
@@ -193,7 +127,7 @@ func (db *DB) ListClients(ctx context.Context) ([]*authz.Client, error) {
 // with a certificate (tls_client_auth, self_signed_tls_client_auth):
 // the candidates authz.ClientOfCertificate matches a certificate against.
 func (db *DB) ClientsByCertificateAuth(ctx context.Context) ([]*authz.Client, error) {
-	out, err := db.clients(ctx, `SELECT `+clientCols+` FROM oauth_clients
+	out, err := db.clients(ctx, `SELECT `+rowmap.ClientColumns+` FROM oauth_clients
 		WHERE token_endpoint_auth_method IN ($1, $2) AND disabled = 0 ORDER BY id COLLATE "C"`,
 		authz.AuthTLSClientAuth, authz.AuthSelfSignedTLSClientAuth)
 	if err != nil {
@@ -207,7 +141,7 @@ func (db *DB) clients(ctx context.Context, query string, args ...any) ([]*authz.
 	if err != nil {
 		return nil, mapErr(err)
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*authz.Client, error) { return scanClient(r) })
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*authz.Client, error) { return rowmap.ScanClient(r) })
 	return out, mapErr(err)
 }
 

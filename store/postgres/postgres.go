@@ -41,6 +41,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/smartgate/smartgate/store/internal/rowmap"
 )
 
 //go:embed migrations/*.sql
@@ -255,6 +257,6 @@ func (db *DB) migrate(ctx context.Context) error {
 }
 
 // scanner is a pgx.Row or pgx.Rows.
-type scanner interface{ Scan(dest ...any) error }
+type scanner = rowmap.Scanner
 
 var _ scanner = pgx.Row(nil)

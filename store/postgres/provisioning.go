@@ -9,21 +9,10 @@ import (
 
 	"github.com/smartgate/smartgate/scim/scimauth"
 	"github.com/smartgate/smartgate/store"
+	"github.com/smartgate/smartgate/store/internal/rowmap"
 )
 
 var _ scimauth.TokenStore = (*DB)(nil)
-
-const provisioningCols = `id, client_id, label, token_hash, created_by, created_at, last_used_at, revoked_at`
-
-func scanProvisioningToken(s scanner) (scimauth.Token, error) {
-	var t scimauth.Token
-	var created, used, revoked int64
-	if err := s.Scan(&t.ID, &t.ClientID, &t.Label, &t.Hash, &t.CreatedBy, &created, &used, &revoked); err != nil {
-		return scimauth.Token{}, err
-	}
-	t.CreatedAt, t.LastUsedAt, t.RevokedAt = decodeTime(created), decodeTime(used), decodeTime(revoked)
-	return t, nil
-}
 
 // CreateProvisioningToken stores a provisioning token (its hash) for an
 // existing client, checked in the same transaction: store.ErrNotFound
@@ -34,8 +23,7 @@ func (db *DB) CreateProvisioningToken(ctx context.Context, t scimauth.Token) err
 		if err := tx.QueryRow(ctx, `SELECT 1 FROM oauth_clients WHERE id = $1`, t.ClientID).Scan(&one); err != nil {
 			return err // pgx.ErrNoRows: mapped to ErrNotFound
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO provisioning_tokens (`+provisioningCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)`,
-			t.ID, t.ClientID, t.Label, t.Hash, t.CreatedBy, encodeTime(t.CreatedAt), encodeTime(t.LastUsedAt), encodeTime(t.RevokedAt))
+		_, err := tx.Exec(ctx, `INSERT INTO provisioning_tokens (`+rowmap.ProvisioningColumns+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)`, rowmap.ProvisioningArgs(t)...)
 		return err
 	})
 	if err != nil {
@@ -46,7 +34,7 @@ func (db *DB) CreateProvisioningToken(ctx context.Context, t scimauth.Token) err
 
 // ProvisioningTokenByHash returns the token whose SHA-256 is hash.
 func (db *DB) ProvisioningTokenByHash(ctx context.Context, hash []byte) (scimauth.Token, error) {
-	t, err := scanProvisioningToken(db.pool.QueryRow(ctx, `SELECT `+provisioningCols+` FROM provisioning_tokens WHERE token_hash = $1`, hash))
+	t, err := rowmap.ScanProvisioningToken(db.pool.QueryRow(ctx, `SELECT `+rowmap.ProvisioningColumns+` FROM provisioning_tokens WHERE token_hash = $1`, hash))
 	if err != nil {
 		return scimauth.Token{}, fmt.Errorf("postgres: provisioning token: %w", mapErr(err))
 	}
@@ -55,12 +43,12 @@ func (db *DB) ProvisioningTokenByHash(ctx context.Context, hash []byte) (scimaut
 
 // ProvisioningTokens lists a client's provisioning tokens, newest first.
 func (db *DB) ProvisioningTokens(ctx context.Context, clientID string) ([]scimauth.Token, error) {
-	rows, err := db.pool.Query(ctx, `SELECT `+provisioningCols+` FROM provisioning_tokens
+	rows, err := db.pool.Query(ctx, `SELECT `+rowmap.ProvisioningColumns+` FROM provisioning_tokens
 		WHERE client_id = $1 ORDER BY created_at DESC, id COLLATE "C"`, clientID)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: provisioning tokens of %q: %w", clientID, mapErr(err))
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (scimauth.Token, error) { return scanProvisioningToken(r) })
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (scimauth.Token, error) { return rowmap.ScanProvisioningToken(r) })
 	if err != nil {
 		return nil, fmt.Errorf("postgres: provisioning tokens of %q: %w", clientID, mapErr(err))
 	}

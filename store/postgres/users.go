@@ -11,6 +11,7 @@ import (
 
 	"github.com/smartgate/smartgate/account"
 	"github.com/smartgate/smartgate/store"
+	"github.com/smartgate/smartgate/store/internal/rowmap"
 )
 
 var (
@@ -19,13 +20,6 @@ var (
 	_ account.Sessions = (*DB)(nil)
 	_ account.Pendings = (*DB)(nil)
 )
-
-func splitSpace(s string) []string {
-	if s == "" {
-		return nil
-	}
-	return strings.Fields(s)
-}
 
 // flag01 is a Go flag in its stored form (the schema's flags are 0/1
 // integers, which pgx neither encodes from nor scans into a bool).
@@ -41,7 +35,7 @@ func (db *DB) CreateUser(ctx context.Context, u *account.User) error {
 	if err := u.Validate(); err != nil {
 		return fmt.Errorf("postgres: create user: %w", err)
 	}
-	attrs, err := encodeAttrs(u)
+	attrs, err := rowmap.EncodeUserAttrs(u)
 	if err != nil {
 		return fmt.Errorf("postgres: create user: %w", err)
 	}
@@ -85,84 +79,6 @@ func queueValues(b *pgx.Batch, id string, emails []account.Email, phones []accou
 	}
 }
 
-// userAttrs is the JSON form of the users.attrs column: the SCIM attributes
-// kept but rarely filtered on (migration 0012), the same bytes as
-// store/sqlite's. The keys are the paths the filter compiler reads
-// (jsonAttr); an absent key is an empty value.
-type userAttrs struct {
-	MiddleName        string          `json:"middleName,omitempty"`
-	HonorificPrefix   string          `json:"honorificPrefix,omitempty"`
-	HonorificSuffix   string          `json:"honorificSuffix,omitempty"`
-	NickName          string          `json:"nickName,omitempty"`
-	ProfileURL        string          `json:"profileUrl,omitempty"`
-	Title             string          `json:"title,omitempty"`
-	UserType          string          `json:"userType,omitempty"`
-	PreferredLanguage string          `json:"preferredLanguage,omitempty"`
-	Locale            string          `json:"locale,omitempty"`
-	Timezone          string          `json:"timezone,omitempty"`
-	Enterprise        *enterpriseJSON `json:"enterprise,omitempty"`
-	Addresses         []addressJSON   `json:"addresses,omitempty"`
-}
-
-// addressJSON is one of a person's addresses (account.Address); they are
-// not filterable, so no query reads these keys.
-type addressJSON struct {
-	Formatted     string `json:"formatted,omitempty"`
-	StreetAddress string `json:"streetAddress,omitempty"`
-	Locality      string `json:"locality,omitempty"`
-	Region        string `json:"region,omitempty"`
-	PostalCode    string `json:"postalCode,omitempty"`
-	Country       string `json:"country,omitempty"`
-	Type          string `json:"type,omitempty"`
-	Primary       bool   `json:"primary,omitempty"`
-}
-
-type enterpriseJSON struct {
-	EmployeeNumber string `json:"employeeNumber,omitempty"`
-	CostCenter     string `json:"costCenter,omitempty"`
-	Organization   string `json:"organization,omitempty"`
-	Division       string `json:"division,omitempty"`
-	Department     string `json:"department,omitempty"`
-	Manager        string `json:"manager,omitempty"`
-}
-
-func encodeAttrs(u *account.User) (string, error) {
-	p := u.Profile
-	a := userAttrs{MiddleName: p.MiddleName, HonorificPrefix: p.HonorificPrefix, HonorificSuffix: p.HonorificSuffix,
-		NickName: p.NickName, ProfileURL: p.ProfileURL, Title: p.Title, UserType: p.UserType,
-		PreferredLanguage: p.PreferredLanguage, Locale: p.Locale, Timezone: p.Timezone}
-	if e := u.Enterprise; e != (account.Enterprise{}) {
-		a.Enterprise = &enterpriseJSON{EmployeeNumber: e.EmployeeNumber, CostCenter: e.CostCenter,
-			Organization: e.Organization, Division: e.Division, Department: e.Department, Manager: e.Manager}
-	}
-	for _, ad := range p.Addresses {
-		a.Addresses = append(a.Addresses, addressJSON(ad))
-	}
-	b, err := json.Marshal(a)
-	if err != nil {
-		return "", fmt.Errorf("encode attributes: %w", err)
-	}
-	return string(b), nil
-}
-
-func decodeAttrs(s string, u *account.User) error {
-	var a userAttrs
-	if err := json.Unmarshal([]byte(s), &a); err != nil {
-		return fmt.Errorf("decode attributes of user %q: %w", u.ID, err)
-	}
-	u.Profile = account.Profile{MiddleName: a.MiddleName, HonorificPrefix: a.HonorificPrefix, HonorificSuffix: a.HonorificSuffix,
-		NickName: a.NickName, ProfileURL: a.ProfileURL, Title: a.Title, UserType: a.UserType,
-		PreferredLanguage: a.PreferredLanguage, Locale: a.Locale, Timezone: a.Timezone}
-	if e := a.Enterprise; e != nil {
-		u.Enterprise = account.Enterprise{EmployeeNumber: e.EmployeeNumber, CostCenter: e.CostCenter,
-			Organization: e.Organization, Division: e.Division, Department: e.Department, Manager: e.Manager}
-	}
-	for _, ad := range a.Addresses {
-		u.Profile.Addresses = append(u.Profile.Addresses, account.Address(ad))
-	}
-	return nil
-}
-
 // userColumns are the columns of a user (alias u) and, last, their
 // e-mails and phone numbers as JSON arrays in position order, read by
 // correlated subqueries: a user and their values are one statement, so
@@ -192,7 +108,7 @@ func scanUser(s scanner) (*account.User, error) {
 		&emails, &phones); err != nil {
 		return nil, err
 	}
-	if err := decodeAttrs(attrs, &u); err != nil {
+	if err := rowmap.DecodeUserAttrs(attrs, &u); err != nil {
 		return nil, err
 	}
 	var es, ps []userValue
@@ -209,7 +125,7 @@ func scanUser(s scanner) (*account.User, error) {
 		u.Profile.PhoneNumbers = append(u.Profile.PhoneNumbers, account.PhoneNumber{Value: p.Value, Type: p.Type, Primary: p.Primary})
 	}
 	u.Active = active != 0
-	u.Roles = splitSpace(roles)
+	u.Roles = rowmap.SplitSpace(roles)
 	u.Meta.Created, u.Meta.LastModified = decodeTime(created), decodeTime(modified)
 	return &u, nil
 }
@@ -286,7 +202,7 @@ func (db *DB) UpdateUser(ctx context.Context, u *account.User) error {
 	if err := u.Validate(); err != nil {
 		return fmt.Errorf("postgres: update user: %w", err)
 	}
-	attrs, err := encodeAttrs(u)
+	attrs, err := rowmap.EncodeUserAttrs(u)
 	if err != nil {
 		return fmt.Errorf("postgres: update user: %w", err)
 	}
@@ -371,7 +287,7 @@ func (db *DB) Consent(ctx context.Context, userID, clientID string) (*account.Co
 	if err != nil {
 		return nil, fmt.Errorf("postgres: consent of %q for %q: %w", userID, clientID, mapErr(err))
 	}
-	c.Scopes, c.Created, c.Updated = splitSpace(scopes), decodeTime(created), decodeTime(updated)
+	c.Scopes, c.Created, c.Updated = rowmap.SplitSpace(scopes), decodeTime(created), decodeTime(updated)
 	return &c, nil
 }
 
@@ -406,7 +322,7 @@ func scanConsents(rows pgx.Rows) ([]account.Consent, error) {
 		if err := rows.Scan(&c.UserID, &c.ClientID, &scopes, &created, &updated); err != nil {
 			return nil, err
 		}
-		c.Scopes, c.Created, c.Updated = splitSpace(scopes), decodeTime(created), decodeTime(updated)
+		c.Scopes, c.Created, c.Updated = rowmap.SplitSpace(scopes), decodeTime(created), decodeTime(updated)
 		out = append(out, c)
 	}
 	return out, mapErr(rows.Err())
@@ -475,7 +391,7 @@ func (db *DB) Session(ctx context.Context, id string) (*account.Session, error) 
 	if err != nil {
 		return nil, fmt.Errorf("postgres: session: %w", mapErr(err))
 	}
-	s.AuthTime, s.AMR, s.Created = decodeTime(auth), splitSpace(amr), decodeTime(created)
+	s.AuthTime, s.AMR, s.Created = decodeTime(auth), rowmap.SplitSpace(amr), decodeTime(created)
 	s.ExpiresAt, s.EndedAt = decodeTime(expires), decodeTime(ended)
 	return &s, nil
 }

@@ -9,21 +9,10 @@ import (
 
 	"github.com/smartgate/smartgate/authz/clientcert"
 	"github.com/smartgate/smartgate/store"
+	"github.com/smartgate/smartgate/store/internal/rowmap"
 )
 
 var _ clientcert.AllowList = (*DB)(nil)
-
-const trustedCertCols = `fingerprint, subject, issuer, not_before, not_after, pem, note, added_by, added_at`
-
-func scanTrustedCert(s scanner) (clientcert.TrustedCertificate, error) {
-	var c clientcert.TrustedCertificate
-	var nb, na, added int64
-	if err := s.Scan(&c.Fingerprint, &c.Subject, &c.Issuer, &nb, &na, &c.PEM, &c.Note, &c.AddedBy, &added); err != nil {
-		return clientcert.TrustedCertificate{}, err
-	}
-	c.NotBefore, c.NotAfter, c.AddedAt = decodeTime(nb), decodeTime(na), decodeTime(added)
-	return c, nil
-}
 
 // AddTrustedCertificate puts c on the allow-list (AddedAt is set to now
 // when zero); a fingerprint on it already is store.ErrConflict.
@@ -35,8 +24,7 @@ func (db *DB) AddTrustedCertificate(ctx context.Context, c *clientcert.TrustedCe
 		c.AddedAt = storedTime(time.Now())
 	}
 	err := db.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO trusted_certificates (`+trustedCertCols+`) VALUES (?,?,?,?,?,?,?,?,?)`,
-			c.Fingerprint, c.Subject, c.Issuer, encodeTime(c.NotBefore), encodeTime(c.NotAfter), c.PEM, c.Note, c.AddedBy, encodeTime(c.AddedAt))
+		_, err := tx.ExecContext(ctx, `INSERT INTO trusted_certificates (`+rowmap.TrustedCertColumns+`) VALUES (?,?,?,?,?,?,?,?,?)`, rowmap.TrustedCertArgs(c)...)
 		return err
 	})
 	if err != nil {
@@ -47,14 +35,14 @@ func (db *DB) AddTrustedCertificate(ctx context.Context, c *clientcert.TrustedCe
 
 // TrustedCertificates lists the allow-list, newest first.
 func (db *DB) TrustedCertificates(ctx context.Context) ([]clientcert.TrustedCertificate, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT `+trustedCertCols+` FROM trusted_certificates ORDER BY added_at DESC, fingerprint`)
+	rows, err := db.r.QueryContext(ctx, `SELECT `+rowmap.TrustedCertColumns+` FROM trusted_certificates ORDER BY added_at DESC, fingerprint`)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: trusted certificates: %w", mapErr(err))
 	}
 	defer rows.Close()
 	var out []clientcert.TrustedCertificate
 	for rows.Next() {
-		c, err := scanTrustedCert(rows)
+		c, err := rowmap.ScanTrustedCert(rows)
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: trusted certificates: %w", err)
 		}
@@ -69,7 +57,7 @@ func (db *DB) TrustedCertificates(ctx context.Context) ([]clientcert.TrustedCert
 // TrustedCertificate returns the allow-list's entry for fingerprint, or
 // store.ErrNotFound.
 func (db *DB) TrustedCertificate(ctx context.Context, fingerprint string) (*clientcert.TrustedCertificate, error) {
-	c, err := scanTrustedCert(db.r.QueryRowContext(ctx, `SELECT `+trustedCertCols+` FROM trusted_certificates WHERE fingerprint = ?`, fingerprint))
+	c, err := rowmap.ScanTrustedCert(db.r.QueryRowContext(ctx, `SELECT `+rowmap.TrustedCertColumns+` FROM trusted_certificates WHERE fingerprint = ?`, fingerprint))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: trusted certificate: %w", mapErr(err))
 	}

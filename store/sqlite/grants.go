@@ -8,13 +8,14 @@ import (
 	"github.com/smartgate/smartgate/account"
 	"github.com/smartgate/smartgate/authz"
 	"github.com/smartgate/smartgate/store"
+	"github.com/smartgate/smartgate/store/internal/rowmap"
 )
 
 var _ authz.FamilyStore = (*DB)(nil)
 
 // familySelect reads a family by its active refresh token t: the
 // record, the first issue and the latest rotation (its one parameter is
-// authz.StateRotated); scanFamily scans its columns.
+// authz.StateRotated); rowmap.ScanFamily scans its columns.
 const familySelect = `SELECT t.signature, t.request_id, t.client_id, t.subject, t.access_signature, t.session_id,
 			t.state_at, t.requested_at, t.expires_at, t.data,
 			(SELECT MIN(f.requested_at) FROM oauth_tokens f WHERE f.kind = t.kind AND f.request_id = t.request_id),
@@ -40,7 +41,7 @@ func (db *DB) RefreshFamilies(ctx context.Context, subject, clientID string, now
 	defer rows.Close()
 	var out []authz.RefreshFamily
 	for rows.Next() {
-		f, err := scanFamily(rows)
+		f, err := rowmap.ScanFamily(rows)
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: refresh families: %w", err)
 		}
@@ -59,24 +60,10 @@ func (db *DB) RefreshFamily(ctx context.Context, requestID string, now time.Time
 			AND t.request_id = ?
 		ORDER BY t.requested_at DESC LIMIT 1`,
 		string(authz.StateRotated), string(authz.KindRefresh), string(authz.StateActive), encodeTime(now), requestID)
-	f, err := scanFamily(row)
+	f, err := rowmap.ScanFamily(row)
 	if err != nil {
 		return authz.RefreshFamily{}, fmt.Errorf("sqlite: refresh family %q: %w", requestID, mapErr(err))
 	}
-	return f, nil
-}
-
-// scanFamily scans a row of familySelect.
-func scanFamily(row interface{ Scan(dest ...any) error }) (authz.RefreshFamily, error) {
-	f := authz.RefreshFamily{Record: authz.TokenRecord{Kind: authz.KindRefresh, State: authz.StateActive}}
-	r := &f.Record
-	var stateAt, req, exp, created, used int64
-	if err := row.Scan(&r.Signature, &r.RequestID, &r.ClientID, &r.Subject, &r.AccessSignature, &r.SessionID,
-		&stateAt, &req, &exp, &r.Data, &created, &used); err != nil {
-		return f, err
-	}
-	r.StateAt, r.RequestedAt, r.ExpiresAt = decodeTime(stateAt), decodeTime(req), decodeTime(exp)
-	f.Created, f.LastUsed = decodeTime(created), decodeTime(used)
 	return f, nil
 }
 
@@ -101,7 +88,7 @@ func (db *DB) ConsentsOf(ctx context.Context, userID, clientID string, limit int
 		if err := rows.Scan(&c.UserID, &c.ClientID, &scopes, &created, &updated); err != nil {
 			return nil, fmt.Errorf("sqlite: consents: %w", err)
 		}
-		c.Scopes, c.Created, c.Updated = splitSpace(scopes), decodeTime(created), decodeTime(updated)
+		c.Scopes, c.Created, c.Updated = rowmap.SplitSpace(scopes), decodeTime(created), decodeTime(updated)
 		out = append(out, c)
 	}
 	return out, mapErr(rows.Err())

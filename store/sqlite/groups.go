@@ -10,6 +10,7 @@ import (
 
 	"github.com/smartgate/smartgate/account"
 	"github.com/smartgate/smartgate/store"
+	"github.com/smartgate/smartgate/store/internal/rowmap"
 )
 
 var _ account.Directory = (*DB)(nil)
@@ -40,24 +41,6 @@ func (db *DB) DeleteUser(ctx context.Context, id string) error {
 	return nil
 }
 
-// validGroup checks a group before it is stored.
-func validGroup(g *account.Group) error {
-	if strings.TrimSpace(g.DisplayName) == "" {
-		return fmt.Errorf("group %q has no displayName", g.ID)
-	}
-	for _, r := range g.Roles {
-		if !account.ValidRole(r) {
-			return fmt.Errorf("group %q: unknown role %q", g.DisplayName, r)
-		}
-	}
-	for _, s := range g.Ceiling {
-		if s == "" || strings.ContainsAny(s, " \t\r\n") {
-			return fmt.Errorf("group %q: ceiling scope %q is not one scope", g.DisplayName, s)
-		}
-	}
-	return nil
-}
-
 // encodeCeiling is the stored ceiling: NULL for none (nil), ” for an
 // empty one.
 func encodeCeiling(c []string) any {
@@ -77,7 +60,7 @@ func decodeCeiling(c sql.NullString) []string {
 // CreateGroup stores g with its members, assigning g.ID (when empty) and
 // g.Meta.
 func (db *DB) CreateGroup(ctx context.Context, g *account.Group) error {
-	if err := validGroup(g); err != nil {
+	if err := rowmap.ValidGroup(g); err != nil {
 		return fmt.Errorf("sqlite: create group: %w", err)
 	}
 	if g.ID == "" {
@@ -159,7 +142,7 @@ func scanGroup(s scanner) (*account.Group, error) {
 	if err := s.Scan(&g.ID, &g.DisplayName, &g.ExternalID, &roles, &ceiling, &created, &modified, &g.Meta.Version); err != nil {
 		return nil, err
 	}
-	g.Roles, g.Ceiling = splitSpace(roles), decodeCeiling(ceiling)
+	g.Roles, g.Ceiling = rowmap.SplitSpace(roles), decodeCeiling(ceiling)
 	g.Meta.Created, g.Meta.LastModified = decodeTime(created), decodeTime(modified)
 	return &g, nil
 }
@@ -247,7 +230,7 @@ func (db *DB) Group(ctx context.Context, id string) (*account.Group, error) {
 // UpdateGroup replaces the group and its members when g.Meta.Version is
 // the stored version.
 func (db *DB) UpdateGroup(ctx context.Context, g *account.Group) error {
-	if err := validGroup(g); err != nil {
+	if err := rowmap.ValidGroup(g); err != nil {
 		return fmt.Errorf("sqlite: update group: %w", err)
 	}
 	now := storedTime(time.Now())

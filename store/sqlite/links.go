@@ -9,24 +9,13 @@ import (
 
 	"github.com/smartgate/smartgate/account"
 	"github.com/smartgate/smartgate/store"
+	"github.com/smartgate/smartgate/store/internal/rowmap"
 )
 
 var (
 	_ account.Links           = (*DB)(nil)
 	_ account.SignInCodeStore = (*DB)(nil)
 )
-
-const linkCols = `issuer, subject, user_id, provider, email, created, last_login`
-
-func scanLink(s scanner) (account.Link, error) {
-	var l account.Link
-	var created, last int64
-	if err := s.Scan(&l.Issuer, &l.Subject, &l.UserID, &l.Provider, &l.Email, &created, &last); err != nil {
-		return account.Link{}, err
-	}
-	l.Created, l.LastLogin = decodeTime(created), decodeTime(last)
-	return l, nil
-}
 
 // CreateLink stores l (Created is set to now when zero); an (issuer,
 // subject) linked already, to any account, is store.ErrConflict, an
@@ -40,8 +29,7 @@ func (db *DB) CreateLink(ctx context.Context, l *account.Link) error {
 		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM users WHERE id = ?`, l.UserID).Scan(&one); err != nil {
 			return err // sql.ErrNoRows: mapped to ErrNotFound
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO identity_links (`+linkCols+`) VALUES (?,?,?,?,?,?,?)`,
-			l.Issuer, l.Subject, l.UserID, l.Provider, l.Email, encodeTime(l.Created), encodeTime(l.LastLogin))
+		_, err := tx.ExecContext(ctx, `INSERT INTO identity_links (`+rowmap.LinkColumns+`) VALUES (?,?,?,?,?,?,?)`, rowmap.LinkArgs(l)...)
 		return err
 	})
 	if err != nil {
@@ -52,7 +40,7 @@ func (db *DB) CreateLink(ctx context.Context, l *account.Link) error {
 
 // LinkOf returns the link of (issuer, subject), or store.ErrNotFound.
 func (db *DB) LinkOf(ctx context.Context, issuer, subject string) (*account.Link, error) {
-	l, err := scanLink(db.stmts.linkOf.QueryRowContext(ctx, issuer, subject))
+	l, err := rowmap.ScanLink(db.stmts.linkOf.QueryRowContext(ctx, issuer, subject))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: link of an identity: %w", mapErr(err))
 	}
@@ -61,7 +49,7 @@ func (db *DB) LinkOf(ctx context.Context, issuer, subject string) (*account.Link
 
 // LinksOf returns userID's links, oldest first.
 func (db *DB) LinksOf(ctx context.Context, userID string) ([]account.Link, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT `+linkCols+` FROM identity_links
+	rows, err := db.r.QueryContext(ctx, `SELECT `+rowmap.LinkColumns+` FROM identity_links
 		WHERE user_id = ? ORDER BY created, issuer, subject`, userID)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: links of %q: %w", userID, mapErr(err))
@@ -85,7 +73,7 @@ func (db *DB) LinksOfUsers(ctx context.Context, userIDs []string) (map[string][]
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: links of users: %w", err)
 	}
-	rows, err := db.r.QueryContext(ctx, `SELECT `+linkCols+` FROM identity_links
+	rows, err := db.r.QueryContext(ctx, `SELECT `+rowmap.LinkColumns+` FROM identity_links
 		WHERE user_id IN (SELECT value FROM json_each(?)) ORDER BY user_id, created, issuer, subject`, string(ids))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: links of users: %w", mapErr(err))
@@ -104,7 +92,7 @@ func scanLinks(rows *sql.Rows) ([]account.Link, error) {
 	defer rows.Close()
 	var out []account.Link
 	for rows.Next() {
-		l, err := scanLink(rows)
+		l, err := rowmap.ScanLink(rows)
 		if err != nil {
 			return nil, err
 		}

@@ -3,90 +3,24 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/smartgate/smartgate/authz"
 	"github.com/smartgate/smartgate/store"
+	"github.com/smartgate/smartgate/store/internal/rowmap"
 )
 
 var _ authz.Store = (*DB)(nil)
 
-func jsonList(v []string) string {
-	if v == nil {
-		v = []string{}
-	}
-	b, _ := json.Marshal(v)
-	return string(b)
-}
-
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
-}
-
-const clientCols = `id, name, secret_hash, redirect_uris, grant_types, response_types, scopes,
-	token_endpoint_auth_method, jwks, jwks_uri, launch_uri, logo_uri, client_uri, require_pkce, public, disabled, created_at,
-	contacts, tos_uri, policy_uri, post_logout_redirect_uris, software_id, software_version, registration_token_hash,
-	policy, owner, pending, ceiling_scopes, ceiling_grant_types, ceiling_auth_method, registration_token_expires_at, introspect_all,
-	allow_system_scopes, allow_scim, tls_subject_dn, tls_san_dns, tls_san_uri, tls_san_ip, tls_san_email, cert_bound_tokens,
-	allow_launch_create`
-
 const clientPlaceholders = `?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?`
-
-func clientArgs(c *authz.Client) []any {
-	policy := c.Policy
-	if policy == "" {
-		policy = authz.PolicyAdmin
-	}
-	return []any{c.ID, c.Name, c.SecretHash, jsonList(c.RedirectURIs), jsonList(c.GrantTypes), jsonList(c.ResponseTypes),
-		jsonList(c.Scopes), c.TokenEndpointAuthMethod, c.JWKS, c.JWKSURI, c.LaunchURI, c.LogoURI, c.ClientURI,
-		boolInt(c.RequirePKCE), boolInt(c.Public), boolInt(c.Disabled), encodeTime(c.CreatedAt),
-		jsonList(c.Contacts), c.TOSURI, c.PolicyURI, jsonList(c.PostLogoutRedirectURIs), c.SoftwareID, c.SoftwareVersion,
-		c.RegistrationTokenHash, policy, c.Owner, boolInt(c.Pending),
-		jsonList(c.Ceiling.Scopes), jsonList(c.Ceiling.GrantTypes), c.Ceiling.AuthMethod, encodeTime(c.RegistrationTokenExpiresAt), boolInt(c.IntrospectAll),
-		boolInt(c.AllowSystemScopes), boolInt(c.AllowSCIM),
-		c.TLSClientAuth.SubjectDN, c.TLSClientAuth.SANDNS, c.TLSClientAuth.SANURI, c.TLSClientAuth.SANIP, c.TLSClientAuth.SANEmail,
-		boolInt(c.CertBoundAccessTokens), boolInt(c.AllowLaunchCreate)}
-}
-
-func scanClient(s scanner) (*authz.Client, error) {
-	var c authz.Client
-	var ru, gt, rt, sc, contacts, plru, csc, cgt string
-	var created, ratExp int64
-	var pkce, pub, dis, pending, all, sys, scim, bound, launchCreate int
-	if err := s.Scan(&c.ID, &c.Name, &c.SecretHash, &ru, &gt, &rt, &sc, &c.TokenEndpointAuthMethod, &c.JWKS, &c.JWKSURI,
-		&c.LaunchURI, &c.LogoURI, &c.ClientURI, &pkce, &pub, &dis, &created,
-		&contacts, &c.TOSURI, &c.PolicyURI, &plru, &c.SoftwareID, &c.SoftwareVersion, &c.RegistrationTokenHash,
-		&c.Policy, &c.Owner, &pending, &csc, &cgt, &c.Ceiling.AuthMethod, &ratExp, &all, &sys, &scim,
-		&c.TLSClientAuth.SubjectDN, &c.TLSClientAuth.SANDNS, &c.TLSClientAuth.SANURI, &c.TLSClientAuth.SANIP, &c.TLSClientAuth.SANEmail,
-		&bound, &launchCreate); err != nil {
-		return nil, err
-	}
-	for _, p := range []struct {
-		s string
-		v *[]string
-	}{{ru, &c.RedirectURIs}, {gt, &c.GrantTypes}, {rt, &c.ResponseTypes}, {sc, &c.Scopes}, {contacts, &c.Contacts}, {plru, &c.PostLogoutRedirectURIs},
-		{csc, &c.Ceiling.Scopes}, {cgt, &c.Ceiling.GrantTypes}} {
-		if err := json.Unmarshal([]byte(p.s), p.v); err != nil {
-			return nil, fmt.Errorf("client %q: %w", c.ID, err)
-		}
-	}
-	c.RequirePKCE, c.Public, c.Disabled, c.Pending, c.IntrospectAll = pkce != 0, pub != 0, dis != 0, pending != 0, all != 0
-	c.AllowSystemScopes, c.AllowSCIM, c.CertBoundAccessTokens, c.AllowLaunchCreate = sys != 0, scim != 0, bound != 0, launchCreate != 0
-	c.CreatedAt, c.RegistrationTokenExpiresAt = decodeTime(created), decodeTime(ratExp)
-	return &c, nil
-}
 
 // CreateClient stores a new OAuth client.
 func (db *DB) CreateClient(ctx context.Context, c *authz.Client) error {
 	err := db.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO oauth_clients (`+clientCols+`)
-			VALUES (`+clientPlaceholders+`)`, clientArgs(c)...)
+		_, err := tx.ExecContext(ctx, `INSERT INTO oauth_clients (`+rowmap.ClientColumns+`)
+			VALUES (`+clientPlaceholders+`)`, rowmap.ClientArgs(c)...)
 		return err
 	})
 	if err != nil {
@@ -98,7 +32,7 @@ func (db *DB) CreateClient(ctx context.Context, c *authz.Client) error {
 // GetClient returns one OAuth client. (authz.ClientCache caches it in
 // front of any backend.)
 func (db *DB) GetClient(ctx context.Context, id string) (*authz.Client, error) {
-	c, err := scanClient(db.stmts.getClient.QueryRowContext(ctx, id))
+	c, err := rowmap.ScanClient(db.stmts.getClient.QueryRowContext(ctx, id))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: get client %q: %w", id, mapErr(err))
 	}
@@ -111,7 +45,7 @@ func (db *DB) GetClient(ctx context.Context, id string) (*authz.Client, error) {
 // the row can land in between.
 func (db *DB) UpdateClient(ctx context.Context, id string, update func(old authz.Client) (authz.Client, error)) error {
 	err := db.write(ctx, func(tx *sql.Tx) error {
-		old, err := scanClient(tx.QueryRowContext(ctx, `SELECT `+clientCols+` FROM oauth_clients WHERE id = ?`, id))
+		old, err := rowmap.ScanClient(tx.QueryRowContext(ctx, `SELECT `+rowmap.ClientColumns+` FROM oauth_clients WHERE id = ?`, id))
 		if err != nil {
 			return err // sql.ErrNoRows: mapped to ErrNotFound
 		}
@@ -131,7 +65,7 @@ func (db *DB) UpdateClient(ctx context.Context, id string, update func(old authz
 			allow_system_scopes=?, allow_scim=?,
 			tls_subject_dn=?, tls_san_dns=?, tls_san_uri=?, tls_san_ip=?, tls_san_email=?, cert_bound_tokens=?,
 			allow_launch_create=?
-			WHERE id=?`, append(clientArgs(&c)[1:], id)...)
+			WHERE id=?`, append(rowmap.ClientArgs(&c)[1:], id)...)
 		return err
 	})
 	if err != nil {
@@ -174,14 +108,14 @@ func (db *DB) DeleteClient(ctx context.Context, id string, at time.Time) error {
 
 // ListClients returns all OAuth clients ordered by id.
 func (db *DB) ListClients(ctx context.Context) ([]*authz.Client, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT `+clientCols+` FROM oauth_clients ORDER BY id`)
+	rows, err := db.r.QueryContext(ctx, `SELECT `+rowmap.ClientColumns+` FROM oauth_clients ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list clients: %w", mapErr(err))
 	}
 	defer rows.Close()
 	var out []*authz.Client
 	for rows.Next() {
-		c, err := scanClient(rows)
+		c, err := rowmap.ScanClient(rows)
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: list clients: %w", err)
 		}
@@ -194,7 +128,7 @@ func (db *DB) ListClients(ctx context.Context) ([]*authz.Client, error) {
 // with a certificate (tls_client_auth, self_signed_tls_client_auth):
 // the candidates authz.ClientOfCertificate matches a certificate against.
 func (db *DB) ClientsByCertificateAuth(ctx context.Context) ([]*authz.Client, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT `+clientCols+` FROM oauth_clients
+	rows, err := db.r.QueryContext(ctx, `SELECT `+rowmap.ClientColumns+` FROM oauth_clients
 		WHERE token_endpoint_auth_method IN (?, ?) AND disabled = 0 ORDER BY id`,
 		authz.AuthTLSClientAuth, authz.AuthSelfSignedTLSClientAuth)
 	if err != nil {
@@ -203,7 +137,7 @@ func (db *DB) ClientsByCertificateAuth(ctx context.Context) ([]*authz.Client, er
 	defer rows.Close()
 	var out []*authz.Client
 	for rows.Next() {
-		c, err := scanClient(rows)
+		c, err := rowmap.ScanClient(rows)
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: clients by certificate: %w", err)
 		}

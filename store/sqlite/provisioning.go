@@ -8,21 +8,10 @@ import (
 
 	"github.com/smartgate/smartgate/scim/scimauth"
 	"github.com/smartgate/smartgate/store"
+	"github.com/smartgate/smartgate/store/internal/rowmap"
 )
 
 var _ scimauth.TokenStore = (*DB)(nil)
-
-const provisioningCols = `id, client_id, label, token_hash, created_by, created_at, last_used_at, revoked_at`
-
-func scanProvisioningToken(s scanner) (scimauth.Token, error) {
-	var t scimauth.Token
-	var created, used, revoked int64
-	if err := s.Scan(&t.ID, &t.ClientID, &t.Label, &t.Hash, &t.CreatedBy, &created, &used, &revoked); err != nil {
-		return scimauth.Token{}, err
-	}
-	t.CreatedAt, t.LastUsedAt, t.RevokedAt = decodeTime(created), decodeTime(used), decodeTime(revoked)
-	return t, nil
-}
 
 // CreateProvisioningToken stores a provisioning token (its hash) for an
 // existing client, checked in the same transaction.
@@ -32,8 +21,7 @@ func (db *DB) CreateProvisioningToken(ctx context.Context, t scimauth.Token) err
 		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM oauth_clients WHERE id = ?`, t.ClientID).Scan(&one); err != nil {
 			return err // sql.ErrNoRows: mapped to ErrNotFound
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO provisioning_tokens (`+provisioningCols+`) VALUES (?,?,?,?,?,?,?,?)`,
-			t.ID, t.ClientID, t.Label, t.Hash, t.CreatedBy, encodeTime(t.CreatedAt), encodeTime(t.LastUsedAt), encodeTime(t.RevokedAt))
+		_, err := tx.ExecContext(ctx, `INSERT INTO provisioning_tokens (`+rowmap.ProvisioningColumns+`) VALUES (?,?,?,?,?,?,?,?)`, rowmap.ProvisioningArgs(t)...)
 		return err
 	})
 	if err != nil {
@@ -44,7 +32,7 @@ func (db *DB) CreateProvisioningToken(ctx context.Context, t scimauth.Token) err
 
 // ProvisioningTokenByHash returns the token whose SHA-256 is hash.
 func (db *DB) ProvisioningTokenByHash(ctx context.Context, hash []byte) (scimauth.Token, error) {
-	t, err := scanProvisioningToken(db.stmts.provisioningToken.QueryRowContext(ctx, hash))
+	t, err := rowmap.ScanProvisioningToken(db.stmts.provisioningToken.QueryRowContext(ctx, hash))
 	if err != nil {
 		return scimauth.Token{}, fmt.Errorf("sqlite: provisioning token: %w", mapErr(err))
 	}
@@ -53,7 +41,7 @@ func (db *DB) ProvisioningTokenByHash(ctx context.Context, hash []byte) (scimaut
 
 // ProvisioningTokens lists a client's provisioning tokens, newest first.
 func (db *DB) ProvisioningTokens(ctx context.Context, clientID string) ([]scimauth.Token, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT `+provisioningCols+` FROM provisioning_tokens
+	rows, err := db.r.QueryContext(ctx, `SELECT `+rowmap.ProvisioningColumns+` FROM provisioning_tokens
 		WHERE client_id = ? ORDER BY created_at DESC, id`, clientID)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: provisioning tokens of %q: %w", clientID, mapErr(err))
@@ -61,7 +49,7 @@ func (db *DB) ProvisioningTokens(ctx context.Context, clientID string) ([]scimau
 	defer rows.Close()
 	var out []scimauth.Token
 	for rows.Next() {
-		t, err := scanProvisioningToken(rows)
+		t, err := rowmap.ScanProvisioningToken(rows)
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: provisioning tokens of %q: %w", clientID, mapErr(err))
 		}

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+
+	"github.com/smartgate/smartgate/store/internal/rowmap"
 )
 
 // stmts are the statements of the hot paths (token issue and
@@ -48,7 +50,7 @@ type stmts struct {
 const maxSearchStmts = 64
 
 const (
-	sqlGetClient = `SELECT ` + clientCols + ` FROM oauth_clients WHERE id = ?`
+	sqlGetClient = `SELECT ` + rowmap.ClientColumns + ` FROM oauth_clients WHERE id = ?`
 	sqlGetToken  = `SELECT request_id, client_id, subject, access_signature, session_id, state, state_at,
 		requested_at, expires_at, data FROM oauth_tokens WHERE kind = ? AND signature = ?`
 	sqlCreateToken = `INSERT INTO oauth_tokens
@@ -66,10 +68,10 @@ const (
 	// array ?1: each group row after its member's id, by display name.
 	sqlGroupsOf = `SELECT m.user_id, ` + groupColumns + ` FROM group_members m JOIN groups g ON g.id = m.group_id
 		WHERE m.user_id IN (SELECT value FROM json_each(?1)) ORDER BY m.user_id, g.display_name COLLATE NOCASE, g.id`
-	sqlProvisioningToken = `SELECT ` + provisioningCols + ` FROM provisioning_tokens WHERE token_hash = ?`
+	sqlProvisioningToken = `SELECT ` + rowmap.ProvisioningColumns + ` FROM provisioning_tokens WHERE token_hash = ?`
 	sqlUserByID          = `SELECT ` + userColumns + ` FROM users WHERE id = ?`
 	sqlUserByName        = `SELECT ` + userColumns + ` FROM users WHERE user_name = ?`
-	sqlLinkOf            = `SELECT ` + linkCols + ` FROM identity_links WHERE issuer = ? AND subject = ?`
+	sqlLinkOf            = `SELECT ` + rowmap.LinkColumns + ` FROM identity_links WHERE issuer = ? AND subject = ?`
 	// sqlTouchLink never moves last_login back.
 	sqlTouchLink = `UPDATE identity_links SET last_login = MAX(last_login, ?) WHERE issuer = ? AND subject = ?`
 	// sqlTakeSignInCode returns and deletes a code in one statement (single

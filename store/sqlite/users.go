@@ -10,6 +10,7 @@ import (
 
 	"github.com/smartgate/smartgate/account"
 	"github.com/smartgate/smartgate/store"
+	"github.com/smartgate/smartgate/store/internal/rowmap"
 )
 
 var (
@@ -19,19 +20,12 @@ var (
 	_ account.Pendings = (*DB)(nil)
 )
 
-func splitSpace(s string) []string {
-	if s == "" {
-		return nil
-	}
-	return strings.Fields(s)
-}
-
 // CreateUser stores u, assigning u.ID (when empty) and u.Meta.
 func (db *DB) CreateUser(ctx context.Context, u *account.User) error {
 	if err := u.Validate(); err != nil {
 		return fmt.Errorf("sqlite: create user: %w", err)
 	}
-	attrs, err := encodeAttrs(u)
+	attrs, err := rowmap.EncodeUserAttrs(u)
 	if err != nil {
 		return fmt.Errorf("sqlite: create user: %w", err)
 	}
@@ -84,84 +78,6 @@ func putValues(ctx context.Context, tx *sql.Tx, id string, emails []account.Emai
 	return nil
 }
 
-// userAttrs is the JSON form of the users.attrs column: the SCIM attributes
-// kept but rarely filtered on (migration 0012). The keys are the paths the
-// filter compiler reads with json_extract (userAttrSQL); an absent key is
-// an empty value.
-type userAttrs struct {
-	MiddleName        string          `json:"middleName,omitempty"`
-	HonorificPrefix   string          `json:"honorificPrefix,omitempty"`
-	HonorificSuffix   string          `json:"honorificSuffix,omitempty"`
-	NickName          string          `json:"nickName,omitempty"`
-	ProfileURL        string          `json:"profileUrl,omitempty"`
-	Title             string          `json:"title,omitempty"`
-	UserType          string          `json:"userType,omitempty"`
-	PreferredLanguage string          `json:"preferredLanguage,omitempty"`
-	Locale            string          `json:"locale,omitempty"`
-	Timezone          string          `json:"timezone,omitempty"`
-	Enterprise        *enterpriseJSON `json:"enterprise,omitempty"`
-	Addresses         []addressJSON   `json:"addresses,omitempty"`
-}
-
-// addressJSON is one of a person's addresses (account.Address); they are
-// not filterable, so no query reads these keys.
-type addressJSON struct {
-	Formatted     string `json:"formatted,omitempty"`
-	StreetAddress string `json:"streetAddress,omitempty"`
-	Locality      string `json:"locality,omitempty"`
-	Region        string `json:"region,omitempty"`
-	PostalCode    string `json:"postalCode,omitempty"`
-	Country       string `json:"country,omitempty"`
-	Type          string `json:"type,omitempty"`
-	Primary       bool   `json:"primary,omitempty"`
-}
-
-type enterpriseJSON struct {
-	EmployeeNumber string `json:"employeeNumber,omitempty"`
-	CostCenter     string `json:"costCenter,omitempty"`
-	Organization   string `json:"organization,omitempty"`
-	Division       string `json:"division,omitempty"`
-	Department     string `json:"department,omitempty"`
-	Manager        string `json:"manager,omitempty"`
-}
-
-func encodeAttrs(u *account.User) (string, error) {
-	p := u.Profile
-	a := userAttrs{MiddleName: p.MiddleName, HonorificPrefix: p.HonorificPrefix, HonorificSuffix: p.HonorificSuffix,
-		NickName: p.NickName, ProfileURL: p.ProfileURL, Title: p.Title, UserType: p.UserType,
-		PreferredLanguage: p.PreferredLanguage, Locale: p.Locale, Timezone: p.Timezone}
-	if e := u.Enterprise; e != (account.Enterprise{}) {
-		a.Enterprise = &enterpriseJSON{EmployeeNumber: e.EmployeeNumber, CostCenter: e.CostCenter,
-			Organization: e.Organization, Division: e.Division, Department: e.Department, Manager: e.Manager}
-	}
-	for _, ad := range p.Addresses {
-		a.Addresses = append(a.Addresses, addressJSON(ad))
-	}
-	b, err := json.Marshal(a)
-	if err != nil {
-		return "", fmt.Errorf("encode attributes: %w", err)
-	}
-	return string(b), nil
-}
-
-func decodeAttrs(s string, u *account.User) error {
-	var a userAttrs
-	if err := json.Unmarshal([]byte(s), &a); err != nil {
-		return fmt.Errorf("decode attributes of user %q: %w", u.ID, err)
-	}
-	u.Profile = account.Profile{MiddleName: a.MiddleName, HonorificPrefix: a.HonorificPrefix, HonorificSuffix: a.HonorificSuffix,
-		NickName: a.NickName, ProfileURL: a.ProfileURL, Title: a.Title, UserType: a.UserType,
-		PreferredLanguage: a.PreferredLanguage, Locale: a.Locale, Timezone: a.Timezone}
-	if e := a.Enterprise; e != nil {
-		u.Enterprise = account.Enterprise{EmployeeNumber: e.EmployeeNumber, CostCenter: e.CostCenter,
-			Organization: e.Organization, Division: e.Division, Department: e.Department, Manager: e.Manager}
-	}
-	for _, ad := range a.Addresses {
-		u.Profile.Addresses = append(u.Profile.Addresses, account.Address(ad))
-	}
-	return nil
-}
-
 const userColumns = `id, user_name, given_name, family_name, formatted_name, display_name, active, password_hash,
 	fhir_user, roles, external_id, attrs, created, last_modified, version`
 
@@ -173,10 +89,10 @@ func scanUser(s scanner) (*account.User, error) {
 		&u.Active, &u.PasswordHash, &u.FHIRUser, &roles, &u.ExternalID, &attrs, &created, &modified, &u.Meta.Version); err != nil {
 		return nil, err
 	}
-	if err := decodeAttrs(attrs, &u); err != nil {
+	if err := rowmap.DecodeUserAttrs(attrs, &u); err != nil {
 		return nil, err
 	}
-	u.Roles = splitSpace(roles)
+	u.Roles = rowmap.SplitSpace(roles)
 	u.Meta.Created, u.Meta.LastModified = decodeTime(created), decodeTime(modified)
 	return &u, nil
 }
@@ -322,7 +238,7 @@ func (db *DB) UpdateUser(ctx context.Context, u *account.User) error {
 	if err := u.Validate(); err != nil {
 		return fmt.Errorf("sqlite: update user: %w", err)
 	}
-	attrs, err := encodeAttrs(u)
+	attrs, err := rowmap.EncodeUserAttrs(u)
 	if err != nil {
 		return fmt.Errorf("sqlite: update user: %w", err)
 	}
@@ -408,7 +324,7 @@ func (db *DB) Consent(ctx context.Context, userID, clientID string) (*account.Co
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: consent of %q for %q: %w", userID, clientID, mapErr(err))
 	}
-	c.Scopes, c.Created, c.Updated = splitSpace(scopes), decodeTime(created), decodeTime(updated)
+	c.Scopes, c.Created, c.Updated = rowmap.SplitSpace(scopes), decodeTime(created), decodeTime(updated)
 	return &c, nil
 }
 
@@ -447,7 +363,7 @@ func (db *DB) Consents(ctx context.Context, userID string) ([]account.Consent, e
 		if err := rows.Scan(&c.ClientID, &scopes, &created, &updated); err != nil {
 			return nil, fmt.Errorf("sqlite: consents of %q: %w", userID, err)
 		}
-		c.Scopes, c.Created, c.Updated = splitSpace(scopes), decodeTime(created), decodeTime(updated)
+		c.Scopes, c.Created, c.Updated = rowmap.SplitSpace(scopes), decodeTime(created), decodeTime(updated)
 		out = append(out, c)
 	}
 	return out, mapErr(rows.Err())
@@ -504,7 +420,7 @@ func (db *DB) Session(ctx context.Context, id string) (*account.Session, error) 
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: session: %w", mapErr(err))
 	}
-	s.AuthTime, s.AMR, s.Created = decodeTime(auth), splitSpace(amr), decodeTime(created)
+	s.AuthTime, s.AMR, s.Created = decodeTime(auth), rowmap.SplitSpace(amr), decodeTime(created)
 	s.ExpiresAt, s.EndedAt = decodeTime(expires), decodeTime(ended)
 	return &s, nil
 }
