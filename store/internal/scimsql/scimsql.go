@@ -448,15 +448,23 @@ func (c *compiler) compareString(a attr, cm account.Compare, userName bool) (str
 			}
 			return d.Fold(x) + " LIKE " + d.Fold(c.param(p)) + ` ESCAPE '\'`, nil
 		}
-		param := func() string { return c.param(v) }
+		// The closure adds to a copy of the parameters rather than
+		// capturing c, which would move every compiler to the heap.
+		args := c.args
+		param := func() string {
+			args = append(args, v)
+			return d.Param(len(args), v)
+		}
+		test := d.HasSuffix
 		switch cm.Op {
 		case account.OpCo:
-			return d.Contains(x, param), nil
+			test = d.Contains
 		case account.OpSw:
-			return d.HasPrefix(x, param), nil
-		default:
-			return d.HasSuffix(x, param), nil
+			test = d.HasPrefix
 		}
+		cond = test(x, param)
+		c.args = args
+		return cond, nil
 	default:
 		return "", invalid("unknown operator %q", cm.Op)
 	}
