@@ -11,42 +11,14 @@ import (
 
 	"github.com/smartgate/smartgate/fhir"
 	"github.com/smartgate/smartgate/fhir/search"
+	"github.com/smartgate/smartgate/store/internal/fhirsql"
 )
 
 var _ fhir.Store = (*DB)(nil)
 
-const resourceCols = "rid, type, id, version, last_updated, deleted, json"
-
-// row is a resource with its row number (rid), which this backend pages
-// and includes by; the row number never leaves the package.
-type row struct {
-	rid int64
-	fhir.Resource
-}
-
-// scanRow reads the resourceCols of a fhir_resources row.
-func scanRow(sc scanner) (row, error) {
-	var r row
-	var us, deleted int64
-	if err := sc.Scan(&r.rid, &r.Type, &r.ID, &r.Version, &us, &deleted, &r.JSON); err != nil {
-		return row{}, err
-	}
-	r.LastUpdated = decodeTime(us)
-	r.Deleted = deleted != 0
-	return r, nil
-}
-
-func scanResource(sc scanner) (*fhir.Resource, error) {
-	r, err := scanRow(sc)
-	if err != nil {
-		return nil, err
-	}
-	return &r.Resource, nil
-}
-
 // ReadResource returns the current version of a resource (see fhir.Store).
 func (db *DB) ReadResource(ctx context.Context, typ, id string) (*fhir.Resource, error) {
-	r, err := scanResource(db.pool.QueryRow(ctx, "SELECT "+resourceCols+" FROM fhir_resources WHERE type = $1 AND id = $2", typ, id))
+	r, err := fhirsql.ScanResource(db.pool.QueryRow(ctx, "SELECT "+fhirsql.ResourceCols+" FROM fhir_resources WHERE type = $1 AND id = $2", typ, id))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: read %s/%s: %w", typ, id, mapErr(err))
 	}
@@ -55,7 +27,7 @@ func (db *DB) ReadResource(ctx context.Context, typ, id string) (*fhir.Resource,
 
 // ReadResourceVersion returns one version of a resource.
 func (db *DB) ReadResourceVersion(ctx context.Context, typ, id string, version int64) (*fhir.Resource, error) {
-	r, err := scanResource(db.pool.QueryRow(ctx, `SELECT seq, type, id, version, last_updated, deleted, json
+	r, err := fhirsql.ScanResource(db.pool.QueryRow(ctx, `SELECT seq, type, id, version, last_updated, deleted, json
 		FROM fhir_history WHERE type = $1 AND id = $2 AND version = $3`, typ, id, version))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: read %s/%s/_history/%d: %w", typ, id, version, mapErr(err))
@@ -207,7 +179,7 @@ type fhirTx struct {
 }
 
 func (t *fhirTx) Current(ctx context.Context, typ, id string) (*fhir.Resource, error) {
-	r, err := scanResource(t.tx.QueryRow(ctx, "SELECT "+resourceCols+" FROM fhir_resources WHERE type = $1 AND id = $2", typ, id))
+	r, err := fhirsql.ScanResource(t.tx.QueryRow(ctx, "SELECT "+fhirsql.ResourceCols+" FROM fhir_resources WHERE type = $1 AND id = $2", typ, id))
 	if err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
 			if t.absent == nil {
@@ -221,14 +193,8 @@ func (t *fhirTx) Current(ctx context.Context, typ, id string) (*fhir.Resource, e
 }
 
 func (t *fhirTx) Match(ctx context.Context, req fhir.SearchRequest, limit int) ([]string, error) {
-	now := req.Now
-	if now.IsZero() {
-		now = time.Now()
-	}
-	w := buildWhere(req.Query, req.Patients, req.ChainReach, now, "r")
-	w.anyOf(req.AnyOf, req.Query.Type, now)
-	args := append(w.args, limit)
-	rows, err := t.tx.Query(ctx, rebind("SELECT r.id FROM "+w.from+" WHERE "+w.where+" ORDER BY r.rid LIMIT ?"), args...)
+	query, args := fhirSQL.Match(req, limit)
+	rows, err := t.tx.Query(ctx, rebind(query), args...)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: match: %w", mapErr(err))
 	}

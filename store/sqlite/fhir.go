@@ -11,43 +11,14 @@ import (
 	"github.com/smartgate/smartgate/fhir"
 	"github.com/smartgate/smartgate/fhir/search"
 	"github.com/smartgate/smartgate/store"
+	"github.com/smartgate/smartgate/store/internal/fhirsql"
 )
 
 var _ fhir.Store = (*DB)(nil)
 
-const resourceCols = "rid, type, id, version, last_updated, deleted, json"
-
-// row is a resource with its row number (rid), which this backend pages
-// and includes by; the row number never leaves the package.
-type row struct {
-	rid int64
-	fhir.Resource
-}
-
-// scanRow reads the resourceCols of a fhir_resources row.
-func scanRow(sc interface{ Scan(...any) error }) (row, error) {
-	var r row
-	var us int64
-	var deleted int
-	if err := sc.Scan(&r.rid, &r.Type, &r.ID, &r.Version, &us, &deleted, &r.JSON); err != nil {
-		return row{}, err
-	}
-	r.LastUpdated = decodeTime(us)
-	r.Deleted = deleted != 0
-	return r, nil
-}
-
-func scanResource(sc interface{ Scan(...any) error }) (*fhir.Resource, error) {
-	r, err := scanRow(sc)
-	if err != nil {
-		return nil, err
-	}
-	return &r.Resource, nil
-}
-
 // ReadResource returns the current version of a resource (see fhir.Store).
 func (db *DB) ReadResource(ctx context.Context, typ, id string) (*fhir.Resource, error) {
-	r, err := scanResource(db.stmts.readRes.QueryRowContext(ctx, typ, id))
+	r, err := fhirsql.ScanResource(db.stmts.readRes.QueryRowContext(ctx, typ, id))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: read %s/%s: %w", typ, id, mapErr(err))
 	}
@@ -56,7 +27,7 @@ func (db *DB) ReadResource(ctx context.Context, typ, id string) (*fhir.Resource,
 
 // ReadResourceVersion returns one version of a resource.
 func (db *DB) ReadResourceVersion(ctx context.Context, typ, id string, version int64) (*fhir.Resource, error) {
-	r, err := scanResource(db.r.QueryRowContext(ctx, `SELECT seq, type, id, version, last_updated, deleted, json
+	r, err := fhirsql.ScanResource(db.r.QueryRowContext(ctx, `SELECT seq, type, id, version, last_updated, deleted, json
 		FROM fhir_history WHERE type = ? AND id = ? AND version = ?`, typ, id, version))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: read %s/%s/_history/%d: %w", typ, id, version, mapErr(err))
@@ -204,7 +175,7 @@ func (t *fhirTx) close() {
 // calls it for every resource it stores.
 func (t *fhirTx) Current(ctx context.Context, typ, id string) (*fhir.Resource, error) {
 	if t.cur == nil {
-		st, err := t.tx.PrepareContext(ctx, "SELECT "+resourceCols+" FROM fhir_resources WHERE type = ? AND id = ?")
+		st, err := t.tx.PrepareContext(ctx, "SELECT "+fhirsql.ResourceCols+" FROM fhir_resources WHERE type = ? AND id = ?")
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: read %s/%s: %w", typ, id, err)
 		}
@@ -213,7 +184,7 @@ func (t *fhirTx) Current(ctx context.Context, typ, id string) (*fhir.Resource, e
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	r, err := scanResource(t.cur.QueryRowContext(context.WithoutCancel(ctx), typ, id))
+	r, err := fhirsql.ScanResource(t.cur.QueryRowContext(context.WithoutCancel(ctx), typ, id))
 	if err != nil {
 		err = mapErr(err)
 		if errors.Is(err, store.ErrNotFound) {
@@ -228,14 +199,8 @@ func (t *fhirTx) Current(ctx context.Context, typ, id string) (*fhir.Resource, e
 }
 
 func (t *fhirTx) Match(ctx context.Context, req fhir.SearchRequest, limit int) ([]string, error) {
-	now := req.Now
-	if now.IsZero() {
-		now = time.Now()
-	}
-	w := buildWhere(req.Query, req.Patients, req.ChainReach, now, "r")
-	w.anyOf(req.AnyOf, req.Query.Type, now)
-	args := append(w.args, limit)
-	rows, err := t.tx.QueryContext(ctx, "SELECT r.id FROM "+w.from+" WHERE "+w.where+" ORDER BY r.rid LIMIT ?", args...)
+	query, args := fhirSQL.Match(req, limit)
+	rows, err := t.tx.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: match: %w", err)
 	}

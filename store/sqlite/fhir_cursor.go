@@ -8,10 +8,7 @@ import (
 // The FHIR cursors are package fhircursor's, shared with the other SQL
 // backend.
 
-type searchPos = fhircursor.Pos
-
 const cursorHistory = fhircursor.KindHistory
 
-func searchCursor(c fhir.Cursor, sorted bool) (searchPos, error) { return fhircursor.Search(c, sorted) }
-func historyCursor(c fhir.Cursor) (int64, error)                 { return fhircursor.History(c) }
-func encodeCursor(kind byte, vals ...int64) fhir.Cursor          { return fhircursor.Encode(kind, vals...) }
+func historyCursor(c fhir.Cursor) (int64, error)        { return fhircursor.History(c) }
+func encodeCursor(kind byte, vals ...int64) fhir.Cursor { return fhircursor.Encode(kind, vals...) }
