@@ -5,12 +5,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
-	"time"
 
 	"github.com/smartgate/smartgate/fhir"
 	"github.com/smartgate/smartgate/fhir/search"
 	"github.com/smartgate/smartgate/store"
+	"github.com/smartgate/smartgate/store/internal/fhircursor"
 	"github.com/smartgate/smartgate/store/internal/fhirsql"
 )
 
@@ -35,89 +34,16 @@ func (db *DB) ReadResourceVersion(ctx context.Context, typ, id string, version i
 	return r, nil
 }
 
-// ResourceHistory lists versions, newest first, by seq: a page's cursor is
-// the oldest seq it shows, and the next page holds the versions below it.
+// ResourceHistory lists versions, newest first (see fhirsql.History).
 func (db *DB) ResourceHistory(ctx context.Context, q fhir.HistoryQuery) (*fhir.HistoryPage, error) {
-	before, err := historyCursor(q.Cursor)
+	before, err := fhircursor.History(q.Cursor)
 	if err != nil {
 		return nil, err
 	}
-	var where []string
-	var args []any
-	if q.Type != "" {
-		where = append(where, "h.type = ?")
-		args = append(args, q.Type)
-		if q.ID != "" {
-			where = append(where, "h.id = ?")
-			args = append(args, q.ID)
-		}
-	}
-	if len(q.ExcludeTypes) > 0 {
-		where = append(where, "h.type NOT IN ("+placeholders(len(q.ExcludeTypes))+")")
-		for _, t := range q.ExcludeTypes {
-			args = append(args, t)
-		}
-	}
-	if !q.Since.IsZero() {
-		// At the millisecond, as FHIR instants are written and as _since
-		// compared before last_updated kept microseconds.
-		where = append(where, "h.last_updated >= ?")
-		args = append(args, encodeTime(q.Since.Truncate(time.Millisecond)))
-	}
-	if q.Patients != nil {
-		if len(q.Patients) == 0 {
-			where = append(where, "0")
-		} else {
-			where = append(where, `EXISTS (SELECT 1 FROM fhir_resources r JOIN fhir_compartment c ON c.rid = r.rid
-				WHERE r.type = h.type AND r.id = h.id AND c.patient_id IN (`+placeholders(len(q.Patients))+`))`)
-			for _, p := range q.Patients {
-				args = append(args, p)
-			}
-		}
-	}
-	cond := "1"
-	if len(where) > 0 {
-		cond = strings.Join(where, " AND ")
-	}
-	count := q.Count
-	if count <= 0 || count > search.MaxCount {
-		count = search.DefaultCount
-	}
-	page := &fhir.HistoryPage{}
-	var oldest int64 // seq of the last entry read
+	var page *fhir.HistoryPage
 	err = db.read(ctx, func(tx *sql.Tx) error {
-		if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM fhir_history h WHERE "+cond, args...).Scan(&page.Total); err != nil {
-			return err
-		}
-		pcond, pargs := cond, append([]any(nil), args...)
-		if before > 0 {
-			pcond += " AND h.seq < ?"
-			pargs = append(pargs, before)
-		}
-		pargs = append(pargs, count+1)
-		rows, err := tx.QueryContext(ctx, `SELECT seq, type, id, version, last_updated, deleted, json, method
-			FROM fhir_history h WHERE `+pcond+` ORDER BY seq DESC LIMIT ?`, pargs...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var e fhir.HistoryEntry
-			var us int64
-			var deleted int
-			if len(page.Entries) == count {
-				// The extra row only tells that there is a next page.
-				page.Next = encodeCursor(cursorHistory, oldest)
-				break
-			}
-			if err := rows.Scan(&oldest, &e.Type, &e.ID, &e.Version, &us, &deleted, &e.JSON, &e.Method); err != nil {
-				return err
-			}
-			e.LastUpdated = decodeTime(us)
-			e.Deleted = deleted != 0
-			page.Entries = append(page.Entries, e)
-		}
-		return rows.Err()
+		page, err = fhirSQL.History(ctx, querier{tx}, q, before)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: history: %w", err)
@@ -341,11 +267,4 @@ func (t *fhirTx) Put(ctx context.Context, w *fhir.Write) error {
 		}
 	}
 	return nil
-}
-
-func placeholders(n int) string {
-	if n <= 0 {
-		return ""
-	}
-	return strings.Repeat("?,", n-1) + "?"
 }
