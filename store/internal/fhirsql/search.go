@@ -149,9 +149,12 @@ func (d *Dialect) pageFromIndex(ctx context.Context, tx Querier, req fhir.Search
 	}
 	var page []any
 	total := 0
+	// One destination for every row: through the Rows interface, each
+	// Scan(&rid) would allocate its argument list.
+	var rid int64
+	dest := []any{&rid}
 	for rows.Next() {
-		var rid int64
-		if err := rows.Scan(&rid); err != nil {
+		if err := rows.Scan(dest...); err != nil {
 			rows.Close()
 			return err
 		}
