@@ -5,48 +5,20 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/smartgate/smartgate/fhir"
 	"github.com/smartgate/smartgate/fhir/search"
+	"github.com/smartgate/smartgate/store/internal/fhircursor"
+	"github.com/smartgate/smartgate/store/internal/fhirsql"
 )
 
 var _ fhir.Store = (*DB)(nil)
 
-const resourceCols = "rid, type, id, version, last_updated, deleted, json"
-
-// row is a resource with its row number (rid), which this backend pages
-// and includes by; the row number never leaves the package.
-type row struct {
-	rid int64
-	fhir.Resource
-}
-
-// scanRow reads the resourceCols of a fhir_resources row.
-func scanRow(sc scanner) (row, error) {
-	var r row
-	var us, deleted int64
-	if err := sc.Scan(&r.rid, &r.Type, &r.ID, &r.Version, &us, &deleted, &r.JSON); err != nil {
-		return row{}, err
-	}
-	r.LastUpdated = decodeTime(us)
-	r.Deleted = deleted != 0
-	return r, nil
-}
-
-func scanResource(sc scanner) (*fhir.Resource, error) {
-	r, err := scanRow(sc)
-	if err != nil {
-		return nil, err
-	}
-	return &r.Resource, nil
-}
-
 // ReadResource returns the current version of a resource (see fhir.Store).
 func (db *DB) ReadResource(ctx context.Context, typ, id string) (*fhir.Resource, error) {
-	r, err := scanResource(db.pool.QueryRow(ctx, "SELECT "+resourceCols+" FROM fhir_resources WHERE type = $1 AND id = $2", typ, id))
+	r, err := fhirsql.ScanResource(db.pool.QueryRow(ctx, "SELECT "+fhirsql.ResourceCols+" FROM fhir_resources WHERE type = $1 AND id = $2", typ, id))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: read %s/%s: %w", typ, id, mapErr(err))
 	}
@@ -55,7 +27,7 @@ func (db *DB) ReadResource(ctx context.Context, typ, id string) (*fhir.Resource,
 
 // ReadResourceVersion returns one version of a resource.
 func (db *DB) ReadResourceVersion(ctx context.Context, typ, id string, version int64) (*fhir.Resource, error) {
-	r, err := scanResource(db.pool.QueryRow(ctx, `SELECT seq, type, id, version, last_updated, deleted, json
+	r, err := fhirsql.ScanResource(db.pool.QueryRow(ctx, `SELECT seq, type, id, version, last_updated, deleted, json
 		FROM fhir_history WHERE type = $1 AND id = $2 AND version = $3`, typ, id, version))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: read %s/%s/_history/%d: %w", typ, id, version, mapErr(err))
@@ -63,92 +35,16 @@ func (db *DB) ReadResourceVersion(ctx context.Context, typ, id string, version i
 	return r, nil
 }
 
-// ResourceHistory lists versions, newest first, by seq: a page's cursor is
-// the oldest seq it shows, and the next page holds the versions below it.
-// seq grows in commit order, since the FHIR writes take one lock (see
-// TransactResources).
+// ResourceHistory lists versions, newest first (see fhirsql.History).
 func (db *DB) ResourceHistory(ctx context.Context, q fhir.HistoryQuery) (*fhir.HistoryPage, error) {
-	before, err := historyCursor(q.Cursor)
+	before, err := fhircursor.History(q.Cursor)
 	if err != nil {
 		return nil, err
 	}
-	var where []string
-	var args []any
-	if q.Type != "" {
-		where = append(where, "h.type = ?")
-		args = append(args, q.Type)
-		if q.ID != "" {
-			where = append(where, "h.id = ?")
-			args = append(args, q.ID)
-		}
-	}
-	if len(q.ExcludeTypes) > 0 {
-		where = append(where, "h.type NOT IN ("+placeholders(len(q.ExcludeTypes))+")")
-		for _, t := range q.ExcludeTypes {
-			args = append(args, t)
-		}
-	}
-	if !q.Since.IsZero() {
-		// At the millisecond, as FHIR instants are written (store/sqlite's
-		// rule).
-		where = append(where, "h.last_updated >= ?")
-		args = append(args, encodeTime(q.Since.Truncate(time.Millisecond)))
-	}
-	if q.Patients != nil {
-		if len(q.Patients) == 0 {
-			where = append(where, "FALSE")
-		} else {
-			where = append(where, `EXISTS (SELECT 1 FROM fhir_resources r JOIN fhir_compartment c ON c.rid = r.rid
-				WHERE r.type = h.type AND r.id = h.id AND c.patient_id IN (`+placeholders(len(q.Patients))+`))`)
-			for _, p := range q.Patients {
-				args = append(args, p)
-			}
-		}
-	}
-	cond := "TRUE"
-	if len(where) > 0 {
-		cond = strings.Join(where, " AND ")
-	}
-	count := q.Count
-	if count <= 0 || count > search.MaxCount {
-		count = search.DefaultCount
-	}
 	var page *fhir.HistoryPage
 	err = db.read(ctx, func(tx pgx.Tx) error {
-		page = &fhir.HistoryPage{}
-		if err := tx.QueryRow(ctx, rebind("SELECT COUNT(*) FROM fhir_history h WHERE "+cond), args...).Scan(&page.Total); err != nil {
-			return err
-		}
-		pcond, pargs := cond, append([]any(nil), args...)
-		if before > 0 {
-			pcond += " AND h.seq < ?"
-			pargs = append(pargs, before)
-		}
-		pargs = append(pargs, count+1)
-		rows, err := tx.Query(ctx, rebind(`SELECT seq, type, id, version, last_updated, deleted, json, method
-			FROM fhir_history h WHERE `+pcond+` ORDER BY seq DESC LIMIT ?`), pargs...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		var oldest int64 // seq of the last entry read
-		for rows.Next() {
-			if len(page.Entries) == count {
-				// The extra row only tells that there is a next page.
-				page.Next = encodeCursor(cursorHistory, oldest)
-				break
-			}
-			var e fhir.HistoryEntry
-			var us, deleted int64
-			if err := rows.Scan(&oldest, &e.Type, &e.ID, &e.Version, &us, &deleted, &e.JSON, &e.Method); err != nil {
-				return err
-			}
-			e.LastUpdated = decodeTime(us)
-			e.Deleted = deleted != 0
-			page.Entries = append(page.Entries, e)
-		}
-		rows.Close()
-		return rows.Err()
+		page, err = fhirSQL.History(ctx, querier{tx}, q, before)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("postgres: history: %w", err)
@@ -207,7 +103,7 @@ type fhirTx struct {
 }
 
 func (t *fhirTx) Current(ctx context.Context, typ, id string) (*fhir.Resource, error) {
-	r, err := scanResource(t.tx.QueryRow(ctx, "SELECT "+resourceCols+" FROM fhir_resources WHERE type = $1 AND id = $2", typ, id))
+	r, err := fhirsql.ScanResource(t.tx.QueryRow(ctx, "SELECT "+fhirsql.ResourceCols+" FROM fhir_resources WHERE type = $1 AND id = $2", typ, id))
 	if err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
 			if t.absent == nil {
@@ -221,14 +117,8 @@ func (t *fhirTx) Current(ctx context.Context, typ, id string) (*fhir.Resource, e
 }
 
 func (t *fhirTx) Match(ctx context.Context, req fhir.SearchRequest, limit int) ([]string, error) {
-	now := req.Now
-	if now.IsZero() {
-		now = time.Now()
-	}
-	w := buildWhere(req.Query, req.Patients, req.ChainReach, now, "r")
-	w.anyOf(req.AnyOf, req.Query.Type, now)
-	args := append(w.args, limit)
-	rows, err := t.tx.Query(ctx, rebind("SELECT r.id FROM "+w.from+" WHERE "+w.where+" ORDER BY r.rid LIMIT ?"), args...)
+	query, args := fhirSQL.Match(req, limit)
+	rows, err := t.tx.Query(ctx, rebind(query), args...)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: match: %w", mapErr(err))
 	}
@@ -356,14 +246,6 @@ func (t *fhirTx) Put(ctx context.Context, w *fhir.Write) error {
 		return fmt.Errorf("postgres: index %s/%s: %w", w.Type, w.ID, mapErr(err))
 	}
 	return nil
-}
-
-// placeholders is n comma-separated ? marks; rebind numbers them.
-func placeholders(n int) string {
-	if n <= 0 {
-		return ""
-	}
-	return strings.Repeat("?,", n-1) + "?"
 }
 
 // rebind numbers the ? marks of q as $1, $2, ...: the search SQL is built

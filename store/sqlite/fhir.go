@@ -5,49 +5,19 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
-	"time"
 
 	"github.com/smartgate/smartgate/fhir"
 	"github.com/smartgate/smartgate/fhir/search"
 	"github.com/smartgate/smartgate/store"
+	"github.com/smartgate/smartgate/store/internal/fhircursor"
+	"github.com/smartgate/smartgate/store/internal/fhirsql"
 )
 
 var _ fhir.Store = (*DB)(nil)
 
-const resourceCols = "rid, type, id, version, last_updated, deleted, json"
-
-// row is a resource with its row number (rid), which this backend pages
-// and includes by; the row number never leaves the package.
-type row struct {
-	rid int64
-	fhir.Resource
-}
-
-// scanRow reads the resourceCols of a fhir_resources row.
-func scanRow(sc interface{ Scan(...any) error }) (row, error) {
-	var r row
-	var us int64
-	var deleted int
-	if err := sc.Scan(&r.rid, &r.Type, &r.ID, &r.Version, &us, &deleted, &r.JSON); err != nil {
-		return row{}, err
-	}
-	r.LastUpdated = decodeTime(us)
-	r.Deleted = deleted != 0
-	return r, nil
-}
-
-func scanResource(sc interface{ Scan(...any) error }) (*fhir.Resource, error) {
-	r, err := scanRow(sc)
-	if err != nil {
-		return nil, err
-	}
-	return &r.Resource, nil
-}
-
 // ReadResource returns the current version of a resource (see fhir.Store).
 func (db *DB) ReadResource(ctx context.Context, typ, id string) (*fhir.Resource, error) {
-	r, err := scanResource(db.stmts.readRes.QueryRowContext(ctx, typ, id))
+	r, err := fhirsql.ScanResource(db.stmts.readRes.QueryRowContext(ctx, typ, id))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: read %s/%s: %w", typ, id, mapErr(err))
 	}
@@ -56,7 +26,7 @@ func (db *DB) ReadResource(ctx context.Context, typ, id string) (*fhir.Resource,
 
 // ReadResourceVersion returns one version of a resource.
 func (db *DB) ReadResourceVersion(ctx context.Context, typ, id string, version int64) (*fhir.Resource, error) {
-	r, err := scanResource(db.r.QueryRowContext(ctx, `SELECT seq, type, id, version, last_updated, deleted, json
+	r, err := fhirsql.ScanResource(db.r.QueryRowContext(ctx, `SELECT seq, type, id, version, last_updated, deleted, json
 		FROM fhir_history WHERE type = ? AND id = ? AND version = ?`, typ, id, version))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: read %s/%s/_history/%d: %w", typ, id, version, mapErr(err))
@@ -64,89 +34,16 @@ func (db *DB) ReadResourceVersion(ctx context.Context, typ, id string, version i
 	return r, nil
 }
 
-// ResourceHistory lists versions, newest first, by seq: a page's cursor is
-// the oldest seq it shows, and the next page holds the versions below it.
+// ResourceHistory lists versions, newest first (see fhirsql.History).
 func (db *DB) ResourceHistory(ctx context.Context, q fhir.HistoryQuery) (*fhir.HistoryPage, error) {
-	before, err := historyCursor(q.Cursor)
+	before, err := fhircursor.History(q.Cursor)
 	if err != nil {
 		return nil, err
 	}
-	var where []string
-	var args []any
-	if q.Type != "" {
-		where = append(where, "h.type = ?")
-		args = append(args, q.Type)
-		if q.ID != "" {
-			where = append(where, "h.id = ?")
-			args = append(args, q.ID)
-		}
-	}
-	if len(q.ExcludeTypes) > 0 {
-		where = append(where, "h.type NOT IN ("+placeholders(len(q.ExcludeTypes))+")")
-		for _, t := range q.ExcludeTypes {
-			args = append(args, t)
-		}
-	}
-	if !q.Since.IsZero() {
-		// At the millisecond, as FHIR instants are written and as _since
-		// compared before last_updated kept microseconds.
-		where = append(where, "h.last_updated >= ?")
-		args = append(args, encodeTime(q.Since.Truncate(time.Millisecond)))
-	}
-	if q.Patients != nil {
-		if len(q.Patients) == 0 {
-			where = append(where, "0")
-		} else {
-			where = append(where, `EXISTS (SELECT 1 FROM fhir_resources r JOIN fhir_compartment c ON c.rid = r.rid
-				WHERE r.type = h.type AND r.id = h.id AND c.patient_id IN (`+placeholders(len(q.Patients))+`))`)
-			for _, p := range q.Patients {
-				args = append(args, p)
-			}
-		}
-	}
-	cond := "1"
-	if len(where) > 0 {
-		cond = strings.Join(where, " AND ")
-	}
-	count := q.Count
-	if count <= 0 || count > search.MaxCount {
-		count = search.DefaultCount
-	}
-	page := &fhir.HistoryPage{}
-	var oldest int64 // seq of the last entry read
+	var page *fhir.HistoryPage
 	err = db.read(ctx, func(tx *sql.Tx) error {
-		if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM fhir_history h WHERE "+cond, args...).Scan(&page.Total); err != nil {
-			return err
-		}
-		pcond, pargs := cond, append([]any(nil), args...)
-		if before > 0 {
-			pcond += " AND h.seq < ?"
-			pargs = append(pargs, before)
-		}
-		pargs = append(pargs, count+1)
-		rows, err := tx.QueryContext(ctx, `SELECT seq, type, id, version, last_updated, deleted, json, method
-			FROM fhir_history h WHERE `+pcond+` ORDER BY seq DESC LIMIT ?`, pargs...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var e fhir.HistoryEntry
-			var us int64
-			var deleted int
-			if len(page.Entries) == count {
-				// The extra row only tells that there is a next page.
-				page.Next = encodeCursor(cursorHistory, oldest)
-				break
-			}
-			if err := rows.Scan(&oldest, &e.Type, &e.ID, &e.Version, &us, &deleted, &e.JSON, &e.Method); err != nil {
-				return err
-			}
-			e.LastUpdated = decodeTime(us)
-			e.Deleted = deleted != 0
-			page.Entries = append(page.Entries, e)
-		}
-		return rows.Err()
+		page, err = fhirSQL.History(ctx, querier{tx}, q, before)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: history: %w", err)
@@ -204,7 +101,7 @@ func (t *fhirTx) close() {
 // calls it for every resource it stores.
 func (t *fhirTx) Current(ctx context.Context, typ, id string) (*fhir.Resource, error) {
 	if t.cur == nil {
-		st, err := t.tx.PrepareContext(ctx, "SELECT "+resourceCols+" FROM fhir_resources WHERE type = ? AND id = ?")
+		st, err := t.tx.PrepareContext(ctx, "SELECT "+fhirsql.ResourceCols+" FROM fhir_resources WHERE type = ? AND id = ?")
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: read %s/%s: %w", typ, id, err)
 		}
@@ -213,7 +110,7 @@ func (t *fhirTx) Current(ctx context.Context, typ, id string) (*fhir.Resource, e
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	r, err := scanResource(t.cur.QueryRowContext(context.WithoutCancel(ctx), typ, id))
+	r, err := fhirsql.ScanResource(t.cur.QueryRowContext(context.WithoutCancel(ctx), typ, id))
 	if err != nil {
 		err = mapErr(err)
 		if errors.Is(err, store.ErrNotFound) {
@@ -228,14 +125,8 @@ func (t *fhirTx) Current(ctx context.Context, typ, id string) (*fhir.Resource, e
 }
 
 func (t *fhirTx) Match(ctx context.Context, req fhir.SearchRequest, limit int) ([]string, error) {
-	now := req.Now
-	if now.IsZero() {
-		now = time.Now()
-	}
-	w := buildWhere(req.Query, req.Patients, req.ChainReach, now, "r")
-	w.anyOf(req.AnyOf, req.Query.Type, now)
-	args := append(w.args, limit)
-	rows, err := t.tx.QueryContext(ctx, "SELECT r.id FROM "+w.from+" WHERE "+w.where+" ORDER BY r.rid LIMIT ?", args...)
+	query, args := fhirSQL.Match(req, limit)
+	rows, err := t.tx.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: match: %w", err)
 	}
@@ -376,11 +267,4 @@ func (t *fhirTx) Put(ctx context.Context, w *fhir.Write) error {
 		}
 	}
 	return nil
-}
-
-func placeholders(n int) string {
-	if n <= 0 {
-		return ""
-	}
-	return strings.Repeat("?,", n-1) + "?"
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/smartgate/smartgate/store/internal/fhirsql"
 	"github.com/smartgate/smartgate/store/internal/rowmap"
 )
 
@@ -57,7 +58,7 @@ const (
 		(kind, signature, request_id, client_id, subject, access_signature, session_id, state, state_at, requested_at, expires_at, data)
 		VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`
 	sqlJTIRevoked = `SELECT 1 FROM oauth_revoked_access WHERE jti = ?`
-	sqlReadRes    = "SELECT " + resourceCols + " FROM fhir_resources WHERE type = ? AND id = ?"
+	sqlReadRes    = "SELECT " + fhirsql.ResourceCols + " FROM fhir_resources WHERE type = ? AND id = ?"
 	// sqlUserValues reads the e-mails (0) and phone numbers (1) of the
 	// users whose ids are the JSON array ?1.
 	sqlUserValues = `SELECT 0, user_id, position, value, type, is_primary FROM user_emails
