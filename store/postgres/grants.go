@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -83,9 +82,7 @@ func (db *DB) ConsentsOf(ctx context.Context, userID, clientID string, limit int
 		var scopes string
 		var created, updated int64
 		err := r.Scan(&c.UserID, &c.ClientID, &scopes, &created, &updated)
-		if scopes != "" { // space-separated; nil for none (store/sqlite's splitSpace)
-			c.Scopes = strings.Fields(scopes)
-		}
+		c.Scopes = rowmap.SplitSpace(scopes)
 		c.Created, c.Updated = decodeTime(created), decodeTime(updated)
 		return c, err
 	})
