@@ -50,6 +50,7 @@ func commands() []command {
 		{"client", "register an OAuth client: client add [--name N] [--redirect-uri U]... [--scope S] [--grant-types a,b] [--auth-method M] [--jwks-file F | --jwks-uri U] [--launch-uri U] [--public] [--id ID] [--secret-stdin]", runClient},
 		{"cert", "the allow-list of trusted client certificates: cert add --file F [--note TEXT]; cert list; cert remove --fingerprint HEX", runCert},
 		{"backup", "write a consistent copy of the live database: backup [--data DIR] FILE", runBackup},
+		{"migrate", "copy an SQLite deployment into an empty PostgreSQL database: migrate --from DATA_DIR --to postgres://…", runMigrate},
 		{"version", "print version and build information", runVersion},
 	}
 }

@@ -2,9 +2,12 @@ package main
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -87,5 +90,77 @@ func TestPostgresDownAtStart(t *testing.T) {
 		if code := p.wait(t); code != 2 || !strings.Contains(p.Stderr(), want) || strings.Contains(p.Stderr(), "hunter2pw") {
 			t.Errorf("--database %s: exit %d, stderr %q", bad, code, p.Stderr())
 		}
+	}
+}
+
+// TestMigrateDemoToPostgres (issue 16): `smartgate migrate` copies the
+// demo deployment (SQLite) into an empty PostgreSQL database with every
+// row; a server on PostgreSQL then serves the same patients to the same
+// accounts (the administrator's and the demo patient's passwords carry
+// over), the demo app and its client are there, and a second migrate into
+// the now full database is refused.
+func TestMigrateDemoToPostgres(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	client := &http.Client{Timeout: 10 * time.Second}
+	p := start(t, dir, adminEnv(), "--http-addr", "127.0.0.1:0", "--https-addr", "", "--data", data, "--demo", "--log-level", "warn")
+	login := regexp.MustCompile(`demo log-in \(patient\): user (\S+) password (\S+)`).FindStringSubmatch(p.Stdout())
+	if login == nil {
+		t.Fatalf("no demo patient log-in in %q", p.Stdout())
+	}
+	count := func(base, token string) string {
+		t.Helper()
+		r, body := fhirDo(t, client, "GET", base+"/fhir/Patient?_summary=count", token, nil)
+		if r == nil || r.StatusCode != http.StatusOK {
+			t.Fatalf("count on %s: %v %.200s", base, r, body)
+		}
+		var b struct{ Total json.Number }
+		_ = json.Unmarshal(body, &b)
+		return b.Total.String()
+	}
+	before := count("http://"+p.HTTPAddr, owinToken(t, "http://"+p.HTTPAddr))
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if code := p.wait(t); code != 0 {
+		t.Fatalf("sqlite server exit %d: %s", code, p.Stderr())
+	}
+
+	url := pgtest.URL(t)
+	out, errOut, code := runInProcess(t, data, "", "migrate", "--from", data, "--to", url)
+	if code != 0 || !strings.Contains(out, "copied") || !regexp.MustCompile(`(?m)^fhir_resources\s+[1-9]`).MatchString(out) {
+		t.Fatalf("migrate: exit %d\n%s\n%s", code, out, errOut)
+	}
+	q := start(t, dir, nil, "--http-addr", "127.0.0.1:0", "--https-addr", "", "--data", filepath.Join(dir, "pg"), "--log-level", "warn", "--database", url)
+	base := "http://" + q.HTTPAddr
+	if after := count(base, owinToken(t, base)); after != before || before == "" || before == "0" {
+		t.Errorf("patients: %s on SQLite, %s on PostgreSQL", before, after)
+	}
+	r, err := http.PostForm(base+"/oauth/token", map[string][]string{"grant_type": {"password"}, "username": {login[1]}, "password": {login[2]}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	_ = json.NewDecoder(r.Body).Decode(&tok)
+	r.Body.Close()
+	if r.StatusCode != http.StatusOK || tok.AccessToken == "" {
+		t.Fatalf("the demo patient's log-in on PostgreSQL: %d", r.StatusCode)
+	}
+	if got := count(base, tok.AccessToken); got != "1" {
+		t.Errorf("the demo patient sees %s patients, want 1 (their own)", got)
+	}
+	page, err := client.Get(base + "/apps/demo/config.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfgBody, _ := io.ReadAll(page.Body)
+	page.Body.Close()
+	if page.StatusCode != http.StatusOK || !strings.Contains(string(cfgBody), "smartgate-demo-app") {
+		t.Errorf("demo app config: %d %s", page.StatusCode, cfgBody)
+	}
+	q.cmd.Process.Signal(syscall.SIGTERM)
+	q.wait(t)
+	if _, errOut, code := runInProcess(t, data, "", "migrate", "--from", data, "--to", url); code == 0 || !strings.Contains(errOut, "not empty") {
+		t.Errorf("a second migrate into the full database: exit %d %s", code, errOut)
 	}
 }
